@@ -1,0 +1,34 @@
+# Two commands do everything: `make lab` and `make test`.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: setup lab test test-unit test-notebooks bench lint clean
+
+setup: $(STAMP)
+
+# Re-run the install only when the project's dependency files change.
+$(STAMP): pyproject.toml Makefile
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/nbstripout --install --attributes .gitattributes 2>/dev/null || true
+	touch $(STAMP)
+
+lab: setup
+	$(BIN)/jupyter lab --ip=127.0.0.1 --no-browser --notebook-dir=notebooks
+
+test: setup
+	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest --nbval-lax notebooks/
+
+bench: setup
+	$(BIN)/python benchmarks/standin.py
+
+lint: setup
+	$(BIN)/ruff check voicekit tests benchmarks
+	$(BIN)/mypy voicekit
+
+clean:
+	rm -rf $(VENV) .pytest_cache
