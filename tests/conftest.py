@@ -60,3 +60,21 @@ def silence_clip() -> Clip:
 @pytest.fixture
 def click_clip() -> Clip:
     return click()
+
+
+@pytest.fixture(scope="session")
+def standin_server():
+    """One real stand-in (uvicorn on a free 127.0.0.1 port, real engines) per test session."""
+    from voicekit.standin import StandinServer
+
+    with StandinServer() as server:
+        yield server
+
+
+@pytest.fixture
+def client(standin_server):
+    """An unchanged ``openai.OpenAI`` client pointed at the stand-in."""
+    from openai import OpenAI
+
+    with OpenAI(base_url=standin_server.base_url, api_key="test-no-key", max_retries=0) as c:
+        yield c

@@ -80,11 +80,12 @@ def use_standin(*, port: int = DEFAULT_STANDIN_PORT, timeout: float = 120.0, qui
     base_url = f"http://127.0.0.1:{port}/v1"
     if not _standin_models(base_url):
         log_path = Path(tempfile.gettempdir()) / f"voicekit-standin-{port}.log"
-        log = open(log_path, "wb")  # noqa: SIM115 - the child keeps writing to it
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "voicekit", "serve", "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"],
-            stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-        )
+        with open(log_path, "wb") as log:  # the child keeps its own copy of the descriptor
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "voicekit", "serve", "--host", "127.0.0.1", "--port", str(port),
+                 "--log-level", "warning"],
+                stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            )
         if not _children:
             atexit.register(_stop_children)
         _children.append(proc)

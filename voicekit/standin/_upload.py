@@ -49,10 +49,13 @@ async def read_audio_form(request: Request) -> tuple[FormData, Clip, str]:
             param="file",
         )
     form = await request.form(max_files=1, max_fields=100)
-    upload = form.get("file")
-    if not isinstance(upload, UploadFile):
-        raise OpenAIError(400, "you must provide a 'file' part with the audio", param="file", code="missing_required_parameter")
-    data = await upload.read()
+    try:
+        upload = form.get("file")
+        if not isinstance(upload, UploadFile):
+            raise OpenAIError(400, "you must provide a 'file' part with the audio", param="file", code="missing_required_parameter")
+        data = await upload.read()
+    finally:
+        await form.close()  # closes the spooled temporary file; string fields stay readable
     if len(data) > MAX_UPLOAD_BYTES:
         raise _too_large(len(data))
     name = upload.filename or "file"

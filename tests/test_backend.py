@@ -1,0 +1,48 @@
+"""``use_standin``: backend choice through the SDK's own environment variables."""
+
+from __future__ import annotations
+
+import os
+
+from openai import OpenAI
+
+import voicekit
+from voicekit.backend import STANDIN_API_KEY
+
+
+def test_real_key_leaves_everything_alone(monkeypatch, capsys):
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test-not-a-real-key-0123456789")
+    assert voicekit.use_standin() == "openai"
+    out = capsys.readouterr().out
+    assert "OpenAI" in out and "sk-test" not in out
+    assert "OPENAI_BASE_URL" not in os.environ
+
+
+def test_no_key_points_the_sdk_at_a_running_standin(standin_server, monkeypatch, capsys):
+    port = standin_server.port
+    assert voicekit.use_standin(port=port) == "standin"
+    assert os.environ["OPENAI_BASE_URL"] == f"http://127.0.0.1:{port}/v1"
+    assert os.environ["OPENAI_API_KEY"] == STANDIN_API_KEY
+    out = capsys.readouterr().out
+    assert "stand-in" in out and STANDIN_API_KEY not in out
+    with OpenAI() as client:  # a plain client, configured only by the environment
+        assert any(m.id == "gpt-4o-mini-transcribe" for m in client.models.list())
+    # A second call sees the placeholder key and still chooses the stand-in.
+    assert voicekit.use_standin(port=port, quiet=True) == "standin"
+
+
+def test_starts_a_standin_process_when_none_answers(monkeypatch):
+    from voicekit import backend
+    from voicekit.standin.server import free_port
+
+    port = free_port()
+    try:
+        assert voicekit.use_standin(port=port, quiet=True) == "standin"
+        with OpenAI() as client:
+            text = client.audio.transcriptions.create(
+                model="gpt-4o-mini-transcribe", file=voicekit.load_sample("cards_001.wav").to_file_tuple()
+            ).text
+        assert "clubs" in text.lower()
+    finally:
+        backend._stop_children()
+    assert all(p.poll() is not None for p in backend._children)

@@ -1,0 +1,62 @@
+"""The project's shape: public surface, environment.yml in step with pyproject.toml."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+import voicekit
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _requirements_yml() -> set[str]:
+    lines = (ROOT / "environment.yml").read_text().splitlines()
+    reqs = set()
+    in_pip = False
+    for line in lines:
+        if line.strip() == "- pip:":
+            in_pip = True
+            continue
+        m = in_pip and re.match(r"^\s+- ([A-Za-z0-9_.\-]+[<>=!~].*)$", line)
+        if m:
+            reqs.add(m.group(1).replace(" ", ""))
+    return reqs
+
+
+def test_environment_yml_lists_the_same_dependencies_as_pyproject():
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    wanted = set(project["dependencies"]) | set(project["optional-dependencies"]["dev"])
+    assert _requirements_yml() == {r.replace(" ", "") for r in wanted}
+
+
+def test_pins_the_openai_major_version():
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    assert "openai>=3,<4" in project["dependencies"]
+
+
+def test_public_surface_is_pinned():
+    assert sorted(voicekit.__all__) == sorted([
+        "REALTIME_SAMPLE_RATE", "AudioError", "AudioFormatError", "Clip", "EmptyAudioError",
+        "MissingDependencyError", "StandinError", "VoiceKitError", "__version__", "load_sample",
+        "sample_names", "sample_path", "sample_transcripts", "use_standin",
+    ])
+    for name in voicekit.__all__:
+        assert hasattr(voicekit, name), name
+
+
+def test_readme_opens_with_the_two_commands():
+    head = (ROOT / "README.md").read_text()[:1500]
+    assert "make lab" in head and "make test" in head
+
+
+def test_ci_runs_make_test():
+    assert "make test" in (ROOT / ".ci" / "run").read_text()
+
+
+def test_cli_help():
+    out = subprocess.run([sys.executable, "-m", "voicekit", "serve", "--help"], capture_output=True, text=True, check=True)
+    assert "--port" in out.stdout and "127.0.0.1" in out.stdout
