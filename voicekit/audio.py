@@ -56,6 +56,9 @@ _MIME = {
 _OPUS_RATES = (8_000, 12_000, 16_000, 24_000, 48_000)
 # Sample rates MPEG-1/2/2.5 Layer III supports, in Hz.
 _MP3_RATES = (8_000, 11_025, 12_000, 16_000, 22_050, 24_000, 32_000, 44_100, 48_000)
+# Sample rates AAC supports, in Hz (ISO/IEC 14496-3 sampling frequency index).
+_AAC_RATES = (7_350, 8_000, 11_025, 12_000, 16_000, 22_050, 24_000, 32_000, 44_100, 48_000,
+              64_000, 88_200, 96_000)
 
 
 def _check_rate(sample_rate: Any) -> int:
@@ -187,8 +190,8 @@ class Clip:
 
     def slice(self, start: float = 0.0, end: float | None = None) -> Clip:
         """The part between ``start`` and ``end`` seconds (end defaults to the end)."""
-        a = max(0, int(round(start * self.sample_rate)))
-        b = self.n_frames if end is None else min(self.n_frames, int(round(end * self.sample_rate)))
+        a = max(0, round(start * self.sample_rate))
+        b = self.n_frames if end is None else min(self.n_frames, round(end * self.sample_rate))
         return Clip(self.samples[a:max(a, b)], self.sample_rate)
 
     # ---------------------------------------------------------------- decoders
@@ -336,8 +339,9 @@ class Clip:
     def encode(self, fmt: EncodeFormat) -> bytes:
         """Encode into a complete file of format ``fmt``.
 
-        Opus supports only 8, 12, 16, 24 and 48 kHz and MP3 only the MPEG rates;
-        other rates are resampled (to 24 kHz, or the next MPEG rate) first.
+        Opus supports only 8, 12, 16, 24 and 48 kHz, and MP3 and AAC only their own
+        rates; other rates are resampled (to 24 or 48 kHz, or the next MPEG or AAC
+        rate) first.
 
         Raises
         ------
@@ -407,9 +411,9 @@ def _decode_av(raw: bytes) -> Clip:
         resampler = av.AudioResampler(format="flt", layout=layout, rate=rate)
         for frame in container.decode(stream):
             for out in resampler.resample(frame):
-                chunks.append(out.to_ndarray().reshape(-1, channels))
+                chunks.append(np.asarray(out.to_ndarray(), np.float32).reshape(-1, channels))
         for out in resampler.resample(None):
-            chunks.append(out.to_ndarray().reshape(-1, channels))
+            chunks.append(np.asarray(out.to_ndarray(), np.float32).reshape(-1, channels))
     samples = np.concatenate(chunks) if chunks else np.zeros((0, channels), np.float32)
     if channels == 1:
         samples = samples[:, 0]
@@ -422,12 +426,15 @@ def _encode_av(clip: Clip, fmt: str) -> bytes:
     container_fmt, codec, rate = ("adts", "aac", clip.sample_rate) if fmt == "aac" else (
         "webm", "libopus", 48_000
     )
+    if fmt == "aac" and rate not in _AAC_RATES:
+        rate = min((r for r in _AAC_RATES if r >= rate), default=96_000)
     if clip.sample_rate != rate:
         clip = clip.resample(rate)
     layout = "mono" if clip.n_channels == 1 else "stereo"
     buf = io.BytesIO()
     with av.open(buf, mode="w", format=container_fmt) as out:
         stream = out.add_stream(codec, rate=rate, layout=layout)
+        assert isinstance(stream, av.audio.stream.AudioStream)
         samples = clip.to_int16().samples.reshape(1, -1)
         frame = av.AudioFrame.from_ndarray(samples, format="s16", layout=layout)
         frame.sample_rate = rate

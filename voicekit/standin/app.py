@@ -9,9 +9,8 @@ server accepts connections, so ``GET /v1/models`` answering 200 means ready.
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from typing import Callable
 
 from starlette.applications import Starlette
 from starlette.requests import Request

@@ -11,8 +11,9 @@ import logging
 import socket
 import threading
 import time
+from collections.abc import Callable
+from typing import Self
 from types import TracebackType
-from typing import Callable
 
 import uvicorn
 
@@ -75,7 +76,7 @@ class StandinServer:
         """``http://HOST:PORT/v1``, the value for ``OPENAI_BASE_URL``."""
         return f"http://{self.host}:{self.port}/v1"
 
-    def start(self) -> StandinServer:
+    def start(self) -> Self:
         """Start and wait until the server accepts connections (engines loaded)."""
         self._thread.start()
         deadline = time.monotonic() + self._timeout
@@ -92,7 +93,7 @@ class StandinServer:
         self._server.should_exit = True
         self._thread.join(timeout=10)
 
-    def __enter__(self) -> StandinServer:
+    def __enter__(self) -> Self:
         return self.start()
 
     def __exit__(self, et: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None) -> None:

@@ -37,14 +37,15 @@ from openai.types.audio import (
     TranslationVerbose,
 )
 from openai.types.audio import transcription as tr
+from openai.types.audio import transcription_text_delta_event as delta_ev
 from openai.types.audio import transcription_text_done_event as done_ev
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-from ._wire import dump
 from ._upload import form_bool, form_float, form_list, form_str, read_audio_form, sse
+from ._wire import dump
 from .engines import Engines, SttResult, SttSegment, audio_tokens
 from .errors import OpenAIError, model_not_found
 from .models import TRANSCRIPTION_MODELS, TRANSLATION_MODELS
@@ -56,7 +57,7 @@ _GPT_FORMATS = ("json", "text")
 
 
 def _stamp(seconds: float, sep: str) -> str:
-    ms = int(round(seconds * 1000))
+    ms = round(seconds * 1000)
     h, ms = divmod(ms, 3_600_000)
     m, ms = divmod(ms, 60_000)
     s, ms = divmod(ms, 1000)
@@ -79,7 +80,8 @@ def to_vtt(segments: list[SttSegment]) -> str:
 
 
 def _engines(request: Request) -> Engines:
-    return request.app.state.engines  # type: ignore[no-any-return]
+    engines: Engines = request.app.state.engines
+    return engines
 
 
 def _check_model(model: str | None, allowed: tuple[str, ...]) -> str:
@@ -103,9 +105,10 @@ def _check_format(model: str, fmt: str) -> str:
     return fmt
 
 
-def _logprobs(result: SttResult) -> list[dict[str, Any]]:
+def _logprobs(result: SttResult) -> list[tr.Logprob]:
+    """Per-word log probabilities from Whisper's word alignment."""
     return [
-        {"token": w.word, "bytes": list(w.word.encode()), "logprob": math.log(max(w.probability, 1e-12))}
+        tr.Logprob(token=w.word, bytes=[float(b) for b in w.word.encode()], logprob=math.log(max(w.probability, 1e-12)))
         for s in result.segments
         for w in s.words
     ]
@@ -229,13 +232,13 @@ def _stream_events(
         for seg in segments:
             delta = seg.text if done else seg.text.lstrip()
             done.append(seg)
-            lp = _logprobs(SttResult([seg], "english", duration)) if logprobs else None
+            lp = [delta_ev.Logprob(**dump(x)) for x in _logprobs(SttResult([seg], "english", duration))] if logprobs else None
             yield sse(json.dumps(dump(TranscriptionTextDeltaEvent(type="transcript.text.delta", delta=delta, logprobs=lp))))
     result = SttResult(done, "english", duration)
     event = TranscriptionTextDoneEvent(
         type="transcript.text.done",
         text=result.text,
-        logprobs=_logprobs(result) if logprobs else None,
+        logprobs=[done_ev.Logprob(**dump(x)) for x in _logprobs(result)] if logprobs else None,
         usage=done_ev.Usage(**_usage_tokens(engines, duration, prompt, result.n_tokens)),
     )
     yield sse(json.dumps(dump(event)))
