@@ -12,8 +12,8 @@ import socket
 import threading
 import time
 from collections.abc import Callable
-from typing import Self
 from types import TracebackType
+from typing import Self
 
 import uvicorn
 
