@@ -105,3 +105,13 @@ def test_unknown_model_is_404(client):
     with pytest.raises(openai.NotFoundError) as info:
         _speak(client, model="tts-9")
     assert info.value.code == "model_not_found"
+
+
+def test_malformed_json_is_400_and_server_stays_up(standin_server, client):
+    import httpx2
+
+    r = httpx2.post(f"{standin_server.base_url}/audio/speech", content=b"{not json", headers={"content-type": "application/json"})
+    assert r.status_code == 400 and r.json()["error"]["code"] == "invalid_json"
+    r = httpx2.post(f"{standin_server.base_url}/audio/speech", json=["a list"])
+    assert r.status_code == 400
+    assert Clip.from_bytes(_speak(client, response_format="wav", input="Still here.")).duration > 0.3
