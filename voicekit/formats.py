@@ -75,6 +75,6 @@ def float_to_int16(samples: npt.NDArray[np.floating]) -> npt.NDArray[np.int16]:
     int16 array of the same shape: ``round(samples * 32768)`` clipped to
     [-32768, 32767]. NaN becomes 0.
     """
-    x = np.nan_to_num(np.asarray(samples, dtype=np.float32), nan=0.0)
+    x = np.nan_to_num(np.clip(np.asarray(samples), -1.0, 1.0).astype(np.float32), nan=0.0)
     scaled = np.rint(x * np.float32(_INT16_SCALE))
     return np.clip(scaled, -32768, 32767).astype(np.int16)

@@ -43,11 +43,18 @@ def normalize_text(text: str) -> str:
     str
         Lower case, no punctuation, numbers as digits, single spaces; for example
         ``"Eight of Spades!"`` -> ``"8 of spades"`` and ``"Mr. Dashwood"`` ->
-        ``"mister dashwood"``. May be empty (``"Um..."`` -> ``""``).
+        ``"mister dashwood"``. May be empty (``"Um, uh."`` -> ``""``).
+
+    Notes
+    -----
+    One addition to Whisper's rules: words made only of periods are dropped.
+    Whisper's normaliser turns a trailing ellipsis into a lone ``"."``
+    (``"Hello..."`` -> ``"hello ."``), which would count as an inserted word.
     """
     if not isinstance(text, str):
         raise TypeError(f"expected text as str, got {type(text).__name__} {text!r}")
-    return str(_normalizer()(text)).strip()
+    words = str(_normalizer()(text)).split()
+    return " ".join(w for w in words if w.strip("."))
 
 
 def wer(reference: str, hypothesis: str) -> float:
@@ -104,10 +111,12 @@ def wer_many(references: Sequence[str], hypotheses: Sequence[str]) -> float:
     ------
     ValueError
         If the lengths differ, the sequences are empty, or no reference has a word
-        after normalisation. A plain ``str`` is refused: it is not a list of texts.
+        after normalisation.
+    TypeError
+        If either argument is a single ``str`` (it is not a list of texts).
     """
     if isinstance(references, str) or isinstance(hypotheses, str):
-        raise ValueError("expected sequences of texts, got a single str; use wer() for one pair")
+        raise TypeError("expected sequences of texts, got a single str; use wer() for one pair")
     if len(references) != len(hypotheses):
         raise ValueError(
             f"expected as many hypotheses as references, got {len(references)} references "

@@ -9,9 +9,9 @@ Stereo clips are drawn as their mono mix (:meth:`Clip.to_mono`); int16 and float
 samples are both drawn as float amplitude in [-1, 1] (full scale, as
 :func:`voicekit.formats.int16_to_float` scales PCM16).
 
-The spectrogram is a short-time Fourier transform in numpy: a Hann window of the
-first power of two at or above 25 ms, hop of a quarter window, magnitude in dB
-relative to full scale (a full-scale sine reads 0 dBFS).
+The spectrogram is a short-time Fourier transform in numpy: centred Hann windows of
+the first power of two at or above 25 ms (512 samples at 16 kHz), a hop of a quarter
+window, magnitude in dB relative to full scale (a full-scale sine reads 0 dBFS).
 """
 
 from __future__ import annotations
@@ -79,13 +79,12 @@ def _stft_db(clip: Clip) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float6
     rate = clip.sample_rate
     n_fft = int(2 ** np.ceil(np.log2(0.025 * rate)))
     hop = n_fft // 4
-    if x.size < n_fft:
-        x = np.pad(x, (0, n_fft - x.size))
+    x = np.pad(x, n_fft // 2)  # centred frames: frame k is centred on sample k * hop
     window = np.hanning(n_fft).astype(np.float32)
     frames = np.lib.stride_tricks.sliding_window_view(x, n_fft)[::hop]
     magnitude = np.abs(np.fft.rfft(frames * window, axis=1)) * (2.0 / window.sum())
     db = 20.0 * np.log10(np.maximum(magnitude, 10 ** (_DB_FLOOR / 20)))
-    times = (np.arange(frames.shape[0]) * hop + n_fft / 2) / rate
+    times = np.arange(frames.shape[0]) * hop / rate
     return db.T, times, hop / rate
 
 
@@ -238,7 +237,7 @@ def plot_compare(
         wave_ax.set_ylim(-peak, peak)
     for spec_ax in (axes[1], axes[3]):
         spec_ax.set_ylim(0.0, max(a.sample_rate, b.sample_rate) / 2)
-    vmax = max(float(np.max(image.get_array())) for image in images)
+    vmax = max(image.get_clim()[1] for image in images)  # each image's loudest bin
     for image in images:
         image.set_clim(vmax - _DB_RANGE, vmax)
     for ax in axes[:-1]:
