@@ -492,3 +492,22 @@ def test_player_never_autoplays(sine_clip: Clip) -> None:
     player = sine_clip.player()
     assert player.autoplay is False
     assert player.data[:4] == b"RIFF"
+
+
+def test_read_only_view_of_writeable_array_is_copied():
+    base = np.zeros(100, np.int16)
+    view = base[:]
+    view.flags.writeable = False
+    clip = Clip(view, 16_000)
+    base[0] = 123
+    assert clip.samples[0] == 0
+
+
+def test_from_pcm16_rejects_zero_channels():
+    with pytest.raises(AudioFormatError, match="channels"):
+        Clip.from_pcm16(b"\0\0", 16_000, channels=0)
+
+
+def test_rate_error_names_the_file(shared_audio):
+    with pytest.raises(AudioFormatError, match="awful.wav"):
+        Clip.from_file(shared_audio / "awful.wav")

@@ -111,7 +111,8 @@ class Clip:
                 f"got shape {samples.shape}"
             )
         rate = _check_rate(self.sample_rate)
-        if samples.flags.writeable:
+        if samples.flags.writeable or samples.base is not None:
+            # Own the data: a read-only view of a writeable array could still change.
             samples = samples.copy()
             samples.flags.writeable = False
         object.__setattr__(self, "samples", samples)
@@ -251,11 +252,13 @@ class Clip:
             return cls.from_pcm16(raw, sample_rate, channels=channels, name=name)
         try:
             clip = _decode_soundfile(raw)
+        except AudioFormatError as exc:
+            raise AudioFormatError(f"{exc} in {name}") from None
         except sf.LibsndfileError as sf_error:
             try:
                 clip = _decode_av(raw)
-            except AudioFormatError:
-                raise
+            except AudioFormatError as exc:
+                raise AudioFormatError(f"{exc} in {name}") from None
             except Exception as av_error:
                 raise AudioFormatError(
                     f"expected a WAV, FLAC, MP3, OGG or WebM audio file in {name}, "
@@ -284,6 +287,8 @@ class Clip:
             If ``data`` is empty.
         """
         rate = _check_rate(sample_rate)
+        if isinstance(channels, bool) or not isinstance(channels, int) or channels < 1:
+            raise AudioFormatError(f"expected channels as an int >= 1, got {channels!r}")
         frame_bytes = 2 * channels
         if len(data) % frame_bytes:
             raise AudioFormatError(

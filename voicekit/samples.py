@@ -12,7 +12,7 @@ from pathlib import Path
 
 from .audio import Clip
 
-__all__ = ["DATA_DIR", "load_sample", "sample_path", "sample_names", "sample_transcripts"]
+__all__ = ["DATA_DIR", "load_sample", "sample_names", "sample_path", "sample_transcripts"]
 
 DATA_DIR = Path(__file__).parent / "data"
 """Folder holding the shipped recordings."""
