@@ -1,0 +1,120 @@
+"""Notebook hygiene: committed without outputs or widget state, and self-checking.
+
+Notebooks are committed clean (``nbstripout notebooks/*.ipynb``) so that no output,
+execution count or widget state (which can hold recorded audio, or a printed key)
+lands in git. Each notebook starts with a markdown cell that says what it teaches,
+and checks itself with at least one ``assert`` cell, which ``pytest --nbval-lax``
+runs (``make test``).
+
+The files are read as plain JSON, so a notebook that ``nbformat`` would repair or
+warn about still fails here with a clear message.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
+EXPECTED = {"00_setup.ipynb", "01_transcription.ipynb", "02_speech.ipynb"}
+_ASSERT_LINE = re.compile(r"^\s*assert\b", re.MULTILINE)
+
+
+def _source(cell: dict[str, Any]) -> str:
+    src = cell.get("source", "")
+    return "".join(src) if isinstance(src, list) else str(src)
+
+
+def problems(nb: dict[str, Any]) -> list[str]:
+    """Everything wrong with one notebook's JSON; empty when it is clean."""
+    found: list[str] = []
+    if nb.get("nbformat") != 4:
+        found.append(f"expected nbformat 4, got {nb.get('nbformat')!r}")
+    metadata = nb.get("metadata", {})
+    if "widgets" in metadata:
+        found.append("notebook metadata holds widget state (metadata.widgets)")
+    kernel = metadata.get("kernelspec", {}).get("name")
+    if kernel != "python3":
+        found.append(f"expected kernelspec name 'python3', got {kernel!r}")
+    cells = nb.get("cells", [])
+    if not cells:
+        return [*found, "expected cells, got none"]
+    if cells[0].get("cell_type") != "markdown":
+        found.append(f"expected the first cell to be markdown, got {cells[0].get('cell_type')!r}")
+    for i, cell in enumerate(cells):
+        if "widgets" in cell.get("metadata", {}):
+            found.append(f"cell {i} metadata holds widget state (metadata.widgets)")
+        if cell.get("cell_type") != "code":
+            continue
+        if cell.get("outputs"):
+            found.append(f"cell {i} has {len(cell['outputs'])} output(s)")
+        if cell.get("execution_count") is not None:
+            found.append(f"cell {i} has execution_count {cell['execution_count']}")
+    if not any(
+        c.get("cell_type") == "code" and _ASSERT_LINE.search(_source(c)) for c in cells
+    ):
+        found.append("expected at least one code cell with an assert (a self-check), got none")
+    return found
+
+
+def _notebook_paths() -> list[Path]:
+    return sorted(NOTEBOOKS.glob("*.ipynb"))
+
+
+def test_the_expected_notebooks_exist() -> None:
+    names = {p.name for p in _notebook_paths()}
+    assert EXPECTED <= names, f"missing notebooks: {sorted(EXPECTED - names)}"
+
+
+@pytest.mark.parametrize("path", _notebook_paths(), ids=lambda p: p.name)
+def test_notebook_is_clean_and_self_checking(path: Path) -> None:
+    nb = json.loads(path.read_text(encoding="utf-8"))
+    found = problems(nb)
+    assert not found, (
+        f"{path.name}: " + "; ".join(found)
+        + ". Strip outputs with: .venv/bin/nbstripout notebooks/*.ipynb"
+    )
+
+
+# The checker itself: a notebook with each problem must be caught.
+def _clean_notebook() -> dict[str, Any]:
+    return {
+        "nbformat": 4,
+        "nbformat_minor": 5,
+        "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3"}},
+        "cells": [
+            {"cell_type": "markdown", "metadata": {}, "source": ["# Title"]},
+            {"cell_type": "code", "metadata": {}, "execution_count": None, "outputs": [],
+             "source": ["x = 1\n", "assert x == 1"]},
+        ],
+    }
+
+
+def test_checker_accepts_a_clean_notebook() -> None:
+    assert problems(_clean_notebook()) == []
+
+
+@pytest.mark.parametrize(
+    ("spoil", "message"),
+    [
+        (lambda nb: nb["cells"][1].update(outputs=[{"output_type": "stream", "name": "stdout",
+                                                    "text": "1\n"}]), "output"),
+        (lambda nb: nb["cells"][1].update(execution_count=3), "execution_count"),
+        (lambda nb: nb["metadata"].update(widgets={"application/vnd.jupyter.widget-state+json": {}}),
+         "widget"),
+        (lambda nb: nb["cells"][1]["metadata"].update(widgets={}), "widget"),
+        (lambda nb: nb["cells"].reverse(), "first cell"),
+        (lambda nb: nb["cells"][1].update(source="x = 1  # assert nothing"), "assert"),
+        (lambda nb: nb["metadata"].update(kernelspec={"name": "julia"}), "kernelspec"),
+    ],
+    ids=["outputs", "execution_count", "notebook widgets", "cell widgets", "markdown first",
+         "no assert", "kernel"],
+)
+def test_checker_catches(spoil: Any, message: str) -> None:
+    nb = _clean_notebook()
+    spoil(nb)
+    assert any(message in p for p in problems(nb)), problems(nb)
