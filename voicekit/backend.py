@@ -11,6 +11,7 @@ from __future__ import annotations
 import atexit
 import json
 import os
+import socket
 import subprocess
 import sys
 import tempfile
@@ -21,10 +22,7 @@ from pathlib import Path
 
 from .errors import StandinError
 
-__all__ = ["DEFAULT_STANDIN_PORT", "STANDIN_API_KEY", "use_standin"]
-
-DEFAULT_STANDIN_PORT = 8765
-"""Port :func:`use_standin` serves on; notebooks share one stand-in through it."""
+__all__ = ["STANDIN_API_KEY", "use_standin"]
 
 STANDIN_API_KEY = "voicekit-standin-no-key"
 """The placeholder key set for the stand-in (the SDK insists on some key)."""
@@ -52,15 +50,20 @@ def _stop_children() -> None:
                 proc.kill()
 
 
-def use_standin(*, port: int = DEFAULT_STANDIN_PORT, timeout: float = 120.0, quiet: bool = False) -> str:
+def use_standin(*, port: int | None = None, timeout: float = 120.0, quiet: bool = False) -> str:
     """Point the ``openai`` SDK at the offline stand-in, unless a real key is set.
 
-    - ``OPENAI_API_KEY`` set to a real key: nothing changes; returns ``"openai"``.
-    - Otherwise: reuses a stand-in already answering on ``127.0.0.1:port`` or
-      starts one (``python -m voicekit serve``) in a background process that
-      ends with this Python process; waits until ``GET /v1/models`` answers;
-      sets ``OPENAI_BASE_URL`` and a placeholder ``OPENAI_API_KEY``; returns
-      ``"standin"``.
+    - ``OPENAI_API_KEY`` holds a real key: nothing changes; returns ``"openai"``.
+    - Otherwise, the first stand-in found answering is reused: the one
+      ``OPENAI_BASE_URL`` names (for example a ``voicekit serve`` you started
+      yourself, or an earlier call's), then the one on ``127.0.0.1:port`` if
+      ``port`` is given. If none answers, a new stand-in
+      (``python -m voicekit serve``) starts in a background process owned by
+      this Python process (it ends when this process ends), on ``port`` or on a
+      free port. Each kernel owning its own server means no kernel can pull the
+      stand-in out from under another.
+    - Then it waits until ``GET /v1/models`` answers, sets ``OPENAI_BASE_URL``
+      and a placeholder ``OPENAI_API_KEY``, and returns ``"standin"``.
 
     It prints which backend is in use (unless ``quiet``), never the key.
 
@@ -77,31 +80,48 @@ def use_standin(*, port: int = DEFAULT_STANDIN_PORT, timeout: float = 120.0, qui
             print(f"Backend: OpenAI at {base} (key from OPENAI_API_KEY)")
         return "openai"
 
-    base_url = f"http://127.0.0.1:{port}/v1"
-    if not _standin_models(base_url):
-        log_path = Path(tempfile.gettempdir()) / f"voicekit-standin-{port}.log"
-        with open(log_path, "wb") as log:  # the child keeps its own copy of the descriptor
-            proc = subprocess.Popen(
-                [sys.executable, "-m", "voicekit", "serve", "--host", "127.0.0.1", "--port", str(port),
-                 "--log-level", "warning"],
-                stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-            )
-        if not _children:
-            atexit.register(_stop_children)
-        _children.append(proc)
-        deadline = time.monotonic() + timeout
-        while not _standin_models(base_url, timeout=1.0):
-            if proc.poll() is not None or time.monotonic() > deadline:
-                tail = log_path.read_text(errors="replace")[-2000:]
-                if proc.poll() is None:
-                    proc.terminate()
-                raise StandinError(
-                    f"the stand-in on {base_url} did not answer within {timeout:.0f} s "
-                    f"(exit code {proc.poll()}); its log {log_path} ends:\n{tail}"
-                )
-            time.sleep(0.1)
+    candidates = [os.environ.get("OPENAI_BASE_URL", "").rstrip("/")]
+    if port is not None:
+        candidates.append(f"http://127.0.0.1:{port}/v1")
+    base_url = next((url for url in candidates if url and _standin_models(url)), None)
+    if base_url is None:
+        base_url = _start_standin(port or _free_port(), timeout)
     os.environ["OPENAI_BASE_URL"] = base_url
     os.environ["OPENAI_API_KEY"] = STANDIN_API_KEY
     if not quiet:
         print(f"Backend: voicekit offline stand-in at {base_url} (no OpenAI key set)")
     return "standin"
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _start_standin(port: int, timeout: float) -> str:
+    """Start ``python -m voicekit serve`` on ``port``; return its base URL once it answers."""
+    base_url = f"http://127.0.0.1:{port}/v1"
+    log_path = Path(tempfile.gettempdir()) / f"voicekit-standin-{port}.log"
+    with open(log_path, "wb") as log:  # the child keeps its own copy of the descriptor
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "voicekit", "serve", "--host", "127.0.0.1", "--port", str(port),
+             "--log-level", "warning"],
+            stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+        )
+    if not _children:
+        atexit.register(_stop_children)
+    _children.append(proc)
+    deadline = time.monotonic() + timeout
+    while not _standin_models(base_url, timeout=1.0):
+        if proc.poll() is not None or time.monotonic() > deadline:
+            tail = log_path.read_text(errors="replace")[-2000:]
+            if proc.poll() is None:
+                proc.terminate()
+                proc.wait(timeout=5)
+            raise StandinError(
+                f"the stand-in on {base_url} did not answer within {timeout:.0f} s "
+                f"(exit code {proc.poll()}); its log {log_path} ends:\n{tail}"
+            )
+        time.sleep(0.1)
+    return base_url
