@@ -200,8 +200,7 @@ class PiperEngine:
             return sum(len(self._voice.phonemes_to_ids(p)) for p in self._voice.phonemize(text))
 
     def stream(
-        self, text: str, *, speed: float = 1.0, noise_scale: float | None = None,
-        noise_w_scale: float | None = None,
+        self, text: str, *, noise_scale: float | None = None, noise_w_scale: float | None = None,
     ) -> Iterator[npt.NDArray[np.int16]]:
         """Synthesize ``text`` sentence by sentence.
 
@@ -213,7 +212,7 @@ class PiperEngine:
         from piper import SynthesisConfig
 
         config = SynthesisConfig(
-            length_scale=self.length_scale / speed,
+            length_scale=self.length_scale,
             noise_scale=self.noise_scale if noise_scale is None else noise_scale,
             noise_w_scale=self.noise_w_scale if noise_w_scale is None else noise_w_scale,
         )

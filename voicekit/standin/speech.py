@@ -10,9 +10,12 @@ How the stand-in differs from OpenAI
 ------------------------------------
 - **Voices.** There is one local voice, Piper ``en_US-joe-medium``. Every
   OpenAI voice name is accepted and mapped to a *variant* of it (see
-  :data:`VOICE_VARIANTS`): a pitch factor, applied by synthesising slower by that
-  factor and then resampling as if faster (duration unchanged, pitch moved),
-  plus Piper's ``noise_scale``/``noise_w_scale`` for livelier or flatter prosody.
+  :data:`VOICE_VARIANTS`): a pitch factor, applied with Signalsmith Stretch
+  (pitch moved, duration unchanged), plus Piper's ``noise_scale`` and
+  ``noise_w_scale`` for livelier or flatter prosody.
+- **speed** scales the duration by exactly ``1 / speed`` with Signalsmith
+  Stretch (pitch unchanged). Above about 2.5 the local Whisper stops
+  understanding the result.
   The voices differ audibly but share one speaker's timbre.
 - **instructions** are accepted (up to 4,096 characters) and ignored: Piper has
   no way to follow style prompts. The notebooks say so.
@@ -43,7 +46,7 @@ from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
 from ..audio import Clip
-from ..formats import SPEECH_PCM_SAMPLE_RATE
+from ..formats import SPEECH_PCM_SAMPLE_RATE, float_to_int16, int16_to_float
 from ._upload import sse
 from .engines import Engines, PiperEngine
 from .errors import OpenAIError, model_not_found
@@ -96,29 +99,43 @@ def synthesize_pcm(
 ) -> Iterator[npt.NDArray[np.int16]]:
     """Speak ``text`` sentence by sentence, resampled to ``sample_rate`` Hz.
 
+    Piper speaks each sentence at its natural pace; Signalsmith Stretch (the
+    ``python-stretch`` package) then scales its duration by exactly
+    ``1 / speed`` and moves its pitch by the voice's factor, both without
+    changing the other. Piper's own ``length_scale`` is not used for speed: its
+    per-phoneme minimum makes ``speed=2`` only about 1.6 times faster.
     Holds ``tts.lock`` while synthesising.
 
     Yields
     ------
-    int16 arrays of shape ``(n,)`` at ``sample_rate`` Hz; concatenated they are
-    gapless (one streaming soxr resampler spans all sentences).
+    int16 arrays of shape ``(n,)`` at ``sample_rate`` Hz, one per sentence;
+    concatenated they are gapless (one streaming soxr resampler spans them all).
     """
     import soxr
 
     v = VOICE_VARIANTS.get(voice, _DEFAULT)
-    # Synthesise `pitch` times slower, then play `pitch` times faster: same
-    # duration, pitch multiplied by `pitch`.
-    source_rate = tts.sample_rate * v.pitch
-    resampler = soxr.ResampleStream(source_rate, sample_rate, 1, dtype="int16", quality="HQ")
+    stretch = None
+    if speed != 1.0 or v.pitch != 1.0:
+        import python_stretch
+
+        stretch = python_stretch.Signalsmith.Stretch()
+        stretch.preset(1, tts.sample_rate)
+    resampler = soxr.ResampleStream(tts.sample_rate, sample_rate, 1, dtype="float32", quality="HQ")
     with tts.lock:
-        chunks = tts.stream(text, speed=speed / v.pitch, noise_scale=v.noise_scale, noise_w_scale=v.noise_w_scale)
-        for pcm in chunks:
-            out = resampler.resample_chunk(pcm, last=False)
+        for pcm in tts.stream(text, noise_scale=v.noise_scale, noise_w_scale=v.noise_w_scale):
+            x = int16_to_float(pcm)
+            if stretch is not None:
+                stretch.reset()
+                stretch.setTimeFactor(speed)
+                stretch.setTransposeFactor(v.pitch)
+                x = stretch.process(x[None, :])[0]
+                x = x / max(1.0, float(np.abs(x).max()))  # transposition can overshoot full scale
+            out = resampler.resample_chunk(x, last=False)
             if out.size:
-                yield np.ascontiguousarray(out, dtype=np.int16)
-    tail = resampler.resample_chunk(np.zeros(0, np.int16), last=True)
+                yield float_to_int16(out)
+    tail = resampler.resample_chunk(np.zeros(0, np.float32), last=True)
     if tail.size:
-        yield np.ascontiguousarray(tail, dtype=np.int16)
+        yield float_to_int16(tail)
 
 
 def _wav_stream_header(sample_rate: int) -> bytes:
