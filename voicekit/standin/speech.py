@@ -128,7 +128,7 @@ def synthesize_pcm(
                 stretch.reset()
                 stretch.setTimeFactor(speed)
                 stretch.setTransposeFactor(v.pitch)
-                x = stretch.process(x[None, :])[0]
+                x = np.asarray(stretch.process(x[None, :]), dtype=np.float32)[0]
                 x = x / max(1.0, float(np.abs(x).max()))  # transposition can overshoot full scale
             out = resampler.resample_chunk(x, last=False)
             if out.size:
