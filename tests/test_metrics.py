@@ -121,3 +121,10 @@ def test_rtf() -> None:
 def test_rtf_refuses_bad_durations(processing: float, audio: float) -> None:
     with pytest.raises(ValueError, match="expected"):
         rtf(processing, audio)
+
+
+def test_spelled_and_written_digit_sequences_score_alike():
+    # Whisper's normaliser maps "five five" to "55" but keeps "5 5" apart.
+    assert normalize_text("5 5") == normalize_text("five five") == "55"
+    assert wer("five five", "5, 5.") == 0.0
+    assert normalize_text("8 of spades 4 of clubs") == "8 of spades 4 of clubs"

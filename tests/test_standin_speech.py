@@ -115,3 +115,16 @@ def test_malformed_json_is_400_and_server_stays_up(standin_server, client):
     r = httpx2.post(f"{standin_server.base_url}/audio/speech", json=["a list"])
     assert r.status_code == 400
     assert Clip.from_bytes(_speak(client, response_format="wav", input="Still here.")).duration > 0.3
+
+
+def test_split_first_clause_only_cuts_a_long_first_sentence():
+    from voicekit.standin.speech import split_first_clause
+
+    assert split_first_clause("Short one. Then another, with a comma.") == ["Short one. Then another, with a comma."]
+    long = "When the first sentence runs on for quite a while, as this one does, it is cut early. Rest."
+    assert split_first_clause(long) == [
+        "When the first sentence runs on for quite a while,",
+        "as this one does, it is cut early. Rest.",
+    ]
+    no_clause = "A" * 100 + " and no commas at all."
+    assert split_first_clause(no_clause) == [no_clause]

@@ -47,14 +47,26 @@ def normalize_text(text: str) -> str:
 
     Notes
     -----
-    One addition to Whisper's rules: words made only of periods are dropped.
-    Whisper's normaliser turns a trailing ellipsis into a lone ``"."``
-    (``"Hello..."`` -> ``"hello ."``), which would count as an inserted word.
+    Two additions to Whisper's rules, both to make it treat the two sides alike:
+
+    - Words made only of periods are dropped. Whisper's normaliser turns a
+      trailing ellipsis into a lone ``"."`` (``"Hello..."`` -> ``"hello ."``),
+      which would count as an inserted word.
+    - Neighbouring digit-only words are joined. Whisper's normaliser joins
+      spelled-out digits (``"five five"`` -> ``"55"``) but leaves written ones
+      apart (``"5 5"`` -> ``"5 5"``), so a correct transcript would cost two errors.
     """
     if not isinstance(text, str):
         raise TypeError(f"expected text as str, got {type(text).__name__} {text!r}")
-    words = str(_normalizer()(text)).split()
-    return " ".join(w for w in words if w.strip("."))
+    words: list[str] = []
+    for w in str(_normalizer()(text)).split():
+        if not w.strip("."):
+            continue
+        if w.isdigit() and words and words[-1].isdigit():
+            words[-1] += w
+        else:
+            words.append(w)
+    return " ".join(words)
 
 
 def wer(reference: str, hypothesis: str) -> float:

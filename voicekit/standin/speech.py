@@ -32,6 +32,7 @@ from __future__ import annotations
 import base64
 import json
 import math
+import re
 import struct
 import typing
 from collections.abc import Iterator
@@ -52,7 +53,7 @@ from .engines import Engines, PiperEngine
 from .errors import OpenAIError, model_not_found
 from .models import SPEECH_MODELS
 
-__all__ = ["OPENAI_VOICES", "VOICE_VARIANTS", "VoiceVariant", "routes", "synthesize_pcm"]
+__all__ = ["OPENAI_VOICES", "VOICE_VARIANTS", "VoiceVariant", "routes", "split_first_clause", "synthesize_pcm"]
 
 OPENAI_VOICES: tuple[str, ...] = typing.get_args(typing.get_args(speech_create_params.Voice)[1])
 """Built-in voice names, read from the SDK's ``speech_create_params.Voice`` Literal."""
@@ -93,6 +94,32 @@ VOICE_VARIANTS: dict[str, VoiceVariant] = {
 """OpenAI voice name -> local rendering. Unknown future names fall back to ``alloy``'s."""
 
 
+_SENTENCE_END = re.compile(r"[.!?]+(?:\s|$)")
+_CLAUSE_END = re.compile(r"[,;:]\s")
+
+
+def split_first_clause(text: str, max_chars: int = 80, min_chars: int = 15) -> list[str]:
+    """Cut a long first sentence at its first clause boundary, to speak sooner.
+
+    Piper synthesises a whole sentence before returning any of it, so time to
+    first byte grows with the first sentence (about 28 ms per second of speech
+    on 2 cores). When the first sentence is longer than ``max_chars``, its
+    first ``,``/``;``/``:`` at least ``min_chars`` in becomes a break.
+
+    Returns
+    -------
+    list of str: ``[text]``, or ``[head, rest]`` with ``head + " " + rest == text``
+    up to whitespace.
+    """
+    end = _SENTENCE_END.search(text)
+    first_len = end.end() if end else len(text)
+    if first_len <= max_chars:
+        return [text]
+    for m in _CLAUSE_END.finditer(text, min_chars, min(first_len, max_chars)):
+        return [text[: m.start() + 1].strip(), text[m.end():].strip()]
+    return [text]
+
+
 def synthesize_pcm(
     tts: PiperEngine, text: str, *, voice: str = "alloy", speed: float = 1.0,
     sample_rate: int = SPEECH_PCM_SAMPLE_RATE,
@@ -105,6 +132,9 @@ def synthesize_pcm(
     changing the other. Piper's own ``length_scale`` is not used for speed: its
     per-phoneme minimum makes ``speed=2`` only about 1.6 times faster.
     Holds ``tts.lock`` while synthesising.
+
+    A long first sentence is split at its first clause (:func:`split_first_clause`)
+    so the first audio is ready sooner.
 
     Yields
     ------
@@ -121,8 +151,13 @@ def synthesize_pcm(
         stretch = python_stretch.Signalsmith.Stretch()
         stretch.preset(1, tts.sample_rate)
     resampler = soxr.ResampleStream(tts.sample_rate, sample_rate, 1, dtype="float32", quality="HQ")
+    pieces = (
+        pcm
+        for part in split_first_clause(text)
+        for pcm in tts.stream(part, noise_scale=v.noise_scale, noise_w_scale=v.noise_w_scale)
+    )
     with tts.lock:
-        for pcm in tts.stream(text, noise_scale=v.noise_scale, noise_w_scale=v.noise_w_scale):
+        for pcm in pieces:
             x = int16_to_float(pcm)
             if stretch is not None:
                 stretch.reset()
