@@ -115,7 +115,7 @@ def split_first_clause(text: str, max_chars: int = 80, min_chars: int = 15) -> l
     first_len = end.end() if end else len(text)
     if first_len <= max_chars:
         return [text]
-    for m in _CLAUSE_END.finditer(text, min_chars, min(first_len, max_chars)):
+    for m in _CLAUSE_END.finditer(text, min_chars, first_len):
         return [text[: m.start() + 1].strip(), text[m.end():].strip()]
     return [text]
 
