@@ -22,6 +22,8 @@ lab: setup
 test: setup
 	$(BIN)/python -m pytest
 	$(BIN)/python -m pytest --nbval-lax notebooks/
+	$(BIN)/ruff check voicekit tests benchmarks
+	$(BIN)/mypy voicekit
 
 bench: setup
 	$(BIN)/python benchmarks/standin.py
