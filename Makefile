@@ -16,8 +16,11 @@ $(STAMP): pyproject.toml Makefile
 	$(BIN)/nbstripout --install --attributes .gitattributes 2>/dev/null || true
 	touch $(STAMP)
 
+# JupyterLab refuses to run as root without --allow-root (containers, CI machines).
+ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
+
 lab: setup
-	$(BIN)/jupyter lab --ip=127.0.0.1 --no-browser --notebook-dir=notebooks
+	$(BIN)/jupyter lab --ip=127.0.0.1 --no-browser --notebook-dir=notebooks $(ROOT_FLAG)
 
 test: setup
 	$(BIN)/python -m pytest
