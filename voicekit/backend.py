@@ -11,7 +11,6 @@ from __future__ import annotations
 import atexit
 import json
 import os
-import socket
 import subprocess
 import sys
 import tempfile
@@ -85,18 +84,16 @@ def use_standin(*, port: int | None = None, timeout: float = 120.0, quiet: bool 
         candidates.append(f"http://127.0.0.1:{port}/v1")
     base_url = next((url for url in candidates if url and _standin_models(url)), None)
     if base_url is None:
-        base_url = _start_standin(port or _free_port(), timeout)
+        if port is None:
+            from .standin.server import free_port
+
+            port = free_port()
+        base_url = _start_standin(port, timeout)
     os.environ["OPENAI_BASE_URL"] = base_url
     os.environ["OPENAI_API_KEY"] = STANDIN_API_KEY
     if not quiet:
         print(f"Backend: voicekit offline stand-in at {base_url} (no OpenAI key set)")
     return "standin"
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _start_standin(port: int, timeout: float) -> str:

@@ -128,7 +128,6 @@ def _usage_tokens(engines: Engines, duration: float, prompt: str | None, n_out: 
 
 def _verbose(result: SttResult, *, words: bool, segments: bool) -> dict[str, Any]:
     body: dict[str, Any] = {
-        "task": "transcribe",
         "language": result.language,
         "duration": result.duration,
         "text": result.text,
