@@ -11,10 +11,10 @@ from voicekit.backend import STANDIN_API_KEY
 
 
 def test_real_key_leaves_everything_alone(monkeypatch, capsys):
-    monkeypatch.setenv("OPENAI_API_KEY", "sk-test-not-a-real-key-0123456789")
+    monkeypatch.setenv("OPENAI_API_KEY", "fake-test-key-not-real")
     assert voicekit.use_standin() == "openai"
     out = capsys.readouterr().out
-    assert "OpenAI" in out and "sk-test" not in out
+    assert "OpenAI" in out and "fake-test-key" not in out
     assert "OPENAI_BASE_URL" not in os.environ
 
 
