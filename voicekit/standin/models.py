@@ -1,7 +1,8 @@
 """``GET /v1/models``: the model names the stand-in answers to.
 
 The names come from the SDK's own ``Literal`` types
-(``openai.types.AudioModel`` and ``openai.types.audio.SpeechModel``), so they
+(``openai.types.AudioModel``, ``openai.types.audio.SpeechModel`` and
+``openai.types.ChatModel``), so they
 follow the installed SDK instead of a copied list.
 """
 
@@ -10,6 +11,7 @@ from __future__ import annotations
 import time
 import typing
 
+from openai.types import ChatModel
 from openai.types.audio.speech_model import SpeechModel
 from openai.types.audio_model import AudioModel
 from starlette.requests import Request
@@ -18,17 +20,18 @@ from starlette.routing import Route
 
 from .errors import model_not_found
 
-__all__ = ["OWNED_BY", "SPEECH_MODELS", "TRANSCRIPTION_MODELS", "TRANSLATION_MODELS", "routes"]
+__all__ = ["CHAT_MODELS", "OWNED_BY", "SPEECH_MODELS", "TRANSCRIPTION_MODELS", "TRANSLATION_MODELS", "routes"]
 
 OWNED_BY = "voicekit-standin"
 TRANSCRIPTION_MODELS: tuple[str, ...] = typing.get_args(AudioModel)
 TRANSLATION_MODELS: tuple[str, ...] = ("whisper-1",)  # OpenAI translates with whisper-1 only
 SPEECH_MODELS: tuple[str, ...] = typing.get_args(SpeechModel)
+CHAT_MODELS: tuple[str, ...] = typing.get_args(ChatModel)
 _CREATED = int(time.time())
 
 
 def all_models() -> list[str]:
-    return sorted(set(TRANSCRIPTION_MODELS) | set(SPEECH_MODELS))
+    return sorted(set(TRANSCRIPTION_MODELS) | set(SPEECH_MODELS) | set(CHAT_MODELS))
 
 
 def _model(model_id: str) -> dict[str, object]:

@@ -1,0 +1,519 @@
+"""``POST /v1/chat/completions``: a local LLM that hears and speaks.
+
+Request and response shapes follow the SDK's ``completion_create_params`` and
+``openai.types.chat`` models (``ChatCompletion``, ``ChatCompletionChunk``) and
+OpenAI's "Audio and speech" guide:
+
+- ``input_audio`` content parts (base64 ``wav`` or ``mp3``) are transcribed by
+  the stand-in's Whisper, and the model reads the transcript.
+- ``modalities=["text", "audio"]`` with ``audio={"voice", "format"}`` returns
+  ``message.audio = {id, data, expires_at, transcript}``; ``content`` is null,
+  as OpenAI answers. Formats: wav, mp3, flac, opus, aac and pcm16 (raw 24 kHz
+  mono PCM16). Piper speaks the transcript, in the voice's variant (see
+  :mod:`.speech`).
+- ``stream=true`` sends ``chat.completion.chunk`` server-sent events, ending
+  with ``data: [DONE]``. Streamed audio must be ``pcm16`` (as with OpenAI); it
+  arrives as ``delta.audio`` pieces: transcript text as the model writes it,
+  and base64 PCM16 sentence by sentence as Piper speaks it, so audio starts
+  before the reply is finished.
+- Audio ids are remembered for an hour (``expires_at``), so a later request
+  may hold ``{"role": "assistant", "audio": {"id": ...}}`` in its history.
+- ``tools`` / ``tool_choice`` use constrained decoding (see :mod:`.llm`).
+
+How the stand-in differs from OpenAI
+------------------------------------
+- The model is SmolLM2-135M: it follows short instructions, but knows little
+  and is often wrong. Every chat model name answers with it.
+- It does not hear tone or emotion: only Whisper's transcript reaches it.
+- ``temperature`` defaults to 0.2 (OpenAI: 1.0); only ``n=1`` is served.
+- Usage: text tokens are the model's real token counts (the tool decision pass
+  included); audio tokens are 50 per second of audio in and out.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import re
+import secrets
+import threading
+import time
+import typing
+from collections import OrderedDict
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from openai.types.chat import (
+    ChatCompletion,
+    ChatCompletionAudio,
+    ChatCompletionAudioParam,
+    ChatCompletionChunk,
+)
+from openai.types.chat.chat_completion_content_part_input_audio_param import InputAudio
+from openai.types.completion_usage import (
+    CompletionTokensDetails,
+    CompletionUsage,
+    PromptTokensDetails,
+)
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.routing import Route
+
+from ..audio import Clip
+from ..errors import AudioFormatError, EmptyAudioError
+from ..formats import REALTIME_SAMPLE_RATE
+from ._upload import sse
+from ._wire import dump
+from .engines import Engines, audio_tokens
+from .errors import OpenAIError, model_not_found
+from .llm import (
+    DEFAULT_MAX_TOKENS,
+    DEFAULT_TEMPERATURE,
+    LLMUsage,
+    ToolCall,
+    ToolSpec,
+    Turn,
+)
+from .models import CHAT_MODELS
+from .speech import OPENAI_VOICES, synthesize_pcm
+
+__all__ = ["AUDIO_OUTPUT_FORMATS", "INPUT_AUDIO_FORMATS", "AudioStore", "routes"]
+
+AUDIO_OUTPUT_FORMATS: tuple[str, ...] = typing.get_args(typing.get_type_hints(ChatCompletionAudioParam)["format"])
+"""``audio.format`` values, from the SDK's ``ChatCompletionAudioParam``: wav, aac, mp3, flac, opus, pcm16."""
+
+INPUT_AUDIO_FORMATS: tuple[str, ...] = typing.get_args(typing.get_type_hints(InputAudio)["format"])
+"""``input_audio.format`` values, from the SDK's ``InputAudio`` param: wav and mp3."""
+
+AUDIO_TTL_S = 3600
+"""How long an audio id can be referenced (OpenAI keeps it about an hour)."""
+
+_SENTENCE = re.compile(r"(?<=[.!?])\s+|(?<=[.!?])$|\n+")
+
+
+def _audio_model(model: str) -> bool:
+    """Whether OpenAI serves audio in and out on ``model`` (the ``gpt-audio`` and ``*-audio-preview`` families)."""
+    return "audio" in model and "search" not in model
+
+
+# -- audio ids ---------------------------------------------------------------
+
+
+@dataclass
+class AudioStore:
+    """Transcripts of assistant audio by id, so later turns can reference them."""
+
+    max_items: int = 1000
+    _items: OrderedDict[str, tuple[str, int]] = field(default_factory=OrderedDict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def add(self, transcript: str) -> tuple[str, int]:
+        """Remember ``transcript``; returns ``(audio_id, expires_at)`` (Unix seconds)."""
+        audio_id = "audio_" + secrets.token_hex(12)
+        expires_at = int(time.time()) + AUDIO_TTL_S
+        with self._lock:
+            self._items[audio_id] = (transcript, expires_at)
+            while len(self._items) > self.max_items:
+                self._items.popitem(last=False)
+        return audio_id, expires_at
+
+    def set_transcript(self, audio_id: str, transcript: str) -> None:
+        """Replace the transcript of a known ``audio_id`` (a streamed reply, once complete)."""
+        with self._lock:
+            if audio_id in self._items:
+                self._items[audio_id] = (transcript, self._items[audio_id][1])
+
+    def transcript(self, audio_id: str) -> str | None:
+        """The transcript for ``audio_id``, or None when unknown or expired."""
+        with self._lock:
+            item = self._items.get(audio_id)
+        if item is None or item[1] < time.time():
+            return None
+        return item[0]
+
+
+def _store(request: Request) -> AudioStore:
+    state = request.app.state
+    if not hasattr(state, "audio_store"):
+        state.audio_store = AudioStore()
+    store: AudioStore = state.audio_store
+    return store
+
+
+# -- request parsing -----------------------------------------------------------
+
+
+@dataclass
+class ChatRequest:
+    """A validated request, messages already turned into model :class:`Turn` s."""
+
+    model: str
+    turns: list[Turn]
+    input_audio_s: float
+    tools: list[ToolSpec]
+    tool_choice: str | None
+    audio_out: dict[str, str] | None
+    stream: bool
+    include_usage: bool
+    max_tokens: int
+    temperature: float
+    seed: int | None
+    penalties: dict[str, float]
+
+
+def _bad(message: str, param: str | None, code: str | None = "invalid_value") -> OpenAIError:
+    return OpenAIError(400, message, param=param, code=code)
+
+
+def _text_of(content: Any, param: str, allowed: tuple[str, ...] = ("text",)) -> str:
+    """Text of a content string or a list of text parts."""
+    if content is None:
+        return ""
+    if isinstance(content, str):
+        return content
+    if not isinstance(content, list):
+        raise _bad(f"Invalid type for '{param}': expected a string or an array of content parts, got {type(content).__name__}.", param, "invalid_type")
+    texts = []
+    for j, part in enumerate(content):
+        p = f"{param}[{j}]"
+        if not isinstance(part, dict) or part.get("type") not in allowed:
+            got = part.get("type") if isinstance(part, dict) else type(part).__name__
+            raise _bad(f"Invalid content part at '{p}': expected type {' or '.join(map(repr, allowed))}, got {got!r}.", f"{p}.type")
+        key = "refusal" if part["type"] == "refusal" else "text"
+        if not isinstance(part.get(key), str):
+            raise _bad(f"Missing required parameter: '{p}.{key}'.", f"{p}.{key}", "missing_required_parameter")
+        texts.append(part[key])
+    return "\n".join(texts)
+
+
+def _decode_input_audio(part: dict[str, Any], param: str) -> Clip:
+    audio = part.get("input_audio")
+    if not isinstance(audio, dict) or not isinstance(audio.get("data"), str):
+        raise _bad(f"Missing required parameter: '{param}.input_audio.data' (base64 audio).", f"{param}.input_audio.data", "missing_required_parameter")
+    fmt = audio.get("format")
+    if fmt not in INPUT_AUDIO_FORMATS:
+        raise _bad(f"Invalid value for '{param}.input_audio.format': expected one of {', '.join(INPUT_AUDIO_FORMATS)}, got {fmt!r}.", f"{param}.input_audio.format")
+    try:
+        data = base64.b64decode(audio["data"], validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise _bad(f"Invalid '{param}.input_audio.data': expected base64-encoded {fmt} audio ({exc}).", f"{param}.input_audio.data") from exc
+    try:
+        clip = Clip.from_bytes(data, name=f"input_audio.{fmt}")
+    except (AudioFormatError, EmptyAudioError) as exc:
+        raise _bad(f"The audio in '{param}.input_audio.data' could not be decoded as {fmt}: {exc}", f"{param}.input_audio.data") from exc
+    if clip.duration < 0.1:
+        raise _bad(f"Audio in '{param}' is too short: expected at least 0.1 seconds, got {clip.duration:.3f} s.", f"{param}.input_audio.data", "audio_too_short")
+    return clip
+
+
+def _turns(messages: Any, engines: Engines, store: AudioStore, model: str) -> tuple[list[Turn], float]:
+    if not isinstance(messages, list):
+        raise _bad("Invalid type for 'messages': expected an array of messages.", "messages", "invalid_type")
+    if not messages:
+        raise _bad("Invalid 'messages': empty array. Expected an array with minimum length 1, but got an empty array instead.", "messages", "empty_array")
+    turns: list[Turn] = []
+    audio_s = 0.0
+    tool_names: dict[str, str] = {}
+    for i, msg in enumerate(messages):
+        p = f"messages[{i}]"
+        if not isinstance(msg, dict):
+            raise _bad(f"Invalid type for '{p}': expected an object.", p, "invalid_type")
+        role = msg.get("role")
+        content = msg.get("content")
+        if role in ("system", "developer"):
+            turns.append(Turn("system", _text_of(content, f"{p}.content")))
+        elif role == "user":
+            if isinstance(content, list):
+                texts = []
+                for j, part in enumerate(content):
+                    pp = f"{p}.content[{j}]"
+                    kind = part.get("type") if isinstance(part, dict) else None
+                    if kind == "text" and isinstance(part.get("text"), str):
+                        texts.append(part["text"])
+                    elif kind == "input_audio":
+                        if not _audio_model(model):
+                            raise _bad(f"Model '{model}' does not accept audio input; use an audio model such as 'gpt-audio-mini'.", f"{pp}.type", "unsupported_value")
+                        clip = _decode_input_audio(part, pp)
+                        audio_s += clip.duration
+                        texts.append(engines.stt.transcribe(clip).text)
+                    elif kind in ("image_url", "file"):
+                        raise _bad(f"'{pp}' is a {kind} part: the offline stand-in has no vision or file model. Send text or input_audio.", f"{pp}.type", "unsupported_value")
+                    else:
+                        raise _bad(f"Invalid content part at '{pp}': expected type 'text' (with a string 'text') or 'input_audio'.", f"{pp}.type")
+                turns.append(Turn("user", "\n".join(texts)))
+            else:
+                turns.append(Turn("user", _text_of(content, f"{p}.content")))
+        elif role == "assistant":
+            text = _text_of(content, f"{p}.content", ("text", "refusal"))
+            audio = msg.get("audio")
+            if audio is not None:
+                audio_id = audio.get("id") if isinstance(audio, dict) else None
+                transcript = store.transcript(audio_id) if isinstance(audio_id, str) else None
+                if transcript is None:
+                    raise _bad(f"Audio with id {audio_id!r} not found (unknown, or older than {AUDIO_TTL_S // 60} minutes); expected the id of an earlier response's message.audio.", f"{p}.audio.id")
+                text = (text + "\n" + transcript).strip()
+            calls = msg.get("tool_calls") or []
+            for k, call in enumerate(calls):
+                fn = call.get("function") if isinstance(call, dict) else None
+                if not isinstance(fn, dict) or not isinstance(fn.get("name"), str):
+                    raise _bad(f"Missing required parameter: '{p}.tool_calls[{k}].function.name'.", f"{p}.tool_calls[{k}].function.name", "missing_required_parameter")
+                tool_names[str(call.get("id"))] = fn["name"]
+            turns.append(Turn("assistant", text))  # a call-only turn has no text; the tool result carries it
+        elif role == "tool":
+            call_id = msg.get("tool_call_id")
+            if call_id not in tool_names:
+                raise _bad(f"Invalid parameter: messages with role 'tool' must be a response to a preceding message with 'tool_calls'; no tool call has id {call_id!r}.", f"{p}.tool_call_id")
+            turns.append(Turn("tool", _text_of(content, f"{p}.content"), tool_name=tool_names[call_id]))
+        else:
+            raise _bad(f"Invalid value for '{p}.role': expected one of system, developer, user, assistant, tool; got {role!r}.", f"{p}.role")
+    return turns, audio_s
+
+
+def _tools(body: dict[str, Any]) -> tuple[list[ToolSpec], str | None]:
+    raw = body.get("tools") or []
+    if not isinstance(raw, list):
+        raise _bad("Invalid type for 'tools': expected an array.", "tools", "invalid_type")
+    tools = []
+    for i, t in enumerate(raw):
+        fn = t.get("function") if isinstance(t, dict) and t.get("type") == "function" else None
+        if not isinstance(fn, dict) or not isinstance(fn.get("name"), str) or not fn["name"]:
+            raise _bad(f"Invalid 'tools[{i}]': expected {{'type': 'function', 'function': {{'name': ..., 'parameters': ...}}}}.", f"tools[{i}]")
+        params = fn.get("parameters") or {"type": "object", "properties": {}}
+        tools.append(ToolSpec(fn["name"], str(fn.get("description") or ""), params))
+    choice = body.get("tool_choice")
+    if choice is None:
+        return tools, "auto" if tools else None
+    if isinstance(choice, str):
+        if choice not in ("auto", "none", "required"):
+            raise _bad(f"Invalid value for 'tool_choice': expected 'auto', 'none', 'required' or a named function, got {choice!r}.", "tool_choice")
+        if choice != "none" and not tools:
+            raise _bad(f"Invalid value for 'tool_choice': {choice!r} is only allowed when 'tools' are given.", "tool_choice")
+        return tools, choice
+    name = (choice.get("function") or {}).get("name") if isinstance(choice, dict) else None
+    if name not in {t.name for t in tools}:
+        raise _bad(f"Invalid 'tool_choice': expected the name of a function in 'tools' ({', '.join(t.name for t in tools) or 'none given'}), got {name!r}.", "tool_choice")
+    return tools, name
+
+
+def _parse(body: Any, engines: Engines, store: AudioStore) -> ChatRequest:
+    if not isinstance(body, dict):
+        raise _bad("expected a JSON object body", None, "invalid_json")
+    model = body.get("model")
+    if not model:
+        raise _bad("you must provide a model parameter", "model", "missing_required_parameter")
+    if model not in CHAT_MODELS:
+        raise model_not_found(str(model))
+    n = body.get("n", 1)
+    if n not in (None, 1):
+        raise _bad(f"Invalid value for 'n': the offline stand-in serves n=1 only, got {n!r}.", "n", "unsupported_value")
+    modalities = body.get("modalities") or ["text"]
+    if not isinstance(modalities, list) or not set(modalities) <= {"text", "audio"}:
+        raise _bad(f"Invalid value for 'modalities': expected ['text'] or ['text', 'audio'], got {modalities!r}.", "modalities")
+    stream = bool(body.get("stream"))
+    audio_out = None
+    if "audio" in modalities:
+        if not _audio_model(model):
+            raise _bad(f"Model '{model}' does not produce audio; use an audio model such as 'gpt-audio-mini'.", "modalities", "unsupported_value")
+        audio = body.get("audio")
+        if not isinstance(audio, dict):
+            raise _bad("Missing required parameter: 'audio' ({'voice': ..., 'format': ...}) when modalities include 'audio'.", "audio", "missing_required_parameter")
+        voice, fmt = audio.get("voice"), audio.get("format")
+        if isinstance(voice, dict):
+            raise _bad(f"custom voice {voice.get('id')!r} is not available on the offline stand-in; use a built-in voice: {', '.join(OPENAI_VOICES)}", "audio.voice")
+        if voice not in OPENAI_VOICES:
+            raise _bad(f"Invalid value for 'audio.voice': expected one of {', '.join(OPENAI_VOICES)}, got {voice!r}.", "audio.voice")
+        if fmt not in AUDIO_OUTPUT_FORMATS:
+            raise _bad(f"Invalid value for 'audio.format': expected one of {', '.join(AUDIO_OUTPUT_FORMATS)}, got {fmt!r}.", "audio.format")
+        if stream and fmt != "pcm16":
+            raise _bad(f"Audio format {fmt!r} cannot be streamed: with stream=true, expected 'pcm16'.", "audio.format", "unsupported_value")
+        audio_out = {"voice": str(voice), "format": str(fmt)}
+    max_tokens = body.get("max_completion_tokens", body.get("max_tokens"))
+    if max_tokens is None:
+        max_tokens = DEFAULT_MAX_TOKENS
+    elif isinstance(max_tokens, bool) or not isinstance(max_tokens, int) or max_tokens < 1:
+        raise _bad(f"Invalid value for 'max_completion_tokens': expected a positive integer, got {max_tokens!r}.", "max_completion_tokens")
+    temperature = body.get("temperature")
+    if temperature is None:
+        temperature = DEFAULT_TEMPERATURE
+    elif isinstance(temperature, bool) or not isinstance(temperature, (int, float)) or not 0 <= temperature <= 2:
+        raise _bad(f"Invalid value for 'temperature': expected a number from 0 to 2, got {temperature!r}.", "temperature")
+    seed = body.get("seed")
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
+        raise _bad(f"Invalid value for 'seed': expected an integer, got {seed!r}.", "seed", "invalid_type")
+    penalties = {}
+    for name in ("frequency_penalty", "presence_penalty"):
+        value = body.get(name)
+        if value is None:
+            continue
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not -2 <= value <= 2:
+            raise _bad(f"Invalid value for '{name}': expected a number from -2 to 2, got {value!r}.", name)
+        penalties[name] = float(value)
+    tools, tool_choice = _tools(body)
+    turns, audio_s = _turns(body.get("messages"), engines, store, model)
+    options = body.get("stream_options") or {}
+    return ChatRequest(
+        model=model, turns=turns, input_audio_s=audio_s, tools=tools, tool_choice=tool_choice,
+        audio_out=audio_out, stream=stream, include_usage=bool(options.get("include_usage")),
+        max_tokens=int(min(max_tokens, 4096)), temperature=float(temperature), seed=seed,
+        penalties=penalties,
+    )
+
+
+# -- responses -----------------------------------------------------------------
+
+
+def _usage(req: ChatRequest, llm: LLMUsage, audio_out_s: float) -> CompletionUsage:
+    audio_in = audio_tokens(req.input_audio_s) if req.input_audio_s else 0
+    audio_out = audio_tokens(audio_out_s) if audio_out_s else 0
+    prompt = llm.prompt_tokens + audio_in
+    completion = llm.completion_tokens + audio_out
+    return CompletionUsage(
+        prompt_tokens=prompt,
+        completion_tokens=completion,
+        total_tokens=prompt + completion,
+        prompt_tokens_details=PromptTokensDetails(audio_tokens=audio_in, cached_tokens=llm.cached_tokens),
+        completion_tokens_details=CompletionTokensDetails(audio_tokens=audio_out, reasoning_tokens=0),
+    )
+
+
+def _call_id() -> str:
+    return "call_" + secrets.token_hex(12)
+
+
+def _speak(engines: Engines, text: str, voice: str) -> np.ndarray:
+    parts = list(synthesize_pcm(engines.tts, text, voice=voice, sample_rate=REALTIME_SAMPLE_RATE)) if text.strip() else []
+    return np.concatenate(parts) if parts else np.zeros(0, np.int16)
+
+
+def _complete(req: ChatRequest, engines: Engines, store: AudioStore) -> dict[str, Any]:
+    llm = LLMUsage()
+    text, calls = [], []
+    for event in engines.llm.respond(
+        req.turns, tools=req.tools, tool_choice=req.tool_choice, max_tokens=req.max_tokens,
+        temperature=req.temperature, seed=req.seed, usage=llm, penalties=req.penalties,
+    ):
+        if isinstance(event, ToolCall):
+            calls.append({"id": _call_id(), "type": "function", "function": {"name": event.name, "arguments": event.arguments}})
+        else:
+            text.append(event.text)
+    reply = "".join(text).strip()
+    message: dict[str, Any] = {"role": "assistant", "content": reply if not calls else None}
+    audio_s = 0.0
+    if calls:
+        message["tool_calls"] = calls
+    elif req.audio_out is not None:
+        pcm = _speak(engines, reply, req.audio_out["voice"])
+        audio_s = pcm.size / REALTIME_SAMPLE_RATE
+        fmt = req.audio_out["format"]
+        data = pcm.astype("<i2").tobytes() if fmt == "pcm16" else Clip(pcm, REALTIME_SAMPLE_RATE).encode(fmt)  # type: ignore[arg-type]
+        audio_id, expires_at = store.add(reply)
+        message["content"] = None
+        message["audio"] = ChatCompletionAudio(
+            id=audio_id, data=base64.b64encode(data).decode(), expires_at=expires_at, transcript=reply
+        ).model_dump()
+    completion = ChatCompletion.model_validate({
+        "id": "chatcmpl-" + secrets.token_hex(12),
+        "object": "chat.completion",
+        "created": int(time.time()),
+        "model": req.model,
+        "choices": [{"index": 0, "message": message, "finish_reason": llm.finish_reason, "logprobs": None}],
+        "usage": _usage(req, llm, audio_s).model_dump(),
+    })
+    return dump(completion)
+
+
+def _sentences(buffer: str) -> tuple[list[str], str]:
+    """Split off the complete sentences of ``buffer``; returns ``(sentences, rest)``."""
+    out = []
+    while (m := _SENTENCE.search(buffer)) and m.end() > 0:
+        head, buffer = buffer[: m.start()].strip(), buffer[m.end():]
+        if head:
+            out.append(head)
+        if m.start() == m.end() == len(head):  # end-of-text match: nothing left
+            break
+    return out, buffer
+
+
+def _chunks(req: ChatRequest, engines: Engines, store: AudioStore) -> Iterator[bytes]:
+    """The server-sent events of a streamed completion (sync; Starlette runs it in a thread)."""
+    cid = "chatcmpl-" + secrets.token_hex(12)
+    created = int(time.time())
+
+    def chunk(delta: dict[str, Any], finish: str | None = None) -> bytes:
+        c = ChatCompletionChunk.model_validate({
+            "id": cid, "object": "chat.completion.chunk", "created": created, "model": req.model,
+            "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
+        })
+        return sse(json.dumps(dump(c)))
+
+    llm = LLMUsage()
+    stop = threading.Event()
+    audio_id, expires_at = ("", 0)
+    audio_samples = 0
+    if req.audio_out is not None:
+        audio_id, expires_at = store.add("")  # the id is announced first; the transcript is stored at the end
+    yield chunk({"role": "assistant", "content": None if req.audio_out else ""})
+    pending = ""
+    transcript: list[str] = []
+
+    def speak(sentence: str) -> Iterator[bytes]:
+        nonlocal audio_samples
+        assert req.audio_out is not None
+        for pcm in synthesize_pcm(engines.tts, sentence, voice=req.audio_out["voice"], sample_rate=REALTIME_SAMPLE_RATE):
+            audio_samples += pcm.size
+            yield chunk({"audio": {"id": audio_id, "data": base64.b64encode(pcm.astype("<i2").tobytes()).decode()}})
+
+    try:
+        for event in engines.llm.respond(
+            req.turns, tools=req.tools, tool_choice=req.tool_choice, max_tokens=req.max_tokens,
+            temperature=req.temperature, seed=req.seed, usage=llm, stop=stop, penalties=req.penalties,
+        ):
+            if isinstance(event, ToolCall):
+                yield chunk({"tool_calls": [{"index": 0, "id": _call_id(), "type": "function", "function": {"name": event.name, "arguments": ""}}]})
+                yield chunk({"tool_calls": [{"index": 0, "function": {"arguments": event.arguments}}]})
+                continue
+            if req.audio_out is None:
+                yield chunk({"content": event.text})
+                continue
+            transcript.append(event.text)
+            yield chunk({"audio": {"id": audio_id, "transcript": event.text}})
+            sentences, pending = _sentences(pending + event.text)
+            for sentence in sentences:
+                yield from speak(sentence)
+        if req.audio_out is not None:
+            if pending.strip():
+                yield from speak(pending.strip())
+            store.set_transcript(audio_id, "".join(transcript).strip())
+            yield chunk({"audio": {"id": audio_id, "expires_at": expires_at}})
+        yield chunk({}, llm.finish_reason)
+        if req.include_usage:
+            usage = _usage(req, llm, audio_samples / REALTIME_SAMPLE_RATE)
+            final = ChatCompletionChunk.model_validate({
+                "id": cid, "object": "chat.completion.chunk", "created": created, "model": req.model,
+                "choices": [], "usage": usage.model_dump(),
+            })
+            yield sse(json.dumps(dump(final)))
+        yield sse("[DONE]")
+    finally:
+        stop.set()
+
+
+async def create_chat_completion(request: Request) -> Response:
+    try:
+        raw = await request.json()
+    except ValueError as exc:
+        raise OpenAIError(400, f"expected a JSON body: {exc}", code="invalid_json") from exc
+    engines: Engines = request.app.state.engines
+    store = _store(request)
+    from starlette.concurrency import run_in_threadpool
+
+    req = await run_in_threadpool(_parse, raw, engines, store)  # transcribes input audio
+    if req.stream:
+        return StreamingResponse(_chunks(req, engines, store), media_type="text/event-stream")
+    return JSONResponse(await run_in_threadpool(_complete, req, engines, store))
+
+
+routes = [Route("/v1/chat/completions", create_chat_completion, methods=["POST"])]

