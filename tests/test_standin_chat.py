@@ -1,0 +1,336 @@
+"""The stand-in's Chat Completions endpoint, driven only through the SDK.
+
+The model is SmolLM2-135M, so assertions check what a small model reliably
+does at temperature 0 (facts it knows, words it heard), never exact replies.
+"""
+
+from __future__ import annotations
+
+import json
+
+import openai
+import pytest
+
+from voicekit.audio import Clip
+from voicekit.chat import (
+    assistant_message,
+    collect_stream,
+    input_audio_part,
+    reply_clip,
+    tool_result_message,
+)
+from voicekit.metrics import normalize_text, wer
+
+MODEL = "gpt-audio-mini"
+VOICE_ASSISTANT = "You are a friendly voice assistant. Answer in one short sentence."
+WEATHER_TOOL = {
+    "type": "function",
+    "function": {
+        "name": "get_weather",
+        "description": "Get the current weather for a city.",
+        "parameters": {
+            "type": "object",
+            "properties": {"city": {"type": "string", "description": "City name, e.g. Paris"}},
+            "required": ["city"],
+        },
+    },
+}
+TIMER_TOOL = {
+    "type": "function",
+    "function": {
+        "name": "set_timer",
+        "description": "Start a countdown timer.",
+        "parameters": {"type": "object", "properties": {"minutes": {"type": "integer"}}, "required": ["minutes"]},
+    },
+}
+
+
+def _ask(client, messages, **kwargs):
+    args = {"model": MODEL, "messages": messages, "temperature": 0, "seed": 7, **kwargs}
+    return client.chat.completions.create(**args)
+
+
+@pytest.fixture(scope="module")
+def weather_question(standin_server) -> Clip:
+    """"What is the weather like in Paris today?" spoken by the stand-in's Speech API."""
+    with openai.OpenAI(base_url=standin_server.base_url, api_key="test-no-key", max_retries=0) as c:
+        wav = c.audio.speech.create(
+            model="gpt-4o-mini-tts", voice="alloy", input="What is the weather like in Paris today?",
+            response_format="wav",
+        ).content
+    return Clip.from_bytes(wav)
+
+
+# -- text ------------------------------------------------------------------------
+
+
+def test_text_in_text_out_answers_a_known_fact(client):
+    r = _ask(client, [{"role": "user", "content": "What is the capital of France?"}])
+    assert r.object == "chat.completion" and r.model == MODEL
+    assert "paris" in r.choices[0].message.content.lower()
+    assert r.choices[0].finish_reason == "stop"
+    u = r.usage
+    assert u.prompt_tokens > 5 and u.completion_tokens > 0
+    assert u.total_tokens == u.prompt_tokens + u.completion_tokens
+
+
+def test_system_and_developer_messages_and_history_are_used(client):
+    r = _ask(client, [
+        {"role": "developer", "content": "You are a helpful assistant."},
+        {"role": "user", "content": "What is the capital of Italy?"},
+        {"role": "assistant", "content": "The capital of Italy is Rome."},
+        {"role": "user", "content": "And what is a famous building there?"},
+    ])
+    text = r.choices[0].message.content.lower()
+    assert any(w in text for w in ("colosseum", "pantheon", "vatican", "st. peter")), text
+
+
+def test_max_completion_tokens_stops_with_length(client):
+    r = _ask(client, [{"role": "user", "content": "Tell me a long story about a dragon."}], max_completion_tokens=5)
+    assert r.choices[0].finish_reason == "length"
+    assert r.usage.completion_tokens == 5
+
+
+def test_stream_text_chunks_join_to_the_reply(client):
+    stream = _ask(
+        client, [{"role": "user", "content": "What is the capital of France?"}],
+        stream=True, stream_options={"include_usage": True},
+    )
+    chunks = list(stream)
+    text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+    assert "paris" in text.lower()
+    assert sum(1 for c in chunks if c.choices and c.choices[0].delta.content) > 2
+    assert chunks[-1].choices == [] and chunks[-1].usage.completion_tokens > 0
+    finishes = [c.choices[0].finish_reason for c in chunks if c.choices and c.choices[0].finish_reason]
+    assert finishes == ["stop"]
+
+
+def test_same_seed_at_temperature_zero_gives_the_same_reply(client):
+    msgs = [{"role": "user", "content": "Name a fruit."}]
+    assert _ask(client, msgs).choices[0].message.content == _ask(client, msgs).choices[0].message.content
+
+
+# -- audio in ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("name", "fmt", "system", "expected_words"),
+    [
+        ("ls_0880.wav", "wav", "Repeat what the user said.", {"young", "man"}),
+        ("cards_005.wav", "mp3", "You are a helpful assistant. The user speaks to you.", {"cards", "card", "8", "spades", "clubs", "hearts"}),
+    ],
+)
+def test_audio_in_reply_reflects_the_recording(client, shared_audio, name, fmt, system, expected_words):
+    clip = Clip.from_file(shared_audio / name)
+    r = _ask(client, [{"role": "system", "content": system}, {"role": "user", "content": [input_audio_part(clip, fmt)]}])
+    words = set(normalize_text(r.choices[0].message.content).split())
+    assert words & expected_words, r.choices[0].message.content
+    assert r.usage.prompt_tokens_details.audio_tokens == pytest.approx(50 * clip.duration, abs=2)
+
+
+def test_text_and_audio_parts_are_read_together(client, weather_question):
+    r = _ask(client, [{"role": "user", "content": [
+        {"type": "text", "text": "Which city is this question about? Answer with the city name."},
+        input_audio_part(weather_question),
+    ]}])
+    assert "paris" in r.choices[0].message.content.lower()
+
+
+# -- audio out ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("fmt", ["wav", "mp3", "flac", "opus", "aac", "pcm16"])
+def test_audio_out_decodes_and_says_its_transcript(client, fmt):
+    r = _ask(
+        client, [{"role": "user", "content": "Tell me two facts about the moon."}],
+        modalities=["text", "audio"], audio={"voice": "alloy", "format": fmt}, max_completion_tokens=40,
+    )
+    msg = r.choices[0].message
+    assert msg.content is None and msg.audio.id.startswith("audio_") and msg.audio.expires_at > r.created
+    assert "moon" in msg.audio.transcript.lower()
+    clip = reply_clip(msg, fmt)
+    assert clip.duration > 2
+    heard = client.audio.transcriptions.create(model="gpt-4o-mini-transcribe", file=clip.to_file_tuple()).text
+    assert wer(msg.audio.transcript, heard) <= 0.25, (msg.audio.transcript, heard)
+    assert r.usage.completion_tokens_details.audio_tokens == pytest.approx(50 * clip.duration, abs=3)
+
+
+def test_streamed_pcm16_audio_arrives_in_several_chunks(client):
+    stream = _ask(
+        client, [{"role": "user", "content": "Tell me two facts about the moon."}],
+        modalities=["text", "audio"], audio={"voice": "coral", "format": "pcm16"}, stream=True,
+        stream_options={"include_usage": True}, max_completion_tokens=80,
+    )
+    pieces: list[Clip] = []
+    reply = collect_stream(stream, on_audio=pieces.append)
+    assert reply.audio_chunks >= 3 and len(pieces) == reply.audio_chunks
+    assert reply.audio is not None and reply.audio.sample_rate == 24_000
+    assert reply.audio.n_frames == sum(p.n_frames for p in pieces)
+    assert reply.audio_id and reply.audio_id.startswith("audio_")
+    assert "moon" in reply.transcript.lower() and reply.content == ""
+    assert reply.usage is not None and reply.usage.completion_tokens_details.audio_tokens > 0
+    # the streamed id is remembered with the whole transcript
+    follow = _ask(client, [
+        {"role": "user", "content": "Tell me two facts about the moon."},
+        {"role": "assistant", "audio": {"id": reply.audio_id}},
+        {"role": "user", "content": "Which object were you talking about?"},
+    ])
+    assert "moon" in follow.choices[0].message.content.lower()
+
+
+def test_streaming_other_audio_formats_is_refused_clearly(client):
+    with pytest.raises(openai.BadRequestError, match="pcm16") as err:
+        _ask(client, [{"role": "user", "content": "Hi"}], modalities=["text", "audio"],
+             audio={"voice": "alloy", "format": "wav"}, stream=True)
+    assert err.value.body["param"] == "audio.format"
+
+
+def test_follow_up_turn_references_earlier_audio_by_id(client):
+    question = [{"role": "system", "content": VOICE_ASSISTANT}, {"role": "user", "content": "What is the capital of France?"}]
+    first = _ask(client, question, modalities=["text", "audio"], audio={"voice": "alloy", "format": "wav"}, max_completion_tokens=40)
+    assert "paris" in first.choices[0].message.audio.transcript.lower()
+    history = [*question, assistant_message(first.choices[0].message)]
+    assert history[-1] == {"role": "assistant", "audio": {"id": first.choices[0].message.audio.id}}
+    second = _ask(client, [*history, {"role": "user", "content": "What is a famous building in that city?"}])
+    text = second.choices[0].message.content.lower()
+    assert any(w in text for w in ("eiffel", "notre dame", "louvre", "paris")), text
+
+
+def test_unknown_audio_id_is_a_clear_400(client):
+    with pytest.raises(openai.BadRequestError, match="audio_nope") as err:
+        _ask(client, [{"role": "user", "content": "Hi"}, {"role": "assistant", "audio": {"id": "audio_nope"}},
+                      {"role": "user", "content": "Again?"}])
+    assert err.value.body["param"] == "messages[1].audio.id"
+
+
+# -- tools -------------------------------------------------------------------------
+
+
+def test_spoken_weather_question_calls_get_weather_then_speaks_the_answer(client, weather_question):
+    messages = [
+        {"role": "system", "content": VOICE_ASSISTANT},
+        {"role": "user", "content": [input_audio_part(weather_question)]},
+    ]
+    first = _ask(client, messages, tools=[WEATHER_TOOL, TIMER_TOOL])
+    assert first.choices[0].finish_reason == "tool_calls"
+    (call,) = first.choices[0].message.tool_calls
+    assert call.id.startswith("call_") and call.function.name == "get_weather"
+    assert json.loads(call.function.arguments)["city"].lower() == "paris"
+    messages += [
+        assistant_message(first.choices[0].message),
+        tool_result_message(call.id, {"city": "Paris", "temperature_c": 18, "conditions": "sunny"}),
+    ]
+    second = _ask(client, messages, tools=[WEATHER_TOOL, TIMER_TOOL], modalities=["text", "audio"],
+                  audio={"voice": "alloy", "format": "wav"}, max_completion_tokens=60)
+    assert second.choices[0].finish_reason == "stop"
+    transcript = second.choices[0].message.audio.transcript.lower()
+    assert "sunny" in transcript or "18" in transcript, transcript
+    assert reply_clip(second.choices[0].message).duration > 0.5
+
+
+def test_tool_choice_none_never_calls(client):
+    r = _ask(client, [{"role": "user", "content": "What is the weather like in Paris today?"}],
+             tools=[WEATHER_TOOL], tool_choice="none", max_completion_tokens=30)
+    assert r.choices[0].message.tool_calls is None and r.choices[0].message.content
+
+
+def test_tool_choice_required_and_named_force_a_call(client):
+    r = _ask(client, [{"role": "user", "content": "Set a timer for five minutes."}], tools=[WEATHER_TOOL, TIMER_TOOL],
+             tool_choice="required")
+    assert r.choices[0].message.tool_calls[0].function.name == "set_timer"
+    named = {"type": "function", "function": {"name": "get_weather"}}
+    r = _ask(client, [{"role": "user", "content": "Hello!"}], tools=[WEATHER_TOOL, TIMER_TOOL], tool_choice=named)
+    call = r.choices[0].message.tool_calls[0]
+    assert call.function.name == "get_weather" and "city" in json.loads(call.function.arguments)
+
+
+def test_tool_call_streams_as_tool_call_deltas(client):
+    stream = _ask(client, [{"role": "user", "content": "What is the weather like in Paris today?"}],
+                  tools=[WEATHER_TOOL], stream=True)
+    reply = collect_stream(stream)
+    assert reply.finish_reason == "tool_calls"
+    assert reply.tool_calls[0]["name"] == "get_weather" and reply.tool_calls[0]["id"].startswith("call_")
+    assert json.loads(reply.tool_calls[0]["arguments"])["city"].lower() == "paris"
+
+
+def test_a_chat_with_no_tool_need_replies_in_text(client):
+    r = _ask(client, [{"role": "user", "content": "Hello, how are you?"}], tools=[WEATHER_TOOL, TIMER_TOOL])
+    assert r.choices[0].finish_reason == "stop" and r.choices[0].message.content
+
+
+# -- errors ------------------------------------------------------------------------
+
+
+def _error(client, exc_type, **kwargs):
+    args = {"model": MODEL, "messages": [{"role": "user", "content": "Hi"}], **kwargs}
+    with pytest.raises(exc_type) as err:
+        client.chat.completions.create(**args)
+    return err.value.body
+
+
+def test_unknown_model_is_404(client):
+    body = _error(client, openai.NotFoundError, model="gpt-nope")
+    assert body["code"] == "model_not_found"
+
+
+def test_empty_messages_is_400(client):
+    body = _error(client, openai.BadRequestError, messages=[])
+    assert body["param"] == "messages" and body["code"] == "empty_array"
+
+
+@pytest.mark.parametrize(
+    ("content", "param"),
+    [
+        ([{"type": "input_audio", "input_audio": {"data": "bm90IGF1ZGlv", "format": "wav"}}], "messages[0].content[0].input_audio.data"),
+        ([{"type": "input_audio", "input_audio": {"data": "%%%", "format": "wav"}}], "messages[0].content[0].input_audio.data"),
+        ([{"type": "input_audio", "input_audio": {"data": "AAAA", "format": "ogg"}}], "messages[0].content[0].input_audio.format"),
+        ([{"type": "input_audio"}], "messages[0].content[0].input_audio.data"),
+        ([{"type": "video", "video": "x"}], "messages[0].content[0].type"),
+        ([{"type": "image_url", "image_url": {"url": "data:,"}}], "messages[0].content[0].type"),
+        (42, "messages[0].content"),
+    ],
+)
+def test_malformed_parts_are_400_naming_the_part(client, content, param):
+    body = _error(client, openai.BadRequestError, messages=[{"role": "user", "content": content}])
+    assert body["param"] == param and body["message"]
+
+
+def test_broken_wav_is_400_saying_what_was_expected(client, shared_audio):
+    import base64
+
+    data = base64.b64encode((shared_audio / "bad.wav").read_bytes()).decode()
+    body = _error(client, openai.BadRequestError, messages=[
+        {"role": "user", "content": [{"type": "input_audio", "input_audio": {"data": data, "format": "wav"}}]},
+    ])
+    assert "could not be decoded as wav" in body["message"]
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "param"),
+    [
+        ({"n": 2}, "n"),
+        ({"modalities": ["text", "audio"]}, "audio"),
+        ({"modalities": ["text", "audio"], "audio": {"voice": "nobody", "format": "wav"}}, "audio.voice"),
+        ({"modalities": ["text", "audio"], "audio": {"voice": "alloy", "format": "ogg"}}, "audio.format"),
+        ({"model": "gpt-4o-mini", "modalities": ["text", "audio"], "audio": {"voice": "alloy", "format": "wav"}}, "modalities"),
+        ({"temperature": 3}, "temperature"),
+        ({"tool_choice": "required"}, "tool_choice"),
+        ({"tools": [WEATHER_TOOL], "tool_choice": {"type": "function", "function": {"name": "nope"}}}, "tool_choice"),
+        ({"messages": [{"role": "tool", "tool_call_id": "call_x", "content": "{}"}]}, "messages[0].tool_call_id"),
+        ({"messages": [{"role": "wizard", "content": "hi"}]}, "messages[0].role"),
+    ],
+)
+def test_invalid_requests_are_400_naming_the_parameter(client, kwargs, param):
+    body = _error(client, openai.BadRequestError, **kwargs)
+    assert body["param"] == param, body
+
+
+def test_audio_input_on_a_text_model_is_refused(client, sine_clip):
+    body = _error(client, openai.BadRequestError, model="gpt-4o-mini",
+                  messages=[{"role": "user", "content": [input_audio_part(sine_clip)]}])
+    assert "gpt-audio-mini" in body["message"]
+
+
+def test_models_list_includes_the_chat_audio_models(client):
+    ids = {m.id for m in client.models.list()}
+    assert {"gpt-audio-mini", "gpt-4o-mini", "gpt-4o-audio-preview"} <= ids
