@@ -91,7 +91,9 @@ INPUT_AUDIO_FORMATS: tuple[str, ...] = typing.get_args(typing.get_type_hints(Inp
 AUDIO_TTL_S = 3600
 """How long an audio id can be referenced (OpenAI keeps it about an hour)."""
 
-_SENTENCE = re.compile(r"(?<=[.!?])\s+|(?<=[.!?])$|\n+")
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+|\n+")
+"""A sentence ends at . ! or ? followed by whitespace, or at a line break. Text that
+ends in "3." is not split yet: the next token may be "5"."""
 
 
 def _audio_model(model: str) -> bool:
@@ -428,12 +430,10 @@ def _complete(req: ChatRequest, engines: Engines, store: AudioStore) -> dict[str
 def _sentences(buffer: str) -> tuple[list[str], str]:
     """Split off the complete sentences of ``buffer``; returns ``(sentences, rest)``."""
     out = []
-    while (m := _SENTENCE.search(buffer)) and m.end() > 0:
+    while m := _SENTENCE_END.search(buffer):
         head, buffer = buffer[: m.start()].strip(), buffer[m.end():]
         if head:
             out.append(head)
-        if m.start() == m.end() == len(head):  # end-of-text match: nothing left
-            break
     return out, buffer
 
 

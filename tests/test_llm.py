@@ -1,0 +1,93 @@
+"""The stand-in's LLM glue: tool schemas, prompt shaping, model file lookup (no model run)."""
+
+from __future__ import annotations
+
+import jsonschema
+import pytest
+
+from voicekit.errors import StandinError
+from voicekit.standin.chat import AudioStore, _sentences
+from voicekit.standin.llm import (
+    DEFAULT_SYSTEM_PROMPT,
+    GGUF_ENV,
+    ToolSpec,
+    Turn,
+    _for_template,
+    default_gguf,
+    tool_choice_schema,
+)
+
+WEATHER = ToolSpec("get_weather", "Weather for a city.", {
+    "type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"],
+})
+TIMER = ToolSpec("set_timer", "A countdown.", {
+    "type": "object", "properties": {"minutes": {"type": "integer"}}, "required": ["minutes"],
+})
+
+
+@pytest.mark.parametrize(
+    ("obj", "allow_none", "valid"),
+    [
+        ({"tool": "get_weather", "arguments": {"city": "Paris"}}, True, True),
+        ({"tool": "set_timer", "arguments": {"minutes": 5}}, False, True),
+        ({"tool": "none"}, True, True),
+        ({"tool": "none"}, False, False),
+        ({"tool": "get_weather", "arguments": {}}, True, False),
+        ({"tool": "set_timer", "arguments": {"minutes": "five"}}, True, False),
+        ({"tool": "play_music", "arguments": {}}, True, False),
+    ],
+)
+def test_tool_choice_schema_admits_exactly_the_allowed_decisions(obj, allow_none, valid):
+    schema = tool_choice_schema([WEATHER, TIMER], allow_none=allow_none)
+    jsonschema.Draft202012Validator.check_schema(schema)
+    assert jsonschema.Draft202012Validator(schema).is_valid(obj) is valid
+
+
+def test_template_adds_a_system_prompt_only_when_there_is_none():
+    assert _for_template([Turn("user", "hi")])[0] == Turn("system", DEFAULT_SYSTEM_PROMPT)
+    assert _for_template([Turn("developer", "Be brief."), Turn("user", "hi")]) == [
+        Turn("system", "Be brief."), Turn("user", "hi"),
+    ]
+
+
+def test_tool_results_become_a_note_before_the_question_and_call_only_turns_drop():
+    turns = [
+        Turn("system", "Be brief."),
+        Turn("user", "Weather in Paris?"),
+        Turn("assistant", ""),
+        Turn("tool", '{"conditions": "sunny"}', tool_name="get_weather"),
+    ]
+    out = _for_template(turns)
+    assert [t.role for t in out] == ["system", "system", "user"]
+    assert "get_weather" in out[1].content and "sunny" in out[1].content
+    assert out[2].content == "Weather in Paris?"
+
+
+def test_sentences_split_on_end_punctuation_followed_by_space():
+    assert _sentences("It is sunny. It is 18") == (["It is sunny."], "It is 18")
+    assert _sentences("It costs 3.") == ([], "It costs 3.")  # may continue as 3.5
+    assert _sentences("Yes! Really? Ok\nNext") == (["Yes!", "Really?", "Ok"], "Next")
+
+
+def test_audio_store_remembers_and_forgets():
+    store = AudioStore(max_items=2)
+    first, expires_at = store.add("one")
+    assert store.transcript(first) == "one" and expires_at > 0
+    store.set_transcript(first, "uno")
+    assert store.transcript(first) == "uno"
+    store.add("two")
+    store.add("three")
+    assert store.transcript(first) is None  # evicted, oldest first
+    assert store.transcript("audio_unknown") is None
+
+
+def test_custom_gguf_path_that_does_not_exist_fails_clearly(monkeypatch, tmp_path):
+    monkeypatch.setenv(GGUF_ENV, str(tmp_path / "missing.gguf"))
+    with pytest.raises(StandinError, match="expected a GGUF model file"):
+        default_gguf()
+
+
+def test_default_model_is_the_pinned_smollm2_file(monkeypatch):
+    monkeypatch.delenv(GGUF_ENV, raising=False)
+    path = default_gguf()
+    assert path.name == "SmolLM2-135M-Instruct.Q4_1.gguf" and path.stat().st_size > 50_000_000
