@@ -31,6 +31,7 @@ test: setup
 
 bench: setup
 	$(BIN)/python benchmarks/standin.py
+	$(BIN)/python benchmarks/chat.py
 
 lint: setup
 	$(BIN)/ruff check voicekit tests benchmarks
