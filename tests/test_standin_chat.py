@@ -325,6 +325,17 @@ def test_invalid_requests_are_400_naming_the_parameter(client, kwargs, param):
     assert body["param"] == param, body
 
 
+def test_a_conversation_longer_than_the_context_is_400(client):
+    body = _error(client, openai.BadRequestError, messages=[{"role": "user", "content": "word " * 3000}])
+    assert body["code"] == "context_length_exceeded" and "2048" in body["message"]
+
+
+def test_a_streamed_conversation_longer_than_the_context_raises_in_the_stream(client):
+    stream = client.chat.completions.create(model=MODEL, messages=[{"role": "user", "content": "word " * 3000}], stream=True)
+    with pytest.raises(openai.APIError, match="context"):
+        list(stream)
+
+
 def test_audio_input_on_a_text_model_is_refused(client, sine_clip):
     body = _error(client, openai.BadRequestError, model="gpt-4o-mini",
                   messages=[{"role": "user", "content": [input_audio_part(sine_clip)]}])

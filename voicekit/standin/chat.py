@@ -72,6 +72,7 @@ from .errors import OpenAIError, model_not_found
 from .llm import (
     DEFAULT_MAX_TOKENS,
     DEFAULT_TEMPERATURE,
+    ContextLengthError,
     LLMUsage,
     ToolCall,
     ToolSpec,
@@ -390,17 +391,24 @@ def _speak(engines: Engines, text: str, voice: str) -> np.ndarray:
     return np.concatenate(parts) if parts else np.zeros(0, np.int16)
 
 
+def _too_long(exc: ContextLengthError) -> OpenAIError:
+    return OpenAIError(400, f"This model's maximum context length was exceeded: {exc}", param="messages", code="context_length_exceeded")
+
+
 def _complete(req: ChatRequest, engines: Engines, store: AudioStore) -> dict[str, Any]:
     llm = LLMUsage()
     text, calls = [], []
-    for event in engines.llm.respond(
-        req.turns, tools=req.tools, tool_choice=req.tool_choice, max_tokens=req.max_tokens,
-        temperature=req.temperature, seed=req.seed, usage=llm, penalties=req.penalties,
-    ):
-        if isinstance(event, ToolCall):
-            calls.append({"id": _call_id(), "type": "function", "function": {"name": event.name, "arguments": event.arguments}})
-        else:
-            text.append(event.text)
+    try:
+        for event in engines.llm.respond(
+            req.turns, tools=req.tools, tool_choice=req.tool_choice, max_tokens=req.max_tokens,
+            temperature=req.temperature, seed=req.seed, usage=llm, penalties=req.penalties,
+        ):
+            if isinstance(event, ToolCall):
+                calls.append({"id": _call_id(), "type": "function", "function": {"name": event.name, "arguments": event.arguments}})
+            else:
+                text.append(event.text)
+    except ContextLengthError as exc:
+        raise _too_long(exc) from exc
     reply = "".join(text).strip()
     message: dict[str, Any] = {"role": "assistant", "content": reply if not calls else None}
     audio_s = 0.0
@@ -497,6 +505,10 @@ def _chunks(req: ChatRequest, engines: Engines, store: AudioStore) -> Iterator[b
             })
             yield sse(json.dumps(dump(final)))
         yield sse("[DONE]")
+    except ContextLengthError as exc:
+        # Mid-stream errors travel as an ``error`` event, which the SDK raises as ``openai.APIError``.
+        err = _too_long(exc)
+        yield sse(json.dumps({"error": {"message": err.message, "type": err.type, "param": err.param, "code": err.code}}))
     finally:
         stop.set()
 

@@ -48,6 +48,7 @@ from ._integrity import verify
 __all__ = [
     "DEFAULT_MAX_TOKENS",
     "DEFAULT_TEMPERATURE",
+    "ContextLengthError",
     "LLMEngine",
     "LLMUsage",
     "TextDelta",
@@ -81,8 +82,9 @@ this one it answers "The capital of France is Paris."
 DEFAULT_MAX_TOKENS = 512
 """Completion cap when a request gives no ``max_completion_tokens``."""
 
-N_CTX = 4096
-"""Context window in tokens (SmolLM2 supports 8,192; 4,096 halves the KV cache)."""
+N_CTX = 2048
+"""Context window in tokens. SmolLM2 supports 8,192; 2,048 (a KV cache of about 47 MB in f16)
+holds a classroom conversation and keeps the stand-in within its 700 MB memory target."""
 
 
 @dataclass(frozen=True)
@@ -212,6 +214,19 @@ def default_gguf() -> Path:
     return verify("llm/" + SMOLLM2_FILE, Path(spec.submodule_search_locations[0]) / SMOLLM2_FILE)
 
 
+class ContextLengthError(StandinError):
+    """The conversation is longer than the model's context window (:data:`N_CTX` tokens)."""
+
+
+def _failure(result: Any) -> StandinError:
+    """The error for a failed llama.cpp request (its result carries ``error``)."""
+    error = result.get("error") if isinstance(result, dict) else None
+    message = (error.get("message") if isinstance(error, dict) else None) or repr(result)[:500]
+    if (isinstance(error, dict) and error.get("type") == "exceed_context_size_error") or "context size" in message:
+        return ContextLengthError(f"the conversation does not fit the model's context window: {message}")
+    return StandinError(f"llama.cpp failed: {message}")
+
+
 class LLMEngine:
     """A GGUF chat model served in-process by llama.cpp (``xllamacpp.Server``).
 
@@ -237,6 +252,8 @@ class LLMEngine:
         params.cpuparams.n_threads = 1
         params.cpuparams_batch.n_threads = max(1, min(2, os.cpu_count() or 1))
         params.verbosity = -1  # llama.cpp logs nothing but errors
+        params.cache_ram_mib = 0  # no extra host-RAM prompt cache (default 8 GiB); the slot's KV cache still reuses prefixes
+        params.n_batch = params.n_ubatch = 512
         self._server = xllamacpp.Server(params)
         self.name = self.path.name
 
@@ -259,7 +276,7 @@ class LLMEngine:
     def _complete(self, req: dict[str, Any]) -> dict[str, Any]:
         result = self._server.handle_chat_completions(req)
         if not isinstance(result, dict) or "choices" not in result:
-            raise StandinError(f"llama.cpp failed: {result!r}"[:500])
+            raise _failure(result)
         return result
 
     def decide(
@@ -328,7 +345,7 @@ class LLMEngine:
                 if isinstance(item, Exception):
                     raise StandinError(f"llama.cpp failed: {item}") from item
                 if "error" in item:
-                    raise StandinError(f"llama.cpp failed: {item['error']}")
+                    raise _failure(item)
                 if item.get("usage") and usage is not None:
                     usage.add(item["usage"])
                 for choice in item.get("choices", []):
