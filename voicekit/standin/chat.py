@@ -164,7 +164,7 @@ class ChatRequest:
     max_tokens: int
     temperature: float
     seed: int | None
-    penalties: dict[str, float]
+    options: dict[str, Any]
 
 
 def _bad(message: str, param: str | None, code: str | None = "invalid_value") -> OpenAIError:
@@ -301,6 +301,42 @@ def _tools(body: dict[str, Any]) -> tuple[list[ToolSpec], str | None]:
     return tools, name
 
 
+def _sampling_options(body: dict[str, Any]) -> dict[str, Any]:
+    """``frequency_penalty``, ``presence_penalty``, ``stop`` and ``response_format``, checked.
+
+    llama.cpp takes the first three under the same names; ``response_format``
+    becomes its ``json_schema`` (``json_object`` is any JSON object).
+    """
+    options: dict[str, Any] = {}
+    for name in ("frequency_penalty", "presence_penalty"):
+        value = body.get(name)
+        if value is None:
+            continue
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not -2 <= value <= 2:
+            raise _bad(f"Invalid value for '{name}': expected a number from -2 to 2, got {value!r}.", name)
+        options[name] = float(value)
+    stop = body.get("stop")
+    if stop is not None:
+        stops = [stop] if isinstance(stop, str) else stop
+        if not isinstance(stops, list) or not 1 <= len(stops) <= 4 or not all(isinstance(x, str) and x for x in stops):
+            raise _bad(f"Invalid value for 'stop': expected a string or up to 4 non-empty strings, got {stop!r}.", "stop")
+        options["stop"] = stops
+    fmt = body.get("response_format")
+    if fmt is not None:
+        kind = fmt.get("type") if isinstance(fmt, dict) else None
+        if kind == "json_object":
+            options["json_schema"] = {"type": "object"}
+        elif kind == "json_schema" and isinstance((fmt.get("json_schema") or {}).get("schema"), dict):
+            options["json_schema"] = fmt["json_schema"]["schema"]
+        elif kind != "text":
+            raise _bad(
+                "Invalid 'response_format': expected {'type': 'text'}, {'type': 'json_object'} or "
+                f"{{'type': 'json_schema', 'json_schema': {{'name': ..., 'schema': {{...}}}}}}, got {fmt!r}.",
+                "response_format",
+            )
+    return options
+
+
 def _parse(body: Any, engines: Engines, store: AudioStore) -> ChatRequest:
     if not isinstance(body, dict):
         raise _bad("expected a JSON object body", None, "invalid_json")
@@ -346,22 +382,15 @@ def _parse(body: Any, engines: Engines, store: AudioStore) -> ChatRequest:
     seed = body.get("seed")
     if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
         raise _bad(f"Invalid value for 'seed': expected an integer, got {seed!r}.", "seed", "invalid_type")
-    penalties = {}
-    for name in ("frequency_penalty", "presence_penalty"):
-        value = body.get(name)
-        if value is None:
-            continue
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not -2 <= value <= 2:
-            raise _bad(f"Invalid value for '{name}': expected a number from -2 to 2, got {value!r}.", name)
-        penalties[name] = float(value)
+    options = _sampling_options(body)
     tools, tool_choice = _tools(body)
     turns, audio_s = _turns(body.get("messages"), engines, store, model)
-    options = body.get("stream_options") or {}
+    stream_options = body.get("stream_options") or {}
     return ChatRequest(
         model=model, turns=turns, input_audio_s=audio_s, tools=tools, tool_choice=tool_choice,
-        audio_out=audio_out, stream=stream, include_usage=bool(options.get("include_usage")),
+        audio_out=audio_out, stream=stream, include_usage=bool(stream_options.get("include_usage")),
         max_tokens=int(min(max_tokens, 4096)), temperature=float(temperature), seed=seed,
-        penalties=penalties,
+        options=options,
     )
 
 
@@ -401,7 +430,7 @@ def _complete(req: ChatRequest, engines: Engines, store: AudioStore) -> dict[str
     try:
         for event in engines.llm.respond(
             req.turns, tools=req.tools, tool_choice=req.tool_choice, max_tokens=req.max_tokens,
-            temperature=req.temperature, seed=req.seed, usage=llm, penalties=req.penalties,
+            temperature=req.temperature, seed=req.seed, usage=llm, options=req.options,
         ):
             if isinstance(event, ToolCall):
                 calls.append({"id": _call_id(), "type": "function", "function": {"name": event.name, "arguments": event.arguments}})
@@ -477,7 +506,7 @@ def _chunks(req: ChatRequest, engines: Engines, store: AudioStore) -> Iterator[b
     try:
         for event in engines.llm.respond(
             req.turns, tools=req.tools, tool_choice=req.tool_choice, max_tokens=req.max_tokens,
-            temperature=req.temperature, seed=req.seed, usage=llm, stop=stop, penalties=req.penalties,
+            temperature=req.temperature, seed=req.seed, usage=llm, stop=stop, options=req.options,
         ):
             if isinstance(event, ToolCall):
                 yield chunk({"tool_calls": [{"index": 0, "id": _call_id(), "type": "function", "function": {"name": event.name, "arguments": ""}}]})

@@ -261,13 +261,13 @@ class LLMEngine:
 
     def _request(
         self, turns: Sequence[Turn], max_tokens: int, temperature: float, seed: int | None,
-        penalties: dict[str, float] | None = None,
+        options: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
         req: dict[str, Any] = {
             "messages": [{"role": t.role, "content": t.content} for t in _for_template(turns)],
             "max_tokens": max_tokens,
             "temperature": temperature,
-            **(penalties or {}),
+            **(options or {}),
         }
         if seed is not None:
             req["seed"] = seed
@@ -306,22 +306,23 @@ class LLMEngine:
         self, turns: Sequence[Turn], *, max_tokens: int = DEFAULT_MAX_TOKENS,
         temperature: float = DEFAULT_TEMPERATURE, seed: int | None = None,
         usage: LLMUsage | None = None, stop: threading.Event | None = None,
-        penalties: dict[str, float] | None = None,
+        options: dict[str, Any] | None = None,
     ) -> Iterator[str]:
         """Generate a free-text reply, yielding text pieces as tokens arrive.
 
         Generation runs on a worker thread; closing the iterator (or setting
         ``stop``) ends it at the next token. ``usage`` receives token counts,
-        the finish reason and the time to first token. ``penalties`` holds
-        OpenAI's ``frequency_penalty``/``presence_penalty`` (llama.cpp takes
-        the same names and meaning).
+        the finish reason and the time to first token. ``options`` are more
+        llama.cpp request fields that share OpenAI's names and meaning:
+        ``frequency_penalty``, ``presence_penalty``, ``stop`` and
+        ``json_schema`` (output constrained to the schema by a grammar).
         """
         import time
 
         stop = stop or threading.Event()
         pieces: queue.Queue[Any] = queue.Queue()
         done = object()
-        req = self._request(turns, max_tokens, temperature, seed, penalties)
+        req = self._request(turns, max_tokens, temperature, seed, options)
         req["stream"] = True
         req["stream_options"] = {"include_usage": True}
         start = time.perf_counter()
@@ -364,7 +365,7 @@ class LLMEngine:
         self, turns: Sequence[Turn], *, tools: Sequence[ToolSpec] = (), tool_choice: str | None = "auto",
         max_tokens: int = DEFAULT_MAX_TOKENS, temperature: float = DEFAULT_TEMPERATURE,
         seed: int | None = None, usage: LLMUsage | None = None, stop: threading.Event | None = None,
-        penalties: dict[str, float] | None = None,
+        options: dict[str, Any] | None = None,
     ) -> Iterator[TextDelta | ToolCall]:
         """One assistant turn: a :class:`ToolCall`, or :class:`TextDelta` pieces.
 
@@ -398,7 +399,7 @@ class LLMEngine:
                 return
         for text in self.stream(
             turns, max_tokens=max_tokens, temperature=temperature, seed=seed, usage=usage, stop=stop,
-            penalties=penalties,
+            options=options,
         ):
             yield TextDelta(text)
 
