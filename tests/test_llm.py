@@ -91,3 +91,25 @@ def test_default_model_is_the_pinned_smollm2_file(monkeypatch):
     monkeypatch.delenv(GGUF_ENV, raising=False)
     path = default_gguf()
     assert path.name == "SmolLM2-135M-Instruct.Q4_1.gguf" and path.stat().st_size > 50_000_000
+
+
+def test_a_file_that_is_not_gguf_fails_clearly(monkeypatch, tmp_path):
+    from voicekit.standin.llm import LLMEngine
+
+    fake = tmp_path / "notes.gguf"
+    fake.write_text("not a model")
+    monkeypatch.setenv(GGUF_ENV, str(fake))
+    with pytest.raises(StandinError, match="expected a GGUF chat model file"):
+        LLMEngine()
+
+
+def test_voicekit_llm_gguf_loads_another_model_file(monkeypatch, tmp_path):
+    from voicekit.standin.llm import LLMEngine
+
+    monkeypatch.delenv(GGUF_ENV, raising=False)
+    other = tmp_path / "my-model.gguf"
+    other.symlink_to(default_gguf())
+    monkeypatch.setenv(GGUF_ENV, str(other))
+    engine = LLMEngine()
+    assert engine.path == other and engine.name == "my-model.gguf"
+    assert "Paris" in "".join(engine.stream([Turn("user", "What is the capital of France?")], temperature=0))

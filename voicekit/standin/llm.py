@@ -239,6 +239,11 @@ class LLMEngine:
         The model file; default :func:`default_gguf`.
     n_ctx : int
         Context window in tokens.
+
+    Raises
+    ------
+    StandinError
+        If the file is missing, fails its pinned digest, or is not a GGUF model.
     """
 
     def __init__(self, gguf: Path | None = None, *, n_ctx: int = N_CTX) -> None:
@@ -254,7 +259,12 @@ class LLMEngine:
         params.verbosity = -1  # llama.cpp logs nothing but errors
         params.cache_ram_mib = 0  # no extra host-RAM prompt cache (default 8 GiB); the slot's KV cache still reuses prefixes
         params.n_batch = params.n_ubatch = 512
-        self._server = xllamacpp.Server(params)
+        try:
+            self._server = xllamacpp.Server(params)
+        except RuntimeError as exc:
+            raise StandinError(
+                f"llama.cpp could not load {self.path}: expected a GGUF chat model file ({exc})"
+            ) from exc
         self.name = self.path.name
 
     # -- one pass -------------------------------------------------------------
