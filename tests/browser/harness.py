@@ -102,6 +102,7 @@ class JupyterServer:
         self.log_path = root / "server.log"
         self._env = env or {}
         self._proc: subprocess.Popen[bytes] | None = None
+        self._log: Any = None
 
     @property
     def url(self) -> str:
@@ -125,20 +126,23 @@ class JupyterServer:
             cmd.append("--allow-root")
         env = {**os.environ, "JUPYTER_RUNTIME_DIR": str(self.runtime), **self._env}
         env.pop("JUPYTER_TOKEN", None)
-        log = open(self.log_path, "wb")  # noqa: SIM115 - closed with the process
-        self._proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env,
+        self._log = open(self.log_path, "wb")  # noqa: SIM115 - closed in stop()
+        self._proc = subprocess.Popen(cmd, stdout=self._log, stderr=subprocess.STDOUT, env=env,
                                       cwd=self.root)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self._proc.poll() is not None:
-                raise RuntimeError(f"jupyter {self.app} exited: {self.log_tail()}")
+                tail = self.log_tail()
+                self.stop()
+                raise RuntimeError(f"jupyter {self.app} exited: {tail}")
             try:
                 self.api("status")
                 return self
             except OSError:
                 time.sleep(0.3)
+        tail = self.log_tail()
         self.stop()
-        raise RuntimeError(f"jupyter {self.app} did not answer in {timeout} s: {self.log_tail()}")
+        raise RuntimeError(f"jupyter {self.app} did not answer in {timeout} s: {tail}")
 
     def api(self, path: str) -> Any:
         req = urllib.request.Request(f"{self.url}/api/{path}",
@@ -188,6 +192,9 @@ class JupyterServer:
                 self._proc.kill()
                 self._proc.wait()
         self._proc = None
+        if self._log is not None:
+            self._log.close()
+            self._log = None
 
 
 class Kernel:
@@ -286,21 +293,32 @@ def open_and_run_first_cell(page: Any, server: JupyterServer, notebook: str,
     """Open ``notebook``, wait until the page's kernel is connected and idle, run cell 1.
 
     Works in JupyterLab 4 and Notebook 7 (both are built from JupyterLab's notebook
-    panel). The cell is run again if its prompt still shows no execution after 10 s
-    (a Shift+Enter that came before the kernel connection is dropped).
+    panel).
     """
     page.goto(server.notebook_url(notebook), wait_until="domcontentloaded",
               timeout=timeout * 1000)
     cell = page.locator(".jp-Notebook .jp-Cell").first
     cell.wait_for(state="visible", timeout=timeout * 1000)
     server.wait_kernel_connected(notebook, timeout)
+    run_cell(page, 0, notebook)
+
+
+def run_cell(page: Any, index: int, notebook: str = "the notebook") -> None:
+    """Run cell ``index`` from the UI (click its editor, Shift+Enter), checking it ran.
+
+    The cell is run again if its prompt still shows no execution after 10 s (a
+    Shift+Enter that came before the kernel connection is dropped).
+    """
+    cell = page.locator(".jp-Notebook .jp-Cell").nth(index)
     prompt = cell.locator(".jp-InputPrompt")
+    before = prompt.inner_text().strip()
     for _ in range(3):
         cell.locator(".jp-InputArea-editor").click()
         page.keyboard.press("Shift+Enter")
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
-            if prompt.inner_text().strip() not in ("[ ]:", ""):
+            now = prompt.inner_text().strip()
+            if now not in ("[ ]:", "", before):
                 return
             time.sleep(0.2)
-    raise RuntimeError(f"the first cell of {notebook} never ran")
+    raise RuntimeError(f"cell {index} of {notebook} never ran")

@@ -6,7 +6,7 @@
 // (anywidget docs, "Custom messages"; the second argument is callbacks).
 //
 // Messages to the kernel (content.type):
-//   start {sample_rate, t_ms}
+//   start {sample_rate, t_ms, settings}   settings: MediaStreamTrack.getSettings()
 //   chunk {seq, frames, sample_rate, level_db, t_ms} + one buffer of PCM16 little-endian
 //   stop  {chunks, frames, t_ms}
 //   error {kind, message}
@@ -209,7 +209,9 @@ function createEngine(model) {
     frames = 0;
     state.envelope = [];
     node.port.onmessage = (e) => onChunk(e.data);
-    model.send({ type: "start", sample_rate: ctx.sampleRate, t_ms: nowMs() });
+    const track = stream.getAudioTracks()[0];
+    const settings = track && track.getSettings ? track.getSettings() : {};
+    model.send({ type: "start", sample_rate: ctx.sampleRate, t_ms: nowMs(), settings });
     state.starting = false;
     state.active = true;
     state.startedAt = performance.now();

@@ -100,6 +100,10 @@ class Recorder(anywidget.AnyWidget):  # type: ignore[misc]
         as a :class:`~voicekit.errors.MicrophoneError`.
     stats : RecorderStats
         Chunk counts, losses and latencies of the current or last recording.
+    track_settings : dict
+        What the browser applied to the microphone track in the last recording
+        (``MediaStreamTrack.getSettings()``, MDN): for example ``autoGainControl``,
+        ``echoCancellation``, ``noiseSuppression``, ``sampleRate``, ``deviceId``.
 
     Raises
     ------
@@ -123,6 +127,7 @@ class Recorder(anywidget.AnyWidget):  # type: ignore[misc]
         self.clip: Clip | None = None
         self.last_error: MicrophoneError | None = None
         self.stats = RecorderStats()
+        self.track_settings: dict[str, Any] = {}
         self._chunks: list[np.ndarray] = []
         self._next_seq = 0
         self._rate = self.sample_rate
@@ -163,6 +168,7 @@ class Recorder(anywidget.AnyWidget):  # type: ignore[misc]
             self.stats = RecorderStats()
             self.error = ""
             self.last_error = None
+            self.track_settings = dict(content.get("settings") or {})
         elif kind == "chunk":
             self._chunk(content, buffers)
         elif kind == "stop":
