@@ -183,3 +183,38 @@ def test_clip_from_ipywebrtc_decodes_webm_opus() -> None:
     assert abs(clip.duration - original.duration) < 0.1
     with pytest.raises(TypeError, match="AudioRecorder"):
         clip_from_ipywebrtc(42)
+
+
+def test_scope_draws_one_column_per_10_ms_and_keeps_the_window() -> None:
+    from voicekit.widgets import Scope
+
+    scope = Scope(window_s=1.0)
+    sent = _Sent(scope)
+    scope.push(sine(1000, 0.255, 24_000))  # 25 full columns, 5 ms left over
+    assert scope.n_columns == 25
+    content, (waves, specs) = sent.messages[-1]
+    assert content == {"type": "cols", "n": 25, "bins": 128}
+    w = np.frombuffer(waves, "<f4").reshape(25, 2)
+    assert np.all(w[:, 0] < -0.4) and np.all(w[:, 1] > 0.4)  # a 0.5-amplitude sine
+    s = np.frombuffer(specs, np.uint8).reshape(25, 128)
+    # 1 kHz at 24 kHz over 128 rows of 93.75 Hz: the loudest row is row 10 or 11.
+    assert set(s[5:].argmax(axis=1)) <= {10, 11}
+    scope.push(np.zeros(24_000 * 2, np.int16))
+    assert scope.n_columns == 100  # 1 s window of 10 ms columns
+    sent.messages.clear()
+    _feed(scope, {"type": "need"})  # a browser that just loaded gets everything held
+    assert sent.messages[0][0] == {"type": "reset"} and sent.messages[1][0]["n"] == 100
+
+
+def test_scope_shows_a_whole_clip_and_follows_a_recorder() -> None:
+    from voicekit.widgets import Scope
+
+    scope = Scope()
+    scope.show(sine(440, 8.0, 16_000))
+    assert scope.window_s == 8.0 and scope.n_columns == 800
+    rec = Recorder()
+    scope.follow(rec)
+    _record(rec, np.ones(4800, np.int16))
+    assert scope.n_columns == 20  # cleared at chunk 0, then 200 ms
+    with pytest.raises(AudioFormatError, match="int16"):
+        scope.push(np.zeros(3, np.float32))  # type: ignore[arg-type]

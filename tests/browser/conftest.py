@@ -34,7 +34,7 @@ NOTEBOOK = "widgets_test.ipynb"
 SETUP_CELL = """\
 import voicekit
 from ipywebrtc import AudioRecorder, CameraStream
-from voicekit.widgets import Player, Recorder, clip_from_ipywebrtc
+from voicekit.widgets import Player, Recorder, Scope, clip_from_ipywebrtc
 
 # Chromium's automatic gain control clips the first second of the fake microphone's
 # file, which costs Whisper tiny.en two words, and in Chromium 156 it stays on while
@@ -46,7 +46,9 @@ rec.on_chunk(lambda c: (chunk_seqs.append(c.seq), chunk_frames.append(c.clip.n_f
 rec.on_clip(clips.append)
 rec.on_error(errors.append)
 player = Player()
-display(rec, player)
+scope = Scope()
+scope.follow(rec)
+display(rec, player, scope)
 """
 
 # Run only by the ipywebrtc test: while ipywebrtc's stream is open, Chromium applies

@@ -83,6 +83,21 @@ def test_streaming_chunks_all_arrive_in_order(clicked_recording: dict[str, Any])
     assert all(n == 2400 for n in r["chunk_frames"][:-1])  # 100 ms at 24 kHz
 
 
+def test_scope_draws_the_recording_live(jupyter: Session,
+                                        clicked_recording: dict[str, Any]) -> None:
+    assert jupyter.kernel.eval("scope.n_columns") == 500  # a full 5 s window of 10 ms columns
+    lit = jupyter.page.evaluate(
+        """() => {
+          const c = document.querySelector('.voicekit-scope .voicekit-spectrogram');
+          const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+          let lit = 0;
+          for (let i = 0; i < d.length; i += 4) if (d[i] + d[i + 1] + d[i + 2] > 120) lit++;
+          return lit / (d.length / 4);
+        }"""
+    )
+    assert lit > 0.05  # speech lights up the spectrogram; silence alone stays dark
+
+
 def test_recording_trait_starts_and_stops_from_a_cell(jupyter: Session) -> None:
     k = jupyter.kernel
     k.run("clips.clear()")

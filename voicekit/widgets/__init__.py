@@ -1,4 +1,5 @@
-"""Jupyter widgets: a microphone :class:`Recorder` and an audio :class:`Player`.
+"""Jupyter widgets: a microphone :class:`Recorder`, an audio :class:`Player`, and a
+live waveform and spectrogram, :class:`Scope`.
 
 Both are anywidget classes whose front end is a plain ES module beside the Python
 file (``recorder.js``, ``player.js``): no build step, no CDN, nothing fetched at run
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 from .player import Player
 from .recorder import AudioChunk, Recorder, RecorderStats
+from .scope import Scope
 from .webrtc import clip_from_ipywebrtc
 
-__all__ = ["AudioChunk", "Player", "Recorder", "RecorderStats", "clip_from_ipywebrtc"]
+__all__ = ["AudioChunk", "Player", "Recorder", "RecorderStats", "Scope", "clip_from_ipywebrtc"]
