@@ -10,13 +10,12 @@ from typing import Any
 
 import numpy as np
 import pytest
+from conftest import sine
 
 import voicekit
 from voicekit.audio import Clip
 from voicekit.errors import AudioFormatError, EmptyAudioError, MicrophoneError
 from voicekit.widgets import AudioChunk, Player, Recorder, clip_from_ipywebrtc
-
-from conftest import sine
 
 
 def _feed(widget: Any, content: dict[str, Any], buffers: list[Any] | None = None) -> None:

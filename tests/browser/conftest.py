@@ -15,7 +15,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from harness import (
+
+from browser.harness import (
     Browser,
     JupyterServer,
     Kernel,
@@ -24,7 +25,6 @@ from harness import (
     open_and_run_first_cell,
     write_notebook,
 )
-
 from voicekit.audio import Clip
 
 ARTIFACTS = Path(__file__).parent / "artifacts"
@@ -136,9 +136,11 @@ def jupyter(request: pytest.FixtureRequest, browser: Browser,
 
 def _screenshot(page: Any, name: str) -> None:
     ARTIFACTS.mkdir(exist_ok=True)
+    from playwright.sync_api import Error as PlaywrightError
+
     try:
         page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
-    except Exception as exc:  # the page may be gone; the failure itself matters more
+    except PlaywrightError as exc:  # the page may be gone; the failure itself matters more
         print(f"no screenshot for {name}: {exc}")
 
 

@@ -63,7 +63,7 @@ def fake_mic_wav(source: Path, out_dir: Path) -> tuple[Path, Clip]:
     """
     speech = Clip.from_file(source).to_mono()
     at48 = speech.resample(48_000).to_int16().samples
-    pad = lambda s: np.zeros(int(s * 48_000), np.int16)  # noqa: E731
+    pad = lambda s: np.zeros(int(s * 48_000), np.int16)
     out = out_dir / f"fake_mic_{source.stem}_48k.wav"
     Clip(np.concatenate([pad(LEAD_SILENCE_S), at48, pad(TAIL_SILENCE_S)]), 48_000).to_file(out)
     return out, speech

@@ -12,9 +12,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import Session
-from harness import LEAD_SILENCE_S, run_cell
 
+from browser.conftest import Session
+from browser.harness import LEAD_SILENCE_S, run_cell
 from voicekit.audio import Clip
 from voicekit.metrics import normalize_text, wer
 
@@ -175,29 +175,30 @@ def test_ipywebrtc_recorder_yields_a_clip_that_transcribes(
 # Each failure is provoked in the page itself, then undone.
 _FAILURES = {
     "insecure_context": (
-        "() => { Object.defineProperty(navigator, 'mediaDevices', "
-        "{value: undefined, configurable: true}); }",
+        """() => { Object.defineProperty(navigator, 'mediaDevices',
+                     {value: undefined, configurable: true}); }""",
         "() => { delete navigator.mediaDevices; }",
         "not a secure context",
     ),
     "permission_denied": (
-        "() => { window.__gum = navigator.mediaDevices.getUserMedia;"
-        " navigator.mediaDevices.getUserMedia = () => Promise.reject("
-        "new DOMException('Permission denied', 'NotAllowedError')); }",
+        """() => { window.__gum = navigator.mediaDevices.getUserMedia;
+                   navigator.mediaDevices.getUserMedia = () => Promise.reject(
+                     new DOMException('Permission denied', 'NotAllowedError')); }""",
         "() => { navigator.mediaDevices.getUserMedia = window.__gum; }",
         "permission was denied",
     ),
     "no_microphone": (
-        "() => { window.__gum = navigator.mediaDevices.getUserMedia;"
-        " navigator.mediaDevices.getUserMedia = () => Promise.reject("
-        "new DOMException('Requested device not found', 'NotFoundError')); }",
+        """() => { window.__gum = navigator.mediaDevices.getUserMedia;
+                   navigator.mediaDevices.getUserMedia = () => Promise.reject(
+                     new DOMException('Requested device not found', 'NotFoundError')); }""",
         "() => { navigator.mediaDevices.getUserMedia = window.__gum; }",
         "No microphone was found",
     ),
     "audiocontext_suspended": (
-        "() => { window.__AC = window.AudioContext; window.AudioContext = class extends "
-        "window.__AC { get state() { return 'suspended'; } resume() "
-        "{ return new Promise(() => {}); } }; }",
+        """() => { window.__AC = window.AudioContext;
+                   window.AudioContext = class extends window.__AC {
+                     get state() { return 'suspended'; }
+                     resume() { return new Promise(() => {}); } }; }""",
         "() => { window.AudioContext = window.__AC; }",
         "suspended the AudioContext",
     ),

@@ -27,7 +27,7 @@ __all__ = ["Player"]
 _MAX_CHUNK_FRAMES = 48_000  # split long clips into messages of at most this many frames
 
 
-class Player(anywidget.AnyWidget):  # type: ignore[misc]
+class Player(anywidget.AnyWidget):
     """Play audio in JupyterLab 4 or Notebook 7, with play/pause and a waveform playhead.
 
     It never starts by itself and never loops unless asked (``autoplay=True``,

@@ -73,7 +73,7 @@ class RecorderStats:
     latencies_ms: list[float] = field(default_factory=list)
 
 
-class Recorder(anywidget.AnyWidget):  # type: ignore[misc]
+class Recorder(anywidget.AnyWidget):
     """Record from the microphone in JupyterLab 4 or Notebook 7.
 
     Click **Record** (its accessible name turns to **Stop** while recording), or set

@@ -30,7 +30,7 @@ N_BINS = 128  # spectrogram rows sent to the browser
 DB_FLOOR = -100.0  # dBFS drawn as black
 
 
-class Scope(anywidget.AnyWidget):  # type: ignore[misc]
+class Scope(anywidget.AnyWidget):
     """Live waveform (top) and spectrogram (bottom), scrolling as audio arrives.
 
     Parameters
@@ -71,7 +71,7 @@ class Scope(anywidget.AnyWidget):  # type: ignore[misc]
         self.on_msg(self._handle)
 
     def _max_cols(self) -> int:
-        return max(1, int(round(self.window_s / HOP_S)))
+        return max(1, round(self.window_s / HOP_S))
 
     # ------------------------------------------------------------------- API
     def show(self, clip: Clip) -> None:
