@@ -5,7 +5,7 @@
 //   clear {gen}                      stop, flush everything (barge-in)
 // Messages to the kernel:
 //   need {gen, seq}                  "send me generation gen from chunk seq on"
-// Synced traits written here: playing, played_ms, error.
+// Synced traits written here: playing, played_ms, underruns, error.
 //
 // Chunks are scheduled back to back on one AudioContext clock
 // (AudioBufferSourceNode.start(when), MDN "Web Audio API best practices"), so a
@@ -29,6 +29,7 @@ function createEngine(model) {
   let timer = null;
   let lastNeed = null;
   let error = "";
+  let underruns = 0; // chunks that started later than the end of the one before
 
   const notify = () => listeners.forEach((f) => f());
 
@@ -51,9 +52,11 @@ function createEngine(model) {
 
   function report() {
     const ms = Math.round(nowMs() * 10) / 10;
-    if (model.get("played_ms") !== ms || model.get("playing") !== active) {
+    if (model.get("played_ms") !== ms || model.get("playing") !== active
+        || model.get("underruns") !== underruns) {
       model.set("played_ms", ms);
       model.set("playing", active);
+      model.set("underruns", underruns);
       model.save_changes();
     }
   }
@@ -78,6 +81,8 @@ function createEngine(model) {
       src.buffer = buffer;
       src.connect(ctx.destination);
       const when = Math.max(nextTime, ctx.currentTime + LEAD_S);
+      // A gap: the queue ran dry (the next chunk came too late), not the first chunk.
+      if (sources.length > 0 && when > nextTime + 0.001) underruns += 1;
       src.start(when, skipS);
       const durS = c.durMs / 1000 - skipS;
       sources.push({ src, t0: when, durS, streamMs: c.startMs + skipS * 1000 });
@@ -155,6 +160,7 @@ function createEngine(model) {
 
   function clear(newGen) {
     if (active) halt();
+    underruns = 0;
     gen = newGen;
     chunks = [];
     totalMs = 0;

@@ -55,6 +55,11 @@ class Player(anywidget.AnyWidget):
         50 ms while playing. Read it before :meth:`clear` for a truncate.
     duration_ms : float
         Length of everything appended since the last :meth:`clear`, in ms.
+    underruns : int
+        Gaps heard since the last :meth:`clear`, reported by the browser: chunks that,
+        while playing, started later than the end of the chunk before because they
+        arrived too late. 0 means gapless. (When the queue runs dry, playback stops;
+        a later chunk starts it again only with ``autoplay=True``.)
     error : str
         Why playback could not start ("" when fine).
     """
@@ -68,6 +73,7 @@ class Player(anywidget.AnyWidget):
     playing = traitlets.Bool(False).tag(sync=True)
     played_ms = traitlets.Float(0.0).tag(sync=True)
     duration_ms = traitlets.Float(0.0).tag(sync=True)
+    underruns = traitlets.Int(0).tag(sync=True)
     error = traitlets.Unicode("").tag(sync=True)
 
     def __init__(
