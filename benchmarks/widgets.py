@@ -80,7 +80,7 @@ def run(seconds: float, rounds: int, say: Any) -> dict[str, Any]:
             browser = Browser(chromium, wav, root / "profile")
             page = browser.new_page()
             open_and_run_first_cell(page, server, "bench.ipynb")
-            page.get_by_role("button", name="Record").wait_for(timeout=60_000)
+            page.get_by_role("button", name="Record", exact=True).wait_for(timeout=60_000)
             kernel = server.kernel_for("bench.ipynb")
             all_lat: list[float] = []
             lost = out_of_order = chunks = 0
@@ -88,11 +88,11 @@ def run(seconds: float, rounds: int, say: Any) -> dict[str, Any]:
             for i in range(rounds):
                 kernel.run("latencies.clear(); seqs.clear(); rec.clip = None")
                 say(f"round {i + 1}/{rounds}: recording {seconds:.0f} s")
-                page.get_by_role("button", name="Record").click()
-                page.get_by_role("button", name="Stop").wait_for(timeout=10_000)
+                page.get_by_role("button", name="Record", exact=True).click()
+                page.get_by_role("button", name="Stop", exact=True).wait_for(timeout=10_000)
                 time.sleep(seconds)
                 t = time.perf_counter()
-                page.get_by_role("button", name="Stop").click()
+                page.get_by_role("button", name="Stop", exact=True).click()
                 kernel.wait_for("rec.clip is not None", timeout=30, interval=0.05)
                 stop_ms.append((time.perf_counter() - t) * 1000)
                 got = kernel.eval("dict(lat=latencies, seqs=seqs, lost=rec.stats.missing,"

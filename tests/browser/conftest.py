@@ -37,8 +37,9 @@ from ipywebrtc import AudioRecorder, CameraStream
 from voicekit.widgets import Player, Recorder, Scope, clip_from_ipywebrtc
 
 # Chromium's automatic gain control clips the first second of the fake microphone's
-# file, which costs Whisper tiny.en two words, and in Chromium 156 it stays on while
-# echo cancellation is on: the tests record what the file holds, all processing off.
+# file, which costs Whisper tiny.en two words; and asked for auto_gain=False alone,
+# Chromium 156 still reported autoGainControl on (echo cancellation and noise
+# suppression on). So the tests record what the file holds, all processing off.
 RAW = {"autoGainControl": False, "echoCancellation": False, "noiseSuppression": False}
 rec = Recorder(auto_gain=False, echo_cancellation=False, noise_suppression=False)
 chunk_seqs, chunk_frames, clips, errors = [], [], [], []
@@ -120,7 +121,7 @@ def jupyter(request: pytest.FixtureRequest, browser: Browser,
     kernel = None
     try:
         open_and_run_first_cell(page, server, NOTEBOOK)
-        page.get_by_role("button", name="Record").wait_for(timeout=60_000)
+        page.get_by_role("button", name="Record", exact=True).wait_for(timeout=60_000)
         kernel = server.kernel_for(NOTEBOOK)
         yield Session(app, server, page, kernel, root)
     except Exception:

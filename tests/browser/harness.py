@@ -109,8 +109,12 @@ class JupyterServer:
         return f"http://127.0.0.1:{self.port}"
 
     def notebook_url(self, name: str) -> str:
-        path = "lab/tree" if self.app == "lab" else "notebooks"
-        return f"{self.url}/{path}/{name}?token={self.token}"
+        """The page of notebook ``name``. In JupyterLab each notebook gets a workspace
+        of its own, so a second page does not restore the first page's tabs."""
+        if self.app == "lab":
+            workspace = "".join(c if c.isalnum() else "-" for c in Path(name).stem)
+            return f"{self.url}/lab/workspaces/{workspace}/tree/{name}?token={self.token}"
+        return f"{self.url}/notebooks/{name}?token={self.token}"
 
     def start(self, timeout: float = 90.0) -> JupyterServer:
         self.runtime.mkdir(parents=True, exist_ok=True)
@@ -288,28 +292,35 @@ class Browser:
             self._pw.stop()
 
 
-def open_and_run_first_cell(page: Any, server: JupyterServer, notebook: str,
-                            timeout: float = 90.0) -> None:
-    """Open ``notebook``, wait until the page's kernel is connected and idle, run cell 1.
+def open_notebook(page: Any, server: JupyterServer, notebook: str,
+                  timeout: float = 90.0) -> None:
+    """Open ``notebook`` and wait until the page's kernel is connected and idle.
 
     Works in JupyterLab 4 and Notebook 7 (both are built from JupyterLab's notebook
     panel).
     """
     page.goto(server.notebook_url(notebook), wait_until="domcontentloaded",
               timeout=timeout * 1000)
-    cell = page.locator(".jp-Notebook .jp-Cell").first
-    cell.wait_for(state="visible", timeout=timeout * 1000)
+    page.locator(".jp-Notebook .jp-Cell").first.wait_for(state="visible",
+                                                          timeout=timeout * 1000)
     server.wait_kernel_connected(notebook, timeout)
+
+
+def open_and_run_first_cell(page: Any, server: JupyterServer, notebook: str,
+                            timeout: float = 90.0) -> None:
+    """Open ``notebook`` (see :func:`open_notebook`) and run its first code cell."""
+    open_notebook(page, server, notebook, timeout)
     run_cell(page, 0, notebook)
 
 
 def run_cell(page: Any, index: int, notebook: str = "the notebook") -> None:
-    """Run cell ``index`` from the UI (click its editor, Shift+Enter), checking it ran.
+    """Run code cell ``index`` (counting code cells only) from the UI: click its
+    editor, Shift+Enter, and check that it was queued or ran.
 
     The cell is run again if its prompt still shows no execution after 10 s (a
     Shift+Enter that came before the kernel connection is dropped).
     """
-    cell = page.locator(".jp-Notebook .jp-Cell").nth(index)
+    cell = page.locator(".jp-Notebook .jp-CodeCell").nth(index)
     prompt = cell.locator(".jp-InputPrompt")
     before = prompt.inner_text().strip()
     for _ in range(3):

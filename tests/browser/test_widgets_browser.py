@@ -30,9 +30,9 @@ def _transcribe(client: Any, path: Path) -> str:
 
 
 def _record_by_clicks(s: Session, seconds: float) -> None:
-    record = s.page.get_by_role("button", name="Record")
+    record = s.page.get_by_role("button", name="Record", exact=True)
     record.click()
-    stop = s.page.get_by_role("button", name="Stop")
+    stop = s.page.get_by_role("button", name="Stop", exact=True)
     stop.wait_for(timeout=10_000)  # the accessible name changes while recording
     time.sleep(seconds)
     stop.click()
@@ -102,13 +102,13 @@ def test_recording_trait_starts_and_stops_from_a_cell(jupyter: Session) -> None:
     k = jupyter.kernel
     k.run("clips.clear()")
     k.run("rec.recording = True")
-    jupyter.page.get_by_role("button", name="Stop").wait_for(timeout=10_000)
+    jupyter.page.get_by_role("button", name="Stop", exact=True).wait_for(timeout=10_000)
     time.sleep(1.0)
     k.run("rec.recording = False")
     k.wait_for("len(clips) == 1", timeout=20)
     duration = k.eval("clips[0].duration")
     assert 0.8 < duration < 2.5
-    jupyter.page.get_by_role("button", name="Record").wait_for(timeout=10_000)
+    jupyter.page.get_by_role("button", name="Record", exact=True).wait_for(timeout=10_000)
 
 
 def test_player_plays_a_clip_and_stops_at_the_end(jupyter: Session) -> None:
@@ -117,9 +117,9 @@ def test_player_plays_a_clip_and_stops_at_the_end(jupyter: Session) -> None:
     page.locator(".voicekit-player .voicekit-time").filter(has_text="/ 0:03.0").wait_for(
         timeout=10_000)
     assert k.eval("player.playing") is False  # nothing autoplays
-    page.locator(".voicekit-player").get_by_role("button", name="Play").click()
+    page.locator(".voicekit-player").get_by_role("button", name="Play", exact=True).click()
     k.wait_for("player.playing and player.played_ms > 500", timeout=10)
-    page.locator(".voicekit-player").get_by_role("button", name="Pause").wait_for(timeout=5_000)
+    page.locator(".voicekit-player").get_by_role("button", name="Pause", exact=True).wait_for(timeout=5_000)
     k.wait_for("not player.playing", timeout=10)
     played = k.eval("player.played_ms")
     assert played == pytest.approx(2990, abs=60)
@@ -128,7 +128,7 @@ def test_player_plays_a_clip_and_stops_at_the_end(jupyter: Session) -> None:
 def test_player_streams_appended_chunks_and_clears_on_barge_in(jupyter: Session) -> None:
     k, page = jupyter.kernel, jupyter.page
     k.run("player.clear()")
-    page.locator(".voicekit-player").get_by_role("button", name="Play").click()  # user gesture
+    page.locator(".voicekit-player").get_by_role("button", name="Play", exact=True).click()  # user gesture
     k.run("player.autoplay = True")
     t0 = time.monotonic()
     k.run(
@@ -213,7 +213,7 @@ def test_failures_are_shown_in_the_widget_and_reach_python(jupyter: Session, kin
     k.run("errors.clear()")
     page.evaluate(provoke)
     try:
-        page.get_by_role("button", name="Record").click()
+        page.get_by_role("button", name="Record", exact=True).click()
         alert = page.locator(".voicekit-recorder [role=alert]")
         alert.filter(has_text=words).wait_for(timeout=10_000)
     finally:
@@ -222,4 +222,64 @@ def test_failures_are_shown_in_the_widget_and_reach_python(jupyter: Session, kin
     assert k.eval("errors[0].kind") == kind
     assert words in k.eval("rec.error")
     assert k.eval("rec.recording") is False
-    page.get_by_role("button", name="Record").wait_for(timeout=5_000)
+    page.get_by_role("button", name="Record", exact=True).wait_for(timeout=5_000)
+
+
+NOTEBOOK_01B = Path(__file__).resolve().parents[2] / "notebooks" / "01b_record_and_play.ipynb"
+
+
+def test_notebook_01b_records_plays_and_transcribes_your_voice(
+    jupyter: Session, browser: Any, speech: tuple[Path, Clip, str], standin_server: Any
+) -> None:
+    """The lesson as a learner does it: run the first cells, record, run the rest."""
+    from browser.harness import open_notebook
+
+    (jupyter.tmp / NOTEBOOK_01B.name).write_bytes(NOTEBOOK_01B.read_bytes())
+    page = browser.new_page()
+    logs: list[str] = []
+    page.on("console", lambda m: logs.append(f"{m.type}: {m.text}"))
+    kernel = None
+    try:
+        open_notebook(page, jupyter.server, NOTEBOOK_01B.name)
+        kernel = jupyter.server.kernel_for(NOTEBOOK_01B.name)
+        # The kernel reuses the session's stand-in instead of starting its own.
+        kernel.run(f"import os; os.environ['OPENAI_BASE_URL'] = {standin_server.base_url!r}")
+        run_cell(page, 0)  # imports, use_standin(), client
+        run_cell(page, 1)  # rec = Recorder()
+        page.get_by_role("button", name="Record", exact=True).wait_for(timeout=60_000)
+        _record_by_clicks_on(page, LEAD_SILENCE_S + speech[1].duration + 0.7)
+        kernel.wait_for("rec.clip is not None", timeout=20)
+        n_code = page.locator(".jp-Notebook .jp-CodeCell").count()
+        for i in range(2, n_code):
+            run_cell(page, i)
+        page.locator(".jp-Notebook .jp-CodeCell").nth(n_code - 1).locator(
+            ".jp-OutputArea-output").filter(has_text="All checks passed.").wait_for(
+            timeout=120_000)
+        assert kernel.eval("reference is None")  # it used the recording, not the fallback
+        assert kernel.eval("clip.sample_rate") == 24_000
+        text = kernel.eval("result.text")
+        # Default processing (automatic gain control on) distorts the loud fake
+        # microphone's first second, so this allows more than the raw recording's 0.1.
+        assert wer(speech[2], text) <= 0.25, (normalize_text(speech[2]), normalize_text(text))
+        assert page.locator(".jp-OutputArea-output[data-mime-type="
+                            "'application/vnd.jupyter.stderr']").count() == 0
+    except Exception:
+        page.screenshot(path=str(jupyter.tmp / "01b.png"), full_page=True)
+        print("\n".join(m for m in logs if not m.startswith("debug")))
+        print("MATCH", page.get_by_role("button", name="Record", exact=True).evaluate_all("els => els.map(e => e.outerHTML.slice(0, 300))"))
+        print("MATCHSTOP", page.get_by_role("button", name="Stop", exact=True).evaluate_all("els => els.map(e => e.outerHTML.slice(0, 300))"))
+        if kernel is not None:
+            print("rec.error:", kernel.eval("rec.error if 'rec' in dir() else None"))
+        raise
+    finally:
+        if kernel is not None:
+            kernel.close()
+        page.close()
+
+
+def _record_by_clicks_on(page: Any, seconds: float) -> None:
+    page.get_by_role("button", name="Record", exact=True).click()
+    page.get_by_role("button", name="Stop", exact=True).wait_for(timeout=10_000)
+    time.sleep(seconds)
+    page.get_by_role("button", name="Stop", exact=True).click()
+    page.get_by_role("button", name="Record", exact=True).wait_for(timeout=10_000)
