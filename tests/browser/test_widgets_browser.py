@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from browser.conftest import Session
+from browser.conftest import Session, _screenshot
 from browser.harness import LEAD_SILENCE_S, run_cell
 from voicekit.audio import Clip
 from voicekit.metrics import normalize_text, wer
@@ -264,7 +264,7 @@ def test_notebook_01b_records_plays_and_transcribes_your_voice(
         assert page.locator(".jp-OutputArea-output[data-mime-type="
                             "'application/vnd.jupyter.stderr']").count() == 0
     except Exception:
-        page.screenshot(path=str(jupyter.tmp / "01b.png"), full_page=True)
+        _screenshot(page, f"notebook_01b-{jupyter.app}")
         print("\n".join(m for m in logs if not m.startswith("debug")))
         print("MATCH", page.get_by_role("button", name="Record", exact=True).evaluate_all("els => els.map(e => e.outerHTML.slice(0, 300))"))
         print("MATCHSTOP", page.get_by_role("button", name="Stop", exact=True).evaluate_all("els => els.map(e => e.outerHTML.slice(0, 300))"))
