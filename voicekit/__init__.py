@@ -2,7 +2,8 @@
 
 Audio travels as :class:`Clip`; the offline stand-in server lives in
 :mod:`voicekit.standin`; :func:`use_standin` points the ``openai`` SDK at it
-when no ``OPENAI_API_KEY`` is set.
+when no ``OPENAI_API_KEY`` is set. The Jupyter widgets live in
+:mod:`voicekit.widgets`, imported on request (it loads anywidget).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from .errors import (
     AudioError,
     AudioFormatError,
     EmptyAudioError,
+    MicrophoneError,
     MissingDependencyError,
     StandinError,
     VoiceKitError,
@@ -28,6 +30,7 @@ __all__ = [
     "AudioFormatError",
     "Clip",
     "EmptyAudioError",
+    "MicrophoneError",
     "MissingDependencyError",
     "StandinError",
     "VoiceKitError",

@@ -7,6 +7,7 @@
     │   ├── AudioFormatError           (not decodable, wrong header, wrong dtype or rate)
     │   └── EmptyAudioError            (decodes fine but holds zero frames)
     ├── MissingDependencyError (ImportError)
+    ├── MicrophoneError (RuntimeError) (the browser could not record: permission, device, context)
     └── StandinError (RuntimeError)    (the offline stand-in server failed to start)
 
 Errors raised by the ``openai`` SDK (``openai.APIError`` and friends) are never
@@ -19,6 +20,7 @@ __all__ = [
     "AudioError",
     "AudioFormatError",
     "EmptyAudioError",
+    "MicrophoneError",
     "MissingDependencyError",
     "StandinError",
     "VoiceKitError",
@@ -47,6 +49,25 @@ class EmptyAudioError(AudioError):
 
 class MissingDependencyError(VoiceKitError, ImportError):
     """An optional package is missing; the message gives the exact install command."""
+
+
+class MicrophoneError(VoiceKitError, RuntimeError):
+    """The browser could not record; ``kind`` says why.
+
+    Attributes
+    ----------
+    kind : str
+        ``"permission_denied"`` (``NotAllowedError``), ``"no_microphone"``
+        (``NotFoundError``), ``"microphone_busy"`` (``NotReadableError``),
+        ``"insecure_context"`` (no ``navigator.mediaDevices``: plain http on a host
+        other than localhost), ``"audiocontext_suspended"`` (the autoplay policy held
+        the AudioContext: start from a click), or ``"unknown"``. The names follow
+        MDN's ``MediaDevices.getUserMedia()`` exceptions.
+    """
+
+    def __init__(self, message: str, kind: str = "unknown") -> None:
+        super().__init__(message)
+        self.kind = kind
 
 
 class StandinError(VoiceKitError, RuntimeError):

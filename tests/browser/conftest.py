@@ -1,0 +1,160 @@
+"""Fixtures for the browser tests: Chromium, a fake microphone, one Jupyter server per app.
+
+Chromium is Debian's ``/usr/bin/chromium`` (``make browser`` installs it as root).
+On CI (``CI=true``) a missing Chromium fails the run; elsewhere the tests are skipped
+with the reason. Each failing test leaves a screenshot in ``tests/browser/artifacts/``.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from browser.harness import (
+    Browser,
+    JupyterServer,
+    Kernel,
+    fake_mic_wav,
+    find_chromium,
+    open_and_run_first_cell,
+    write_notebook,
+)
+from voicekit.audio import Clip
+
+ARTIFACTS = Path(__file__).parent / "artifacts"
+SPEECH_FILE = "ls_0890.wav"  # 5.3 s; the stand-in's Whisper tiny.en gets it word for word
+NOTEBOOK = "widgets_test.ipynb"
+
+SETUP_CELL = """\
+import voicekit
+from ipywebrtc import AudioRecorder, CameraStream
+from voicekit.widgets import Player, Recorder, Scope, clip_from_ipywebrtc
+
+# Chromium's automatic gain control clips the first second of the fake microphone's
+# file, which costs Whisper tiny.en two words; and asked for auto_gain=False alone,
+# Chromium 156 still reported autoGainControl on (echo cancellation and noise
+# suppression on). So the tests record what the file holds, all processing off.
+RAW = {"autoGainControl": False, "echoCancellation": False, "noiseSuppression": False}
+rec = Recorder(auto_gain=False, echo_cancellation=False, noise_suppression=False)
+chunk_seqs, chunk_frames, clips, errors = [], [], [], []
+rec.on_chunk(lambda c: (chunk_seqs.append(c.seq), chunk_frames.append(c.clip.n_frames)))
+rec.on_clip(clips.append)
+rec.on_error(errors.append)
+player = Player()
+scope = Scope()
+scope.follow(rec)
+display(rec, player, scope)
+"""
+
+# Run only by the ipywebrtc test: while ipywebrtc's stream is open, Chromium applies
+# its audio processing (gain control on) to every track of the same microphone.
+WEBRTC_CELL = """\
+mic_stream = CameraStream(constraints={"audio": RAW, "video": False})
+webrtc_rec = AudioRecorder(stream=mic_stream)
+display(webrtc_rec)
+"""
+
+
+def _on_ci() -> bool:
+    return os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+@pytest.fixture(scope="session")
+def chromium() -> str:
+    path = find_chromium()
+    if path is None:
+        reason = ("Chromium not found at /usr/bin/chromium; install it with `make browser` "
+                  "(apt-get install chromium, as root on Debian)")
+        if _on_ci():
+            pytest.fail(f"CI=true but {reason}", pytrace=False)
+        pytest.skip(reason)
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        pytest.fail("playwright is missing: .venv/bin/pip install -e '.[dev]'", pytrace=False)
+    return path
+
+
+@pytest.fixture(scope="session")
+def speech(shared_audio: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Clip, str]:
+    """(48 kHz fake-microphone WAV, the speech clip, its reference transcript)."""
+    from voicekit.samples import sample_transcripts
+
+    wav, clip = fake_mic_wav(shared_audio / SPEECH_FILE, tmp_path_factory.mktemp("mic"))
+    return wav, clip, sample_transcripts()[SPEECH_FILE]
+
+
+@pytest.fixture(scope="session")
+def browser(chromium: str, speech: tuple[Path, Clip, str],
+            tmp_path_factory: pytest.TempPathFactory) -> Iterator[Browser]:
+    b = Browser(chromium, speech[0], tmp_path_factory.mktemp("chromium-profile"))
+    yield b
+    b.close()
+
+
+@dataclass
+class Session:
+    """One app's server, its page showing the test notebook, and that page's kernel."""
+
+    app: str
+    server: JupyterServer
+    page: Any
+    kernel: Kernel
+    tmp: Path
+
+
+@pytest.fixture(scope="session", params=["lab", "notebook"], ids=["lab4", "notebook7"])
+def jupyter(request: pytest.FixtureRequest, browser: Browser,
+            tmp_path_factory: pytest.TempPathFactory) -> Iterator[Session]:
+    """JupyterLab 4 or Notebook 7 with the test notebook open and its first cell run."""
+    app = request.param
+    root = tmp_path_factory.mktemp(f"jupyter-{app}")
+    write_notebook(root / NOTEBOOK, [SETUP_CELL, WEBRTC_CELL])
+    server = JupyterServer(app, root).start()
+    page = browser.new_page()
+    kernel = None
+    try:
+        open_and_run_first_cell(page, server, NOTEBOOK)
+        page.get_by_role("button", name="Record", exact=True).wait_for(timeout=60_000)
+        kernel = server.kernel_for(NOTEBOOK)
+        yield Session(app, server, page, kernel, root)
+    except Exception:
+        _screenshot(page, f"{app}-setup")
+        print(server.log_tail())
+        raise
+    finally:
+        if kernel is not None:
+            kernel.close()
+        page.close()
+        server.stop()
+
+
+def _screenshot(page: Any, name: str) -> None:
+    ARTIFACTS.mkdir(exist_ok=True)
+    from playwright.sync_api import Error as PlaywrightError
+
+    try:
+        page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+    except PlaywrightError as exc:  # the page may be gone; the failure itself matters more
+        print(f"no screenshot for {name}: {exc}")
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+    report = yield
+    if report.when == "call" and report.failed:
+        session = getattr(item, "funcargs", {}).get("jupyter")
+        if isinstance(session, Session):
+            _screenshot(session.page, item.name.replace("/", "_"))
+    return report
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _fresh_artifacts() -> None:
+    shutil.rmtree(ARTIFACTS, ignore_errors=True)

@@ -1,0 +1,335 @@
+"""A real Jupyter server, a real Chromium with a fake microphone, and the page's kernel.
+
+Used by the browser tests (``tests/browser/``) and by ``benchmarks/widgets.py``; it
+needs no pytest. Pieces:
+
+- :func:`find_chromium`: Debian's ``/usr/bin/chromium`` (Playwright cannot download its
+  own browser here).
+- :func:`fake_mic_wav`: a 48 kHz PCM16 WAV made from a real recording, padded with
+  silence so Chromium's looping fake device does not repeat it within one recording.
+- :class:`JupyterServer`: ``jupyter lab`` or ``jupyter notebook`` (Notebook 7) on
+  127.0.0.1, a temp root dir and runtime dir, a fixed token.
+- :class:`Browser`: Playwright driving Chromium with the launch flags
+  :data:`CHROMIUM_FLAGS` and a fresh user-data dir.
+- :class:`Kernel`: a ``jupyter_client`` connection to the kernel the page started,
+  through its connection file, to read widget state between cells.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import os
+import secrets
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from voicekit.audio import Clip
+
+CHROMIUM = "/usr/bin/chromium"
+
+CHROMIUM_FLAGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
+]
+"""Launch flags; ``--use-file-for-fake-audio-capture=<wav>`` is added per launch."""
+
+LEAD_SILENCE_S = 0.5
+TAIL_SILENCE_S = 10.0
+
+
+def find_chromium() -> str | None:
+    """Path of Debian's Chromium, or None."""
+    if os.access(CHROMIUM, os.X_OK):
+        return CHROMIUM
+    return shutil.which("chromium")
+
+
+def fake_mic_wav(source: Path, out_dir: Path) -> tuple[Path, Clip]:
+    """Write ``source`` as a 48 kHz mono PCM16 WAV with silence around it.
+
+    Returns the path and the speech itself (the source clip, unpadded).
+    Chromium loops the file (``--use-file-for-fake-audio-capture``); the
+    :data:`TAIL_SILENCE_S` seconds of silence keep one recording from hearing it twice.
+    """
+    speech = Clip.from_file(source).to_mono()
+    at48 = speech.resample(48_000).to_int16().samples
+    pad = lambda s: np.zeros(int(s * 48_000), np.int16)
+    out = out_dir / f"fake_mic_{source.stem}_48k.wav"
+    Clip(np.concatenate([pad(LEAD_SILENCE_S), at48, pad(TAIL_SILENCE_S)]), 48_000).to_file(out)
+    return out, speech
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _is_root() -> bool:
+    return hasattr(os, "geteuid") and os.geteuid() == 0
+
+
+class JupyterServer:
+    """``jupyter lab`` or ``jupyter notebook`` on 127.0.0.1 with a temp root dir.
+
+    Parameters
+    ----------
+    app : "lab" or "notebook"
+        JupyterLab 4, or Notebook 7 (the ``notebook`` package).
+    root : Path
+        The server's root dir (notebooks go here); ``root / ".runtime"`` holds kernel
+        connection files, ``root / "server.log"`` the server's log.
+    env : dict, optional
+        Extra environment variables for the server and its kernels.
+    """
+
+    def __init__(self, app: str, root: Path, env: dict[str, str] | None = None) -> None:
+        self.app = app
+        self.root = root
+        self.port = free_port()
+        self.token = secrets.token_hex(16)
+        self.runtime = root / ".runtime"
+        self.log_path = root / "server.log"
+        self._env = env or {}
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._log: Any = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def notebook_url(self, name: str) -> str:
+        """The page of notebook ``name``. In JupyterLab each notebook gets a workspace
+        of its own, so a second page does not restore the first page's tabs."""
+        if self.app == "lab":
+            workspace = "".join(c if c.isalnum() else "-" for c in Path(name).stem)
+            return f"{self.url}/lab/workspaces/{workspace}/tree/{name}?token={self.token}"
+        return f"{self.url}/notebooks/{name}?token={self.token}"
+
+    def start(self, timeout: float = 90.0) -> JupyterServer:
+        self.runtime.mkdir(parents=True, exist_ok=True)
+        cmd = [
+            sys.executable, "-m", "jupyterlab" if self.app == "lab" else "notebook",
+            "--ip=127.0.0.1", f"--port={self.port}", "--no-browser",
+            f"--ServerApp.root_dir={self.root}", f"--IdentityProvider.token={self.token}",
+            "--ServerApp.disable_check_xsrf=False",
+            # JupyterLab's "news" and update checks would try the internet.
+            "--LabApp.news_url=", "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
+        ]
+        if _is_root():
+            cmd.append("--allow-root")
+        env = {**os.environ, "JUPYTER_RUNTIME_DIR": str(self.runtime), **self._env}
+        env.pop("JUPYTER_TOKEN", None)
+        self._log = open(self.log_path, "wb")  # noqa: SIM115 - closed in stop()
+        self._proc = subprocess.Popen(cmd, stdout=self._log, stderr=subprocess.STDOUT, env=env,
+                                      cwd=self.root)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self._proc.poll() is not None:
+                tail = self.log_tail()
+                self.stop()
+                raise RuntimeError(f"jupyter {self.app} exited: {tail}")
+            try:
+                self.api("status")
+                return self
+            except OSError:
+                time.sleep(0.3)
+        tail = self.log_tail()
+        self.stop()
+        raise RuntimeError(f"jupyter {self.app} did not answer in {timeout} s: {tail}")
+
+    def api(self, path: str) -> Any:
+        req = urllib.request.Request(f"{self.url}/api/{path}",
+                                     headers={"Authorization": f"token {self.token}"})
+        with urllib.request.urlopen(req, timeout=5) as resp:
+            return json.load(resp)
+
+    def log_tail(self, n: int = 3000) -> str:
+        try:
+            return self.log_path.read_text(errors="replace")[-n:]
+        except OSError:
+            return ""
+
+    def kernel_for(self, notebook: str, timeout: float = 60.0) -> Kernel:
+        """A client of the kernel the page started for ``notebook`` (waits for it)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for session in self.api("sessions"):
+                if session.get("path", "").endswith(notebook) and session.get("kernel"):
+                    cf = self.runtime / f"kernel-{session['kernel']['id']}.json"
+                    if cf.is_file():
+                        return Kernel(cf)
+            time.sleep(0.3)
+        raise RuntimeError(f"no kernel for {notebook} after {timeout} s")
+
+    def wait_kernel_connected(self, notebook: str, timeout: float = 60.0) -> None:
+        """Wait until ``notebook``'s kernel is idle with at least one websocket connected."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for session in self.api("sessions"):
+                kernel = session.get("kernel") or {}
+                if (session.get("path", "").endswith(notebook)
+                        and kernel.get("execution_state") == "idle"
+                        and kernel.get("connections", 0) >= 1):
+                    return
+            time.sleep(0.3)
+        raise RuntimeError(f"the kernel of {notebook} was not connected and idle in {timeout} s")
+
+    def stop(self) -> None:
+        if self._proc is None:
+            return
+        if self._proc.poll() is None:
+            self._proc.terminate()
+            try:
+                self._proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self._proc.kill()
+                self._proc.wait()
+        self._proc = None
+        if self._log is not None:
+            self._log.close()
+            self._log = None
+
+
+class Kernel:
+    """Run code in the page's kernel and read a value back.
+
+    The kernel handles the widgets' comm messages between execute requests, so a
+    value read here reflects every message the browser sent before the request.
+    """
+
+    def __init__(self, connection_file: Path) -> None:
+        from jupyter_client import BlockingKernelClient
+
+        self.client = BlockingKernelClient(connection_file=str(connection_file))
+        self.client.load_connection_file()
+        self.client.start_channels()
+        self.client.wait_for_ready(timeout=60)
+
+    def run(self, code: str, timeout: float = 60.0) -> None:
+        """Execute ``code``; raise RuntimeError with the traceback if it fails."""
+        reply = self.client.execute_interactive(code, timeout=timeout, store_history=False,
+                                                output_hook=lambda msg: None)
+        content = reply["content"]
+        if content["status"] != "ok":
+            raise RuntimeError(f"kernel error running {code!r}: {content.get('ename')}: "
+                               f"{content.get('evalue')}\n" + "\n".join(content.get("traceback", [])))
+
+    def eval(self, expr: str, timeout: float = 60.0) -> Any:
+        """The value of ``expr`` in the kernel, which must be JSON-serialisable."""
+        reply = self.client.execute_interactive(
+            "", timeout=timeout, store_history=False, output_hook=lambda msg: None,
+            user_expressions={"v": f"__import__('json').dumps({expr})"},
+        )
+        result = reply["content"]["user_expressions"]["v"]
+        if result["status"] != "ok":
+            raise RuntimeError(f"kernel error evaluating {expr!r}: {result.get('ename')}: "
+                               f"{result.get('evalue')}")
+        return json.loads(ast.literal_eval(result["data"]["text/plain"]))
+
+    def wait_for(self, expr: str, timeout: float = 30.0, interval: float = 0.2) -> Any:
+        """Poll ``expr`` until it is truthy; return it. Raises TimeoutError."""
+        deadline = time.monotonic() + timeout
+        value = None
+        while time.monotonic() < deadline:
+            value = self.eval(expr)
+            if value:
+                return value
+            time.sleep(interval)
+        raise TimeoutError(f"{expr!r} still {value!r} after {timeout} s")
+
+    def close(self) -> None:
+        self.client.stop_channels()
+
+
+def write_notebook(path: Path, cells: list[str]) -> Path:
+    """Write a notebook of code ``cells`` (nbformat 4, python3 kernel)."""
+    nb = {
+        "nbformat": 4, "nbformat_minor": 5,
+        "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3",
+                                    "language": "python"}},
+        "cells": [{"cell_type": "code", "id": f"c{i}", "metadata": {}, "execution_count": None,
+                   "outputs": [], "source": src} for i, src in enumerate(cells)],
+    }
+    path.write_text(json.dumps(nb, indent=1))
+    return path
+
+
+class Browser:
+    """Chromium through Playwright's sync API, with a fake microphone playing ``mic_wav``."""
+
+    def __init__(self, executable: str, mic_wav: Path, user_data_dir: Path) -> None:
+        from playwright.sync_api import sync_playwright
+
+        self._pw = sync_playwright().start()
+        args = [*CHROMIUM_FLAGS, f"--use-file-for-fake-audio-capture={mic_wav}"]
+        try:
+            self.context = self._pw.chromium.launch_persistent_context(
+                str(user_data_dir), executable_path=executable, headless=True, args=args,
+                viewport={"width": 1280, "height": 900},
+            )
+        except Exception:
+            self._pw.stop()
+            raise
+
+    def new_page(self) -> Any:
+        return self.context.new_page()
+
+    def close(self) -> None:
+        try:
+            self.context.close()
+        finally:
+            self._pw.stop()
+
+
+def open_notebook(page: Any, server: JupyterServer, notebook: str,
+                  timeout: float = 90.0) -> None:
+    """Open ``notebook`` and wait until the page's kernel is connected and idle.
+
+    Works in JupyterLab 4 and Notebook 7 (both are built from JupyterLab's notebook
+    panel).
+    """
+    page.goto(server.notebook_url(notebook), wait_until="domcontentloaded",
+              timeout=timeout * 1000)
+    page.locator(".jp-Notebook .jp-Cell").first.wait_for(state="visible",
+                                                          timeout=timeout * 1000)
+    server.wait_kernel_connected(notebook, timeout)
+
+
+def open_and_run_first_cell(page: Any, server: JupyterServer, notebook: str,
+                            timeout: float = 90.0) -> None:
+    """Open ``notebook`` (see :func:`open_notebook`) and run its first code cell."""
+    open_notebook(page, server, notebook, timeout)
+    run_cell(page, 0, notebook)
+
+
+def run_cell(page: Any, index: int, notebook: str = "the notebook") -> None:
+    """Run code cell ``index`` (counting code cells only) from the UI: click its
+    editor, Shift+Enter, and check that it was queued or ran.
+
+    The cell is run again if its prompt still shows no execution after 10 s (a
+    Shift+Enter that came before the kernel connection is dropped).
+    """
+    cell = page.locator(".jp-Notebook .jp-CodeCell").nth(index)
+    prompt = cell.locator(".jp-InputPrompt")
+    before = prompt.inner_text().strip()
+    for _ in range(3):
+        cell.locator(".jp-InputArea-editor").click()
+        page.keyboard.press("Shift+Enter")
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            now = prompt.inner_text().strip()
+            if now not in ("[ ]:", "", before):
+                return
+            time.sleep(0.2)
+    raise RuntimeError(f"cell {index} of {notebook} never ran")

@@ -1,0 +1,21 @@
+"""Jupyter widgets: a microphone :class:`Recorder`, an audio :class:`Player`, and a
+live waveform and spectrogram, :class:`Scope`.
+
+Both are anywidget classes whose front end is a plain ES module beside the Python
+file (``recorder.js``, ``player.js``): no build step, no CDN, nothing fetched at run
+time. They render in JupyterLab 4 and Notebook 7. Audio travels between kernel and
+browser as PCM16 binary buffers in custom messages, never in synced traits, so no
+audio is saved into a notebook's widget state.
+
+Import this subpackage explicitly (``from voicekit.widgets import Recorder``);
+``import voicekit`` does not load anywidget.
+"""
+
+from __future__ import annotations
+
+from .player import Player
+from .recorder import AudioChunk, Recorder, RecorderStats
+from .scope import Scope
+from .webrtc import clip_from_ipywebrtc
+
+__all__ = ["AudioChunk", "Player", "Recorder", "RecorderStats", "Scope", "clip_from_ipywebrtc"]

@@ -1,0 +1,219 @@
+"""``Recorder``: a microphone recorder widget that hands the kernel PCM16 chunks and a Clip.
+
+The browser side (``recorder.js``, no build step) captures with ``getUserMedia`` and an
+AudioWorklet, converts to PCM16 mono at :attr:`Recorder.sample_rate` and sends one
+custom message per ~100 ms chunk, its samples in a binary buffer (anywidget docs,
+"Custom messages"). Audio never sits in a synced trait, so nothing of it is saved
+into the notebook.
+
+The kernel handles widget messages only between cells: no cell can wait in a loop
+for a recording. Use :attr:`Recorder.clip` in a later cell, or :meth:`Recorder.on_clip`.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import anywidget
+import numpy as np
+import traitlets
+
+from ..audio import Clip, _check_rate
+from ..errors import AudioFormatError, MicrophoneError
+from ..formats import REALTIME_SAMPLE_RATE
+from ._base import CSS, HERE, Callbacks, logger, new_uid, pcm16_from_buffer
+
+__all__ = ["AudioChunk", "Recorder", "RecorderStats"]
+
+
+@dataclass(frozen=True)
+class AudioChunk:
+    """One streamed piece of a recording.
+
+    Attributes
+    ----------
+    seq : int
+        Sequence number from 0 within one recording; consecutive when nothing was lost.
+    clip : Clip
+        The samples: PCM16 (``int16``) mono, shape ``(n_frames,)``, about 100 ms.
+    sent_ms : float
+        Browser wall clock when the chunk was sent, in ms since the Unix epoch
+        (``performance.timeOrigin + performance.now()``, MDN "Performance.timeOrigin").
+    received_ms : float
+        Kernel wall clock when it arrived (``time.time() * 1000``).
+    """
+
+    seq: int
+    clip: Clip
+    sent_ms: float
+    received_ms: float
+
+    @property
+    def latency_ms(self) -> float:
+        """Browser-to-kernel delay in ms (both clocks are this machine's wall clock)."""
+        return self.received_ms - self.sent_ms
+
+
+@dataclass
+class RecorderStats:
+    """What arrived during the last recording: counts, order and latency.
+
+    ``missing`` counts sequence numbers that never came; ``out_of_order`` counts
+    chunks whose number was lower than one already seen; ``latencies_ms`` holds one
+    browser-to-kernel delay per chunk, in ms.
+    """
+
+    chunks: int = 0
+    expected_chunks: int | None = None
+    missing: int = 0
+    out_of_order: int = 0
+    frames: int = 0
+    latencies_ms: list[float] = field(default_factory=list)
+
+
+class Recorder(anywidget.AnyWidget):
+    """Record from the microphone in JupyterLab 4 or Notebook 7.
+
+    Click **Record** (its accessible name turns to **Stop** while recording), or set
+    ``recording = True`` from a cell. The widget shows the elapsed time, a live input
+    level and a live waveform.
+
+    Parameters
+    ----------
+    sample_rate : int
+        Rate of the PCM16 the browser sends, in Hz (default 24,000, the Realtime rate).
+        The browser's AudioContext resamples the microphone to it.
+    echo_cancellation, noise_suppression, auto_gain : bool
+        The ``getUserMedia`` audio constraints ``echoCancellation``,
+        ``noiseSuppression`` and ``autoGainControl`` (MDN, "MediaTrackConstraints");
+        all on by default.
+
+    Attributes
+    ----------
+    clip : Clip or None
+        The last finished recording: PCM16 (``int16``) mono, shape ``(n_frames,)``, at
+        ``sample_rate`` Hz. None until one finishes.
+    error : str
+        The last error shown in the widget ("" when none). :attr:`last_error` holds it
+        as a :class:`~voicekit.errors.MicrophoneError`.
+    stats : RecorderStats
+        Chunk counts, losses and latencies of the current or last recording.
+    track_settings : dict
+        What the browser applied to the microphone track in the last recording
+        (``MediaStreamTrack.getSettings()``, MDN): for example ``autoGainControl``,
+        ``echoCancellation``, ``noiseSuppression``, ``sampleRate``, ``deviceId``.
+
+    Raises
+    ------
+    AudioFormatError
+        For a ``sample_rate`` outside 4,000 to 384,000 Hz.
+    """
+
+    _esm = HERE / "recorder.js"
+    _css = CSS
+    _uid = traitlets.Unicode().tag(sync=True)
+    recording = traitlets.Bool(False).tag(sync=True)
+    sample_rate = traitlets.Int(REALTIME_SAMPLE_RATE).tag(sync=True)
+    echo_cancellation = traitlets.Bool(True).tag(sync=True)
+    noise_suppression = traitlets.Bool(True).tag(sync=True)
+    auto_gain = traitlets.Bool(True).tag(sync=True)
+    error = traitlets.Unicode("").tag(sync=True)
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("_uid", new_uid())
+        super().__init__(**kwargs)
+        self.clip: Clip | None = None
+        self.last_error: MicrophoneError | None = None
+        self.stats = RecorderStats()
+        self.track_settings: dict[str, Any] = {}
+        self._chunks: list[np.ndarray] = []
+        self._next_seq = 0
+        self._rate = self.sample_rate
+        self._on_clip: Callbacks[Clip] = Callbacks("on_clip")
+        self._on_chunk: Callbacks[AudioChunk] = Callbacks("on_chunk")
+        self._on_error: Callbacks[MicrophoneError] = Callbacks("on_error")
+        self.on_msg(self._handle)
+
+    @traitlets.validate("sample_rate")
+    def _valid_rate(self, proposal: Any) -> int:
+        return _check_rate(proposal["value"])
+
+    # ------------------------------------------------------------------ hooks
+    def on_clip(self, callback: Any, remove: bool = False) -> None:
+        """Call ``callback(clip)`` with each finished recording (a :class:`Clip`)."""
+        self._on_clip.register(callback, remove)
+
+    def on_chunk(self, callback: Any, remove: bool = False) -> None:
+        """Call ``callback(chunk)`` with each :class:`AudioChunk` (~100 ms) while recording."""
+        self._on_chunk.register(callback, remove)
+
+    def on_error(self, callback: Any, remove: bool = False) -> None:
+        """Call ``callback(error)`` with a :class:`MicrophoneError` when recording fails."""
+        self._on_error.register(callback, remove)
+
+    def check(self) -> None:
+        """Raise the last :class:`MicrophoneError`, if the last attempt to record failed."""
+        if self.last_error is not None:
+            raise self.last_error
+
+    # --------------------------------------------------------------- messages
+    def _handle(self, _widget: Any, content: dict[str, Any], buffers: list[Any]) -> None:
+        kind = content.get("type")
+        if kind == "start":
+            self._chunks = []
+            self._next_seq = 0
+            self._rate = int(content.get("sample_rate", self.sample_rate))
+            self.stats = RecorderStats()
+            self.error = ""
+            self.last_error = None
+            self.track_settings = dict(content.get("settings") or {})
+        elif kind == "chunk":
+            self._chunk(content, buffers)
+        elif kind == "stop":
+            self._stop(content)
+        elif kind == "error":
+            err = MicrophoneError(str(content.get("message", "recording failed")),
+                                  str(content.get("kind", "unknown")))
+            self.last_error = err
+            self.error = str(err)
+            logger.error("Recorder: %s (%s)", err, err.kind)
+            self._on_error(err)
+        else:
+            logger.warning("Recorder: ignored a message of unknown type %r", kind)
+
+    def _chunk(self, content: dict[str, Any], buffers: list[Any]) -> None:
+        received = time.time() * 1000.0
+        seq = int(content["seq"])
+        if len(buffers) != 1:
+            raise AudioFormatError(f"expected one PCM16 buffer in chunk {seq}, got {len(buffers)}")
+        samples = pcm16_from_buffer(buffers[0], f"chunk {seq}")
+        stats = self.stats
+        if seq < self._next_seq:
+            stats.out_of_order += 1
+        elif seq > self._next_seq:
+            stats.missing += seq - self._next_seq
+            logger.warning("Recorder: chunks %d to %d never arrived", self._next_seq, seq - 1)
+        self._next_seq = max(self._next_seq, seq + 1)
+        stats.chunks += 1
+        stats.frames += samples.size
+        sent = float(content.get("t_ms", received))
+        stats.latencies_ms.append(received - sent)
+        self._chunks.append(samples)
+        rate = int(content.get("sample_rate", self._rate))
+        self._on_chunk(AudioChunk(seq, Clip(samples, rate), sent, received))
+
+    def _stop(self, content: dict[str, Any]) -> None:
+        self.stats.expected_chunks = int(content.get("chunks", self.stats.chunks))
+        lost = self.stats.expected_chunks - self._next_seq
+        if lost > 0:
+            self.stats.missing += lost
+            logger.warning("Recorder: the last %d chunk(s) never arrived", lost)
+        if not self._chunks:
+            logger.warning("Recorder: the recording stopped with no audio")
+            return
+        clip = Clip(np.concatenate(self._chunks), self._rate)
+        self._chunks = []
+        self.clip = clip
+        self._on_clip(clip)
