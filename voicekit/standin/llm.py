@@ -368,8 +368,9 @@ class LLMEngine:
                     if choice.get("finish_reason") and usage is not None:
                         usage.finish_reason = choice["finish_reason"]
         finally:
-            stop.set()
-            worker.join()
+            stop.set()  # llama.cpp stops at the next token
+            if worker is not threading.current_thread():  # a dropped generator may be finalised anywhere
+                worker.join()
 
     def respond(
         self, turns: Sequence[Turn], *, tools: Sequence[ToolSpec] = (), tool_choice: str | None = "auto",
