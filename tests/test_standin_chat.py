@@ -180,6 +180,15 @@ def test_audio_out_decodes_and_says_its_transcript(client, fmt):
     assert r.usage.completion_tokens_details.audio_tokens == pytest.approx(50 * clip.duration, abs=6)
 
 
+@pytest.mark.parametrize("fmt", ["aac", "mp3"])
+def test_an_empty_spoken_reply_is_a_short_silence_not_an_error(client, fmt):
+    r = _ask(client, [{"role": "user", "content": "What is the capital of France?"}], stop=["The"],
+             modalities=["text", "audio"], audio={"voice": "alloy", "format": fmt})
+    assert r.choices[0].message.audio.transcript == ""
+    clip = reply_clip(r.choices[0].message, fmt)
+    assert 0.05 < clip.duration < 0.3 and not clip.to_float32().samples.any()
+
+
 def test_streamed_pcm16_audio_arrives_in_several_chunks(client):
     stream = _ask(
         client, [{"role": "user", "content": "Tell me two facts about the moon."}],

@@ -416,8 +416,9 @@ def _call_id() -> str:
 
 
 def _speak(engines: Engines, text: str, voice: str) -> np.ndarray:
+    """Piper speaking ``text`` at 24 kHz; an empty reply is 100 ms of silence (every codec can hold that)."""
     parts = list(synthesize_pcm(engines.tts, text, voice=voice, sample_rate=REALTIME_SAMPLE_RATE)) if text.strip() else []
-    return np.concatenate(parts) if parts else np.zeros(0, np.int16)
+    return np.concatenate(parts) if parts else np.zeros(REALTIME_SAMPLE_RATE // 10, np.int16)
 
 
 def _too_long(exc: ContextLengthError) -> OpenAIError:
