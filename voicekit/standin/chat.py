@@ -58,6 +58,7 @@ from openai.types.completion_usage import (
     CompletionUsage,
     PromptTokensDetails,
 )
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
@@ -550,8 +551,6 @@ async def create_chat_completion(request: Request) -> Response:
         raise OpenAIError(400, f"expected a JSON body: {exc}", code="invalid_json") from exc
     engines: Engines = request.app.state.engines
     store = _store(request)
-    from starlette.concurrency import run_in_threadpool
-
     req = await run_in_threadpool(_parse, raw, engines, store)  # transcribes input audio
     if req.stream:
         return StreamingResponse(_chunks(req, engines, store), media_type="text/event-stream")
