@@ -225,6 +225,40 @@ def test_failures_are_shown_in_the_widget_and_reach_python(jupyter: Session, kin
     page.get_by_role("button", name="Record", exact=True).wait_for(timeout=5_000)
 
 
+_FIREFOX_RATES = """() => {
+  // Firefox refuses a microphone on an AudioContext created with another sampleRate.
+  window.__AC = window.AudioContext;
+  window.AudioContext = class extends window.__AC {
+    constructor(options) { super(options); this.__fixedRate = !!(options && options.sampleRate); }
+    createMediaStreamSource(stream) {
+      if (this.__fixedRate) throw new DOMException(
+        'Connecting AudioNodes from AudioContexts with different sample-rate is currently not supported.',
+        'NotSupportedError');
+      return super.createMediaStreamSource(stream);
+    } }; }"""
+
+
+def test_a_browser_that_cannot_resample_the_mic_still_gives_a_24khz_clip(
+    jupyter: Session, speech: tuple[Path, Clip, str], client: Any,
+) -> None:
+    k, page = jupyter.kernel, jupyter.page
+    k.run("clips.clear(); chunk_seqs.clear(); chunk_frames.clear(); chunk_rates = []; "
+          "rec.on_chunk(lambda c: chunk_rates.append(c.clip.sample_rate))")
+    page.evaluate(_FIREFOX_RATES)
+    try:
+        _record_by_clicks(jupyter, LEAD_SILENCE_S + speech[1].duration + 0.7)
+    finally:
+        page.evaluate("() => { window.AudioContext = window.__AC; }")
+    k.wait_for("len(clips) == 1", timeout=20)
+    rates = set(k.eval("chunk_rates"))
+    assert len(rates) == 1 and rates != {24_000}, rates  # the device's own rate
+    assert k.eval("clips[0].sample_rate") == 24_000 and k.eval("rec.error") == ""
+    wav = jupyter.tmp / "device_rate.wav"
+    k.run(f"clips[0].to_file({str(wav)!r})")
+    text = _transcribe(client, wav)
+    assert wer(speech[2], text) <= MAX_WER, (normalize_text(speech[2]), normalize_text(text))
+
+
 NOTEBOOK_01B = Path(__file__).resolve().parents[2] / "notebooks" / "01b_record_and_play.ipynb"
 
 

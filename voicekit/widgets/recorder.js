@@ -190,10 +190,21 @@ function createEngine(model) {
       if (ctx.state === "suspended") return fail("audiocontext_suspended");
     }
     try {
+      let source;
+      try {
+        source = ctx.createMediaStreamSource(stream);
+      } catch (err) {
+        // Firefox cannot connect a microphone to an AudioContext running at another
+        // rate ("NotSupportedError: ... different sample-rate is currently not
+        // supported"). Capture at the device's own rate instead; the kernel resamples.
+        if (!err || err.name !== "NotSupportedError") throw err;
+        ctx.close();
+        ctx = new AudioContext();
+        source = ctx.createMediaStreamSource(stream);
+      }
       const url = URL.createObjectURL(new Blob([WORKLET], { type: "text/javascript" }));
       await ctx.audioWorklet.addModule(url);
       URL.revokeObjectURL(url);
-      const source = ctx.createMediaStreamSource(stream);
       node = new AudioWorkletNode(ctx, "voicekit-capture", {
         numberOfInputs: 1, numberOfOutputs: 1, outputChannelCount: [1],
         processorOptions: { chunkFrames: Math.round(ctx.sampleRate / 10) },

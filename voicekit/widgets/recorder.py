@@ -83,8 +83,11 @@ class Recorder(anywidget.AnyWidget):
     Parameters
     ----------
     sample_rate : int
-        Rate of the PCM16 the browser sends, in Hz (default 24,000, the Realtime rate).
-        The browser's AudioContext resamples the microphone to it.
+        Rate of :attr:`clip` in Hz (default 24,000, the Realtime rate). The browser's
+        AudioContext resamples the microphone to it. Firefox cannot (it refuses to
+        connect a microphone to an AudioContext at another rate): there the widget
+        captures at the device's own rate, chunks carry that rate, and the finished
+        :attr:`clip` is resampled to ``sample_rate`` with soxr.
     echo_cancellation, noise_suppression, auto_gain : bool
         The ``getUserMedia`` audio constraints ``echoCancellation``,
         ``noiseSuppression`` and ``autoGainControl`` (MDN, "MediaTrackConstraints");
@@ -146,7 +149,11 @@ class Recorder(anywidget.AnyWidget):
         self._on_clip.register(callback, remove)
 
     def on_chunk(self, callback: Any, remove: bool = False) -> None:
-        """Call ``callback(chunk)`` with each :class:`AudioChunk` (~100 ms) while recording."""
+        """Call ``callback(chunk)`` with each :class:`AudioChunk` (~100 ms) while recording.
+
+        ``chunk.clip.sample_rate`` is :attr:`sample_rate`, or the device's own rate
+        in browsers that cannot resample the microphone (Firefox); resample as needed.
+        """
         self._on_chunk.register(callback, remove)
 
     def on_error(self, callback: Any, remove: bool = False) -> None:
@@ -214,6 +221,8 @@ class Recorder(anywidget.AnyWidget):
             logger.warning("Recorder: the recording stopped with no audio")
             return
         clip = Clip(np.concatenate(self._chunks), self._rate)
+        if clip.sample_rate != self.sample_rate:  # captured at the device's rate (Firefox)
+            clip = clip.resample(self.sample_rate).to_int16()
         self._chunks = []
         self.clip = clip
         self._on_clip(clip)
