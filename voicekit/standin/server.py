@@ -44,7 +44,7 @@ def serve(host: str = "127.0.0.1", port: int = 8000, *, log_level: str = "info")
     """Run the stand-in in the foreground until interrupted (``voicekit serve``)."""
     if not _is_loopback(host):
         log.warning("binding %s: the stand-in has no authentication; anyone who reaches this address can use it", host)
-    uvicorn.run(create_app(), host=host, port=port, log_level=log_level, ws="auto")
+    uvicorn.run(create_app(), host=host, port=port, log_level=log_level, ws="websockets-sansio")
 
 
 class StandinServer:
@@ -65,7 +65,7 @@ class StandinServer:
         self.host = host
         self.port = port or free_port(host)
         config = uvicorn.Config(
-            create_app(load_engines), host=host, port=self.port, log_level="warning", lifespan="on"
+            create_app(load_engines), host=host, port=self.port, log_level="warning", lifespan="on", ws="websockets-sansio"
         )
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self._server.run, name="voicekit-standin", daemon=True)

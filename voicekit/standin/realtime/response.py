@@ -1,0 +1,348 @@
+"""One Realtime response: the LLM's reply streamed through Piper, as GA server events.
+
+The pipeline runs on a worker thread. The LLM (SmolLM2 on llama.cpp) writes
+the reply; every complete sentence goes to Piper at once, and its audio
+(22,050 Hz, resampled to PCM16 at 24 kHz) goes out as
+``response.output_audio.delta`` events while the LLM is still writing, so the
+first audio leaves long before the reply is finished. A long first sentence is
+spoken from its first comma. Tools use the constrained-JSON decision pass of
+:meth:`voicekit.standin.llm.LLMEngine.respond`.
+
+Event order for an audio reply (OpenAI API reference, "Realtime server
+events"): ``response.created``, ``response.output_item.added``,
+``conversation.item.added``, ``response.content_part.added``, then
+``response.output_audio_transcript.delta`` and ``response.output_audio.delta``
+interleaved, ``response.output_audio.done``,
+``response.output_audio_transcript.done``, ``response.content_part.done``,
+``response.output_item.done``, ``conversation.item.done`` and ``response.done``.
+Text-only replies use ``response.output_text.*``; tool calls a
+``function_call`` item with ``response.function_call_arguments.delta``/``done``.
+
+``response.done`` carries ``status`` (completed, cancelled, incomplete or
+failed) and real ``usage``: the LLM's own token counts, with audio counted at
+50 tokens per second in and out, as in :mod:`voicekit.standin.chat`.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from ...formats import REALTIME_SAMPLE_RATE
+from ..engines import Engines, audio_tokens
+from ..llm import DEFAULT_MAX_TOKENS, ContextLengthError, LLMUsage, ToolCall, ToolSpec
+from ..speech import synthesize_pcm
+from .conversation import Conversation, Item
+from .events import new_id
+
+__all__ = ["DELTA_MS", "ResponseConfig", "ResponseRun", "speakable"]
+
+DELTA_MS = 200
+"""Audio per ``response.output_audio.delta`` event, in ms (the last of a sentence may be shorter)."""
+
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+|\n+")
+_CLAUSE_END = re.compile(r"(?<=[,;:])\s+")
+
+FIRST_CLAUSE_MIN_CHARS = 24
+"""A first sentence is spoken from its first comma, semicolon or colon once it has this many characters."""
+
+Emit = Callable[[dict[str, Any]], None]
+
+
+def speakable(buffer: str, *, first: bool) -> tuple[list[str], str]:
+    """Split the text ready to speak off ``buffer``; returns ``(pieces, rest)``.
+
+    Pieces end at a sentence end (or a line break). With ``first`` (nothing
+    spoken yet), a clause boundary after at least
+    :data:`FIRST_CLAUSE_MIN_CHARS` characters also ends a piece, so the first
+    audio starts sooner.
+    """
+    out: list[str] = []
+    while True:
+        m = _SENTENCE_END.search(buffer)
+        if first and not out:
+            c = _CLAUSE_END.search(buffer, FIRST_CLAUSE_MIN_CHARS)
+            if c and (m is None or c.start() < m.start()):
+                m = c
+        if m is None:
+            return out, buffer
+        head, buffer = buffer[: m.start()].strip(), buffer[m.end():]
+        if head:
+            out.append(head)
+
+
+@dataclass(frozen=True)
+class ResponseConfig:
+    """A response's settings: the session's, with ``response.create`` overrides applied.
+
+    ``max_output_tokens`` is as sent (an int or ``"inf"``); ``context`` is the
+    items the model reads (None: the whole conversation); ``conversation`` is
+    ``"auto"`` (output joins the conversation) or ``"none"`` (out of band).
+    """
+
+    instructions: str
+    output_modalities: tuple[str, ...]
+    voice: str
+    speed: float
+    output_format: dict[str, Any]
+    tools: tuple[ToolSpec, ...]
+    tool_choice: str | None
+    max_output_tokens: int | str
+    metadata: dict[str, str] | None
+    conversation: str
+    context: list[Item] | None
+
+
+class ResponseRun:
+    """One response, run by :meth:`run` on a worker thread; :meth:`cancel` stops it.
+
+    Attributes
+    ----------
+    id : str
+        ``resp_...``.
+    audio_samples : int
+        PCM16 samples (24 kHz) sent so far.
+    """
+
+    def __init__(self, engines: Engines, conversation: Conversation, config: ResponseConfig, emit: Emit) -> None:
+        self.id = new_id("resp")
+        self.engines = engines
+        self.conversation = conversation
+        self.config = config
+        self.emit = emit
+        self.stop = threading.Event()
+        self._llm_stop = threading.Event()  # the LLM's stream sets it when it ends, so it is not the cancel flag
+        self.finished = threading.Event()
+        """Set just before ``response.done`` is queued: a new response may start from then on."""
+        self.cancel_reason: str | None = None
+        self.audio_samples = 0
+        self.output: list[Item] = []
+        self._audio_lock = threading.Lock()
+
+    def cancel(self, reason: str) -> None:
+        """Stop at the next token or audio chunk; ``reason`` is ``client_cancelled`` or ``turn_detected``."""
+        with self._audio_lock:
+            if self.cancel_reason is None:
+                self.cancel_reason = reason
+            self.stop.set()
+            self._llm_stop.set()
+
+    # -- wire shapes -------------------------------------------------------------
+
+    def _response(self, status: str, details: dict[str, Any] | None = None,
+                  usage: dict[str, Any] | None = None) -> dict[str, Any]:
+        c = self.config
+        return {
+            "object": "realtime.response",
+            "id": self.id,
+            "status": status,
+            "status_details": details,
+            "output": [i.wire() for i in self.output],
+            "conversation_id": self.conversation.id if c.conversation != "none" else None,
+            "output_modalities": list(c.output_modalities),
+            "max_output_tokens": c.max_output_tokens,
+            "audio": {"output": {"format": c.output_format, "voice": c.voice}},
+            "usage": usage,
+            "metadata": c.metadata,
+        }
+
+    def _where(self, item: Item) -> dict[str, Any]:
+        return {"response_id": self.id, "item_id": item.id, "output_index": self.output.index(item)}
+
+    def _add_output(self, item: Item) -> None:
+        self.output.append(item)
+        self.emit({"type": "response.output_item.added", "response_id": self.id,
+                   "output_index": len(self.output) - 1, "item": item.wire()})
+        if self.config.conversation != "none":
+            previous = self.conversation.add(item)
+            self.emit({"type": "conversation.item.added", "previous_item_id": previous, "item": item.wire()})
+
+    def _finish_output(self, item: Item, status: str) -> None:
+        item.data["status"] = status
+        self.emit({"type": "response.output_item.done", "response_id": self.id,
+                   "output_index": self.output.index(item), "item": item.wire()})
+        if self.config.conversation != "none":
+            self.emit({"type": "conversation.item.done", "item": item.wire()})
+
+    # -- the pipeline ------------------------------------------------------------
+
+    def run(self) -> None:
+        """Generate the whole response, emitting every event up to ``response.done``."""
+        self.emit({"type": "response.created", "response": self._response("in_progress")})
+        usage = LLMUsage()
+        status, details = "completed", None
+        try:
+            status, details = self._generate(usage)
+        except ContextLengthError as exc:
+            status = "failed"
+            details = {"type": "failed", "error": {"type": "invalid_request_error", "code": "context_length_exceeded",
+                                                   "message": str(exc)}}
+        except Exception as exc:  # noqa: BLE001 -- reported to the client as a failed response
+            status = "failed"
+            details = {"type": "failed", "error": {"type": "server_error", "code": "standin_failed",
+                                                   "message": f"{type(exc).__name__}: {exc}"}}
+        done = {"type": "response.done", "response": self._response(status, details, self._usage(usage))}
+        self.finished.set()
+        self.emit(done)
+
+    def _cancelled(self) -> tuple[str, dict[str, Any]]:
+        return "cancelled", {"type": "cancelled", "reason": self.cancel_reason or "client_cancelled"}
+
+    def _generate(self, usage: LLMUsage) -> tuple[str, dict[str, Any] | None]:
+        c = self.config
+        items = c.context if c.context is not None else self.conversation.items()
+        turns = self.conversation.turns(items, c.instructions)
+        if self.stop.is_set():
+            return self._cancelled()
+        max_tokens = DEFAULT_MAX_TOKENS if c.max_output_tokens == "inf" else int(c.max_output_tokens)
+        message: Item | None = None
+        pending, spoken_any = "", False
+        for event in self.engines.llm.respond(
+            turns, tools=c.tools, tool_choice=c.tool_choice, max_tokens=max_tokens, usage=usage, stop=self._llm_stop,
+        ):
+            if self.stop.is_set():
+                break
+            if isinstance(event, ToolCall):
+                self._tool_call(event)
+                continue
+            if message is None:
+                message = self._open_message()
+            self._text_delta(message, event.text)
+            if "audio" in c.output_modalities:
+                pieces, pending = speakable(pending + event.text, first=not spoken_any)
+                for piece in pieces:
+                    spoken_any = True
+                    self._speak(message, piece)
+        if not self.output and not self.stop.is_set():
+            message = self._open_message()  # an empty reply is still a (completed, empty) message
+        if message is not None:
+            if pending.strip() and "audio" in c.output_modalities and not self.stop.is_set():
+                self._speak(message, pending.strip())
+            self._close_message(message)
+        if self.stop.is_set():
+            return self._cancelled()
+        if usage.finish_reason == "length":
+            return "incomplete", {"type": "incomplete", "reason": "max_output_tokens"}
+        return "completed", None
+
+    def _tool_call(self, call: ToolCall) -> None:
+        item = Item({"id": new_id("item"), "object": "realtime.item", "type": "function_call", "status": "in_progress",
+                     "call_id": new_id("call"), "name": call.name, "arguments": ""})
+        self._add_output(item)
+        where = self._where(item)
+        self.emit({"type": "response.function_call_arguments.delta", **where, "call_id": item.data["call_id"],
+                   "delta": call.arguments})
+        item.data["arguments"] = call.arguments
+        self.emit({"type": "response.function_call_arguments.done", **where, "call_id": item.data["call_id"],
+                   "name": call.name, "arguments": call.arguments})
+        self._finish_output(item, "completed")
+
+    def _audio(self) -> bool:
+        return "audio" in self.config.output_modalities
+
+    def _open_message(self) -> Item:
+        kind = "output_audio" if self._audio() else "output_text"
+        part = {"type": kind, "transcript": ""} if self._audio() else {"type": kind, "text": ""}
+        item = Item({"id": new_id("item"), "object": "realtime.item", "type": "message", "role": "assistant",
+                     "status": "in_progress", "content": [part]},
+                    audio=np.zeros(0, np.int16) if self._audio() else None)
+        self._add_output(item)
+        wire_part = {"type": "audio", "transcript": ""} if self._audio() else {"type": "text", "text": ""}
+        self.emit({"type": "response.content_part.added", **self._where(item), "content_index": 0, "part": wire_part})
+        return item
+
+    def _text_delta(self, item: Item, text: str) -> None:
+        part = item.data["content"][0]
+        if self._audio():
+            part["transcript"] += text
+            kind = "response.output_audio_transcript.delta"
+        else:
+            part["text"] += text
+            kind = "response.output_text.delta"
+        self.emit({"type": kind, **self._where(item), "content_index": 0, "delta": text})
+
+    def _speak(self, item: Item, text: str) -> None:
+        c = self.config
+        step = REALTIME_SAMPLE_RATE * DELTA_MS // 1000
+        first = True
+        for pcm in synthesize_pcm(self.engines.tts, text, voice=c.voice, speed=c.speed, sample_rate=REALTIME_SAMPLE_RATE):
+            for k in range(0, pcm.size, step):
+                if not self._append_audio(item, pcm[k:k + step], text if first else None):
+                    return
+                first = False
+
+    def _append_audio(self, item: Item, pcm: npt.NDArray[np.int16], sentence: str | None) -> bool:
+        """Send one audio chunk unless cancelled; the check and the append are atomic with :meth:`cancel`."""
+        with self._audio_lock:
+            if self.stop.is_set():
+                return False
+            assert item.audio is not None
+            if sentence is not None:
+                item.sentences.append((item.audio.size, sentence))
+            item.audio = np.concatenate([item.audio, pcm])
+            self.audio_samples += pcm.size
+            self.emit({"type": "response.output_audio.delta", **self._where(item), "content_index": 0,
+                       "delta": _b64(pcm)})
+            return True
+
+    def _close_message(self, item: Item) -> None:
+        part = item.data["content"][0]
+        where = {**self._where(item), "content_index": 0}
+        if self._audio():
+            self.emit({"type": "response.output_audio.done", **where})
+            self.emit({"type": "response.output_audio_transcript.done", **where, "transcript": part["transcript"]})
+            wire_part = {"type": "audio", "transcript": part["transcript"]}
+        else:
+            self.emit({"type": "response.output_text.done", **where, "text": part["text"]})
+            wire_part = {"type": "text", "text": part["text"]}
+        self.emit({"type": "response.content_part.done", **where, "part": wire_part})
+        self._finish_output(item, "incomplete" if self.stop.is_set() else "completed")
+
+    def _usage(self, llm: LLMUsage) -> dict[str, Any]:
+        c = self.config
+        items = c.context if c.context is not None else self.conversation.items()
+        audio_in_s = sum(i.audio.size for i in items if i.audio is not None and i.data.get("role") == "user")
+        audio_in = audio_tokens(audio_in_s / REALTIME_SAMPLE_RATE) if audio_in_s else 0
+        audio_out = audio_tokens(self.audio_samples / REALTIME_SAMPLE_RATE) if self.audio_samples else 0
+        input_tokens = llm.prompt_tokens + audio_in
+        output_tokens = llm.completion_tokens + audio_out
+        return {
+            "total_tokens": input_tokens + output_tokens,
+            "input_tokens": input_tokens,
+            "output_tokens": output_tokens,
+            "input_token_details": {
+                "text_tokens": llm.prompt_tokens,
+                "audio_tokens": audio_in,
+                "image_tokens": 0,
+                "cached_tokens": llm.cached_tokens,
+                "cached_tokens_details": {"text_tokens": llm.cached_tokens, "audio_tokens": 0, "image_tokens": 0},
+            },
+            "output_token_details": {"text_tokens": llm.completion_tokens, "audio_tokens": audio_out},
+        }
+
+
+def _b64(pcm: npt.NDArray[np.int16]) -> str:
+    import base64
+
+    return base64.b64encode(pcm.astype("<i2").tobytes()).decode()
+
+
+def tool_specs(tools: list[dict[str, Any]]) -> tuple[ToolSpec, ...]:
+    """Session ``tools`` (``RealtimeFunctionTool`` dicts) as :class:`ToolSpec`."""
+    return tuple(
+        ToolSpec(t["name"], t.get("description") or "", t.get("parameters") or {"type": "object", "properties": {}})
+        for t in tools
+    )
+
+
+def tool_choice_name(choice: Any) -> str | None:
+    """``"auto"``, ``"none"``, ``"required"`` or ``{"type": "function", "name": ...}`` as the LLM's string."""
+    if isinstance(choice, dict):
+        return str(choice.get("name"))
+    return None if choice is None else str(choice)

@@ -1,0 +1,143 @@
+"""Voice activity detection on the audio timeline: Silero VAD, streaming.
+
+The model is Silero VAD v6, the ONNX file that faster-whisper ships
+(``faster_whisper/assets/silero_vad_v6.onnx``, integrity-pinned). It reads
+16 kHz audio in windows of 512 samples (32 ms), each preceded by the last 64
+samples of the window before, and carries a recurrent state ``(h, c)``
+between calls, so feeding audio in any chunk sizes gives the same
+probabilities as one call on the whole recording.
+
+Turn detection follows OpenAI's ``server_vad`` ("Voice activity detection"
+guide): speech starts at the first window whose probability reaches
+``threshold``; it stops once the probability has stayed below
+``threshold - 0.15`` for ``silence_duration_ms``. Times are positions in
+the audio the client has appended (ms), never wall-clock time, so audio sent
+faster than real time is segmented exactly as live audio.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from ...formats import REALTIME_SAMPLE_RATE
+from .._integrity import verify
+from .session import VadTiming
+
+__all__ = ["SileroStream", "TurnDetector", "VadEvent", "load_silero"]
+
+VAD_SAMPLE_RATE = 16_000
+"""Silero's input rate in Hz."""
+
+WINDOW = 512
+"""Samples per Silero window at 16 kHz (32 ms)."""
+
+CONTEXT = 64
+"""Samples of the previous window that precede each window."""
+
+WINDOW_MS = WINDOW * 1000 / VAD_SAMPLE_RATE
+
+NEG_THRESHOLD_GAP = 0.15
+"""Hysteresis: speech ends below ``threshold - 0.15`` (Silero's ``neg_threshold`` default)."""
+
+
+@functools.cache
+def load_silero() -> Any:
+    """The Silero ONNX Runtime session (one per process, 1 thread; ``run`` is thread-safe)."""
+    import faster_whisper
+    import onnxruntime
+
+    path = verify("vad/silero_vad_v6.onnx", Path(faster_whisper.__file__).parent / "assets" / "silero_vad_v6.onnx")
+    opts = onnxruntime.SessionOptions()
+    opts.inter_op_num_threads = 1
+    opts.intra_op_num_threads = 1
+    opts.log_severity_level = 4
+    return onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"], sess_options=opts)
+
+
+class SileroStream:
+    """Speech probabilities for a stream of 24 kHz PCM16 audio.
+
+    Input is resampled to 16 kHz with one streaming soxr resampler; every
+    complete 32 ms window yields one probability in [0, 1].
+    """
+
+    def __init__(self, session: Any | None = None) -> None:
+        import soxr
+
+        self._session = session if session is not None else load_silero()
+        self._resampler = soxr.ResampleStream(REALTIME_SAMPLE_RATE, VAD_SAMPLE_RATE, 1, dtype="float32")
+        self._pending = np.zeros(0, np.float32)
+        self._context = np.zeros(CONTEXT, np.float32)
+        self._h = np.zeros((1, 1, 128), np.float32)
+        self._c = np.zeros((1, 1, 128), np.float32)
+        self.windows = 0
+        """Windows scored so far; window ``k`` covers ``[32 k, 32 (k + 1))`` ms of the timeline."""
+
+    def feed(self, pcm: npt.NDArray[np.int16]) -> npt.NDArray[np.float32]:
+        """Score ``pcm`` (int16, shape ``(n,)``, 24 kHz); returns one probability per completed window."""
+        x = self._resampler.resample_chunk(pcm.astype(np.float32) / 32768.0)
+        buf = np.concatenate([self._pending, x])
+        n = buf.size // WINDOW
+        self._pending = buf[n * WINDOW:]
+        if n == 0:
+            return np.zeros(0, np.float32)
+        blocks = buf[: n * WINDOW].reshape(n, WINDOW)
+        before = np.concatenate([self._context[None, :], blocks[:-1, -CONTEXT:]], axis=0)
+        out, self._h, self._c = self._session.run(
+            None, {"input": np.concatenate([before, blocks], axis=1), "h": self._h, "c": self._c}
+        )
+        self._context = blocks[-1, -CONTEXT:].copy()
+        self.windows += n
+        return np.asarray(out, np.float32).reshape(-1)
+
+
+@dataclass(frozen=True)
+class VadEvent:
+    """``kind`` is ``"speech_started"`` (``ms`` = audio_start_ms) or ``"speech_stopped"`` (``ms`` = audio_end_ms)."""
+
+    kind: str
+    ms: int
+
+
+class TurnDetector:
+    """Speech start and stop on the appended-audio timeline (ms since the session's first audio).
+
+    ``audio_end_ms`` includes the silence window, as OpenAI's does: it is the
+    point in the audio where the turn was judged over.
+    """
+
+    def __init__(self, timing: VadTiming, stream: SileroStream | None = None) -> None:
+        self.timing = timing
+        self.stream = stream or SileroStream()
+        self.in_speech = False
+        self._silence_since: float | None = None
+
+    def feed(self, pcm: npt.NDArray[np.int16]) -> list[VadEvent]:
+        """Advance by ``pcm`` (int16 ``(n,)``, 24 kHz); returns the turn events it completes, in order."""
+        first = self.stream.windows
+        events: list[VadEvent] = []
+        threshold = self.timing.threshold
+        for i, p in enumerate(self.stream.feed(pcm)):
+            start_ms = (first + i) * WINDOW_MS
+            if not self.in_speech:
+                if p >= threshold:
+                    self.in_speech = True
+                    self._silence_since = None
+                    events.append(VadEvent("speech_started", int(start_ms)))
+                continue
+            if p >= threshold:
+                self._silence_since = None
+            elif p < threshold - NEG_THRESHOLD_GAP and self._silence_since is None:
+                self._silence_since = start_ms
+            end_ms = start_ms + WINDOW_MS
+            if self._silence_since is not None and end_ms - self._silence_since >= self.timing.silence_duration_ms:
+                self.in_speech = False
+                self._silence_since = None
+                events.append(VadEvent("speech_stopped", round(end_ms)))
+        return events
