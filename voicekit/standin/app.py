@@ -9,6 +9,7 @@ server accepts connections, so ``GET /v1/models`` answering 200 means ready.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -39,6 +40,16 @@ async def _server_error(request: Request, exc: Exception) -> JSONResponse:
     return error_response(OpenAIError(500, f"The stand-in failed: {type(exc).__name__}: {exc}", type="server_error"))
 
 
+def _warm_up(engines: Engines) -> None:
+    warm = getattr(engines, "warm_up", None)  # test doubles may have none
+    if warm is None:
+        return
+    try:
+        warm()
+    except Exception:  # warming is an optimisation: log it, and let a real request report the fault
+        log.exception("warming the engines failed")
+
+
 def create_app(load_engines: Callable[[], Engines] = Engines.load) -> Starlette:
     """Build the stand-in application.
 
@@ -53,7 +64,11 @@ def create_app(load_engines: Callable[[], Engines] = Engines.load) -> Starlette:
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         app.state.engines = load_engines()
         log.info("stand-in engines loaded")
+        # Warm the engines in the background: the server already accepts
+        # requests, which wait on each engine's lock while it warms.
+        warm = asyncio.ensure_future(asyncio.to_thread(_warm_up, app.state.engines))
         yield
+        await warm
 
     return Starlette(
         routes=[*models.routes, *transcriptions.routes, *speech.routes, *chat.routes, *realtime.routes],

@@ -6,6 +6,16 @@ handlers registered by event type (:mod:`.handlers`). Server events go out
 through one queue in the order they were made, each with a fresh
 ``event_id``. Engine work (Whisper, the LLM, Piper) runs on worker threads so
 the socket keeps reading: that is what lets speech interrupt a response.
+
+Speculative transcription: when VAD reports a pause in speech
+(``speech_paused``, after :data:`.vad.PAUSE_REPORT_MS`), Whisper starts on
+the turn so far while the silence window (``silence_duration_ms``) runs. If
+the turn then ends at that same pause, the committed item reuses that
+transcript, so with live (real-time) audio the reply does not wait for
+Whisper after ``speech_stopped``. If speech resumes, the result is dropped;
+at most one speculative run is in flight, and the newest pause waits for it.
+The transcript is of the audio up to the pause; the committed audio adds
+only the silence after it.
 """
 
 from __future__ import annotations
@@ -24,12 +34,12 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from ...audio import Clip
 from ...formats import REALTIME_SAMPLE_RATE
-from ..engines import Engines, audio_tokens
+from ..engines import Engines, SttResult, audio_tokens
 from .conversation import Conversation, Item, user_audio_item
 from .events import RealtimeProtocolError, error_event, new_id
 from .response import ResponseConfig, ResponseRun, tool_choice_name, tool_specs
 from .session import default_session, vad_timing
-from .vad import TurnDetector
+from .vad import TurnDetector, VadEvent
 
 __all__ = ["RealtimeConnection"]
 
@@ -82,6 +92,8 @@ class RealtimeConnection:
         self._loop = asyncio.get_running_loop()
         self._loop_thread = threading.get_ident()
         self._tasks: set[asyncio.Future[Any]] = set()
+        self._speculation: tuple[tuple[int, int], asyncio.Future[SttResult]] | None = None
+        self._speculation_wanted: tuple[int, int] | None = None
         self.configure_vad()
 
     # -- sending -----------------------------------------------------------------
@@ -192,8 +204,49 @@ class RealtimeConnection:
         for event in self.detector.feed(pcm):
             if event.kind == "speech_started":
                 await self._speech_started(event.ms)
+            elif event.kind == "speech_paused":
+                self._speculate(self._turn_start(), event.ms)
             else:
-                await self._speech_stopped(event.ms)
+                await self._speech_stopped(event)
+
+    def _turn_start(self) -> int:
+        """First sample of the turn in progress: speech start minus ``prefix_padding_ms``, within the buffer."""
+        assert self.detector is not None
+        return max(self.buffer_start, ms_to_samples(self.speech_start_ms - self.detector.timing.prefix_padding_ms))
+
+    def _speculate(self, start: int, pause_ms: int) -> None:
+        """Start Whisper on timeline ``[start, pause_ms)`` unless a run is in flight (then queue this one)."""
+        if self._speculation is not None and not self._speculation[1].done():
+            self._speculation_wanted = (start, pause_ms)
+            return
+        self._speculation_wanted = None
+        end = min(self.timeline, ms_to_samples(pause_ms))
+        if end - start < ms_to_samples(MIN_COMMIT_MS):
+            return
+        clip = Clip(self.buffer[start - self.buffer_start: end - self.buffer_start].copy(), REALTIME_SAMPLE_RATE)
+        prompt = (self.session["audio"]["input"]["transcription"] or {}).get("prompt")
+        task = self.spawn(asyncio.to_thread(self.engines.stt.transcribe, clip, prompt=prompt))
+        log.debug("speculative transcription of [%d, %d) ms", samples_to_ms(start), pause_ms)
+        self._speculation = ((start, pause_ms), task)
+        task.add_done_callback(self._speculation_finished)
+
+    def _speculation_finished(self, task: asyncio.Future[Any]) -> None:
+        if not task.cancelled() and task.exception() is not None:
+            log.warning("speculative transcription failed: %r", task.exception())
+        wanted, self._speculation_wanted = self._speculation_wanted, None
+        if wanted is not None and self.speech_item_id is not None and wanted[0] >= self.buffer_start:
+            self._speculate(*wanted)
+
+    def _take_speculation(self, start: int, pause_ms: int | None) -> asyncio.Future[SttResult] | None:
+        """The speculative transcript of ``[start, pause_ms)``, if one was started for exactly that."""
+        spec, self._speculation = self._speculation, None
+        self._speculation_wanted = None
+        if spec is None or pause_ms is None or spec[0] != (start, pause_ms):
+            log.debug("no speculative transcript for [%d, %s) ms (had %s)", samples_to_ms(start), pause_ms,
+                      spec and spec[0])
+            return None
+        log.debug("speculative transcript reused (%s)", "ready" if spec[1].done() else "running")
+        return spec[1]
 
     async def _speech_started(self, ms: int) -> None:
         assert self.detector is not None
@@ -206,19 +259,25 @@ class RealtimeConnection:
             self.active.cancel("turn_detected")
         self.emit({"type": "input_audio_buffer.speech_started", "audio_start_ms": ms, "item_id": self.speech_item_id})
 
-    async def _speech_stopped(self, ms: int) -> None:
+    async def _speech_stopped(self, event: VadEvent) -> None:
         assert self.detector is not None
+        ms = event.ms
         item_id = self.speech_item_id or new_id("item")
         self.speech_item_id = None
         self.emit({"type": "input_audio_buffer.speech_stopped", "audio_end_ms": ms, "item_id": item_id})
-        start = max(self.buffer_start, ms_to_samples(self.speech_start_ms - self.detector.timing.prefix_padding_ms))
+        start = self._turn_start()
         end = min(self.timeline, max(start, ms_to_samples(ms)))
-        self.commit(start, end, item_id)
+        self.commit(start, end, item_id, self._take_speculation(start, event.pause_ms))
         if self.detector.timing.create_response:
             self.spawn(self.respond_after_active({}))
 
-    def commit(self, start: int, end: int, item_id: str | None = None) -> Item:
-        """Commit timeline samples ``[start, end)`` of the buffer as a user audio item."""
+    def commit(
+        self, start: int, end: int, item_id: str | None = None, speculative: asyncio.Future[SttResult] | None = None,
+    ) -> Item:
+        """Commit timeline samples ``[start, end)`` of the buffer as a user audio item.
+
+        ``speculative`` is a Whisper run already started on the start of that audio.
+        """
         audio = self.buffer[start - self.buffer_start: end - self.buffer_start].copy()
         self.buffer = self.buffer[end - self.buffer_start:]
         self.buffer_start = end
@@ -227,7 +286,7 @@ class RealtimeConnection:
         self.emit({"type": "input_audio_buffer.committed", "previous_item_id": previous, "item_id": item.id})
         self.emit({"type": "conversation.item.added", "previous_item_id": previous, "item": item.wire()})
         self.emit({"type": "conversation.item.done", "previous_item_id": previous, "item": item.wire()})
-        self.spawn(self.transcribe(item))
+        self.spawn(self.transcribe(item, speculative))
         return item
 
     def commit_all(self) -> Item:
@@ -247,24 +306,31 @@ class RealtimeConnection:
             )
         item_id = self.speech_item_id
         self.speech_item_id = None
+        self._speculation = self._speculation_wanted = None
         if self.detector is not None:
-            self.detector.in_speech = False
+            self.detector.reset()
         return self.commit(self.buffer_start, self.timeline, item_id)
 
     def clear_buffer(self) -> None:
         self.buffer = np.zeros(0, np.int16)
         self.buffer_start = self.timeline
         self.speech_item_id = None
+        self._speculation = self._speculation_wanted = None
         if self.detector is not None:
-            self.detector.in_speech = False
+            self.detector.reset()
 
-    async def transcribe(self, item: Item) -> None:
+    async def transcribe(self, item: Item, speculative: asyncio.Future[SttResult] | None = None) -> None:
         """Whisper the item's audio; the transcript feeds the LLM, and events go out if transcription is on."""
         assert item.audio is not None and item.transcript is not None
         config = self.session["audio"]["input"]["transcription"]
         clip = Clip(item.audio, REALTIME_SAMPLE_RATE)
         try:
-            result = await asyncio.to_thread(self.engines.stt.transcribe, clip, prompt=(config or {}).get("prompt"))
+            result = None
+            if speculative is not None:
+                with contextlib.suppress(Exception):
+                    result = await speculative
+            if result is None:
+                result = await asyncio.to_thread(self.engines.stt.transcribe, clip, prompt=(config or {}).get("prompt"))
         except Exception as exc:  # noqa: BLE001 -- reported as transcription.failed
             item.transcript.set_result("")
             if config:

@@ -36,7 +36,7 @@ import numpy.typing as npt
 
 from ...formats import REALTIME_SAMPLE_RATE
 from ..engines import Engines, audio_tokens
-from ..llm import DEFAULT_MAX_TOKENS, ContextLengthError, LLMUsage, ToolCall, ToolSpec
+from ..llm import ContextLengthError, LLMUsage, ToolCall, ToolSpec
 from ..speech import synthesize_pcm
 from .conversation import Conversation, Item
 from .events import new_id
@@ -51,6 +51,14 @@ _CLAUSE_END = re.compile(r"(?<=[,;:])\s+")
 
 FIRST_CLAUSE_MIN_CHARS = 24
 """A first sentence is spoken from its first comma, semicolon or colon once it has this many characters."""
+
+REALTIME_DEFAULT_MAX_TOKENS = 150
+"""The reply cap when ``max_output_tokens`` is ``"inf"`` (about 100 words, 40 s of speech).
+
+SmolLM2-135M sometimes rambles; a spoken reply that long is never wanted, and
+Piper would spend seconds of CPU on it. A reply cut here ends ``incomplete``
+with reason ``max_output_tokens``, so the cut is visible.
+"""
 
 Emit = Callable[[dict[str, Any]], None]
 
@@ -200,7 +208,7 @@ class ResponseRun:
         turns = self.conversation.turns(items, c.instructions)
         if self.stop.is_set():
             return self._cancelled()
-        max_tokens = DEFAULT_MAX_TOKENS if c.max_output_tokens == "inf" else int(c.max_output_tokens)
+        max_tokens = REALTIME_DEFAULT_MAX_TOKENS if c.max_output_tokens == "inf" else int(c.max_output_tokens)
         message: Item | None = None
         pending, spoken_any = "", False
         for event in self.engines.llm.respond(

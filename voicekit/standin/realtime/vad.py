@@ -13,6 +13,11 @@ guide): speech starts at the first window whose probability reaches
 ``threshold - 0.15`` for ``silence_duration_ms``. Times are positions in
 the audio the client has appended (ms), never wall-clock time, so audio sent
 faster than real time is segmented exactly as live audio.
+
+While speech is pausing, the detector also reports ``speech_paused`` (once the
+pause has lasted :data:`PAUSE_REPORT_MS`): an internal event, never sent to
+the client, that lets the connection start Whisper on the turn so far while
+the silence window runs (see :mod:`.connection`).
 """
 
 from __future__ import annotations
@@ -44,6 +49,9 @@ WINDOW_MS = WINDOW * 1000 / VAD_SAMPLE_RATE
 
 NEG_THRESHOLD_GAP = 0.15
 """Hysteresis: speech ends below ``threshold - 0.15`` (Silero's ``neg_threshold`` default)."""
+
+PAUSE_REPORT_MS = 96
+"""A pause this long (3 windows) is reported as ``speech_paused``; shorter gaps between words are not."""
 
 
 @functools.cache
@@ -99,10 +107,17 @@ class SileroStream:
 
 @dataclass(frozen=True)
 class VadEvent:
-    """``kind`` is ``"speech_started"`` (``ms`` = audio_start_ms) or ``"speech_stopped"`` (``ms`` = audio_end_ms)."""
+    """One turn event on the timeline.
+
+    ``kind`` is ``"speech_started"`` (``ms`` = audio_start_ms),
+    ``"speech_paused"`` (``ms`` = where the silence began; internal) or
+    ``"speech_stopped"`` (``ms`` = audio_end_ms, ``pause_ms`` = where the
+    silence that ended the turn began).
+    """
 
     kind: str
     ms: int
+    pause_ms: int | None = None
 
 
 class TurnDetector:
@@ -117,6 +132,13 @@ class TurnDetector:
         self.stream = stream or SileroStream()
         self.in_speech = False
         self._silence_since: float | None = None
+        self._pause_reported = False
+
+    def reset(self) -> None:
+        """Forget the turn in progress (after a manual commit or a clear); the audio state stays."""
+        self.in_speech = False
+        self._silence_since = None
+        self._pause_reported = False
 
     def feed(self, pcm: npt.NDArray[np.int16]) -> list[VadEvent]:
         """Advance by ``pcm`` (int16 ``(n,)``, 24 kHz); returns the turn events it completes, in order."""
@@ -133,11 +155,19 @@ class TurnDetector:
                 continue
             if p >= threshold:
                 self._silence_since = None
+                self._pause_reported = False
             elif p < threshold - NEG_THRESHOLD_GAP and self._silence_since is None:
                 self._silence_since = start_ms
             end_ms = start_ms + WINDOW_MS
-            if self._silence_since is not None and end_ms - self._silence_since >= self.timing.silence_duration_ms:
+            if self._silence_since is None:
+                continue
+            silent_ms = end_ms - self._silence_since
+            if silent_ms >= self.timing.silence_duration_ms:
+                events.append(VadEvent("speech_stopped", round(end_ms), round(self._silence_since)))
                 self.in_speech = False
                 self._silence_since = None
-                events.append(VadEvent("speech_stopped", round(end_ms)))
+                self._pause_reported = False
+            elif silent_ms >= PAUSE_REPORT_MS and not self._pause_reported:
+                self._pause_reported = True
+                events.append(VadEvent("speech_paused", round(self._silence_since)))
         return events
