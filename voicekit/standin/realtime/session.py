@@ -143,7 +143,8 @@ def merge_session(current: dict[str, Any], patch: dict[str, Any], *, voice_locke
     if isinstance(td_patch, dict) and (td_now is None or td_patch.get("type", td_now["type"]) != td_now["type"]):
         kind = td_patch.get("type") or "server_vad"
         defaults = SERVER_VAD_DEFAULTS if kind == "server_vad" else SEMANTIC_VAD_DEFAULTS
-        current = _merge(current, {"audio": {"input": {"turn_detection": dict(defaults)}}})
+        current = copy.deepcopy(current)  # a new type replaces the old one's fields, it does not merge with them
+        current["audio"]["input"]["turn_detection"] = dict(defaults)
     merged = _merge(current, patch)
     try:
         RealtimeSessionCreateRequest.model_validate(merged, strict=False)

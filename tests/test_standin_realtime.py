@@ -1,0 +1,532 @@
+"""The stand-in's GA Realtime WebSocket, driven by the unchanged ``openai`` SDK.
+
+Every event the server sends is checked against the SDK's own union,
+``TypeAdapter(openai.types.realtime.RealtimeServerEvent)`` in strict mode, and
+for fields the SDK models do not know (they accept extras silently). Event ids
+and item ids must be unique. Input is real speech from ``../shared/audio``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from openai import AsyncOpenAI, OpenAI
+from openai.types.realtime import RealtimeServerEvent
+from pydantic import BaseModel, TypeAdapter
+
+from voicekit.audio import Clip
+from voicekit.formats import REALTIME_SAMPLE_RATE
+from voicekit.metrics import wer
+from voicekit.standin.realtime.session import SEMANTIC_VAD_SILENCE_MS
+
+MODEL = "gpt-realtime-mini"
+SERVER_EVENT = TypeAdapter(RealtimeServerEvent)
+LEAD_IN_MS = 500
+WEATHER_TOOL = {
+    "type": "function", "name": "get_weather", "description": "Get the current weather for a city.",
+    "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]},
+}
+
+
+def _no_extras(model: Any, path: str = "event") -> None:
+    """Fail on any field an SDK model did not declare (a misspelt or invented field)."""
+    if isinstance(model, BaseModel):
+        assert not model.model_extra, f"{path} has fields the SDK does not define: {sorted(model.model_extra)}"
+        for name in type(model).model_fields:
+            _no_extras(getattr(model, name), f"{path}.{name}")
+    elif isinstance(model, list):
+        for k, v in enumerate(model):
+            _no_extras(v, f"{path}[{k}]")
+
+
+def pcm16(clip: Clip) -> np.ndarray:
+    """Mono int16 at 24 kHz, shape ``(n,)``."""
+    return clip.to_mono().resample(REALTIME_SAMPLE_RATE).to_int16().samples.reshape(-1)
+
+
+def silence_ms(ms: int) -> np.ndarray:
+    return np.zeros(REALTIME_SAMPLE_RATE * ms // 1000, np.int16)
+
+
+def b64(pcm: np.ndarray) -> str:
+    return base64.b64encode(pcm.astype("<i2").tobytes()).decode("ascii")
+
+
+class Wire:
+    """One SDK connection plus a checked record of everything the server sent."""
+
+    def __init__(self, conn: Any) -> None:
+        self.conn = conn
+        self.events: list[dict[str, Any]] = []
+        self._sent = 0
+
+    def recv(self, timeout: float = 60.0) -> dict[str, Any]:
+        raw = self.conn.recv_bytes()
+        event = json.loads(raw)
+        _no_extras(SERVER_EVENT.validate_python(event, strict=True))
+        self.events.append(event)
+        return event
+
+    def until(self, kind: str, timeout: float = 90.0) -> list[dict[str, Any]]:
+        """Events up to and including the first ``kind``."""
+        got: list[dict[str, Any]] = []
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            got.append(self.recv())
+            if got[-1]["type"] == kind:
+                return got
+        raise AssertionError(f"no {kind} within {timeout} s; got {[e['type'] for e in got]}")
+
+    def send(self, event: dict[str, Any]) -> str:
+        """Send a client event with an ``event_id``; returns the id."""
+        self._sent += 1
+        event_id = event.get("event_id") or f"evt_test_{self._sent}"
+        self.conn.send({**event, "event_id": event_id})
+        return event_id
+
+    def send_raw(self, text: str) -> None:
+        self.conn.send_raw(text)
+
+    def append(self, pcm: np.ndarray, chunk_ms: int | None = None) -> None:
+        step = pcm.size if chunk_ms is None else REALTIME_SAMPLE_RATE * chunk_ms // 1000
+        for k in range(0, pcm.size, max(step, 1)):
+            self.send({"type": "input_audio_buffer.append", "audio": b64(pcm[k:k + step])})
+
+    def error(self) -> dict[str, Any]:
+        event = self.until("error", timeout=10)[-1]
+        return event
+
+    def check_unique_ids(self) -> None:
+        ids = [e["event_id"] for e in self.events]
+        assert len(ids) == len(set(ids)), "event ids repeat"
+        items: dict[str, str] = {}
+        for e in self.events:
+            if e["type"] in ("conversation.item.added", "response.output_item.added"):
+                item = e["item"]
+                assert items.setdefault(item["id"], item["type"]) == item["type"], f"item id {item['id']} reused"
+
+
+@pytest.fixture
+def rt(client: OpenAI) -> Iterator[Wire]:
+    """A fresh Realtime connection whose ``session.created`` has been read and checked."""
+    with client.realtime.connect(model=MODEL) as conn:
+        wire = Wire(conn)
+        assert wire.recv()["type"] == "session.created"
+        yield wire
+        wire.check_unique_ids()
+
+
+@pytest.fixture(scope="module")
+def speech(shared_audio: Path) -> dict[str, tuple[np.ndarray, str]]:
+    """``name -> (24 kHz int16 speech, reference transcript)`` from ``../shared/audio``."""
+    rows = (shared_audio / "transcripts.tsv").read_text(encoding="utf-8").splitlines()
+    header = rows[0].split("\t")
+    i_file, i_ref = header.index("file"), header.index("reference_text")
+    out = {}
+    for row in rows[1:]:
+        cols = row.split("\t")
+        if cols[i_file].endswith(".wav"):
+            out[cols[i_file]] = (pcm16(Clip.from_file(shared_audio / cols[i_file])), cols[i_ref])
+    return out
+
+
+def turn_audio(pcm: np.ndarray, tail_ms: int = 1200) -> np.ndarray:
+    """Lead-in silence, the speech, then enough silence for VAD to end the turn."""
+    return np.concatenate([silence_ms(LEAD_IN_MS), pcm, silence_ms(tail_ms)])
+
+
+def types(events: list[dict[str, Any]]) -> list[str]:
+    return [e["type"] for e in events]
+
+
+def wav_transcript(client: OpenAI, pcm: np.ndarray) -> str:
+    clip = Clip(pcm, REALTIME_SAMPLE_RATE)
+    return client.audio.transcriptions.create(model="gpt-4o-mini-transcribe", file=clip.to_file_tuple()).text
+
+
+# -- session --------------------------------------------------------------------------
+
+
+def test_session_created_has_the_ga_shape(client: OpenAI) -> None:
+    with client.realtime.connect(model=MODEL) as conn:
+        event = conn.recv()
+    assert event.type == "session.created"
+    session = event.session
+    assert session.type == "realtime" and session.model == MODEL
+    fmt = session.audio.input.format
+    assert (fmt.type, fmt.rate) == ("audio/pcm", 24000)
+    assert session.audio.output.format.type == "audio/pcm"
+    assert session.audio.input.turn_detection.type == "server_vad"
+    assert session.output_modalities == ["audio"]
+
+
+def test_unknown_model_gets_an_error_and_close(client: OpenAI) -> None:
+    with client.realtime.connect(model="gpt-nonexistent") as conn:
+        event = json.loads(conn.recv_bytes())
+        assert event["type"] == "error"
+        assert event["error"]["code"] == "model_not_found" and "gpt-realtime-mini" in event["error"]["message"]
+        with pytest.raises(Exception, match="1008|closed|Connection"):
+            conn.recv_bytes()
+
+
+def test_partial_update_merges_deeply(rt: Wire) -> None:
+    rt.send({"type": "session.update", "session": {
+        "type": "realtime", "instructions": "Be brief.",
+        "audio": {"input": {"turn_detection": {"type": "server_vad", "silence_duration_ms": 700}}}}})
+    first = rt.until("session.updated")[-1]["session"]
+    td = first["audio"]["input"]["turn_detection"]
+    assert td["silence_duration_ms"] == 700
+    assert (td["threshold"], td["prefix_padding_ms"], td["create_response"], td["interrupt_response"]) == (0.5, 300, True, True)
+    rt.send({"type": "session.update", "session": {"type": "realtime", "audio": {"output": {"voice": "cedar", "speed": 1.2}}}})
+    second = rt.until("session.updated")[-1]["session"]
+    assert second["instructions"] == "Be brief."
+    assert second["audio"]["input"]["turn_detection"]["silence_duration_ms"] == 700
+    assert second["audio"]["output"]["voice"] == "cedar" and second["audio"]["output"]["speed"] == 1.2
+    assert second["audio"]["output"]["format"] == {"type": "audio/pcm", "rate": 24000}
+
+
+@pytest.mark.parametrize(("patch", "param"), [
+    ({"audio": {"output": {"voice": "nobody"}}}, "voice"),
+    ({"audio": {"output": {"speed": 3.0}}}, "speed"),
+    ({"audio": {"input": {"format": {"type": "audio/pcmu"}}}}, "format"),
+])
+def test_bad_session_update_is_refused_and_changes_nothing(rt: Wire, patch: dict[str, Any], param: str) -> None:
+    event_id = rt.send({"type": "session.update", "session": {"type": "realtime", **patch}})
+    err = rt.error()
+    assert err["error"]["event_id"] == event_id and err["error"]["type"] == "invalid_request_error"
+    assert param in (err["error"]["param"] or "") + err["error"]["message"]
+    rt.send({"type": "session.update", "session": {"type": "realtime"}})
+    session = rt.until("session.updated")[-1]["session"]
+    created = rt.events[0]["session"]["audio"]["output"]
+    assert session["audio"]["output"]["voice"] == created["voice"] and session["audio"]["output"]["speed"] == 1.0
+
+
+# -- errors keep the socket usable ------------------------------------------------------
+
+
+def test_protocol_errors_have_the_documented_shape_and_the_socket_stays_open(rt: Wire) -> None:
+    cases: list[tuple[str, str]] = []
+    rt.send_raw("{not json")
+    cases.append(("invalid_json", rt.error()["error"]["code"]))
+    rt.send_raw(json.dumps({"type": "response.audio.delta", "event_id": "beta"}))  # a beta name
+    err = rt.error()["error"]
+    cases.append(("invalid_value", err["code"]))
+    assert err["param"] == "type" and err["event_id"] == "beta"
+    rt.send({"type": "input_audio_buffer.append", "audio": "not base64!"})
+    cases.append(("invalid_value", rt.error()["error"]["code"]))
+    rt.send({"type": "input_audio_buffer.append", "audio": base64.b64encode(b"\x01\x02\x03").decode()})
+    odd = rt.error()["error"]
+    assert "PCM16" in odd["message"] or "even" in odd["message"]
+    rt.send({"type": "conversation.item.retrieve", "item_id": "item_missing"})
+    cases.append(("item_retrieve_invalid_item_id", rt.error()["error"]["code"]))
+    rt.send({"type": "conversation.item.delete", "item_id": "item_missing"})
+    cases.append(("item_delete_invalid_item_id", rt.error()["error"]["code"]))
+    rt.send({"type": "conversation.item.truncate", "item_id": "item_missing", "content_index": 0, "audio_end_ms": 10})
+    cases.append(("item_truncate_invalid_item_id", rt.error()["error"]["code"]))
+    rt.send({"type": "input_audio_buffer.commit"})
+    empty = rt.error()["error"]
+    cases.append(("input_audio_buffer_commit_empty", empty["code"]))
+    assert "100ms" in empty["message"]
+    rt.send({"type": "response.cancel"})
+    cases.append(("response_cancel_not_active", rt.error()["error"]["code"]))
+    for want, got in cases:
+        assert got == want
+    # Still usable: a text turn gets a reply.
+    rt.send({"type": "conversation.item.create", "item": {
+        "type": "message", "role": "user", "content": [{"type": "input_text", "text": "Say hello."}]}})
+    rt.send({"type": "response.create", "response": {"output_modalities": ["text"]}})
+    rt.send({"type": "response.create", "response": {"output_modalities": ["text"]}})
+    events = rt.until("response.done")
+    errors = [e for e in events if e["type"] == "error"]
+    assert [e["error"]["code"] for e in errors] == ["conversation_already_has_active_response"]
+    assert events[-1]["response"]["status"] in ("completed", "incomplete")
+
+
+# -- server VAD turns ----------------------------------------------------------------
+
+
+def test_server_vad_turn_on_real_speech(rt: Wire, client: OpenAI, speech: dict[str, tuple[np.ndarray, str]]) -> None:
+    pcm, reference = speech["ls_0880.wav"]
+    rt.send({"type": "session.update", "session": {
+        "type": "realtime", "audio": {"input": {"transcription": {"model": "gpt-4o-mini-transcribe"}}}}})
+    rt.until("session.updated")
+    rt.append(turn_audio(pcm), chunk_ms=100)
+    events = rt.until("response.done")
+    kinds = types(events)
+    started = next(e for e in events if e["type"] == "input_audio_buffer.speech_started")
+    stopped = next(e for e in events if e["type"] == "input_audio_buffer.speech_stopped")
+    speech_ms = 1000 * pcm.size / REALTIME_SAMPLE_RATE
+    assert LEAD_IN_MS - 100 < started["audio_start_ms"] < LEAD_IN_MS + 600  # the recording starts with a short pause
+    assert LEAD_IN_MS + speech_ms < stopped["audio_end_ms"] < LEAD_IN_MS + speech_ms + 900
+    assert started["item_id"] == stopped["item_id"]
+    committed = next(e for e in events if e["type"] == "input_audio_buffer.committed")
+    assert committed["item_id"] == stopped["item_id"]
+    # The response follows the documented order.
+    order = ["response.created", "response.output_item.added", "response.content_part.added",
+             "response.output_audio.delta", "response.output_audio.done", "response.output_audio_transcript.done",
+             "response.content_part.done", "response.output_item.done", "response.done"]
+    positions = [kinds.index(k) for k in order]
+    assert positions == sorted(positions), kinds
+    # Input transcription is Whisper's, close to the reference.
+    if "conversation.item.input_audio_transcription.completed" not in kinds:
+        events += rt.until("conversation.item.input_audio_transcription.completed")
+    done_t = next(e for e in events if e["type"] == "conversation.item.input_audio_transcription.completed")
+    assert done_t["item_id"] == committed["item_id"]
+    assert wer(reference, done_t["transcript"]) <= 0.25
+    # The reply's audio says what its transcript says, and usage counts it.
+    audio = np.concatenate([np.frombuffer(base64.b64decode(e["delta"]), "<i2")
+                            for e in events if e["type"] == "response.output_audio.delta"])
+    spoken = next(e for e in events if e["type"] == "response.output_audio_transcript.done")["transcript"]
+    assert audio.size > REALTIME_SAMPLE_RATE // 2
+    assert wer(spoken, wav_transcript(client, audio)) <= 0.35
+    usage = events[-1]["response"]["usage"]
+    out_audio_tokens = usage["output_token_details"]["audio_tokens"]
+    assert abs(out_audio_tokens - 50 * audio.size / REALTIME_SAMPLE_RATE) <= 2
+    assert usage["input_token_details"]["audio_tokens"] > 0 and usage["input_token_details"]["text_tokens"] > 0
+    assert usage["total_tokens"] == usage["input_tokens"] + usage["output_tokens"]
+
+
+def test_vad_works_on_the_audio_timeline_not_the_clock(client: OpenAI, speech: dict[str, tuple[np.ndarray, str]]) -> None:
+    """One append or 20 ms appends: the same speech_started/stopped times."""
+    pcm = turn_audio(speech["cards_001.wav"][0])
+    marks = []
+    for chunk_ms in (None, 20):
+        with client.realtime.connect(model=MODEL) as conn:
+            wire = Wire(conn)
+            wire.recv()
+            wire.send({"type": "session.update", "session": {"type": "realtime", "audio": {"input": {
+                "turn_detection": {"type": "server_vad", "create_response": False}}}}})
+            wire.until("session.updated")
+            wire.append(pcm, chunk_ms=chunk_ms)
+            events = wire.until("input_audio_buffer.committed")
+            marks.append([(e["type"], e.get("audio_start_ms"), e.get("audio_end_ms"))
+                          for e in events if e["type"].startswith("input_audio_buffer.speech")])
+    assert marks[0] == marks[1] and len(marks[0]) == 2
+
+
+def test_semantic_vad_eagerness_sets_the_silence_window(client: OpenAI, speech: dict[str, tuple[np.ndarray, str]]) -> None:
+    pcm = turn_audio(speech["cards_003.wav"][0], tail_ms=1500)
+    ends = {}
+    for eagerness in ("high", "low"):
+        with client.realtime.connect(model=MODEL) as conn:
+            wire = Wire(conn)
+            wire.recv()
+            wire.send({"type": "session.update", "session": {"type": "realtime", "audio": {"input": {
+                "turn_detection": {"type": "semantic_vad", "eagerness": eagerness, "create_response": False}}}}})
+            td = wire.until("session.updated")[-1]["session"]["audio"]["input"]["turn_detection"]
+            assert td["type"] == "semantic_vad" and td["eagerness"] == eagerness
+            wire.append(pcm)
+            ends[eagerness] = wire.until("input_audio_buffer.speech_stopped")[-1]["audio_end_ms"]
+    gap = SEMANTIC_VAD_SILENCE_MS["low"] - SEMANTIC_VAD_SILENCE_MS["high"]
+    assert abs((ends["low"] - ends["high"]) - gap) <= 64
+
+
+def test_manual_commit_when_turn_detection_is_null(rt: Wire, speech: dict[str, tuple[np.ndarray, str]]) -> None:
+    pcm, reference = speech["cards_002.wav"]
+    rt.send({"type": "session.update", "session": {"type": "realtime", "audio": {"input": {
+        "turn_detection": None, "transcription": {"model": "gpt-4o-mini-transcribe"}}}}})
+    assert rt.until("session.updated")[-1]["session"]["audio"]["input"]["turn_detection"] is None
+    rt.append(turn_audio(pcm), chunk_ms=100)
+    rt.send({"type": "input_audio_buffer.clear"})
+    rt.until("input_audio_buffer.cleared")
+    rt.append(pcm, chunk_ms=100)
+    rt.send({"type": "input_audio_buffer.commit"})
+    events = rt.until("conversation.item.input_audio_transcription.completed")
+    assert "input_audio_buffer.speech_started" not in types(rt.events)
+    assert wer(reference, events[-1]["transcript"]) <= 0.34
+    committed = next(e for e in events if e["type"] == "input_audio_buffer.committed")
+    # No data lost: the committed item holds exactly the audio sent after the clear.
+    rt.send({"type": "conversation.item.retrieve", "item_id": committed["item_id"]})
+    item = rt.until("conversation.item.retrieved")[-1]["item"]
+    got = np.frombuffer(base64.b64decode(item["content"][0]["audio"]), "<i2")
+    np.testing.assert_array_equal(got, pcm)
+    rt.send({"type": "response.create"})
+    assert rt.until("response.done")[-1]["response"]["status"] in ("completed", "incomplete")
+
+
+# -- conversation ----------------------------------------------------------------------
+
+
+def test_items_create_retrieve_delete(rt: Wire, speech: dict[str, tuple[np.ndarray, str]]) -> None:
+    pcm, reference = speech["cards_004.wav"]
+    rt.send({"type": "session.update", "session": {"type": "realtime", "audio": {"input": {
+        "transcription": {"model": "gpt-4o-mini-transcribe"}}}}})
+    rt.until("session.updated")
+    rt.send({"type": "conversation.item.create", "item": {
+        "type": "message", "role": "user", "content": [{"type": "input_audio", "audio": b64(pcm)}]}})
+    added = rt.until("conversation.item.added")[-1]
+    item_id = added["item"]["id"]
+    assert added["previous_item_id"] is None
+    done = rt.until("conversation.item.input_audio_transcription.completed")[-1]
+    assert done["item_id"] == item_id and wer(reference, done["transcript"]) <= 0.34
+    rt.send({"type": "conversation.item.create", "item": {
+        "id": "item_mine", "type": "message", "role": "user", "content": [{"type": "input_text", "text": "Hi."}]}})
+    second = rt.until("conversation.item.added")[-1]
+    assert second["item"]["id"] == "item_mine" and second["previous_item_id"] == item_id
+    rt.send({"type": "conversation.item.delete", "item_id": item_id})
+    assert rt.until("conversation.item.deleted")[-1]["item_id"] == item_id
+    rt.send({"type": "conversation.item.retrieve", "item_id": item_id})
+    assert rt.error()["error"]["code"] == "item_retrieve_invalid_item_id"
+
+
+def test_text_only_response_with_overrides(rt: Wire) -> None:
+    rt.send({"type": "conversation.item.create", "item": {
+        "type": "message", "role": "user", "content": [{"type": "input_text", "text": "What colour is the sky?"}]}})
+    rt.send({"type": "response.create", "response": {
+        "output_modalities": ["text"], "instructions": "Answer in one short sentence.",
+        "max_output_tokens": 40, "metadata": {"lesson": "4"}}})
+    events = rt.until("response.done")
+    kinds = types(events)
+    assert "response.output_text.delta" in kinds and "response.output_text.done" in kinds
+    assert not any("audio" in k for k in kinds)
+    text = "".join(e["delta"] for e in events if e["type"] == "response.output_text.delta")
+    assert text and text == next(e for e in events if e["type"] == "response.output_text.done")["text"]
+    response = events[-1]["response"]
+    assert response["metadata"] == {"lesson": "4"} and response["max_output_tokens"] == 40
+    assert response["usage"]["output_tokens"] <= 40 and response["usage"]["output_token_details"]["audio_tokens"] == 0
+
+
+def test_out_of_band_response_leaves_the_conversation_alone(rt: Wire) -> None:
+    rt.send({"type": "response.create", "response": {
+        "conversation": "none", "output_modalities": ["text"], "max_output_tokens": 20,
+        "input": [{"type": "message", "role": "user", "content": [{"type": "input_text", "text": "Say yes."}]}]}})
+    events = rt.until("response.done")
+    assert events[-1]["response"]["conversation_id"] is None
+    assert "conversation.item.added" not in types(events)
+
+
+def test_tool_call_round_trip(rt: Wire) -> None:
+    rt.send({"type": "session.update", "session": {"type": "realtime", "tools": [WEATHER_TOOL], "tool_choice": "auto"}})
+    rt.until("session.updated")
+    rt.send({"type": "conversation.item.create", "item": {"type": "message", "role": "user", "content": [
+        {"type": "input_text", "text": "What is the weather like in Paris today?"}]}})
+    rt.send({"type": "response.create", "response": {"tool_choice": {"type": "function", "name": "get_weather"}}})
+    events = rt.until("response.done")
+    args_done = next(e for e in events if e["type"] == "response.function_call_arguments.done")
+    deltas = "".join(e["delta"] for e in events if e["type"] == "response.function_call_arguments.delta")
+    assert deltas == args_done["arguments"] and args_done["name"] == "get_weather"
+    assert json.loads(args_done["arguments"])["city"].lower() == "paris"
+    call = events[-1]["response"]["output"][0]
+    assert call["type"] == "function_call" and call["call_id"] == args_done["call_id"]
+    rt.send({"type": "conversation.item.create", "item": {
+        "type": "function_call_output", "call_id": call["call_id"], "output": json.dumps({"forecast": "sunny", "celsius": 21})}})
+    rt.until("conversation.item.added")
+    rt.send({"type": "response.create"})
+    answer = rt.until("response.done")
+    transcript = next(e for e in answer if e["type"] == "response.output_audio_transcript.done")["transcript"]
+    assert "response.output_audio.delta" in types(answer)
+    assert "sunny" in transcript.lower() or "21" in transcript
+
+
+def test_response_cancel(rt: Wire) -> None:
+    rt.send({"type": "conversation.item.create", "item": {"type": "message", "role": "user", "content": [
+        {"type": "input_text", "text": "Tell me a long story about a dragon."}]}})
+    rt.send({"type": "response.create"})
+    rt.until("response.output_audio.delta")
+    rt.send({"type": "response.cancel"})
+    done = rt.until("response.done")[-1]["response"]
+    assert done["status"] == "cancelled" and done["status_details"]["reason"] == "client_cancelled"
+
+
+# -- barge-in --------------------------------------------------------------------------
+
+
+def test_barge_in_cancels_and_truncate_cuts_to_what_was_heard(rt: Wire, speech: dict[str, tuple[np.ndarray, str]]) -> None:
+    rt.send({"type": "conversation.item.create", "item": {"type": "message", "role": "user", "content": [
+        {"type": "input_text", "text": "Tell me about the history of trains in three sentences."}]}})
+    rt.send({"type": "response.create"})
+    first = rt.until("response.output_audio.delta")
+    item_id = first[-1]["item_id"]
+    # The user talks over the reply (server_vad, interrupt_response on by default).
+    rt.append(turn_audio(speech["cards_005.wav"][0]))
+    events = rt.until("input_audio_buffer.speech_started")
+    while True:
+        events.append(rt.recv())
+        if events[-1]["type"] == "response.done":
+            break
+    cancelled = events[-1]["response"]
+    assert cancelled["status"] == "cancelled" and cancelled["status_details"]["reason"] == "turn_detected"
+    received = sum(np.frombuffer(base64.b64decode(e["delta"]), "<i2").size
+                   for e in first + events if e["type"] == "response.output_audio.delta")
+    heard_ms = min(150, received * 1000 // REALTIME_SAMPLE_RATE)
+    rt.send({"type": "conversation.item.truncate", "item_id": item_id, "content_index": 0,
+             "audio_end_ms": received * 1000 // REALTIME_SAMPLE_RATE + 500})
+    assert rt.error()["error"]["code"] == "invalid_value"
+    rt.send({"type": "conversation.item.truncate", "item_id": item_id, "content_index": 0, "audio_end_ms": heard_ms})
+    truncated = rt.until("conversation.item.truncated")[-1]
+    assert (truncated["item_id"], truncated["audio_end_ms"]) == (item_id, heard_ms)
+    rt.send({"type": "conversation.item.retrieve", "item_id": item_id})
+    item = rt.until("conversation.item.retrieved")[-1]["item"]
+    kept = base64.b64decode(item["content"][0]["audio"])
+    assert len(kept) // 2 == REALTIME_SAMPLE_RATE * heard_ms // 1000
+    # The interrupting turn gets its own reply.
+    assert rt.until("response.done")[-1]["response"]["status"] in ("completed", "incomplete")
+
+
+# -- the async client ------------------------------------------------------------------
+
+
+def test_async_client_turn(standin_server: Any, speech: dict[str, tuple[np.ndarray, str]]) -> None:
+    async def main() -> list[str]:
+        client = AsyncOpenAI(base_url=standin_server.base_url, api_key="test-no-key", max_retries=0)
+        seen: list[str] = []
+        async with client.realtime.connect(model=MODEL) as conn:
+            await conn.session.update(session={"type": "realtime", "output_modalities": ["text"]})
+            await conn.input_audio_buffer.append(audio=b64(turn_audio(speech["cards_001.wav"][0])))
+            async for event in conn:
+                _no_extras(SERVER_EVENT.validate_python(event.model_dump(mode="json", exclude_unset=True), strict=True))
+                seen.append(event.type)
+                if event.type == "response.done":
+                    assert event.response.status in ("completed", "incomplete")
+                    break
+        await client.close()
+        return seen
+
+    seen = asyncio.run(asyncio.wait_for(main(), 120))
+    assert seen[0] == "session.created" and "response.output_text.delta" in seen
+    assert seen.index("input_audio_buffer.speech_stopped") < seen.index("response.created")
+
+
+def test_idle_timeout_prompts_the_user(rt: Wire) -> None:
+    rt.send({"type": "session.update", "session": {"type": "realtime", "output_modalities": ["text"], "audio": {"input": {
+        "turn_detection": {"type": "server_vad", "idle_timeout_ms": 600}}}}})
+    rt.until("session.updated")
+    rt.send({"type": "conversation.item.create", "item": {"type": "message", "role": "user", "content": [
+        {"type": "input_text", "text": "Hello."}]}})
+    rt.send({"type": "response.create", "response": {"max_output_tokens": 30}})
+    rt.until("response.done")
+    rt.append(silence_ms(300))
+    started = time.monotonic()
+    events = rt.until("input_audio_buffer.timeout_triggered", timeout=10)
+    assert time.monotonic() - started >= 0.25
+    trig = events[-1]
+    assert trig["audio_end_ms"] >= trig["audio_start_ms"]
+    assert rt.until("response.done")[-1]["response"]["status"] in ("completed", "incomplete")
+
+
+def test_turn_detector_reports_the_pause_that_ends_the_turn(speech: dict[str, tuple[np.ndarray, str]]) -> None:
+    """``speech_paused`` (internal, for speculative Whisper) comes before the stop, at the same silence onset."""
+    from voicekit.standin.realtime.session import VadTiming, vad_timing
+    from voicekit.standin.realtime.vad import TurnDetector
+
+    timing = vad_timing({"type": "server_vad", "threshold": 0.5, "prefix_padding_ms": 300, "silence_duration_ms": 500,
+                         "create_response": True, "interrupt_response": True})
+    assert isinstance(timing, VadTiming)
+    pcm = turn_audio(speech["ls_0890.wav"][0])
+    events = []
+    detector = TurnDetector(timing)
+    for k in range(0, pcm.size, 960):
+        events += detector.feed(pcm[k:k + 960])
+    kinds = [e.kind for e in events]
+    assert kinds[0] == "speech_started" and kinds[-1] == "speech_stopped" and kinds.count("speech_stopped") == 1
+    stop = events[-1]
+    last_pause = [e for e in events if e.kind == "speech_paused"][-1]
+    assert last_pause.ms == stop.pause_ms and stop.ms - stop.pause_ms >= 500
