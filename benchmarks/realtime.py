@@ -27,6 +27,10 @@ transcript_ms
     ``speech_stopped`` to ``conversation.item.input_audio_transcription.completed``.
     With paced audio the stand-in starts Whisper during the silence window, so
     this can be near 0.
+first_text_ms
+    ``speech_stopped`` to the first ``response.output_audio_transcript.delta``
+    (the LLM's first token; the rest of ``first_audio_ms`` is the LLM writing
+    the first phrase and Piper speaking it).
 server_rss_mb
     Peak resident set size of the server process, sampled every 50 ms with
     psutil from spawn to the end; ``server_rss_after_startup_mb`` for scale.
@@ -141,6 +145,10 @@ def one_turn(client: OpenAI, clip: Clip, burst: bool, timeout: float = 60.0) -> 
                     out["transcript"] = event["transcript"]
                 elif kind == "response.output_audio.delta":
                     times.setdefault("first_audio", now)
+                elif kind == "response.output_audio_transcript.delta":
+                    times.setdefault("first_text", now)
+                elif kind == "response.output_audio_transcript.done":
+                    out["reply"] = event["transcript"]
                 elif kind == "response.done":
                     out["status"] = event["response"]["status"]
                     break
@@ -151,7 +159,7 @@ def one_turn(client: OpenAI, clip: Clip, burst: bool, timeout: float = 60.0) -> 
             sender.join(timeout=5)
         if sender.error is not None:
             raise RuntimeError(f"sending audio failed: {sender.error!r}")
-    for key in ("transcript", "first_audio"):
+    for key in ("transcript", "first_text", "first_audio"):
         if key in times and "stop" in times:
             out[f"{key}_ms"] = round(1000 * (times[key] - times["stop"]), 1)
     return out
@@ -181,6 +189,7 @@ def run(port: int, burst: bool, repeats: int, progress: Progress) -> dict[str, A
             for r in range(repeats):
                 for name, clip in clips:
                     row = {"file": name, "repeat": r, "duration_s": round(clip.duration, 2), **one_turn(client, clip, burst)}
+                    row["server_rss_mb"] = _mb(sampler.sample())
                     progress(f"{name}: first audio {row.get('first_audio_ms')} ms after speech_stopped, "
                              f"transcript {row.get('transcript_ms')} ms, {row.get('status')}")
                     rows.append(row)
@@ -196,6 +205,7 @@ def run(port: int, burst: bool, repeats: int, progress: Progress) -> dict[str, A
         "n": len(first),
         "first_audio_ms": _summary(first),
         "transcript_ms": _summary([r["transcript_ms"] for r in rows if "transcript_ms" in r]),
+        "first_text_ms": _summary([r["first_text_ms"] for r in rows if "first_text_ms" in r]),
         "server_rss_mb": _mb(sampler.peak_bytes),
         "server_rss_after_startup_mb": _mb(rss_startup),
         "targets": {k: bool(median <= v) for k, v in TARGETS_MS.items()},

@@ -530,3 +530,20 @@ def test_turn_detector_reports_the_pause_that_ends_the_turn(speech: dict[str, tu
     stop = events[-1]
     last_pause = [e for e in events if e.kind == "speech_paused"][-1]
     assert last_pause.ms == stop.pause_ms and stop.ms - stop.pause_ms >= 500
+
+
+@pytest.mark.parametrize(("text", "pieces", "rest"), [
+    ("Hello there. I am", ["Hello there."], "I am"),
+    ("Sure, I can help with that. Next", ["Sure, I can help", "with that."], "Next"),
+    ("Yes, it is. Next", ["Yes, it is."], "Next"),
+    ("The weather in Paris is mild today, with sun. Later", ["The weather in Paris is mild today,", "with sun."], "Later"),
+    ("The queen of hearts is a classic card game that has been played. X",
+     ["The queen of hearts is a classic card game", "that has been played."], "X"),
+    ("The queen of hearts is a classic card game that", [], "The queen of hearts is a classic card game that"),
+])
+def test_first_audio_waits_for_a_phrase_not_a_sentence(text: str, pieces: list[str], rest: str) -> None:
+    from voicekit.standin.realtime.response import speakable
+
+    assert speakable(text, first=True) == (pieces, rest)
+    later, _ = speakable(text, first=False)
+    assert all(p.endswith((".", "!", "?")) for p in later)

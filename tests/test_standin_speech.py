@@ -128,3 +128,17 @@ def test_split_first_clause_only_cuts_a_long_first_sentence():
     ]
     no_clause = "A" * 100 + " and no commas at all."
     assert split_first_clause(no_clause) == [no_clause]
+
+
+def test_bounded_pieces_caps_piper_input_and_keeps_every_word() -> None:
+    """No sentence over MAX_PIECE_CHARS reaches Piper (its memory arena keeps the peak), and no word is lost."""
+    from voicekit.standin.speech import MAX_PIECE_CHARS, bounded_pieces
+
+    listing = " ".join(f"item {k} is the {k}th thing" for k in range(40)) + ". Short one. And another!"
+    pieces = bounded_pieces(listing)
+    assert all(len(p) <= MAX_PIECE_CHARS for p in pieces) and len(pieces) > 3
+    assert " ".join(pieces).split() == listing.split()
+    assert pieces[-2:] == ["Short one.", "And another!"]
+    assert bounded_pieces("Hello there. How are you?") == ["Hello there.", "How are you?"]
+    clause = "a" * 100 + ", " + "b" * 100 + "."
+    assert bounded_pieces(clause) == ["a" * 100 + ",", "b" * 100 + "."]

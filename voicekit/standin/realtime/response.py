@@ -48,9 +48,14 @@ DELTA_MS = 200
 
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+|\n+")
 _CLAUSE_END = re.compile(r"(?<=[,;:])\s+")
+_PHRASE_START = re.compile(r"\s+(?=(?:and|but|or|so|because|which|that|who|when|where|while|if|with|for|to)\s)", re.IGNORECASE)
 
-FIRST_CLAUSE_MIN_CHARS = 24
+FIRST_CLAUSE_MIN_CHARS = 16
 """A first sentence is spoken from its first comma, semicolon or colon once it has this many characters."""
+
+FIRST_PHRASE_MIN_CHARS = 16
+"""With no clause mark, a first sentence is spoken up to a phrase start ("... card game | that has ...")
+once it has this many characters."""
 
 REALTIME_DEFAULT_MAX_TOKENS = 150
 """The reply cap when ``max_output_tokens`` is ``"inf"`` (about 100 words, 40 s of speech).
@@ -68,14 +73,19 @@ def speakable(buffer: str, *, first: bool) -> tuple[list[str], str]:
 
     Pieces end at a sentence end (or a line break). With ``first`` (nothing
     spoken yet), a clause boundary after at least
-    :data:`FIRST_CLAUSE_MIN_CHARS` characters also ends a piece, so the first
-    audio starts sooner.
+    :data:`FIRST_CLAUSE_MIN_CHARS` characters also ends a piece, and failing
+    that, the space before a conjunction or relative word ("and", "that",
+    "which", ...) after :data:`FIRST_PHRASE_MIN_CHARS`: the first audio then
+    waits for a phrase, not a whole sentence (Piper takes about 4 ms per
+    character on 2 cores).
     """
     out: list[str] = []
     while True:
         m = _SENTENCE_END.search(buffer)
         if first and not out:
             c = _CLAUSE_END.search(buffer, FIRST_CLAUSE_MIN_CHARS)
+            if c is None:
+                c = _PHRASE_START.search(buffer, FIRST_PHRASE_MIN_CHARS)
             if c and (m is None or c.start() < m.start()):
                 m = c
         if m is None:
