@@ -47,6 +47,7 @@ test: setup browser
 bench: setup
 	$(BIN)/python benchmarks/standin.py
 	$(BIN)/python benchmarks/chat.py
+	$(BIN)/python benchmarks/realtime.py
 
 bench-widgets: setup browser
 	$(BIN)/python benchmarks/widgets.py

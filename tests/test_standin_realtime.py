@@ -547,3 +547,18 @@ def test_first_audio_waits_for_a_phrase_not_a_sentence(text: str, pieces: list[s
     assert speakable(text, first=True) == (pieces, rest)
     later, _ = speakable(text, first=False)
     assert all(p.endswith((".", "!", "?")) for p in later)
+
+
+def test_incomplete_and_failed_responses(rt: Wire) -> None:
+    rt.send({"type": "conversation.item.create", "item": {"type": "message", "role": "user", "content": [
+        {"type": "input_text", "text": "Describe the sea in detail."}]}})
+    rt.send({"type": "response.create", "response": {"max_output_tokens": 3}})
+    cut = rt.until("response.done")[-1]["response"]
+    assert cut["status"] == "incomplete" and cut["status_details"]["reason"] == "max_output_tokens"
+    assert cut["usage"]["output_token_details"]["text_tokens"] <= 3
+    rt.send({"type": "conversation.item.create", "item": {"type": "message", "role": "user", "content": [
+        {"type": "input_text", "text": "word " * 5000}]}})
+    rt.send({"type": "response.create"})
+    failed = rt.until("response.done")[-1]["response"]
+    assert failed["status"] == "failed"
+    assert failed["status_details"]["error"]["code"] == "context_length_exceeded"
