@@ -94,6 +94,7 @@ class RealtimeConnection:
         self._tasks: set[asyncio.Future[Any]] = set()
         self._speculation: tuple[tuple[int, int], asyncio.Future[SttResult]] | None = None
         self._speculation_wanted: tuple[int, int] | None = None
+        self._closing = False
         self.configure_vad()
 
     # -- sending -----------------------------------------------------------------
@@ -169,6 +170,7 @@ class RealtimeConnection:
                 f"The stand-in failed: {type(exc).__name__}: {exc}", type="server_error"), client_id))
 
     async def _shutdown(self, sender: asyncio.Task[None]) -> None:
+        self._closing = True
         if self.active is not None:
             self.active.cancel("client_cancelled")
         if self.idle_task is not None:
@@ -234,7 +236,7 @@ class RealtimeConnection:
         if not task.cancelled() and task.exception() is not None:
             log.warning("speculative transcription failed: %r", task.exception())
         wanted, self._speculation_wanted = self._speculation_wanted, None
-        if wanted is not None and self.speech_item_id is not None and wanted[0] >= self.buffer_start:
+        if wanted is not None and not self._closing and self.speech_item_id is not None and wanted[0] >= self.buffer_start:
             self._speculate(*wanted)
 
     def _take_speculation(self, start: int, pause_ms: int | None) -> asyncio.Future[SttResult] | None:
