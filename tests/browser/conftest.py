@@ -90,7 +90,9 @@ def speech(shared_audio: Path, tmp_path_factory: pytest.TempPathFactory) -> tupl
     return wav, clip, sample_transcripts()[SPEECH_FILE]
 
 
-@pytest.fixture(scope="session")
+# Package scope: Playwright's sync API keeps an asyncio loop running on the main thread
+# while it is started, and tests outside this package call asyncio.run().
+@pytest.fixture(scope="package")
 def browser(chromium: str, speech: tuple[Path, Clip, str],
             tmp_path_factory: pytest.TempPathFactory) -> Iterator[Browser]:
     b = Browser(chromium, speech[0], tmp_path_factory.mktemp("chromium-profile"))
@@ -109,7 +111,7 @@ class Session:
     tmp: Path
 
 
-@pytest.fixture(scope="session", params=["lab", "notebook"], ids=["lab4", "notebook7"])
+@pytest.fixture(scope="package", params=["lab", "notebook"], ids=["lab4", "notebook7"])
 def jupyter(request: pytest.FixtureRequest, browser: Browser,
             tmp_path_factory: pytest.TempPathFactory) -> Iterator[Session]:
     """JupyterLab 4 or Notebook 7 with the test notebook open and its first cell run."""

@@ -39,7 +39,7 @@ def _record_by_clicks(s: Session, seconds: float) -> None:
     record.wait_for(timeout=10_000)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def clicked_recording(jupyter: Session, speech: tuple[Path, Clip, str]) -> dict[str, Any]:
     """Record -> wait -> Stop once per app; what the kernel received."""
     k = jupyter.kernel
