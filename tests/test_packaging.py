@@ -42,7 +42,7 @@ def test_pins_the_openai_major_version():
 def test_public_surface_is_pinned():
     assert sorted(voicekit.__all__) == sorted([
         "REALTIME_SAMPLE_RATE", "AudioError", "AudioFormatError", "Clip", "EmptyAudioError",
-        "MicrophoneError", "MissingDependencyError", "StandinError", "VoiceKitError", "__version__", "load_sample",
+        "MicrophoneError", "MissingDependencyError", "RealtimeError", "StandinError", "VoiceKitError", "__version__", "load_sample",
         "sample_names", "sample_path", "sample_transcripts", "use_standin",
     ])
     for name in voicekit.__all__:

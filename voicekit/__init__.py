@@ -16,6 +16,7 @@ from .errors import (
     EmptyAudioError,
     MicrophoneError,
     MissingDependencyError,
+    RealtimeError,
     StandinError,
     VoiceKitError,
 )
@@ -32,6 +33,7 @@ __all__ = [
     "EmptyAudioError",
     "MicrophoneError",
     "MissingDependencyError",
+    "RealtimeError",
     "StandinError",
     "VoiceKitError",
     "__version__",

@@ -8,7 +8,8 @@
     │   └── EmptyAudioError            (decodes fine but holds zero frames)
     ├── MissingDependencyError (ImportError)
     ├── MicrophoneError (RuntimeError) (the browser could not record: permission, device, context)
-    └── StandinError (RuntimeError)    (the offline stand-in server failed to start)
+    ├── StandinError (RuntimeError)    (the offline stand-in server failed to start)
+    └── RealtimeError (RuntimeError)   (a Realtime session: an ``error`` event, a lost socket)
 
 Errors raised by the ``openai`` SDK (``openai.APIError`` and friends) are never
 wrapped: in a teaching kit the SDK's own traceback is part of the lesson.
@@ -22,6 +23,7 @@ __all__ = [
     "EmptyAudioError",
     "MicrophoneError",
     "MissingDependencyError",
+    "RealtimeError",
     "StandinError",
     "VoiceKitError",
 ]
@@ -72,3 +74,20 @@ class MicrophoneError(VoiceKitError, RuntimeError):
 
 class StandinError(VoiceKitError, RuntimeError):
     """The offline stand-in server could not be started or did not answer."""
+
+
+class RealtimeError(VoiceKitError, RuntimeError):
+    """A Realtime session could not go on: the server sent an ``error`` event, or the
+    WebSocket closed.
+
+    Attributes
+    ----------
+    error : dict or None
+        The ``error`` object of the server's ``error`` event (``type``, ``code``,
+        ``message``, ``param``, ``event_id``; openai.types.realtime.RealtimeError),
+        or None when the socket closed.
+    """
+
+    def __init__(self, message: str, error: dict[str, object] | None = None) -> None:
+        super().__init__(message)
+        self.error = error

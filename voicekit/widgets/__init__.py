@@ -1,5 +1,7 @@
-"""Jupyter widgets: a microphone :class:`Recorder`, an audio :class:`Player`, and a
-live waveform and spectrogram, :class:`Scope`.
+"""Jupyter widgets: a microphone :class:`Recorder`, an audio :class:`Player`, a
+live waveform and spectrogram (:class:`Scope`), and for voice conversations a live
+:class:`Transcript`, an :class:`EventLog` of Realtime events and a push-to-talk
+:class:`TalkButton`.
 
 Both are anywidget classes whose front end is a plain ES module beside the Python
 file (``recorder.js``, ``player.js``): no build step, no CDN, nothing fetched at run
@@ -13,9 +15,22 @@ Import this subpackage explicitly (``from voicekit.widgets import Recorder``);
 
 from __future__ import annotations
 
+from .event_log import EventLog
 from .player import Player
 from .recorder import AudioChunk, Recorder, RecorderStats
 from .scope import Scope
+from .talk_button import TalkButton
+from .transcript import Transcript
 from .webrtc import clip_from_ipywebrtc
 
-__all__ = ["AudioChunk", "Player", "Recorder", "RecorderStats", "Scope", "clip_from_ipywebrtc"]
+__all__ = [
+    "AudioChunk",
+    "EventLog",
+    "Player",
+    "Recorder",
+    "RecorderStats",
+    "Scope",
+    "TalkButton",
+    "Transcript",
+    "clip_from_ipywebrtc",
+]

@@ -1,0 +1,307 @@
+"""Bookkeeping of a Realtime conversation: recorded events, turns, reply audio items.
+
+Used by :mod:`voicekit.realtime`; pure Python, no socket, so it is tested by feeding
+it server events (shaped as ``openai.types.realtime.RealtimeServerEvent``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal, Protocol
+
+import numpy as np
+import numpy.typing as npt
+
+from .audio import Clip
+from .formats import REALTIME_SAMPLE_RATE
+
+__all__ = ["AudioItem", "RealtimeEvent", "Turn", "TurnBook", "elide_audio"]
+
+# Where base64 audio sits in an event: client input_audio_buffer.append and the
+# server's response.output_audio.delta.
+_AUDIO_FIELDS = {"input_audio_buffer.append": "audio", "response.output_audio.delta": "delta"}
+
+# The fields worth a glance per event type, for summaries and the event log.
+_KEY_FIELDS = ("audio_start_ms", "audio_end_ms", "item_id", "response_id", "role", "transcript", "delta",
+               "text", "name", "call_id", "arguments", "code", "message", "status", "audio")
+
+
+class TranscriptSink(Protocol):
+    def show(self, turn: int, role: str, text: str) -> None: ...
+
+
+@dataclass(frozen=True)
+class RealtimeEvent:
+    """One Realtime event as a :class:`~voicekit.realtime.RealtimeSession` saw it.
+
+    Attributes
+    ----------
+    t : float
+        Seconds since the session started (monotonic clock), when it was sent or
+        received.
+    source : "client" or "server"
+        Who sent it.
+    type : str
+        The event type, for example ``"response.output_audio.delta"``.
+    data : dict
+        The event as JSON, base64 audio replaced by ``"<N bytes PCM16>"``.
+    """
+
+    t: float
+    source: Literal["client", "server"]
+    type: str
+    data: dict[str, Any]
+
+    def summary(self) -> str:
+        """Key fields as ``name=value`` pairs (ids, ms, text, status, error)."""
+        parts = []
+        flat = {**self.data, **(self.data.get("error") or {})}
+        for nested, prefix in (("response", "response_"), ("item", "item_")):
+            inner = self.data.get(nested)
+            if isinstance(inner, dict):
+                flat.setdefault(f"{prefix}id", inner.get("id"))
+                for key in ("status", "role", "name", "arguments", "call_id"):
+                    flat.setdefault(key, inner.get(key))
+        for key in _KEY_FIELDS:
+            value = flat.get(key)
+            if value is None or isinstance(value, (dict, list)):
+                continue
+            text = str(value)
+            parts.append(f"{key}={text[:60] + '…' if len(text) > 60 else text}")
+        return " ".join(parts)
+
+
+def elide_audio(data: dict[str, Any]) -> dict[str, Any]:
+    """``data`` with its base64 audio field (if any) replaced by its decoded size."""
+    key = _AUDIO_FIELDS.get(data.get("type", ""))
+    if key is None or not isinstance(data.get(key), str):
+        return data
+    b64 = data[key]
+    size = len(b64) * 3 // 4 - b64[-2:].count("=")
+    return {**data, key: f"<{size} bytes PCM16>"}
+
+
+@dataclass
+class AudioItem:
+    """One assistant item's reply audio as it arrived."""
+
+    item_id: str
+    response_id: str
+    t_first: float  # session seconds at its first audio delta
+    player_offset_ms: float  # where it starts in the Player's stream, in ms
+    frames: int = 0
+    truncated_at_ms: int | None = None
+
+    @property
+    def received_ms(self) -> float:
+        return 1000.0 * self.frames / REALTIME_SAMPLE_RATE
+
+
+@dataclass
+class Turn:
+    """One exchange: the user's input and the assistant's reply to it.
+
+    Attributes
+    ----------
+    index : int
+        0, 1, 2... in order of the user input.
+    user_item_id : str or None
+        The conversation item holding the user input.
+    user_transcript : str or None
+        What the server's input transcription heard
+        (``conversation.item.input_audio_transcription.completed``).
+    user_text : str or None
+        The typed text, for a text message.
+    speech_start_ms, speech_end_ms : int or None
+        Where the server VAD put the speech, in ms on the input audio timeline.
+    t_end_of_speech, t_first_audio, t_done : float or None
+        Session seconds at ``speech_stopped`` (or at sending the commit, for
+        manual turns), at the first ``response.output_audio.delta``, and at the
+        last ``response.done``.
+    assistant_text : str
+        The reply's transcript (audio) or text, as streamed.
+    status : str or None
+        The last ``response.done`` status: completed, cancelled, incomplete, failed.
+    usage : dict or None
+        That response's ``usage`` (tokens).
+    function_calls : list of dict
+        ``{"name", "call_id", "arguments"}`` for each tool call, in order.
+    truncated_at_ms : int or None
+        ``audio_end_ms`` of the truncate after a barge-in.
+    """
+
+    index: int
+    user_item_id: str | None = None
+    user_transcript: str | None = None
+    user_text: str | None = None
+    speech_start_ms: int | None = None
+    speech_end_ms: int | None = None
+    t_end_of_speech: float | None = None
+    t_first_audio: float | None = None
+    t_done: float | None = None
+    response_ids: list[str] = field(default_factory=list)
+    assistant_text: str = ""
+    status: str | None = None
+    usage: dict[str, Any] | None = None
+    function_calls: list[dict[str, Any]] = field(default_factory=list)
+    truncated_at_ms: int | None = None
+    awaiting_tool: bool = False
+    audio_chunks: list[npt.NDArray[np.int16]] = field(default_factory=list, repr=False)
+
+    @property
+    def user(self) -> str | None:
+        """What the user said or typed."""
+        return self.user_text if self.user_text is not None else self.user_transcript
+
+    @property
+    def latency_ms(self) -> float | None:
+        """End of speech to first reply audio, in ms (None if either is missing)."""
+        if self.t_end_of_speech is None or self.t_first_audio is None:
+            return None
+        return 1000.0 * (self.t_first_audio - self.t_end_of_speech)
+
+    @property
+    def reply(self) -> Clip | None:
+        """All reply audio of this turn: PCM16 mono at 24,000 Hz, or None."""
+        if not self.audio_chunks:
+            return None
+        return Clip(np.concatenate(self.audio_chunks), REALTIME_SAMPLE_RATE)
+
+
+class TurnBook:
+    """Builds :class:`Turn` records from server events, in arrival order."""
+
+    def __init__(self, transcript: TranscriptSink | None = None) -> None:
+        self.turns: list[Turn] = []
+        self.transcript = transcript
+        self.active_response: str | None = None  # the response being generated
+        self._by_response: dict[str, Turn] = {}
+        self._items: dict[str, AudioItem] = {}
+        self._last_item: AudioItem | None = None
+        self._t_commit: float | None = None
+
+    @property
+    def playing_item(self) -> AudioItem | None:
+        """The latest assistant audio item, unless it was already truncated."""
+        item = self._last_item
+        return item if item is not None and item.truncated_at_ms is None else None
+
+    def turn_of_response(self, response_id: str) -> Turn | None:
+        return self._by_response.get(response_id)
+
+    def commit_sent(self, now: float) -> None:
+        self._t_commit = now
+
+    def audio_delta(self, data: dict[str, Any], pcm: npt.NDArray[np.int16], now: float,
+                    player_ms: float) -> AudioItem:
+        """Count one ``response.output_audio.delta`` (call before the Player gets it)."""
+        item = self._items.get(data["item_id"])
+        if item is None:
+            item = AudioItem(data["item_id"], data["response_id"], now, player_ms)
+            self._items[item.item_id] = item
+            self._last_item = item
+        item.frames += pcm.size
+        turn = self._by_response.get(data["response_id"])
+        if turn is not None:
+            turn.audio_chunks.append(pcm)
+            if turn.t_first_audio is None:
+                turn.t_first_audio = now
+        return item
+
+    def handle(self, data: dict[str, Any], now: float) -> None:
+        """Update the turns for one server event (audio deltas go to :meth:`audio_delta`)."""
+        kind = data.get("type", "")
+        if kind == "input_audio_buffer.speech_started":
+            self._new(user_item_id=data.get("item_id"), speech_start_ms=data.get("audio_start_ms"))
+        elif kind == "input_audio_buffer.speech_stopped":
+            turn = self._user(data.get("item_id")) or self._current()
+            if turn is not None:
+                turn.speech_end_ms = data.get("audio_end_ms")
+                turn.t_end_of_speech = now
+        elif kind == "input_audio_buffer.committed":
+            self._committed(data["item_id"], now)
+        elif kind == "conversation.item.added":
+            self._item_added(data["item"], now)
+        elif kind == "conversation.item.input_audio_transcription.completed":
+            turn = self._user(data["item_id"])
+            if turn is not None:
+                turn.user_transcript = data["transcript"]
+                self._show(turn, "user", turn.user_transcript)
+        elif kind == "response.created":
+            self._response_created(data["response"]["id"])
+        elif kind in ("response.output_audio_transcript.delta", "response.output_text.delta"):
+            turn = self._by_response.get(data["response_id"])
+            if turn is not None:
+                turn.assistant_text += data["delta"]
+                self._show(turn, "assistant", turn.assistant_text)
+        elif kind == "response.done":
+            self._response_done(data["response"], now)
+        elif kind == "conversation.item.truncated":
+            item = self._items.get(data["item_id"])
+            if item is not None:
+                item.truncated_at_ms = data["audio_end_ms"]
+                turn = self._by_response.get(item.response_id)
+                if turn is not None:
+                    turn.truncated_at_ms = data["audio_end_ms"]
+
+    # ------------------------------------------------------------ internals
+    def _new(self, **fields: Any) -> Turn:
+        turn = Turn(index=len(self.turns), **fields)
+        self.turns.append(turn)
+        return turn
+
+    def _current(self) -> Turn | None:
+        return self.turns[-1] if self.turns else None
+
+    def _user(self, item_id: str | None) -> Turn | None:
+        if item_id is None:
+            return None
+        return next((t for t in reversed(self.turns) if t.user_item_id == item_id), None)
+
+    def _show(self, turn: Turn, role: str, text: str) -> None:
+        if self.transcript is not None:
+            self.transcript.show(turn.index, role, text)
+
+    def _committed(self, item_id: str, now: float) -> None:
+        turn = self._user(item_id)
+        if turn is None:
+            current = self._current()
+            if current is not None and current.user_item_id is None and not current.response_ids:
+                turn = current
+                turn.user_item_id = item_id
+            else:
+                turn = self._new(user_item_id=item_id)
+        if turn.t_end_of_speech is None:
+            turn.t_end_of_speech = self._t_commit if self._t_commit is not None else now
+        self._t_commit = None
+
+    def _item_added(self, item: dict[str, Any], now: float) -> None:
+        if item.get("type") != "message" or item.get("role") != "user" or self._user(item.get("id")):
+            return
+        texts = [c.get("text") or "" for c in item.get("content") or [] if c.get("type") == "input_text"]
+        if texts:
+            turn = self._new(user_item_id=item.get("id"), user_text=" ".join(texts), t_end_of_speech=now)
+            self._show(turn, "user", turn.user_text or "")
+
+    def _response_created(self, response_id: str) -> None:
+        turn = self._current()
+        if turn is None or (turn.response_ids and not turn.awaiting_tool):
+            turn = self._new()
+        turn.awaiting_tool = False
+        turn.response_ids.append(response_id)
+        self._by_response[response_id] = turn
+        self.active_response = response_id
+
+    def _response_done(self, response: dict[str, Any], now: float) -> None:
+        if self.active_response == response["id"]:
+            self.active_response = None
+        turn = self._by_response.get(response["id"])
+        if turn is None:
+            return
+        turn.status = response.get("status")
+        turn.usage = response.get("usage")
+        turn.t_done = now
+        calls = [{"name": o.get("name"), "call_id": o.get("call_id"), "arguments": o.get("arguments")}
+                 for o in response.get("output") or [] if o.get("type") == "function_call"]
+        turn.function_calls.extend(calls)
+        turn.awaiting_tool = bool(calls) and turn.status == "completed"

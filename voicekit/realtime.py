@@ -1,0 +1,668 @@
+"""Realtime API sessions that run in the background of a notebook.
+
+:class:`RealtimeSession` opens ``client.realtime.connect(model=...)`` (the GA
+protocol, as ``openai.types.realtime`` defines it) with the SDK's async client, on
+an asyncio loop in a daemon thread of its own. A cell that starts it returns at
+once; the kernel stays free to pass microphone chunks in and widget updates out.
+
+Wiring (OpenAI guide "Realtime conversations", section "Handling interruptions"):
+
+- microphone chunks (a :class:`~voicekit.widgets.Recorder`) and recordings
+  (:meth:`RealtimeSession.send_clip`) go out as ``input_audio_buffer.append``,
+  PCM16 mono at 24,000 Hz, base64;
+- ``response.output_audio.delta`` goes into a streaming
+  :class:`~voicekit.widgets.Player`;
+- ``input_audio_buffer.speech_started`` while a reply still plays is a barge-in:
+  the Player is cleared and ``conversation.item.truncate`` tells the server how
+  much of the reply was heard (``audio_end_ms``, clamped to the audio received);
+- each user/assistant exchange becomes a :class:`Turn`, with its latency from the
+  end of speech (``speech_stopped``, or the commit in push-to-talk) to the first
+  reply audio.
+
+Every event, both ways, is recorded in :attr:`RealtimeSession.events`, with the
+base64 audio left out (its size is kept). :meth:`RealtimeSession.wait_for` blocks
+the calling cell until an event arrives, with a timeout; nothing here waits for a
+widget.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterable, Mapping
+from concurrent.futures import Future
+from typing import TYPE_CHECKING, Any, Self
+
+import numpy as np
+
+from ._realtime_turns import AudioItem, RealtimeEvent, Turn, TurnBook, elide_audio
+from .audio import Clip
+from .errors import RealtimeError
+from .formats import REALTIME_SAMPLE_RATE
+
+if TYPE_CHECKING:
+    from openai import AsyncOpenAI, OpenAI
+
+    from .widgets import EventLog, Player, Recorder, TalkButton, Transcript
+
+__all__ = ["DEFAULT_MODEL", "RealtimeEvent", "RealtimeSession", "Turn"]
+
+logger = logging.getLogger("voicekit.realtime")
+
+DEFAULT_MODEL = "gpt-realtime-mini"
+"""The smaller GA Realtime model (``openai.types.realtime`` session ``model`` literals)."""
+
+DEFAULT_TRANSCRIBE_MODEL = "gpt-4o-mini-transcribe"
+"""Input transcription model the session turns on unless told otherwise (OpenAI's
+default is no input transcription: ``audio.input.transcription`` null)."""
+
+MAX_TOOL_ROUNDS = 4
+"""Tool calls answered in one turn before the follow-up ``response.create`` says
+``tool_choice: "none"`` (a ``"required"`` tool choice would otherwise loop)."""
+
+VAD_PAD_MS = 500
+"""Silence sent after a recording, on top of the VAD's ``silence_duration_ms``, so the
+server hears the end of the turn (semantic_vad waits up to 1,000 ms at low eagerness)."""
+
+
+class RealtimeSession:
+    """One Realtime conversation, running on a background thread.
+
+    Parameters
+    ----------
+    client : openai.AsyncOpenAI or openai.OpenAI
+        The client to connect with. A sync ``OpenAI`` client is copied into an
+        ``AsyncOpenAI`` with the same key, base URL, organization and project (the
+        socket needs the async client); that copy is closed with the session.
+    model : str
+        Realtime model, default ``"gpt-realtime-mini"``.
+    player : Player, optional
+        Where reply audio goes (PCM16, 24,000 Hz). Give it ``autoplay=True``.
+    transcript : Transcript, optional
+        Shows each turn's user transcript and assistant text as it streams.
+    event_log : EventLog, optional
+        Shows every event (type, time, key fields).
+    functions : mapping of str to callable, optional
+        Tools to run when the model calls them: ``functions[name](**arguments)``;
+        the result (``json.dumps`` unless a str) goes back as a
+        ``function_call_output`` item followed by ``response.create``. Declare the
+        tools themselves in the session (``tools``). After ``MAX_TOOL_ROUNDS``
+        rounds in one turn, the follow-up asks for no more tool calls.
+    transcribe : str or None
+        Input transcription model, turned on by :meth:`start` (default
+        ``"gpt-4o-mini-transcribe"``), so the user's words reach :attr:`turns` and
+        the Transcript; None leaves the session's setting alone.
+
+    Attributes
+    ----------
+    events : list of RealtimeEvent
+        Every event sent and received, in order.
+    turns : list of Turn
+        One per user input (speech, a committed buffer or a text message).
+    session : dict
+        The session as the server last reported it (``session.created`` or
+        ``session.updated``).
+    errors : list of dict
+        The ``error`` objects of every ``error`` event received.
+
+    Raises
+    ------
+    RealtimeError
+        From :meth:`wait_for` when an ``error`` event arrives or the socket closes.
+    """
+
+    def __init__(
+        self,
+        client: AsyncOpenAI | OpenAI,
+        model: str = DEFAULT_MODEL,
+        *,
+        player: Player | None = None,
+        transcript: Transcript | None = None,
+        event_log: EventLog | None = None,
+        functions: Mapping[str, Callable[..., Any]] | None = None,
+        transcribe: str | None = DEFAULT_TRANSCRIBE_MODEL,
+    ) -> None:
+        from openai import AsyncOpenAI
+
+        if isinstance(client, AsyncOpenAI):
+            self._client, self._own_client = client, False
+        else:
+            self._client = AsyncOpenAI(
+                api_key=client.api_key, base_url=client.base_url, organization=client.organization,
+                project=client.project, max_retries=client.max_retries)
+            self._own_client = True
+        self.model = model
+        self.player = player
+        self.transcript = transcript
+        self.event_log = event_log
+        self.functions = dict(functions or {})
+        self.transcribe = transcribe
+        self.events: list[RealtimeEvent] = []
+        self.session: dict[str, Any] = {}
+        self.errors: list[dict[str, Any]] = []
+        self._book = TurnBook(transcript)
+        self._on_event: list[Callable[[RealtimeEvent], Any]] = []
+        self._cond = threading.Condition()
+        self._mark = 0
+        self._t0 = time.monotonic()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._conn: Any = None
+        self._queue: asyncio.Queue[tuple[str, Any]] | None = None
+        self._tasks: list[asyncio.Task[None]] = []
+        self._closed: str | None = None
+        self._recorder: Recorder | None = None
+        self._talking: bool | None = None  # None: not push-to-talk
+        self._talk_frames = 0
+
+    # ------------------------------------------------------------ lifecycle
+    def start(self, session: Mapping[str, Any] | None = None, *, timeout: float = 60.0) -> dict[str, Any]:
+        """Connect, wait for ``session.created``, then send one ``session.update``
+        with ``session`` (partial; merged deeply by the server) and the input
+        transcription model (see ``transcribe``).
+
+        Returns
+        -------
+        dict
+            The session the server reports: ``session.updated`` when an update was
+            sent, else ``session.created``.
+
+        Raises
+        ------
+        TimeoutError
+            If the server does not answer within ``timeout`` seconds.
+        RealtimeError
+            If it answers the update with an ``error`` event.
+        """
+        if self._thread is not None:
+            raise RuntimeError("this RealtimeSession was already started; make a new one")
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, name="voicekit-realtime", daemon=True)
+        self._thread.start()
+        self._t0 = time.monotonic()
+        self._submit(self._open()).result(timeout)
+        created = self.wait_for("session.created", since=0, timeout=timeout)
+        patch = dict(session or {})
+        if self.transcribe is not None:
+            audio = dict(patch.get("audio") or {})
+            audio["input"] = {"transcription": {"model": self.transcribe}, **(audio.get("input") or {})}
+            patch["audio"] = audio
+        if patch:
+            return self.update(patch, timeout=timeout)
+        return dict(created.data["session"])
+
+    def close(self, timeout: float = 10.0) -> None:
+        """Close the socket (and the copied client), stop the thread. Idempotent."""
+        self.detach()
+        if self._loop is None or self._thread is None or not self._thread.is_alive():
+            return
+        try:
+            self._submit(self._shutdown()).result(timeout)
+        finally:
+            self._loop.call_soon_threadsafe(self._loop.stop)
+            self._thread.join(timeout)
+            self._loop.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @property
+    def connected(self) -> bool:
+        """True between :meth:`start` and :meth:`close` while the socket is open."""
+        return self._conn is not None and self._closed is None
+
+    # --------------------------------------------------------------- sending
+    def send(self, event: Mapping[str, Any]) -> None:
+        """Queue one client event (a dict shaped like ``openai.types.realtime``'s
+        ``RealtimeClientEventParam``). Events go out in the order queued."""
+        self._put("event", dict(event))
+
+    def update(self, session: Mapping[str, Any], *, timeout: float = 30.0) -> dict[str, Any]:
+        """Send ``session.update`` and return the merged session from ``session.updated``.
+
+        ``session`` is partial; ``"type": "realtime"`` is added when missing.
+        """
+        mark = self.mark()
+        self.send({"type": "session.update", "session": {"type": "realtime", **session}})
+        return dict(self.wait_for("session.updated", since=mark, timeout=timeout).data["session"])
+
+    def send_audio(self, audio: Clip) -> None:
+        """Queue one ``input_audio_buffer.append`` of ``audio`` (any rate and channels;
+        mixed to mono, resampled to 24,000 Hz PCM16 with soxr)."""
+        self._put("audio", _pcm16_24k(audio))
+
+    def send_clip(self, clip: Clip, *, chunk_ms: float = 100.0, realtime: bool = False,
+                  pad_ms: float | None = None) -> Future[None]:
+        """Stream a recording as ``input_audio_buffer.append`` events of ``chunk_ms``.
+
+        Parameters
+        ----------
+        clip : Clip
+            Any rate and channels (mixed to mono, resampled to 24,000 Hz PCM16).
+        chunk_ms : float
+            Audio per event, in ms.
+        realtime : bool
+            Pace the chunks at the speed of speech, as a microphone would; the call
+            still returns at once. By default they go as fast as the socket takes
+            them (the server's VAD works on the audio timeline either way).
+        pad_ms : float, optional
+            Silence appended after the clip, in ms. Default: with server_vad or
+            semantic_vad, the VAD's silence window plus 500 ms, so the turn ends; with
+            manual turns (``turn_detection`` null), none.
+
+        Returns
+        -------
+        concurrent.futures.Future
+            Done when the last chunk was sent.
+        """
+        pcm = _pcm16_24k(clip)
+        if pad_ms is None:
+            pad_ms = self._vad_silence_ms() + VAD_PAD_MS if self.turn_detection else 0.0
+        pad = np.zeros(round(pad_ms * REALTIME_SAMPLE_RATE / 1000), np.int16)
+        step = max(1, round(chunk_ms * REALTIME_SAMPLE_RATE / 1000))
+        return self._put("clip", (np.concatenate([pcm, pad]), step, realtime))
+
+    def send_text(self, text: str, *, respond: bool = True) -> None:
+        """Add a user message with ``input_text`` and, by default, ask for a response."""
+        self.send({"type": "conversation.item.create", "item": {
+            "type": "message", "role": "user", "content": [{"type": "input_text", "text": text}]}})
+        if respond:
+            self.create_response()
+
+    def commit(self) -> None:
+        """Send ``input_audio_buffer.commit`` (manual turns: the user finished speaking)."""
+        self.send({"type": "input_audio_buffer.commit"})
+
+    def clear_input(self) -> None:
+        """Send ``input_audio_buffer.clear`` (drop audio not yet committed)."""
+        self.send({"type": "input_audio_buffer.clear"})
+
+    def create_response(self, **response: Any) -> None:
+        """Send ``response.create``; keyword arguments are per-response overrides
+        (``instructions``, ``output_modalities``, ``tool_choice``, ``conversation``...)."""
+        self.send({"type": "response.create", **({"response": response} if response else {})})
+
+    def cancel_response(self) -> None:
+        """Send ``response.cancel`` (the server answers with an error if none is active)."""
+        self.send({"type": "response.cancel"})
+
+    def truncate(self, item_id: str, audio_end_ms: int, content_index: int = 0) -> None:
+        """Send ``conversation.item.truncate``: the assistant audio heard ends at
+        ``audio_end_ms`` (ms from the start of that item's audio)."""
+        self.send({"type": "conversation.item.truncate", "item_id": item_id,
+                   "content_index": content_index, "audio_end_ms": int(audio_end_ms)})
+
+    # ------------------------------------------------------------- turns
+    def run_turn(self, user: Clip | str, *, timeout: float = 120.0, **response: Any) -> Turn:
+        """Send one user turn (a recording or a text message) and wait for the reply.
+
+        A recording is streamed with :meth:`send_clip`; with manual turns it is then
+        committed and a response requested (keyword arguments are that
+        ``response.create``'s overrides, as in :meth:`create_response`; with
+        server VAD the server asks for the response itself). With :attr:`functions`, tool calls are
+        run and answered on the way; without, the turn returns at the tool call.
+        Returns the :class:`Turn`.
+
+        Raises
+        ------
+        TimeoutError
+            If no final ``response.done`` arrives within ``timeout`` seconds.
+        RealtimeError
+            If the server sends an ``error`` event meanwhile.
+        """
+        mark = self.mark()
+        if isinstance(user, str):
+            self.send_text(user, respond=False)
+            self.create_response(**response)
+        else:
+            self.send_clip(user)
+            if not self.turn_detection:
+                self.commit()
+                self.create_response(**response)
+        deadline = time.monotonic() + timeout
+        while True:
+            done = self.wait_for("response.done", since=mark, timeout=max(0.0, deadline - time.monotonic()))
+            mark = self.events.index(done) + 1
+            turn = self._book.turn_of_response(done.data["response"]["id"])
+            if turn is not None and not (turn.awaiting_tool and self.functions):
+                return turn
+
+    def interrupt(self) -> int | None:
+        """Stop the reply now: cancel it if still generating, clear the Player and
+        truncate the assistant item to what was heard. Returns ``audio_end_ms``, or
+        None when no reply audio was playing."""
+        if self._book.active_response is not None:
+            self.cancel_response()
+        return self._barge_in()
+
+    # ------------------------------------------------------------ waiting
+    def mark(self) -> int:
+        """Remember the current end of :attr:`events`; :meth:`wait_for` looks after it."""
+        with self._cond:
+            self._mark = len(self.events)
+            return self._mark
+
+    def wait_for(self, event_type: str | Iterable[str], *, since: int | None = None, timeout: float = 60.0,
+                 where: Callable[[RealtimeEvent], bool] | None = None,
+                 raise_on_error: bool = True) -> RealtimeEvent:
+        """Block until a server event of ``event_type`` arrives and return it.
+
+        Parameters
+        ----------
+        event_type : str or iterable of str
+            Server event type(s), for example ``"response.done"``.
+        since : int, optional
+            Index in :attr:`events` to search from; default the last :meth:`mark`
+            (call ``mark()`` before sending, so a fast reply cannot be missed).
+        timeout : float
+            Seconds.
+        where : callable, optional
+            Extra condition on the event.
+        raise_on_error : bool
+            Raise :class:`RealtimeError` if an ``error`` event arrives first.
+
+        Raises
+        ------
+        TimeoutError
+            After ``timeout`` seconds; the message lists the last events seen.
+        RealtimeError
+            On an ``error`` event (when ``raise_on_error``) or a closed socket.
+        """
+        types = {event_type} if isinstance(event_type, str) else set(event_type)
+        start = self._mark if since is None else since
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while True:
+                for event in self.events[start:]:
+                    if event.source != "server":
+                        continue
+                    if event.type in types and (where is None or where(event)):
+                        return event
+                    if raise_on_error and event.type == "error" and "error" not in types:
+                        err = event.data.get("error") or {}
+                        raise RealtimeError(f"the server sent an error while waiting for {sorted(types)}: "
+                                            f"{err.get('code')}: {err.get('message')}", err)
+                start = len(self.events)
+                if self._closed is not None:
+                    raise RealtimeError(f"the Realtime socket closed ({self._closed}) while waiting for "
+                                        f"{sorted(types)}")
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    last = ", ".join(e.type for e in self.events[-8:])
+                    raise TimeoutError(f"no {sorted(types)} within {timeout:g} s; last events: {last}")
+                self._cond.wait(left)
+
+    # ------------------------------------------------------------- reading
+    @property
+    def turns(self) -> list[Turn]:
+        return self._book.turns
+
+    @property
+    def reply(self) -> Clip | None:
+        """The last turn's reply audio (PCM16 mono, 24,000 Hz), or None."""
+        for turn in reversed(self.turns):
+            if turn.reply is not None:
+                return turn.reply
+        return None
+
+    @property
+    def turn_detection(self) -> dict[str, Any] | None:
+        """The session's ``audio.input.turn_detection`` (None: manual turns)."""
+        return ((self.session.get("audio") or {}).get("input") or {}).get("turn_detection")
+
+    def on_event(self, callback: Callable[[RealtimeEvent], Any], remove: bool = False) -> None:
+        """Call ``callback(event)`` with every :class:`RealtimeEvent`, on the session's
+        thread (keep it short; exceptions are logged to ``voicekit.realtime``)."""
+        if remove:
+            self._on_event.remove(callback)
+        else:
+            self._on_event.append(callback)
+
+    # ------------------------------------------------------- microphone
+    def attach(self, recorder: Recorder) -> None:
+        """Stream ``recorder``'s chunks (about 100 ms each) into the input buffer."""
+        self.detach()
+        recorder.on_chunk(self._on_chunk)
+        self._recorder = recorder
+
+    def detach(self) -> None:
+        """Stop streaming the attached Recorder."""
+        if self._recorder is not None:
+            self._recorder.on_chunk(self._on_chunk, remove=True)
+            self._recorder = None
+
+    def push_to_talk(self, *, timeout: float = 30.0) -> TalkButton:
+        """Switch to manual turns (``turn_detection: null``) and return a button:
+        hold it to talk (the Recorder's chunks are sent only while it is held);
+        release commits the buffer and asks for a response. Pressing it while a
+        reply plays interrupts the reply."""
+        from .widgets import TalkButton
+
+        self.update({"audio": {"input": {"turn_detection": None}}}, timeout=timeout)
+        button = TalkButton()
+        button.on_press(self.begin_talk)
+        button.on_release(self.end_talk)
+        self._talking = False
+        return button
+
+    def begin_talk(self) -> None:
+        """Push-to-talk pressed: interrupt any reply, clear the input buffer, open the mic."""
+        self.interrupt()
+        self.clear_input()
+        self._talk_frames = 0
+        self._talking = True
+
+    def end_talk(self) -> None:
+        """Push-to-talk released: commit what was said and ask for a response."""
+        self._talking = False
+        if self._talk_frames == 0:
+            logger.warning("push-to-talk released with no audio sent; nothing committed")
+            return
+        self.commit()
+        self.create_response()
+
+    def talk(self, clip: Clip) -> None:
+        """Push-to-talk without a microphone: press, send ``clip``, release."""
+        self.begin_talk()
+        self.send_clip(clip, pad_ms=0)
+        self._talk_frames += clip.n_frames
+        self.end_talk()
+
+    def _on_chunk(self, chunk: Any) -> None:
+        if self._talking is False:
+            return
+        self._talk_frames += chunk.clip.n_frames
+        self.send_audio(chunk.clip)
+
+    # ------------------------------------------------------------ internals
+    def _submit(self, coro: Any) -> Future[Any]:
+        if self._loop is None:
+            coro.close()
+            raise RuntimeError("call start() first")
+        return asyncio.run_coroutine_threadsafe(coro, self._loop)
+
+    def _put(self, kind: str, payload: Any) -> Future[None]:
+        if self._loop is None or self._queue is None:
+            raise RuntimeError("call start() first")
+        if self._closed is not None:
+            raise RealtimeError(f"the Realtime socket is closed ({self._closed})")
+        done: Future[None] = Future()
+        self._loop.call_soon_threadsafe(self._queue.put_nowait, (kind, (payload, done)))
+        return done
+
+    def _vad_silence_ms(self) -> float:
+        td = self.turn_detection or {}
+        if td.get("type") == "semantic_vad":
+            return 1000.0
+        return float(td.get("silence_duration_ms") or 500)
+
+    def _now(self) -> float:
+        return time.monotonic() - self._t0
+
+    async def _open(self) -> None:
+        self._queue = asyncio.Queue()
+        self._conn = await self._client.realtime.connect(model=self.model).enter()
+        loop = asyncio.get_running_loop()
+        self._tasks = [loop.create_task(self._reader()), loop.create_task(self._writer())]
+
+    async def _shutdown(self) -> None:
+        for task in self._tasks[1:]:
+            task.cancel()
+        if self._conn is not None:
+            await self._conn.close()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self._own_client:
+            await self._client.close()
+        self._set_closed("closed by the client")
+
+    def _set_closed(self, why: str) -> None:
+        with self._cond:
+            if self._closed is None:
+                self._closed = why
+            self._cond.notify_all()
+
+    async def _writer(self) -> None:
+        assert self._queue is not None
+        while True:
+            kind, (payload, done) = await self._queue.get()
+            try:
+                if kind == "event":
+                    await self._send_event(payload)
+                elif kind == "audio":
+                    await self._send_pcm(payload)
+                else:
+                    await self._stream(*payload)
+                done.set_result(None)
+            except Exception as exc:  # noqa: BLE001 -- handed to the caller's Future
+                done.set_exception(exc)
+                logger.warning("could not send a %s: %s", kind, exc)
+
+    async def _stream(self, pcm: np.ndarray, step: int, realtime: bool) -> None:
+        start = time.monotonic()
+        for i in range(0, pcm.size, step):
+            if realtime:
+                await asyncio.sleep(max(0.0, start + i / REALTIME_SAMPLE_RATE - time.monotonic()))
+            await self._send_pcm(pcm[i:i + step])
+
+    async def _send_pcm(self, pcm: np.ndarray) -> None:
+        await self._send_event({"type": "input_audio_buffer.append",
+                                "audio": base64.b64encode(pcm.astype("<i2").tobytes()).decode("ascii")})
+
+    async def _send_event(self, event: dict[str, Any]) -> None:
+        if event["type"] == "input_audio_buffer.commit":
+            self._book.commit_sent(self._now())
+        self._record("client", event)
+        await self._conn.send(event)
+
+    async def _reader(self) -> None:
+        try:
+            async for event in self._conn:
+                data = event.model_dump(mode="json", exclude_unset=True)
+                try:
+                    self._handle(data)
+                except Exception:  # a failing widget or callback must not end the session
+                    logger.exception("handling a %s event failed", data.get("type"))
+                    self._record("server", data)
+        except Exception as exc:  # noqa: BLE001 -- a lost socket: waiters are told why
+            self._set_closed(f"{type(exc).__name__}: {exc}")
+        else:
+            self._set_closed("closed by the server")
+
+    def _handle(self, data: dict[str, Any]) -> None:
+        kind = data.get("type", "")
+        now = self._now()
+        if kind in ("session.created", "session.updated"):
+            self.session = data["session"]
+        elif kind == "error":
+            self.errors.append(data.get("error") or {})
+            logger.warning("Realtime error event: %s", (data.get("error") or {}).get("message"))
+        elif kind == "input_audio_buffer.speech_started":
+            td = self.turn_detection or {}
+            if td.get("interrupt_response", True) is not False:
+                self._barge_in()
+        elif kind == "response.output_audio.delta":
+            pcm = base64.b64decode(data["delta"])
+            self._book.audio_delta(data, np.frombuffer(pcm, "<i2").astype(np.int16), now, self._player_ms())
+            if self.player is not None:
+                self.player.append(pcm)
+        elif kind == "response.done" and self.functions:
+            self._run_tools(data["response"])
+        self._book.handle(data, now)
+        self._record("server", data)
+
+    def _player_ms(self) -> float:
+        return self.player.duration_ms if self.player is not None else 0.0
+
+    def _barge_in(self) -> int | None:
+        item = self._book.playing_item
+        if item is None:
+            return None
+        heard = self._heard_ms(item)
+        if heard >= item.received_ms and self._book.active_response != item.response_id:  # the whole reply was already heard
+            return None
+        if self.player is not None:
+            self.player.clear()
+        end_ms = int(heard)
+        item.truncated_at_ms = end_ms
+        self.truncate(item.item_id, end_ms)
+        return end_ms
+
+    def _heard_ms(self, item: AudioItem) -> float:
+        """ms of ``item`` heard: the Player's reported position when a browser plays
+        it, else the wall time since its first audio (real-time playback assumed)."""
+        player = self.player
+        if player is not None and (player.playing or player.played_ms > 0):
+            heard = player.played_ms - item.player_offset_ms
+        else:
+            heard = (self._now() - item.t_first) * 1000.0
+        return min(max(heard, 0.0), item.received_ms)
+
+    def _run_tools(self, response: dict[str, Any]) -> None:
+        calls = [o for o in response.get("output") or [] if o.get("type") == "function_call"]
+        if response.get("status") != "completed" or not calls:
+            return
+        turn = self._book.turn_of_response(response["id"])
+        rounds = len(turn.response_ids) if turn is not None else 1
+        asyncio.get_running_loop().create_task(self._answer_tools(calls, last=rounds >= MAX_TOOL_ROUNDS))
+
+    async def _answer_tools(self, calls: list[dict[str, Any]], *, last: bool) -> None:
+        for call in calls:
+            fn = self.functions.get(call["name"])
+            try:
+                if fn is None:
+                    raise KeyError(f"no function named {call['name']!r} in RealtimeSession.functions")
+                result = await asyncio.to_thread(fn, **json.loads(call.get("arguments") or "{}"))
+                output = result if isinstance(result, str) else json.dumps(result)
+            except Exception as exc:  # noqa: BLE001 -- the model hears the error and can say so
+                logger.warning("tool %s failed: %s", call["name"], exc)
+                output = json.dumps({"error": f"{type(exc).__name__}: {exc}"})
+            await self._send_event({"type": "conversation.item.create", "item": {
+                "type": "function_call_output", "call_id": call["call_id"], "output": output}})
+        await self._send_event({"type": "response.create", **({"response": {"tool_choice": "none"}} if last else {})})
+
+    def _record(self, source: str, data: dict[str, Any]) -> None:
+        event = RealtimeEvent(self._now(), source, data.get("type", ""), elide_audio(data))  # type: ignore[arg-type]
+        with self._cond:
+            self.events.append(event)
+            self._cond.notify_all()
+        sinks: list[Callable[[RealtimeEvent], Any]] = list(self._on_event)
+        if self.event_log is not None:
+            sinks.insert(0, self.event_log.add)
+        for sink in sinks:
+            try:
+                sink(event)
+            except Exception:
+                logger.exception("Realtime event callback %r failed", sink)
+
+
+def _pcm16_24k(audio: Clip) -> np.ndarray:
+    if not isinstance(audio, Clip):
+        raise TypeError(f"expected a voicekit Clip, got {type(audio).__name__}")
+    return audio.to_mono().resample(REALTIME_SAMPLE_RATE).to_int16().samples

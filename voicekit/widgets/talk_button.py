@@ -1,0 +1,62 @@
+"""``TalkButton``: a push-to-talk button (hold to talk, release to send)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import anywidget
+import traitlets
+
+from ._base import CSS, HERE, Callbacks
+
+__all__ = ["TalkButton"]
+
+
+class TalkButton(anywidget.AnyWidget):
+    """Hold to talk: :attr:`pressed` is True while the mouse button, a finger or the
+    space bar (when the button has focus) holds it down.
+
+    :meth:`~voicekit.realtime.RealtimeSession.push_to_talk` returns one wired to the
+    session: press clears the input buffer and opens the microphone, release
+    commits and asks for a response. :meth:`press` and :meth:`release` do the same
+    from code.
+
+    Attributes
+    ----------
+    pressed : bool
+        Synced with the browser.
+    label : str
+        Text on the button.
+    """
+
+    _esm = HERE / "talk_button.js"
+    _css = CSS
+    pressed = traitlets.Bool(False).tag(sync=True)
+    label = traitlets.Unicode("Hold to talk").tag(sync=True)
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._on_press: Callbacks[None] = Callbacks("TalkButton on_press")
+        self._on_release: Callbacks[None] = Callbacks("TalkButton on_release")
+        self.observe(self._changed, names="pressed")
+
+    def on_press(self, callback: Callable[[], Any]) -> None:
+        """Call ``callback()`` each time the button goes down."""
+        self._on_press.register(lambda _: callback())
+
+    def on_release(self, callback: Callable[[], Any]) -> None:
+        """Call ``callback()`` each time the button comes up."""
+        self._on_release.register(lambda _: callback())
+
+    def press(self) -> None:
+        """Press it from code (same as ``pressed = True``)."""
+        self.pressed = True
+
+    def release(self) -> None:
+        """Release it from code (same as ``pressed = False``)."""
+        self.pressed = False
+
+    def _changed(self, change: dict[str, Any]) -> None:
+        # a trait observer has no caller to raise to: Callbacks logs failures
+        (self._on_press if change["new"] else self._on_release)(None)
