@@ -352,6 +352,27 @@ def test_manual_commit_when_turn_detection_is_null(rt: Wire, speech: dict[str, t
     assert rt.until("response.done")[-1]["response"]["status"] in ("completed", "incomplete")
 
 
+def test_vad_turned_on_again_keeps_the_session_timeline(rt: Wire, speech: dict[str, tuple[np.ndarray, str]]) -> None:
+    rt.send({"type": "session.update", "session": {"type": "realtime", "output_modalities": ["text"], "audio": {"input": {
+        "turn_detection": None, "transcription": {"model": "gpt-4o-mini-transcribe"}}}}})
+    rt.until("session.updated")
+    manual, _ = speech["cards_001.wav"]
+    rt.append(manual, chunk_ms=100)
+    rt.send({"type": "input_audio_buffer.commit"})
+    rt.until("conversation.item.input_audio_transcription.completed")
+    rt.send({"type": "session.update", "session": {"type": "realtime", "audio": {"input": {
+        "turn_detection": {"type": "server_vad", "create_response": False}}}}})
+    rt.until("session.updated")
+    pcm, reference = speech["ls_0880.wav"]
+    rt.append(turn_audio(pcm), chunk_ms=100)
+    events = rt.until("conversation.item.input_audio_transcription.completed")
+    started = next(e for e in events if e["type"] == "input_audio_buffer.speech_started")
+    offset_ms = 1000 * manual.size / REALTIME_SAMPLE_RATE
+    # audio_start_ms counts from the session's first audio, manual turns included
+    assert offset_ms + LEAD_IN_MS - 100 <= started["audio_start_ms"] <= offset_ms + LEAD_IN_MS + 400
+    assert wer(reference, events[-1]["transcript"]) <= 0.5, events[-1]["transcript"]
+
+
 # -- conversation ----------------------------------------------------------------------
 
 
@@ -562,3 +583,31 @@ def test_incomplete_and_failed_responses(rt: Wire) -> None:
     failed = rt.until("response.done")[-1]["response"]
     assert failed["status"] == "failed"
     assert failed["status_details"]["error"]["code"] == "context_length_exceeded"
+
+
+def test_auto_truncation_drops_the_oldest_turns_to_fit_the_context(rt: Wire) -> None:
+    for i in range(8):  # about 8 x 400 tokens: more than SmolLM2's 2,048-token window
+        rt.send({"type": "conversation.item.create", "item": {"type": "message", "role": "user", "content": [
+            {"type": "input_text", "text": f"Note {i}: " + "the sea is wide and deep " * 70}]}})
+    rt.send({"type": "conversation.item.create", "item": {"type": "message", "role": "user", "content": [
+        {"type": "input_text", "text": "Say hello."}]}})
+    rt.send({"type": "response.create", "response": {"output_modalities": ["text"], "max_output_tokens": 20}})
+    fitted = rt.until("response.done")[-1]["response"]
+    assert fitted["status"] in ("completed", "incomplete"), fitted.get("status_details")
+    assert 0 < fitted["usage"]["input_tokens"] <= 2048, fitted
+    rt.send({"type": "session.update", "session": {"type": "realtime", "truncation": "disabled"}})
+    assert rt.until("session.updated")[-1]["session"]["truncation"] == "disabled"
+    rt.send({"type": "response.create", "response": {"output_modalities": ["text"], "max_output_tokens": 20}})
+    failed = rt.until("response.done")[-1]["response"]
+    assert failed["status"] == "failed" and failed["status_details"]["error"]["code"] == "context_length_exceeded"
+
+
+def test_drop_oldest_turns_keeps_the_instructions_and_starts_at_a_user_turn() -> None:
+    from voicekit.standin.llm import Turn
+    from voicekit.standin.realtime.response import drop_oldest_turns
+
+    turns = [Turn("system", "be brief"), Turn("user", "a"), Turn("assistant", "b"), Turn("user", "c"),
+             Turn("tool", "d", tool_name="f"), Turn("user", "e")]
+    assert [t.content for t in drop_oldest_turns(turns) or []] == ["be brief", "c", "d", "e"]
+    assert [t.content for t in drop_oldest_turns(turns[1:4]) or []] == ["c"]
+    assert drop_oldest_turns([Turn("system", "x"), Turn("user", "only")]) is None

@@ -158,6 +158,7 @@ class RealtimeSession:
         self._recorder: Recorder | None = None
         self._talking: bool | None = None  # None: not push-to-talk
         self._talk_frames = 0
+        self._interrupted: set[str] = set()  # responses whose audio is no longer played
 
     # ------------------------------------------------------------ lifecycle
     def start(self, session: Mapping[str, Any] | None = None, *, timeout: float = 60.0) -> dict[str, Any]:
@@ -304,7 +305,8 @@ class RealtimeSession:
         """Send one user turn (a recording or a text message) and wait for the reply.
 
         A recording is streamed with :meth:`send_clip`; with manual turns it is then
-        committed and a response requested (keyword arguments are that
+        committed and a response requested; a response still in progress is
+        waited for first (keyword arguments are that
         ``response.create``'s overrides, as in :meth:`create_response`; with
         server VAD the server asks for the response itself). With :attr:`functions`, tool calls are
         run and answered on the way; without, the turn returns at the tool call.
@@ -317,6 +319,9 @@ class RealtimeSession:
         RealtimeError
             If the server sends an ``error`` event meanwhile.
         """
+        active = self._book.active_response
+        if active is not None:  # a second response.create would be refused
+            self.wait_for("response.done", since=0, timeout=timeout, where=lambda e: e.data["response"]["id"] == active)
         mark = self.mark()
         if isinstance(user, str):
             self.send_text(user, respond=False)
@@ -590,7 +595,8 @@ class RealtimeSession:
         elif kind == "response.output_audio.delta":
             pcm = base64.b64decode(data["delta"])
             self._book.audio_delta(data, np.frombuffer(pcm, "<i2").astype(np.int16), now, self._player_ms())
-            if self.player is not None:
+            # deltas already on the way when the user barged in are not played
+            if self.player is not None and data["response_id"] not in self._interrupted:
                 self.player.append(pcm)
         elif kind == "response.done" and self.functions:
             self._run_tools(data["response"])
@@ -607,6 +613,7 @@ class RealtimeSession:
         heard = self._heard_ms(item)
         if heard >= item.received_ms and self._book.active_response != item.response_id:  # the whole reply was already heard
             return None
+        self._interrupted.add(item.response_id)
         if self.player is not None:
             self.player.clear()
         end_ms = int(heard)

@@ -190,8 +190,8 @@ class RealtimeConnection:
         if timing is None:
             self.detector = None
             self.speech_item_id = None
-        elif self.detector is None:
-            self.detector = TurnDetector(timing)
+        elif self.detector is None:  # VAD on again after manual turns: ms stay on the session's timeline
+            self.detector = TurnDetector(timing, offset_ms=1000.0 * self.timeline / REALTIME_SAMPLE_RATE)
         else:
             self.detector.timing = timing
 
@@ -382,6 +382,7 @@ class RealtimeConnection:
             metadata=overrides.get("metadata"),
             conversation=overrides.get("conversation") or "auto",
             context=context,
+            truncation=s.get("truncation", "auto"),
         )
 
     def _input_item(self, raw: dict[str, Any], index: int) -> Item:

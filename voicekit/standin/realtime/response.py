@@ -25,9 +25,10 @@ failed) and real ``usage``: the LLM's own token counts, with audio counted at
 
 from __future__ import annotations
 
+import itertools
 import re
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -36,7 +37,7 @@ import numpy.typing as npt
 
 from ...formats import REALTIME_SAMPLE_RATE
 from ..engines import Engines, audio_tokens
-from ..llm import ContextLengthError, LLMUsage, ToolCall, ToolSpec
+from ..llm import ContextLengthError, LLMUsage, TextDelta, ToolCall, ToolSpec, Turn
 from ..speech import synthesize_pcm
 from .conversation import Conversation, Item
 from .events import new_id
@@ -115,6 +116,7 @@ class ResponseConfig:
     metadata: dict[str, str] | None
     conversation: str
     context: list[Item] | None
+    truncation: Any = "auto"
 
 
 class ResponseRun:
@@ -221,9 +223,7 @@ class ResponseRun:
         max_tokens = REALTIME_DEFAULT_MAX_TOKENS if c.max_output_tokens == "inf" else int(c.max_output_tokens)
         message: Item | None = None
         pending, spoken_any = "", False
-        for event in self.engines.llm.respond(
-            turns, tools=c.tools, tool_choice=c.tool_choice, max_tokens=max_tokens, usage=usage, stop=self._llm_stop,
-        ):
+        for event in self._llm_stream(turns, max_tokens, usage):
             if self.stop.is_set():
                 break
             if isinstance(event, ToolCall):
@@ -248,6 +248,38 @@ class ResponseRun:
         if usage.finish_reason == "length":
             return "incomplete", {"type": "incomplete", "reason": "max_output_tokens"}
         return "completed", None
+
+    def _llm_stream(self, turns: list[Turn], max_tokens: int, usage: LLMUsage) -> Iterator[TextDelta | ToolCall]:
+        """The LLM's stream for ``turns``, applying the session's ``truncation``.
+
+        With ``truncation`` other than ``"disabled"`` (OpenAI's default is
+        ``"auto"``: "Realtime conversations", section "Truncation"), a conversation
+        longer than the context window loses its oldest half of turns, again and
+        again, until it fits; the instructions and the newest turn always stay. The
+        conversation itself keeps every item, as OpenAI's does.
+
+        Raises
+        ------
+        ContextLengthError
+            If even the instructions and the newest turn do not fit, or truncation is
+            ``"disabled"``.
+        """
+        c = self.config
+        while True:
+            stream = self.engines.llm.respond(turns, tools=c.tools, tool_choice=c.tool_choice, max_tokens=max_tokens,
+                                              usage=usage, stop=self._llm_stop)
+            try:
+                first = next(stream)  # llama.cpp measures the prompt before the first token
+            except StopIteration:
+                return iter(())
+            except ContextLengthError:
+                shorter = None if c.truncation == "disabled" else drop_oldest_turns(turns)
+                if shorter is None or self.stop.is_set():
+                    raise
+                turns = shorter
+                self._llm_stop = threading.Event()  # the failed stream set the old one as it ended
+                continue
+            return itertools.chain([first], stream)
 
     def _tool_call(self, call: ToolCall) -> None:
         item = Item({"id": new_id("item"), "object": "realtime.item", "type": "function_call", "status": "in_progress",
@@ -364,3 +396,16 @@ def tool_choice_name(choice: Any) -> str | None:
     if isinstance(choice, dict):
         return str(choice.get("name"))
     return None if choice is None else str(choice)
+
+
+def drop_oldest_turns(turns: list[Turn]) -> list[Turn] | None:
+    """``turns`` without the oldest half of its non-system turns (at least one), starting
+    again at a user turn; None when only the newest turn is left to keep."""
+    head = [t for t in turns[:1] if t.role == "system"]
+    rest = turns[len(head):]
+    if len(rest) <= 1:
+        return None
+    kept = rest[max(1, len(rest) // 2):]
+    while len(kept) > 1 and kept[0].role != "user":
+        kept = kept[1:]
+    return head + kept

@@ -127,9 +127,12 @@ class TurnDetector:
     point in the audio where the turn was judged over.
     """
 
-    def __init__(self, timing: VadTiming, stream: SileroStream | None = None) -> None:
+    def __init__(self, timing: VadTiming, stream: SileroStream | None = None, *, offset_ms: float = 0.0) -> None:
         self.timing = timing
         self.stream = stream or SileroStream()
+        self.offset_ms = offset_ms
+        """Where on the session's timeline this detector's first audio sits, in ms (a
+        detector made when VAD is turned on again mid-session starts there)."""
         self.in_speech = False
         self._silence_since: float | None = None
         self._pause_reported = False
@@ -146,7 +149,7 @@ class TurnDetector:
         events: list[VadEvent] = []
         threshold = self.timing.threshold
         for i, p in enumerate(self.stream.feed(pcm)):
-            start_ms = (first + i) * WINDOW_MS
+            start_ms = self.offset_ms + (first + i) * WINDOW_MS
             if not self.in_speech:
                 if p >= threshold:
                     self.in_speech = True
