@@ -443,15 +443,15 @@ class RealtimeSession:
             self._recorder.on_chunk(self._on_chunk, remove=True)
             self._recorder = None
 
-    def push_to_talk(self, *, timeout: float = 30.0) -> TalkButton:
+    def push_to_talk(self, button: TalkButton | None = None, *, timeout: float = 30.0) -> TalkButton:
         """Switch to manual turns (``turn_detection: null``) and return a button:
         hold it to talk (the Recorder's chunks are sent only while it is held);
         release commits the buffer and asks for a response. Pressing it while a
-        reply plays interrupts the reply."""
+        reply plays interrupts the reply. Pass ``button`` to wire one already shown."""
         from .widgets import TalkButton
 
         self.update({"audio": {"input": {"turn_detection": None}}}, timeout=timeout)
-        button = TalkButton()
+        button = button if button is not None else TalkButton()
         button.on_press(self.begin_talk)
         button.on_release(self.end_talk)
         self._talking = False
