@@ -147,6 +147,8 @@ def test_push_to_talk_sends_the_microphone_only_while_held(
         for seq, i in enumerate(range(0, pcm.size, 2400)):
             rec._handle_custom_msg({"type": "chunk", "seq": seq, "sample_rate": 24_000, "t_ms": 0},
                                    [memoryview(pcm[i:i + 2400].astype("<i2").tobytes())])
+        # sends are queued in order: once this one is out, every chunk before it is too
+        session.send({"type": "session.update", "session": {"type": "realtime"}}).result(10)
 
     speak()  # not held: nothing goes out
     with caplog.at_level(logging.WARNING, "voicekit.realtime"):
@@ -168,6 +170,12 @@ def test_push_to_talk_sends_the_microphone_only_while_held(
     assert turn.latency_ms is not None and turn.latency_ms > 0
     transcribed = session.wait_for("conversation.item.input_audio_transcription.completed", since=mark, timeout=60)
     assert wer(ref, transcribed.data["transcript"]) <= 0.34
+    session.update({"audio": {"input": {"turn_detection": {"type": "server_vad"}}}})
+    mark = session.mark()
+    speak()  # back to VAD turns: the microphone streams again, and the button is ignored
+    button.press()
+    assert sum(e.type == "input_audio_buffer.append" for e in session.events[mark:]) == math.ceil(pcm.size / 2400)
+    assert not [e for e in session.events[mark:] if e.type == "input_audio_buffer.clear"]
     session.detach()
     assert len(rec._on_chunk) == 0
 

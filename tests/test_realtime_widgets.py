@@ -67,9 +67,12 @@ def test_event_log_sends_rows_and_filters_like_the_browser() -> None:
 def test_talk_button_calls_back_on_press_and_release(caplog: pytest.LogCaptureFixture) -> None:
     button = TalkButton()
     calls: list[str] = []
-    button.on_press(lambda: calls.append("press"))
     button.on_release(lambda: calls.append("release"))
     button.on_release(lambda: 1 / 0)
+    def press() -> None:
+        calls.append("press")
+    button.on_press(press)
+    button.on_press(press)  # registered once
     with caplog.at_level(logging.ERROR, "voicekit.widgets"):
         button.press()
         button.press()  # no change, no call

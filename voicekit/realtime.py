@@ -31,7 +31,6 @@ import asyncio
 import base64
 import json
 import logging
-import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import Future
@@ -39,9 +38,9 @@ from typing import TYPE_CHECKING, Any, Self
 
 import numpy as np
 
-from ._realtime_turns import AudioItem, RealtimeEvent, Turn, TurnBook, elide_audio
+from ._realtime_socket import RealtimeSocket, event_types
+from ._realtime_turns import AudioItem, RealtimeEvent, Turn, TurnBook
 from .audio import Clip
-from .errors import RealtimeError
 from .formats import REALTIME_SAMPLE_RATE
 
 if TYPE_CHECKING:
@@ -141,20 +140,13 @@ class RealtimeSession:
         self.event_log = event_log
         self.functions = dict(functions or {})
         self.transcribe = transcribe
-        self.events: list[RealtimeEvent] = []
         self.session: dict[str, Any] = {}
         self.errors: list[dict[str, Any]] = []
         self._book = TurnBook(transcript)
         self._on_event: list[Callable[[RealtimeEvent], Any]] = []
-        self._cond = threading.Condition()
-        self._mark = 0
-        self._t0 = time.monotonic()
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._thread: threading.Thread | None = None
-        self._conn: Any = None
-        self._queue: asyncio.Queue[tuple[str, Any]] | None = None
-        self._tasks: list[asyncio.Task[None]] = []
-        self._closed: str | None = None
+        self._socket = RealtimeSocket(self._client, model, handle=self._handle, on_record=self._recorded,
+                                      close_client=self._own_client)
+        self._socket.before_send = self._before_send
         self._recorder: Recorder | None = None
         self._talking: bool | None = None  # None: not push-to-talk
         self._talk_frames = 0
@@ -179,13 +171,7 @@ class RealtimeSession:
         RealtimeError
             If it answers the update with an ``error`` event.
         """
-        if self._thread is not None:
-            raise RuntimeError("this RealtimeSession was already started; make a new one")
-        self._loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self._loop.run_forever, name="voicekit-realtime", daemon=True)
-        self._thread.start()
-        self._t0 = time.monotonic()
-        self._submit(self._open()).result(timeout)
+        self._socket.open(timeout)
         created = self.wait_for("session.created", since=0, timeout=timeout)
         patch = dict(session or {})
         if self.transcribe is not None:
@@ -199,14 +185,7 @@ class RealtimeSession:
     def close(self, timeout: float = 10.0) -> None:
         """Close the socket (and the copied client), stop the thread. Idempotent."""
         self.detach()
-        if self._loop is None or self._thread is None or not self._thread.is_alive():
-            return
-        try:
-            self._submit(self._shutdown()).result(timeout)
-        finally:
-            self._loop.call_soon_threadsafe(self._loop.stop)
-            self._thread.join(timeout)
-            self._loop.close()
+        self._socket.close(timeout)
 
     def __enter__(self) -> Self:
         return self
@@ -217,13 +196,14 @@ class RealtimeSession:
     @property
     def connected(self) -> bool:
         """True between :meth:`start` and :meth:`close` while the socket is open."""
-        return self._conn is not None and self._closed is None
+        return self._socket.connected
 
     # --------------------------------------------------------------- sending
-    def send(self, event: Mapping[str, Any]) -> None:
+    def send(self, event: Mapping[str, Any]) -> Future[None]:
         """Queue one client event (a dict shaped like ``openai.types.realtime``'s
-        ``RealtimeClientEventParam``). Events go out in the order queued."""
-        self._put("event", dict(event))
+        ``RealtimeClientEventParam``). Events go out in the order queued; the
+        Future is done once this one was sent."""
+        return self._socket.put("event", dict(event))
 
     def update(self, session: Mapping[str, Any], *, timeout: float = 30.0) -> dict[str, Any]:
         """Send ``session.update`` and return the merged session from ``session.updated``.
@@ -234,10 +214,11 @@ class RealtimeSession:
         self.send({"type": "session.update", "session": {"type": "realtime", **session}})
         return dict(self.wait_for("session.updated", since=mark, timeout=timeout).data["session"])
 
-    def send_audio(self, audio: Clip) -> None:
+    def send_audio(self, audio: Clip) -> Future[None]:
         """Queue one ``input_audio_buffer.append`` of ``audio`` (any rate and channels;
-        mixed to mono, resampled to 24,000 Hz PCM16 with soxr)."""
-        self._put("audio", _pcm16_24k(audio))
+        mixed to mono, resampled to 24,000 Hz PCM16 with soxr). The Future is done
+        once it was sent."""
+        return self._socket.put("audio", _pcm16_24k(audio))
 
     def send_clip(self, clip: Clip, *, chunk_ms: float = 100.0, realtime: bool = False,
                   pad_ms: float | None = None) -> Future[None]:
@@ -268,7 +249,7 @@ class RealtimeSession:
             pad_ms = self._vad_silence_ms() + VAD_PAD_MS if self.turn_detection else 0.0
         pad = np.zeros(round(pad_ms * REALTIME_SAMPLE_RATE / 1000), np.int16)
         step = max(1, round(chunk_ms * REALTIME_SAMPLE_RATE / 1000))
-        return self._put("clip", (np.concatenate([pcm, pad]), step, realtime))
+        return self._socket.put("clip", (np.concatenate([pcm, pad]), step, realtime))
 
     def send_text(self, text: str, *, respond: bool = True) -> None:
         """Add a user message with ``input_text`` and, by default, ask for a response."""
@@ -350,9 +331,7 @@ class RealtimeSession:
     # ------------------------------------------------------------ waiting
     def mark(self) -> int:
         """Remember the current end of :attr:`events`; :meth:`wait_for` looks after it."""
-        with self._cond:
-            self._mark = len(self.events)
-            return self._mark
+        return self._socket.mark()
 
     def wait_for(self, event_type: str | Iterable[str], *, since: int | None = None, timeout: float = 60.0,
                  where: Callable[[RealtimeEvent], bool] | None = None,
@@ -380,31 +359,13 @@ class RealtimeSession:
         RealtimeError
             On an ``error`` event (when ``raise_on_error``) or a closed socket.
         """
-        types = {event_type} if isinstance(event_type, str) else set(event_type)
-        start = self._mark if since is None else since
-        deadline = time.monotonic() + timeout
-        with self._cond:
-            while True:
-                for event in self.events[start:]:
-                    if event.source != "server":
-                        continue
-                    if event.type in types and (where is None or where(event)):
-                        return event
-                    if raise_on_error and event.type == "error" and "error" not in types:
-                        err = event.data.get("error") or {}
-                        raise RealtimeError(f"the server sent an error while waiting for {sorted(types)}: "
-                                            f"{err.get('code')}: {err.get('message')}", err)
-                start = len(self.events)
-                if self._closed is not None:
-                    raise RealtimeError(f"the Realtime socket closed ({self._closed}) while waiting for "
-                                        f"{sorted(types)}")
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    last = ", ".join(e.type for e in self.events[-8:])
-                    raise TimeoutError(f"no {sorted(types)} within {timeout:g} s; last events: {last}")
-                self._cond.wait(left)
+        return self._socket.wait_for(event_types(event_type), since, timeout, where, raise_on_error)
 
     # ------------------------------------------------------------- reading
+    @property
+    def events(self) -> list[RealtimeEvent]:
+        return self._socket.events
+
     @property
     def turns(self) -> list[Turn]:
         return self._book.turns
@@ -458,7 +419,13 @@ class RealtimeSession:
         return button
 
     def begin_talk(self) -> None:
-        """Push-to-talk pressed: interrupt any reply, clear the input buffer, open the mic."""
+        """Push-to-talk pressed: interrupt any reply, clear the input buffer, open the mic.
+
+        Ignored (with a warning) unless the session has manual turns
+        (``turn_detection`` null, as :meth:`push_to_talk` sets)."""
+        if self.turn_detection is not None:
+            logger.warning("push-to-talk needs turn_detection null (call push_to_talk()); ignored")
+            return
         self.interrupt()
         self.clear_input()
         self._talk_frames = 0
@@ -466,6 +433,8 @@ class RealtimeSession:
 
     def end_talk(self) -> None:
         """Push-to-talk released: commit what was said and ask for a response."""
+        if self.turn_detection is not None:
+            return
         self._talking = False
         if self._talk_frames == 0:
             logger.warning("push-to-talk released with no audio sent; nothing committed")
@@ -487,104 +456,23 @@ class RealtimeSession:
         self.send_audio(chunk.clip)
 
     # ------------------------------------------------------------ internals
-    def _submit(self, coro: Any) -> Future[Any]:
-        if self._loop is None:
-            coro.close()
-            raise RuntimeError("call start() first")
-        return asyncio.run_coroutine_threadsafe(coro, self._loop)
-
-    def _put(self, kind: str, payload: Any) -> Future[None]:
-        if self._loop is None or self._queue is None:
-            raise RuntimeError("call start() first")
-        if self._closed is not None:
-            raise RealtimeError(f"the Realtime socket is closed ({self._closed})")
-        done: Future[None] = Future()
-        self._loop.call_soon_threadsafe(self._queue.put_nowait, (kind, (payload, done)))
-        return done
-
     def _vad_silence_ms(self) -> float:
         td = self.turn_detection or {}
         if td.get("type") == "semantic_vad":
             return 1000.0
         return float(td.get("silence_duration_ms") or 500)
 
-    def _now(self) -> float:
-        return time.monotonic() - self._t0
-
-    async def _open(self) -> None:
-        self._queue = asyncio.Queue()
-        self._conn = await self._client.realtime.connect(model=self.model).enter()
-        loop = asyncio.get_running_loop()
-        self._tasks = [loop.create_task(self._reader()), loop.create_task(self._writer())]
-
-    async def _shutdown(self) -> None:
-        for task in self._tasks[1:]:
-            task.cancel()
-        if self._conn is not None:
-            await self._conn.close()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
-        if self._own_client:
-            await self._client.close()
-        self._set_closed("closed by the client")
-
-    def _set_closed(self, why: str) -> None:
-        with self._cond:
-            if self._closed is None:
-                self._closed = why
-            self._cond.notify_all()
-
-    async def _writer(self) -> None:
-        assert self._queue is not None
-        while True:
-            kind, (payload, done) = await self._queue.get()
-            try:
-                if kind == "event":
-                    await self._send_event(payload)
-                elif kind == "audio":
-                    await self._send_pcm(payload)
-                else:
-                    await self._stream(*payload)
-                done.set_result(None)
-            except Exception as exc:  # noqa: BLE001 -- handed to the caller's Future
-                done.set_exception(exc)
-                logger.warning("could not send a %s: %s", kind, exc)
-
-    async def _stream(self, pcm: np.ndarray, step: int, realtime: bool) -> None:
-        start = time.monotonic()
-        for i in range(0, pcm.size, step):
-            if realtime:
-                await asyncio.sleep(max(0.0, start + i / REALTIME_SAMPLE_RATE - time.monotonic()))
-            await self._send_pcm(pcm[i:i + step])
-
-    async def _send_pcm(self, pcm: np.ndarray) -> None:
-        await self._send_event({"type": "input_audio_buffer.append",
-                                "audio": base64.b64encode(pcm.astype("<i2").tobytes()).decode("ascii")})
-
-    async def _send_event(self, event: dict[str, Any]) -> None:
+    def _before_send(self, event: dict[str, Any]) -> None:
         if event["type"] == "input_audio_buffer.commit":
-            self._book.commit_sent(self._now())
-        self._record("client", event)
-        await self._conn.send(event)
-
-    async def _reader(self) -> None:
-        try:
-            async for event in self._conn:
-                data = event.model_dump(mode="json", exclude_unset=True)
-                try:
-                    self._handle(data)
-                except Exception:  # a failing widget or callback must not end the session
-                    logger.exception("handling a %s event failed", data.get("type"))
-                    self._record("server", data)
-        except Exception as exc:  # noqa: BLE001 -- a lost socket: waiters are told why
-            self._set_closed(f"{type(exc).__name__}: {exc}")
-        else:
-            self._set_closed("closed by the server")
+            self._book.commit_sent(self._socket.now())
 
     def _handle(self, data: dict[str, Any]) -> None:
         kind = data.get("type", "")
-        now = self._now()
+        now = self._socket.now()
         if kind in ("session.created", "session.updated"):
             self.session = data["session"]
+            if self.turn_detection is not None:
+                self._talking = None  # VAD turns: the microphone streams all the time
         elif kind == "error":
             self.errors.append(data.get("error") or {})
             logger.warning("Realtime error event: %s", (data.get("error") or {}).get("message"))
@@ -601,7 +489,6 @@ class RealtimeSession:
         elif kind == "response.done" and self.functions:
             self._run_tools(data["response"])
         self._book.handle(data, now)
-        self._record("server", data)
 
     def _player_ms(self) -> float:
         return self.player.duration_ms if self.player is not None else 0.0
@@ -628,7 +515,7 @@ class RealtimeSession:
         if player is not None and (player.playing or player.played_ms > 0):
             heard = player.played_ms - item.player_offset_ms
         else:
-            heard = (self._now() - item.t_first) * 1000.0
+            heard = (self._socket.now() - item.t_first) * 1000.0
         return min(max(heard, 0.0), item.received_ms)
 
     def _run_tools(self, response: dict[str, Any]) -> None:
@@ -650,15 +537,11 @@ class RealtimeSession:
             except Exception as exc:  # noqa: BLE001 -- the model hears the error and can say so
                 logger.warning("tool %s failed: %s", call["name"], exc)
                 output = json.dumps({"error": f"{type(exc).__name__}: {exc}"})
-            await self._send_event({"type": "conversation.item.create", "item": {
+            await self._socket.send_event({"type": "conversation.item.create", "item": {
                 "type": "function_call_output", "call_id": call["call_id"], "output": output}})
-        await self._send_event({"type": "response.create", **({"response": {"tool_choice": "none"}} if last else {})})
+        await self._socket.send_event({"type": "response.create", **({"response": {"tool_choice": "none"}} if last else {})})
 
-    def _record(self, source: str, data: dict[str, Any]) -> None:
-        event = RealtimeEvent(self._now(), source, data.get("type", ""), elide_audio(data))  # type: ignore[arg-type]
-        with self._cond:
-            self.events.append(event)
-            self._cond.notify_all()
+    def _recorded(self, event: RealtimeEvent) -> None:
         sinks: list[Callable[[RealtimeEvent], Any]] = list(self._on_event)
         if self.event_log is not None:
             sinks.insert(0, self.event_log.add)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import anywidget
@@ -11,6 +12,16 @@ import traitlets
 from ._base import CSS, HERE, Callbacks
 
 __all__ = ["TalkButton"]
+
+
+@dataclass(frozen=True)
+class _NoArg:
+    """A zero-argument callback in a :class:`Callbacks` list (equal when ``fn`` is)."""
+
+    fn: Callable[[], Any]
+
+    def __call__(self, _: None) -> Any:
+        return self.fn()
 
 
 class TalkButton(anywidget.AnyWidget):
@@ -42,12 +53,12 @@ class TalkButton(anywidget.AnyWidget):
         self.observe(self._changed, names="pressed")
 
     def on_press(self, callback: Callable[[], Any]) -> None:
-        """Call ``callback()`` each time the button goes down."""
-        self._on_press.register(lambda _: callback())
+        """Call ``callback()`` each time the button goes down (once, however often given)."""
+        self._on_press.register(_NoArg(callback))
 
     def on_release(self, callback: Callable[[], Any]) -> None:
         """Call ``callback()`` each time the button comes up."""
-        self._on_release.register(lambda _: callback())
+        self._on_release.register(_NoArg(callback))
 
     def press(self) -> None:
         """Press it from code (same as ``pressed = True``)."""
