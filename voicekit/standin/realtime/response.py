@@ -26,7 +26,7 @@ failed) and real ``usage``: the LLM's own token counts, with audio counted at
 from __future__ import annotations
 
 import itertools
-import re
+import logging
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -41,22 +41,15 @@ from ..llm import ContextLengthError, LLMUsage, TextDelta, ToolCall, ToolSpec, T
 from ..speech import synthesize_pcm
 from .conversation import Conversation, Item
 from .events import new_id
+from .headstart import HeadStart
+from .phrases import speakable
+
+log = logging.getLogger("voicekit.standin.realtime")
 
 __all__ = ["DELTA_MS", "ResponseConfig", "ResponseRun", "speakable"]
 
 DELTA_MS = 200
 """Audio per ``response.output_audio.delta`` event, in ms (the last of a sentence may be shorter)."""
-
-_SENTENCE_END = re.compile(r"(?<=[.!?])\s+|\n+")
-_CLAUSE_END = re.compile(r"(?<=[,;:])\s+")
-_PHRASE_START = re.compile(r"\s+(?=(?:and|but|or|so|because|which|that|who|when|where|while|if|with|for|to)\s)", re.IGNORECASE)
-
-FIRST_CLAUSE_MIN_CHARS = 16
-"""A first sentence is spoken from its first comma, semicolon or colon once it has this many characters."""
-
-FIRST_PHRASE_MIN_CHARS = 16
-"""With no clause mark, a first sentence is spoken up to a phrase start ("... card game | that has ...")
-once it has this many characters."""
 
 REALTIME_DEFAULT_MAX_TOKENS = 150
 """The reply cap when ``max_output_tokens`` is ``"inf"`` (about 100 words, 40 s of speech).
@@ -67,33 +60,6 @@ with reason ``max_output_tokens``, so the cut is visible.
 """
 
 Emit = Callable[[dict[str, Any]], None]
-
-
-def speakable(buffer: str, *, first: bool) -> tuple[list[str], str]:
-    """Split the text ready to speak off ``buffer``; returns ``(pieces, rest)``.
-
-    Pieces end at a sentence end (or a line break). With ``first`` (nothing
-    spoken yet), a clause boundary after at least
-    :data:`FIRST_CLAUSE_MIN_CHARS` characters also ends a piece, and failing
-    that, the space before a conjunction or relative word ("and", "that",
-    "which", ...) after :data:`FIRST_PHRASE_MIN_CHARS`: the first audio then
-    waits for a phrase, not a whole sentence (Piper takes about 4 ms per
-    character on 2 cores).
-    """
-    out: list[str] = []
-    while True:
-        m = _SENTENCE_END.search(buffer)
-        if first and not out:
-            c = _CLAUSE_END.search(buffer, FIRST_CLAUSE_MIN_CHARS)
-            if c is None:
-                c = _PHRASE_START.search(buffer, FIRST_PHRASE_MIN_CHARS)
-            if c and (m is None or c.start() < m.start()):
-                m = c
-        if m is None:
-            return out, buffer
-        head, buffer = buffer[: m.start()].strip(), buffer[m.end():]
-        if head:
-            out.append(head)
 
 
 @dataclass(frozen=True)
@@ -130,7 +96,8 @@ class ResponseRun:
         PCM16 samples (24 kHz) sent so far.
     """
 
-    def __init__(self, engines: Engines, conversation: Conversation, config: ResponseConfig, emit: Emit) -> None:
+    def __init__(self, engines: Engines, conversation: Conversation, config: ResponseConfig, emit: Emit,
+                 head_start: HeadStart | None = None) -> None:
         self.id = new_id("resp")
         self.engines = engines
         self.conversation = conversation
@@ -144,6 +111,9 @@ class ResponseRun:
         self.audio_samples = 0
         self.output: list[Item] = []
         self._audio_lock = threading.Lock()
+        self.head_start = head_start
+        """The LLM already started on the expected turns (:mod:`.headstart`), adopted if they match."""
+        self._adopted: HeadStart | None = None
 
     def cancel(self, reason: str) -> None:
         """Stop at the next token or audio chunk; ``reason`` is ``client_cancelled`` or ``turn_detected``."""
@@ -207,6 +177,8 @@ class ResponseRun:
             status = "failed"
             details = {"type": "failed", "error": {"type": "server_error", "code": "standin_failed",
                                                    "message": f"{type(exc).__name__}: {exc}"}}
+        if self.head_start is not None:  # never adopted: free llama.cpp's slot
+            self.head_start.close()
         done = {"type": "response.done", "response": self._response(status, details, self._usage(usage))}
         self.finished.set()
         self.emit(done)
@@ -220,7 +192,7 @@ class ResponseRun:
         turns = self.conversation.turns(items, c.instructions)
         if self.stop.is_set():
             return self._cancelled()
-        max_tokens = REALTIME_DEFAULT_MAX_TOKENS if c.max_output_tokens == "inf" else int(c.max_output_tokens)
+        max_tokens = reply_max_tokens(c)
         message: Item | None = None
         pending, spoken_any = "", False
         for event in self._llm_stream(turns, max_tokens, usage):
@@ -265,9 +237,20 @@ class ResponseRun:
             ``"disabled"``.
         """
         c = self.config
+        head, self.head_start = self.head_start, None
+        if head is not None and not head.matches(turns, c.tools, c.tool_choice, max_tokens, speech_of(c)):
+            head.close()
+            head = None
         while True:
-            stream = self.engines.llm.respond(turns, tools=c.tools, tool_choice=c.tool_choice, max_tokens=max_tokens,
-                                              usage=usage, stop=self._llm_stop)
+            if head is not None:  # adopt it: cancel() stops its LLM from now on
+                log.debug("%s: the reply comes from the head start", self.id)
+                self._llm_stop, stream, self._adopted = head.stop, head.events(usage), head
+                if self.stop.is_set():
+                    head.close()
+                head = None
+            else:
+                stream = self.engines.llm.respond(turns, tools=c.tools, tool_choice=c.tool_choice,
+                                                  max_tokens=max_tokens, usage=usage, stop=self._llm_stop)
             try:
                 first = next(stream)  # llama.cpp measures the prompt before the first token
             except StopIteration:
@@ -321,7 +304,10 @@ class ResponseRun:
         c = self.config
         step = REALTIME_SAMPLE_RATE * DELTA_MS // 1000
         first = True
-        for pcm in synthesize_pcm(self.engines.tts, text, voice=c.voice, speed=c.speed, sample_rate=REALTIME_SAMPLE_RATE):
+        ready = self._adopted.first_audio(text) if self._adopted is not None else None
+        audio = ready if ready is not None else synthesize_pcm(
+            self.engines.tts, text, voice=c.voice, speed=c.speed, sample_rate=REALTIME_SAMPLE_RATE)
+        for pcm in audio:
             for k in range(0, pcm.size, step):
                 if not self._append_audio(item, pcm[k:k + step], text if first else None):
                     return
@@ -396,6 +382,16 @@ def tool_choice_name(choice: Any) -> str | None:
     if isinstance(choice, dict):
         return str(choice.get("name"))
     return None if choice is None else str(choice)
+
+
+def speech_of(config: ResponseConfig) -> tuple[str, float] | None:
+    """A response's ``(voice, speed)``, or None when it has no audio output."""
+    return (config.voice, config.speed) if "audio" in config.output_modalities else None
+
+
+def reply_max_tokens(config: ResponseConfig) -> int:
+    """The LLM's token budget for a response: ``max_output_tokens``, or the reply cap for ``"inf"``."""
+    return REALTIME_DEFAULT_MAX_TOKENS if config.max_output_tokens == "inf" else int(config.max_output_tokens)
 
 
 def drop_oldest_turns(turns: list[Turn]) -> list[Turn] | None:

@@ -137,6 +137,11 @@ class TurnDetector:
         self._silence_since: float | None = None
         self._pause_reported = False
 
+    @property
+    def pausing(self) -> bool:
+        """In a turn, and silent since the last window: the turn may end at this pause."""
+        return self.in_speech and self._silence_since is not None
+
     def reset(self) -> None:
         """Forget the turn in progress (after a manual commit or a clear); the audio state stays."""
         self.in_speech = False
