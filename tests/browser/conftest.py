@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import shutil
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -111,30 +112,45 @@ class Session:
     tmp: Path
 
 
-@pytest.fixture(scope="package", params=["lab", "notebook"], ids=["lab4", "notebook7"])
-def jupyter(request: pytest.FixtureRequest, browser: Browser,
-            tmp_path_factory: pytest.TempPathFactory) -> Iterator[Session]:
-    """JupyterLab 4 or Notebook 7 with the test notebook open and its first cell run."""
-    app = request.param
-    root = tmp_path_factory.mktemp(f"jupyter-{app}")
-    write_notebook(root / NOTEBOOK, [SETUP_CELL, WEBRTC_CELL])
-    server = JupyterServer(app, root).start()
+@contextmanager
+def notebook_session(browser: Browser, app: str, root: Path, cells: list[str], *,
+                     env: dict[str, str] | None = None, ready: str | None = None,
+                     before_close: str | None = None) -> Iterator[Session]:
+    """A Jupyter ``app`` server on ``root`` with a notebook of ``cells`` open in a new
+    page and its first cell run (until the Recorder's button shows, and the kernel
+    expression ``ready`` is true); ``before_close`` runs in the kernel at the end."""
+    write_notebook(root / NOTEBOOK, cells)
+    server = JupyterServer(app, root, env=env).start()
     page = browser.new_page()
     kernel = None
     try:
         open_and_run_first_cell(page, server, NOTEBOOK)
         page.get_by_role("button", name="Record", exact=True).wait_for(timeout=60_000)
         kernel = server.kernel_for(NOTEBOOK)
+        if ready is not None:
+            kernel.wait_for(ready, timeout=60)
         yield Session(app, server, page, kernel, root)
     except Exception:
-        _screenshot(page, f"{app}-setup")
+        _screenshot(page, f"{root.name}-setup")
         print(server.log_tail())
         raise
     finally:
         if kernel is not None:
+            if before_close is not None:
+                kernel.run(before_close)
             kernel.close()
         page.close()
         server.stop()
+
+
+@pytest.fixture(scope="package", params=["lab", "notebook"], ids=["lab4", "notebook7"])
+def jupyter(request: pytest.FixtureRequest, browser: Browser,
+            tmp_path_factory: pytest.TempPathFactory) -> Iterator[Session]:
+    """JupyterLab 4 or Notebook 7 with the test notebook open and its first cell run."""
+    app = request.param
+    with notebook_session(browser, app, tmp_path_factory.mktemp(f"jupyter-{app}"),
+                          [SETUP_CELL, WEBRTC_CELL]) as session:
+        yield session
 
 
 def _screenshot(page: Any, name: str) -> None:

@@ -12,14 +12,12 @@ from typing import Any
 
 import pytest
 
-from browser.conftest import Session, _screenshot
-from browser.harness import Browser, JupyterServer, open_and_run_first_cell, write_notebook
+from browser.conftest import Session, notebook_session
+from browser.harness import Browser
 from voicekit.audio import Clip
 from voicekit.metrics import normalize_text
 
 pytestmark = pytest.mark.timeout(300)
-
-NOTEBOOK = "realtime_test.ipynb"
 
 SETUP_CELL = """\
 from openai import OpenAI
@@ -41,28 +39,10 @@ display(rec, player, transcript, talk, log)
 @pytest.fixture(scope="module")
 def realtime_page(browser: Browser, standin_server: Any,
                   tmp_path_factory: pytest.TempPathFactory) -> Iterator[Session]:
-    root = tmp_path_factory.mktemp("jupyter-realtime")
-    write_notebook(root / NOTEBOOK, [SETUP_CELL])
     env = {"OPENAI_BASE_URL": standin_server.base_url, "OPENAI_API_KEY": "test-no-key"}
-    server = JupyterServer("lab", root, env=env).start()
-    page = browser.new_page()
-    kernel = None
-    try:
-        open_and_run_first_cell(page, server, NOTEBOOK)
-        page.get_by_role("button", name="Record", exact=True).wait_for(timeout=60_000)
-        kernel = server.kernel_for(NOTEBOOK)
-        kernel.wait_for("rt.connected", timeout=60)
-        yield Session("lab", server, page, kernel, root)
-    except Exception:
-        _screenshot(page, "realtime-setup")
-        print(server.log_tail())
-        raise
-    finally:
-        if kernel is not None:
-            kernel.run("rt.close()")
-            kernel.close()
-        page.close()
-        server.stop()
+    with notebook_session(browser, "lab", tmp_path_factory.mktemp("jupyter-realtime"), [SETUP_CELL], env=env,
+                          ready="rt.connected", before_close="rt.close()") as session:
+        yield session
 
 
 @pytest.fixture(scope="module")
