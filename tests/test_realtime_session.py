@@ -268,3 +268,16 @@ def test_send_clip_resamples_and_chunks(session: RealtimeSession, speech: dict[s
     assert appends[0].data["audio"] == "<1920 bytes PCM16>"
     with pytest.raises(TypeError, match="expected a voicekit Clip, got ndarray"):
         session.send_clip(np.zeros(10, np.int16))  # type: ignore[arg-type]
+
+
+def test_a_cancel_that_loses_the_race_with_response_done_is_not_an_error(session: RealtimeSession) -> None:
+    session.start({"output_modalities": ["text"]})
+    session.run_turn("Say hello.")
+    session._book.active_response = "resp_finishing"  # as if response.done were still on its way
+    mark = session.mark()
+    assert session.interrupt() is None  # no audio was playing
+    session._book.active_response = None  # what that response.done would have done
+    error = session.wait_for("error", since=mark, timeout=30).data["error"]
+    assert error["code"] == "response_cancel_not_active" and error["event_id"].startswith("evt_vk_race_")
+    assert session.errors == []
+    assert session.run_turn("Say bye.").status in ("completed", "incomplete")  # waits do not raise for it

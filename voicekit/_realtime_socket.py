@@ -27,7 +27,11 @@ from .formats import REALTIME_SAMPLE_RATE
 if TYPE_CHECKING:
     from openai import AsyncOpenAI
 
-__all__ = ["RealtimeSocket"]
+__all__ = ["RACE_EVENT_PREFIX", "RealtimeSocket"]
+
+RACE_EVENT_PREFIX = "evt_vk_race_"
+"""``event_id`` prefix of client events that may lose a race (a ``response.cancel`` sent
+as the response ends): an ``error`` event naming one does not make waits raise."""
 
 logger = logging.getLogger("voicekit.realtime")
 
@@ -145,8 +149,9 @@ class RealtimeSocket:
                         continue
                     if event.type in types and (where is None or where(event)):
                         return event
-                    if raise_on_error and event.type == "error" and "error" not in types:
-                        err = event.data.get("error") or {}
+                    err = event.data.get("error") or {}
+                    if (raise_on_error and event.type == "error" and "error" not in types
+                            and not str(err.get("event_id") or "").startswith(RACE_EVENT_PREFIX)):
                         raise RealtimeError(f"the server sent an error while waiting for {sorted(types)}: "
                                             f"{err.get('code')}: {err.get('message')}", err)
                 start = len(self.events)

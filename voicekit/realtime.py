@@ -38,7 +38,7 @@ from typing import TYPE_CHECKING, Any, Self
 
 import numpy as np
 
-from ._realtime_socket import RealtimeSocket, event_types
+from ._realtime_socket import RACE_EVENT_PREFIX, RealtimeSocket, event_types
 from ._realtime_turns import AudioItem, RealtimeEvent, Turn, TurnBook
 from .audio import Clip
 from .formats import REALTIME_SAMPLE_RATE
@@ -151,6 +151,7 @@ class RealtimeSession:
         self._talking: bool | None = None  # None: not push-to-talk
         self._talk_frames = 0
         self._interrupted: set[str] = set()  # responses whose audio is no longer played
+        self._race_ids = 0
 
     # ------------------------------------------------------------ lifecycle
     def start(self, session: Mapping[str, Any] | None = None, *, timeout: float = 60.0) -> dict[str, Any]:
@@ -325,7 +326,10 @@ class RealtimeSession:
         truncate the assistant item to what was heard. Returns ``audio_end_ms``, or
         None when no reply audio was playing."""
         if self._book.active_response is not None:
-            self.cancel_response()
+            # it may finish before the cancel arrives: the server's "no active response"
+            # error for this event id is expected, so it neither raises nor counts
+            self._race_ids += 1
+            self.send({"type": "response.cancel", "event_id": f"{RACE_EVENT_PREFIX}{self._race_ids}"})
         return self._barge_in()
 
     # ------------------------------------------------------------ waiting
@@ -474,8 +478,12 @@ class RealtimeSession:
             if self.turn_detection is not None:
                 self._talking = None  # VAD turns: the microphone streams all the time
         elif kind == "error":
-            self.errors.append(data.get("error") or {})
-            logger.warning("Realtime error event: %s", (data.get("error") or {}).get("message"))
+            err = data.get("error") or {}
+            if str(err.get("event_id") or "").startswith(RACE_EVENT_PREFIX):
+                logger.debug("expected race: %s", err.get("message"))
+            else:
+                self.errors.append(err)
+                logger.warning("Realtime error event: %s", err.get("message"))
         elif kind == "input_audio_buffer.speech_started":
             td = self.turn_detection or {}
             if td.get("interrupt_response", True) is not False:
