@@ -15,7 +15,7 @@ import threading
 import time
 from collections.abc import Callable, Coroutine, Iterable
 from concurrent.futures import Future
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -34,6 +34,8 @@ RACE_EVENT_PREFIX = "evt_vk_race_"
 as the response ends): an ``error`` event naming one does not make waits raise."""
 
 logger = logging.getLogger("voicekit.realtime")
+
+T = TypeVar("T")
 
 
 class RealtimeSocket:
@@ -111,6 +113,19 @@ class RealtimeSocket:
             coro.close()
             raise RuntimeError("call start() first")
         return asyncio.run_coroutine_threadsafe(coro, self._loop)
+
+    def call(self, fn: Callable[[], T], timeout: float = 30.0) -> T:
+        """``fn()`` run on the socket's thread, in turn with the handling of server
+        events (so it never interleaves with one); directly when already there."""
+        if self._loop is None or self._thread is None:
+            raise RuntimeError("call start() first")
+        if threading.get_ident() == self._thread.ident or not self._thread.is_alive():
+            return fn()
+
+        async def run() -> T:
+            return fn()
+
+        return self.submit(run()).result(timeout)
 
     def put(self, kind: str, payload: Any) -> Future[None]:
         """Queue ``("event", dict)``, ``("audio", pcm16)`` or ``("clip", (pcm16, step,

@@ -325,6 +325,9 @@ class RealtimeSession:
         """Stop the reply now: cancel it if still generating, clear the Player and
         truncate the assistant item to what was heard. Returns ``audio_end_ms``, or
         None when no reply audio was playing."""
+        return self._socket.call(self._interrupt)
+
+    def _interrupt(self) -> int | None:  # on the socket's thread: no delta can slip past the clear
         if self._book.active_response is not None:
             # it may finish before the cancel arrives: the server's "no active response"
             # error for this event id is expected, so it neither raises nor counts
