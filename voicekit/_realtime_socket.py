@@ -9,7 +9,6 @@ Protocol facts come from the SDK: ``AsyncOpenAI().realtime.connect(model=...)``
 from __future__ import annotations
 
 import asyncio
-import base64
 import logging
 import threading
 import time
@@ -21,6 +20,7 @@ import numpy as np
 import numpy.typing as npt
 
 from ._realtime_turns import RealtimeEvent, elide_audio
+from .audio import Clip
 from .errors import RealtimeError
 from .formats import REALTIME_SAMPLE_RATE
 
@@ -235,7 +235,7 @@ class RealtimeSocket:
 
     async def _send_pcm(self, pcm: npt.NDArray[np.int16]) -> None:
         await self.send_event({"type": "input_audio_buffer.append",
-                               "audio": base64.b64encode(pcm.astype("<i2").tobytes()).decode("ascii")})
+                               "audio": Clip(pcm, REALTIME_SAMPLE_RATE).to_realtime_base64()})
 
     async def _reader(self) -> None:
         try:

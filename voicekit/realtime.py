@@ -28,7 +28,6 @@ widget.
 from __future__ import annotations
 
 import asyncio
-import base64
 import json
 import logging
 import time
@@ -492,8 +491,8 @@ class RealtimeSession:
             if td.get("interrupt_response", True) is not False:
                 self._barge_in()
         elif kind == "response.output_audio.delta":
-            pcm = base64.b64decode(data["delta"])
-            self._book.audio_delta(data, np.frombuffer(pcm, "<i2").astype(np.int16), now, self._player_ms())
+            pcm = Clip.from_base64_pcm16(data["delta"]).samples
+            self._book.audio_delta(data, pcm, now, self._player_ms())
             # deltas already on the way when the user barged in are not played
             if self.player is not None and data["response_id"] not in self._interrupted:
                 self.player.append(pcm)
