@@ -48,6 +48,7 @@ bench: setup
 	$(BIN)/python benchmarks/standin.py
 	$(BIN)/python benchmarks/chat.py
 	$(BIN)/python benchmarks/realtime.py
+	$(BIN)/python benchmarks/voice_to_voice.py
 
 bench-widgets: setup browser
 	$(BIN)/python benchmarks/widgets.py

@@ -540,7 +540,7 @@ def test_idle_timeout_prompts_the_user(rt: Wire) -> None:
 def test_turn_detector_reports_the_pause_that_ends_the_turn(speech: dict[str, tuple[np.ndarray, str]]) -> None:
     """``speech_paused`` (internal, for speculative Whisper) comes before the stop, at the same silence onset."""
     from voicekit.standin.realtime.session import VadTiming, vad_timing
-    from voicekit.standin.realtime.vad import TurnDetector
+    from voicekit.vad import TurnDetector
 
     timing = vad_timing({"type": "server_vad", "threshold": 0.5, "prefix_padding_ms": 300, "silence_duration_ms": 500,
                          "create_response": True, "interrupt_response": True})

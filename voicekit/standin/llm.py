@@ -86,6 +86,12 @@ N_CTX = 2048
 """Context window in tokens. SmolLM2 supports 8,192; 2,048 (a KV cache of about 47 MB in f16)
 holds a classroom conversation and keeps the stand-in within its 700 MB memory target."""
 
+REPLY_SLOT = 0
+"""llama.cpp slot (``id_slot``) of replies; each of the two slots keeps its own :data:`N_CTX`-token KV cache."""
+
+DECISION_SLOT = 1
+"""llama.cpp slot of the tool decision pass, whose prompt starts differently from a reply's."""
+
 
 @dataclass(frozen=True)
 class ToolSpec:
@@ -252,8 +258,12 @@ class LLMEngine:
         self.path = gguf or default_gguf()
         params = xllamacpp.CommonParams()
         params.model.path = str(self.path)
-        params.n_ctx = n_ctx
-        params.n_parallel = 1
+        # Two slots, each with its own KV cache of n_ctx tokens: the tool decision
+        # pass (its own system prompt) runs in DECISION_SLOT, everything else in
+        # REPLY_SLOT, so neither pass evicts the other's cached conversation prefix.
+        params.n_ctx = n_ctx * 2
+        params.n_parallel = 2
+        params.kv_unified = False
         params.cpuparams.n_threads = 1
         params.cpuparams_batch.n_threads = max(1, min(2, os.cpu_count() or 1))
         params.verbosity = -1  # llama.cpp logs nothing but errors
@@ -281,6 +291,7 @@ class LLMEngine:
         }
         if seed is not None:
             req["seed"] = seed
+        req["id_slot"] = REPLY_SLOT
         return req
 
     def _complete(self, req: dict[str, Any]) -> dict[str, Any]:
@@ -299,6 +310,7 @@ class LLMEngine:
         """
         system = Turn("system", _decision_prompt(tools))
         req = self._request([system, *[t for t in turns if t.role != "system"]], 200, 0.0, seed)
+        req["id_slot"] = DECISION_SLOT
         req["json_schema"] = tool_choice_schema(tools, allow_none=not required)
         result = self._complete(req)
         if usage is not None:

@@ -1,7 +1,7 @@
 """Jupyter widgets: a microphone :class:`Recorder`, an audio :class:`Player`, a
 live waveform and spectrogram (:class:`Scope`), and for voice conversations a live
-:class:`Transcript`, an :class:`EventLog` of Realtime events and a push-to-talk
-:class:`TalkButton`.
+:class:`Transcript`, an :class:`EventLog` of Realtime events, a push-to-talk
+:class:`TalkButton` and a :class:`MetricsTable` of per-turn agent measurements.
 
 Both are anywidget classes whose front end is a plain ES module beside the Python
 file (``recorder.js``, ``player.js``): no build step, no CDN, nothing fetched at run
@@ -16,6 +16,7 @@ Import this subpackage explicitly (``from voicekit.widgets import Recorder``);
 from __future__ import annotations
 
 from .event_log import EventLog
+from .metrics_table import MetricsTable
 from .player import Player
 from .recorder import AudioChunk, Recorder, RecorderStats
 from .scope import Scope
@@ -26,6 +27,7 @@ from .webrtc import clip_from_ipywebrtc
 __all__ = [
     "AudioChunk",
     "EventLog",
+    "MetricsTable",
     "Player",
     "Recorder",
     "RecorderStats",

@@ -34,6 +34,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from ...audio import Clip
 from ...formats import REALTIME_SAMPLE_RATE
+from ...vad import TurnDetector, VadEvent
 from ..engines import Engines, SttResult, audio_tokens
 from ..llm import Turn
 from .conversation import Conversation, Item, user_audio_item
@@ -48,7 +49,6 @@ from .response import (
     tool_specs,
 )
 from .session import default_session, vad_timing
-from .vad import TurnDetector, VadEvent
 
 __all__ = ["RealtimeConnection"]
 

@@ -29,9 +29,9 @@ import numpy as np
 import numpy.typing as npt
 
 from ...formats import REALTIME_SAMPLE_RATE
+from ...phrases import speakable
 from ..llm import LLMEngine, LLMUsage, TextDelta, ToolCall, ToolSpec, Turn
 from ..speech import PiperEngine, synthesize_pcm
-from .phrases import speakable
 
 __all__ = ["HeadStart"]
 

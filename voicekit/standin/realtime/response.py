@@ -36,13 +36,13 @@ import numpy as np
 import numpy.typing as npt
 
 from ...formats import REALTIME_SAMPLE_RATE
+from ...phrases import speakable
 from ..engines import Engines, audio_tokens
 from ..llm import ContextLengthError, LLMUsage, TextDelta, ToolCall, ToolSpec, Turn
 from ..speech import synthesize_pcm
 from .conversation import Conversation, Item
 from .events import new_id
 from .headstart import HeadStart
-from .phrases import speakable
 
 log = logging.getLogger("voicekit.standin.realtime")
 

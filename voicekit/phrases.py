@@ -1,4 +1,5 @@
-"""Where a streamed reply can be cut into pieces for Piper: sentences, and for the first
+"""Where a streamed reply can be cut into pieces for text-to-speech (the stand-in's Realtime
+replies and the cascaded agent alike): sentences, and for the first
 piece a clause or phrase, so the first audio does not wait for a whole sentence."""
 
 from __future__ import annotations

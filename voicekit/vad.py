@@ -1,5 +1,8 @@
 """Voice activity detection on the audio timeline: Silero VAD, streaming.
 
+Shared by the stand-in's Realtime ``server_vad`` and the cascaded agent's
+endpointing (:mod:`voicekit.cascaded`), so both agents end turns alike.
+
 The model is Silero VAD v6, the ONNX file that faster-whisper ships
 (``faster_whisper/assets/silero_vad_v6.onnx``, integrity-pinned). It reads
 16 kHz audio in windows of 512 samples (32 ms), each preceded by the last 64
@@ -17,7 +20,7 @@ faster than real time is segmented exactly as live audio.
 While speech is pausing, the detector also reports ``speech_paused`` (once the
 pause has lasted :data:`PAUSE_REPORT_MS`): an internal event, never sent to
 the client, that lets the connection start Whisper on the turn so far while
-the silence window runs (see :mod:`.connection`).
+the silence window runs (see :mod:`voicekit.standin.realtime.connection`).
 """
 
 from __future__ import annotations
@@ -25,16 +28,14 @@ from __future__ import annotations
 import functools
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Generic, Protocol, TypeVar
 
 import numpy as np
 import numpy.typing as npt
 
-from ...formats import REALTIME_SAMPLE_RATE
-from .._integrity import verify
-from .session import VadTiming
+from .formats import REALTIME_SAMPLE_RATE
 
-__all__ = ["SileroStream", "TurnDetector", "VadEvent", "load_silero"]
+__all__ = ["SileroStream", "TurnDetector", "VadEvent", "VadSettings", "VadTiming", "load_silero"]
 
 VAD_SAMPLE_RATE = 16_000
 """Silero's input rate in Hz."""
@@ -54,11 +55,34 @@ PAUSE_REPORT_MS = 96
 """A pause this long (3 windows) is reported as ``speech_paused``; shorter gaps between words are not."""
 
 
+class VadTiming(Protocol):
+    """What :class:`TurnDetector` reads from its settings."""
+
+    @property
+    def threshold(self) -> float: ...  # speech probability, 0-1
+
+    @property
+    def silence_duration_ms(self) -> int: ...
+
+
+@dataclass(frozen=True)
+class VadSettings:
+    """Turn detection settings, with OpenAI's ``server_vad`` defaults
+    (``openai.types.realtime.RealtimeAudioInputTurnDetectionParam``: threshold
+    0.5, prefix_padding_ms 300, silence_duration_ms 500)."""
+
+    threshold: float = 0.5
+    prefix_padding_ms: int = 300
+    silence_duration_ms: int = 500
+
+
 @functools.cache
 def load_silero() -> Any:
     """The Silero ONNX Runtime session (one per process, 1 thread; ``run`` is thread-safe)."""
     import faster_whisper
     import onnxruntime
+
+    from .standin._integrity import verify
 
     path = verify("vad/silero_vad_v6.onnx", Path(faster_whisper.__file__).parent / "assets" / "silero_vad_v6.onnx")
     opts = onnxruntime.SessionOptions()
@@ -120,14 +144,17 @@ class VadEvent:
     pause_ms: int | None = None
 
 
-class TurnDetector:
+T = TypeVar("T", bound=VadTiming)
+
+
+class TurnDetector(Generic[T]):
     """Speech start and stop on the appended-audio timeline (ms since the session's first audio).
 
     ``audio_end_ms`` includes the silence window, as OpenAI's does: it is the
     point in the audio where the turn was judged over.
     """
 
-    def __init__(self, timing: VadTiming, stream: SileroStream | None = None, *, offset_ms: float = 0.0) -> None:
+    def __init__(self, timing: T, stream: SileroStream | None = None, *, offset_ms: float = 0.0) -> None:
         self.timing = timing
         self.stream = stream or SileroStream()
         self.offset_ms = offset_ms

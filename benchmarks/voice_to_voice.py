@@ -1,0 +1,140 @@
+"""Benchmark both voice agents on the same recordings: voice-to-voice latency per turn.
+
+Run ``.venv/bin/python benchmarks/voice_to_voice.py --json --audio FILE [--audio FILE ...]``
+(or ``make bench``). The script starts ``python -m voicekit serve`` as a
+subprocess on a free loopback port, drives it only through the official SDK
+(the agents in :mod:`voicekit.cascaded` and :mod:`voicekit.realtime_agent`),
+always stops it, and prints one JSON object as the last line of stdout
+(progress on stderr):
+
+``{"cascaded": {"median_ms", "p90_ms", "stages": {"stt_ms": {...}, "llm_ttft_ms": {...},
+"tts_ttfb_ms": {...}}}, "realtime": {"median_ms", "p90_ms"}, "n", ...}``
+
+Each file (any format :meth:`voicekit.Clip.from_file` reads; default: the
+recordings shipped in ``voicekit/data``) is one user turn for each agent, fed
+as a microphone would: 24 kHz PCM16 in 100 ms chunks at real time, then
+silence. Both agents end the turn with the same VAD settings (Silero,
+threshold 0.5, 500 ms silence window) and have the same instructions and tool.
+Each file starts a fresh conversation; one unmeasured turn warms everything.
+
+voice-to-voice
+    ms from the moment the agent learns the turn is over (cascaded: its VAD's
+    ``speech_stopped``; realtime: receiving ``input_audio_buffer.speech_stopped``)
+    to the first reply audio received. The 500 ms silence window comes before
+    and is reported separately (``vad_silence_ms``).
+
+Targets (issue 6, 2 cores): median <= 800 ms for each agent; stretch <= 600 ms
+cascaded, <= 400 ms realtime.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from openai import OpenAI
+from standin import Progress, _free_port, check_alive, spawn_server, wait_ready
+
+from voicekit import Clip
+from voicekit.agent_metrics import TurnMetrics, summarize
+from voicekit.cascaded import CascadedAgent
+from voicekit.realtime_agent import RealtimeAgent
+from voicekit.samples import sample_path
+
+DEFAULT_FILES = ("ls_0870.wav", "ls_0880.wav", "ls_0890.wav", "cards_001.wav", "cards_005.wav")
+TARGETS_MS = {"cascaded": (800, 600), "realtime": (800, 400)}
+
+
+def get_weather(city: str) -> str:
+    """The current weather in a city.
+
+    Parameters
+    ----------
+    city : str
+        The city's name, e.g. "Paris".
+    """
+    return f"Sunny and 21 degrees in {city}."
+
+
+def cascaded_turn(client: OpenAI, clip: Clip) -> TurnMetrics:
+    with CascadedAgent(client, tools=[get_weather]) as agent:
+        turns = agent.send_clip(clip, realtime=True)
+        return turns[-1].metrics
+
+
+def realtime_turn(client: OpenAI, clip: Clip) -> TurnMetrics:
+    with RealtimeAgent(client, tools=[get_weather]) as agent:
+        agent.send_clip(clip, realtime=True)
+        return agent.metrics[-1]
+
+
+def run(port: int, files: Sequence[Path], repeats: int, progress: Progress) -> dict[str, Any]:
+    clips = [(f.name, Clip.from_file(f)) for f in files]
+    with tempfile.TemporaryFile() as log:
+        proc = spawn_server(port, log)
+        try:
+            client = OpenAI(base_url=f"http://127.0.0.1:{port}/v1", api_key="bench-no-key", max_retries=0)
+            wait_ready(client, proc, port, time.perf_counter())
+            progress(f"warm-up turns ({clips[0][0]})")
+            cascaded_turn(client, clips[0][1])
+            realtime_turn(client, clips[0][1])
+            results: dict[str, list[TurnMetrics]] = {"cascaded": [], "realtime": []}
+            rows = []
+            for r in range(repeats):
+                for name, clip in clips:
+                    for agent, fn in (("cascaded", cascaded_turn), ("realtime", realtime_turn)):
+                        m = fn(client, clip)
+                        results[agent].append(m)
+                        rows.append({"file": name, "repeat": r, **m.row()})
+                        progress(f"{agent:9s} {name}: voice-to-voice {m.voice_to_voice_ms and round(m.voice_to_voice_ms)} ms "
+                                 f"(STT {m.stt_ms and round(m.stt_ms)}, LLM TTFT {m.llm_ttft_ms and round(m.llm_ttft_ms)}, "
+                                 f"TTS TTFB {m.tts_ttfb_ms and round(m.tts_ttfb_ms)}) {m.status}")
+            check_alive(proc, port)
+        finally:
+            proc.terminate()
+            proc.wait(timeout=10)
+    out: dict[str, Any] = {}
+    for agent, turns in results.items():
+        s = summarize(turns)
+        goal, stretch = TARGETS_MS[agent]
+        out[agent] = {"median_ms": s["median_ms"], "p90_ms": s["p90_ms"], "stages": s["stages"], "n": s["n"],
+                      "vad_silence_ms": turns[0].vad_silence_ms if turns else None,
+                      "goal_met": s["median_ms"] is not None and s["median_ms"] <= goal,
+                      "stretch_met": s["median_ms"] is not None and s["median_ms"] <= stretch}
+    out["n"] = len(rows) // 2
+    out["per_turn"] = rows
+    out["machine"] = {"cpu_count": os.cpu_count(), "loadavg_1min_end": round(os.getloadavg()[0], 2)}
+    return out
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--audio", action="append", type=Path, help="a recording (repeatable); default: the shipped ones")
+    parser.add_argument("--repeats", type=int, default=1, help="passes over the recordings (default 1)")
+    parser.add_argument("--port", type=int, default=0, help="loopback port (default: a free one)")
+    parser.add_argument("--json", action="store_true", help="no summary lines on stderr (stdout is the JSON line either way)")
+    args = parser.parse_args(argv)
+    files = args.audio or [sample_path(name) for name in DEFAULT_FILES]
+    for f in files:
+        if not Path(f).is_file():
+            parser.error(f"expected an audio file, got {str(f)!r} (no such file)")
+    progress = Progress(False)  # progress goes to stderr; stdout carries only the JSON line
+    result = run(args.port or _free_port(), files, args.repeats, progress)
+    if not args.json:
+        for agent in ("cascaded", "realtime"):
+            r = result[agent]
+            print(f"{agent}: voice-to-voice median {r['median_ms']} ms, p90 {r['p90_ms']} ms over {r['n']} turns "
+                  f"(goal <= {TARGETS_MS[agent][0]} ms, stretch <= {TARGETS_MS[agent][1]} ms)", file=sys.stderr)
+    print(json.dumps(result))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

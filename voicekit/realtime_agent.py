@@ -1,0 +1,220 @@
+"""A speech-to-speech voice agent over the Realtime API, measured like the cascaded one.
+
+:class:`RealtimeAgent` is a :class:`~voicekit.realtime.RealtimeSession` set up
+as an agent: the same instructions and :mod:`tools <voicekit.tools>` as
+:class:`~voicekit.cascaded.CascadedAgent`, server VAD with the same settings,
+tool calls run and answered automatically, barge-in with
+``conversation.item.truncate``, and a :class:`~voicekit.agent_metrics.TurnMetrics`
+per turn (voice-to-voice from ``input_audio_buffer.speech_stopped`` to the first
+``response.output_audio.delta``; tokens from each ``response.done`` usage, plus
+the input transcription's usage).
+
+One model hears and speaks, so there are no stage latencies: the metrics'
+``stt_ms``, ``llm_ttft_ms`` and ``tts_ttfb_ms`` stay None.
+
+Sources: OpenAI guides "Realtime conversations" and "Voice agents"
+(speech-to-speech architecture); event shapes from ``openai.types.realtime``.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, Any, Self
+
+from .agent_metrics import TurnMetrics
+from .audio import Clip
+from .cascaded import DEFAULT_INSTRUCTIONS
+from .pricing import Usage
+from .realtime import DEFAULT_MODEL, DEFAULT_TRANSCRIBE_MODEL, RealtimeEvent, RealtimeSession, Turn
+from .tools import Tool, Toolbox
+from .vad import VadSettings
+
+if TYPE_CHECKING:
+    from openai import AsyncOpenAI, OpenAI
+
+    from .widgets import EventLog, MetricsTable, Player, Recorder, Transcript
+
+__all__ = ["RealtimeAgent"]
+
+DEFAULT_VAD = VadSettings()
+"""OpenAI's ``server_vad`` defaults, as the cascaded agent uses them."""
+
+
+class RealtimeAgent:
+    """Talk to one Realtime model, with tools, barge-in and per-turn metrics.
+
+    Parameters
+    ----------
+    client : openai.OpenAI or openai.AsyncOpenAI
+        Any client: OpenAI itself, or the stand-in (``OPENAI_BASE_URL``).
+    instructions, tools, voice
+        As for :class:`~voicekit.cascaded.CascadedAgent`.
+    model : str
+        Default ``gpt-realtime-mini``.
+    player, transcript, metrics, event_log : widgets, optional
+        Where the reply plays, the conversation shows, each turn's
+        :class:`TurnMetrics` appears, and the raw events list.
+    vad : VadSettings or None
+        ``server_vad`` settings (OpenAI's defaults); None for manual turns
+        (:meth:`run_turn` commits each clip).
+    transcribe : str
+        Input transcription model, for the transcript and the user's text.
+    """
+
+    def __init__(
+        self,
+        client: OpenAI | AsyncOpenAI,
+        *,
+        instructions: str = DEFAULT_INSTRUCTIONS,
+        tools: Iterable[Tool | Callable[..., Any]] = (),
+        voice: str = "alloy",
+        model: str = DEFAULT_MODEL,
+        player: Player | None = None,
+        transcript: Transcript | None = None,
+        metrics: MetricsTable | None = None,
+        event_log: EventLog | None = None,
+        vad: VadSettings | None = DEFAULT_VAD,
+        transcribe: str = DEFAULT_TRANSCRIBE_MODEL,
+        max_tokens: int = 120,
+    ) -> None:
+        self.instructions, self.voice, self.model, self.vad = instructions, voice, model, vad
+        self.toolbox = Toolbox(tools)
+        self.metrics_table = metrics
+        self.max_tokens = max_tokens
+        self.session = RealtimeSession(client, model, player=player, transcript=transcript, event_log=event_log,
+                                       functions=self.toolbox.functions(), transcribe=transcribe)
+        self.transcribe = transcribe
+        self._metrics: dict[int, TurnMetrics] = {}
+        self._lock = threading.Lock()
+        self.session.on_event(self._on_event)
+
+    # ------------------------------------------------------------ lifecycle
+    def start(self, timeout: float = 60.0) -> dict[str, Any]:
+        """Connect and configure the session (instructions, voice, tools, VAD); returns it.
+
+        Raises
+        ------
+        TimeoutError, RealtimeError
+            As :meth:`RealtimeSession.start`.
+        """
+        return self.session.start(self.session_config(), timeout=timeout)
+
+    def session_config(self) -> dict[str, Any]:
+        """The ``session.update`` this agent sends (``openai.types.realtime.RealtimeSessionCreateRequestParam``)."""
+        td: dict[str, Any] | None = None
+        if self.vad is not None:
+            td = {"type": "server_vad", "threshold": self.vad.threshold,
+                  "prefix_padding_ms": self.vad.prefix_padding_ms,
+                  "silence_duration_ms": self.vad.silence_duration_ms}
+        return {
+            "type": "realtime",
+            "instructions": self.instructions,
+            "output_modalities": ["audio"],
+            "max_output_tokens": self.max_tokens,
+            "audio": {"input": {"turn_detection": td}, "output": {"voice": self.voice}},
+            "tools": self.toolbox.realtime_tools(),
+            "tool_choice": "auto",
+        }
+
+    def close(self) -> None:
+        """Close the session."""
+        self.session.close()
+
+    def __enter__(self) -> Self:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # ------------------------------------------------------------ turns
+    def run_turn(self, user: Clip | str, *, timeout: float = 120.0) -> Turn:
+        """Send one user turn (a recording, or typed text) and wait for the whole answer,
+        tool calls included. With server VAD the recording goes as fast as the socket
+        takes it, padded with silence so the VAD ends the turn."""
+        return self.session.run_turn(user, timeout=timeout)
+
+    def send_clip(self, clip: Clip, *, realtime: bool = True, timeout: float = 120.0) -> Turn:
+        """Stream a recording as a microphone would (paced by default) and wait for the answer.
+
+        Raises
+        ------
+        TimeoutError
+            If no complete answer arrives within ``timeout`` seconds.
+        """
+        mark = self.session.mark()
+        self.session.send_clip(clip, realtime=realtime)
+        while True:
+            done = self.session.wait_for("response.done", since=mark, timeout=timeout)
+            mark = self.session.events.index(done) + 1
+            turn = self.session._book.turn_of_response(done.data["response"]["id"])
+            if turn is not None and not turn.awaiting_tool:
+                return turn
+
+    def attach(self, recorder: Recorder) -> None:
+        """Stream ``recorder``'s chunks to the session (the server's VAD takes turns)."""
+        self.session.attach(recorder)
+
+    def detach(self) -> None:
+        """Stop streaming the attached Recorder."""
+        self.session.detach()
+
+    def interrupt(self) -> int | None:
+        """Barge-in by hand: cancel, clear the Player, truncate to what was heard (ms), or None."""
+        return self.session.interrupt()
+
+    @property
+    def turns(self) -> list[Turn]:
+        """The session's :class:`~voicekit.realtime.Turn` records."""
+        return self.session.turns
+
+    @property
+    def metrics(self) -> list[TurnMetrics]:
+        """The :class:`TurnMetrics` of every finished turn, in order."""
+        out = []
+        for turn in self.session.turns:
+            if turn.status is not None and not turn.awaiting_tool:
+                out.append(self._measure(turn))
+        return out
+
+    # ------------------------------------------------------------ internals
+    def _on_event(self, event: RealtimeEvent) -> None:
+        if event.type != "response.done" or self.metrics_table is None:
+            return
+        turn = self.session._book.turn_of_response(event.data["response"]["id"])
+        if turn is not None and not turn.awaiting_tool:
+            self.metrics_table.add(self._measure(turn))
+
+    def _measure(self, turn: Turn) -> TurnMetrics:
+        vad_turn = self.vad is not None and turn.speech_end_ms is not None
+        m = TurnMetrics(
+            "realtime", turn.index, user_text=turn.user or "", reply_text=turn.assistant_text,
+            voice_to_voice_ms=turn.latency_ms,
+            vad_silence_ms=float(self.vad.silence_duration_ms) if vad_turn and self.vad is not None else 0.0,
+            input_audio_s=((turn.speech_end_ms or 0) - (turn.speech_start_ms or 0)) / 1000.0 if vad_turn else 0.0,
+            output_audio_s=turn.reply.duration if turn.reply is not None else 0.0,
+            tool_calls=[c["name"] for c in turn.function_calls],
+            status={"cancelled": "interrupted", "completed": "completed"}.get(turn.status or "", "failed"),
+        )
+        if turn.truncated_at_ms is not None:
+            m.status = "interrupted"
+        ids = set(turn.response_ids)
+        for e in self.session.events:
+            if e.type == "response.done" and e.data["response"]["id"] in ids:
+                m.add_usage(Usage.from_realtime(self.model, e.data["response"].get("usage")))
+            elif (e.type == "conversation.item.input_audio_transcription.completed"
+                  and e.data.get("item_id") == turn.user_item_id):
+                m.add_usage(Usage.from_transcription(self.transcribe, _Obj(e.data.get("usage"))))
+        return m
+
+
+class _Obj:
+    """Attribute access over an event's usage dict, for :meth:`Usage.from_transcription`."""
+
+    def __init__(self, d: Any) -> None:
+        self._d = d or {}
+
+    def __getattr__(self, name: str) -> Any:
+        v = self._d.get(name)
+        return _Obj(v) if isinstance(v, dict) else v
