@@ -97,6 +97,7 @@ class CascadedTurn:
     audio: Clip | None = None
     reply_chunks: list[npt.NDArray[np.int16]] = field(default_factory=list, repr=False)
     metrics: TurnMetrics = field(default_factory=lambda: TurnMetrics("cascaded", 0))
+    tool_choice: str | None = None
     done: threading.Event = field(default_factory=threading.Event, repr=False)
     cancelled: threading.Event = field(default_factory=threading.Event, repr=False)
     error: BaseException | None = field(default=None, repr=False)
@@ -182,6 +183,7 @@ class CascadedAgent:
         self._audio_start_ms = 0.0
         self._speech_from_ms = 0.0
         self._speculation: tuple[float, Future[tuple[str, Usage, float]]] | None = None
+        self._next_tool_choice: str | None = None
         self._reset_vad()
 
     # ------------------------------------------------------------ public API
@@ -196,10 +198,13 @@ class CascadedAgent:
         self.messages = []
         self.turns = []
 
-    def run_turn(self, user: Clip | str, *, timeout: float = 120.0) -> CascadedTurn:
+    def run_turn(self, user: Clip | str, *, tool_choice: str | None = None, timeout: float = 120.0) -> CascadedTurn:
         """Answer one turn given in code (a recording, or typed text) and wait for it.
 
         The turn's end of speech is now: voice-to-voice counts from this call.
+        ``tool_choice`` (``"auto"``, ``"required"``, ``"none"``) overrides
+        :attr:`tool_choice` for this turn's first request; requests after a tool
+        result use ``"auto"``.
 
         Raises
         ------
@@ -211,10 +216,12 @@ class CascadedAgent:
         self.wait(timeout)
         audio = _pcm16_24k(user) if isinstance(user, Clip) else None
         turn = self._begin(audio, None if isinstance(user, Clip) else user, time.perf_counter(), None, 0.0)
+        turn.tool_choice = tool_choice
         return self._finish(turn, timeout)
 
     def send_clip(self, clip: Clip, *, chunk_ms: float = 100.0, realtime: bool = True,
-                  pad_ms: float | None = None, timeout: float = 120.0) -> list[CascadedTurn]:
+                  pad_ms: float | None = None, tool_choice: str | None = None,
+                  timeout: float = 120.0) -> list[CascadedTurn]:
         """Feed a recording through the VAD as a microphone would, and wait for the turns it starts.
 
         Parameters
@@ -228,6 +235,8 @@ class CascadedAgent:
             overlaps the silence window as it would live.
         pad_ms : float, optional
             Silence fed after the clip; default the VAD's silence window + 500 ms.
+        tool_choice : str, optional
+            For the turns this clip starts, as in :meth:`run_turn`.
 
         Returns
         -------
@@ -239,11 +248,13 @@ class CascadedAgent:
         pcm = np.concatenate([pcm, np.zeros(round(pad * REALTIME_SAMPLE_RATE / 1000), np.int16)])
         step = max(1, round(chunk_ms * REALTIME_SAMPLE_RATE / 1000))
         before = len(self.turns)
+        self._next_tool_choice = tool_choice
         t0 = time.perf_counter()
         for i in range(0, pcm.size, step):
             if realtime:
                 time.sleep(max(0.0, t0 + i / REALTIME_SAMPLE_RATE - time.perf_counter()))
             self.feed(pcm[i:i + step])
+        self._next_tool_choice = None
         self.wait(timeout)
         for turn in self.turns[before:]:
             if turn.error is not None:
@@ -359,6 +370,7 @@ class CascadedAgent:
             stt = self._speculation[1]
         self._speculation = None
         turn = self._begin(self._turn_audio(pause_ms), None, t_end, stt, float(self.vad.silence_duration_ms))
+        turn.tool_choice = self._next_tool_choice
         self._pool.submit(self._guarded, turn)
 
     # ------------------------------------------------------------ one turn
@@ -432,8 +444,9 @@ class CascadedAgent:
         for round_ in range(self.max_tool_rounds + 1):
             tools: dict[str, Any] = {}
             if self.toolbox:
+                choice = (turn.tool_choice or self.tool_choice) if round_ == 0 else "auto"
                 tools = {"tools": self.toolbox.chat_tools(),
-                         "tool_choice": self.tool_choice if round_ < self.max_tool_rounds else "none"}
+                         "tool_choice": choice if round_ < self.max_tool_rounds else "none"}
             t_req = time.perf_counter()
             stream = self.client.chat.completions.create(  # type: ignore[call-overload]
                 model=self.llm_model, messages=self.messages, stream=True,

@@ -18,8 +18,8 @@ Sources: OpenAI guides "Realtime conversations" and "Voice agents"
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Callable, Iterable
+import contextlib
+from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, Any, Self
 
 from .agent_metrics import TurnMetrics
@@ -86,7 +86,7 @@ class RealtimeAgent:
                                        functions=self.toolbox.functions(), transcribe=transcribe)
         self.transcribe = transcribe
         self._metrics: dict[int, TurnMetrics] = {}
-        self._lock = threading.Lock()
+        self._restore_tool_choice = False
         self.session.on_event(self._on_event)
 
     # ------------------------------------------------------------ lifecycle
@@ -129,13 +129,20 @@ class RealtimeAgent:
         self.close()
 
     # ------------------------------------------------------------ turns
-    def run_turn(self, user: Clip | str, *, timeout: float = 120.0) -> Turn:
+    def run_turn(self, user: Clip | str, *, tool_choice: str | None = None, timeout: float = 120.0) -> Turn:
         """Send one user turn (a recording, or typed text) and wait for the whole answer,
         tool calls included. With server VAD the recording goes as fast as the socket
-        takes it, padded with silence so the VAD ends the turn."""
-        return self.session.run_turn(user, timeout=timeout)
+        takes it, padded with silence so the VAD ends the turn.
 
-    def send_clip(self, clip: Clip, *, realtime: bool = True, timeout: float = 120.0) -> Turn:
+        ``tool_choice`` (``"auto"``, ``"required"``, ``"none"``) holds for this
+        turn's first response (a ``session.update`` before it); once a tool was
+        called the session goes back to ``"auto"``.
+        """
+        with self._tool_choice(tool_choice):
+            return self.session.run_turn(user, timeout=timeout)
+
+    def send_clip(self, clip: Clip, *, realtime: bool = True, tool_choice: str | None = None,
+                  timeout: float = 120.0) -> Turn:
         """Stream a recording as a microphone would (paced by default) and wait for the answer.
 
         Raises
@@ -143,14 +150,29 @@ class RealtimeAgent:
         TimeoutError
             If no complete answer arrives within ``timeout`` seconds.
         """
-        mark = self.session.mark()
-        self.session.send_clip(clip, realtime=realtime)
-        while True:
-            done = self.session.wait_for("response.done", since=mark, timeout=timeout)
-            mark = self.session.events.index(done) + 1
-            turn = self.session._book.turn_of_response(done.data["response"]["id"])
-            if turn is not None and not turn.awaiting_tool:
-                return turn
+        with self._tool_choice(tool_choice):
+            mark = self.session.mark()
+            self.session.send_clip(clip, realtime=realtime)
+            while True:
+                done = self.session.wait_for("response.done", since=mark, timeout=timeout)
+                mark = self.session.events.index(done) + 1
+                turn = self.session._book.turn_of_response(done.data["response"]["id"])
+                if turn is not None and not turn.awaiting_tool:
+                    return turn
+
+    @contextlib.contextmanager
+    def _tool_choice(self, choice: str | None) -> Iterator[None]:
+        if choice is None:
+            yield
+            return
+        self.session.update({"tool_choice": choice})
+        self._restore_tool_choice = choice != "auto"
+        try:
+            yield
+        finally:
+            if self._restore_tool_choice:
+                self.session.update({"tool_choice": "auto"})
+            self._restore_tool_choice = False
 
     def attach(self, recorder: Recorder) -> None:
         """Stream ``recorder``'s chunks to the session (the server's VAD takes turns)."""
@@ -180,6 +202,10 @@ class RealtimeAgent:
 
     # ------------------------------------------------------------ internals
     def _on_event(self, event: RealtimeEvent) -> None:
+        if event.type == "response.function_call_arguments.done" and self._restore_tool_choice:
+            # before the tool's answer asks for the next response: no second forced call
+            self._restore_tool_choice = False
+            self.session.send({"type": "session.update", "session": {"type": "realtime", "tool_choice": "auto"}})
         if event.type != "response.done" or self.metrics_table is None:
             return
         turn = self.session._book.turn_of_response(event.data["response"]["id"])

@@ -1,0 +1,150 @@
+"""Both voice agents against the real stand-in, on recordings from ``../shared/audio``."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+from openai import OpenAI
+
+from voicekit.audio import Clip
+from voicekit.cascaded import CascadedAgent
+from voicekit.metrics import wer
+from voicekit.realtime_agent import RealtimeAgent
+from voicekit.samples import sample_transcripts
+from voicekit.widgets import MetricsTable, Player, Transcript
+
+WEATHER_QUESTION = "What is the weather like in Paris today?"
+
+
+def get_weather(city: str) -> str:
+    """The current weather in a city.
+
+    Parameters
+    ----------
+    city : str
+        The city's name, e.g. "Paris".
+    """
+    return f"Sunny and 21 degrees in {city}."
+
+
+@pytest.fixture(scope="module")
+def speech(shared_audio: Path) -> dict[str, Clip]:
+    return {name: Clip.from_file(shared_audio / name) for name in ("ls_0880.wav", "ls_0890.wav", "cards_005.wav")}
+
+
+@pytest.fixture(scope="module")
+def question(standin_server) -> Clip:
+    """The weather question, spoken by the stand-in's Speech API (real Piper audio)."""
+    with OpenAI(base_url=standin_server.base_url, api_key="test-no-key") as c:
+        wav = c.audio.speech.create(model="gpt-4o-mini-tts", voice="alloy", input=WEATHER_QUESTION, response_format="wav")
+    return Clip.from_bytes(wav.content)
+
+
+@pytest.fixture
+def cascaded(client: OpenAI) -> Iterator[CascadedAgent]:
+    agent = CascadedAgent(client, tools=[get_weather], player=Player(), transcript=Transcript(), metrics=MetricsTable())
+    yield agent
+    agent.close()
+
+
+def test_cascaded_multi_turn_spoken_conversation_with_a_tool_call(cascaded: CascadedAgent, speech, question) -> None:
+    first = cascaded.run_turn(speech["ls_0880.wav"])
+    assert first.status == "completed" and first.reply_text.strip() and first.reply is not None
+    assert wer(sample_transcripts()["ls_0880.wav"], first.user_text) < 0.5
+    second = cascaded.run_turn(question, tool_choice="required")
+    assert [c.name for c in second.tool_calls] == ["get_weather"] and second.tool_calls[0].ok
+    assert "Sunny" in second.tool_calls[0].output
+    assert second.status == "completed" and second.reply is not None and second.reply.duration > 0.5
+    # the conversation holds both turns, the call and its result, in order
+    roles = [m["role"] for m in cascaded.messages]
+    assert roles == ["system", "user", "assistant", "user", "assistant", "tool", "assistant"]
+    assert cascaded.messages[4]["tool_calls"][0]["function"]["name"] == "get_weather"
+    for turn in (first, second):
+        m = turn.metrics
+        assert m.stt_ms and m.llm_ttft_ms and m.tts_ttfb_ms and m.voice_to_voice_ms
+        assert m.voice_to_voice_ms >= m.tts_ttfb_ms and m.vad_silence_ms == 0
+        assert {u.model for u in m.usage} == {"gpt-4o-mini-transcribe", "gpt-4.1-mini", "gpt-4o-mini-tts"}
+        assert m.cost_usd > 0 and m.output_audio_s == pytest.approx(turn.reply.duration)
+    assert second.metrics.tool_calls == ["get_weather"]
+    # widgets: a row per turn, both speakers' lines
+    assert [r["turn"] for r in cascaded.metrics_table.rows] == [0, 1]
+    assert "get_weather" in cascaded.metrics_table.value
+    assert {(line["turn"], line["role"]) for line in cascaded.transcript.lines} == {
+        (0, "user"), (0, "assistant"), (1, "user"), (1, "assistant")}
+    assert cascaded.player.duration_ms == pytest.approx(1000 * (first.reply.duration + second.reply.duration), abs=1)
+
+
+def test_cascaded_vad_ends_the_turn_and_reports_the_silence_window(cascaded: CascadedAgent, speech) -> None:
+    turns = cascaded.send_clip(speech["ls_0890.wav"], realtime=False)
+    assert len(turns) == 1
+    m = turns[0].metrics
+    assert turns[0].status == "completed" and m.vad_silence_ms == 500
+    assert wer(sample_transcripts()["ls_0890.wav"], turns[0].user_text) < 0.5
+    assert 5.0 < m.input_audio_s < 6.0  # the speech and its 300 ms prefix padding, not the padding silence
+    assert m.voice_to_voice_ms is not None and m.voice_to_voice_ms > 0
+
+
+def test_cascaded_barge_in_stops_playback_and_keeps_only_what_was_spoken(cascaded: CascadedAgent, speech) -> None:
+    cascaded.instructions = "Answer with a long story of at least five sentences."
+    silence = np.zeros(24_000, np.int16)
+    cascaded.feed(speech["cards_005.wav"])
+    cascaded.feed(Clip(silence, 24_000))  # the VAD ends the turn; the answer starts in the background
+    turn = cascaded.turns[0]
+    deadline = time.monotonic() + 60
+    while not turn.reply_chunks and not turn.done.is_set() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert turn.reply_chunks and not turn.done.is_set(), "expected the answer to be speaking"
+    cascaded.feed(speech["ls_0880.wav"])  # the user talks over it
+    assert turn.done.wait(30) and turn.status == "interrupted"
+    assert cascaded.player.clip is None or cascaded.player.duration_ms == 0
+    assert cascaded.messages[2] == {"role": "assistant", "content": turn.spoken_text}
+    assert turn.spoken_text and len(turn.spoken_text) <= len(turn.reply_text)
+    cascaded.feed(Clip(silence, 24_000))
+    cascaded.wait(60)
+    assert len(cascaded.turns) == 2 and cascaded.turns[1].status == "completed"
+
+
+def test_text_turn_and_voice_swap(cascaded: CascadedAgent) -> None:
+    a = cascaded.run_turn("Say hello.")
+    cascaded.voice = "onyx"
+    b = cascaded.run_turn("Say hello again.")
+    assert a.metrics.stt_ms is None and a.metrics.input_audio_s == 0
+    assert a.reply is not None and b.reply is not None
+    assert not np.array_equal(a.reply.samples[:4800], b.reply.samples[:4800])
+
+
+@pytest.fixture
+def realtime(client: OpenAI) -> Iterator[RealtimeAgent]:
+    agent = RealtimeAgent(client, tools=[get_weather], player=Player(), transcript=Transcript(), metrics=MetricsTable())
+    agent.start()
+    yield agent
+    agent.close()
+    assert not any(t.name == "voicekit-realtime" and t.is_alive() for t in threading.enumerate())
+
+
+def test_realtime_multi_turn_spoken_conversation_with_a_tool_call(realtime: RealtimeAgent, speech, question) -> None:
+    first = realtime.run_turn(speech["ls_0880.wav"])
+    assert first.status == "completed" and first.reply is not None
+    assert wer(sample_transcripts()["ls_0880.wav"], first.user_transcript or "") < 0.5
+    second = realtime.run_turn(question, tool_choice="required")
+    assert [c["name"] for c in second.function_calls] == ["get_weather"]
+    assert second.status == "completed" and second.reply is not None and second.assistant_text.strip()
+    assert realtime.session.session["tool_choice"] == "auto"  # forced for one turn only
+    metrics = realtime.metrics
+    assert [m.turn for m in metrics] == [0, 1] and metrics[1].tool_calls == ["get_weather"]
+    for m in metrics:
+        assert m.voice_to_voice_ms and m.vad_silence_ms == 500 and m.stt_ms is None
+        assert m.tokens > 0 and m.cost_usd > 0 and m.output_audio_s > 0.3
+    assert [r["turn"] for r in realtime.metrics_table.rows] == [0, 1]
+    assert {line["role"] for line in realtime.session.transcript.lines} == {"user", "assistant"}
+
+
+def test_realtime_paced_clip(realtime: RealtimeAgent, speech) -> None:
+    turn = realtime.send_clip(speech["cards_005.wav"], realtime=True)
+    assert turn.status == "completed" and turn.latency_ms is not None
+    assert realtime.metrics[-1].voice_to_voice_ms == pytest.approx(turn.latency_ms)
