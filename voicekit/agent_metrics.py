@@ -55,6 +55,8 @@ class TurnMetrics:
         Names of the tools the model called, in order.
     status : str
         ``completed``, ``interrupted`` (barge-in) or ``failed``.
+    conversation : str
+        Which agent object's conversation the turn belongs to (turn numbers restart with each).
     """
 
     agent: str
@@ -71,6 +73,7 @@ class TurnMetrics:
     usage: list[Usage] = field(default_factory=list)
     tool_calls: list[str] = field(default_factory=list)
     status: str = "completed"
+    conversation: str = ""
 
     def add_usage(self, usage: Usage) -> None:
         """Add ``usage`` to the entry for its model (one entry per model)."""
@@ -96,7 +99,7 @@ class TurnMetrics:
             return None if v is None else round(v)
 
         return {
-            "agent": self.agent, "turn": self.turn, "status": self.status,
+            "agent": self.agent, "conversation": self.conversation, "turn": self.turn, "status": self.status,
             "user": self.user_text, "reply": self.reply_text,
             "v2v_ms": ms(self.voice_to_voice_ms), "vad_silence_ms": ms(self.vad_silence_ms),
             "stt_ms": ms(self.stt_ms), "llm_ttft_ms": ms(self.llm_ttft_ms), "tts_ttfb_ms": ms(self.tts_ttfb_ms),

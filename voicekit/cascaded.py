@@ -377,7 +377,7 @@ class CascadedAgent:
     def _begin(self, audio: Clip | None, text: str | None, t_end: float,
                stt: Future[tuple[str, Usage, float]] | None, silence_ms: float) -> CascadedTurn:
         turn = CascadedTurn(index=len(self.turns), audio=audio, user_text=text or "")
-        turn.metrics = TurnMetrics("cascaded", turn.index, vad_silence_ms=silence_ms,
+        turn.metrics = TurnMetrics("cascaded", turn.index, conversation=f"{id(self):x}", vad_silence_ms=silence_ms,
                                    input_audio_s=audio.duration if audio is not None else 0.0)
         turn._t_end = t_end  # type: ignore[attr-defined]
         turn._stt = stt  # type: ignore[attr-defined]

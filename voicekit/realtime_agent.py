@@ -87,6 +87,7 @@ class RealtimeAgent:
         self.transcribe = transcribe
         self._metrics: dict[int, TurnMetrics] = {}
         self._restore_tool_choice = False
+        self._conversation = f"{id(self):x}"
         self.session.on_event(self._on_event)
 
     # ------------------------------------------------------------ lifecycle
@@ -170,9 +171,9 @@ class RealtimeAgent:
         try:
             yield
         finally:
-            if self._restore_tool_choice:
-                self.session.update({"tool_choice": "auto"})
             self._restore_tool_choice = False
+            if choice != "auto":  # waits for session.updated, so the session reads "auto" after the turn
+                self.session.update({"tool_choice": "auto"})
 
     def attach(self, recorder: Recorder) -> None:
         """Stream ``recorder``'s chunks to the session (the server's VAD takes turns)."""
@@ -215,7 +216,7 @@ class RealtimeAgent:
     def _measure(self, turn: Turn) -> TurnMetrics:
         vad_turn = self.vad is not None and turn.speech_end_ms is not None
         m = TurnMetrics(
-            "realtime", turn.index, user_text=turn.user or "", reply_text=turn.assistant_text,
+            "realtime", turn.index, conversation=self._conversation, user_text=turn.user or "", reply_text=turn.assistant_text,
             voice_to_voice_ms=turn.latency_ms,
             vad_silence_ms=float(self.vad.silence_duration_ms) if vad_turn and self.vad is not None else 0.0,
             input_audio_s=((turn.speech_end_ms or 0) - (turn.speech_start_ms or 0)) / 1000.0 if vad_turn else 0.0,

@@ -39,9 +39,10 @@ class MetricsTable(ipywidgets.HTML):
         self._render()
 
     def add(self, metrics: TurnMetrics) -> None:
-        """Add (or replace, by agent and turn) the row of ``metrics``."""
+        """Add (or replace, by conversation and turn) the row of ``metrics``."""
         row = metrics.row()
-        self.rows = [r for r in self.rows if (r["agent"], r["turn"]) != (row["agent"], row["turn"])] + [row]
+        key = (row["agent"], row["conversation"], row["turn"])
+        self.rows = [r for r in self.rows if (r["agent"], r["conversation"], r["turn"]) != key] + [row]
         self._render()
 
     def clear(self) -> None:
