@@ -3,8 +3,7 @@
 Each user turn goes through three OpenAI APIs, with the stages overlapped:
 
 1. **STT**: ``client.audio.transcriptions.create`` (Transcription API) on the
-   turn's audio. With the VAD, the request starts when the user *pauses*
-   (while the silence window runs); if they go on speaking it is thrown away.
+   turn's audio.
 2. **LLM**: ``client.chat.completions.create(stream=True, tools=...)`` on the
    whole conversation. Tool calls are run (:class:`~voicekit.tools.Toolbox`)
    and answered, and the model asked again, up to ``max_tool_rounds`` times.
@@ -14,9 +13,14 @@ Each user turn goes through three OpenAI APIs, with the stages overlapped:
    :class:`~voicekit.widgets.Player`, while the LLM goes on writing.
 
 Turn-taking uses the same Silero VAD and the same defaults as OpenAI's
-``server_vad`` (:mod:`voicekit.vad`). New speech while the agent is answering
-is a **barge-in**: playback stops, the LLM and TTS streams are abandoned, and
-only what was already spoken stays in the conversation.
+``server_vad`` (:mod:`voicekit.vad`). **Head start**: the three stages begin
+when the user *pauses*, while the VAD's silence window (500 ms) runs; the
+answer is held (nothing plays, no tool runs, the conversation is unchanged)
+until the silence window ends the turn at that pause, and is abandoned if the
+user speaks on. Against OpenAI an abandoned head start still costs its
+requests. New speech while the agent is answering is a **barge-in**: playback
+stops, the LLM and TTS streams are abandoned, and only what was already spoken
+stays in the conversation.
 
 Sources: OpenAI guides "Speech to text", "Text to speech" (streaming raw
 ``pcm``), "Function calling", and "Voice agents" (the chained architecture).
@@ -28,19 +32,19 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
+from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, Self
 
 import numpy as np
 import numpy.typing as npt
 
+from ._cascaded_turn import CascadedTurn, Speaker, SttResult
 from .agent_metrics import TurnMetrics
 from .audio import Clip
 from .formats import REALTIME_SAMPLE_RATE
 from .phrases import speakable
-from .pricing import TTS_AUDIO_TOKENS_PER_SECOND, Usage
-from .tools import Tool, Toolbox, ToolCallRecord
+from .pricing import Usage
+from .tools import Tool, Toolbox
 from .vad import TurnDetector, VadSettings
 
 if TYPE_CHECKING:
@@ -58,61 +62,13 @@ DEFAULT_INSTRUCTIONS = (
 )
 """Instructions both agents start with unless told otherwise."""
 
-TTS_CHUNK_BYTES = 4800
-"""Bytes read from the Speech API stream at a time: 100 ms of 24 kHz PCM16."""
-
 TAIL_MS = 200
 """Silence kept after the last speech in a VAD turn's audio, in ms."""
 
-
-@dataclass
-class CascadedTurn:
-    """One user turn and the agent's answer.
-
-    Attributes
-    ----------
-    index : int
-        0, 1, 2... within the conversation.
-    user_text : str
-        The transcript (or the text typed).
-    reply_text : str
-        What the LLM answered (all of it, even if a barge-in cut the audio).
-    spoken_text : str
-        The pieces that reached the Player before any barge-in.
-    tool_calls : list of ToolCallRecord
-        The tools called, with arguments and outputs.
-    audio : Clip or None
-        The user's audio (24 kHz PCM16 mono), None for text.
-    reply : Clip or None
-        The reply audio received (24 kHz PCM16 mono).
-    metrics : TurnMetrics
-        Stage latencies, voice-to-voice, tokens and cost.
-    """
-
-    index: int
-    user_text: str = ""
-    reply_text: str = ""
-    spoken_text: str = ""
-    tool_calls: list[ToolCallRecord] = field(default_factory=list)
-    audio: Clip | None = None
-    reply_chunks: list[npt.NDArray[np.int16]] = field(default_factory=list, repr=False)
-    metrics: TurnMetrics = field(default_factory=lambda: TurnMetrics("cascaded", 0))
-    tool_choice: str | None = None
-    done: threading.Event = field(default_factory=threading.Event, repr=False)
-    cancelled: threading.Event = field(default_factory=threading.Event, repr=False)
-    error: BaseException | None = field(default=None, repr=False)
-
-    @property
-    def reply(self) -> Clip | None:
-        """The reply audio received so far, or None."""
-        if not self.reply_chunks:
-            return None
-        return Clip(np.concatenate(self.reply_chunks), REALTIME_SAMPLE_RATE)
-
-    @property
-    def status(self) -> str:
-        """``running``, ``completed``, ``interrupted`` or ``failed``."""
-        return self.metrics.status if self.done.is_set() else "running"
+HEAD_START_PAUSE_MS = 100
+"""A pause this long (ms) starts the head start. Shorter ones are mostly gaps between
+words, and each false start would queue a transcription ahead of the real one."""
+"""Silence kept after the last speech in a VAD turn's audio, in ms."""
 
 
 class CascadedAgent:
@@ -140,8 +96,9 @@ class CascadedAgent:
     max_tool_rounds : int
         Chat requests that may end in tool calls per turn; the next one is sent with
         ``tool_choice="none"``.
-    speculative_stt : bool
-        Start the transcription at a pause, during the silence window (default True).
+    head_start : bool
+        Start transcribing, answering and speaking at a pause, during the VAD's
+        silence window (default True); False starts at the end of the turn.
     """
 
     def __init__(
@@ -161,7 +118,7 @@ class CascadedAgent:
         max_tool_rounds: int = 3,
         tool_choice: str = "auto",
         max_tokens: int = 120,
-        speculative_stt: bool = True,
+        head_start: bool = True,
     ) -> None:
         self.client = client
         self.instructions = instructions
@@ -171,10 +128,10 @@ class CascadedAgent:
         self.player, self.transcript, self.metrics_table = player, transcript, metrics
         self.vad = vad or VadSettings()
         self.max_tool_rounds, self.tool_choice, self.max_tokens = max_tool_rounds, tool_choice, max_tokens
-        self.speculative_stt = speculative_stt
+        self.head_start = head_start
         self.messages: list[dict[str, Any]] = []
         self.turns: list[CascadedTurn] = []
-        self._pool = ThreadPoolExecutor(max_workers=3, thread_name_prefix="voicekit-cascaded")
+        self._pool = ThreadPoolExecutor(max_workers=6, thread_name_prefix="voicekit-cascaded")
         self._lock = threading.RLock()  # guards the Player against a barge-in racing an append
         self._current: CascadedTurn | None = None
         self._recorder: Recorder | None = None
@@ -182,7 +139,7 @@ class CascadedAgent:
         self._audio: npt.NDArray[np.int16]
         self._audio_start_ms = 0.0
         self._speech_from_ms = 0.0
-        self._speculation: tuple[float, Future[tuple[str, Usage, float]]] | None = None
+        self._speculation: tuple[float, CascadedTurn] | None = None
         self._next_tool_choice: str | None = None
         self._reset_vad()
 
@@ -215,9 +172,12 @@ class CascadedAgent:
         """
         self.wait(timeout)
         audio = _pcm16_24k(user) if isinstance(user, Clip) else None
-        turn = self._begin(audio, None if isinstance(user, Clip) else user, time.perf_counter(), None, 0.0)
-        turn.tool_choice = tool_choice
-        return self._finish(turn, timeout)
+        turn = self._new_turn(audio, None if isinstance(user, Clip) else user, 0.0, tool_choice)
+        self._adopt(turn, time.perf_counter())
+        self._pool.submit(self._guarded, turn).result(timeout)
+        if turn.error is not None:
+            raise turn.error
+        return turn
 
     def send_clip(self, clip: Clip, *, chunk_ms: float = 100.0, realtime: bool = True,
                   pad_ms: float | None = None, tool_choice: str | None = None,
@@ -264,8 +224,9 @@ class CascadedAgent:
     def feed(self, audio: Clip | npt.NDArray[np.int16]) -> None:
         """Push microphone audio (a Clip, or int16 samples at 24 kHz) through the VAD.
 
-        A pause starts the transcription; the end of a turn starts the answer in
-        the background; speech while the agent answers interrupts it (barge-in).
+        A pause starts the answer in the background (held until the turn ends
+        there); the end of a turn releases it, or starts it; speech while the
+        agent answers interrupts it (barge-in).
         """
         pcm = _pcm16_24k(audio).samples if isinstance(audio, Clip) else np.asarray(audio, np.int16)
         with self._lock:
@@ -273,13 +234,16 @@ class CascadedAgent:
             for ev in self._detector.feed(pcm):
                 if ev.kind == "speech_started":
                     self._speech_from_ms = max(ev.ms - self.vad.prefix_padding_ms, self._audio_start_ms)
-                    self._speculation = None
+                    self._drop_speculation()
                     if self.speaking:
                         self.interrupt()
-                elif ev.kind == "speech_paused" and self.speculative_stt:
-                    self._speculate(ev.ms)
                 elif ev.kind == "speech_stopped":
                     self._end_of_speech(ev.pause_ms if ev.pause_ms is not None else ev.ms)
+            pause = self._detector.pause_ms
+            fed_ms = self._audio_start_ms + self._audio.size * 1000 / REALTIME_SAMPLE_RATE
+            if (self.head_start and pause is not None and fed_ms - pause >= HEAD_START_PAUSE_MS
+                    and (self._speculation is None or self._speculation[0] != pause)):
+                self._speculate(pause)
             if not self._detector.in_speech:  # keep only the prefix padding before speech
                 keep = round((self.vad.prefix_padding_ms + 100) * REALTIME_SAMPLE_RATE / 1000)
                 if self._audio.size > keep:
@@ -334,6 +298,8 @@ class CascadedAgent:
     def close(self) -> None:
         """Detach the microphone, cancel the current turn and stop the worker threads."""
         self.detach()
+        with self._lock:
+            self._drop_speculation()
         self.interrupt()
         self._pool.shutdown(wait=True, cancel_futures=True)
 
@@ -359,86 +325,129 @@ class CascadedAgent:
         b = round((until_ms + TAIL_MS - self._audio_start_ms) * REALTIME_SAMPLE_RATE / 1000)
         return Clip(self._audio[max(a, 0):max(b, 1)].copy(), REALTIME_SAMPLE_RATE)
 
+    def _drop_speculation(self) -> None:
+        if self._speculation is not None:
+            self._speculation[1].cancelled.set()
+            self._speculation = None
+
     def _speculate(self, pause_ms: float) -> None:
-        audio = self._turn_audio(pause_ms)
-        self._speculation = (pause_ms, self._pool.submit(self._transcribe, audio))
+        """Head start at a pause: transcribe, answer and speak, all held behind the turn's gate."""
+        self._drop_speculation()
+        turn = self._new_turn(self._turn_audio(pause_ms), None, float(self.vad.silence_duration_ms),
+                              self._next_tool_choice)
+        assert turn.audio is not None
+        turn.stt = self._pool.submit(self._transcribe, turn.audio)
+        self._speculation = (pause_ms, turn)
+        self._pool.submit(self._guarded, turn)
 
     def _end_of_speech(self, pause_ms: float) -> None:
         t_end = time.perf_counter()
-        stt: Future[tuple[str, Usage, float]] | None = None
-        if self._speculation is not None and self._speculation[0] == pause_ms:
-            stt = self._speculation[1]
-        self._speculation = None
-        turn = self._begin(self._turn_audio(pause_ms), None, t_end, stt, float(self.vad.silence_duration_ms))
-        turn.tool_choice = self._next_tool_choice
+        spec, self._speculation = self._speculation, None
+        if spec is not None and spec[0] == pause_ms and not spec[1].cancelled.is_set():
+            self._adopt(spec[1], t_end)  # the head start was for exactly this turn
+            return
+        if spec is not None:
+            spec[1].cancelled.set()
+        turn = self._new_turn(self._turn_audio(pause_ms), None, float(self.vad.silence_duration_ms),
+                              self._next_tool_choice)
+        self._adopt(turn, t_end)
         self._pool.submit(self._guarded, turn)
 
     # ------------------------------------------------------------ one turn
-    def _begin(self, audio: Clip | None, text: str | None, t_end: float,
-               stt: Future[tuple[str, Usage, float]] | None, silence_ms: float) -> CascadedTurn:
-        turn = CascadedTurn(index=len(self.turns), audio=audio, user_text=text or "")
-        turn.metrics = TurnMetrics("cascaded", turn.index, conversation=f"{id(self):x}", vad_silence_ms=silence_ms,
+    def _new_turn(self, audio: Clip | None, text: str | None, silence_ms: float,
+                  tool_choice: str | None) -> CascadedTurn:
+        turn = CascadedTurn(index=-1, audio=audio, user_text=text or "", tool_choice=tool_choice)
+        turn.metrics = TurnMetrics("cascaded", -1, conversation=f"{id(self):x}", vad_silence_ms=silence_ms,
                                    input_audio_s=audio.duration if audio is not None else 0.0)
-        turn._t_end = t_end  # type: ignore[attr-defined]
-        turn._stt = stt  # type: ignore[attr-defined]
-        self.turns.append(turn)
-        self._current = turn
         return turn
 
-    def _finish(self, turn: CascadedTurn, timeout: float) -> CascadedTurn:
-        future = self._pool.submit(self._guarded, turn)
-        future.result(timeout)
-        if turn.error is not None:
-            raise turn.error
-        return turn
+    def _adopt(self, turn: CascadedTurn, t_end: float) -> None:
+        """The user's turn is over: number the turn, open its gate, play what it holds."""
+        with self._lock:
+            turn.index = turn.metrics.turn = len(self.turns)
+            turn.t_end = t_end
+            self.turns.append(turn)
+            self._current = turn
+            turn.gate.set()
+            now = time.perf_counter()
+            held, turn.held = turn.held, []
+            for pcm in held:
+                self._play(turn, pcm, now)
+        self._show(turn)
+
+    def _play(self, turn: CascadedTurn, pcm: npt.NDArray[np.int16], now: float) -> None:
+        """Audio of an adopted turn reaches the Player (called under ``self._lock``)."""
+        m = turn.metrics
+        if m.voice_to_voice_ms is None and turn.t_end is not None:
+            m.voice_to_voice_ms = max(0.0, 1000 * (now - turn.t_end))
+        turn.reply_chunks.append(pcm)
+        if self.player is not None:
+            self.player.append(pcm)
+
+    def _show(self, turn: CascadedTurn) -> None:
+        if self.transcript is None or not turn.gate.is_set():
+            return
+        if turn.user_text:
+            self.transcript.show(turn.index, "user", turn.user_text)
+        if turn.reply_text:
+            self.transcript.show(turn.index, "assistant", turn.reply_text)
 
     def _guarded(self, turn: CascadedTurn) -> None:
         try:
             self._answer(turn)
         except BaseException as exc:  # handed to the caller via turn.error
-            logger.exception("cascaded turn %d failed", turn.index)
+            if turn.gate.is_set():
+                logger.exception("cascaded turn %d failed", turn.index)
             turn.error = exc
             turn.metrics.status = "failed"
         finally:
             if turn.metrics.status == "completed" and turn.cancelled.is_set():
                 turn.metrics.status = "interrupted"
             turn.done.set()
-            if self.metrics_table is not None:
+            if self.metrics_table is not None and turn.gate.is_set():
                 self.metrics_table.add(turn.metrics)
 
-    def _transcribe(self, audio: Clip) -> tuple[str, Usage, float]:
+    def _transcribe(self, audio: Clip) -> SttResult:
         t0 = time.perf_counter()
         result = self.client.audio.transcriptions.create(model=self.transcribe_model, file=audio.to_file_tuple())
         ms = 1000 * (time.perf_counter() - t0)
         return result.text.strip(), Usage.from_transcription(self.transcribe_model, getattr(result, "usage", None)), ms
 
+    def _history(self, turn: CascadedTurn) -> list[dict[str, Any]]:
+        """The conversation before ``turn``, once the turns before it have finished
+        (a barge-in cancelled them), led by the current instructions."""
+        for t in self.turns:
+            if t is not turn:
+                t.done.wait(30)
+        return [{"role": "system", "content": self.instructions}, *self.messages[1:]]
+
     def _answer(self, turn: CascadedTurn) -> None:
         m = turn.metrics
         if turn.audio is not None:
-            stt: Future[tuple[str, Usage, float]] | None = turn._stt  # type: ignore[attr-defined]
-            text, usage, m.stt_ms = stt.result() if stt is not None else self._transcribe(turn.audio)
-            turn.user_text = m.user_text = text
+            text, usage, m.stt_ms = turn.stt.result() if turn.stt is not None else self._transcribe(turn.audio)
+            turn.user_text = text
             m.add_usage(usage)
         m.user_text = turn.user_text
-        if self.transcript is not None:
-            self.transcript.show(turn.index, "user", turn.user_text)
-        if not self.messages:
-            self.messages.append({"role": "system", "content": self.instructions})
-        self.messages.append({"role": "user", "content": turn.user_text})
-        speaker = _Speaker(self, turn)
+        self._show(turn)
+        if turn.cancelled.is_set():
+            return
+        messages = [*self._history(turn), {"role": "user", "content": turn.user_text}]
+        speaker = Speaker(self, turn)
         try:
-            self._chat(turn, speaker)
+            self._chat(turn, messages, speaker)
         finally:
             speaker.close()
+        if not turn.wait_gate():
+            return  # a head start the user spoke on over: nothing of it stays
         turn.spoken_text = " ".join(speaker.spoken)
         m.reply_text = turn.reply_text
         reply = turn.reply
         m.output_audio_s = reply.duration if reply is not None else 0.0
         # after a barge-in, the conversation keeps only what was spoken
         said = turn.spoken_text if turn.cancelled.is_set() else turn.reply_text
-        self.messages.append({"role": "assistant", "content": said})
+        self.messages = [*messages, {"role": "assistant", "content": said}]
 
-    def _chat(self, turn: CascadedTurn, speaker: _Speaker) -> None:
+    def _chat(self, turn: CascadedTurn, messages: list[dict[str, Any]], speaker: Speaker) -> None:
         m = turn.metrics
         pending, first_piece = "", True
         for round_ in range(self.max_tool_rounds + 1):
@@ -449,7 +458,7 @@ class CascadedAgent:
                          "tool_choice": choice if round_ < self.max_tool_rounds else "none"}
             t_req = time.perf_counter()
             stream = self.client.chat.completions.create(  # type: ignore[call-overload]
-                model=self.llm_model, messages=self.messages, stream=True,
+                model=self.llm_model, messages=messages, stream=True,
                 stream_options={"include_usage": True}, max_completion_tokens=self.max_tokens, **tools)
             content: list[str] = []
             calls: dict[int, dict[str, str]] = {}
@@ -472,100 +481,29 @@ class CascadedAgent:
                         if d.content:
                             content.append(d.content)
                             turn.reply_text += d.content
-                            if self.transcript is not None:
-                                self.transcript.show(turn.index, "assistant", turn.reply_text)
+                            self._show(turn)
                             pieces, pending = speakable(pending + d.content, first=first_piece)
                             for piece in pieces:
                                 speaker.say(piece)
                                 first_piece = False
-            if turn.cancelled.is_set():
-                return
-            if not calls:
+            if turn.cancelled.is_set() or not calls:
                 break
-            self._run_tools(turn, "".join(content), list(calls.values()))
-        if pending.strip():
+            if not turn.wait_gate() or turn.cancelled.is_set():  # no tool runs for a turn that may not happen
+                return
+            self._run_tools(turn, messages, "".join(content), list(calls.values()))
+        if pending.strip() and not turn.cancelled.is_set():
             speaker.say(pending.strip())
 
-    def _run_tools(self, turn: CascadedTurn, content: str, calls: Sequence[dict[str, str]]) -> None:
-        self.messages.append({"role": "assistant", "content": content or None, "tool_calls": [
+    def _run_tools(self, turn: CascadedTurn, messages: list[dict[str, Any]], content: str,
+                   calls: Sequence[dict[str, str]]) -> None:
+        messages.append({"role": "assistant", "content": content or None, "tool_calls": [
             {"id": c["id"], "type": "function", "function": {"name": c["name"], "arguments": c["arguments"]}}
             for c in calls]})
         for c in calls:
             record = self.toolbox.run(c["name"], c["arguments"], c["id"])
             turn.tool_calls.append(record)
             turn.metrics.tool_calls.append(record.name)
-            self.messages.append({"role": "tool", "tool_call_id": c["id"], "content": record.output})
-
-
-class _Speaker:
-    """Speaks pieces of the reply in order on one worker thread, while the LLM streams."""
-
-    def __init__(self, agent: CascadedAgent, turn: CascadedTurn) -> None:
-        self.agent, self.turn = agent, turn
-        self.spoken: list[str] = []
-        self._queue: list[str | None] = []
-        self._ready = threading.Condition()
-        self._thread = threading.Thread(target=self._run, name="voicekit-tts", daemon=True)
-        self._thread.start()
-
-    def say(self, text: str) -> None:
-        with self._ready:
-            self._queue.append(text)
-            self._ready.notify()
-
-    def close(self) -> None:
-        """Wait until every piece was spoken (or the turn cancelled)."""
-        with self._ready:
-            self._queue.append(None)
-            self._ready.notify()
-        self._thread.join()
-
-    def _run(self) -> None:
-        while True:
-            with self._ready:
-                self._ready.wait_for(lambda: bool(self._queue))
-                text = self._queue.pop(0)
-            if text is None or self.turn.cancelled.is_set():
-                if text is None:
-                    return
-                continue
-            try:
-                self._speak(text)
-            except Exception as exc:  # surfaced on the turn; the LLM side finishes normally
-                logger.exception("TTS failed")
-                self.turn.error = self.turn.error or exc
-
-    def _speak(self, text: str) -> None:
-        agent, turn, m = self.agent, self.turn, self.turn.metrics
-        t_req = time.perf_counter()
-        samples = 0
-        rest = b""
-        with agent.client.audio.speech.with_streaming_response.create(
-            model=agent.tts_model, voice=agent.voice, input=text, response_format="pcm",
-        ) as response:
-            for data in response.iter_bytes(TTS_CHUNK_BYTES):
-                now = time.perf_counter()
-                data, rest = rest + data, b""
-                if len(data) % 2:
-                    data, rest = data[:-1], data[-1:]
-                if not data:
-                    continue
-                pcm = np.frombuffer(data, "<i2").astype(np.int16)
-                with agent._lock:
-                    if turn.cancelled.is_set():
-                        return
-                    if m.tts_ttfb_ms is None:
-                        m.tts_ttfb_ms = 1000 * (now - t_req)
-                        m.voice_to_voice_ms = 1000 * (now - turn._t_end)  # type: ignore[attr-defined]
-                    turn.reply_chunks.append(pcm)
-                    if agent.player is not None:
-                        agent.player.append(pcm)
-                    if samples == 0:
-                        self.spoken.append(text)
-                samples += pcm.size
-        seconds = samples / REALTIME_SAMPLE_RATE
-        m.add_usage(Usage(agent.tts_model, text_in=max(1, len(text) // 4),
-                          audio_out=round(seconds * TTS_AUDIO_TOKENS_PER_SECOND), estimated=True))
+            messages.append({"role": "tool", "tool_call_id": c["id"], "content": record.output})
 
 
 def _pcm16_24k(audio: Clip) -> Clip:

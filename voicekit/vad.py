@@ -169,6 +169,12 @@ class TurnDetector(Generic[T]):
         """In a turn, and silent since the last window: the turn may end at this pause."""
         return self.in_speech and self._silence_since is not None
 
+    @property
+    def pause_ms(self) -> int | None:
+        """Where the current pause began on the timeline (ms, as ``speech_stopped``'s
+        ``pause_ms`` will give it), or None when not :attr:`pausing`."""
+        return round(self._silence_since) if self.pausing and self._silence_since is not None else None
+
     def reset(self) -> None:
         """Forget the turn in progress (after a manual commit or a clear); the audio state stays."""
         self.in_speech = False
