@@ -89,6 +89,24 @@ def test_cascaded_vad_ends_the_turn_and_reports_the_silence_window(cascaded: Cas
     assert m.voice_to_voice_ms is not None and m.voice_to_voice_ms > 0
 
 
+def test_cascaded_head_start_spoken_over_is_dropped(cascaded: CascadedAgent, speech) -> None:
+    first = speech["cards_005.wav"].to_mono().resample(24_000).to_int16().samples[:80_400]  # to its last word
+    second = speech["ls_0880.wav"].to_mono().resample(24_000).to_int16().samples[4_800:]  # from 200 ms in
+    pause = np.zeros(3_600, np.int16)  # with the recordings' edges, a pause of about 250 ms: the head start
+    # begins (after 100 ms), the turn does not end (500 ms)
+    started = []
+    real_speculate = cascaded._speculate
+    cascaded._speculate = lambda pause_ms: (started.append(pause_ms), real_speculate(pause_ms))  # type: ignore[method-assign]
+    one_utterance = Clip(np.concatenate([first, pause, second]), 24_000)
+    turns = cascaded.send_clip(one_utterance, realtime=True)
+    assert len(started) >= 2, "expected a head start at the pause between the recordings, and one at the end"
+    assert len(turns) == 1 and turns[0].status == "completed"
+    assert 5.5 < turns[0].metrics.input_audio_s < 6.8  # both recordings and the pause, in one turn
+    assert "young man" in turns[0].user_text.lower() and "of" in turns[0].user_text.lower()
+    assert [m["role"] for m in cascaded.messages] == ["system", "user", "assistant"]
+    assert [r["turn"] for r in cascaded.metrics_table.rows] == [0]
+
+
 def test_cascaded_barge_in_stops_playback_and_keeps_only_what_was_spoken(cascaded: CascadedAgent, speech) -> None:
     cascaded.instructions = "Answer with a long story of at least five sentences."
     silence = np.zeros(24_000, np.int16)

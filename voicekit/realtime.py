@@ -376,6 +376,10 @@ class RealtimeSession:
     def turns(self) -> list[Turn]:
         return self._book.turns
 
+    def turn_of(self, response_id: str) -> Turn | None:
+        """The :class:`Turn` a response (``response.id``) belongs to, or None."""
+        return self._book.turn_of_response(response_id)
+
     @property
     def reply(self) -> Clip | None:
         """The last turn's reply audio (PCM16 mono, 24,000 Hz), or None."""

@@ -157,7 +157,7 @@ class RealtimeAgent:
             while True:
                 done = self.session.wait_for("response.done", since=mark, timeout=timeout)
                 mark = self.session.events.index(done) + 1
-                turn = self.session._book.turn_of_response(done.data["response"]["id"])
+                turn = self.session.turn_of(done.data["response"]["id"])
                 if turn is not None and not turn.awaiting_tool:
                     return turn
 
@@ -209,7 +209,7 @@ class RealtimeAgent:
             self.session.send({"type": "session.update", "session": {"type": "realtime", "tool_choice": "auto"}})
         if event.type != "response.done" or self.metrics_table is None:
             return
-        turn = self.session._book.turn_of_response(event.data["response"]["id"])
+        turn = self.session.turn_of(event.data["response"]["id"])
         if turn is not None and not turn.awaiting_tool:
             self.metrics_table.add(self._measure(turn))
 
