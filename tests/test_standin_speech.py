@@ -142,3 +142,16 @@ def test_bounded_pieces_caps_piper_input_and_keeps_every_word() -> None:
     assert bounded_pieces("Hello there. How are you?") == ["Hello there.", "How are you?"]
     clause = "a" * 100 + ", " + "b" * 100 + "."
     assert bounded_pieces(clause) == ["a" * 100 + ",", "b" * 100 + "."]
+
+
+def test_an_abandoned_stream_does_not_block_the_next_request(client) -> None:
+    # An agent drops the rest of an answer on a barge-in: the server must not keep Piper's lock.
+    long_text = "This is a long answer. " * 20
+    for _ in range(3):
+        with client.audio.speech.with_streaming_response.create(
+            model="gpt-4o-mini-tts", voice="alloy", input=long_text, response_format="pcm"
+        ) as response:
+            next(response.iter_bytes(4800))  # the first 100 ms, then hang up
+    quick = client.with_options(timeout=30.0, max_retries=0)
+    audio = quick.audio.speech.create(model="gpt-4o-mini-tts", voice="alloy", input="Still here.", response_format="pcm")
+    assert len(audio.content) > 4800

@@ -18,7 +18,7 @@ import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -27,7 +27,9 @@ from ..audio import Clip
 from ._integrity import verify
 from .llm import LLMEngine
 
-__all__ = ["Engines", "PiperEngine", "SttResult", "SttSegment", "SttWord", "WhisperEngine"]
+T = TypeVar("T")
+
+__all__ = ["Engines", "PiperEngine", "SttResult", "SttSegment", "SttWord", "WhisperEngine", "locked_steps"]
 
 WHISPER_SAMPLE_RATE = 16_000
 """Whisper's input rate in Hz."""
@@ -285,6 +287,25 @@ class Engines:
             for _ in self.tts.stream("Hello."):
                 pass
         load_silero()
+
+
+def locked_steps(lock: threading.Lock, steps: Iterator[T]) -> Iterator[T]:
+    """Yield from ``steps``, holding ``lock`` only while each next item is computed.
+
+    For the generators of a streamed response: Starlette leaves a generator
+    suspended, not closed, when the client goes away (an agent abandoning a
+    cancelled answer, a barge-in), so a lock held across ``yield`` would stay
+    held and every later request would wait for it forever.
+    """
+    while True:
+        with lock:
+            item = next(steps, _END)
+        if item is _END:
+            return
+        yield item
+
+
+_END: Any = object()
 
 
 def audio_tokens(duration_s: float) -> int:

@@ -49,7 +49,7 @@ from starlette.routing import Route
 from ..audio import Clip
 from ..formats import SPEECH_PCM_SAMPLE_RATE, float_to_int16, int16_to_float
 from ._upload import sse
-from .engines import Engines, PiperEngine
+from .engines import Engines, PiperEngine, locked_steps
 from .errors import OpenAIError, model_not_found
 from .models import SPEECH_MODELS
 
@@ -167,7 +167,7 @@ def synthesize_pcm(
     ``1 / speed`` and moves its pitch by the voice's factor, both without
     changing the other. Piper's own ``length_scale`` is not used for speed: its
     per-phoneme minimum makes ``speed=2`` only about 1.6 times faster.
-    Holds ``tts.lock`` while synthesising.
+    Holds ``tts.lock`` while synthesising each piece, never while the caller has it.
 
     A long first sentence is split at its first clause (:func:`split_first_clause`)
     so the first audio is ready sooner, and no piece is longer than
@@ -194,18 +194,17 @@ def synthesize_pcm(
         for part in bounded_pieces(head)
         for pcm in tts.stream(part, noise_scale=v.noise_scale, noise_w_scale=v.noise_w_scale)
     )
-    with tts.lock:
-        for pcm in pieces:
-            x = int16_to_float(pcm)
-            if stretch is not None:
-                stretch.reset()
-                stretch.setTimeFactor(speed)
-                stretch.setTransposeFactor(v.pitch)
-                x = np.asarray(stretch.process(x[None, :]), dtype=np.float32)[0]
-                x = x / max(1.0, float(np.abs(x).max()))  # transposition can overshoot full scale
-            out = resampler.resample_chunk(x, last=False)
-            if out.size:
-                yield float_to_int16(out)
+    for pcm in locked_steps(tts.lock, pieces):  # the lock is never held across a yield
+        x = int16_to_float(pcm)
+        if stretch is not None:
+            stretch.reset()
+            stretch.setTimeFactor(speed)
+            stretch.setTransposeFactor(v.pitch)
+            x = np.asarray(stretch.process(x[None, :]), dtype=np.float32)[0]
+            x = x / max(1.0, float(np.abs(x).max()))  # transposition can overshoot full scale
+        out = resampler.resample_chunk(x, last=False)
+        if out.size:
+            yield float_to_int16(out)
     tail = resampler.resample_chunk(np.zeros(0, np.float32), last=True)
     if tail.size:
         yield float_to_int16(tail)

@@ -46,7 +46,7 @@ from starlette.routing import Route
 
 from ._upload import form_bool, form_float, form_list, form_str, read_audio_form, sse
 from ._wire import dump
-from .engines import Engines, SttResult, SttSegment, audio_tokens
+from .engines import Engines, SttResult, SttSegment, audio_tokens, locked_steps
 from .errors import OpenAIError, model_not_found
 from .models import TRANSCRIPTION_MODELS, TRANSLATION_MODELS
 
@@ -234,12 +234,12 @@ def _stream_events(
         duration, segments = engines.stt.stream(
             clip, prompt=prompt, temperature=temperature, word_timestamps=words, beam_size=beam_size
         )
-        done: list[SttSegment] = []
-        for seg in segments:
-            delta = seg.text if done else seg.text.lstrip()
-            done.append(seg)
-            lp = [delta_ev.Logprob(**dump(x)) for x in _logprobs(SttResult([seg], "english", duration))] if logprobs else None
-            yield sse(json.dumps(dump(TranscriptionTextDeltaEvent(type="transcript.text.delta", delta=delta, logprobs=lp))))
+    done: list[SttSegment] = []
+    for seg in locked_steps(engines.stt.lock, iter(segments)):  # never held across a yield
+        delta = seg.text if done else seg.text.lstrip()
+        done.append(seg)
+        lp = [delta_ev.Logprob(**dump(x)) for x in _logprobs(SttResult([seg], "english", duration))] if logprobs else None
+        yield sse(json.dumps(dump(TranscriptionTextDeltaEvent(type="transcript.text.delta", delta=delta, logprobs=lp))))
     result = SttResult(done, "english", duration)
     event = TranscriptionTextDoneEvent(
         type="transcript.text.done",
