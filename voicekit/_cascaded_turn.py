@@ -90,7 +90,8 @@ class CascadedTurn:
 
     @property
     def status(self) -> str:
-        """``running``, ``completed``, ``interrupted`` or ``failed``."""
+        """``running``, or as :attr:`TurnMetrics.status`: ``completed``, ``incomplete`` (hit
+        max_tokens), ``interrupted`` or ``failed``."""
         return self.metrics.status if self.done.is_set() else "running"
 
     def wait_gate(self) -> bool:

@@ -54,7 +54,8 @@ class TurnMetrics:
     tool_calls : list of str
         Names of the tools the model called, in order.
     status : str
-        ``completed``, ``interrupted`` (barge-in) or ``failed``.
+        ``completed``, ``incomplete`` (the reply hit its token limit: Realtime
+        ``response.done`` status), ``interrupted`` (barge-in) or ``failed``.
     conversation : str
         Which agent object's conversation the turn belongs to (turn numbers restart with each).
     """

@@ -401,7 +401,7 @@ class CascadedAgent:
             turn.error = exc
             turn.metrics.status = "failed"
         finally:
-            if turn.metrics.status == "completed" and turn.cancelled.is_set():
+            if turn.metrics.status in ("completed", "incomplete") and turn.cancelled.is_set():
                 turn.metrics.status = "interrupted"
             turn.done.set()
             if self.metrics_table is not None and turn.gate.is_set():
@@ -469,6 +469,8 @@ class CascadedAgent:
                     if chunk.usage is not None:
                         m.add_usage(Usage.from_chat(self.llm_model, chunk.usage))
                     for choice in chunk.choices:
+                        if choice.finish_reason == "length":
+                            m.status = "incomplete"  # the reply hit max_tokens, as Realtime reports it
                         d = choice.delta
                         if m.llm_ttft_ms is None and (d.content or d.tool_calls):
                             m.llm_ttft_ms = 1000 * (time.perf_counter() - t_req)

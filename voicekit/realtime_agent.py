@@ -222,7 +222,8 @@ class RealtimeAgent:
             input_audio_s=((turn.speech_end_ms or 0) - (turn.speech_start_ms or 0)) / 1000.0 if vad_turn else 0.0,
             output_audio_s=turn.reply.duration if turn.reply is not None else 0.0,
             tool_calls=[c["name"] for c in turn.function_calls],
-            status={"cancelled": "interrupted", "completed": "completed"}.get(turn.status or "", "failed"),
+            status={"cancelled": "interrupted", "completed": "completed", "incomplete": "incomplete"}.get(
+                turn.status or "", "failed"),
         )
         if turn.truncated_at_ms is not None:
             m.status = "interrupted"
