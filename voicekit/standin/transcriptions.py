@@ -13,8 +13,9 @@ What the stand-in mirrors from OpenAI (API reference, "Create transcription"):
   one per decoded Whisper segment, then ``transcript.text.done``.
 - An unknown model is a 404 ``model_not_found``; bad audio a 400.
 
-What differs: every model name runs the same local Whisper ``tiny.en``,
-which understands English only, so ``language`` other than ``en`` is a 400,
+What differs: every model name runs the same local Whisper ``tiny.en``
+(``gpt-4o-mini-transcribe`` greedily, the others with beam search, see
+:data:`BEAM_SIZES`), which understands English only, so ``language`` other than ``en`` is a 400,
 and translation returns the English transcription. Audio tokens are Whisper
 encoder positions (50 per second), not OpenAI's billing tokens.
 """
