@@ -55,10 +55,12 @@ def test_usage_from_sdk_types():
 
 def test_turn_metrics_merge_usage_per_model_and_row():
     m = TurnMetrics("cascaded", 0, voice_to_voice_ms=512.4, stt_ms=200.2)
-    m.add_usage(Usage("gpt-4.1-mini", text_in=100, text_out=10))
+    first = Usage("gpt-4.1-mini", text_in=100, text_out=10)
+    m.add_usage(first)
     m.add_usage(Usage("gpt-4.1-mini", text_in=150, text_cached_in=100, text_out=20))
     m.add_usage(Usage("gpt-4o-mini-tts", text_in=10, audio_out=100, estimated=True))
     assert len(m.usage) == 2 and m.usage[0].text_in == 250 and m.usage[0].text_cached_in == 100
+    assert first.text_in == 100  # the caller's record is not changed
     assert m.tokens == 250 + 30 + 110
     assert m.cost_usd == pytest.approx(sum(usage_cost(u) for u in m.usage))
     row = m.row()

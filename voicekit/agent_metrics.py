@@ -19,6 +19,7 @@ The Realtime agent has one model and no separate stages: its stage fields stay
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import statistics
 from collections.abc import Iterable, Sequence
@@ -77,12 +78,12 @@ class TurnMetrics:
     conversation: str = ""
 
     def add_usage(self, usage: Usage) -> None:
-        """Add ``usage`` to the entry for its model (one entry per model)."""
+        """Add ``usage`` to the entry for its model (one entry per model; ``usage`` itself is not kept)."""
         for u in self.usage:
             if u.model == usage.model:
                 u.add(usage)
                 return
-        self.usage.append(usage)
+        self.usage.append(dataclasses.replace(usage))
 
     @property
     def tokens(self) -> int:

@@ -22,6 +22,8 @@ import contextlib
 from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, Any, Self
 
+from openai.types.realtime import ConversationItemInputAudioTranscriptionCompletedEvent
+
 from .agent_metrics import TurnMetrics
 from .audio import Clip
 from .cascaded import DEFAULT_INSTRUCTIONS
@@ -88,6 +90,8 @@ class RealtimeAgent:
         self._metrics: dict[int, TurnMetrics] = {}
         self._restore_tool_choice = False
         self._conversation = f"{id(self):x}"
+        self._usage: dict[str, Usage] = {}  # response id -> its usage (response.done)
+        self._stt_usage: dict[str, Usage] = {}  # user item id -> its input transcription's usage
         self.session.on_event(self._on_event)
 
     # ------------------------------------------------------------ lifecycle
@@ -207,17 +211,21 @@ class RealtimeAgent:
             # before the tool's answer asks for the next response: no second forced call
             self._restore_tool_choice = False
             self.session.send({"type": "session.update", "session": {"type": "realtime", "tool_choice": "auto"}})
-        if event.type != "response.done" or self.metrics_table is None:
-            return
-        turn = self.session.turn_of(event.data["response"]["id"])
-        if turn is not None and not turn.awaiting_tool:
-            self.metrics_table.add(self._measure(turn))
+        elif event.type == "conversation.item.input_audio_transcription.completed":
+            done = ConversationItemInputAudioTranscriptionCompletedEvent.model_validate(event.data)
+            self._stt_usage[done.item_id] = Usage.from_transcription(self.transcribe, done.usage)
+        elif event.type == "response.done":
+            response = event.data["response"]
+            self._usage[response["id"]] = Usage.from_realtime(self.model, response.get("usage"))
+            turn = self.session.turn_of(response["id"])
+            if self.metrics_table is not None and turn is not None and not turn.awaiting_tool:
+                self.metrics_table.add(self._measure(turn))
 
     def _measure(self, turn: Turn) -> TurnMetrics:
         vad_turn = self.vad is not None and turn.speech_end_ms is not None
         m = TurnMetrics(
-            "realtime", turn.index, conversation=self._conversation, user_text=turn.user or "", reply_text=turn.assistant_text,
-            voice_to_voice_ms=turn.latency_ms,
+            "realtime", turn.index, conversation=self._conversation, user_text=turn.user or "",
+            reply_text=turn.assistant_text, voice_to_voice_ms=turn.latency_ms,
             vad_silence_ms=float(self.vad.silence_duration_ms) if vad_turn and self.vad is not None else 0.0,
             input_audio_s=((turn.speech_end_ms or 0) - (turn.speech_start_ms or 0)) / 1000.0 if vad_turn else 0.0,
             output_audio_s=turn.reply.duration if turn.reply is not None else 0.0,
@@ -227,22 +235,9 @@ class RealtimeAgent:
         )
         if turn.truncated_at_ms is not None:
             m.status = "interrupted"
-        ids = set(turn.response_ids)
-        for e in self.session.events:
-            if e.type == "response.done" and e.data["response"]["id"] in ids:
-                m.add_usage(Usage.from_realtime(self.model, e.data["response"].get("usage")))
-            elif (e.type == "conversation.item.input_audio_transcription.completed"
-                  and e.data.get("item_id") == turn.user_item_id):
-                m.add_usage(Usage.from_transcription(self.transcribe, _Obj(e.data.get("usage"))))
+        for response_id in turn.response_ids:
+            if response_id in self._usage:
+                m.add_usage(self._usage[response_id])
+        if turn.user_item_id in self._stt_usage:
+            m.add_usage(self._stt_usage[turn.user_item_id])
         return m
-
-
-class _Obj:
-    """Attribute access over an event's usage dict, for :meth:`Usage.from_transcription`."""
-
-    def __init__(self, d: Any) -> None:
-        self._d = d or {}
-
-    def __getattr__(self, name: str) -> Any:
-        v = self._d.get(name)
-        return _Obj(v) if isinstance(v, dict) else v
