@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+import traitlets
 from conftest import sine
 
 import voicekit
@@ -36,10 +37,69 @@ def _record(rec: Recorder, pcm: np.ndarray, order: list[int] | None = None, rate
 def test_recorder_defaults_and_traits_are_small() -> None:
     rec = Recorder()
     assert rec.sample_rate == voicekit.REALTIME_SAMPLE_RATE
-    assert rec.echo_cancellation and rec.noise_suppression and rec.auto_gain
-    assert rec.recording is False and rec.clip is None and rec.error == ""
+    assert rec.recording is False and rec.clip is None and rec.error == "" and rec.clipped == 0
     synced = set(rec.keys)
     assert not {"clip", "stats", "_chunks"} & synced
+    assert {"processing", "_constraints", "clipped"} <= synced
+
+
+def test_recorder_asks_for_no_gain_control_by_default() -> None:
+    rec = Recorder()
+    # Automatic gain control drove a 0.3 source to full scale; echo cancellation stays on
+    # so a reply from the speakers does not barge in on itself.
+    assert rec.processing == "echo"
+    assert rec.constraints == rec._constraints == {
+        "echoCancellation": True, "noiseSuppression": False, "autoGainControl": False}
+    assert Recorder(processing="off").constraints == dict.fromkeys(
+        ["echoCancellation", "noiseSuppression", "autoGainControl"], False)
+    assert Recorder(processing="browser")._constraints == dict.fromkeys(
+        ["echoCancellation", "noiseSuppression", "autoGainControl"], True)
+    # One constraint overrides the switch; the synced copy follows every change.
+    rec = Recorder(processing="browser", auto_gain=False)
+    assert rec._constraints["autoGainControl"] is False and rec._constraints["echoCancellation"]
+    rec.processing = "off"
+    rec.echo_cancellation = True
+    assert rec._constraints == {"echoCancellation": True, "noiseSuppression": False,
+                                "autoGainControl": False}
+    rec.echo_cancellation = None
+    assert rec._constraints["echoCancellation"] is False
+    with pytest.raises(traitlets.TraitError):
+        Recorder(processing="loud")
+
+
+def test_recorder_counts_clipped_samples_and_resets_at_the_next_recording() -> None:
+    rec = Recorder()
+    quiet = (0.3 * 32767 * np.sin(np.linspace(0, 200, 24_000))).astype(np.int16)
+    _record(rec, quiet)
+    assert rec.clipped == 0 and rec.stats.clipped == 0
+    assert rec.stats.peak_dbfs == pytest.approx(20 * np.log10(0.3), abs=0.01)
+    loud = quiet.copy()
+    # -0.1 dBFS is 32392.9 of 32768: 32393 and above clip, 32392 does not.
+    loud[[100, 5000, 5001]] = [32393, -32768, 32767]
+    loud[200] = 32392
+    _record(rec, loud)
+    assert rec.clipped == rec.stats.clipped == 3
+    assert rec.stats.peak_dbfs == 0.0
+    _record(rec, quiet)
+    assert rec.clipped == 0
+
+
+def test_recorder_warns_when_the_browser_applied_other_processing(
+        caplog: pytest.LogCaptureFixture) -> None:
+    rec = Recorder()
+    applied = {"autoGainControl": True, "echoCancellation": True, "noiseSuppression": False,
+               "sampleRate": 48_000}
+    with caplog.at_level(logging.WARNING, "voicekit.widgets"):
+        _feed(rec, {"type": "start", "sample_rate": 24_000, "constraints": rec.constraints,
+                    "settings": applied})
+    assert rec.track_settings == applied
+    assert "autoGainControl=False -> True" in caplog.text
+    assert "echoCancellation" not in caplog.text
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, "voicekit.widgets"):
+        _feed(rec, {"type": "start", "sample_rate": 24_000, "constraints": rec.constraints,
+                    "settings": {**applied, "autoGainControl": False}})
+    assert caplog.text == ""
 
 
 def test_recorder_assembles_chunks_into_a_clip_and_calls_back() -> None:
@@ -192,7 +252,7 @@ def test_scope_draws_one_column_per_10_ms_and_keeps_the_window() -> None:
     scope.push(sine(1000, 0.255, 24_000))  # 25 full columns, 5 ms left over
     assert scope.n_columns == 25
     content, (waves, specs) = sent.messages[-1]
-    assert content == {"type": "cols", "n": 25, "bins": 128}
+    assert content == {"type": "cols", "n": 25, "bins": 128, "start": 0}
     w = np.frombuffer(waves, "<f4").reshape(25, 2)
     assert np.all(w[:, 0] < -0.4) and np.all(w[:, 1] > 0.4)  # a 0.5-amplitude sine
     s = np.frombuffer(specs, np.uint8).reshape(25, 128)
@@ -200,9 +260,13 @@ def test_scope_draws_one_column_per_10_ms_and_keeps_the_window() -> None:
     assert set(s[5:].argmax(axis=1)) <= {10, 11}
     scope.push(np.zeros(24_000 * 2, np.int16))
     assert scope.n_columns == 100  # 1 s window of 10 ms columns
+    assert sent.messages[-1][0]["start"] == 25  # column 25 begins at 0.25 s: the time axis
     sent.messages.clear()
     _feed(scope, {"type": "need"})  # a browser that just loaded gets everything held
     assert sent.messages[0][0] == {"type": "reset"} and sent.messages[1][0]["n"] == 100
+    # The 100 columns held are the last second of 2.25 s: the time axis starts at 1.25 s.
+    assert sent.messages[1][0]["start"] == 125
+    assert scope.db_floor == -100.0 and "db_floor" in scope.keys
 
 
 def test_scope_shows_a_whole_clip_and_follows_a_recorder() -> None:

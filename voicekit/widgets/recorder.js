@@ -6,7 +6,9 @@
 // (anywidget docs, "Custom messages"; the second argument is callbacks).
 //
 // Messages to the kernel (content.type):
-//   start {sample_rate, t_ms, settings}   settings: MediaStreamTrack.getSettings()
+//   start {sample_rate, t_ms, constraints, settings}
+//                          constraints: what getUserMedia was asked (the _constraints trait)
+//                          settings: what it applied (MediaStreamTrack.getSettings())
 //   chunk {seq, frames, sample_rate, level_db, t_ms} + one buffer of PCM16 little-endian
 //   stop  {chunks, frames, t_ms}
 //   error {kind, message}
@@ -59,6 +61,11 @@ const MESSAGES = {
     "start from a click. Click Record.",
 };
 
+// A sample at or above -0.1 dBFS counts as clipped (voicekit.widgets.recorder.CLIP_DBFS).
+const CLIP_LEVEL = Math.pow(10, -0.1 / 20);
+// The CLIP light stays on this long after the last clipped sample while recording.
+const CLIP_HOLD_MS = 1500;
+
 function nowMs() {
   return performance.timeOrigin + performance.now();
 }
@@ -88,7 +95,7 @@ function createEngine(model) {
   const listeners = new Set();
   const state = {
     active: false, starting: false, error: "", startedAt: 0, elapsed: 0,
-    levelDb: -Infinity, envelope: [],
+    levelDb: -Infinity, envelope: [], clipped: 0, lastClipAt: -Infinity,
   };
   let ctx = null, stream = null, node = null, seq = 0, frames = 0, timer = null;
   let stopResolve = null;
@@ -121,8 +128,15 @@ function createEngine(model) {
     const f32 = data.samples;
     if (f32.length > 0) {
       const pcm = toPcm16(f32);
-      let sum = 0;
-      for (let i = 0; i < f32.length; i++) sum += f32[i] * f32[i];
+      let sum = 0, clipped = 0;
+      for (let i = 0; i < f32.length; i++) {
+        sum += f32[i] * f32[i];
+        if (Math.abs(f32[i]) >= CLIP_LEVEL) clipped++;
+      }
+      if (clipped) {
+        state.clipped += clipped;
+        state.lastClipAt = performance.now();
+      }
       state.levelDb = 10 * Math.log10(sum / f32.length + 1e-12);
       // Envelope for the live waveform: one peak per 10 ms block.
       const block = Math.max(1, Math.round(ctx.sampleRate / 100));
@@ -172,14 +186,11 @@ function createEngine(model) {
       state.starting = false;
       return fail("unknown", err);
     }
+    // echoCancellation, noiseSuppression, autoGainControl: Recorder.constraints.
+    const constraints = { ...model.get("_constraints") };
     try {
       stream = await navigator.mediaDevices.getUserMedia({
-        audio: {
-          channelCount: 1,
-          echoCancellation: model.get("echo_cancellation"),
-          noiseSuppression: model.get("noise_suppression"),
-          autoGainControl: model.get("auto_gain"),
-        },
+        audio: { channelCount: 1, ...constraints },
       });
     } catch (err) {
       return fail(errorKind(err), err);
@@ -219,10 +230,12 @@ function createEngine(model) {
     seq = 0;
     frames = 0;
     state.envelope = [];
+    state.clipped = 0;
+    state.lastClipAt = -Infinity;
     node.port.onmessage = (e) => onChunk(e.data);
     const track = stream.getAudioTracks()[0];
     const settings = track && track.getSettings ? track.getSettings() : {};
-    model.send({ type: "start", sample_rate: ctx.sampleRate, t_ms: nowMs(), settings });
+    model.send({ type: "start", sample_rate: ctx.sampleRate, t_ms: nowMs(), constraints, settings });
     state.starting = false;
     state.active = true;
     state.startedAt = performance.now();
@@ -302,6 +315,10 @@ function render({ model, el }) {
   meter.low = -20;
   meter.high = -6;
   meter.setAttribute("aria-label", "Input level (dBFS)");
+  const clip = document.createElement("span");
+  clip.className = "voicekit-clip";
+  clip.textContent = "CLIP";
+  clip.setAttribute("role", "status");
   const canvas = document.createElement("canvas");
   canvas.className = "voicekit-wave";
   canvas.width = 300;
@@ -312,7 +329,7 @@ function render({ model, el }) {
   error.setAttribute("role", "alert");
   const row = document.createElement("div");
   row.className = "voicekit-row";
-  row.append(button, time, meter, canvas);
+  row.append(button, time, meter, clip, canvas);
   el.append(row, error);
 
   function update(state) {
@@ -324,6 +341,16 @@ function render({ model, el }) {
     const s = state.elapsed;
     time.textContent = `${Math.floor(s / 60)}:${(s % 60).toFixed(1).padStart(4, "0")}`;
     meter.value = state.active ? Math.max(-60, state.levelDb) : -60;
+    // On while clipping (and CLIP_HOLD_MS after), and after a recording that clipped.
+    // After a reload the kernel's count (the clipped trait) is all that is left.
+    const count = state.active ? state.clipped : Math.max(state.clipped, model.get("clipped") || 0);
+    const lit = count > 0 && (!state.active || performance.now() - state.lastClipAt < CLIP_HOLD_MS);
+    clip.classList.toggle("voicekit-on", lit);
+    meter.classList.toggle("voicekit-clipping", lit);
+    clip.dataset.samples = String(count);
+    const what = `${count} sample(s) at or above -0.1 dBFS in this recording`;
+    clip.title = what;
+    clip.setAttribute("aria-label", lit ? `Clipping: ${what}` : "Not clipping");
     drawWave(canvas, state.envelope, state.active);
     error.textContent = state.error || model.get("error") || "";
     error.hidden = !error.textContent;
@@ -335,10 +362,12 @@ function render({ model, el }) {
   engine.listeners.add(update);
   const onError = () => update(engine.state);
   model.on("change:error", onError);
+  model.on("change:clipped", onError);
   update(engine.state);
   return () => {
     engine.listeners.delete(update);
     model.off("change:error", onError);
+    model.off("change:clipped", onError);
   };
 }
 

@@ -8,6 +8,12 @@ into the notebook.
 
 The kernel handles widget messages only between cells: no cell can wait in a loop
 for a recording. Use :attr:`Recorder.clip` in a later cell, or :meth:`Recorder.on_clip`.
+
+By default the browser's automatic gain control and noise suppression are off and its
+echo cancellation is on (``processing="echo"``, see :data:`PROCESSING`): the gain
+control drove a source peaking at 0.3 to full scale (32767) and clipped it. The level
+meter shows **CLIP** when samples reach :data:`CLIP_DBFS` (-0.1 dBFS), and
+:attr:`Recorder.clipped` counts them.
 """
 
 from __future__ import annotations
@@ -25,7 +31,33 @@ from ..errors import AudioFormatError, MicrophoneError
 from ..formats import REALTIME_SAMPLE_RATE
 from ._base import CSS, HERE, Callbacks, logger, new_uid, pcm16_from_buffer
 
-__all__ = ["AudioChunk", "Recorder", "RecorderStats"]
+__all__ = ["CLIP_DBFS", "PROCESSING", "AudioChunk", "Recorder", "RecorderStats"]
+
+PROCESSING: dict[str, dict[str, bool]] = {
+    "off": {"echoCancellation": False, "noiseSuppression": False, "autoGainControl": False},
+    "echo": {"echoCancellation": True, "noiseSuppression": False, "autoGainControl": False},
+    "browser": {"echoCancellation": True, "noiseSuppression": True, "autoGainControl": True},
+}
+"""The ``getUserMedia`` audio constraints (MDN, "MediaTrackConstraints") of each
+:attr:`Recorder.processing` value.
+
+- ``"off"``: the samples as the microphone gives them. For headphones, and to measure.
+- ``"echo"`` (the default): echo cancellation only. Notebooks 04 to 07 play the reply
+  from the speakers while the microphone is open. Without echo cancellation the
+  microphone hears the reply, the server's VAD takes it for the user speaking, and the
+  reply interrupts itself (barge-in). Echo cancellation leaves the level alone: in
+  Chromium 156 a fake microphone peaking at 0.30 recorded at 0.35 with it and at 0.30
+  without it.
+- ``"browser"``: the browser's call defaults, all three on. Automatic gain control
+  recorded that same 0.30 source at full scale, clipped.
+"""
+
+CLIP_DBFS = -0.1
+"""A sample at or above this level (dBFS, relative to full scale 32768) counts as clipped."""
+
+_CLIP_PCM16 = int(np.ceil(10 ** (CLIP_DBFS / 20) * 32768))  # 32393
+_TRAIT_OF = {"echoCancellation": "echo_cancellation", "noiseSuppression": "noise_suppression",
+             "autoGainControl": "auto_gain"}
 
 
 @dataclass(frozen=True)
@@ -62,7 +94,8 @@ class RecorderStats:
 
     ``missing`` counts sequence numbers that never came; ``out_of_order`` counts
     chunks whose number was lower than one already seen; ``latencies_ms`` holds one
-    browser-to-kernel delay per chunk, in ms.
+    browser-to-kernel delay per chunk, in ms. ``clipped`` counts samples at or above
+    :data:`CLIP_DBFS`; ``peak_dbfs`` is the loudest sample in dBFS (-inf for silence).
     """
 
     chunks: int = 0
@@ -70,6 +103,8 @@ class RecorderStats:
     missing: int = 0
     out_of_order: int = 0
     frames: int = 0
+    clipped: int = 0
+    peak_dbfs: float = float("-inf")
     latencies_ms: list[float] = field(default_factory=list)
 
 
@@ -78,7 +113,9 @@ class Recorder(anywidget.AnyWidget):
 
     Click **Record** (its accessible name turns to **Stop** while recording), or set
     ``recording = True`` from a cell. The widget shows the elapsed time, a live input
-    level and a live waveform.
+    level (RMS of each ~100 ms chunk, -60 to 0 dBFS) with a **CLIP** light, and a live
+    waveform. The light turns on while samples reach :data:`CLIP_DBFS` (-0.1 dBFS), and
+    stays on after a recording that clipped.
 
     Parameters
     ----------
@@ -88,10 +125,16 @@ class Recorder(anywidget.AnyWidget):
         connect a microphone to an AudioContext at another rate): there the widget
         captures at the device's own rate, chunks carry that rate, and the finished
         :attr:`clip` is resampled to ``sample_rate`` with soxr.
-    echo_cancellation, noise_suppression, auto_gain : bool
-        The ``getUserMedia`` audio constraints ``echoCancellation``,
-        ``noiseSuppression`` and ``autoGainControl`` (MDN, "MediaTrackConstraints");
-        all on by default.
+    processing : {"echo", "off", "browser"}
+        The browser's audio processing (:data:`PROCESSING`). Default ``"echo"``: echo
+        cancellation on, so a reply playing from the speakers does not interrupt
+        itself; automatic gain control and noise suppression off, so the level is the
+        microphone's own and a quiet source is not driven into clipping. ``"off"`` for
+        headphones or measurements; ``"browser"`` for the browser's call defaults.
+    echo_cancellation, noise_suppression, auto_gain : bool or None
+        Override one of the ``getUserMedia`` constraints ``echoCancellation``,
+        ``noiseSuppression``, ``autoGainControl``; None (the default) follows
+        ``processing``.
 
     Attributes
     ----------
@@ -103,15 +146,26 @@ class Recorder(anywidget.AnyWidget):
         as a :class:`~voicekit.errors.MicrophoneError`.
     stats : RecorderStats
         Chunk counts, losses and latencies of the current or last recording.
+    constraints : dict
+        The audio constraints asked of ``getUserMedia``: ``processing`` with the
+        overrides applied.
     track_settings : dict
         What the browser applied to the microphone track in the last recording
         (``MediaStreamTrack.getSettings()``, MDN): for example ``autoGainControl``,
-        ``echoCancellation``, ``noiseSuppression``, ``sampleRate``, ``deviceId``.
+        ``echoCancellation``, ``noiseSuppression``, ``sampleRate``, ``deviceId``. A
+        constraint the browser did not apply is logged as a warning: Chromium gives a
+        new track the processing of a stream of the same microphone that is still open
+        (an ``ipywebrtc`` ``CameraStream``, for example).
+    clipped : int
+        Samples at or above :data:`CLIP_DBFS` in the current or last recording, counted
+        in the kernel from the PCM16 chunks (a synced trait; 0 when none).
 
     Raises
     ------
     AudioFormatError
         For a ``sample_rate`` outside 4,000 to 384,000 Hz.
+    traitlets.TraitError
+        For a ``processing`` value not in :data:`PROCESSING`.
     """
 
     _esm = HERE / "recorder.js"
@@ -119,9 +173,12 @@ class Recorder(anywidget.AnyWidget):
     _uid = traitlets.Unicode().tag(sync=True)
     recording = traitlets.Bool(False).tag(sync=True)
     sample_rate = traitlets.Int(REALTIME_SAMPLE_RATE).tag(sync=True)
-    echo_cancellation = traitlets.Bool(True).tag(sync=True)
-    noise_suppression = traitlets.Bool(True).tag(sync=True)
-    auto_gain = traitlets.Bool(True).tag(sync=True)
+    processing = traitlets.Enum(list(PROCESSING), "echo").tag(sync=True)
+    echo_cancellation = traitlets.Bool(None, allow_none=True).tag(sync=True)
+    noise_suppression = traitlets.Bool(None, allow_none=True).tag(sync=True)
+    auto_gain = traitlets.Bool(None, allow_none=True).tag(sync=True)
+    _constraints = traitlets.Dict().tag(sync=True)
+    clipped = traitlets.Int(0).tag(sync=True)
     error = traitlets.Unicode("").tag(sync=True)
 
     def __init__(self, **kwargs: Any) -> None:
@@ -137,11 +194,26 @@ class Recorder(anywidget.AnyWidget):
         self._on_clip: Callbacks[Clip] = Callbacks("on_clip")
         self._on_chunk: Callbacks[AudioChunk] = Callbacks("on_chunk")
         self._on_error: Callbacks[MicrophoneError] = Callbacks("on_error")
+        self._constraints = self.constraints
         self.on_msg(self._handle)
 
     @traitlets.validate("sample_rate")
     def _valid_rate(self, proposal: Any) -> int:
         return _check_rate(proposal["value"])
+
+    @property
+    def constraints(self) -> dict[str, bool]:
+        """The ``getUserMedia`` audio constraints of the next recording (see :data:`PROCESSING`)."""
+        asked = dict(PROCESSING[self.processing])
+        for key, trait in _TRAIT_OF.items():
+            value = getattr(self, trait)
+            if value is not None:
+                asked[key] = bool(value)
+        return asked
+
+    @traitlets.observe("processing", "echo_cancellation", "noise_suppression", "auto_gain")
+    def _constraints_changed(self, _change: Any) -> None:
+        self._constraints = self.constraints
 
     # ------------------------------------------------------------------ hooks
     def on_clip(self, callback: Any, remove: bool = False) -> None:
@@ -175,7 +247,9 @@ class Recorder(anywidget.AnyWidget):
             self.stats = RecorderStats()
             self.error = ""
             self.last_error = None
+            self.clipped = 0
             self.track_settings = dict(content.get("settings") or {})
+            self._check_settings(dict(content.get("constraints") or self.constraints))
         elif kind == "chunk":
             self._chunk(content, buffers)
         elif kind == "stop":
@@ -189,6 +263,15 @@ class Recorder(anywidget.AnyWidget):
             self._on_error(err)
         else:
             logger.warning("Recorder: ignored a message of unknown type %r", kind)
+
+    def _check_settings(self, asked: dict[str, Any]) -> None:
+        differ = {k: (v, self.track_settings[k]) for k, v in asked.items()
+                  if k in self.track_settings and self.track_settings[k] != v}
+        if differ:
+            logger.warning(
+                "Recorder: the browser did not apply %s (asked, applied); another open "
+                "stream of this microphone may hold other settings",
+                ", ".join(f"{k}={a} -> {b}" for k, (a, b) in differ.items()))
 
     def _chunk(self, content: dict[str, Any], buffers: list[Any]) -> None:
         received = time.time() * 1000.0
@@ -205,6 +288,15 @@ class Recorder(anywidget.AnyWidget):
         self._next_seq = max(self._next_seq, seq + 1)
         stats.chunks += 1
         stats.frames += samples.size
+        if samples.size:
+            magnitude = np.abs(samples.astype(np.int32))
+            peak = int(magnitude.max())
+            if peak:
+                stats.peak_dbfs = max(stats.peak_dbfs, float(20 * np.log10(peak / 32768)))
+            n_clipped = int(np.count_nonzero(magnitude >= _CLIP_PCM16))
+            if n_clipped:
+                stats.clipped += n_clipped
+                self.clipped = stats.clipped
         sent = float(content.get("t_ms", received))
         stats.latencies_ms.append(received - sent)
         self._chunks.append(samples)

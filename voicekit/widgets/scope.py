@@ -2,7 +2,8 @@
 
 The kernel does the numbers (numpy): per 10 ms column, the waveform's minimum and
 maximum, and one short-time Fourier transform frame in dBFS. ``scope.js`` only draws
-them on two canvases. Columns travel as binary buffers in custom messages, like the
+them on two canvases, with labelled axes as in :mod:`voicekit.plots`: time in s,
+frequency in kHz, level in dBFS. Columns travel as binary buffers in custom messages, like the
 audio of the other widgets. Static plots of a finished clip stay in
 :mod:`voicekit.plots` (matplotlib).
 """
@@ -33,6 +34,13 @@ DB_FLOOR = -100.0  # dBFS drawn as black
 class Scope(anywidget.AnyWidget):
     """Live waveform (top) and spectrogram (bottom), scrolling as audio arrives.
 
+    Axes: time in s since the last :meth:`clear` (a new recording, under
+    :meth:`follow`) along the bottom; the waveform's amplitude labelled in dBFS
+    (0 at full scale, -6 at half, -inf at the centre line); the spectrogram's
+    frequency in kHz, 0 Hz to half the sample rate, and a colour bar of its level in
+    dBFS from ``db_floor`` to 0. Each canvas's ``aria-label`` names the time and
+    frequency ranges shown.
+
     Parameters
     ----------
     window_s : float
@@ -40,6 +48,11 @@ class Scope(anywidget.AnyWidget):
     sample_rate : int
         Rate of the stream in Hz (default 24,000), fixed at construction; pushed
         clips are resampled to it.
+
+    Attributes
+    ----------
+    db_floor : float
+        The spectrogram's lowest level in dBFS, drawn black (``DB_FLOOR``, -100).
 
     Notes
     -----
@@ -56,6 +69,7 @@ class Scope(anywidget.AnyWidget):
     window_s = traitlets.Float(5.0).tag(sync=True)
     sample_rate = traitlets.Int(REALTIME_SAMPLE_RATE).tag(sync=True)
     n_bins = traitlets.Int(N_BINS).tag(sync=True)
+    db_floor = traitlets.Float(DB_FLOOR, read_only=True).tag(sync=True)
 
     def __init__(self, **kwargs: Any) -> None:
         kwargs.setdefault("_uid", new_uid())
@@ -66,6 +80,7 @@ class Scope(anywidget.AnyWidget):
         self.n_bins = min(N_BINS, self._n_fft // 2)
         self._pending = np.zeros(0, np.float32)
         self._history = np.zeros(self._n_fft, np.float32)  # audio before _pending
+        self._count = 0  # columns since the last clear
         self._cols: deque[tuple[npt.NDArray[np.float32], npt.NDArray[np.uint8]]] = deque(
             maxlen=self._max_cols())
         self.on_msg(self._handle)
@@ -85,6 +100,7 @@ class Scope(anywidget.AnyWidget):
         """Forget everything shown."""
         self._pending = np.zeros(0, np.float32)
         self._history = np.zeros(self._n_fft, np.float32)
+        self._count = 0
         self._cols.clear()
         self.send({"type": "reset"})
 
@@ -125,7 +141,8 @@ class Scope(anywidget.AnyWidget):
         self._history = np.concatenate([self._history, used])[-self._n_fft:]
         for i in range(n):
             self._cols.append((waves[i], specs[i]))
-        self._send_cols(waves, specs)
+        self._send_cols(waves, specs, self._count)
+        self._count += n
 
     @property
     def n_columns(self) -> int:
@@ -148,8 +165,9 @@ class Scope(anywidget.AnyWidget):
         scaled = np.clip((rows - DB_FLOOR) / -DB_FLOOR, 0, 1) * 255
         return waves, scaled.astype(np.uint8)
 
-    def _send_cols(self, waves: npt.NDArray[np.float32], specs: npt.NDArray[np.uint8]) -> None:
-        self.send({"type": "cols", "n": int(waves.shape[0]), "bins": self.n_bins},
+    def _send_cols(self, waves: npt.NDArray[np.float32], specs: npt.NDArray[np.uint8],
+                   start: int) -> None:
+        self.send({"type": "cols", "n": int(waves.shape[0]), "bins": self.n_bins, "start": start},
                   buffers=[waves.astype("<f4").tobytes(), specs.tobytes()])
 
     def _handle(self, _widget: Any, content: dict[str, Any], buffers: list[Any]) -> None:
@@ -160,4 +178,4 @@ class Scope(anywidget.AnyWidget):
         if self._cols:
             waves = np.stack([c[0] for c in self._cols])
             specs = np.stack([c[1] for c in self._cols])
-            self._send_cols(waves, specs)
+            self._send_cols(waves, specs, self._count - len(self._cols))
