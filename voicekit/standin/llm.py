@@ -269,6 +269,10 @@ class LLMEngine:
         params.verbosity = -1  # llama.cpp logs nothing but errors
         params.cache_ram_mib = 0  # no extra host-RAM prompt cache (default 8 GiB); the slot's KV cache still reuses prefixes
         params.n_batch = params.n_ubatch = 512
+        # A conversation that ends on an assistant turn is a finished turn, not a
+        # prefix to continue: with prefill on, llama.cpp feeds that text to the
+        # decision pass's grammar, which rejects it ("Failed to initialize samplers").
+        params.prefill_assistant = False
         try:
             self._server = xllamacpp.Server(params)
         except RuntimeError as exc:
