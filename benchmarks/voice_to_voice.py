@@ -3,7 +3,7 @@
 Run ``.venv/bin/python benchmarks/voice_to_voice.py --json --audio FILE [--audio FILE ...]``
 (or ``make bench``). The script starts ``python -m voicekit serve`` as a
 subprocess on a free loopback port, drives it only through the official SDK
-(the agents in :mod:`voicekit.cascaded` and :mod:`voicekit.realtime_agent`),
+(the agents in :mod:`voicekit.agents.cascaded` and :mod:`voicekit.agents.realtime_agent`),
 always stops it, and prints one JSON object as the last line of stdout
 (progress on stderr):
 
@@ -43,9 +43,9 @@ from openai import OpenAI
 from standin import Progress, _free_port, check_alive, spawn_server, wait_ready
 
 from voicekit import Clip
-from voicekit.agent_metrics import TurnMetrics, summarize
-from voicekit.cascaded import CascadedAgent
-from voicekit.realtime_agent import RealtimeAgent
+from voicekit.agents.turn_metrics import TurnMetrics, summarize
+from voicekit.agents.cascaded import CascadedAgent
+from voicekit.agents.realtime_agent import RealtimeAgent
 from voicekit.samples import sample_path
 
 DEFAULT_FILES = ("ls_0870.wav", "ls_0880.wav", "ls_0890.wav", "cards_001.wav", "cards_005.wav")

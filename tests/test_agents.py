@@ -12,9 +12,9 @@ import pytest
 from openai import OpenAI
 
 from voicekit.audio import Clip
-from voicekit.cascaded import CascadedAgent
+from voicekit.agents.cascaded import CascadedAgent
 from voicekit.metrics import wer
-from voicekit.realtime_agent import RealtimeAgent
+from voicekit.agents.realtime_agent import RealtimeAgent
 from voicekit.samples import sample_transcripts
 from voicekit.widgets import MetricsTable, Player, Transcript
 

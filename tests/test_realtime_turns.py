@@ -7,7 +7,7 @@ import base64
 import numpy as np
 import pytest
 
-from voicekit._realtime_turns import RealtimeEvent, TurnBook, elide_audio
+from voicekit.realtime.turns import RealtimeEvent, TurnBook, elide_audio
 from voicekit.widgets import Transcript
 
 

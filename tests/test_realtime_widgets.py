@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from voicekit._realtime_turns import RealtimeEvent
+from voicekit.realtime.turns import RealtimeEvent
 from voicekit.widgets import EventLog, TalkButton, Transcript
 
 
@@ -24,13 +24,25 @@ def test_transcript_keeps_turn_order_and_updates_lines_in_place() -> None:
     tr.show(0, "user", "hi")  # the user transcript arrived late: it still comes first
     tr.show(0, "assistant", "Hello.")
     tr.show(1, "user", "bye")
-    assert tr.lines == [{"turn": 0, "role": "user", "text": "hi"}, {"turn": 0, "role": "assistant", "text": "Hello."},
-                        {"turn": 1, "role": "user", "text": "bye"}]
+    assert [(line["turn"], line["role"], line["text"]) for line in tr.lines] == [
+        (0, "user", "hi"), (0, "assistant", "Hello."), (1, "user", "bye")]
     assert tr.text == "You: hi\nAssistant: Hello.\nYou: bye"
     with pytest.raises(ValueError, match="expected role 'user' or 'assistant', got 'system'"):
         tr.show(2, "system", "x")
     tr.clear()
     assert tr.lines == [] and tr.text == ""
+
+
+def test_transcript_keys_lines_by_conversation_so_a_reset_overwrites_nothing() -> None:
+    tr = Transcript()
+    for turn in range(3):
+        tr.show(turn, "user", f"first {turn}", "conv_a")
+    tr.show(0, "user", "second 0", "conv_b")  # after reset(): turn 0 again, a new conversation
+    tr.show(0, "assistant", "reply", "conv_b")
+    assert [(line["conversation"], line["turn"], line["text"]) for line in tr.lines] == [
+        ("conv_a", 0, "first 0"), ("conv_a", 1, "first 1"), ("conv_a", 2, "first 2"),
+        ("conv_b", 0, "second 0"), ("conv_b", 0, "reply")]
+    assert tr.text.splitlines()[3] == "--- new conversation ---"
 
 
 def test_transcript_keeps_at_most_max_lines() -> None:

@@ -1,4 +1,4 @@
-"""voicekit.tools: one function, two OpenAI tool shapes, validated calls."""
+"""voicekit.agents.tools: one function, two OpenAI tool shapes, validated calls."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pytest
 from openai.types.chat import ChatCompletionFunctionToolParam
 from openai.types.realtime import RealtimeFunctionTool
 
-from voicekit.tools import Tool, Toolbox, tool
+from voicekit.agents.tools import Tool, Toolbox, tool
 
 
 def get_weather(city: str, unit: Literal["C", "F"] = "C") -> dict[str, object]:

@@ -13,6 +13,7 @@ from .backend import use_standin
 from .errors import (
     AudioError,
     AudioFormatError,
+    ClosedError,
     EmptyAudioError,
     MicrophoneError,
     MissingDependencyError,
@@ -30,6 +31,7 @@ __all__ = [
     "AudioError",
     "AudioFormatError",
     "Clip",
+    "ClosedError",
     "EmptyAudioError",
     "MicrophoneError",
     "MissingDependencyError",

@@ -9,7 +9,8 @@
     ├── MissingDependencyError (ImportError)
     ├── MicrophoneError (RuntimeError) (the browser could not record: permission, device, context)
     ├── StandinError (RuntimeError)    (the offline stand-in server failed to start)
-    └── RealtimeError (RuntimeError)   (a Realtime session: an ``error`` event, a lost socket)
+    ├── RealtimeError (RuntimeError)   (a Realtime session: an ``error`` event, a lost socket)
+    └── ClosedError (RuntimeError)     (a session or agent used after it was closed)
 
 Errors raised by the ``openai`` SDK (``openai.APIError`` and friends) are never
 wrapped: in a teaching kit the SDK's own traceback is part of the lesson.
@@ -20,6 +21,7 @@ from __future__ import annotations
 __all__ = [
     "AudioError",
     "AudioFormatError",
+    "ClosedError",
     "EmptyAudioError",
     "MicrophoneError",
     "MissingDependencyError",
@@ -91,3 +93,22 @@ class RealtimeError(VoiceKitError, RuntimeError):
     def __init__(self, message: str, error: dict[str, object] | None = None) -> None:
         super().__init__(message)
         self.error = error
+
+
+class ClosedError(VoiceKitError, RuntimeError):
+    """A session or agent was used after it was closed.
+
+    The message says why it closed (``close()``, a re-run cell that replaced it, the
+    kernel's exit) and which cell to run again (``In [n]``, where it was created).
+
+    Attributes
+    ----------
+    what : str
+        The class of the closed object, e.g. ``"RealtimeSession"``.
+    reason : str
+        Why it closed.
+    """
+
+    def __init__(self, message: str, what: str = "", reason: str = "") -> None:
+        super().__init__(message)
+        self.what, self.reason = what, reason

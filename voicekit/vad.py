@@ -1,7 +1,7 @@
 """Voice activity detection on the audio timeline: Silero VAD, streaming.
 
 Shared by the stand-in's Realtime ``server_vad`` and the cascaded agent's
-endpointing (:mod:`voicekit.cascaded`), so both agents end turns alike.
+endpointing (:mod:`voicekit.agents.cascaded`), so both agents end turns alike.
 
 The model is Silero VAD v6, the ONNX file that faster-whisper ships
 (``faster_whisper/assets/silero_vad_v6.onnx``, integrity-pinned). It reads

@@ -5,7 +5,7 @@ Each user turn goes through three OpenAI APIs, with the stages overlapped:
 1. **STT**: ``client.audio.transcriptions.create`` (Transcription API) on the
    turn's audio.
 2. **LLM**: ``client.chat.completions.create(stream=True, tools=...)`` on the
-   whole conversation. Tool calls are run (:class:`~voicekit.tools.Toolbox`)
+   whole conversation. Tool calls are run (:class:`~voicekit.agents.tools.Toolbox`)
    and answered, and the model asked again, up to ``max_tool_rounds`` times.
 3. **TTS**: as soon as the streamed reply has a speakable piece (a sentence;
    for the first, a clause or phrase: :func:`voicekit.phrases.speakable`),
@@ -31,30 +31,33 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+import uuid
+from collections.abc import Callable, Iterable
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, Self
 
 import numpy as np
 import numpy.typing as npt
 
-from ._cascaded_turn import CascadedTurn, Speaker, SttResult
-from .agent_metrics import TurnMetrics
-from .audio import Clip
-from .formats import REALTIME_SAMPLE_RATE
-from .phrases import speakable
+from .._lifecycle import Lifecycle, track
+from ..audio import Clip
+from ..formats import REALTIME_SAMPLE_RATE
+from ..vad import VadSettings
+from ._cascaded_llm import chat_rounds
+from ._cascaded_vad import TurnTakingMixin, pcm16_24k
+from .cascaded_turn import CascadedTurn, Speaker, SttResult
 from .pricing import Usage
 from .tools import Tool, Toolbox
-from .vad import TurnDetector, VadSettings
+from .turn_metrics import TurnMetrics
 
 if TYPE_CHECKING:
     from openai import OpenAI
 
-    from .widgets import MetricsTable, Player, Recorder, Transcript
+    from ..widgets import MetricsTable, Player, Transcript
 
 __all__ = ["DEFAULT_INSTRUCTIONS", "CascadedAgent", "CascadedTurn"]
 
-logger = logging.getLogger("voicekit.cascaded")
+logger = logging.getLogger("voicekit.agents.cascaded")
 
 DEFAULT_INSTRUCTIONS = (
     "You are a friendly voice assistant. Answer in one or two short spoken sentences, "
@@ -62,16 +65,9 @@ DEFAULT_INSTRUCTIONS = (
 )
 """Instructions both agents start with unless told otherwise."""
 
-TAIL_MS = 200
-"""Silence kept after the last speech in a VAD turn's audio, in ms."""
-
-HEAD_START_PAUSE_MS = 100
-"""A pause this long (ms) starts the head start. Shorter ones are mostly gaps between
-words, and each false start would queue a transcription ahead of the real one."""
-"""Silence kept after the last speech in a VAD turn's audio, in ms."""
 
 
-class CascadedAgent:
+class CascadedAgent(TurnTakingMixin):
     """Talk to an STT → LLM → TTS chain, with tools, barge-in and per-turn metrics.
 
     Parameters
@@ -81,7 +77,7 @@ class CascadedAgent:
     instructions : str
         The system message.
     tools : iterable of callables or Tool
-        Typed, documented functions (see :func:`voicekit.tools.tool`).
+        Typed, documented functions (see :func:`voicekit.agents.tools.tool`).
     voice : str
         Speech API voice, e.g. ``"alloy"``, ``"coral"``; change :attr:`voice` any time.
     transcribe_model, llm_model, tts_model : str
@@ -131,17 +127,13 @@ class CascadedAgent:
         self.head_start = head_start
         self.messages: list[dict[str, Any]] = []
         self.turns: list[CascadedTurn] = []
+        self.conversation_id = _new_conversation_id()
         self._pool = ThreadPoolExecutor(max_workers=6, thread_name_prefix="voicekit-cascaded")
         self._lock = threading.RLock()  # guards the Player against a barge-in racing an append
         self._current: CascadedTurn | None = None
-        self._recorder: Recorder | None = None
-        self._detector: TurnDetector[VadSettings]
-        self._audio: npt.NDArray[np.int16]
-        self._audio_start_ms = 0.0
-        self._speech_from_ms = 0.0
-        self._speculation: tuple[float, CascadedTurn] | None = None
-        self._next_tool_choice: str | None = None
         self._reset_vad()
+        self.lifecycle = Lifecycle("CascadedAgent")
+        track(self)
 
     # ------------------------------------------------------------ public API
     @property
@@ -150,10 +142,23 @@ class CascadedAgent:
         return [t.metrics for t in self.turns if t.done.is_set()]
 
     def reset(self) -> None:
-        """Forget the conversation (the instructions stay)."""
+        """Start a new conversation: forget the messages and turns (the instructions, tools
+        and voice stay). The new conversation has a new :attr:`conversation_id`, so the
+        Transcript and MetricsTable show it as new rows and overwrite nothing.
+
+        Raises
+        ------
+        ClosedError
+            If the agent was closed.
+        """
+        self.lifecycle.check()
         self.wait()
-        self.messages = []
-        self.turns = []
+        with self._lock:
+            self._drop_speculation()
+            self.messages = []
+            self.turns = []
+            self._current = None
+            self.conversation_id = _new_conversation_id()
 
     def run_turn(self, user: Clip | str, *, tool_choice: str | None = None, timeout: float = 120.0) -> CascadedTurn:
         """Answer one turn given in code (a recording, or typed text) and wait for it.
@@ -169,12 +174,15 @@ class CascadedAgent:
             If the answer is not complete within ``timeout`` seconds.
         openai.APIError
             Passed through from any stage.
+        ClosedError
+            If the agent was closed.
         """
+        self.lifecycle.check()
         self.wait(timeout)
-        audio = _pcm16_24k(user) if isinstance(user, Clip) else None
+        audio = pcm16_24k(user) if isinstance(user, Clip) else None
         turn = self._new_turn(audio, None if isinstance(user, Clip) else user, 0.0, tool_choice)
         self._adopt(turn, time.perf_counter())
-        self._pool.submit(self._guarded, turn).result(timeout)
+        self._submit(self._guarded, turn).result(timeout)
         if turn.error is not None:
             raise turn.error
         return turn
@@ -202,8 +210,14 @@ class CascadedAgent:
         -------
         list of CascadedTurn
             The turns the VAD found, finished.
+
+        Raises
+        ------
+        ClosedError
+            If the agent was closed.
         """
-        pcm = _pcm16_24k(clip).samples
+        self.lifecycle.check()
+        pcm = pcm16_24k(clip).samples
         pad = self.vad.silence_duration_ms + 500 if pad_ms is None else pad_ms
         pcm = np.concatenate([pcm, np.zeros(round(pad * REALTIME_SAMPLE_RATE / 1000), np.int16)])
         step = max(1, round(chunk_ms * REALTIME_SAMPLE_RATE / 1000))
@@ -221,47 +235,6 @@ class CascadedAgent:
                 raise turn.error
         return self.turns[before:]
 
-    def feed(self, audio: Clip | npt.NDArray[np.int16]) -> None:
-        """Push microphone audio (a Clip, or int16 samples at 24 kHz) through the VAD.
-
-        A pause starts the answer in the background (held until the turn ends
-        there); the end of a turn releases it, or starts it; speech while the
-        agent answers interrupts it (barge-in).
-        """
-        pcm = _pcm16_24k(audio).samples if isinstance(audio, Clip) else np.asarray(audio, np.int16)
-        with self._lock:
-            self._audio = np.concatenate([self._audio, pcm])
-            for ev in self._detector.feed(pcm):
-                if ev.kind == "speech_started":
-                    self._speech_from_ms = max(ev.ms - self.vad.prefix_padding_ms, self._audio_start_ms)
-                    self._drop_speculation()
-                    if self.speaking:
-                        self.interrupt()
-                elif ev.kind == "speech_stopped":
-                    self._end_of_speech(ev.pause_ms if ev.pause_ms is not None else ev.ms)
-            pause = self._detector.pause_ms
-            fed_ms = self._audio_start_ms + self._audio.size * 1000 / REALTIME_SAMPLE_RATE
-            if (self.head_start and pause is not None and fed_ms - pause >= HEAD_START_PAUSE_MS
-                    and (self._speculation is None or self._speculation[0] != pause)):
-                self._speculate(pause)
-            if not self._detector.in_speech:  # keep only the prefix padding before speech
-                keep = round((self.vad.prefix_padding_ms + 100) * REALTIME_SAMPLE_RATE / 1000)
-                if self._audio.size > keep:
-                    self._audio_start_ms += (self._audio.size - keep) * 1000 / REALTIME_SAMPLE_RATE
-                    self._audio = self._audio[-keep:]
-
-    def attach(self, recorder: Recorder) -> None:
-        """Listen to ``recorder``'s chunks (about 100 ms each) through :meth:`feed`."""
-        self.detach()
-        recorder.on_chunk(self._on_chunk)
-        self._recorder = recorder
-
-    def detach(self) -> None:
-        """Stop listening to the attached Recorder."""
-        if self._recorder is not None:
-            self._recorder.on_chunk(self._on_chunk, remove=True)
-            self._recorder = None
-
     @property
     def speaking(self) -> bool:
         """True while a turn is being answered or its audio still plays in the Player."""
@@ -274,6 +247,10 @@ class CascadedAgent:
 
         Returns the interrupted turn, or None when nothing was running.
         """
+        self.lifecycle.check()
+        return self._stop_playback()
+
+    def _stop_playback(self) -> CascadedTurn | None:
         with self._lock:
             if self.player is not None:
                 self.player.clear()
@@ -296,12 +273,30 @@ class CascadedAgent:
             raise TimeoutError(f"turn {turn.index} still running after {timeout} s")
 
     def close(self) -> None:
-        """Detach the microphone, cancel the current turn and stop the worker threads."""
-        self.detach()
+        """Cancel the current turn and stop the worker threads. Idempotent.
+
+        Needed only to stop early: the kernel's exit closes every agent, and so does
+        re-running the cell that made it (once no variable refers to it). Every later
+        call raises :class:`~voicekit.errors.ClosedError`; a Recorder still attached
+        shows that error when it records.
+        """
+        if self.lifecycle.close():
+            self._shutdown()
+
+    def _shutdown(self) -> None:
         with self._lock:
             self._drop_speculation()
-        self.interrupt()
+        self._stop_playback()
         self._pool.shutdown(wait=True, cancel_futures=True)
+
+    @property
+    def closed(self) -> bool:
+        """True once :meth:`close` ran (or the notebook dropped the agent)."""
+        return self.lifecycle.closed
+
+    def _submit(self, fn: Callable[..., Any], *args: Any) -> Future[Any]:
+        self.lifecycle.check()
+        return self._pool.submit(fn, *args)
 
     def __enter__(self) -> Self:
         return self
@@ -309,56 +304,12 @@ class CascadedAgent:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    # ------------------------------------------------------------ turn-taking
-    def _reset_vad(self) -> None:
-        self._detector = TurnDetector(self.vad)
-        self._audio = np.zeros(0, np.int16)
-        self._audio_start_ms = 0.0
-        self._speech_from_ms = 0.0
-        self._speculation = None
-
-    def _on_chunk(self, chunk: Any) -> None:
-        self.feed(chunk.clip)
-
-    def _turn_audio(self, until_ms: float) -> Clip:
-        a = round((self._speech_from_ms - self._audio_start_ms) * REALTIME_SAMPLE_RATE / 1000)
-        b = round((until_ms + TAIL_MS - self._audio_start_ms) * REALTIME_SAMPLE_RATE / 1000)
-        return Clip(self._audio[max(a, 0):max(b, 1)].copy(), REALTIME_SAMPLE_RATE)
-
-    def _drop_speculation(self) -> None:
-        if self._speculation is not None:
-            self._speculation[1].cancelled.set()
-            self._speculation = None
-
-    def _speculate(self, pause_ms: float) -> None:
-        """Head start at a pause: transcribe, answer and speak, all held behind the turn's gate."""
-        self._drop_speculation()
-        turn = self._new_turn(self._turn_audio(pause_ms), None, float(self.vad.silence_duration_ms),
-                              self._next_tool_choice)
-        assert turn.audio is not None
-        turn.stt = self._pool.submit(self._transcribe, turn.audio)
-        self._speculation = (pause_ms, turn)
-        self._pool.submit(self._guarded, turn)
-
-    def _end_of_speech(self, pause_ms: float) -> None:
-        t_end = time.perf_counter()
-        spec, self._speculation = self._speculation, None
-        if spec is not None and spec[0] == pause_ms and not spec[1].cancelled.is_set():
-            self._adopt(spec[1], t_end)  # the head start was for exactly this turn
-            return
-        if spec is not None:
-            spec[1].cancelled.set()
-        turn = self._new_turn(self._turn_audio(pause_ms), None, float(self.vad.silence_duration_ms),
-                              self._next_tool_choice)
-        self._adopt(turn, t_end)
-        self._pool.submit(self._guarded, turn)
-
     # ------------------------------------------------------------ one turn
     def _new_turn(self, audio: Clip | None, text: str | None, silence_ms: float,
                   tool_choice: str | None) -> CascadedTurn:
         turn = CascadedTurn(index=-1, audio=audio, user_text=text or "", tool_choice=tool_choice)
-        turn.metrics = TurnMetrics("cascaded", -1, conversation=f"{id(self):x}", vad_silence_ms=silence_ms,
-                                   input_audio_s=audio.duration if audio is not None else 0.0)
+        turn.metrics = TurnMetrics("cascaded", -1, conversation=self.conversation_id, vad_silence_ms=silence_ms,
+                                   input_audio_s=audio.duration if audio is not None else None)
         return turn
 
     def _adopt(self, turn: CascadedTurn, t_end: float) -> None:
@@ -388,9 +339,9 @@ class CascadedAgent:
         if self.transcript is None or not turn.gate.is_set():
             return
         if turn.user_text:
-            self.transcript.show(turn.index, "user", turn.user_text)
+            self.transcript.show(turn.index, "user", turn.user_text, turn.metrics.conversation)
         if turn.reply_text:
-            self.transcript.show(turn.index, "assistant", turn.reply_text)
+            self.transcript.show(turn.index, "assistant", turn.reply_text, turn.metrics.conversation)
 
     def _guarded(self, turn: CascadedTurn) -> None:
         try:
@@ -432,9 +383,9 @@ class CascadedAgent:
         if turn.cancelled.is_set():
             return
         messages = [*self._history(turn), {"role": "user", "content": turn.user_text}]
-        speaker = Speaker(self, turn)
+        speaker = Speaker(self.client, self.tts_model, self.voice, turn, self._lock, self._play)
         try:
-            self._chat(turn, messages, speaker)
+            chat_rounds(self, turn, messages, speaker, self._show)
         finally:
             speaker.close()
         if not turn.wait_gate():
@@ -447,68 +398,6 @@ class CascadedAgent:
         said = turn.spoken_text if turn.cancelled.is_set() else turn.reply_text
         self.messages = [*messages, {"role": "assistant", "content": said}]
 
-    def _chat(self, turn: CascadedTurn, messages: list[dict[str, Any]], speaker: Speaker) -> None:
-        m = turn.metrics
-        pending, first_piece = "", True
-        for round_ in range(self.max_tool_rounds + 1):
-            tools: dict[str, Any] = {}
-            if self.toolbox:
-                choice = (turn.tool_choice or self.tool_choice) if round_ == 0 else "auto"
-                tools = {"tools": self.toolbox.chat_tools(),
-                         "tool_choice": choice if round_ < self.max_tool_rounds else "none"}
-            t_req = time.perf_counter()
-            stream = self.client.chat.completions.create(  # type: ignore[call-overload]
-                model=self.llm_model, messages=messages, stream=True,
-                stream_options={"include_usage": True}, max_completion_tokens=self.max_tokens, **tools)
-            content: list[str] = []
-            calls: dict[int, dict[str, str]] = {}
-            with stream:
-                for chunk in stream:
-                    if turn.cancelled.is_set():
-                        break
-                    if chunk.usage is not None:
-                        m.add_usage(Usage.from_chat(self.llm_model, chunk.usage))
-                    for choice in chunk.choices:
-                        if choice.finish_reason == "length":
-                            m.status = "incomplete"  # the reply hit max_tokens, as Realtime reports it
-                        d = choice.delta
-                        if m.llm_ttft_ms is None and (d.content or d.tool_calls):
-                            m.llm_ttft_ms = 1000 * (time.perf_counter() - t_req)
-                        for tc in d.tool_calls or ():
-                            call = calls.setdefault(tc.index, {"id": "", "name": "", "arguments": ""})
-                            call["id"] = tc.id or call["id"]
-                            if tc.function is not None:
-                                call["name"] += tc.function.name or ""
-                                call["arguments"] += tc.function.arguments or ""
-                        if d.content:
-                            content.append(d.content)
-                            turn.reply_text += d.content
-                            self._show(turn)
-                            pieces, pending = speakable(pending + d.content, first=first_piece)
-                            for piece in pieces:
-                                speaker.say(piece)
-                                first_piece = False
-            if turn.cancelled.is_set() or not calls:
-                break
-            if not turn.wait_gate() or turn.cancelled.is_set():  # no tool runs for a turn that may not happen
-                return
-            self._run_tools(turn, messages, "".join(content), list(calls.values()))
-        if pending.strip() and not turn.cancelled.is_set():
-            speaker.say(pending.strip())
 
-    def _run_tools(self, turn: CascadedTurn, messages: list[dict[str, Any]], content: str,
-                   calls: Sequence[dict[str, str]]) -> None:
-        messages.append({"role": "assistant", "content": content or None, "tool_calls": [
-            {"id": c["id"], "type": "function", "function": {"name": c["name"], "arguments": c["arguments"]}}
-            for c in calls]})
-        for c in calls:
-            record = self.toolbox.run(c["name"], c["arguments"], c["id"])
-            turn.tool_calls.append(record)
-            turn.metrics.tool_calls.append(record.name)
-            messages.append({"role": "tool", "tool_call_id": c["id"], "content": record.output})
-
-
-def _pcm16_24k(audio: Clip) -> Clip:
-    if not isinstance(audio, Clip):
-        raise TypeError(f"expected a voicekit Clip, got {type(audio).__name__}")
-    return audio.to_mono().resample(REALTIME_SAMPLE_RATE).to_int16()
+def _new_conversation_id() -> str:
+    return f"conv_{uuid.uuid4().hex[:12]}"

@@ -1,9 +1,9 @@
 """One turn of the cascaded agent: its record, and the TTS worker that speaks it.
 
-Private to :mod:`voicekit.cascaded`. A turn may start *before* the user's turn
-is over (a head start at a pause): until its :attr:`CascadedTurn.gate` opens
-it produces text and audio but shows and plays nothing, runs no tool and
-changes no conversation; if the user goes on speaking it is cancelled.
+A turn may start *before* the user's turn is over (a head start at a pause): until
+its :attr:`CascadedTurn.gate` opens it produces text and audio but shows and plays
+nothing, runs no tool and changes no conversation; if the user goes on speaking it is
+cancelled.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -18,18 +19,18 @@ from typing import TYPE_CHECKING
 import numpy as np
 import numpy.typing as npt
 
-from .agent_metrics import TurnMetrics
-from .audio import Clip
-from .formats import REALTIME_SAMPLE_RATE
+from ..audio import Clip
+from ..formats import REALTIME_SAMPLE_RATE
 from .pricing import TTS_AUDIO_TOKENS_PER_SECOND, Usage
 from .tools import ToolCallRecord
+from .turn_metrics import TurnMetrics
 
 if TYPE_CHECKING:
-    from .cascaded import CascadedAgent
+    from openai import OpenAI
 
 __all__ = ["TTS_CHUNK_BYTES", "CascadedTurn", "Speaker", "SttResult"]
 
-logger = logging.getLogger("voicekit.cascaded")
+logger = logging.getLogger("voicekit.agents.cascaded")
 
 TTS_CHUNK_BYTES = 4800
 """Bytes read from the Speech API stream at a time: 100 ms of 24 kHz PCM16."""
@@ -106,11 +107,28 @@ class Speaker:
     """Speaks pieces of the reply in order on one worker thread, while the LLM streams.
 
     Audio that arrives before the turn's gate opens is held; the agent plays it
-    when it adopts the turn (:meth:`CascadedAgent._adopt`).
+    when it adopts the turn.
+
+    Parameters
+    ----------
+    client : openai.OpenAI
+        Speaks with ``client.audio.speech`` (raw ``pcm``: PCM16 mono, 24,000 Hz).
+    model, voice : str
+        The Speech API model and voice, fixed for the turn.
+    turn : CascadedTurn
+        The turn spoken.
+    lock : threading.RLock
+        The agent's lock; held while audio reaches the Player, so a barge-in's clear
+        cannot race an append.
+    play : callable
+        ``play(turn, pcm, now)`` puts audio of an adopted turn into the Player
+        (called under ``lock``).
     """
 
-    def __init__(self, agent: CascadedAgent, turn: CascadedTurn) -> None:
-        self.agent, self.turn = agent, turn
+    def __init__(self, client: OpenAI, model: str, voice: str, turn: CascadedTurn, lock: threading.RLock,
+                 play: Callable[[CascadedTurn, npt.NDArray[np.int16], float], None]) -> None:
+        self.client, self.model, self.voice, self.turn = client, model, voice, turn
+        self._lock, self._play = lock, play
         self.spoken: list[str] = []
         self._queue: list[str | None] = []
         self._ready = threading.Condition()
@@ -146,12 +164,12 @@ class Speaker:
                 self.turn.error = self.turn.error or exc
 
     def _speak(self, text: str) -> None:
-        agent, turn, m = self.agent, self.turn, self.turn.metrics
+        turn, m = self.turn, self.turn.metrics
         t_req = time.perf_counter()
         samples = 0
         rest = b""
-        with agent.client.audio.speech.with_streaming_response.create(
-            model=agent.tts_model, voice=agent.voice, input=text, response_format="pcm",
+        with self.client.audio.speech.with_streaming_response.create(
+            model=self.model, voice=self.voice, input=text, response_format="pcm",
         ) as response:
             for data in response.iter_bytes(TTS_CHUNK_BYTES):
                 now = time.perf_counter()
@@ -161,7 +179,7 @@ class Speaker:
                 if not data:
                     continue
                 pcm = np.frombuffer(data, "<i2").astype(np.int16)
-                with agent._lock:
+                with self._lock:
                     if turn.cancelled.is_set():
                         return
                     if m.tts_ttfb_ms is None:
@@ -169,10 +187,10 @@ class Speaker:
                     if samples == 0:
                         self.spoken.append(text)
                     if turn.gate.is_set():
-                        agent._play(turn, pcm, now)
+                        self._play(turn, pcm, now)
                     else:
                         turn.held.append(pcm)
                 samples += pcm.size
         seconds = samples / REALTIME_SAMPLE_RATE
-        m.add_usage(Usage(agent.tts_model, text_in=max(1, len(text) // 4),
+        m.add_usage(Usage(self.model, text_in=max(1, len(text) // 4),
                           audio_out=round(seconds * TTS_AUDIO_TOKENS_PER_SECOND), estimated=True))

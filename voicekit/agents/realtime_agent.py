@@ -1,10 +1,10 @@
 """A speech-to-speech voice agent over the Realtime API, measured like the cascaded one.
 
 :class:`RealtimeAgent` is a :class:`~voicekit.realtime.RealtimeSession` set up
-as an agent: the same instructions and :mod:`tools <voicekit.tools>` as
-:class:`~voicekit.cascaded.CascadedAgent`, server VAD with the same settings,
+as an agent: the same instructions and :mod:`tools <voicekit.agents.tools>` as
+:class:`~voicekit.agents.cascaded.CascadedAgent`, server VAD with the same settings,
 tool calls run and answered automatically, barge-in with
-``conversation.item.truncate``, and a :class:`~voicekit.agent_metrics.TurnMetrics`
+``conversation.item.truncate``, and a :class:`~voicekit.agents.turn_metrics.TurnMetrics`
 per turn (voice-to-voice from ``input_audio_buffer.speech_stopped`` to the first
 ``response.output_audio.delta``; tokens from each ``response.done`` usage, plus
 the input transcription's usage).
@@ -24,18 +24,19 @@ from typing import TYPE_CHECKING, Any, Self
 
 from openai.types.realtime import ConversationItemInputAudioTranscriptionCompletedEvent
 
-from .agent_metrics import TurnMetrics
-from .audio import Clip
+from .._lifecycle import Lifecycle
+from ..audio import Clip
+from ..realtime import DEFAULT_MODEL, DEFAULT_TRANSCRIBE_MODEL, RealtimeEvent, RealtimeSession, Turn
+from ..vad import VadSettings
 from .cascaded import DEFAULT_INSTRUCTIONS
 from .pricing import Usage
-from .realtime import DEFAULT_MODEL, DEFAULT_TRANSCRIBE_MODEL, RealtimeEvent, RealtimeSession, Turn
 from .tools import Tool, Toolbox
-from .vad import VadSettings
+from .turn_metrics import TurnMetrics
 
 if TYPE_CHECKING:
     from openai import AsyncOpenAI, OpenAI
 
-    from .widgets import EventLog, MetricsTable, Player, Recorder, Transcript
+    from ..widgets import EventLog, MetricsTable, Player, Recorder, Transcript
 
 __all__ = ["RealtimeAgent"]
 
@@ -51,7 +52,7 @@ class RealtimeAgent:
     client : openai.OpenAI or openai.AsyncOpenAI
         Any client: OpenAI itself, or the stand-in (``OPENAI_BASE_URL``).
     instructions, tools, voice
-        As for :class:`~voicekit.cascaded.CascadedAgent`.
+        As for :class:`~voicekit.agents.cascaded.CascadedAgent`.
     model : str
         Default ``gpt-realtime-mini``.
     player, transcript, metrics, event_log : widgets, optional
@@ -89,7 +90,6 @@ class RealtimeAgent:
         self.transcribe = transcribe
         self._metrics: dict[int, TurnMetrics] = {}
         self._restore_tool_choice = False
-        self._conversation = f"{id(self):x}"
         self._usage: dict[str, Usage] = {}  # response id -> its usage (response.done)
         self._stt_usage: dict[str, Usage] = {}  # user item id -> its input transcription's usage
         self.session.on_event(self._on_event)
@@ -123,8 +123,19 @@ class RealtimeAgent:
         }
 
     def close(self) -> None:
-        """Close the session."""
+        """Close the session. Idempotent; needed only to hang up early (the kernel's exit
+        and re-running the cell that made the agent close it too). Every later call
+        raises :class:`~voicekit.errors.ClosedError`."""
         self.session.close()
+
+    @property
+    def lifecycle(self) -> Lifecycle:
+        """The session's open/closed state (the agent lives and dies with its session)."""
+        return self.session.lifecycle
+
+    @property
+    def closed(self) -> bool:
+        return self.session.closed
 
     def __enter__(self) -> Self:
         self.start()
@@ -220,14 +231,20 @@ class RealtimeAgent:
             turn = self.session.turn_of(response["id"])
             if self.metrics_table is not None and turn is not None and not turn.awaiting_tool:
                 self.metrics_table.add(self._measure(turn))
+        elif event.type == "conversation.item.truncated" and self.metrics_table is not None:
+            # a reply cut after its response.done: its row now says "interrupted"
+            for turn in self.session.turns:
+                if turn.truncated_at_ms is not None and turn.status is not None and not turn.awaiting_tool:
+                    self.metrics_table.add(self._measure(turn))
 
     def _measure(self, turn: Turn) -> TurnMetrics:
         vad_turn = self.vad is not None and turn.speech_end_ms is not None
         m = TurnMetrics(
-            "realtime", turn.index, conversation=self._conversation, user_text=turn.user or "",
+            "realtime", turn.index, conversation=self.session.conversation_id, user_text=turn.user or "",
             reply_text=turn.assistant_text, voice_to_voice_ms=turn.latency_ms,
             vad_silence_ms=float(self.vad.silence_duration_ms) if vad_turn and self.vad is not None else 0.0,
-            input_audio_s=((turn.speech_end_ms or 0) - (turn.speech_start_ms or 0)) / 1000.0 if vad_turn else 0.0,
+            input_audio_s=(((turn.speech_end_ms or 0) - (turn.speech_start_ms or 0)) / 1000.0 if vad_turn
+                           else None if turn.user_text is not None else 0.0),
             output_audio_s=turn.reply.duration if turn.reply is not None else 0.0,
             tool_calls=[c["name"] for c in turn.function_calls],
             status={"cancelled": "interrupted", "completed": "completed", "incomplete": "incomplete"}.get(

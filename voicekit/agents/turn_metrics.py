@@ -45,11 +45,13 @@ class TurnMetrics:
         End of user speech (as the agent learned it) to first reply audio, ms.
     vad_silence_ms : float
         The VAD silence window before the end of speech was known, ms (0 for
-        clips and push-to-talk); not counted in ``voice_to_voice_ms``.
+        clips and push-to-talk, shown as "–"); not counted in ``voice_to_voice_ms``.
     stt_ms, llm_ttft_ms, tts_ttfb_ms : float or None
         Stage latencies of the cascaded agent, ms.
-    input_audio_s, output_audio_s : float
-        Seconds of user audio in and of reply audio out.
+    input_audio_s : float or None
+        Seconds of user audio in; None for a typed turn (no audio: does not apply).
+    output_audio_s : float
+        Seconds of reply audio out.
     usage : list of Usage
         Tokens per model (cached input counted inside input).
     tool_calls : list of str
@@ -58,7 +60,8 @@ class TurnMetrics:
         ``completed``, ``incomplete`` (the reply hit its token limit: Realtime
         ``response.done`` status), ``interrupted`` (barge-in) or ``failed``.
     conversation : str
-        Which agent object's conversation the turn belongs to (turn numbers restart with each).
+        The conversation's id (a cascaded agent's ``conversation_id``, new at each
+        ``reset()``; a Realtime session's id): turn numbers restart with each.
     """
 
     agent: str
@@ -70,7 +73,7 @@ class TurnMetrics:
     stt_ms: float | None = None
     llm_ttft_ms: float | None = None
     tts_ttfb_ms: float | None = None
-    input_audio_s: float = 0.0
+    input_audio_s: float | None = 0.0
     output_audio_s: float = 0.0
     usage: list[Usage] = field(default_factory=list)
     tool_calls: list[str] = field(default_factory=list)
@@ -92,21 +95,23 @@ class TurnMetrics:
 
     @property
     def cost_usd(self) -> float:
-        """Estimated dollars at :data:`voicekit.pricing.PRICES` (models not in the table count 0)."""
+        """Estimated dollars at :data:`voicekit.agents.pricing.PRICES` (models not in the table count 0)."""
         return sum(usage_cost(u) or 0.0 for u in self.usage)
 
     def row(self) -> dict[str, Any]:
-        """A flat dict for a table: times rounded to ms, cost in dollars."""
+        """A flat dict for a table: times rounded to ms, cost in dollars; None where a
+        figure does not apply (no VAD window, no audio in, a stage this agent lacks)."""
         def ms(v: float | None) -> int | None:
             return None if v is None else round(v)
 
         return {
             "agent": self.agent, "conversation": self.conversation, "turn": self.turn, "status": self.status,
             "user": self.user_text, "reply": self.reply_text,
-            "v2v_ms": ms(self.voice_to_voice_ms), "vad_silence_ms": ms(self.vad_silence_ms),
+            "v2v_ms": ms(self.voice_to_voice_ms), "vad_silence_ms": ms(self.vad_silence_ms) or None,
             "stt_ms": ms(self.stt_ms), "llm_ttft_ms": ms(self.llm_ttft_ms), "tts_ttfb_ms": ms(self.tts_ttfb_ms),
             "tools": ", ".join(self.tool_calls), "tokens": self.tokens,
-            "audio_in_s": round(self.input_audio_s, 2), "audio_out_s": round(self.output_audio_s, 2),
+            "audio_in_s": None if self.input_audio_s is None else round(self.input_audio_s, 2),
+            "audio_out_s": round(self.output_audio_s, 2),
             "cost_usd": round(self.cost_usd, 6),
         }
 

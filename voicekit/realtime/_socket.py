@@ -19,10 +19,10 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import numpy as np
 import numpy.typing as npt
 
-from ._realtime_turns import RealtimeEvent, elide_audio
-from .audio import Clip
-from .errors import RealtimeError
-from .formats import REALTIME_SAMPLE_RATE
+from ..audio import Clip
+from ..errors import RealtimeError
+from ..formats import REALTIME_SAMPLE_RATE
+from .turns import RealtimeEvent, elide_audio
 
 if TYPE_CHECKING:
     from openai import AsyncOpenAI
@@ -97,6 +97,11 @@ class RealtimeSocket:
             self._loop.call_soon_threadsafe(self._loop.stop)
             self._thread.join(timeout)
             self._loop.close()
+
+    @property
+    def opened(self) -> bool:
+        """True once :meth:`open` was called (whether or not the socket is still open)."""
+        return self._thread is not None
 
     @property
     def connected(self) -> bool:

@@ -28,26 +28,28 @@ widget.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import time
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import Future
 from typing import TYPE_CHECKING, Any, Self
 
-import numpy as np
-
-from ._realtime_socket import RACE_EVENT_PREFIX, RealtimeSocket, event_types
-from ._realtime_turns import AudioItem, RealtimeEvent, Turn, TurnBook
-from .audio import Clip
-from .formats import REALTIME_SAMPLE_RATE
+from .._callbacks import CallbackHandle, Callbacks
+from .._lifecycle import Lifecycle, track
+from ..audio import Clip
+from ._client_events import ClientEventsMixin
+from ._microphone import MicrophoneMixin
+from ._server_events import ServerEventsMixin
+from ._socket import RACE_EVENT_PREFIX, RealtimeSocket, event_types
+from ._tools import MAX_TOOL_ROUNDS, answer_tools, function_calls
+from .turns import RealtimeEvent, Turn, TurnBook
 
 if TYPE_CHECKING:
     from openai import AsyncOpenAI, OpenAI
 
-    from .widgets import EventLog, Player, Recorder, TalkButton, Transcript
+    from ..widgets import EventLog, Player, Transcript
 
-__all__ = ["DEFAULT_MODEL", "RealtimeEvent", "RealtimeSession", "Turn"]
+__all__ = ["DEFAULT_MODEL", "DEFAULT_TRANSCRIBE_MODEL", "MAX_TOOL_ROUNDS", "RealtimeSession"]
 
 logger = logging.getLogger("voicekit.realtime")
 
@@ -58,16 +60,8 @@ DEFAULT_TRANSCRIBE_MODEL = "gpt-4o-mini-transcribe"
 """Input transcription model the session turns on unless told otherwise (OpenAI's
 default is no input transcription: ``audio.input.transcription`` null)."""
 
-MAX_TOOL_ROUNDS = 4
-"""Tool calls answered in one turn before the follow-up ``response.create`` says
-``tool_choice: "none"`` (a ``"required"`` tool choice would otherwise loop)."""
 
-VAD_PAD_MS = 500
-"""Silence sent after a recording, on top of the VAD's ``silence_duration_ms``, so the
-server hears the end of the turn (semantic_vad waits up to 1,000 ms at low eagerness)."""
-
-
-class RealtimeSession:
+class RealtimeSession(ClientEventsMixin, ServerEventsMixin, MicrophoneMixin):
     """One Realtime conversation, running on a background thread.
 
     Parameters
@@ -142,13 +136,12 @@ class RealtimeSession:
         self.session: dict[str, Any] = {}
         self.errors: list[dict[str, Any]] = []
         self._book = TurnBook(transcript)
-        self._on_event: list[Callable[[RealtimeEvent], Any]] = []
+        self._on_event: Callbacks[RealtimeEvent] = Callbacks("RealtimeSession on_event")
         self._socket = RealtimeSocket(self._client, model, handle=self._handle, on_record=self._recorded,
                                       close_client=self._own_client)
         self._socket.before_send = self._before_send
-        self._recorder: Recorder | None = None
-        self._talking: bool | None = None  # None: not push-to-talk
-        self._talk_frames = 0
+        self.lifecycle = Lifecycle("RealtimeSession")
+        track(self)
         self._interrupted: set[str] = set()  # responses whose audio is no longer played
         self._race_ids = 0
 
@@ -170,10 +163,20 @@ class RealtimeSession:
             If the server does not answer within ``timeout`` seconds.
         RealtimeError
             If it answers the update with an ``error`` event.
+        ClosedError
+            If the session was closed.
+
+        Notes
+        -----
+        Safe to re-run: on a session already started it opens no second connection,
+        and only sends the update.
         """
+        self.lifecycle.check()
+        patch = dict(session or {})
+        if self._socket.opened:
+            return self.update(patch, timeout=timeout) if patch else dict(self.session)
         self._socket.open(timeout)
         created = self.wait_for("session.created", since=0, timeout=timeout)
-        patch = dict(session or {})
         if self.transcribe is not None:
             audio = dict(patch.get("audio") or {})
             audio["input"] = {"transcription": {"model": self.transcribe}, **(audio.get("input") or {})}
@@ -183,9 +186,29 @@ class RealtimeSession:
         return dict(created.data["session"])
 
     def close(self, timeout: float = 10.0) -> None:
-        """Close the socket (and the copied client), stop the thread. Idempotent."""
-        self.detach()
+        """Close the socket (and the copied client), stop the thread. Idempotent.
+
+        Needed only to hang up early: the kernel's exit closes every session, and so
+        does re-running the cell that made it (once no variable refers to it). Every
+        later call raises :class:`~voicekit.errors.ClosedError`; a Recorder still
+        attached shows that error when it records.
+        """
+        if self.lifecycle.close():
+            self._shutdown(timeout)
+
+    def _shutdown(self, timeout: float = 10.0) -> None:
         self._socket.close(timeout)
+
+    @property
+    def closed(self) -> bool:
+        """True once :meth:`close` ran (or the notebook dropped the session)."""
+        return self.lifecycle.closed
+
+    @property
+    def conversation_id(self) -> str:
+        """The id the Transcript and MetricsTable key this conversation by: the server's
+        session id (``session.created``), or a voicekit id before it arrives."""
+        return self._book.conversation
 
     def __enter__(self) -> Self:
         return self
@@ -202,7 +225,14 @@ class RealtimeSession:
     def send(self, event: Mapping[str, Any]) -> Future[None]:
         """Queue one client event (a dict shaped like ``openai.types.realtime``'s
         ``RealtimeClientEventParam``). Events go out in the order queued; the
-        Future is done once this one was sent."""
+        Future is done once this one was sent.
+
+        Raises
+        ------
+        ClosedError
+            If the session was closed.
+        """
+        self.lifecycle.check()
         return self._socket.put("event", dict(event))
 
     def update(self, session: Mapping[str, Any], *, timeout: float = 30.0) -> dict[str, Any]:
@@ -213,73 +243,6 @@ class RealtimeSession:
         mark = self.mark()
         self.send({"type": "session.update", "session": {"type": "realtime", **session}})
         return dict(self.wait_for("session.updated", since=mark, timeout=timeout).data["session"])
-
-    def send_audio(self, audio: Clip) -> Future[None]:
-        """Queue one ``input_audio_buffer.append`` of ``audio`` (any rate and channels;
-        mixed to mono, resampled to 24,000 Hz PCM16 with soxr). The Future is done
-        once it was sent."""
-        return self._socket.put("audio", _pcm16_24k(audio))
-
-    def send_clip(self, clip: Clip, *, chunk_ms: float = 100.0, realtime: bool = False,
-                  pad_ms: float | None = None) -> Future[None]:
-        """Stream a recording as ``input_audio_buffer.append`` events of ``chunk_ms``.
-
-        Parameters
-        ----------
-        clip : Clip
-            Any rate and channels (mixed to mono, resampled to 24,000 Hz PCM16).
-        chunk_ms : float
-            Audio per event, in ms.
-        realtime : bool
-            Pace the chunks at the speed of speech, as a microphone would; the call
-            still returns at once. By default they go as fast as the socket takes
-            them (the server's VAD works on the audio timeline either way).
-        pad_ms : float, optional
-            Silence appended after the clip, in ms. Default: with server_vad or
-            semantic_vad, the VAD's silence window plus 500 ms, so the turn ends; with
-            manual turns (``turn_detection`` null), none.
-
-        Returns
-        -------
-        concurrent.futures.Future
-            Done when the last chunk was sent.
-        """
-        pcm = _pcm16_24k(clip)
-        if pad_ms is None:
-            pad_ms = self._vad_silence_ms() + VAD_PAD_MS if self.turn_detection else 0.0
-        pad = np.zeros(round(pad_ms * REALTIME_SAMPLE_RATE / 1000), np.int16)
-        step = max(1, round(chunk_ms * REALTIME_SAMPLE_RATE / 1000))
-        return self._socket.put("clip", (np.concatenate([pcm, pad]), step, realtime))
-
-    def send_text(self, text: str, *, respond: bool = True) -> None:
-        """Add a user message with ``input_text`` and, by default, ask for a response."""
-        self.send({"type": "conversation.item.create", "item": {
-            "type": "message", "role": "user", "content": [{"type": "input_text", "text": text}]}})
-        if respond:
-            self.create_response()
-
-    def commit(self) -> None:
-        """Send ``input_audio_buffer.commit`` (manual turns: the user finished speaking)."""
-        self.send({"type": "input_audio_buffer.commit"})
-
-    def clear_input(self) -> None:
-        """Send ``input_audio_buffer.clear`` (drop audio not yet committed)."""
-        self.send({"type": "input_audio_buffer.clear"})
-
-    def create_response(self, **response: Any) -> None:
-        """Send ``response.create``; keyword arguments are per-response overrides
-        (``instructions``, ``output_modalities``, ``tool_choice``, ``conversation``...)."""
-        self.send({"type": "response.create", **({"response": response} if response else {})})
-
-    def cancel_response(self) -> None:
-        """Send ``response.cancel`` (the server answers with an error if none is active)."""
-        self.send({"type": "response.cancel"})
-
-    def truncate(self, item_id: str, audio_end_ms: int, content_index: int = 0) -> None:
-        """Send ``conversation.item.truncate``: the assistant audio heard ends at
-        ``audio_end_ms`` (ms from the start of that item's audio)."""
-        self.send({"type": "conversation.item.truncate", "item_id": item_id,
-                   "content_index": content_index, "audio_end_ms": int(audio_end_ms)})
 
     # ------------------------------------------------------------- turns
     def run_turn(self, user: Clip | str, *, timeout: float = 120.0, **response: Any) -> Turn:
@@ -299,7 +262,10 @@ class RealtimeSession:
             If no final ``response.done`` arrives within ``timeout`` seconds.
         RealtimeError
             If the server sends an ``error`` event meanwhile.
+        ClosedError
+            If the session was closed.
         """
+        self.lifecycle.check()
         active = self._book.active_response
         if active is not None:  # a second response.create would be refused
             self.wait_for("response.done", since=0, timeout=timeout, where=lambda e: e.data["response"]["id"] == active)
@@ -324,6 +290,7 @@ class RealtimeSession:
         """Stop the reply now: cancel it if still generating, clear the Player and
         truncate the assistant item to what was heard. Returns ``audio_end_ms``, or
         None when no reply audio was playing."""
+        self.lifecycle.check()
         return self._socket.call(self._interrupt)
 
     def _interrupt(self) -> int | None:  # on the socket's thread: no delta can slip past the clear
@@ -364,7 +331,10 @@ class RealtimeSession:
             After ``timeout`` seconds; the message lists the last events seen.
         RealtimeError
             On an ``error`` event (when ``raise_on_error``) or a closed socket.
+        ClosedError
+            If the session was closed (its :attr:`events` stay readable).
         """
+        self.lifecycle.check()
         return self._socket.wait_for(event_types(event_type), since, timeout, where, raise_on_error)
 
     # ------------------------------------------------------------- reading
@@ -393,180 +363,30 @@ class RealtimeSession:
         """The session's ``audio.input.turn_detection`` (None: manual turns)."""
         return ((self.session.get("audio") or {}).get("input") or {}).get("turn_detection")
 
-    def on_event(self, callback: Callable[[RealtimeEvent], Any], remove: bool = False) -> None:
+    def on_event(self, callback: Callable[[RealtimeEvent], Any], remove: bool = False) -> CallbackHandle:
         """Call ``callback(event)`` with every :class:`RealtimeEvent`, on the session's
-        thread (keep it short; exceptions are logged to ``voicekit.realtime``)."""
-        if remove:
-            self._on_event.remove(callback)
-        else:
-            self._on_event.append(callback)
-
-    # ------------------------------------------------------- microphone
-    def attach(self, recorder: Recorder) -> None:
-        """Stream ``recorder``'s chunks (about 100 ms each) into the input buffer."""
-        self.detach()
-        recorder.on_chunk(self._on_chunk)
-        self._recorder = recorder
-
-    def detach(self) -> None:
-        """Stop streaming the attached Recorder."""
-        if self._recorder is not None:
-            self._recorder.on_chunk(self._on_chunk, remove=True)
-            self._recorder = None
-
-    def push_to_talk(self, button: TalkButton | None = None, *, timeout: float = 30.0) -> TalkButton:
-        """Switch to manual turns (``turn_detection: null``) and return a button:
-        hold it to talk (the Recorder's chunks are sent only while it is held);
-        release commits the buffer and asks for a response. Pressing it while a
-        reply plays interrupts the reply. Pass ``button`` to wire one already shown."""
-        from .widgets import TalkButton
-
-        self.update({"audio": {"input": {"turn_detection": None}}}, timeout=timeout)
-        button = button if button is not None else TalkButton()
-        button.on_press(self.begin_talk)
-        button.on_release(self.end_talk)
-        self._talking = False
-        return button
-
-    def begin_talk(self) -> None:
-        """Push-to-talk pressed: interrupt any reply, clear the input buffer, open the mic.
-
-        Ignored (with a warning) unless the session has manual turns
-        (``turn_detection`` null, as :meth:`push_to_talk` sets)."""
-        if self.turn_detection is not None:
-            logger.warning("push-to-talk needs turn_detection null (call push_to_talk()); ignored")
-            return
-        self.interrupt()
-        self.clear_input()
-        self._talk_frames = 0
-        self._talking = True
-
-    def end_talk(self) -> None:
-        """Push-to-talk released: commit what was said and ask for a response."""
-        if self.turn_detection is not None:
-            return
-        self._talking = False
-        if self._talk_frames == 0:
-            logger.warning("push-to-talk released with no audio sent; nothing committed")
-            return
-        self.commit()
-        self.create_response()
-
-    def talk(self, clip: Clip) -> None:
-        """Push-to-talk without a microphone: press, send ``clip``, release."""
-        self.begin_talk()
-        self.send_clip(clip, pad_ms=0)
-        self._talk_frames += clip.n_frames
-        self.end_talk()
-
-    def _on_chunk(self, chunk: Any) -> None:
-        if self._talking is False:
-            return
-        self._talk_frames += chunk.clip.n_frames
-        self.send_audio(chunk.clip)
+        thread (keep it short; exceptions are logged). Registering again from a re-run
+        cell replaces it (:class:`voicekit._callbacks.Callbacks`); returns a handle."""
+        return self._on_event.register(callback, remove)
 
     # ------------------------------------------------------------ internals
-    def _vad_silence_ms(self) -> float:
-        td = self.turn_detection or {}
-        if td.get("type") == "semantic_vad":
-            return 1000.0
-        return float(td.get("silence_duration_ms") or 500)
-
     def _before_send(self, event: dict[str, Any]) -> None:
         if event["type"] == "input_audio_buffer.commit":
             self._book.commit_sent(self._socket.now())
 
-    def _handle(self, data: dict[str, Any]) -> None:
-        kind = data.get("type", "")
-        now = self._socket.now()
-        if kind in ("session.created", "session.updated"):
-            self.session = data["session"]
-            if self.turn_detection is not None:
-                self._talking = None  # VAD turns: the microphone streams all the time
-        elif kind == "error":
-            err = data.get("error") or {}
-            if str(err.get("event_id") or "").startswith(RACE_EVENT_PREFIX):
-                logger.debug("expected race: %s", err.get("message"))
-            else:
-                self.errors.append(err)
-                logger.warning("Realtime error event: %s", err.get("message"))
-        elif kind == "input_audio_buffer.speech_started":
-            td = self.turn_detection or {}
-            if td.get("interrupt_response", True) is not False:
-                self._barge_in()
-        elif kind == "response.output_audio.delta":
-            pcm = Clip.from_base64_pcm16(data["delta"]).samples
-            self._book.audio_delta(data, pcm, now, self._player_ms())
-            # deltas already on the way when the user barged in are not played
-            if self.player is not None and data["response_id"] not in self._interrupted:
-                self.player.append(pcm)
-        elif kind == "response.done" and self.functions:
-            self._run_tools(data["response"])
-        self._book.handle(data, now)
-
-    def _player_ms(self) -> float:
-        return self.player.duration_ms if self.player is not None else 0.0
-
-    def _barge_in(self) -> int | None:
-        item = self._book.playing_item
-        if item is None:
-            return None
-        heard = self._heard_ms(item)
-        if heard >= item.received_ms and self._book.active_response != item.response_id:  # the whole reply was already heard
-            return None
-        self._interrupted.add(item.response_id)
-        if self.player is not None:
-            self.player.clear()
-        end_ms = int(heard)
-        item.truncated_at_ms = end_ms
-        self.truncate(item.item_id, end_ms)
-        return end_ms
-
-    def _heard_ms(self, item: AudioItem) -> float:
-        """ms of ``item`` heard: the Player's reported position when a browser plays
-        it, else the wall time since its first audio (real-time playback assumed)."""
-        player = self.player
-        if player is not None and (player.playing or player.played_ms > 0):
-            heard = player.played_ms - item.player_offset_ms
-        else:
-            heard = (self._socket.now() - item.t_first) * 1000.0
-        return min(max(heard, 0.0), item.received_ms)
-
     def _run_tools(self, response: dict[str, Any]) -> None:
-        calls = [o for o in response.get("output") or [] if o.get("type") == "function_call"]
-        if response.get("status") != "completed" or not calls:
+        calls = function_calls(response)
+        if not calls:
             return
         turn = self._book.turn_of_response(response["id"])
         rounds = len(turn.response_ids) if turn is not None else 1
-        asyncio.get_running_loop().create_task(self._answer_tools(calls, last=rounds >= MAX_TOOL_ROUNDS))
-
-    async def _answer_tools(self, calls: list[dict[str, Any]], *, last: bool) -> None:
-        for call in calls:
-            fn = self.functions.get(call["name"])
-            try:
-                if fn is None:
-                    raise KeyError(f"no function named {call['name']!r} in RealtimeSession.functions")
-                result = await asyncio.to_thread(fn, **json.loads(call.get("arguments") or "{}"))
-                output = result if isinstance(result, str) else json.dumps(result)
-            except Exception as exc:  # noqa: BLE001 -- the model hears the error and can say so
-                logger.warning("tool %s failed: %s", call["name"], exc)
-                output = json.dumps({"error": f"{type(exc).__name__}: {exc}"})
-            await self._socket.send_event({"type": "conversation.item.create", "item": {
-                "type": "function_call_output", "call_id": call["call_id"], "output": output}})
-        await self._socket.send_event({"type": "response.create", **({"response": {"tool_choice": "none"}} if last else {})})
+        asyncio.get_running_loop().create_task(
+            answer_tools(calls, self.functions, self._socket.send_event, last=rounds >= MAX_TOOL_ROUNDS))
 
     def _recorded(self, event: RealtimeEvent) -> None:
-        sinks: list[Callable[[RealtimeEvent], Any]] = list(self._on_event)
         if self.event_log is not None:
-            sinks.insert(0, self.event_log.add)
-        for sink in sinks:
             try:
-                sink(event)
+                self.event_log.add(event)
             except Exception:
-                logger.exception("Realtime event callback %r failed", sink)
-
-
-def _pcm16_24k(audio: Clip) -> np.ndarray:
-    if not isinstance(audio, Clip):
-        raise TypeError(f"expected a voicekit Clip, got {type(audio).__name__}")
-    return audio.to_mono().resample(REALTIME_SAMPLE_RATE).to_int16().samples
+                logger.exception("EventLog.add failed")
+        self._on_event(event)

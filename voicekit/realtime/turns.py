@@ -6,14 +6,15 @@ it server events (shaped as ``openai.types.realtime.RealtimeServerEvent``).
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
 import numpy as np
 import numpy.typing as npt
 
-from .audio import Clip
-from .formats import REALTIME_SAMPLE_RATE
+from ..audio import Clip
+from ..formats import REALTIME_SAMPLE_RATE
 
 __all__ = ["AudioItem", "RealtimeEvent", "Turn", "TurnBook", "elide_audio"]
 
@@ -27,7 +28,7 @@ _KEY_FIELDS = ("audio_start_ms", "audio_end_ms", "item_id", "response_id", "role
 
 
 class TranscriptSink(Protocol):
-    def show(self, turn: int, role: str, text: str) -> None: ...
+    def show(self, turn: int, role: str, text: str, conversation: str = "") -> None: ...
 
 
 @dataclass(frozen=True)
@@ -174,6 +175,9 @@ class TurnBook:
     def __init__(self, transcript: TranscriptSink | None = None) -> None:
         self.turns: list[Turn] = []
         self.transcript = transcript
+        self.conversation = f"conv_{uuid.uuid4().hex[:12]}"
+        """The conversation id the Transcript keys lines by: the server's session id
+        once ``session.created`` names one (a voicekit id until then)."""
         self.active_response: str | None = None  # the response being generated
         self._by_response: dict[str, Turn] = {}
         self._items: dict[str, AudioItem] = {}
@@ -211,7 +215,9 @@ class TurnBook:
     def handle(self, data: dict[str, Any], now: float) -> None:
         """Update the turns for one server event (audio deltas go to :meth:`audio_delta`)."""
         kind = data.get("type", "")
-        if kind == "input_audio_buffer.speech_started":
+        if kind == "session.created" and (data.get("session") or {}).get("id"):
+            self.conversation = data["session"]["id"]
+        elif kind == "input_audio_buffer.speech_started":
             self._new(user_item_id=data.get("item_id"), speech_start_ms=data.get("audio_start_ms"))
         elif kind == "input_audio_buffer.speech_stopped":
             turn = self._user(data.get("item_id")) or self._current()
@@ -260,7 +266,7 @@ class TurnBook:
 
     def _show(self, turn: Turn, role: str, text: str) -> None:
         if self.transcript is not None:
-            self.transcript.show(turn.index, role, text)
+            self.transcript.show(turn.index, role, text, self.conversation)
 
     def _committed(self, item_id: str, now: float) -> None:
         turn = self._user(item_id)

@@ -8,12 +8,12 @@ from typing import TYPE_CHECKING, Any
 import ipywidgets
 
 if TYPE_CHECKING:
-    from ..agent_metrics import TurnMetrics
+    from ..agents.turn_metrics import TurnMetrics
 
 __all__ = ["MetricsTable"]
 
 COLUMNS = (
-    ("agent", "agent"), ("turn", "turn"), ("status", "status"),
+    ("agent", "agent"), ("conversation_no", "conversation"), ("turn", "turn"), ("status", "status"),
     ("v2v_ms", "voice→voice ms"), ("vad_silence_ms", "VAD silence ms"),
     ("stt_ms", "STT ms"), ("llm_ttft_ms", "LLM TTFT ms"), ("tts_ttfb_ms", "TTS TTFB ms"),
     ("tools", "tools"), ("tokens", "tokens"), ("audio_in_s", "audio in s"), ("audio_out_s", "audio out s"),
@@ -22,15 +22,21 @@ COLUMNS = (
 
 
 class MetricsTable(ipywidgets.HTML):
-    """One row per turn (:class:`~voicekit.agent_metrics.TurnMetrics`), updated as turns finish.
+    """One row per turn (:class:`~voicekit.agents.TurnMetrics`), updated as turns finish.
 
     Both agents take it as ``metrics=``; it re-renders on each :meth:`add`.
-    Text is HTML-escaped. A missing stage shows as "–".
+    Text is HTML-escaped. A figure that does not apply (a stage the agent lacks, no
+    VAD window, no audio in) shows as "–".
+
+    Rows are keyed by (agent, conversation id, turn): a turn measured again (a
+    Realtime reply truncated after it finished) replaces its row, and a new
+    conversation (an agent's ``reset()``, a new session) adds rows, numbered in the
+    "conversation" column 1, 2, 3... in the order they appear here.
 
     Attributes
     ----------
     rows : list of dict
-        :meth:`TurnMetrics.row` of each turn, in order.
+        :meth:`TurnMetrics.row` of each turn, in order, with ``conversation_no``.
     """
 
     def __init__(self, **kwargs: Any) -> None:
@@ -42,7 +48,16 @@ class MetricsTable(ipywidgets.HTML):
         """Add (or replace, by conversation and turn) the row of ``metrics``."""
         row = metrics.row()
         key = (row["agent"], row["conversation"], row["turn"])
-        self.rows = [r for r in self.rows if (r["agent"], r["conversation"], r["turn"]) != key] + [row]
+        numbers: dict[str, int] = {}
+        for r in self.rows:
+            numbers.setdefault(r["conversation"], len(numbers) + 1)
+        row["conversation_no"] = numbers.setdefault(row["conversation"], len(numbers) + 1)
+        for i, r in enumerate(self.rows):
+            if (r["agent"], r["conversation"], r["turn"]) == key:
+                self.rows = [*self.rows[:i], row, *self.rows[i + 1:]]
+                break
+        else:
+            self.rows = [*self.rows, row]
         self._render()
 
     def clear(self) -> None:
@@ -62,5 +77,5 @@ def _cell(value: Any) -> str:
     if value is None or value == "":
         return "–"
     if isinstance(value, float):
-        return f"{value:.6f}" if value < 0.01 else f"{value:g}"
+        return f"{value:.3g}"  # 0.000123 stays readable; 0.0 reads "0"
     return html.escape(str(value))

@@ -9,7 +9,7 @@ from typing import Any
 import anywidget
 import traitlets
 
-from ._base import CSS, HERE, Callbacks
+from ._base import CSS, HERE, CallbackHandle, Callbacks
 
 __all__ = ["TalkButton"]
 
@@ -19,6 +19,10 @@ class _NoArg:
     """A zero-argument callback in a :class:`Callbacks` list (equal when ``fn`` is)."""
 
     fn: Callable[[], Any]
+
+    @property
+    def __wrapped__(self) -> Callable[[], Any]:  # Callbacks keys a wrapper by what it wraps
+        return self.fn
 
     def __call__(self, _: None) -> Any:
         return self.fn()
@@ -52,13 +56,14 @@ class TalkButton(anywidget.AnyWidget):
         self._on_release: Callbacks[None] = Callbacks("TalkButton on_release")
         self.observe(self._changed, names="pressed")
 
-    def on_press(self, callback: Callable[[], Any]) -> None:
-        """Call ``callback()`` each time the button goes down (once, however often given)."""
-        self._on_press.register(_NoArg(callback))
+    def on_press(self, callback: Callable[[], Any]) -> CallbackHandle:
+        """Call ``callback()`` each time the button goes down. Registering again from a
+        re-run cell replaces it (the re-run rule of :class:`~voicekit.widgets._base.Callbacks`)."""
+        return self._on_press.register(_NoArg(callback))
 
-    def on_release(self, callback: Callable[[], Any]) -> None:
-        """Call ``callback()`` each time the button comes up."""
-        self._on_release.register(_NoArg(callback))
+    def on_release(self, callback: Callable[[], Any]) -> CallbackHandle:
+        """Call ``callback()`` each time the button comes up (replaced on re-run, as ``on_press``)."""
+        return self._on_release.register(_NoArg(callback))
 
     def press(self) -> None:
         """Press it from code (same as ``pressed = True``)."""

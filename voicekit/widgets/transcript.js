@@ -7,25 +7,41 @@ function render({ model, el }) {
   el.appendChild(box);
   const draw = () => {
     const lines = model.get("lines") || [];
-    box.replaceChildren(...lines.map((line) => {
-      const row = document.createElement("div");
-      row.className = `vk-line vk-${line.role}`;
-      row.dataset.turn = String(line.turn);
-      const who = document.createElement("span");
-      who.className = "vk-who";
-      who.textContent = line.role === "user" ? "You" : "Assistant";
-      const text = document.createElement("span");
-      text.className = "vk-text";
-      text.textContent = line.text;
-      row.append(who, text);
-      return row;
-    }));
+    const rows = [];
+    let previous = null;
+    for (const line of lines) {
+      const conversation = line.conversation || "";
+      if (previous !== null && conversation !== previous) {
+        const divider = document.createElement("div");
+        divider.className = "vk-divider";
+        divider.textContent = "new conversation";
+        rows.push(divider);
+      }
+      previous = conversation;
+      rows.push(lineRow(line));
+    }
+    box.replaceChildren(...rows);
     if (!lines.length) box.textContent = "(nothing said yet)";
     box.scrollTop = box.scrollHeight;
   };
   model.on("change:lines", draw);
   draw();
   return () => model.off("change:lines", draw);
+}
+
+function lineRow(line) {
+  const row = document.createElement("div");
+  row.className = `vk-line vk-${line.role}`;
+  row.dataset.turn = String(line.turn);
+  row.dataset.conversation = line.conversation || "";
+  const who = document.createElement("span");
+  who.className = "vk-who";
+  who.textContent = line.role === "user" ? "You" : "Assistant";
+  const text = document.createElement("span");
+  text.className = "vk-text";
+  text.textContent = line.text;
+  row.append(who, text);
+  return row;
 }
 
 export default { render };

@@ -30,8 +30,11 @@ class Transcript(anywidget.AnyWidget):
     Attributes
     ----------
     lines : list of dict
-        ``{"turn": int, "role": "user" | "assistant", "text": str}``, in order.
-        Synced to the browser: text only, no audio.
+        ``{"conversation": str, "turn": int, "role": "user" | "assistant", "text": str}``,
+        in order: conversations in the order they first spoke, turns in order within
+        each. A line is keyed by (conversation, turn, role), so an agent's ``reset()``
+        (a new conversation id) starts new lines under a divider and overwrites
+        nothing. Synced to the browser: text only, no audio.
     """
 
     _esm = HERE / "transcript.js"
@@ -39,8 +42,19 @@ class Transcript(anywidget.AnyWidget):
     lines = traitlets.List(traitlets.Dict()).tag(sync=True)
     max_lines = traitlets.Int(200).tag(sync=True)
 
-    def show(self, turn: int, role: str, text: str) -> None:
-        """Set the text of ``role``'s line in ``turn`` (added if new).
+    def show(self, turn: int, role: str, text: str, conversation: str = "") -> None:
+        """Set the text of ``role``'s line in ``turn`` of ``conversation`` (added if new).
+
+        Parameters
+        ----------
+        turn : int
+            The turn's index within its conversation (0, 1, 2...).
+        role : str
+            ``"user"`` or ``"assistant"``.
+        text : str
+            The whole text so far (not a delta).
+        conversation : str
+            The conversation's id (a Realtime session id, an agent's conversation id).
 
         Raises
         ------
@@ -51,13 +65,16 @@ class Transcript(anywidget.AnyWidget):
             raise ValueError(f"expected role 'user' or 'assistant', got {role!r}")
         lines = [dict(line) for line in self.lines]
         for line in lines:
-            if line["turn"] == turn and line["role"] == role:
+            if line.get("conversation", "") == conversation and line["turn"] == turn and line["role"] == role:
                 line["text"] = text
                 break
         else:
-            lines.append({"turn": int(turn), "role": role, "text": text})
+            lines.append({"conversation": conversation, "turn": int(turn), "role": role, "text": text})
             # the user's transcript can arrive after the assistant began: keep turn order
-            lines.sort(key=lambda line: (line["turn"], ROLES.index(line["role"])))
+            first: dict[str, int] = {}
+            for line in lines:
+                first.setdefault(line.get("conversation", ""), len(first))
+            lines.sort(key=lambda line: (first[line.get("conversation", "")], line["turn"], ROLES.index(line["role"])))
         self.lines = lines[-self.max_lines:]
 
     def clear(self) -> None:
@@ -66,8 +83,17 @@ class Transcript(anywidget.AnyWidget):
 
     @property
     def text(self) -> str:
-        """The conversation as plain text, one ``You:`` / ``Assistant:`` line each."""
-        return "\n".join(f"{_label(line['role'])}: {line['text']}" for line in self.lines)
+        """The conversations as plain text, one ``You:`` / ``Assistant:`` line each, a
+        ``--- new conversation ---`` line between conversations."""
+        out: list[str] = []
+        previous = None
+        for line in self.lines:
+            conversation = line.get("conversation", "")
+            if previous is not None and conversation != previous:
+                out.append("--- new conversation ---")
+            previous = conversation
+            out.append(f"{_label(line['role'])}: {line['text']}")
+        return "\n".join(out)
 
     def _repr_pretty_(self, p: Any, cycle: bool) -> None:
         p.text(self.text or "(empty transcript)")
