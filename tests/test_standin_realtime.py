@@ -2,8 +2,12 @@
 
 Every event the server sends is checked against the SDK's own union,
 ``TypeAdapter(openai.types.realtime.RealtimeServerEvent)`` in strict mode, and
-for fields the SDK models do not know (they accept extras silently). Event ids
-and item ids must be unique. Input is real speech from ``../shared/audio``.
+for fields the SDK models do not know (they accept extras silently). The session
+in ``session.created``/``session.updated`` is the SDK's request model plus the
+identity fields (``id``, ``object``, ``expires_at``) that only the SDK's
+``RealtimeSessionCreateResponse`` / ``RealtimeTranscriptionSessionCreateResponse``
+declare; those are checked against the response models. Event ids and item ids
+must be unique. Input is real speech from ``../shared/audio``.
 """
 
 from __future__ import annotations
@@ -20,7 +24,11 @@ from typing import Any
 import numpy as np
 import pytest
 from openai import AsyncOpenAI, OpenAI
-from openai.types.realtime import RealtimeServerEvent
+from openai.types.realtime import (
+    RealtimeServerEvent,
+    RealtimeSessionCreateResponse,
+    RealtimeTranscriptionSessionCreateResponse,
+)
 from pydantic import BaseModel, TypeAdapter
 
 from voicekit.audio import Clip
@@ -37,15 +45,37 @@ WEATHER_TOOL = {
 }
 
 
+IDENTITY = ("id", "object", "expires_at")
+"""Session fields only the SDK's session *response* models declare."""
+
+
 def _no_extras(model: Any, path: str = "event") -> None:
     """Fail on any field an SDK model did not declare (a misspelt or invented field)."""
     if isinstance(model, BaseModel):
-        assert not model.model_extra, f"{path} has fields the SDK does not define: {sorted(model.model_extra)}"
+        extra = set(model.model_extra or ()) - (set(IDENTITY) if path == "event.session" else set())
+        assert not extra, f"{path} has fields the SDK does not define: {sorted(extra)}"
         for name in type(model).model_fields:
             _no_extras(getattr(model, name), f"{path}.{name}")
     elif isinstance(model, list):
         for k, v in enumerate(model):
             _no_extras(v, f"{path}[{k}]")
+
+
+def check_session(session: dict[str, Any]) -> None:
+    """The GA session object: its identity as the SDK's session response models declare it."""
+    response = {"realtime": RealtimeSessionCreateResponse,
+                "transcription": RealtimeTranscriptionSessionCreateResponse}[session["type"]]
+    identity = response.model_validate({"type": session["type"], **{k: session[k] for k in IDENTITY}}, strict=True)
+    assert identity.id.startswith("sess_") and identity.expires_at is not None and identity.expires_at > time.time()
+    assert identity.object == {"realtime": "realtime.session", "transcription": "realtime.transcription_session"}[
+        session["type"]]
+
+
+def check_event(event: dict[str, Any]) -> None:
+    """Parse a server event with the SDK's models, strictly, and fail on undeclared fields."""
+    _no_extras(SERVER_EVENT.validate_python(event, strict=True))
+    if event["type"] in ("session.created", "session.updated"):
+        check_session(event["session"])
 
 
 def pcm16(clip: Clip) -> np.ndarray:
@@ -72,7 +102,7 @@ class Wire:
     def recv(self, timeout: float = 60.0) -> dict[str, Any]:
         raw = self.conn.recv_bytes()
         event = json.loads(raw)
-        _no_extras(SERVER_EVENT.validate_python(event, strict=True))
+        check_event(event)
         self.events.append(event)
         return event
 
@@ -167,6 +197,38 @@ def test_session_created_has_the_ga_shape(client: OpenAI) -> None:
     assert session.audio.output.format.type == "audio/pcm"
     assert session.audio.input.turn_detection.type == "server_vad"
     assert session.output_modalities == ["audio"]
+
+
+def test_session_object_has_id_object_and_expiry(rt: Wire) -> None:
+    """openai-python's push_to_talk_app.py reads ``session.id``: the GA session object carries it."""
+    created = rt.events[0]["session"]
+    assert created["object"] == "realtime.session" and created["id"].startswith("sess_")
+    assert 55 * 60 <= created["expires_at"] - time.time() <= 60 * 60
+    rt.send({"type": "session.update", "session": {"type": "realtime", "instructions": "Be brief."}})
+    updated = rt.until("session.updated")[-1]["session"]
+    assert {k: updated[k] for k in ("id", "object", "expires_at")} == {k: created[k] for k in ("id", "object", "expires_at")}
+    rt.send({"type": "session.update", "session": {"type": "realtime", "id": "sess_mine"}})
+    err = rt.error()["error"]
+    assert (err["code"], err["param"]) == ("unknown_parameter", "session.id")
+
+
+@pytest.mark.parametrize(("patch", "param"), [
+    ({"temprature": 0.7}, "session.temprature"),
+    ({"audio": {"input": {"turn_detection": {"type": "server_vad", "silence_ms": 300}}}},
+     "session.audio.input.turn_detection.silence_ms"),
+    ({"audio": {"output": {"voice": "cedar", "volume": 2}}}, "session.audio.output.volume"),
+])
+def test_unknown_session_field_is_refused_by_name(rt: Wire, patch: dict[str, Any], param: str) -> None:
+    event_id = rt.send({"type": "session.update", "session": {"type": "realtime", **patch}})
+    err = rt.error()["error"]
+    assert (err["type"], err["code"], err["param"], err["event_id"]) == (
+        "invalid_request_error", "unknown_parameter", param, event_id)
+    assert param in err["message"]
+    rt.send({"type": "session.update", "session": {"type": "realtime"}})  # still usable, nothing stored
+    session = rt.until("session.updated")[-1]["session"]
+    assert "temprature" not in session and "volume" not in session["audio"]["output"]
+    assert session["audio"]["output"]["voice"] == "alloy"
+    assert "silence_ms" not in session["audio"]["input"]["turn_detection"]
 
 
 def test_unknown_model_gets_an_error_and_close(client: OpenAI) -> None:

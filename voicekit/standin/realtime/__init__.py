@@ -1,7 +1,12 @@
 """``GET /v1/realtime?model=...``: OpenAI's GA Realtime API over a WebSocket, offline.
 
 ``client.realtime.connect(model="gpt-realtime-mini")`` reaches it unchanged
-when ``OPENAI_BASE_URL`` points at the stand-in. Every event has the shape of
+when ``OPENAI_BASE_URL`` points at the stand-in, and so does a transcription
+session, ``client.realtime.connect(extra_query={"intent": "transcription"})``
+with no model (OpenAI guide "Realtime transcription"; :mod:`.transcription`).
+The beta protocol (the ``OpenAI-Beta: realtime=v1`` header,
+``transcription_session.update``) is refused with an ``error`` event, as
+OpenAI has shut it off. Every event has the shape of
 the SDK's ``openai.types.realtime`` models (GA names only:
 ``response.output_audio.delta``, never the beta ``response.audio.delta``).
 
@@ -10,10 +15,14 @@ committed audio, then the LLM, whose reply Piper speaks sentence by sentence
 (PCM16 at 24 kHz, resampled from Piper's 22,050 Hz), so the first audio goes
 out before the reply is written.
 
-Modules: :mod:`.session` (configuration and VAD settings), :mod:`.vad`
-(Silero, streaming), :mod:`.conversation` (items), :mod:`.response` (the
-reply pipeline), :mod:`.connection` (one socket's state) and
-:mod:`.handlers` (one handler per client event type).
+Modules: :mod:`.session` (configuration and VAD settings),
+:mod:`.transcription` (transcription sessions and transcript events),
+:mod:`.conversation` and :mod:`.items` (items), :mod:`.response` (the reply
+pipeline), :mod:`.lookahead` and :mod:`.headstart` (work started before a
+turn ends), :mod:`.connection` (one socket's state), :mod:`.registry` (event
+type -> handler) and :mod:`.handlers` (one handler per client event type).
+Import arrows point one way: handlers and connection use the registry, never
+each other.
 
 How the stand-in differs from OpenAI
 ------------------------------------
@@ -37,25 +46,46 @@ from ..models import REALTIME_MODELS
 from .connection import RealtimeConnection
 from .events import RealtimeProtocolError, error_event, new_id
 from .handlers import HANDLERS
+from .session import default_session
+from .transcription import default_transcription_session
 
 __all__ = ["routes"]
 
 
+async def _refuse(websocket: WebSocket, err: RealtimeProtocolError) -> None:
+    await websocket.send_json({"event_id": new_id("event"), **error_event(err, None)})
+    await websocket.close(code=1008)
+
+
 async def realtime(websocket: WebSocket) -> None:
-    """Serve one Realtime connection until the client closes it."""
+    """Serve one Realtime connection until the client closes it.
+
+    ``?model=`` opens a speech-to-speech session; ``?intent=transcription``
+    without a model opens a transcription session. An unknown model, or the
+    beta header, gets an ``error`` event and close code 1008 (policy violation).
+    """
     model = websocket.query_params.get("model") or ""
+    intent = websocket.query_params.get("intent") or ""
     await websocket.accept()
-    if model not in REALTIME_MODELS:
-        err = RealtimeProtocolError(
-            f"The model `{model}` does not exist or you do not have access to it. "
-            f"Expected a Realtime model such as gpt-realtime-mini.",
-            code="model_not_found", param="model",
-        )
-        await websocket.send_json({"event_id": new_id("event"), **error_event(err, None)})
-        await websocket.close(code=1008)
+    if "realtime=v1" in websocket.headers.get("openai-beta", "").replace(" ", ""):
+        await _refuse(websocket, RealtimeProtocolError(
+            "The beta Realtime API (header OpenAI-Beta: realtime=v1) has been shut off; the stand-in speaks the "
+            "GA protocol only. Drop the header and use GA events (session.update with session.type).",
+            code="beta_api_shutdown", param="OpenAI-Beta"))
         return
     engines: Engines = websocket.app.state.engines
-    await RealtimeConnection(websocket, engines, model).serve(HANDLERS)
+    if not model and intent == "transcription":
+        await RealtimeConnection(websocket, engines, default_transcription_session()).serve(HANDLERS)
+        return
+    if model not in REALTIME_MODELS:
+        hint = "" if model else " (for a transcription session, connect with ?intent=transcription and no model)"
+        await _refuse(websocket, RealtimeProtocolError(
+            f"The model `{model}` does not exist or you do not have access to it. "
+            f"Expected a Realtime model such as gpt-realtime-mini{hint}.",
+            code="model_not_found", param="model",
+        ))
+        return
+    await RealtimeConnection(websocket, engines, default_session(model)).serve(HANDLERS)
 
 
 routes = [WebSocketRoute("/v1/realtime", realtime)]

@@ -1,21 +1,24 @@
 """One Realtime WebSocket connection: its session, input audio buffer, VAD and responses.
 
 Client events are checked against the SDK's own client event models
-(``openai.types.realtime.SessionUpdateEvent`` and the rest) and dispatched to
-handlers registered by event type (:mod:`.handlers`). Server events go out
-through one queue in the order they were made, each with a fresh
-``event_id``. Engine work (Whisper, the LLM, Piper) runs on worker threads so
-the socket keeps reading: that is what lets speech interrupt a response.
+(``openai.types.realtime.SessionUpdateEvent`` and the rest) and dispatched
+through the registry it is given (:mod:`.registry`, filled by :mod:`.handlers`).
+Server events go out through one queue in the order they were made, each with
+a fresh ``event_id``. Engine work (Whisper, the LLM, Piper) runs on worker
+threads so the socket keeps reading: that is what lets speech interrupt a
+response. Work started before a turn ends is :mod:`.lookahead`'s; the
+transcript events are :mod:`.transcription`'s.
 
-Speculative transcription: when VAD reports a pause in speech
-(``speech_paused``, after :data:`.vad.PAUSE_REPORT_MS`), Whisper starts on
-the turn so far while the silence window (``silence_duration_ms``) runs. If
-the turn then ends at that same pause, the committed item reuses that
-transcript, so with live (real-time) audio the reply does not wait for
-Whisper after ``speech_stopped``. If speech resumes, the result is dropped;
-at most one speculative run is in flight, and the newest pause waits for it.
-The transcript is of the audio up to the pause; the committed audio adds
-only the silence after it.
+A session is a speech-to-speech session (``type: "realtime"``) or a
+transcription session (``type: "transcription"``), which never creates a
+response.
+
+The VAD's automatic responses never report an error the client did not cause:
+a turn that ends while a response is still running (or winding down after a
+cancel) waits for it, and when several turns end meanwhile, one response
+answers them all (each newer turn replaces the pending response of the one
+before). A pending response is dropped if the user is speaking again when it
+could start, and ``interrupt_response`` is on: that next turn will answer.
 """
 
 from __future__ import annotations
@@ -25,61 +28,51 @@ import contextlib
 import json
 import logging
 import threading
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
-from ...audio import Clip
 from ...formats import REALTIME_SAMPLE_RATE
 from ...vad import TurnDetector, VadEvent
-from ..engines import Engines, SttResult, audio_tokens
-from ..llm import Turn
+from ..engines import Engines, SttResult
 from .conversation import Conversation, Item, user_audio_item
 from .events import RealtimeProtocolError, error_event, new_id
 from .headstart import HeadStart
-from .response import (
-    ResponseConfig,
-    ResponseRun,
-    reply_max_tokens,
-    speech_of,
-    tool_choice_name,
-    tool_specs,
-)
-from .session import default_session, vad_timing
+from .items import item_from_client
+from .lookahead import MIN_COMMIT_MS, Lookahead, ms_to_samples, samples_to_ms
+from .registry import Handler, validate
+from .response import ResponseConfig, ResponseRun, tool_choice_name, tool_specs
+from .session import merge_session, vad_timing
+from .transcription import merge_transcription_session, transcribe_item
 
 __all__ = ["RealtimeConnection"]
 
 log = logging.getLogger("voicekit.standin.realtime")
 
-REALTIME_BEAM_SIZE = 1
-"""Whisper decodes Realtime turns greedily: on the 8 recordings of ``../shared/audio``,
-RTF 0.11 instead of 0.16 with beam search (width 5, the HTTP endpoints' setting), and
-the same WER, 6.2%."""
-
-MIN_COMMIT_MS = 100
-"""OpenAI refuses to commit less than 100 ms of input audio."""
-
 IDLE_PROMPT = "The user has been silent for a while. Gently invite them to continue."
 
 
-def ms_to_samples(ms: float) -> int:
-    return round(ms * REALTIME_SAMPLE_RATE / 1000)
-
-
-def samples_to_ms(n: int) -> int:
-    return n * 1000 // REALTIME_SAMPLE_RATE
-
-
-class RealtimeConnection:
+class RealtimeConnection(Lookahead):
     """The state of one connection; :meth:`serve` runs it until the client leaves.
+
+    Parameters
+    ----------
+    session : dict
+        The session it starts with (:func:`.session.default_session` or
+        :func:`.transcription.default_transcription_session`).
+    may_transcribe : bool
+        Whether a ``session.update`` may turn a speech-to-speech session into a
+        transcription session.
 
     Attributes
     ----------
     session : dict
-        The session object (``RealtimeSessionCreateRequest`` shape).
+        The session object (``RealtimeSessionCreateRequest`` or
+        ``RealtimeTranscriptionSessionCreateRequest`` shape, plus ``id``,
+        ``object`` and ``expires_at``).
     timeline : int
         PCM16 samples (24 kHz) appended since the connection opened; VAD times
         (``audio_start_ms``, ``audio_end_ms``) are positions on it.
@@ -87,15 +80,17 @@ class RealtimeConnection:
         The uncommitted input audio, int16 ``(n,)``, starting at sample ``buffer_start``.
     """
 
-    def __init__(self, websocket: WebSocket, engines: Engines, model: str) -> None:
+    def __init__(self, websocket: WebSocket, engines: Engines, session: dict[str, Any], *,
+                 may_transcribe: bool = True) -> None:
         self.ws = websocket
         self.engines = engines
-        self.session = default_session(model)
+        self.session = session
+        self.may_transcribe = may_transcribe
         self.conversation = Conversation()
         self.timeline = 0
         self.buffer: npt.NDArray[np.int16] = np.zeros(0, np.int16)
         self.buffer_start = 0
-        self.detector: TurnDetector | None = None
+        self.detector: TurnDetector[Any] | None = None
         self.speech_item_id: str | None = None
         self.speech_start_ms = 0
         self.active: ResponseRun | None = None
@@ -110,6 +105,8 @@ class RealtimeConnection:
         self._speculation_wanted: tuple[int, int] | None = None
         self._head_start: tuple[tuple[int, int], HeadStart] | None = None
         self._closing = False
+        self._auto: tuple[asyncio.Future[Any], HeadStart | None] | None = None
+        self._last_transcription: asyncio.Future[Any] | None = None
         self.configure_vad()
 
     # -- sending -----------------------------------------------------------------
@@ -138,7 +135,12 @@ class RealtimeConnection:
 
     # -- the connection ----------------------------------------------------------
 
-    async def serve(self, handlers: dict[str, tuple[type[Any], Callable[[RealtimeConnection, dict[str, Any]], Awaitable[None]]]]) -> None:
+    @property
+    def transcribing(self) -> bool:
+        """Whether this is a transcription session (no responses)."""
+        return bool(self.session["type"] == "transcription")
+
+    async def serve(self, handlers: dict[str, tuple[type[Any], Handler]]) -> None:
         """Send ``session.created``, then read client events until the socket closes."""
         sender = asyncio.create_task(self._sender())
         self.emit({"type": "session.created", "session": self.session})
@@ -156,7 +158,7 @@ class RealtimeConnection:
         finally:
             await self._shutdown(sender)
 
-    async def _dispatch(self, text: str, handlers: dict[str, Any]) -> None:
+    async def _dispatch(self, text: str, handlers: dict[str, tuple[type[Any], Handler]]) -> None:
         client_id = None
         try:
             try:
@@ -169,13 +171,19 @@ class RealtimeConnection:
                 raise RealtimeProtocolError(f"expected a JSON object, got {type(raw).__name__}", code="invalid_json")
             client_id = raw.get("event_id") if isinstance(raw.get("event_id"), str) else None
             kind = raw.get("type")
+            if kind == "transcription_session.update":
+                raise RealtimeProtocolError(
+                    "transcription_session.update belongs to the beta Realtime protocol, which OpenAI has shut "
+                    "off. Send session.update with session.type 'transcription' instead.",
+                    code="invalid_value", param="type",
+                )
             if kind not in handlers:
                 raise RealtimeProtocolError(
                     f"Invalid value: {kind!r}. Supported values are: {', '.join(sorted(handlers))}.",
                     code="invalid_value", param="type",
                 )
             model, handler = handlers[kind]
-            _validate(model, raw)
+            validate(model, raw)
             await handler(self, raw)
         except RealtimeProtocolError as err:
             self.emit(error_event(err, client_id))
@@ -200,6 +208,33 @@ class RealtimeConnection:
 
     # -- session -----------------------------------------------------------------
 
+    def update_session(self, patch: dict[str, Any]) -> None:
+        """Apply a ``session.update``'s ``session`` (see :mod:`.session`, :mod:`.transcription`).
+
+        Raises
+        ------
+        RealtimeProtocolError
+            If the patch is invalid, or asks to change the session's type where
+            that is not allowed; the session is then unchanged.
+        """
+        kind = patch.get("type") or self.session["type"]
+        if kind == "transcription":
+            if not self.transcribing and (not self.may_transcribe or self.responding()):
+                raise RealtimeProtocolError(
+                    "expected session.type 'realtime': this session cannot become a transcription session "
+                    + ("while a response is in progress" if self.may_transcribe else "(it was opened as such)"),
+                    code="invalid_value", param="session.type")
+            self.session = merge_transcription_session(self.session, patch)
+            self._drop_head_start()
+        elif self.transcribing:
+            raise RealtimeProtocolError(
+                "expected session.type 'transcription': this is a transcription session (opened with "
+                "intent=transcription); connect with ?model=gpt-realtime-mini for a speech-to-speech session",
+                code="invalid_value", param="session.type")
+        else:
+            self.session = merge_session(self.session, patch, voice_locked=self.voice_locked)
+        self.configure_vad()
+
     def configure_vad(self) -> None:
         """Follow the session's ``turn_detection`` (keeping the detector's audio state)."""
         timing = vad_timing(self.session["audio"]["input"]["turn_detection"])
@@ -223,7 +258,8 @@ class RealtimeConnection:
             if event.kind == "speech_started":
                 await self._speech_started(event.ms)
             elif event.kind == "speech_paused":
-                self._speculate(self._turn_start(), event.ms)
+                if not self.transcribing:
+                    self._speculate(self._turn_start(), event.ms)
             else:
                 await self._speech_stopped(event)
         if self._head_start is not None and not self.detector.pausing:
@@ -233,79 +269,6 @@ class RealtimeConnection:
         """First sample of the turn in progress: speech start minus ``prefix_padding_ms``, within the buffer."""
         assert self.detector is not None
         return max(self.buffer_start, ms_to_samples(self.speech_start_ms - self.detector.timing.prefix_padding_ms))
-
-    def _speculate(self, start: int, pause_ms: int) -> None:
-        """Start Whisper on timeline ``[start, pause_ms)`` unless a run is in flight (then queue this one)."""
-        if self._speculation is not None and not self._speculation[1].done():
-            self._speculation_wanted = (start, pause_ms)
-            return
-        self._speculation_wanted = None
-        end = min(self.timeline, ms_to_samples(pause_ms))
-        if end - start < ms_to_samples(MIN_COMMIT_MS):
-            return
-        clip = Clip(self.buffer[start - self.buffer_start: end - self.buffer_start].copy(), REALTIME_SAMPLE_RATE)
-        prompt = (self.session["audio"]["input"]["transcription"] or {}).get("prompt")
-        task = self.spawn(asyncio.to_thread(self.engines.stt.transcribe, clip, prompt=prompt,
-                                            beam_size=REALTIME_BEAM_SIZE))
-        log.debug("speculative transcription of [%d, %d) ms", samples_to_ms(start), pause_ms)
-        self._speculation = ((start, pause_ms), task)
-        task.add_done_callback(self._speculation_finished)
-
-    def _speculation_finished(self, task: asyncio.Future[Any]) -> None:
-        if not task.cancelled() and task.exception() is not None:
-            log.warning("speculative transcription failed: %r", task.exception())
-        wanted, self._speculation_wanted = self._speculation_wanted, None
-        if wanted is not None and not self._closing and self.speech_item_id is not None and wanted[0] >= self.buffer_start:
-            self._speculate(*wanted)
-        elif wanted is None and self._speculation is not None and self._speculation[1] is task:
-            self._start_head(self._speculation[0], task)
-
-    def _start_head(self, key: tuple[int, int], task: asyncio.Future[Any]) -> None:
-        """Start the LLM on the turn as transcribed so far (:mod:`.headstart`), if the VAD
-        will answer it by itself, the user is still silent and no response is running."""
-        detector = self.detector
-        if (self._closing or task.cancelled() or task.exception() is not None or detector is None
-                or not detector.timing.create_response or not detector.pausing or self.speech_item_id is None
-                or self.responding() or (self.active_task is not None and not self.active_task.done())):
-            return
-        text = task.result().text.strip()
-        if not text:
-            return
-        config = self.response_config({})
-        turns = self.conversation.turns(self.conversation.items(), config.instructions) + [Turn("user", text)]
-        self._drop_head_start()
-        head = HeadStart(self.engines.llm, turns, tools=config.tools, tool_choice=config.tool_choice,
-                         max_tokens=reply_max_tokens(config), tts=self.engines.tts, speech=speech_of(config))
-        self._head_start = (key, head)
-        log.debug("head start for [%d, %d) ms", samples_to_ms(key[0]), key[1])
-
-    def _take_head_start(self, start: int, pause_ms: int | None) -> HeadStart | None:
-        """The head start made for exactly ``[start, pause_ms)``; any other is closed."""
-        kept, self._head_start = self._head_start, None
-        if kept is None:
-            return None
-        if kept[0] != (start, pause_ms):
-            kept[1].close()
-            return None
-        return kept[1]
-
-    def _drop_head_start(self) -> None:
-        if self._head_start is not None:
-            log.debug("head start for [%d, %d) ms dropped", samples_to_ms(self._head_start[0][0]),
-                      self._head_start[0][1])
-            self._head_start[1].close()
-            self._head_start = None
-
-    def _take_speculation(self, start: int, pause_ms: int | None) -> asyncio.Future[SttResult] | None:
-        """The speculative transcript of ``[start, pause_ms)``, if one was started for exactly that."""
-        spec, self._speculation = self._speculation, None
-        self._speculation_wanted = None
-        if spec is None or pause_ms is None or spec[0] != (start, pause_ms):
-            log.debug("no speculative transcript for [%d, %s) ms (had %s)", samples_to_ms(start), pause_ms,
-                      spec and spec[0])
-            return None
-        log.debug("speculative transcript reused (%s)", "ready" if spec[1].done() else "running")
-        return spec[1]
 
     async def _speech_started(self, ms: int) -> None:
         assert self.detector is not None
@@ -328,8 +291,12 @@ class RealtimeConnection:
         end = min(self.timeline, max(start, ms_to_samples(ms)))
         head = self._take_head_start(start, event.pause_ms)
         self.commit(start, end, item_id, self._take_speculation(start, event.pause_ms))
-        if self.detector.timing.create_response:
-            self.spawn(self.respond_after_active({}, head))
+        if self.detector.timing.create_response and not self.transcribing:
+            if self._auto is not None and not self._auto[0].done():
+                self._auto[0].cancel()  # still waiting: the next response answers both turns
+                if self._auto[1] is not None:
+                    self._auto[1].close()
+            self._auto = (self.spawn(self.respond_after_active({}, head)), head)
         elif head is not None:
             head.close()
 
@@ -348,7 +315,7 @@ class RealtimeConnection:
         self.emit({"type": "input_audio_buffer.committed", "previous_item_id": previous, "item_id": item.id})
         self.emit({"type": "conversation.item.added", "previous_item_id": previous, "item": item.wire()})
         self.emit({"type": "conversation.item.done", "previous_item_id": previous, "item": item.wire()})
-        self.spawn(self.transcribe(item, speculative))
+        self.transcribe_later(item, speculative)
         return item
 
     def commit_all(self) -> Item:
@@ -383,43 +350,11 @@ class RealtimeConnection:
         if self.detector is not None:
             self.detector.reset()
 
-    async def transcribe(self, item: Item, speculative: asyncio.Future[SttResult] | None = None) -> None:
-        """Whisper the item's audio; the transcript feeds the LLM, and events go out if transcription is on."""
-        assert item.audio is not None and item.transcript is not None
-        config = self.session["audio"]["input"]["transcription"]
-        clip = Clip(item.audio, REALTIME_SAMPLE_RATE)
-        try:
-            result = None
-            if speculative is not None:
-                with contextlib.suppress(Exception):
-                    result = await speculative
-            if result is None:
-                result = await asyncio.to_thread(self.engines.stt.transcribe, clip, prompt=(config or {}).get("prompt"),
-                                                 beam_size=REALTIME_BEAM_SIZE)
-        except Exception as exc:  # noqa: BLE001 -- reported as transcription.failed
-            item.transcript.set_result("")
-            if config:
-                self.emit({"type": "conversation.item.input_audio_transcription.failed", "item_id": item.id,
-                           "content_index": 0,
-                           "error": {"type": "transcription_error", "code": "audio_unintelligible",
-                                     "message": f"{type(exc).__name__}: {exc}"}})
-            return
-        text = result.text
-        item.data["content"][0]["transcript"] = text
-        item.transcript.set_result(text)
-        if not config:
-            return
-        for segment in result.segments:
-            self.emit({"type": "conversation.item.input_audio_transcription.delta", "item_id": item.id,
-                       "content_index": 0, "delta": segment.text})
-        audio_in = audio_tokens(clip.duration)
-        self.emit({
-            "type": "conversation.item.input_audio_transcription.completed", "item_id": item.id, "content_index": 0,
-            "transcript": text,
-            "usage": {"type": "tokens", "input_tokens": audio_in, "output_tokens": result.n_tokens,
-                      "total_tokens": audio_in + result.n_tokens,
-                      "input_token_details": {"audio_tokens": audio_in, "text_tokens": 0}},
-        })
+    def transcribe_later(self, item: Item, speculative: asyncio.Future[SttResult] | None = None) -> None:
+        """Start Whisper on a user audio item (:func:`.transcription.transcribe_item`), after the previous one."""
+        after = self._last_transcription
+        self._last_transcription = self.spawn(transcribe_item(
+            self.engines, self.session, item, self.emit, speculative, after))
 
     # -- responses ---------------------------------------------------------------
 
@@ -451,9 +386,7 @@ class RealtimeConnection:
     def _input_item(self, raw: dict[str, Any], index: int) -> Item:
         if raw.get("type") == "item_reference":
             return self.conversation.get(str(raw.get("id")), "response.create")
-        from .handlers import item_from_client
-
-        return item_from_client(self, raw, f"response.input[{index}]")
+        return item_from_client(raw, f"response.input[{index}]", self.transcribe_later)
 
     def start_response(self, overrides: dict[str, Any], head_start: HeadStart | None = None) -> ResponseRun:
         """Start a response now (adopting ``head_start`` if it matches; see :mod:`.headstart`).
@@ -491,14 +424,23 @@ class RealtimeConnection:
             self.idle_task = asyncio.ensure_future(self._idle(wait_s))
 
     async def respond_after_active(self, overrides: dict[str, Any], head_start: HeadStart | None = None) -> None:
-        """VAD's automatic response: waits for a cancelled response to wind down first."""
-        if self.active_task is not None:
-            with contextlib.suppress(Exception):
-                await asyncio.shield(self.active_task)
+        """VAD's automatic response: waits for the running response (a cancelled one winding
+        down, or one the client started meanwhile), then starts, unless the user is talking again."""
         try:
-            self.start_response(overrides, head_start)
-        except RealtimeProtocolError as err:
-            self.emit(error_event(err, None))
+            while self.active_task is not None and not self.active_task.done():
+                with contextlib.suppress(Exception):
+                    await asyncio.shield(self.active_task)
+        except asyncio.CancelledError:  # replaced by a newer turn's response
+            if head_start is not None:
+                head_start.close()
+            raise
+        timing = self.detector.timing if self.detector is not None else None
+        if self._closing or self.responding() or (
+                self.speech_item_id is not None and (timing is None or timing.interrupt_response)):
+            if head_start is not None:
+                head_start.close()
+            return
+        self.start_response(overrides, head_start)
 
     async def _idle(self, wait_s: float) -> None:
         """``idle_timeout_ms``: no speech after the reply played out, so prompt the user (wall-clock timer)."""
@@ -512,17 +454,3 @@ class RealtimeConnection:
         if self.buffer.size:
             self.commit(self.buffer_start, self.timeline, item_id)
         self.start_response({"instructions": f"{self.session['instructions'] or ''} {IDLE_PROMPT}".strip()})
-
-
-def _validate(model: type[Any], raw: dict[str, Any]) -> None:
-    """Check a client event against its SDK model; the first problem becomes the error's ``param``."""
-    import pydantic
-
-    try:
-        model.model_validate(raw)
-    except pydantic.ValidationError as exc:
-        first = exc.errors()[0]
-        loc = ".".join(str(p) for p in first["loc"])
-        raise RealtimeProtocolError(
-            f"Invalid '{raw.get('type')}' event: {loc or 'event'}: {first['msg']}", code="invalid_value", param=loc or None
-        ) from None

@@ -1,8 +1,16 @@
 """The Realtime session configuration: defaults, partial updates, VAD timing.
 
 The session object has the shape of the SDK's
-``openai.types.realtime.RealtimeSessionCreateRequest`` (``type: "realtime"``),
-and every ``session.update`` is checked against that model. Defaults follow
+``openai.types.realtime.RealtimeSessionCreateRequest`` (``type: "realtime"``)
+or ``RealtimeTranscriptionSessionCreateRequest`` (``type: "transcription"``),
+plus the identity fields of the GA session object that
+``RealtimeSessionCreateResponse`` / ``RealtimeTranscriptionSessionCreateResponse``
+model: ``id`` (``sess_...``), ``object`` (``realtime.session`` or
+``realtime.transcription_session``) and ``expires_at`` (Unix seconds, 60
+minutes after the connection opened: OpenAI's maximum session length).
+Every ``session.update`` is checked against the request model; a field the
+model does not declare is refused (``unknown_parameter``, with its path as
+``param``), as OpenAI refuses unknown parameters. Defaults follow
 OpenAI's Realtime API reference ("Session object") and the "Voice activity
 detection" guide: ``server_vad`` with threshold 0.5, 300 ms prefix padding and
 500 ms silence, PCM16 at 24 kHz in and out, voice ``alloy``, speed 1.0.
@@ -10,29 +18,39 @@ detection" guide: ``server_vad`` with threshold 0.5, 300 ms prefix padding and
 A partial update merges deeply: ``{"audio": {"input": {"turn_detection":
 {"silence_duration_ms": 800}}}}`` changes that one field and keeps the others.
 ``null`` replaces (``"turn_detection": null`` turns VAD off), lists replace
-(``tools``), and a ``turn_detection`` of another ``type`` starts from that
+(``tools``), an object whose ``type`` changes (an audio ``format``) is
+replaced, and a ``turn_detection`` of another ``type`` starts from that
 type's defaults.
 """
 
 from __future__ import annotations
 
 import copy
+import time
 from dataclasses import dataclass
 from typing import Any
 
 import pydantic
+from openai import BaseModel
 from openai.types.realtime import RealtimeSessionCreateRequest
 
 from ...formats import REALTIME_SAMPLE_RATE
 from ..speech import OPENAI_VOICES, VOICE_VARIANTS
-from .events import RealtimeProtocolError
+from .events import RealtimeProtocolError, new_id
 
 __all__ = [
     "DEFAULT_INSTRUCTIONS",
+    "IDENTITY_FIELDS",
     "SEMANTIC_VAD_SILENCE_MS",
+    "SESSION_LIFETIME_S",
     "VadTiming",
+    "check_request",
     "default_session",
+    "find_unknown_field",
+    "merge_patch",
     "merge_session",
+    "refuse_identity",
+    "session_identity",
     "vad_timing",
 ]
 
@@ -73,10 +91,28 @@ keep those 1 : 2 : 4 proportions at conversational lengths.
 """
 
 
-def default_session(model: str) -> dict[str, Any]:
-    """The session a new connection starts with (sent in ``session.created``)."""
+SESSION_LIFETIME_S = 60 * 60
+"""OpenAI ends a Realtime session after 60 minutes ("Realtime conversations", "Session lifetime")."""
+
+IDENTITY_FIELDS = ("object", "id", "expires_at")
+"""Fields of the GA session object that the server sets and a ``session.update`` cannot."""
+
+
+def session_identity(kind: str = "realtime") -> dict[str, Any]:
+    """``object``, ``id`` and ``expires_at`` for a new session of type ``kind``."""
+    obj = "realtime.session" if kind == "realtime" else "realtime.transcription_session"
+    return {"object": obj, "id": new_id("sess"), "expires_at": int(time.time()) + SESSION_LIFETIME_S}
+
+
+def default_session(model: str, identity: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The session a new connection starts with (sent in ``session.created``).
+
+    ``identity`` keeps a session's ``id`` and ``expires_at`` (default: new ones).
+    """
     return {
+        **(identity or session_identity()),
         "type": "realtime",
+        "object": "realtime.session",
         "model": model,
         "output_modalities": ["audio"],
         "instructions": DEFAULT_INSTRUCTIONS,
@@ -86,6 +122,7 @@ def default_session(model: str) -> dict[str, Any]:
         "tracing": None,
         "truncation": "auto",
         "prompt": None,
+        "include": None,
         "audio": {
             "input": {
                 "format": dict(PCM_FORMAT),
@@ -99,7 +136,9 @@ def default_session(model: str) -> dict[str, Any]:
 
 
 def _merge(base: Any, patch: Any) -> Any:
-    if isinstance(base, dict) and isinstance(patch, dict):
+    """Deep merge; an object whose ``type`` changes (an audio format, say) is replaced, not merged."""
+    if isinstance(base, dict) and isinstance(patch, dict) and base.get("type", patch.get("type")) == patch.get(
+            "type", base.get("type")):
         out = dict(base)
         for key, value in patch.items():
             out[key] = _merge(base.get(key), value)
@@ -131,29 +170,71 @@ def merge_session(current: dict[str, Any], patch: dict[str, Any], *, voice_locke
         for something the stand-in cannot do (G.711 audio, a transcription
         session, custom voices).
     """
-    if patch.get("type") not in (None, "realtime"):
-        raise _bad(
-            f"expected session.type 'realtime', got {patch.get('type')!r}: the stand-in serves "
-            "speech-to-speech sessions only (transcription sessions are not available offline)",
-            "session.type",
-        )
+    refuse_identity(patch)
     patch = {**patch, "type": "realtime"}
-    td_patch = (patch.get("audio") or {}).get("input", {}).get("turn_detection", ...)
+    merged = merge_patch(current, patch, {"server_vad": SERVER_VAD_DEFAULTS, "semantic_vad": SEMANTIC_VAD_DEFAULTS})
+    check_request(RealtimeSessionCreateRequest, merged)
+    _check_supported(merged, current, voice_locked)
+    return merged
+
+
+def merge_patch(current: dict[str, Any], patch: dict[str, Any],
+                turn_defaults: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """``current`` deep-merged with ``patch``; a ``turn_detection`` of another type starts from
+    ``turn_defaults[type]`` instead of merging with the old type's fields."""
+    td_patch = ((patch.get("audio") or {}).get("input") or {}).get("turn_detection", ...)
     td_now = current["audio"]["input"]["turn_detection"]
     if isinstance(td_patch, dict) and (td_now is None or td_patch.get("type", td_now["type"]) != td_now["type"]):
         kind = td_patch.get("type") or "server_vad"
-        defaults = SERVER_VAD_DEFAULTS if kind == "server_vad" else SEMANTIC_VAD_DEFAULTS
-        current = copy.deepcopy(current)  # a new type replaces the old one's fields, it does not merge with them
-        current["audio"]["input"]["turn_detection"] = dict(defaults)
-    merged = _merge(current, patch)
+        current = copy.deepcopy(current)
+        current["audio"]["input"]["turn_detection"] = dict(turn_defaults.get(kind, {"type": kind}))
+    merged: dict[str, Any] = _merge(current, patch)
+    return merged
+
+
+def refuse_identity(patch: dict[str, Any]) -> None:
+    for key in IDENTITY_FIELDS:
+        if key in patch:
+            raise _bad(f"Unknown parameter: 'session.{key}' (the server sets it).", f"session.{key}",
+                       code="unknown_parameter")
+
+
+def check_request(model: type[BaseModel], session: dict[str, Any]) -> None:
+    """Validate ``session`` (identity fields aside) against the SDK request ``model``.
+
+    Raises
+    ------
+    RealtimeProtocolError
+        ``invalid_value`` for a field of the wrong type, ``unknown_parameter``
+        for one the model does not declare; ``param`` is its path, ``session.<...>``.
+    """
+    body = {k: v for k, v in session.items() if k not in IDENTITY_FIELDS}
     try:
-        RealtimeSessionCreateRequest.model_validate(merged, strict=False)
+        parsed = model.model_validate(body, strict=False)
     except pydantic.ValidationError as exc:
         first = exc.errors()[0]
         where = "session." + ".".join(str(p) for p in first["loc"] if not str(p).startswith(("function", "tagged")))
         raise _bad(f"Invalid value for '{where}': {first['msg']}", where) from None
-    _check_supported(merged, current, voice_locked)
-    return merged
+    unknown = find_unknown_field(parsed, "session")
+    if unknown is not None:
+        raise _bad(f"Unknown parameter: '{unknown}'.", unknown, code="unknown_parameter")
+
+
+def find_unknown_field(value: Any, path: str) -> str | None:
+    """The path of the first field an SDK model did not declare (SDK models keep extras), or None."""
+    if isinstance(value, BaseModel):
+        if value.model_extra:
+            return f"{path}.{min(value.model_extra)}"
+        for name in type(value).model_fields:
+            found = find_unknown_field(getattr(value, name), f"{path}.{name}")
+            if found is not None:
+                return found
+    elif isinstance(value, list):
+        for k, v in enumerate(value):
+            found = find_unknown_field(v, f"{path}[{k}]")
+            if found is not None:
+                return found
+    return None
 
 
 def _check_supported(session: dict[str, Any], before: dict[str, Any], voice_locked: bool) -> None:

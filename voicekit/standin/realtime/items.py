@@ -1,0 +1,114 @@
+"""Conversation items sent by the client: ``conversation.item.create`` and ``response.create``'s ``input``.
+
+Item shapes follow the SDK's ``openai.types.realtime.ConversationItem`` union
+(message, function_call, function_call_output). Input audio is base64 PCM16,
+little-endian, 24 kHz mono (OpenAI API reference, "Realtime client events:
+input_audio_buffer.append").
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import concurrent.futures
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from .conversation import Item
+from .events import RealtimeProtocolError, new_id
+
+__all__ = ["decode_pcm16", "item_from_client"]
+
+_USER_PARTS = ("input_text", "input_audio")
+_PARTS = {"user": _USER_PARTS, "system": ("input_text",), "assistant": ("output_text", "text", "output_audio")}
+
+
+def decode_pcm16(data: str, param: str) -> npt.NDArray[np.int16]:
+    """Base64 PCM16 little-endian (24 kHz mono) as int16 ``(n,)``.
+
+    Raises
+    ------
+    RealtimeProtocolError
+        If ``data`` is not valid base64 or holds an odd number of bytes.
+    """
+    try:
+        raw = base64.b64decode(data, validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise RealtimeProtocolError(
+            f"expected base64-encoded PCM16 audio in '{param}': {exc}", code="invalid_value", param=param
+        ) from None
+    if len(raw) % 2:
+        raise RealtimeProtocolError(
+            f"expected PCM16 audio (2 bytes per sample) in '{param}', got {len(raw)} bytes",
+            code="invalid_value", param=param,
+        )
+    return np.frombuffer(raw, dtype="<i2").astype(np.int16)
+
+
+def item_from_client(raw: dict[str, Any], param: str, transcribe: Callable[[Item], None]) -> Item:
+    """An :class:`Item` from a client's ``item`` (message, function_call or function_call_output).
+
+    Parameters
+    ----------
+    raw : dict
+        The item as the client sent it.
+    param : str
+        Where it was sent (``"item"``, ``"response.input[0]"``), for error messages.
+    transcribe : callable
+        Called with a user message holding input audio and no transcript, to start Whisper on it.
+
+    Raises
+    ------
+    RealtimeProtocolError
+        For parts the role cannot hold, several audio parts, or bad base64.
+    """
+    data = {k: v for k, v in raw.items() if k not in ("object", "status")}
+    data.setdefault("id", new_id("item"))
+    data.update(object="realtime.item", status="completed")
+    kind = data.get("type")
+    if kind == "function_call":
+        data.setdefault("call_id", new_id("call"))
+        return Item(data)
+    if kind == "function_call_output":
+        return Item(data)
+    if kind != "message":
+        raise RealtimeProtocolError(
+            f"expected item.type 'message', 'function_call' or 'function_call_output', got {kind!r}",
+            code="invalid_value", param=f"{param}.type",
+        )
+    role = data.get("role")
+    allowed = _PARTS.get(str(role), ())
+    audio = None
+    content = []
+    for k, part in enumerate(data.get("content") or []):
+        part = dict(part)
+        if part.get("type") not in allowed:
+            raise RealtimeProtocolError(
+                f"expected {param}.content[{k}].type to be one of {', '.join(allowed)} for a {role} message, "
+                f"got {part.get('type')!r}",
+                code="invalid_value", param=f"{param}.content[{k}].type",
+            )
+        if part["type"] == "input_audio":
+            if audio is not None:
+                raise RealtimeProtocolError(
+                    "expected at most one input_audio part per message", code="invalid_value",
+                    param=f"{param}.content[{k}]",
+                )
+            audio = decode_pcm16(part.pop("audio", None) or "", f"{param}.content[{k}].audio")
+            part.setdefault("transcript", None)
+        content.append(part)
+    data["content"] = content
+    if audio is None:
+        return Item(data)
+    item = Item(data, audio=audio, transcript=concurrent.futures.Future())
+    given = next((p.get("transcript") for p in content if p["type"] == "input_audio"), None)
+    if given:
+        item.transcript.set_result(str(given))  # type: ignore[union-attr]
+    elif audio.size:
+        transcribe(item)
+    else:
+        item.transcript.set_result("")  # type: ignore[union-attr]
+    return item

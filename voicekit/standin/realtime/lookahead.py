@@ -1,0 +1,156 @@
+"""Work started before a turn ends: speculative Whisper and the reply's head start.
+
+Speculative transcription: when VAD reports a pause in speech
+(``speech_paused``, after :data:`voicekit.vad.PAUSE_REPORT_MS`), Whisper starts
+on the turn so far while the silence window (``silence_duration_ms``) runs. If
+the turn then ends at that same pause, the committed item reuses that
+transcript, so with live (real-time) audio the reply does not wait for Whisper
+after ``speech_stopped``. If speech resumes, the result is dropped; at most one
+speculative run is in flight, and the newest pause waits for it. The
+transcript is of the audio up to the pause; the committed audio adds only the
+silence after it.
+
+When that transcript is ready and the user is still silent, the LLM starts on
+it (:mod:`.headstart`); the response adopts it if the turn ends at that pause.
+
+:class:`Lookahead` is a mixin of :class:`.connection.RealtimeConnection`,
+which owns the state it reads (the buffer on the 24 kHz timeline, the
+detector, the session). None of this changes what the client receives.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from ...audio import Clip
+from ...formats import REALTIME_SAMPLE_RATE
+from ...vad import TurnDetector
+from ..engines import Engines, SttResult
+from ..llm import Turn
+from .conversation import Conversation
+from .headstart import HeadStart
+from .response import ResponseConfig, reply_max_tokens, speech_of
+from .transcription import REALTIME_BEAM_SIZE
+
+__all__ = ["MIN_COMMIT_MS", "Lookahead", "ms_to_samples", "samples_to_ms"]
+
+log = logging.getLogger("voicekit.standin.realtime")
+
+MIN_COMMIT_MS = 100
+"""OpenAI refuses to commit less than 100 ms of input audio."""
+
+
+def ms_to_samples(ms: float) -> int:
+    """Samples at 24 kHz in ``ms`` milliseconds."""
+    return round(ms * REALTIME_SAMPLE_RATE / 1000)
+
+
+def samples_to_ms(n: int) -> int:
+    """Whole milliseconds in ``n`` samples at 24 kHz."""
+    return n * 1000 // REALTIME_SAMPLE_RATE
+
+
+class Lookahead:
+    """Speculative Whisper runs and head starts, keyed by their timeline span ``(first sample, pause ms)``."""
+
+    engines: Engines
+    session: dict[str, Any]
+    conversation: Conversation
+    buffer: npt.NDArray[np.int16]
+    buffer_start: int
+    timeline: int
+    detector: TurnDetector[Any] | None
+    speech_item_id: str | None
+    active_task: asyncio.Task[None] | None
+    _closing: bool
+    _speculation: tuple[tuple[int, int], asyncio.Future[SttResult]] | None
+    _speculation_wanted: tuple[int, int] | None
+    _head_start: tuple[tuple[int, int], HeadStart] | None
+
+    def spawn(self, work: Awaitable[Any]) -> asyncio.Future[Any]:
+        raise NotImplementedError
+
+    def responding(self) -> bool:
+        raise NotImplementedError
+
+    def response_config(self, overrides: dict[str, Any]) -> ResponseConfig:
+        raise NotImplementedError
+
+    def _speculate(self, start: int, pause_ms: int) -> None:
+        """Start Whisper on timeline ``[start, pause_ms)`` unless a run is in flight (then queue this one)."""
+        if self._speculation is not None and not self._speculation[1].done():
+            self._speculation_wanted = (start, pause_ms)
+            return
+        self._speculation_wanted = None
+        end = min(self.timeline, ms_to_samples(pause_ms))
+        if end - start < ms_to_samples(MIN_COMMIT_MS):
+            return
+        clip = Clip(self.buffer[start - self.buffer_start: end - self.buffer_start].copy(), REALTIME_SAMPLE_RATE)
+        prompt = (self.session["audio"]["input"]["transcription"] or {}).get("prompt")
+        task = self.spawn(asyncio.to_thread(self.engines.stt.transcribe, clip, prompt=prompt,
+                                            beam_size=REALTIME_BEAM_SIZE))
+        log.debug("speculative transcription of [%d, %d) ms", samples_to_ms(start), pause_ms)
+        self._speculation = ((start, pause_ms), task)
+        task.add_done_callback(self._speculation_finished)
+
+    def _speculation_finished(self, task: asyncio.Future[Any]) -> None:
+        if not task.cancelled() and task.exception() is not None:
+            log.warning("speculative transcription failed: %r", task.exception())
+        wanted, self._speculation_wanted = self._speculation_wanted, None
+        if wanted is not None and not self._closing and self.speech_item_id is not None and wanted[0] >= self.buffer_start:
+            self._speculate(*wanted)
+        elif wanted is None and self._speculation is not None and self._speculation[1] is task:
+            self._start_head(self._speculation[0], task)
+
+    def _start_head(self, key: tuple[int, int], task: asyncio.Future[Any]) -> None:
+        """Start the LLM on the turn as transcribed so far (:mod:`.headstart`), if the VAD
+        will answer it by itself, the user is still silent and no response is running."""
+        detector = self.detector
+        if (self._closing or task.cancelled() or task.exception() is not None or detector is None
+                or not detector.timing.create_response or not detector.pausing or self.speech_item_id is None
+                or self.responding() or (self.active_task is not None and not self.active_task.done())):
+            return
+        text = task.result().text.strip()
+        if not text:
+            return
+        config = self.response_config({})
+        turns = self.conversation.turns(self.conversation.items(), config.instructions) + [Turn("user", text)]
+        self._drop_head_start()
+        head = HeadStart(self.engines.llm, turns, tools=config.tools, tool_choice=config.tool_choice,
+                         max_tokens=reply_max_tokens(config), tts=self.engines.tts, speech=speech_of(config))
+        self._head_start = (key, head)
+        log.debug("head start for [%d, %d) ms", samples_to_ms(key[0]), key[1])
+
+    def _take_head_start(self, start: int, pause_ms: int | None) -> HeadStart | None:
+        """The head start made for exactly ``[start, pause_ms)``; any other is closed."""
+        kept, self._head_start = self._head_start, None
+        if kept is None:
+            return None
+        if kept[0] != (start, pause_ms):
+            kept[1].close()
+            return None
+        return kept[1]
+
+    def _drop_head_start(self) -> None:
+        if self._head_start is not None:
+            log.debug("head start for [%d, %d) ms dropped", samples_to_ms(self._head_start[0][0]),
+                      self._head_start[0][1])
+            self._head_start[1].close()
+            self._head_start = None
+
+    def _take_speculation(self, start: int, pause_ms: int | None) -> asyncio.Future[SttResult] | None:
+        """The speculative transcript of ``[start, pause_ms)``, if one was started for exactly that."""
+        spec, self._speculation = self._speculation, None
+        self._speculation_wanted = None
+        if spec is None or pause_ms is None or spec[0] != (start, pause_ms):
+            log.debug("no speculative transcript for [%d, %s) ms (had %s)", samples_to_ms(start), pause_ms,
+                      spec and spec[0])
+            return None
+        log.debug("speculative transcript reused (%s)", "ready" if spec[1].done() else "running")
+        return spec[1]
