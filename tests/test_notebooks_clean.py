@@ -6,7 +6,14 @@ lands in git. Each notebook starts with a markdown cell that says what it teache
 and checks itself with at least one ``assert`` cell, which ``pytest --nbval-lax``
 runs (``make test``).
 
-The files are read as plain JSON, so a notebook that ``nbformat`` would repair or
+What is checked is what git would commit: each notebook's blob in git's index (the
+staged version, or the committed one when nothing is staged), not the working copy.
+JupyterLab autosaves outputs into the working copies while a learner works, and
+git's ``nbstripout`` clean filter (``.gitattributes``, installed by ``make setup``)
+strips them on ``git add``; so a used working copy is fine, and a separate test checks
+that the filter is installed. Outside a git checkout the working copies are read.
+
+The blobs are read as plain JSON, so a notebook that ``nbformat`` would repair or
 warn about still fails here with a clear message.
 """
 
@@ -14,12 +21,17 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
+import subprocess
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
+ROOT = Path(__file__).resolve().parent.parent
+NOTEBOOKS = ROOT / "notebooks"
+KERNELSPEC = {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"}
+"""The one kernelspec every notebook carries (what ipykernel's own kernelspec says)."""
 EXPECTED = {
     "00_setup.ipynb", "01_transcription.ipynb", "01b_record_and_play.ipynb", "02_speech.ipynb",
     "03_chat_audio.ipynb", "04_realtime.ipynb", "05_cascaded_agent.ipynb", "06_realtime_agent.ipynb", "07_compare.ipynb",
@@ -40,9 +52,12 @@ def problems(nb: dict[str, Any]) -> list[str]:
     metadata = nb.get("metadata", {})
     if "widgets" in metadata:
         found.append("notebook metadata holds widget state (metadata.widgets)")
-    kernel = metadata.get("kernelspec", {}).get("name")
-    if kernel != "python3":
-        found.append(f"expected kernelspec name 'python3', got {kernel!r}")
+    kernel = metadata.get("kernelspec", {})
+    if kernel.get("name") != "python3":
+        found.append(f"expected kernelspec name 'python3', got {kernel.get('name')!r}")
+    elif kernel.get("display_name") != KERNELSPEC["display_name"]:
+        found.append(f"expected kernelspec display_name {KERNELSPEC['display_name']!r}, "
+                     f"got {kernel.get('display_name')!r}")
     cells = nb.get("cells", [])
     if not cells:
         return [*found, "expected cells, got none"]
@@ -68,6 +83,24 @@ def _notebook_paths() -> list[Path]:
     return sorted(NOTEBOOKS.glob("*.ipynb"))
 
 
+def _in_git() -> bool:
+    if shutil.which("git") is None:
+        return False
+    done = subprocess.run(["git", "rev-parse", "--is-inside-work-tree"], cwd=ROOT, capture_output=True, text=True)
+    return done.returncode == 0 and done.stdout.strip() == "true"
+
+
+def committed_text(path: Path) -> str:
+    """What git would commit for ``path``: its blob in the index (staged, else committed);
+    the working copy outside a git checkout or for a file git does not know yet."""
+    if _in_git():
+        rel = path.relative_to(ROOT).as_posix()
+        done = subprocess.run(["git", "show", f":{rel}"], cwd=ROOT, capture_output=True)
+        if done.returncode == 0:
+            return done.stdout.decode("utf-8")
+    return path.read_text(encoding="utf-8")
+
+
 def test_the_expected_notebooks_exist() -> None:
     names = {p.name for p in _notebook_paths()}
     assert EXPECTED <= names, f"missing notebooks: {sorted(EXPECTED - names)}"
@@ -75,7 +108,7 @@ def test_the_expected_notebooks_exist() -> None:
 
 @pytest.mark.parametrize("path", _notebook_paths(), ids=lambda p: p.name)
 def test_notebook_is_clean_and_self_checking(path: Path) -> None:
-    nb = json.loads(path.read_text(encoding="utf-8"))
+    nb = json.loads(committed_text(path))
     found = problems(nb)
     assert not found, (
         f"{path.name}: " + "; ".join(found)
@@ -83,12 +116,39 @@ def test_notebook_is_clean_and_self_checking(path: Path) -> None:
     )
 
 
+def test_git_strips_outputs_on_add() -> None:
+    """The nbstripout clean filter is declared for notebooks and installed in this clone,
+    so a working copy full of outputs is committed clean."""
+    if not _in_git():
+        pytest.skip("not a git checkout: nothing is committed from here")
+    attr = subprocess.run(["git", "check-attr", "filter", "--", "notebooks/00_setup.ipynb"], cwd=ROOT,
+                          capture_output=True, text=True).stdout
+    assert attr.strip().endswith("nbstripout"), f"expected .gitattributes to give notebooks the nbstripout filter: {attr!r}"
+    clean = subprocess.run(["git", "config", "filter.nbstripout.clean"], cwd=ROOT, capture_output=True, text=True)
+    assert clean.returncode == 0 and "nbstripout" in clean.stdout, (
+        "the nbstripout git filter is not installed in this clone: run `make setup` "
+        "(it runs `nbstripout --install --attributes .gitattributes`)")
+
+
+def test_a_working_copy_with_outputs_is_judged_by_its_index_blob(tmp_path: Path) -> None:
+    """A notebook saved with outputs, as JupyterLab autosaves it, passes when git's blob is clean."""
+    if not _in_git():
+        pytest.skip("not a git checkout")
+    path = _notebook_paths()[0]
+    used = json.loads(path.read_text(encoding="utf-8"))
+    code = next(c for c in used["cells"] if c["cell_type"] == "code")
+    code["outputs"] = [{"output_type": "stream", "name": "stdout", "text": ["hi\n"]}]
+    code["execution_count"] = 1
+    assert problems(used), "the spoiled copy itself must fail"
+    assert not problems(json.loads(committed_text(path)))
+
+
 # The checker itself: a notebook with each problem must be caught.
 def _clean_notebook() -> dict[str, Any]:
     return {
         "nbformat": 4,
         "nbformat_minor": 5,
-        "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3"}},
+        "metadata": {"kernelspec": dict(KERNELSPEC)},
         "cells": [
             {"cell_type": "markdown", "metadata": {}, "source": ["# Title"]},
             {"cell_type": "code", "metadata": {}, "execution_count": None, "outputs": [],
@@ -113,9 +173,10 @@ def test_checker_accepts_a_clean_notebook() -> None:
         (lambda nb: nb["cells"].reverse(), "first cell"),
         (lambda nb: nb["cells"][1].update(source="x = 1  # assert nothing"), "assert"),
         (lambda nb: nb["metadata"].update(kernelspec={"name": "julia"}), "kernelspec"),
+        (lambda nb: nb["metadata"]["kernelspec"].update(display_name="Python 3"), "display_name"),
     ],
     ids=["outputs", "execution_count", "notebook widgets", "cell widgets", "markdown first",
-         "no assert", "kernel"],
+         "no assert", "kernel", "kernel display name"],
 )
 def test_checker_catches(spoil: Any, message: str) -> None:
     nb = _clean_notebook()

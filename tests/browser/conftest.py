@@ -37,12 +37,9 @@ import voicekit
 from ipywebrtc import AudioRecorder, CameraStream
 from voicekit.widgets import Player, Recorder, Scope, clip_from_ipywebrtc
 
-# Chromium's automatic gain control clips the first second of the fake microphone's
-# file, which costs Whisper tiny.en two words; and asked for auto_gain=False alone,
-# Chromium 156 still reported autoGainControl on (echo cancellation and noise
-# suppression on). So the tests record what the file holds, all processing off.
+# The tests record what the fake microphone's file holds: all processing off.
 RAW = {"autoGainControl": False, "echoCancellation": False, "noiseSuppression": False}
-rec = Recorder(auto_gain=False, echo_cancellation=False, noise_suppression=False)
+rec = Recorder(processing="off")
 chunk_seqs, chunk_frames, clips, errors = [], [], [], []
 rec.on_chunk(lambda c: (chunk_seqs.append(c.seq), chunk_frames.append(c.clip.n_frames)))
 rec.on_clip(clips.append)
@@ -167,9 +164,12 @@ def _screenshot(page: Any, name: str) -> None:
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
     report = yield
     if report.when == "call" and report.failed:
-        session = getattr(item, "funcargs", {}).get("jupyter")
+        funcargs = getattr(item, "funcargs", {})
+        session = funcargs.get("jupyter")
         if isinstance(session, Session):
             _screenshot(session.page, item.name.replace("/", "_"))
+        for i, page in enumerate(getattr(funcargs.get("run_all_of"), "pages", [])):
+            _screenshot(page, f"{item.name.replace('/', '_')}-{i}")
     return report
 
 

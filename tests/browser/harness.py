@@ -20,6 +20,7 @@ from __future__ import annotations
 import ast
 import json
 import os
+import re
 import secrets
 import shutil
 import socket
@@ -148,11 +149,18 @@ class JupyterServer:
         self.stop()
         raise RuntimeError(f"jupyter {self.app} did not answer in {timeout} s: {tail}")
 
-    def api(self, path: str) -> Any:
-        req = urllib.request.Request(f"{self.url}/api/{path}",
+    def api(self, path: str, method: str = "GET") -> Any:
+        req = urllib.request.Request(f"{self.url}/api/{path}", method=method,
                                      headers={"Authorization": f"token {self.token}"})
         with urllib.request.urlopen(req, timeout=5) as resp:
-            return json.load(resp)
+            body = resp.read()
+            return json.loads(body) if body else None
+
+    def shutdown_session(self, notebook: str) -> None:
+        """End ``notebook``'s session and its kernel (what closing it with "Shut Down" does)."""
+        for session in self.api("sessions"):
+            if session.get("path", "").endswith(notebook):
+                self.api(f"sessions/{session['id']}", method="DELETE")
 
     def log_tail(self, n: int = 3000) -> str:
         try:
@@ -266,12 +274,20 @@ def write_notebook(path: Path, cells: list[str]) -> Path:
 
 
 class Browser:
-    """Chromium through Playwright's sync API, with a fake microphone playing ``mic_wav``."""
+    """Chromium through Playwright's sync API, with a fake microphone playing ``mic_wav``.
 
-    def __init__(self, executable: str, mic_wav: Path, user_data_dir: Path) -> None:
+    Chromium takes the fake microphone's file at launch, so another file needs another
+    Chromium: :meth:`with_mic` launches one on the same Playwright (Playwright's sync
+    API runs once per thread).
+    """
+
+    def __init__(self, executable: str, mic_wav: Path, user_data_dir: Path,
+                 playwright: Any = None) -> None:
         from playwright.sync_api import sync_playwright
 
-        self._pw = sync_playwright().start()
+        self._owns_pw = playwright is None
+        self._pw = sync_playwright().start() if playwright is None else playwright
+        self.executable = executable
         args = [*CHROMIUM_FLAGS, f"--use-file-for-fake-audio-capture={mic_wav}"]
         try:
             self.context = self._pw.chromium.launch_persistent_context(
@@ -279,8 +295,13 @@ class Browser:
                 viewport={"width": 1280, "height": 900},
             )
         except Exception:
-            self._pw.stop()
+            if self._owns_pw:
+                self._pw.stop()
             raise
+
+    def with_mic(self, mic_wav: Path, user_data_dir: Path) -> Browser:
+        """Another Chromium, its fake microphone playing ``mic_wav``; close it first."""
+        return Browser(self.executable, mic_wav, user_data_dir, playwright=self._pw)
 
     def new_page(self) -> Any:
         return self.context.new_page()
@@ -289,7 +310,8 @@ class Browser:
         try:
             self.context.close()
         finally:
-            self._pw.stop()
+            if self._owns_pw:
+                self._pw.stop()
 
 
 def open_notebook(page: Any, server: JupyterServer, notebook: str,
@@ -311,6 +333,63 @@ def open_and_run_first_cell(page: Any, server: JupyterServer, notebook: str,
     """Open ``notebook`` (see :func:`open_notebook`) and run its first code cell."""
     open_notebook(page, server, notebook, timeout)
     run_cell(page, 0, notebook)
+
+
+def code_cell_index(notebook: Path, needle: str) -> int:
+    """Index (counting code cells only) of the first code cell of ``notebook`` whose
+    source contains ``needle``. Raises LookupError."""
+    cells = json.loads(notebook.read_text())["cells"]
+    code = ["".join(c["source"]) for c in cells if c["cell_type"] == "code"]
+    for i, src in enumerate(code):
+        if needle in src:
+            return i
+    raise LookupError(f"no code cell of {notebook.name} contains {needle!r}")
+
+
+def run_all(page: Any) -> None:
+    """Run > Run All Cells from the menu bar (the same menu in JupyterLab 4 and Notebook 7)."""
+    page.locator(".lm-MenuBar-item").filter(
+        has=page.locator(".lm-MenuBar-itemLabel", has_text=re.compile(r"^Run$"))).click()
+    page.locator(".lm-Menu-item").filter(
+        has=page.locator(".lm-Menu-itemLabel", has_text=re.compile(r"^Run All Cells$"))).click()
+
+
+# textContent, not innerText: JupyterLab skips rendering cells out of view (content-visibility).
+_PROMPTS = "() => [...document.querySelectorAll('.jp-Notebook .jp-CodeCell .jp-InputPrompt')]" \
+    ".map((p) => p.textContent.trim())"
+_ERRORS = """() => [...document.querySelectorAll('.jp-Notebook .jp-CodeCell')].map((c) =>
+  [...c.querySelectorAll('.jp-OutputArea-output[data-mime-type="application/vnd.jupyter.stderr"]')]
+    .map((o) => o.textContent).filter((t) => /Traceback|Error: /.test(t)).join('\\n'))"""
+
+
+def wait_run_all(page: Any, server: JupyterServer, notebook: str, timeout: float) -> list[str]:
+    """Wait until the cells that Run All queued have run; return the prompts.
+
+    Raises RuntimeError naming the first cell whose output shows an error, or
+    TimeoutError with the prompts when the run takes longer than ``timeout`` s.
+    """
+    deadline = time.monotonic() + timeout
+    prompts: list[str] = []
+    settled = 0
+    while time.monotonic() < deadline:
+        prompts = page.evaluate(_PROMPTS)
+        busy = any("*" in p for p in prompts)
+        idle = any(s.get("path", "").endswith(notebook)
+                   and (s.get("kernel") or {}).get("execution_state") == "idle"
+                   for s in server.api("sessions"))
+        started = any(re.search(r"\d", p) for p in prompts)
+        settled = settled + 1 if (started and idle and not busy) else 0
+        if settled >= 3:  # idle three polls in a row: not between two cells
+            errors = page.evaluate(_ERRORS)
+            for i, text in enumerate(errors):
+                if text:
+                    raise RuntimeError(f"code cell {i} of {notebook} failed in Run All:\n{text}")
+            not_run = [i for i, p in enumerate(prompts) if not re.search(r"\d", p)]
+            if not_run:
+                raise RuntimeError(f"code cells {not_run} of {notebook} did not run: {prompts}")
+            return prompts
+        time.sleep(0.5)
+    raise TimeoutError(f"Run All of {notebook} still running after {timeout} s: {prompts}")
 
 
 def run_cell(page: Any, index: int, notebook: str = "the notebook") -> None:

@@ -173,7 +173,8 @@ def test_ipywebrtc_recorder_yields_a_clip_that_transcribes(
     assert wer(speech[2], text) <= MAX_WER, (normalize_text(speech[2]), normalize_text(text))
 
 
-# Each failure is provoked in the page itself, then undone.
+# Each failure is provoked in the page itself, then undone. The Recorder calls
+# MediaDevices.prototype.getUserMedia (ipywebrtc's webrtc-adapter wraps the instance's).
 _FAILURES = {
     "insecure_context": (
         """() => { Object.defineProperty(navigator, 'mediaDevices',
@@ -182,17 +183,17 @@ _FAILURES = {
         "not a secure context",
     ),
     "permission_denied": (
-        """() => { window.__gum = navigator.mediaDevices.getUserMedia;
-                   navigator.mediaDevices.getUserMedia = () => Promise.reject(
+        """() => { window.__gum = MediaDevices.prototype.getUserMedia;
+                   MediaDevices.prototype.getUserMedia = () => Promise.reject(
                      new DOMException('Permission denied', 'NotAllowedError')); }""",
-        "() => { navigator.mediaDevices.getUserMedia = window.__gum; }",
+        "() => { MediaDevices.prototype.getUserMedia = window.__gum; }",
         "permission was denied",
     ),
     "no_microphone": (
-        """() => { window.__gum = navigator.mediaDevices.getUserMedia;
-                   navigator.mediaDevices.getUserMedia = () => Promise.reject(
+        """() => { window.__gum = MediaDevices.prototype.getUserMedia;
+                   MediaDevices.prototype.getUserMedia = () => Promise.reject(
                      new DOMException('Requested device not found', 'NotFoundError')); }""",
-        "() => { navigator.mediaDevices.getUserMedia = window.__gum; }",
+        "() => { MediaDevices.prototype.getUserMedia = window.__gum; }",
         "No microphone was found",
     ),
     "audiocontext_suspended": (

@@ -80,6 +80,18 @@ function toPcm16(f32) {
   return out;
 }
 
+// The browser's own getUserMedia. ipywebrtc's JupyterLab extension loads webrtc-adapter,
+// which replaces navigator.mediaDevices.getUserMedia on every JupyterLab page and, in
+// Chrome, renames autoGainControl and noiseSuppression to the legacy googAutoGainControl
+// and googNoiseSuppression that Chromium no longer reads: every processing then stays
+// on (Chromium 156 applied gain control and clipped a 0.3 source). The prototype's
+// method is the unwrapped one.
+function nativeGetUserMedia(constraints) {
+  const proto = window.MediaDevices && window.MediaDevices.prototype;
+  const gum = proto && proto.getUserMedia ? proto.getUserMedia : navigator.mediaDevices.getUserMedia;
+  return gum.call(navigator.mediaDevices, constraints);
+}
+
 function errorKind(err) {
   const name = err && err.name;
   if (name === "NotAllowedError" || name === "SecurityError") return "permission_denied";
@@ -189,9 +201,7 @@ function createEngine(model) {
     // echoCancellation, noiseSuppression, autoGainControl: Recorder.constraints.
     const constraints = { ...model.get("_constraints") };
     try {
-      stream = await navigator.mediaDevices.getUserMedia({
-        audio: { channelCount: 1, ...constraints },
-      });
+      stream = await nativeGetUserMedia({ audio: { channelCount: 1, ...constraints } });
     } catch (err) {
       return fail(errorKind(err), err);
     }

@@ -170,6 +170,7 @@ function render({ model, el }) {
   const grid = document.createElement("div");
   grid.className = "voicekit-scope-grid";
   const barTitle = axisTitle("dBFS", false);
+  barTitle.classList.add("voicekit-colourbar-title"); // above the colour bar
   grid.append(
     axisTitle("Level (dBFS)", true), wave, barTitle,
     axisTitle("Frequency (kHz)", true), spec, bar,
