@@ -4,7 +4,7 @@ Routes (one module each): ``models`` (``GET /v1/models``), ``transcriptions``
 (``POST /v1/audio/transcriptions`` and ``/translations``), ``speech``
 (``POST /v1/audio/speech``), ``chat`` (``POST /v1/chat/completions``),
 ``responses`` (``/v1/responses`` over HTTP and as a WebSocket) and
-``realtime`` (the ``GET /v1/realtime`` WebSocket). Engines load once, in the lifespan, before the
+``realtime`` (the ``GET /v1/realtime`` WebSocket) and ``live`` (the ``/v1/live/sessions`` WebSocket). Engines load once, in the lifespan, before the
 server accepts connections, so ``GET /v1/models`` answering 200 means ready.
 """
 
@@ -19,7 +19,7 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
-from . import chat, models, realtime, responses, speech, transcriptions
+from . import chat, live, models, realtime, responses, speech, transcriptions
 from .engines import Engines
 from .errors import OpenAIError, error_response, handle_openai_error
 
@@ -72,7 +72,8 @@ def create_app(load_engines: Callable[[], Engines] = Engines.load) -> Starlette:
         await warm
 
     return Starlette(
-        routes=[*models.routes, *transcriptions.routes, *speech.routes, *chat.routes, *responses.routes, *realtime.routes],
+        routes=[*models.routes, *transcriptions.routes, *speech.routes, *chat.routes, *responses.routes, *realtime.routes,
+                *live.routes],
         exception_handlers={
             OpenAIError: handle_openai_error,
             404: _not_found,

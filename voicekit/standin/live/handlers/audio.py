@@ -1,0 +1,56 @@
+"""``session.input_audio.append``, ``.mute`` and ``.unmute`` (``openai.types.live``).
+
+Appends have no acknowledgement (``InputAudioAppendEvent`` docstring); mute
+and unmute are answered with ``session.input_audio.muted`` and ``.unmuted``.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from typing import Any
+
+import numpy as np
+from openai.types.live import InputAudioAppendEvent, InputAudioMuteEvent, InputAudioUnmuteEvent
+
+from ..connection import LiveConnection
+from ..errors import LiveError
+from .registry import handles
+
+__all__ = ["decode_pcm16", "input_audio_append", "input_audio_mute", "input_audio_unmute"]
+
+
+def decode_pcm16(data: str, param: str) -> np.ndarray:
+    """Base64 PCM16 little-endian (24 kHz mono, no header) as int16 ``(n,)``.
+
+    Raises
+    ------
+    LiveError
+        If ``data`` is not valid base64 or holds an odd number of bytes.
+    """
+    try:
+        raw = base64.b64decode(data, validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise LiveError(f"expected base64-encoded PCM16 audio in '{param}': {exc}", param=param) from None
+    if len(raw) % 2:
+        raise LiveError(f"expected PCM16 audio (2 bytes per sample) in '{param}', got {len(raw)} bytes",
+                        param=param)
+    return np.frombuffer(raw, dtype="<i2").astype(np.int16)
+
+
+@handles("session.input_audio.append", InputAudioAppendEvent)
+async def input_audio_append(conn: LiveConnection, event: dict[str, Any]) -> None:
+    assert conn.listener is not None
+    conn.listener.feed(decode_pcm16(event["audio"], "audio"))
+
+
+@handles("session.input_audio.mute", InputAudioMuteEvent)
+async def input_audio_mute(conn: LiveConnection, event: dict[str, Any]) -> None:
+    conn.muted = True
+    conn.emit({"type": "session.input_audio.muted"}, conn.client_event_id)
+
+
+@handles("session.input_audio.unmute", InputAudioUnmuteEvent)
+async def input_audio_unmute(conn: LiveConnection, event: dict[str, Any]) -> None:
+    conn.muted = False
+    conn.emit({"type": "session.input_audio.unmuted"}, conn.client_event_id)

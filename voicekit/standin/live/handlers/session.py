@@ -1,0 +1,43 @@
+"""``session.start``, ``session.update`` and ``session.close`` (``openai.types.live``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from openai.types.live import SessionCloseEvent, SessionStartEvent, SessionUpdateEvent
+
+from ..config import apply_update, resolve_start
+from ..connection import LiveConnection
+from ..errors import LiveError
+from .registry import handles
+
+__all__ = ["session_close", "session_start", "session_update"]
+
+
+@handles("session.start", SessionStartEvent)
+async def session_start(conn: LiveConnection, event: dict[str, Any]) -> None:
+    """Resolve the configuration and answer ``session.started``; the timeline starts here."""
+    if conn.session is not None:
+        raise LiveError(f"The session {conn.session['id']} has already started; session.start is only valid as "
+                        "the first event. Use session.update to change delegation settings.",
+                        code="session_already_started", param="type")
+    raw = event["session"]
+    resolved = resolve_start(raw)
+    conn.start(resolved, delegation_given=raw.get("delegation") is not None)
+    conn.emit({"type": "session.started", "session": resolved}, conn.client_event_id)
+
+
+@handles("session.update", SessionUpdateEvent)
+async def session_update(conn: LiveConnection, event: dict[str, Any]) -> None:
+    """Apply a sparse delegation or trigger update; answer ``session.updated``."""
+    assert conn.session is not None
+    conn.session = apply_update(conn.session, event["session"])
+    if event["session"].get("delegation") is not None:
+        conn.delegation_given = True
+    conn.emit({"type": "session.updated", "session": conn.session}, conn.client_event_id)
+
+
+@handles("session.close", SessionCloseEvent)
+async def session_close(conn: LiveConnection, event: dict[str, Any]) -> None:
+    """Stop, send ``session.closed`` (reason ``close_requested``, final usage) and end the connection."""
+    await conn.close("close_requested")

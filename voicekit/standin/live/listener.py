@@ -1,0 +1,167 @@
+"""The Live stand-in's ears: VAD over every input chunk, Whisper per utterance, talk-over.
+
+Input is PCM16 at 24 kHz (``session.input_audio.append``). While muted
+(``session.input_audio.mute``) the model hears silence in its place, as the SDK
+docstring of ``InputAudioMutedEvent`` says: the timeline moves on, nothing is
+transcribed.
+
+Utterances follow Silero VAD (:class:`voicekit.vad.TurnDetector`, threshold
+0.5, 300 ms of audio kept before the speech start). An utterance ends after
+:data:`END_OF_TURN_SILENCE_MS` of silence; its transcript goes out as
+``session.input_transcript.delta`` events, one per Whisper segment, with
+``start_ms``/``end_ms`` on the session timeline. OpenAI streams the input
+transcript while the user speaks; the stand-in sends it when the utterance
+ends (Whisper tiny.en transcribes whole utterances best).
+
+Whisper starts early: when a pause reaches 96 ms
+(:data:`voicekit.vad.PAUSE_REPORT_MS`) it transcribes the speech so far, and
+if the utterance ends at that pause the result is used, so the reply need
+not wait for Whisper after the silence window.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from typing import TYPE_CHECKING
+
+import numpy as np
+import numpy.typing as npt
+
+from ...audio import Clip
+from ...formats import REALTIME_SAMPLE_RATE
+from ...vad import TurnDetector, VadEvent, VadSettings
+from ..engines import SttResult
+
+if TYPE_CHECKING:
+    from .connection import LiveConnection
+
+__all__ = ["BEAM_SIZE", "END_OF_TURN_SILENCE_MS", "PREFIX_MS", "TALK_OVER_MS", "Listener"]
+
+log = logging.getLogger("voicekit.standin.live")
+
+END_OF_TURN_SILENCE_MS = 400
+"""Silence after speech at which the user's utterance ends and the model may answer, in ms
+(Realtime's ``server_vad`` default is 500)."""
+
+TALK_OVER_MS = 400
+"""VAD speech this long while the model writes or speaks stops it, in ms; a shorter sound does not."""
+
+PREFIX_MS = 300
+"""Audio kept before the detected speech start, in ms (``server_vad``'s ``prefix_padding_ms``)."""
+
+BEAM_SIZE = 1
+"""Whisper decodes Live utterances greedily, as the Realtime stand-in decodes its turns."""
+
+MIN_UTTERANCE_MS = 100
+
+
+def _ms(samples: int) -> float:
+    return 1000.0 * samples / REALTIME_SAMPLE_RATE
+
+
+def _samples(ms: float) -> int:
+    return round(ms * REALTIME_SAMPLE_RATE / 1000)
+
+
+class Listener:
+    """VAD, utterance audio and transcription for one connection.
+
+    Attributes
+    ----------
+    audio : ndarray
+        Input audio kept for the utterance in progress, int16 ``(n,)``, 24 kHz,
+        starting at timeline sample :attr:`audio_start`.
+    speech_start_ms : float or None
+        Where the speech in progress began on the input timeline; None in silence.
+    """
+
+    def __init__(self, conn: LiveConnection) -> None:
+        self.conn = conn
+        self.detector: TurnDetector[VadSettings] = TurnDetector(
+            VadSettings(prefix_padding_ms=PREFIX_MS, silence_duration_ms=END_OF_TURN_SILENCE_MS))
+        self.audio: npt.NDArray[np.int16] = np.zeros(0, np.int16)
+        self.audio_start = 0
+        self.speech_start_ms: float | None = None
+        self._speculation: tuple[tuple[int, int], asyncio.Future[SttResult]] | None = None
+
+    def feed(self, pcm: npt.NDArray[np.int16]) -> None:
+        """Take one appended chunk (int16 ``(n,)``, 24 kHz): VAD, talk-over, utterance ends."""
+        conn = self.conn
+        if conn.muted:
+            pcm = np.zeros_like(pcm)
+        self.audio = np.concatenate([self.audio, pcm])
+        conn.input_samples += pcm.size
+        for event in self.detector.feed(pcm):
+            if event.kind == "speech_started":
+                self.speech_start_ms = float(event.ms)
+            elif event.kind == "speech_paused":
+                self._speculate(event.ms)
+            else:
+                self._utterance_ended(event)
+        if self.speech_start_ms is None:  # keep only the prefix padding while silent
+            keep = _samples(PREFIX_MS)
+            if self.audio.size > keep:
+                self.audio_start += self.audio.size - keep
+                self.audio = self.audio[-keep:]
+        elif (conn.current is not None and not conn.current.stopped and self.detector.in_speech
+              and _ms(conn.input_samples) - self.speech_start_ms >= TALK_OVER_MS):
+            log.debug("talk-over at %.0f ms: the model stops", _ms(conn.input_samples))
+            conn.current.stop()
+
+    def _utterance_start(self) -> int:
+        assert self.speech_start_ms is not None
+        return max(self.audio_start, _samples(self.speech_start_ms - PREFIX_MS))
+
+    def _clip(self, start: int, end: int) -> Clip:
+        return Clip(self.audio[start - self.audio_start:end - self.audio_start].copy(), REALTIME_SAMPLE_RATE)
+
+    def _speculate(self, pause_ms: int) -> None:
+        if self.speech_start_ms is None or (self._speculation is not None and not self._speculation[1].done()):
+            return
+        start, end = self._utterance_start(), min(self.conn.input_samples, _samples(pause_ms))
+        if _ms(end - start) < MIN_UTTERANCE_MS:
+            return
+        clip = self._clip(start, end)
+        task = self.conn.spawn(asyncio.to_thread(self.conn.engines.stt.transcribe, clip, beam_size=BEAM_SIZE))
+        self._speculation = ((start, pause_ms), task)
+
+    def _utterance_ended(self, event: VadEvent) -> None:
+        if self.speech_start_ms is None:
+            return
+        start = self._utterance_start()
+        end = min(self.conn.input_samples, max(start, _samples(event.ms)))
+        spec, self._speculation = self._speculation, None
+        reuse = spec[1] if spec is not None and spec[0] == (start, event.pause_ms) else None
+        clip = self._clip(start, end)
+        self.speech_start_ms = None
+        if _ms(end - start) >= MIN_UTTERANCE_MS and not self.conn.muted:
+            self.conn.spawn(self._transcribe(clip, _ms(start), _ms(end), reuse))
+
+    async def _transcribe(self, clip: Clip, start_ms: float, end_ms: float,
+                          speculative: asyncio.Future[SttResult] | None) -> None:
+        """Whisper one utterance, send its transcript, and let the model answer it."""
+        from .replies import answer_user
+
+        result = None
+        if speculative is not None:
+            with contextlib.suppress(Exception):
+                result = await speculative
+        if result is None:
+            result = await asyncio.to_thread(self.conn.engines.stt.transcribe, clip, beam_size=BEAM_SIZE)
+        text = result.text.strip()
+        if not text or self.conn.closed:
+            return
+        first = True
+        for seg in result.segments:
+            piece = seg.text.strip()
+            if not piece:
+                continue
+            s = min(end_ms, start_ms + 1000.0 * seg.start)
+            e = min(end_ms, max(s, start_ms + 1000.0 * seg.end))
+            self.conn.emit({"type": "session.input_transcript.delta", "delta": piece if first else f" {piece}",
+                            "start_ms": int(s), "end_ms": int(e)})
+            first = False
+        self.conn.context.add("user", text)
+        await answer_user(self.conn)

@@ -1,0 +1,126 @@
+"""When and what the Live model says: answers, delegations, acknowledgements, commentary.
+
+Every spoken turn goes through :func:`say`, one at a time (a turn that comes
+while another plays starts where it ends on the timeline). After each turn the
+session sends ``session.usage.updated``.
+
+- :func:`answer_user`: a user utterance has ended. With delegation configured
+  the model first decides whether to delegate (:mod:`.delegation`); otherwise
+  it answers.
+- :func:`delegate`: ``session.delegation.created`` (``openai.types.live.DelegationCreatedEvent``)
+  with the session's target, then an acknowledgement after
+  ``acknowledgement_delay_ms`` unless commentary or thinking arrives first.
+- :func:`speak_context`: after ``session.commentary.append`` the model speaks
+  the result (the LLM reads it as a tool result and phrases it).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import TYPE_CHECKING
+
+from .delegation import ACK_INSTRUCTION, Delegation, delegation_rules, wants_delegation
+from .errors import new_id
+from .speaker import Outcome, Utterance
+
+if TYPE_CHECKING:
+    from .connection import LiveConnection
+
+__all__ = ["ACK_MAX_TOKENS", "REPLY_MAX_TOKENS", "answer_user", "cancel_acknowledgements", "delegate", "say",
+           "speak_context"]
+
+log = logging.getLogger("voicekit.standin.live")
+
+REPLY_MAX_TOKENS = 80
+"""The LLM's budget for one spoken reply (about 50 words; Live answers are short)."""
+
+ACK_MAX_TOKENS = 24
+"""The budget of an automatic acknowledgement (one short sentence)."""
+
+
+async def say(conn: LiveConnection, *, extra_system: str = "", max_tokens: int = REPLY_MAX_TOKENS) -> Outcome:
+    """Speak one turn written by the LLM from the session context; returns how it went.
+
+    The turn joins the context as far as it was heard (all of it, unless it was stopped).
+    """
+    assert conn.session is not None
+    async with conn.speak_lock:
+        if conn.closed:
+            return Outcome(stopped=True)
+        utterance = Utterance(conn.engines, conn.context.turns(extra_system),
+                              voice=conn.session["audio"]["output"]["voice"], max_tokens=max_tokens,
+                              emit=conn.emit, now_ms=conn.now_ms, not_before_ms=conn.output_end_ms)
+        conn.current = utterance
+        try:
+            outcome = await utterance.play()
+        finally:
+            conn.current = None
+        if outcome.end_ms is not None:
+            conn.output_end_ms = float(outcome.end_ms)
+        conn.last_prompt_tokens = outcome.usage.prompt_tokens
+        conn.context.add("assistant", outcome.heard)
+        conn.turns.append(outcome)
+        if not conn.closed:
+            conn.emit_usage()
+        log.debug("model said %r%s", outcome.heard, " (stopped)" if outcome.stopped else "")
+        return outcome
+
+
+def _rules(conn: LiveConnection) -> list[str]:
+    assert conn.session is not None
+    texts = [conn.session["instructions"]]
+    texts += [e.text for e in conn.context.entries if e.kind == "instructions"]
+    backend = (conn.session["delegation"] or {}).get("responses") or {}
+    if backend.get("instructions"):
+        texts.append(str(backend["instructions"]))
+    return delegation_rules(texts)
+
+
+async def answer_user(conn: LiveConnection) -> None:
+    """The user's utterance has ended (its transcript is in the context): delegate it or answer it."""
+    assert conn.session is not None
+    if conn.delegation_given:
+        rules = _rules(conn)
+        if conn.session["delegation"]["type"] == "responses" and not rules:
+            rules = ["Delegate requests to the backend."]
+        wanted, how = await asyncio.to_thread(wants_delegation, conn.engines.llm, conn.context.turns(), rules)
+        if wanted and not conn.closed:
+            log.debug("delegating (%s)", how)
+            await delegate(conn)
+            return
+    await say(conn)
+
+
+async def delegate(conn: LiveConnection) -> Delegation:
+    """Emit ``session.delegation.created`` and schedule the spoken acknowledgement."""
+    assert conn.session is not None
+    settings = conn.session["delegation"]
+    target = settings["type"]
+    delegation = Delegation(new_id("dlg"), target)
+    conn.delegations[delegation.id] = delegation
+    body: dict[str, object] = {"id": delegation.id, "target": target, "type": "delegation"}
+    conn.emit({"type": "session.delegation.created", "delegation": body, "offset_ms": int(conn.now_ms())})
+    delay_s = int(settings.get("acknowledgement_delay_ms") or 0) / 1000
+    task = asyncio.ensure_future(_acknowledge(conn, delay_s))
+    conn.acks.add(task)
+    task.add_done_callback(conn.acks.discard)
+    return delegation
+
+
+async def _acknowledge(conn: LiveConnection, delay_s: float) -> None:
+    await asyncio.sleep(delay_s)
+    conn.acks_started.add(asyncio.current_task())  # type: ignore[arg-type]
+    await say(conn, extra_system=ACK_INSTRUCTION, max_tokens=ACK_MAX_TOKENS)
+
+
+def cancel_acknowledgements(conn: LiveConnection) -> None:
+    """Cancel every acknowledgement not yet requested (commentary or thinking arrived)."""
+    for task in list(conn.acks):
+        if task not in conn.acks_started:
+            task.cancel()
+
+
+async def speak_context(conn: LiveConnection) -> None:
+    """Speak what the newest commentary says (it is already in the context)."""
+    await say(conn)

@@ -1,0 +1,227 @@
+"""The Live model's voice: one utterance written by the LLM, spoken by Piper, paced on the timeline.
+
+A worker thread runs the LLM (SmolLM2 on llama.cpp) and cuts its reply into
+speakable pieces (:func:`voicekit.phrases.speakable`: the first piece at a
+clause, then sentences); Piper speaks each piece (PCM16, resampled to 24 kHz).
+The socket side (:meth:`Utterance.play`) places the pieces one after another
+on the session timeline and sends:
+
+- ``session.output_audio.delta`` (``openai.types.live.OutputAudioDeltaEvent``):
+  :data:`CHUNK_MS` of audio each, at most :data:`LEAD_MS` before it is due to
+  play, so the client's buffer stays short and a stop is heard at once;
+- ``session.output_transcript.delta`` (``OutputTranscriptDeltaEvent``): one
+  word each, when its audio starts to play, with ``start_ms``/``end_ms`` on the
+  timeline (a word's time within its piece is in proportion to its characters).
+
+:meth:`Utterance.stop` (talk-over, or the session closing) ends both at
+once: no later audio or transcript goes out, so the output transcript ends
+at the word where the model stopped, and :attr:`Utterance.heard` is that text.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+import numpy.typing as npt
+
+from ...formats import REALTIME_SAMPLE_RATE
+from ...phrases import speakable
+from ..engines import Engines
+from ..llm import LLMUsage, Turn
+from ..speech import synthesize_pcm
+
+__all__ = ["CHUNK_MS", "LEAD_MS", "Utterance"]
+
+log = logging.getLogger("voicekit.standin.live")
+
+CHUNK_MS = 100
+"""Audio per ``session.output_audio.delta``, in ms."""
+
+LEAD_MS = 250
+"""How far ahead of its play time audio is sent, in ms: what a client has buffered when the model stops."""
+
+TICK_S = 0.01
+"""The pacer's polling period in seconds."""
+
+Emit = Callable[[dict[str, object]], None]
+
+
+@dataclass
+class _Piece:
+    text: str
+    pcm: npt.NDArray[np.int16]
+
+
+@dataclass
+class _Due:
+    at_ms: float
+    event: dict[str, object]
+    word: str = ""
+
+
+@dataclass
+class Outcome:
+    """How an utterance ended: ``heard`` text, ``stopped`` early, its timeline span in ms, LLM usage."""
+
+    heard: str = ""
+    stopped: bool = False
+    start_ms: int | None = None
+    end_ms: int | None = None
+    usage: LLMUsage = field(default_factory=LLMUsage)
+    first_audio_s: float | None = None
+
+
+class Utterance:
+    """One spoken turn of the model.
+
+    Parameters
+    ----------
+    engines : Engines
+        The stand-in's engines (LLM and Piper are used).
+    turns : list of Turn
+        What the LLM reads.
+    voice : str
+        The session voice (an OpenAI voice name, rendered with Piper's variants).
+    max_tokens : int
+        The LLM's budget for this utterance.
+    emit : callable
+        Queues a server event (event loop thread).
+    now_ms : callable
+        The session timeline now, in ms.
+    not_before_ms : int
+        Where the previous utterance ended on the timeline (no overlap with it).
+    """
+
+    def __init__(self, engines: Engines, turns: list[Turn], *, voice: str, max_tokens: int, emit: Emit,
+                 now_ms: Callable[[], float], not_before_ms: float = 0.0) -> None:
+        self.engines = engines
+        self.turns = turns
+        self.voice = voice
+        self.max_tokens = max_tokens
+        self.emit = emit
+        self.now_ms = now_ms
+        self.not_before_ms = not_before_ms
+        self._stop = threading.Event()
+        self.outcome = Outcome()
+        self.speaking = False
+        """True from the first audio sent until the end."""
+
+    def stop(self) -> None:
+        """Stop now: nothing more is sent (event loop thread); the LLM and Piper stop at their next step."""
+        self._stop.set()
+
+    @property
+    def stopped(self) -> bool:
+        return self._stop.is_set()
+
+    # -- the worker thread ------------------------------------------------------------
+
+    def _write(self, put: Callable[[_Piece | None], None]) -> None:
+        pending, first = "", True
+        try:
+            for delta in self.engines.llm.respond(self.turns, tool_choice="none", max_tokens=self.max_tokens,
+                                                  usage=self.outcome.usage, stop=self._stop):
+                if self._stop.is_set():
+                    return
+                text = getattr(delta, "text", "")
+                pieces, pending = speakable(pending + text, first=first)
+                for piece in pieces:
+                    first = False
+                    self._say(piece, put)
+            if pending.strip() and not self._stop.is_set():
+                self._say(pending.strip(), put)
+        finally:
+            put(None)
+
+    def _say(self, text: str, put: Callable[[_Piece | None], None]) -> None:
+        parts = []
+        for pcm in synthesize_pcm(self.engines.tts, text, voice=self.voice, sample_rate=REALTIME_SAMPLE_RATE):
+            if self._stop.is_set():
+                return
+            parts.append(pcm)
+        if parts:
+            put(_Piece(text, np.concatenate(parts)))
+
+    # -- the event loop ---------------------------------------------------------------
+
+    async def play(self) -> Outcome:
+        """Write, speak and send the utterance; returns when it has played out or stopped."""
+        loop = asyncio.get_running_loop()
+        pieces: asyncio.Queue[_Piece | None] = asyncio.Queue()
+
+        def put(piece: _Piece | None) -> None:
+            loop.call_soon_threadsafe(pieces.put_nowait, piece)
+
+        worker = loop.run_in_executor(None, self._write, put)
+        started = time.perf_counter()
+        due: list[_Due] = []
+        cursor = max(self.now_ms(), self.not_before_ms)
+        writing, heard = True, list[str]()
+        try:
+            while not self._stop.is_set() and (writing or due or not pieces.empty()):
+                while not pieces.empty():
+                    piece = pieces.get_nowait()
+                    if piece is None:
+                        writing = False
+                        continue
+                    cursor = max(cursor, self.now_ms())
+                    due.extend(self._schedule(piece, cursor, first_word=not heard and not due))
+                    due.sort(key=lambda d: d.at_ms)
+                    cursor += 1000.0 * piece.pcm.size / REALTIME_SAMPLE_RATE
+                    if self.outcome.start_ms is None:
+                        self.outcome.start_ms = int(cursor - 1000.0 * piece.pcm.size / REALTIME_SAMPLE_RATE)
+                now = self.now_ms()
+                while due and due[0].at_ms <= now and not self._stop.is_set():
+                    item = due.pop(0)
+                    if item.event["type"] == "session.output_audio.delta" and self.outcome.first_audio_s is None:
+                        self.outcome.first_audio_s = time.perf_counter() - started
+                        self.speaking = True
+                    if item.word:
+                        heard.append(item.word)
+                        self.outcome.end_ms = int(item.event["end_ms"])  # type: ignore[call-overload]
+                    self.emit(item.event)
+                if due and not self._stop.is_set():
+                    await asyncio.sleep(max(0.0, min(TICK_S, (due[0].at_ms - now) / 1000)))
+                elif writing and not self._stop.is_set():
+                    await asyncio.sleep(TICK_S)
+            self.outcome.stopped = self._stop.is_set() and (bool(due) or writing)
+        finally:
+            self._stop.set()
+            self.speaking = False
+            await asyncio.shield(worker)
+        self.outcome.heard = "".join(heard).strip()
+        if self.outcome.end_ms is None and self.outcome.start_ms is not None:
+            self.outcome.end_ms = self.outcome.start_ms
+        return self.outcome
+
+    def _schedule(self, piece: _Piece, start_ms: float, *, first_word: bool) -> list[_Due]:
+        """The audio chunks and word deltas of ``piece`` placed at ``start_ms``, in due order."""
+        step = REALTIME_SAMPLE_RATE * CHUNK_MS // 1000
+        out: list[_Due] = []
+        for k in range(0, piece.pcm.size, step):
+            chunk = piece.pcm[k:k + step]
+            at = start_ms + 1000.0 * k / REALTIME_SAMPLE_RATE
+            out.append(_Due(at - LEAD_MS, {"type": "session.output_audio.delta", "delta": _b64(chunk)}))
+        duration_ms = 1000.0 * piece.pcm.size / REALTIME_SAMPLE_RATE
+        words = piece.text.split()
+        total = sum(len(w) + 1 for w in words) or 1
+        t = start_ms
+        for i, w in enumerate(words):
+            span = duration_ms * (len(w) + 1) / total
+            text = w if (first_word and i == 0) else f" {w}"
+            out.append(_Due(t, {"type": "session.output_transcript.delta", "delta": text,
+                                "start_ms": int(t), "end_ms": int(t + span)}, word=text))
+            t += span
+        out.sort(key=lambda d: d.at_ms)
+        return out
+
+
+def _b64(pcm: npt.NDArray[np.int16]) -> str:
+    return base64.b64encode(pcm.astype("<i2").tobytes()).decode("ascii")
