@@ -9,18 +9,25 @@ STAMP  := $(VENV)/.installed
 setup: $(STAMP)
 
 # Re-run the install only when the project's dependency files change.
-$(STAMP): pyproject.toml requirements-nodeps.txt Makefile
+$(STAMP): pyproject.toml requirements-nodeps.txt Makefile jupyter/overrides.json
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	$(BIN)/python -m pip install --quiet --no-deps -r requirements-nodeps.txt
 	$(BIN)/nbstripout --install --attributes .gitattributes 2>/dev/null || true
+	# The project's JupyterLab settings (no "get notified about Jupyter news?" pop-up),
+	# as default overrides of this venv's JupyterLab and Notebook 7.
+	mkdir -p $(VENV)/share/jupyter/lab/settings
+	cp jupyter/overrides.json $(VENV)/share/jupyter/lab/settings/overrides.json
 	touch $(STAMP)
 
 # JupyterLab refuses to run as root without --allow-root (containers, CI machines).
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
 
+# No browser is opened (there may be none, as on a server): open the URL it prints,
+# http://127.0.0.1:8888/lab?token=..., token included.
 lab: setup
+	@echo "JupyterLab is starting: open the http://127.0.0.1:...?token=... URL it prints below (Ctrl-C stops it)."
 	$(BIN)/jupyter lab --ip=127.0.0.1 --no-browser --notebook-dir=notebooks $(ROOT_FLAG)
 
 # The widget tests drive Debian's Chromium with Playwright, which cannot download its

@@ -132,9 +132,25 @@ def test_text_turn_and_voice_swap(cascaded: CascadedAgent) -> None:
     a = cascaded.run_turn("Say hello.")
     cascaded.voice = "onyx"
     b = cascaded.run_turn("Say hello again.")
-    assert a.metrics.stt_ms is None and a.metrics.input_audio_s == 0
+    assert a.metrics.stt_ms is None and a.metrics.input_audio_s is None  # typed: no audio in
+    assert a.metrics.row()["audio_in_s"] is None and "<td>–</td>" in cascaded.metrics_table.value
     assert a.reply is not None and b.reply is not None
     assert not np.array_equal(a.reply.samples[:4800], b.reply.samples[:4800])
+
+
+def test_reset_starts_a_new_conversation_that_overwrites_no_row(cascaded: CascadedAgent) -> None:
+    before = cascaded.conversation_id
+    cascaded.run_turn("Say hello.")
+    cascaded.run_turn("Say goodbye.")
+    cascaded.reset()
+    assert cascaded.conversation_id != before and cascaded.messages == [] and cascaded.turns == []
+    again = cascaded.run_turn("Say hello.")
+    assert again.index == 0
+    table, transcript = cascaded.metrics_table, cascaded.transcript
+    assert [(r["conversation_no"], r["turn"]) for r in table.rows] == [(1, 0), (1, 1), (2, 0)]
+    assert [(line["conversation"] == before, line["turn"]) for line in transcript.lines if line["role"] == "user"] == [
+        (True, 0), (True, 1), (False, 0)]
+    assert "--- new conversation ---" in transcript.text
 
 
 @pytest.fixture

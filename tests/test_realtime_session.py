@@ -17,7 +17,8 @@ from openai import AsyncOpenAI, OpenAI
 from voicekit.audio import Clip
 from voicekit.errors import RealtimeError
 from voicekit.metrics import normalize_text, wer
-from voicekit.realtime import MAX_TOOL_ROUNDS, RealtimeSession
+from voicekit.realtime import RealtimeSession
+from voicekit.realtime.session import MAX_TOOL_ROUNDS
 from voicekit.samples import sample_transcripts
 from voicekit.widgets import EventLog, Player, Recorder, Transcript
 

@@ -354,9 +354,12 @@ class CascadedAgent(TurnTakingMixin):
         finally:
             if turn.metrics.status in ("completed", "incomplete") and turn.cancelled.is_set():
                 turn.metrics.status = "interrupted"
-            turn.done.set()
             if self.metrics_table is not None and turn.gate.is_set():
-                self.metrics_table.add(turn.metrics)
+                try:  # before done: a cell that waited for the turn finds its row
+                    self.metrics_table.add(turn.metrics)
+                except Exception:
+                    logger.exception("MetricsTable.add failed")
+            turn.done.set()
 
     def _transcribe(self, audio: Clip) -> SttResult:
         t0 = time.perf_counter()
