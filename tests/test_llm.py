@@ -43,10 +43,14 @@ def test_tool_choice_schema_admits_exactly_the_allowed_decisions(obj, allow_none
     assert jsonschema.Draft202012Validator(schema).is_valid(obj) is valid
 
 
-def test_template_adds_a_system_prompt_only_when_there_is_none():
+def test_template_adds_a_system_prompt_only_when_none_comes_first():
     assert _for_template([Turn("user", "hi")])[0] == Turn("system", DEFAULT_SYSTEM_PROMPT)
     assert _for_template([Turn("developer", "Be brief."), Turn("user", "hi")]) == [
         Turn("system", "Be brief."), Turn("user", "hi"),
+    ]
+    # A system turn after the first still gets the default first (else SmolLM2's template adds its persona).
+    assert _for_template([Turn("user", "hi"), Turn("assistant", "Hello."), Turn("system", "Be brief.")]) == [
+        Turn("system", DEFAULT_SYSTEM_PROMPT), Turn("user", "hi"), Turn("assistant", "Hello."), Turn("system", "Be brief."),
     ]
 
 

@@ -297,7 +297,7 @@ def parse_request(body: Any) -> ResponseRequest:
         model=str(model), items=_input_items(body.get("input")), instructions=instructions,
         tools=tools, tool_params=tool_params, tool_choice=tool_choice, tool_choice_echo=choice_echo,
         parallel_tool_calls=bool(body.get("parallel_tool_calls", True)), text=text,
-        max_output_tokens=max_output, temperature=float(temperature or 0.0), top_p=top_p, options=options,
+        max_output_tokens=max_output, temperature=temperature, top_p=top_p, options=options,
         store=body.get("store") is not False, stream=bool(body.get("stream")), previous_response_id=previous,
         echo=echo,
     )

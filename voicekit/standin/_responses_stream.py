@@ -133,7 +133,7 @@ def response_events(
                         "call_id": item_id("call"), "name": piece.name, "arguments": ""}
                 yield event("response.output_item.added", output_index=index, item=dict(call))
                 yield event("response.function_call_arguments.delta", item_id=call["id"], output_index=index, delta=piece.arguments)
-                yield event("response.function_call_arguments.done", item_id=call["id"], output_index=index, arguments=piece.arguments, name=piece.name)
+                yield event("response.function_call_arguments.done", item_id=call["id"], output_index=index, arguments=piece.arguments)
                 call.update(arguments=piece.arguments, status="completed")
                 output.append(call)
                 yield event("response.output_item.done", output_index=index, item=call)

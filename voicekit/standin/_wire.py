@@ -21,8 +21,8 @@ __all__ = ["bad", "check_known", "declared_params", "dump", "number", "penalties
 
 
 def dump(model: BaseModel) -> dict[str, Any]:
-    """``model`` as a JSON-ready dict, leaving out unset optional fields."""
-    return model.model_dump(mode="json", exclude_none=True)
+    """``model`` as a JSON-ready dict under its wire names (aliases such as ``schema``), leaving out unset optional fields."""
+    return model.model_dump(mode="json", exclude_none=True, by_alias=True)
 
 
 def bad(message: str, param: str | None, code: str | None = "invalid_value") -> OpenAIError:
@@ -50,6 +50,10 @@ def check_known(body: dict[str, Any], known: frozenset[str], message: str, code:
             raise bad(message.format(name=name), name, code)
 
 
+@typing.overload
+def number(body: dict[str, Any], name: str, lo: float, hi: float, default: float) -> float: ...
+@typing.overload
+def number(body: dict[str, Any], name: str, lo: float, hi: float, default: None) -> float | None: ...
 def number(body: dict[str, Any], name: str, lo: float, hi: float, default: float | None) -> float | None:
     """``body[name]`` as a float in ``[lo, hi]``, or ``default`` when absent or null.
 

@@ -434,7 +434,9 @@ class LLMEngine:
 def _for_template(turns: Sequence[Turn]) -> list[Turn]:
     """Turns in the roles a small model's chat template knows: system, user, assistant.
 
-    With no system or developer turn, :data:`DEFAULT_SYSTEM_PROMPT` comes first.
+    When the first turn is not a system or developer turn, :data:`DEFAULT_SYSTEM_PROMPT`
+    comes first (SmolLM2's template would otherwise insert its own persona there,
+    even when a system turn follows later).
 
     A tool result becomes a system note ("Facts from the get_weather tool: ...")
     placed before the user message that led to the call, and the assistant
@@ -443,7 +445,7 @@ def _for_template(turns: Sequence[Turn]) -> list[Turn]:
     ignored it; as a system note before the question it answered from it.
     """
     out: list[Turn] = []
-    if not any(t.role in ("system", "developer") for t in turns):
+    if not turns or turns[0].role not in ("system", "developer"):
         out.append(Turn("system", DEFAULT_SYSTEM_PROMPT))
     for t in turns:
         if t.role == "tool":
