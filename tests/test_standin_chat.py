@@ -381,3 +381,49 @@ def test_audio_input_on_a_text_model_is_refused(client, sine_clip):
 def test_models_list_includes_the_chat_audio_models(client):
     ids = {m.id for m in client.models.list()}
     assert {"gpt-audio-mini", "gpt-4o-mini", "gpt-4o-audio-preview"} <= ids
+
+
+# -- regressions (issue 15) ----------------------------------------------------------
+
+
+@pytest.mark.parametrize("role", ["system", "developer"])
+@pytest.mark.parametrize("tool_choice", ["auto", "required"])
+def test_a_system_message_after_an_assistant_turn_with_tools_is_answered(client, role, tool_choice):
+    # Once a 500: "llama.cpp failed: Failed to initialize samplers" (the decision pass ended on the assistant turn).
+    r = _ask(client, [
+        {"role": "user", "content": "Hello."},
+        {"role": "assistant", "content": "Hello! How can I help?"},
+        {"role": role, "content": "The user is in Paris."},
+        {"role": "user", "content": "What is the weather like here?"},
+    ], tools=[WEATHER_TOOL], tool_choice=tool_choice, max_completion_tokens=48)
+    assert r.choices[0].finish_reason in ("stop", "length", "tool_calls")
+    ended = _ask(client, [
+        {"role": "user", "content": "Hello."},
+        {"role": "assistant", "content": "Hello! How can I help?"},
+        {"role": role, "content": "Be brief."},
+    ], tools=[WEATHER_TOOL], tool_choice=tool_choice, max_completion_tokens=48)
+    assert ended.choices[0].finish_reason in ("stop", "length", "tool_calls")
+
+
+def test_input_audio_whose_bytes_are_not_the_declared_format_is_400(client, sine_clip):
+    import base64
+
+    mp3 = base64.b64encode(sine_clip.encode("mp3")).decode()
+    body = _error(client, openai.BadRequestError, messages=[
+        {"role": "user", "content": [{"type": "input_audio", "input_audio": {"data": mp3, "format": "wav"}}]},
+    ])
+    assert body["param"] == "messages[0].content[0].input_audio.format"
+    assert "'wav'" in body["message"] and "mp3" in body["message"] and body["type"] == "invalid_request_error"
+
+
+def test_an_unknown_parameter_is_400_naming_it(client):
+    body = _error(client, openai.BadRequestError, extra_body={"frobnicate": True})
+    assert body["message"] == "Unrecognized request argument supplied: frobnicate" and body["param"] == "frobnicate"
+
+
+def test_top_p_and_penalties_are_accepted_and_checked(client):
+    r = _ask(client, [{"role": "user", "content": "Name a fruit."}], top_p=0.5, frequency_penalty=0.5,
+             presence_penalty=0.2, max_completion_tokens=16)
+    assert r.choices[0].message.content
+    assert _error(client, openai.BadRequestError, top_p=2)["param"] == "top_p"
+    assert _error(client, openai.BadRequestError, frequency_penalty=3)["param"] == "frequency_penalty"

@@ -51,6 +51,7 @@ from openai.types.chat import (
     ChatCompletionAudio,
     ChatCompletionAudioParam,
     ChatCompletionChunk,
+    completion_create_params,
 )
 from openai.types.chat.chat_completion_content_part_input_audio_param import InputAudio
 from openai.types.completion_usage import (
@@ -67,7 +68,7 @@ from ..audio import Clip
 from ..errors import AudioFormatError, EmptyAudioError
 from ..formats import REALTIME_SAMPLE_RATE
 from ._upload import sse
-from ._wire import dump
+from ._wire import bad, check_known, declared_params, dump, number, penalties
 from .engines import Engines, audio_tokens
 from .errors import OpenAIError, model_not_found
 from .llm import (
@@ -89,6 +90,9 @@ AUDIO_OUTPUT_FORMATS: tuple[str, ...] = typing.get_args(typing.get_type_hints(Ch
 
 INPUT_AUDIO_FORMATS: tuple[str, ...] = typing.get_args(typing.get_type_hints(InputAudio)["format"])
 """``input_audio.format`` values, from the SDK's ``InputAudio`` param: wav and mp3."""
+
+CHAT_PARAMS = declared_params(completion_create_params.CompletionCreateParamsBase, extra=("stream",))
+"""Top-level fields of the SDK's ``CompletionCreateParams``; any other is refused as OpenAI refuses it."""
 
 AUDIO_TTL_S = 3600
 """How long an audio id can be referenced (OpenAI keeps it about an hour)."""
@@ -168,8 +172,20 @@ class ChatRequest:
     options: dict[str, Any]
 
 
-def _bad(message: str, param: str | None, code: str | None = "invalid_value") -> OpenAIError:
-    return OpenAIError(400, message, param=param, code=code)
+_bad = bad
+
+
+def _container(data: bytes) -> str | None:
+    """The audio container ``data`` really is, from its first bytes: wav, mp3, flac or ogg (None if unknown)."""
+    if data[:4] == b"RIFF" and data[8:12] == b"WAVE":
+        return "wav"
+    if data[:3] == b"ID3" or (len(data) > 1 and data[0] == 0xFF and data[1] & 0xE0 == 0xE0):
+        return "mp3"
+    if data[:4] == b"fLaC":
+        return "flac"
+    if data[:4] == b"OggS":
+        return "ogg"
+    return None
 
 
 def _text_of(content: Any, param: str, allowed: tuple[str, ...] = ("text",)) -> str:
@@ -204,6 +220,13 @@ def _decode_input_audio(part: dict[str, Any], param: str) -> Clip:
         data = base64.b64decode(audio["data"], validate=True)
     except (binascii.Error, ValueError) as exc:
         raise _bad(f"Invalid '{param}.input_audio.data': expected base64-encoded {fmt} audio ({exc}).", f"{param}.input_audio.data") from exc
+    actual = _container(data)
+    if actual is not None and actual != fmt:
+        raise _bad(
+            f"Invalid '{param}.input_audio': 'format' declares {fmt!r}, but the data is {actual} audio. "
+            f"Declare format {actual!r} if that is supported ({', '.join(INPUT_AUDIO_FORMATS)}), or send {fmt} data.",
+            f"{param}.input_audio.format",
+        )
     try:
         clip = Clip.from_bytes(data, name=f"input_audio.{fmt}")
     except (AudioFormatError, EmptyAudioError) as exc:
@@ -303,19 +326,15 @@ def _tools(body: dict[str, Any]) -> tuple[list[ToolSpec], str | None]:
 
 
 def _sampling_options(body: dict[str, Any]) -> dict[str, Any]:
-    """``frequency_penalty``, ``presence_penalty``, ``stop`` and ``response_format``, checked.
+    """``frequency_penalty``, ``presence_penalty``, ``top_p``, ``stop`` and ``response_format``, checked.
 
-    llama.cpp takes the first three under the same names; ``response_format``
+    llama.cpp takes the first four under the same names; ``response_format``
     becomes its ``json_schema`` (``json_object`` is any JSON object).
     """
-    options: dict[str, Any] = {}
-    for name in ("frequency_penalty", "presence_penalty"):
-        value = body.get(name)
-        if value is None:
-            continue
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not -2 <= value <= 2:
-            raise _bad(f"Invalid value for '{name}': expected a number from -2 to 2, got {value!r}.", name)
-        options[name] = float(value)
+    options: dict[str, Any] = dict(penalties(body))
+    top_p = number(body, "top_p", 0, 1, None)
+    if top_p is not None:
+        options["top_p"] = top_p
     stop = body.get("stop")
     if stop is not None:
         stops = [stop] if isinstance(stop, str) else stop
@@ -341,6 +360,7 @@ def _sampling_options(body: dict[str, Any]) -> dict[str, Any]:
 def _parse(body: Any, engines: Engines, store: AudioStore) -> ChatRequest:
     if not isinstance(body, dict):
         raise _bad("expected a JSON object body", None, "invalid_json")
+    check_known(body, CHAT_PARAMS, "Unrecognized request argument supplied: {name}", "unknown_parameter")
     model = body.get("model")
     if not model:
         raise _bad("you must provide a model parameter", "model", "missing_required_parameter")
@@ -375,11 +395,7 @@ def _parse(body: Any, engines: Engines, store: AudioStore) -> ChatRequest:
         max_tokens = DEFAULT_MAX_TOKENS
     elif isinstance(max_tokens, bool) or not isinstance(max_tokens, int) or max_tokens < 1:
         raise _bad(f"Invalid value for 'max_completion_tokens': expected a positive integer, got {max_tokens!r}.", "max_completion_tokens")
-    temperature = body.get("temperature")
-    if temperature is None:
-        temperature = DEFAULT_TEMPERATURE
-    elif isinstance(temperature, bool) or not isinstance(temperature, (int, float)) or not 0 <= temperature <= 2:
-        raise _bad(f"Invalid value for 'temperature': expected a number from 0 to 2, got {temperature!r}.", "temperature")
+    temperature = number(body, "temperature", 0, 2, DEFAULT_TEMPERATURE)
     seed = body.get("seed")
     if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
         raise _bad(f"Invalid value for 'seed': expected an integer, got {seed!r}.", "seed", "invalid_type")
