@@ -45,9 +45,10 @@ browser:
 	  fi; \
 	fi
 
+# The notebooks' kernels share one warm stand-in (tests/with_standin.py).
 test: setup browser
 	$(BIN)/python -m pytest
-	$(BIN)/python -m pytest --nbval-lax notebooks/
+	$(BIN)/python tests/with_standin.py $(BIN)/python -m pytest --nbval-lax notebooks/
 	$(BIN)/ruff check voicekit tests benchmarks
 	$(BIN)/mypy voicekit
 

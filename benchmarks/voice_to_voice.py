@@ -43,9 +43,9 @@ from openai import OpenAI
 from standin import Progress, _free_port, check_alive, spawn_server, wait_ready
 
 from voicekit import Clip
-from voicekit.agents.turn_metrics import TurnMetrics, summarize
 from voicekit.agents.cascaded import CascadedAgent
 from voicekit.agents.realtime_agent import RealtimeAgent
+from voicekit.agents.turn_metrics import TurnMetrics, summarize
 from voicekit.samples import sample_path
 
 DEFAULT_FILES = ("ls_0870.wav", "ls_0880.wav", "ls_0890.wav", "cards_001.wav", "cards_005.wav")

@@ -11,10 +11,10 @@ import numpy as np
 import pytest
 from openai import OpenAI
 
-from voicekit.audio import Clip
 from voicekit.agents.cascaded import CascadedAgent
-from voicekit.metrics import wer
 from voicekit.agents.realtime_agent import RealtimeAgent
+from voicekit.audio import Clip
+from voicekit.metrics import wer
 from voicekit.samples import sample_transcripts
 from voicekit.widgets import MetricsTable, Player, Transcript
 

@@ -20,7 +20,7 @@ def test_a_redefined_function_replaces_the_old_one() -> None:
 
     cb.register(keep)
 
-    def keep(v: int) -> None:  # noqa: F811 -- the same cell run again defines a new function
+    def keep(v: int) -> None:
         seen.append(("new", v))
 
     cb.register(keep)
@@ -102,7 +102,7 @@ def test_a_failing_callback_is_logged_and_reported_and_the_others_run(caplog: py
 
 def test_callbacks_of_closed_owners_are_dropped_when_a_new_one_registers() -> None:
     class Owner(_Sink):
-        class lifecycle:  # noqa: N801 -- stands for a Lifecycle
+        class lifecycle:
             closed = False
 
     old, new = Owner(), Owner()

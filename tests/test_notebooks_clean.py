@@ -86,7 +86,7 @@ def _notebook_paths() -> list[Path]:
 def _in_git() -> bool:
     if shutil.which("git") is None:
         return False
-    done = subprocess.run(["git", "rev-parse", "--is-inside-work-tree"], cwd=ROOT, capture_output=True, text=True)
+    done = subprocess.run(["git", "rev-parse", "--is-inside-work-tree"], check=False, cwd=ROOT, capture_output=True, text=True)
     return done.returncode == 0 and done.stdout.strip() == "true"
 
 
@@ -95,7 +95,7 @@ def committed_text(path: Path) -> str:
     the working copy outside a git checkout or for a file git does not know yet."""
     if _in_git():
         rel = path.relative_to(ROOT).as_posix()
-        done = subprocess.run(["git", "show", f":{rel}"], cwd=ROOT, capture_output=True)
+        done = subprocess.run(["git", "show", f":{rel}"], check=False, cwd=ROOT, capture_output=True)
         if done.returncode == 0:
             return done.stdout.decode("utf-8")
     return path.read_text(encoding="utf-8")
@@ -121,10 +121,10 @@ def test_git_strips_outputs_on_add() -> None:
     so a working copy full of outputs is committed clean."""
     if not _in_git():
         pytest.skip("not a git checkout: nothing is committed from here")
-    attr = subprocess.run(["git", "check-attr", "filter", "--", "notebooks/00_setup.ipynb"], cwd=ROOT,
+    attr = subprocess.run(["git", "check-attr", "filter", "--", "notebooks/00_setup.ipynb"], check=False, cwd=ROOT,
                           capture_output=True, text=True).stdout
     assert attr.strip().endswith("nbstripout"), f"expected .gitattributes to give notebooks the nbstripout filter: {attr!r}"
-    clean = subprocess.run(["git", "config", "filter.nbstripout.clean"], cwd=ROOT, capture_output=True, text=True)
+    clean = subprocess.run(["git", "config", "filter.nbstripout.clean"], check=False, cwd=ROOT, capture_output=True, text=True)
     assert clean.returncode == 0 and "nbstripout" in clean.stdout, (
         "the nbstripout git filter is not installed in this clone: run `make setup` "
         "(it runs `nbstripout --install --attributes .gitattributes`)")

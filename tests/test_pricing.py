@@ -9,8 +9,8 @@ import pytest
 from openai.types.audio.transcription import UsageTokens
 from openai.types.completion_usage import CompletionUsage, PromptTokensDetails
 
-from voicekit.agents.turn_metrics import TurnMetrics, percentile, summarize
 from voicekit.agents.pricing import PRICES, PRICES_DATE, Usage, usage_cost
+from voicekit.agents.turn_metrics import TurnMetrics, percentile, summarize
 
 
 def test_prices_table_is_dated_and_covers_the_agents_models():

@@ -54,12 +54,25 @@ class RealtimeSocket:
         ``on_record(event)`` with each :class:`RealtimeEvent` once recorded (both ways).
     close_client : bool
         Close ``client`` with the socket (when the session made it).
+    connect : callable, optional
+        ``connect(client)`` returns the SDK's connection manager to enter; default
+        ``client.realtime.connect(model=model)``. Others: a Realtime transcription
+        session (``extra_query={"intent": "transcription"}``), GPT-Live
+        (``client.live.connect()``).
+    append_type : str
+        The client event that carries microphone audio (base64 PCM16 24 kHz in
+        ``audio``): ``input_audio_buffer.append`` (Realtime) or
+        ``session.input_audio.append`` (GPT-Live).
     """
 
     def __init__(self, client: AsyncOpenAI, model: str, *, handle: Callable[[dict[str, Any]], None],
-                 on_record: Callable[[RealtimeEvent], None], close_client: bool = False) -> None:
+                 on_record: Callable[[RealtimeEvent], None], close_client: bool = False,
+                 connect: Callable[[AsyncOpenAI], Any] | None = None,
+                 append_type: str = "input_audio_buffer.append") -> None:
         self.client = client
         self.model = model
+        self._connect = connect or (lambda c: c.realtime.connect(model=model))
+        self.append_type = append_type
         self.events: list[RealtimeEvent] = []
         self.before_send: Callable[[dict[str, Any]], None] | None = None
         self._handle = handle
@@ -195,7 +208,7 @@ class RealtimeSocket:
     # ------------------------------------------------------------ internals
     async def _open(self) -> None:
         self._queue = asyncio.Queue()
-        self._conn = await self.client.realtime.connect(model=self.model).enter()
+        self._conn = await self._connect(self.client).enter()
         loop = asyncio.get_running_loop()
         self._tasks = [loop.create_task(self._reader()), loop.create_task(self._writer())]
 
@@ -239,7 +252,7 @@ class RealtimeSocket:
             await self._send_pcm(pcm[i:i + step])
 
     async def _send_pcm(self, pcm: npt.NDArray[np.int16]) -> None:
-        await self.send_event({"type": "input_audio_buffer.append",
+        await self.send_event({"type": self.append_type,
                                "audio": Clip(pcm, REALTIME_SAMPLE_RATE).to_realtime_base64()})
 
     async def _reader(self) -> None:

@@ -18,9 +18,11 @@ from ..formats import REALTIME_SAMPLE_RATE
 
 __all__ = ["AudioItem", "RealtimeEvent", "Turn", "TurnBook", "elide_audio"]
 
-# Where base64 audio sits in an event: client input_audio_buffer.append and the
-# server's response.output_audio.delta.
-_AUDIO_FIELDS = {"input_audio_buffer.append": "audio", "response.output_audio.delta": "delta"}
+# Where base64 audio sits in an event: the client's audio appends and the server's audio
+# deltas, in Realtime (input_audio_buffer.append, response.output_audio.delta) and in
+# GPT-Live (session.input_audio.append, session.output_audio.delta).
+_AUDIO_FIELDS = {"input_audio_buffer.append": "audio", "response.output_audio.delta": "delta",
+                 "session.input_audio.append": "audio", "session.output_audio.delta": "delta"}
 
 # The fields worth a glance per event type, for summaries and the event log.
 _KEY_FIELDS = ("audio_start_ms", "audio_end_ms", "item_id", "response_id", "role", "transcript", "delta",
