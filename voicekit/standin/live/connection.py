@@ -46,7 +46,7 @@ from ..llm import N_CTX
 from .config import check_strict
 from .context import Context
 from .delegation import Delegation
-from .errors import LiveError, error_event, new_id
+from .errors import WITHOUT_EVENT_ID, LiveError, error_event, new_id
 from .listener import Listener
 from .speaker import Outcome, Utterance
 
@@ -99,8 +99,9 @@ class LiveConnection:
     # -- sending and tasks ------------------------------------------------------------
 
     def emit(self, event: dict[str, Any], client_event_id: str | None = None) -> None:
-        """Queue a server event (from any thread); it gets its ``event_id`` here."""
-        event = {"event_id": new_id("event"), **event}
+        """Queue a server event (from any thread); it gets its ``event_id`` here, if its SDK model has one."""
+        if event["type"] not in WITHOUT_EVENT_ID:
+            event = {"event_id": new_id("event"), **event}
         if client_event_id is not None:
             event["client_event_id"] = client_event_id
         if threading.get_ident() == self._loop_thread:

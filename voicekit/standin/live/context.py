@@ -11,12 +11,15 @@ instructions    ``session.instructions.append`` (developer)            system
 input           ``session.input`` at start (developer/user/assistant)  same role
 user            the input transcript of one user utterance             user
 assistant       what the model said, as far as it got                  assistant
-commentary      ``session.commentary.append``: speakable context       tool (``backend``)
+commentary      ``session.commentary.append``: speakable context       system note (to tell)
 thinking        ``session.thinking.append``: silent context            system note
 ==============  =====================================================  ====================
 
-Commentary renders as a tool result because that is where SmolLM2-135M
-answers from a fact (measured in :mod:`voicekit.standin.llm`, ``_for_template``).
+Commentary is a system note placed where it arrived, asking the model to tell
+it: measured on SmolLM2-135M after a spoken acknowledgement (2026-12-01), the
+note, a user turn and a tool result all gave "The robot moved ten meters
+forward and stopped."; a tool result after the acknowledgement gave a loop of
+"No, no, no", since the template moves tool results before the last user turn.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ from ..llm import Turn
 __all__ = ["Context", "Entry"]
 
 THINKING_NOTE = "Background for you; do not read it aloud: {}"
+COMMENTARY_NOTE = "News for the user from the backend: {} Tell the user in one sentence."
 
 
 @dataclass(frozen=True)
@@ -76,7 +80,7 @@ class Context:
             elif e.kind in ("user", "assistant"):
                 out.append(Turn(e.kind, e.text))
             elif e.kind == "commentary":
-                out.append(Turn("tool", e.text, tool_name="backend"))
+                out.append(Turn("system", COMMENTARY_NOTE.format(e.text)))
             elif e.kind == "thinking":
                 out.append(Turn("system", THINKING_NOTE.format(e.text)))
         return out

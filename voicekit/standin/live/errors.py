@@ -10,11 +10,28 @@ stays open after an error: a bad command never ends the session.
 
 from __future__ import annotations
 
+import typing
 from typing import Any
+
+from openai.types.live import ServerEvent
 
 from ..realtime.events import new_id
 
-__all__ = ["LiveError", "error_event", "new_id", "unsupported"]
+__all__ = ["WITHOUT_EVENT_ID", "LiveError", "error_event", "new_id", "unsupported"]
+
+
+def _without_event_id() -> frozenset[str]:
+    union = typing.get_args(ServerEvent)[0]
+    out = set()
+    for model in typing.get_args(union):
+        if "event_id" not in model.model_fields:
+            out.update(typing.get_args(model.model_fields["type"].annotation))
+    return frozenset(out)
+
+
+WITHOUT_EVENT_ID = _without_event_id()
+"""Server event types whose SDK model has no ``event_id`` (``session.output_audio.delta``; read from
+``openai.types.live.ServerEvent``): they are sent without one."""
 
 
 class LiveError(Exception):

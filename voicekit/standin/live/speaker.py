@@ -109,6 +109,7 @@ class Utterance:
         self.now_ms = now_ms
         self.not_before_ms = not_before_ms
         self._stop = threading.Event()
+        self._llm_stop = threading.Event()  # llm.respond sets it when its stream ends, so it cannot be the stop flag
         self.outcome = Outcome()
         self.speaking = False
         """True from the first audio sent until the end."""
@@ -116,6 +117,7 @@ class Utterance:
     def stop(self) -> None:
         """Stop now: nothing more is sent (event loop thread); the LLM and Piper stop at their next step."""
         self._stop.set()
+        self._llm_stop.set()
 
     @property
     def stopped(self) -> bool:
@@ -127,7 +129,7 @@ class Utterance:
         pending, first = "", True
         try:
             for delta in self.engines.llm.respond(self.turns, tool_choice="none", max_tokens=self.max_tokens,
-                                                  usage=self.outcome.usage, stop=self._stop):
+                                                  usage=self.outcome.usage, stop=self._llm_stop):
                 if self._stop.is_set():
                     return
                 text = getattr(delta, "text", "")
@@ -193,7 +195,7 @@ class Utterance:
                     await asyncio.sleep(TICK_S)
             self.outcome.stopped = self._stop.is_set() and (bool(due) or writing)
         finally:
-            self._stop.set()
+            self.stop()
             self.speaking = False
             await asyncio.shield(worker)
         self.outcome.heard = "".join(heard).strip()

@@ -6,7 +6,7 @@ from typing import Any
 
 from openai.types.live import SessionCloseEvent, SessionStartEvent, SessionUpdateEvent
 
-from ..config import apply_update, resolve_start
+from ..config import apply_update, check_strict, resolve_start
 from ..connection import LiveConnection
 from ..errors import LiveError
 from .registry import handles
@@ -27,10 +27,13 @@ async def session_start(conn: LiveConnection, event: dict[str, Any]) -> None:
     conn.emit({"type": "session.started", "session": resolved}, conn.client_event_id)
 
 
-@handles("session.update", SessionUpdateEvent)
+@handles("session.update", None)  # checked below: an immutable field is named as such, not as unknown
 async def session_update(conn: LiveConnection, event: dict[str, Any]) -> None:
     """Apply a sparse delegation or trigger update; answer ``session.updated``."""
     assert conn.session is not None
+    if not isinstance(event.get("session"), dict):
+        check_strict(SessionUpdateEvent, event)
+    check_strict(SessionUpdateEvent, {**event, "session": {}})
     conn.session = apply_update(conn.session, event["session"])
     if event["session"].get("delegation") is not None:
         conn.delegation_given = True

@@ -1,0 +1,370 @@
+"""The stand-in's GPT-Live WebSocket, driven by the unchanged ``openai`` SDK (``client.live.connect()``).
+
+Every event the server sends is checked against the SDK's own union,
+``TypeAdapter(openai.types.live.ServerEvent)`` in strict mode, and for fields
+the SDK models do not declare (they accept extras silently). Speech is a
+real recording (``voicekit.load_sample``) streamed at microphone pace, 20 ms
+per message, with silence between utterances, as a Live client streams.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import time
+import wave
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import openai
+import pytest
+from openai import AsyncOpenAI, OpenAI
+from openai.lib.live import AsyncTranscriptGrouper, TranscriptSegment
+from openai.types.live import ServerEvent
+from pydantic import BaseModel, TypeAdapter
+
+from voicekit import load_sample
+from voicekit.formats import REALTIME_SAMPLE_RATE
+from voicekit.standin.live.listener import TALK_OVER_MS
+from voicekit.standin.live.speaker import LEAD_MS
+
+MODEL = "gpt-live-1"
+SERVER_EVENT = TypeAdapter(ServerEvent)
+CHUNK = REALTIME_SAMPLE_RATE // 50  # 20 ms
+ROBOT = ("You are the voice of a small robot. Delegate every request to move the robot forward, back, left "
+         "or right to the backend.")
+
+
+def _no_extras(model: Any, path: str = "event") -> None:
+    """Fail on any field an SDK model did not declare (a misspelt or invented field)."""
+    if isinstance(model, BaseModel):
+        assert not model.model_extra, f"{path} has fields the SDK does not define: {sorted(model.model_extra)}"
+        for name in type(model).model_fields:
+            _no_extras(getattr(model, name), f"{path}.{name}")
+    elif isinstance(model, list):
+        for k, v in enumerate(model):
+            _no_extras(v, f"{path}[{k}]")
+
+
+def speech(name: str) -> np.ndarray:
+    """A shipped recording as 24 kHz mono int16, shape ``(n,)``."""
+    return load_sample(name).to_mono().resample(REALTIME_SAMPLE_RATE).to_int16().samples.reshape(-1)
+
+
+class LiveWire:
+    """One SDK Live connection: a microphone-paced sender and a checked record of every server event."""
+
+    def __init__(self, conn: Any) -> None:
+        self.conn = conn
+        self.events: list[dict[str, Any]] = []
+        self._speech: list[np.ndarray] = []
+        self._changed = asyncio.Event()
+        self.sent_ms = 0.0
+        """Input audio sent so far, in ms (the session timeline, at microphone pace)."""
+        self._tasks = [asyncio.create_task(self._receive())]
+
+    async def _receive(self) -> None:
+        while True:
+            raw = await self.conn.recv_bytes()
+            event = json.loads(raw)
+            _no_extras(SERVER_EVENT.validate_python(event, strict=True))
+            self.events.append(event)
+            self._changed.set()
+            if event["type"] == "session.closed":
+                return
+
+    def start_microphone(self) -> None:
+        """Stream audio from now on: queued speech, else silence, 20 ms per message at real time."""
+        self._tasks.append(asyncio.create_task(self._microphone()))
+
+    async def _microphone(self) -> None:
+        t0 = time.perf_counter()
+        pending = np.zeros(0, np.int16)
+        sent = 0
+        while True:
+            if pending.size == 0 and self._speech:
+                pending = self._speech.pop(0)
+            chunk, pending = (pending[:CHUNK], pending[CHUNK:]) if pending.size else (np.zeros(CHUNK, np.int16), pending)
+            await self.conn.session.input_audio.append(audio=base64.b64encode(chunk.astype("<i2").tobytes()).decode())
+            sent += chunk.size
+            self.sent_ms = 1000.0 * sent / REALTIME_SAMPLE_RATE
+            await asyncio.sleep(max(0.0, t0 + sent / REALTIME_SAMPLE_RATE - time.perf_counter()))
+
+    def say(self, pcm: np.ndarray) -> float:
+        """Queue speech after what is queued; returns about where it starts on the timeline (ms)."""
+        queued = sum(p.size for p in self._speech)
+        self._speech.append(pcm)
+        return self.sent_ms + 1000.0 * queued / REALTIME_SAMPLE_RATE
+
+    async def wait(self, check: Callable[[list[dict[str, Any]]], Any], timeout: float = 120.0) -> Any:
+        """Wait until ``check(events)`` is truthy; returns its value."""
+        deadline = time.monotonic() + timeout
+        while not (found := check(self.events)):
+            if self._tasks[0].done():
+                self._tasks[0].result()
+                raise AssertionError(f"connection ended; got {[e['type'] for e in self.events]}")
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise AssertionError(f"timed out; got {[e['type'] for e in self.events][-40:]}")
+            self._changed.clear()
+            try:
+                await asyncio.wait_for(self._changed.wait(), min(left, 1.0))
+            except TimeoutError:
+                pass
+        return found
+
+    async def next_of(self, kind: str, after: int, timeout: float = 30.0) -> dict[str, Any]:
+        """The first ``kind`` event at index ``after`` or later."""
+        return await self.wait(lambda ev: next((e for e in ev[after:] if e["type"] == kind), None), timeout)
+
+    async def command(self, event: dict[str, Any], reply: str, timeout: float = 30.0) -> dict[str, Any]:
+        """Send a raw client event and wait for the ``reply`` type (or ``error``) carrying its event_id."""
+        n = len(self.events)
+        await self.conn.send(event)
+        return await self.wait(lambda ev: next((e for e in ev[n:] if e["type"] in (reply, "error")
+                                                and e.get("client_event_id") == event.get("event_id")), None),
+                               timeout)
+
+    def of(self, kind: str) -> list[dict[str, Any]]:
+        return [e for e in self.events if e["type"] == kind]
+
+    async def close(self) -> dict[str, Any]:
+        closed = await self.command({"type": "session.close", "event_id": "evt_close"}, "session.closed")
+        for task in self._tasks[1:]:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        ids = [e["event_id"] for e in self.events if "event_id" in e]
+        assert len(ids) == len(set(ids)), "event ids repeat"
+        failures = [e for e in self.of("error") if e["error"]["type"] == "server_error"]
+        assert not failures, f"the stand-in failed: {failures}"
+        return closed
+
+
+def run_live(base_url: str, body: Callable[[LiveWire], Any], session: dict[str, Any] | None = None,
+             timeout: float = 300.0) -> Any:
+    """Open a Live session (``session.start`` -> ``session.started``), run ``body(wire)``, return its result."""
+
+    async def main() -> Any:
+        async with AsyncOpenAI(base_url=base_url, api_key="test-no-key", max_retries=0) as client, \
+                client.live.connect(max_retries=0) as conn:
+            wire = LiveWire(conn)
+            if session is not None:
+                await conn.session.start(session=session)  # type: ignore[arg-type]
+                await wire.wait(lambda ev: any(e["type"] == "session.started" for e in ev), 30)
+            return await body(wire)
+
+    return asyncio.run(asyncio.wait_for(main(), timeout))
+
+
+# -- start, configuration, errors ------------------------------------------------------
+
+
+def test_start_resolves_defaults_and_refuses_bad_commands_with_the_socket_still_usable(standin_server) -> None:
+    async def body(wire: LiveWire) -> None:
+        early = await wire.command({"type": "session.input_audio.mute", "event_id": "e1"}, "session.input_audio.muted")
+        assert early["type"] == "error" and early["error"]["code"] == "session_not_started"
+        unknown = await wire.command({"type": "session.start", "event_id": "e2",
+                                      "session": {"model": MODEL, "audio": {"output": {"voice": "marin", "pitch": 2}}}},
+                                     "session.started")
+        assert unknown["type"] == "error" and unknown["error"]["param"] == "session.audio.output.pitch"
+        assert unknown["error"]["code"] == "unknown_parameter"
+        wrong = await wire.command({"type": "session.start", "event_id": "e3", "session": {"model": "gpt-realtime"}},
+                                   "session.started")
+        assert wrong["error"]["code"] == "model_not_found" and wrong["error"]["param"] == "session.model"
+        started = await wire.command({"type": "session.start", "event_id": "e4", "session": {"model": MODEL}},
+                                     "session.started")
+        assert started["type"] == "session.started", started
+        s = started["session"]
+        assert s["id"].startswith("sess_") and s["status"] == "active" and s["model"] == MODEL
+        assert s["audio"] == {"format": {"type": "audio/pcm", "rate": 24000}, "output": {"voice": "marin"}}
+        assert s["delegation"] == {"type": "client", "acknowledgement_delay_ms": 0}
+        assert s["instructions"] and s["store"] is False and s["expires_at"] > time.time()
+
+        again = await wire.command({"type": "session.start", "event_id": "e5", "session": {"model": MODEL}},
+                                   "session.started")
+        assert again["error"]["code"] == "session_already_started"
+        for field, value in (("instructions", "Be terse."), ("audio", {"output": {"voice": "cedar"}})):
+            err = await wire.command({"type": "session.update", "event_id": f"u_{field}", "session": {field: value}},
+                                     "session.updated")
+            assert err["type"] == "error" and err["error"]["code"] == "immutable_parameter"
+            assert err["error"]["param"] == f"session.{field}"
+        err = await wire.command({"type": "session.update", "event_id": "u_kind",
+                                  "session": {"delegation": {"type": "responses"}}}, "session.updated")
+        assert err["type"] == "error" and err["error"]["param"] == "session.delegation.type"
+        updated = await wire.command({"type": "session.update", "event_id": "u_ok", "session": {
+            "delegation": {"type": "client", "acknowledgement_delay_ms": 250}}}, "session.updated")
+        assert updated["type"] == "session.updated"
+        assert updated["session"]["delegation"]["acknowledgement_delay_ms"] == 250
+
+        await wire.conn.send_raw("{not json")  # type: ignore[attr-defined]
+        await wire.wait(lambda ev: ev[-1]["type"] == "error" and ev[-1]["error"]["code"] == "invalid_json", 10)
+        for kind, part in (("session.output_audio.fixture.play", "fixture"), ("decision.create", "Decisions"),
+                           ("fork.session.start", "Forks"), ("transport.dtmf.send", "SIP"),
+                           ("response.create", "Responses delegation")):
+            err = await wire.command({"type": kind, "event_id": f"x_{kind}"}, "never")
+            assert err["type"] == "error" and part.lower() in err["error"]["message"].lower(), err
+        err = await wire.command({"type": "session.commentary.append", "event_id": "c_bad", "content": "Done.",
+                                  "delegation_id": "dlg_nope"}, "session.commentary.appended")
+        assert err["type"] == "error" and err["error"]["param"] == "delegation_id"
+
+        muted = await wire.command({"type": "session.input_audio.mute", "event_id": "m1"}, "session.input_audio.muted")
+        assert muted["type"] == "session.input_audio.muted"
+        unmuted = await wire.command({"type": "session.input_audio.unmute", "event_id": "m2"},
+                                     "session.input_audio.unmuted")
+        assert unmuted["type"] == "session.input_audio.unmuted"
+        thought = await wire.command({"type": "session.thinking.append", "event_id": "t1", "content": "The user is Ana.",
+                                      "delegation_id": None}, "session.thinking.appended")
+        assert thought["type"] == "session.thinking.appended" and thought["start_ms"] == thought["end_ms"]
+        rule = await wire.command({"type": "session.instructions.append", "event_id": "i1", "content": "Say hi.",
+                                   "delegation_id": None}, "session.instructions.appended")
+        assert rule["type"] == "session.instructions.appended"
+        closed = await wire.close()
+        assert closed["reason"] == "close_requested" and closed["session"]["id"] == s["id"]
+        assert closed["usage"]["seconds"] >= 0
+        assert not wire.of("session.output_audio.delta")  # thinking is silent
+
+    run_live(standin_server.base_url, body)
+
+
+def test_unsupported_transports_are_refused_by_name(client: OpenAI, standin_server) -> None:
+    with pytest.raises(openai.BadRequestError, match="WebRTC"):
+        client.live.create(session={"model": MODEL}, transport={"type": "webrtc", "sdp": "v=0"})  # type: ignore[arg-type,typeddict-item]
+    with pytest.raises(openai.BadRequestError, match="SIP"):
+        client.live.sessions.hangup("sess_123")
+    with client.live.sideband.connect(session_id="sess_123", max_retries=0) as side:
+        event = json.loads(side.recv_bytes())
+        _no_extras(SERVER_EVENT.validate_python(event, strict=True))
+        assert event["type"] == "error" and "Sideband" in event["error"]["message"]
+
+
+# -- a spoken conversation --------------------------------------------------------------
+
+
+def test_conversation_transcripts_both_ways_spoken_answer_and_talk_over(standin_server) -> None:
+    """Real speech in at microphone pace; a spoken answer out; talking over the model stops it."""
+
+    async def body(wire: LiveWire) -> None:
+        wire.start_microphone()
+        await asyncio.sleep(0.5)
+        user = speech("ls_0880.wav")
+        begins = wire.say(user)
+        heard = await wire.next_of("session.input_transcript.delta", 0, 120)
+        assert "young man" in heard["delta"].lower()
+        assert begins - 400 <= heard["start_ms"] < heard["end_ms"] <= begins + 1000 * user.size / REALTIME_SAMPLE_RATE + 500
+        first_audio = await wire.next_of("session.output_audio.delta", 0, 120)
+        pcm = np.frombuffer(base64.b64decode(first_audio["delta"]), dtype="<i2")
+        assert pcm.size > 0 and np.abs(pcm).max() > 100  # PCM16 speech, not silence
+        await wire.next_of("session.output_transcript.delta", 0, 30)
+        await asyncio.sleep(0.3)
+        interrupt_at = wire.say(speech("ls_0870.wav"))  # about 6 s of speech over the model
+        stop_by = interrupt_at + TALK_OVER_MS + LEAD_MS + 700  # VAD onset, the talk-over window, one tick
+        n = len(wire.events)
+        await wire.next_of("session.input_transcript.delta", n, 120)
+        said = [e for e in wire.of("session.output_transcript.delta")]
+        spoken_during = [e for e in said if stop_by < e["start_ms"] < interrupt_at + 5000]
+        assert not spoken_during, f"the model kept talking over the user: {spoken_during[:3]}"
+        assert any(interrupt_at <= e["start_ms"] <= stop_by for e in said), "the model was not speaking when talked over"
+        usage = await wire.next_of("session.usage.updated", 0, 30)
+        assert usage["usage"]["seconds"] >= 1
+        closed = await wire.close()
+        assert closed["usage"]["seconds"] >= usage["usage"]["seconds"]
+
+    run_live(standin_server.base_url, body, {
+        "model": MODEL, "instructions": "Answer in three or four full sentences, with details.",
+        "audio": {"format": {"type": "audio/pcm", "rate": 24000}}})
+
+
+def test_client_delegation_round_trip(standin_server) -> None:
+    """A request the instructions delegate: delegation.created, a spoken acknowledgement, the result spoken."""
+
+    async def body(wire: LiveWire) -> None:
+        wire.start_microphone()
+        await asyncio.sleep(0.5)
+        wire.say(speech("goforward_16k_s16le.raw"))
+        created = await wire.next_of("session.delegation.created", 0, 120)
+        assert created["delegation"]["target"] == "client" and created["delegation"]["id"].startswith("dlg_")
+        assert created["offset_ms"] > 0
+        assert "forward" in "".join(e["delta"] for e in wire.of("session.input_transcript.delta")).lower()
+        n = len(wire.events)
+        await wire.next_of("session.output_audio.delta", n, 60)  # the acknowledgement
+        got = await wire.command({"type": "session.commentary.append", "event_id": "result",
+                                  "delegation_id": created["delegation"]["id"],
+                                  "content": "The robot moved ten meters forward and stopped."},
+                                 "session.commentary.appended")
+        assert got["type"] == "session.commentary.appended", got
+        m = len(wire.events)
+        await wire.next_of("session.output_audio.delta", m, 60)
+        await wire.next_of("session.usage.updated", m, 90)
+        assert "".join(e["delta"] for e in wire.events[m:] if e["type"] == "session.output_transcript.delta").strip()
+        await wire.close()
+
+    run_live(standin_server.base_url, body, {
+        "model": MODEL, "instructions": ROBOT, "delegation": {"type": "client", "acknowledgement_delay_ms": 0}})
+
+
+# -- openai-python's examples/live/audio_transcript.py ----------------------------------
+
+
+def test_sdk_example_audio_transcript_logic(standin_server, tmp_path: Path) -> None:
+    """The steps of openai-python's ``examples/live/audio_transcript.py``: a 24 kHz WAV paced in 20 ms
+    messages, then silence, every event pushed into ``AsyncTranscriptGrouper``; any ``error`` fails."""
+    path = tmp_path / "speech.wav"
+    with wave.open(str(path), "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(REALTIME_SAMPLE_RATE)
+        out.writeframes(speech("ls_0880.wav").astype("<i2").tobytes())
+
+    async def run() -> list[TranscriptSegment]:
+        with wave.open(str(path), "rb") as source:
+            assert (source.getnchannels(), source.getsampwidth(), source.getframerate()) == (1, 2, 24000)
+            audio = source.readframes(source.getnframes())
+        segments: dict[str, TranscriptSegment] = {}
+        async with AsyncOpenAI(base_url=standin_server.base_url, api_key="test-no-key") as client, \
+                AsyncTranscriptGrouper(backchannel_max_duration_ms=0) as transcript:
+            transcript.on("segment.updated", lambda s: segments.__setitem__(s.id, s))
+            async with client.live.connect(max_retries=0) as connection:
+                await connection.session.start(session={
+                    "model": MODEL, "audio": {"format": {"type": "audio/pcm", "rate": 24000}},
+                    "instructions": "Respond briefly and naturally to the user."})
+                while True:
+                    event = await asyncio.wait_for(connection.recv(), timeout=30)
+                    assert event.type != "error", event
+                    if event.type == "session.started":
+                        break
+
+                async def receive() -> None:
+                    async for event in connection:
+                        assert event.type != "error", event
+                        await transcript.push(event)
+                        if event.type == "session.closed":
+                            return
+
+                receiver = asyncio.create_task(receive())
+                try:
+                    chunk_bytes = 24000 * 2 // 50
+                    samples = audio + bytes(15 * 24000 * 2)
+                    for offset in range(0, len(samples), chunk_bytes):
+                        if receiver.done():
+                            await receiver
+                            break
+                        chunk = samples[offset:offset + chunk_bytes]
+                        await connection.session.input_audio.append(audio=base64.b64encode(chunk).decode("ascii"))
+                        await asyncio.sleep(len(chunk) / (24000 * 2))
+                    if receiver.done():
+                        await receiver
+                    await transcript.close()
+                finally:
+                    receiver.cancel()
+                    await asyncio.gather(receiver, return_exceptions=True)
+        return list(segments.values())
+
+    segments = asyncio.run(asyncio.wait_for(run(), 180))
+    speakers = [s.speaker for s in segments]
+    assert "user" in speakers and "assistant" in speakers, segments
+    user = next(s for s in segments if s.speaker == "user")
+    assert "young man" in user.text.lower()
+    assert next(s for s in segments if s.speaker == "assistant").text.strip()
