@@ -314,3 +314,53 @@ def test_websocket_mode_answers_and_continues_without_store(client):
         assert _ws_events(conn)[-1]["type"] in done  # the socket survived the error
     with pytest.raises(openai.NotFoundError):
         client.responses.retrieve(rid)  # store=false over the socket stays on the socket
+
+
+# -- the OpenAI Agents SDK, on its default model (the Responses API) --------------------
+
+
+@pytest.fixture
+def agents_sdk(standin_server):
+    """The ``agents`` package pointed at the stand-in, tracing off; its globals restored afterwards."""
+    agents = pytest.importorskip("agents", reason="openai-agents is a dependency (pyproject.toml); install it")
+    from agents.models import _openai_shared
+    from agents.tracing import get_trace_provider
+
+    saved = (_openai_shared.get_default_openai_client(), _openai_shared.get_default_openai_key(),
+             _openai_shared.get_use_responses_by_default())
+    # Runner.run_sync closes its event loop when done: keep no idle connections for it to leave open.
+    import httpx
+
+    http = openai.DefaultAsyncHttpxClient(limits=httpx.Limits(max_keepalive_connections=0))
+    client = openai.AsyncOpenAI(base_url=standin_server.base_url, api_key="test-no-key", max_retries=0, http_client=http)
+    agents.set_default_openai_client(client, use_for_tracing=False)
+    agents.set_tracing_disabled(True)
+    try:
+        yield agents
+    finally:
+        agents.set_tracing_disabled(False)
+        get_trace_provider().set_disabled(False)
+        _openai_shared.set_default_openai_client(saved[0])
+        _openai_shared.set_default_openai_key(saved[1])
+        _openai_shared.set_use_responses_by_default(saved[2])
+
+
+def test_an_agents_sdk_agent_calls_a_function_tool_and_answers(agents_sdk):
+    calls: list[str] = []
+
+    @agents_sdk.function_tool
+    def get_weather(city: str) -> str:
+        """Get the current weather for a city."""
+        calls.append(city)
+        return json.dumps({"city": city, "conditions": "sunny", "temperature_c": 18})
+
+    agent = agents_sdk.Agent(
+        name="Weather", instructions="You are a helpful assistant.", tools=[get_weather],
+        model_settings=agents_sdk.ModelSettings(tool_choice="get_weather", temperature=0, max_tokens=64),
+    )
+    assert agent.model is None  # the default model, served through the Responses API
+    result = agents_sdk.Runner.run_sync(agent, "What is the weather like in Paris today?")
+    assert [c.lower() for c in calls] == ["paris"]
+    assert "sunny" in str(result.final_output).lower()
+    responses = result.raw_responses
+    assert len(responses) == 2 and all(r.response_id and r.response_id.startswith("resp_") for r in responses)
