@@ -22,7 +22,7 @@ __all__ = ["WITHOUT_EVENT_ID", "LiveError", "error_event", "new_id", "unsupporte
 
 def _without_event_id() -> frozenset[str]:
     union = typing.get_args(ServerEvent)[0]
-    out = set()
+    out: set[str] = set()
     for model in typing.get_args(union):
         if "event_id" not in model.model_fields:
             out.update(typing.get_args(model.model_fields["type"].annotation))
