@@ -4,6 +4,7 @@
 
     realtime/
     ├── session.py    RealtimeSession: the public object (connect, send, turns, waits)
+    ├── captions.py   Captions: a transcription session (live captions, no responses)
     ├── _microphone.py  a Recorder streaming into the session; push-to-talk
     ├── _socket.py    the WebSocket on its own asyncio loop thread, the event record
     └── turns.py      Turn, RealtimeEvent and the bookkeeping that builds them
@@ -14,7 +15,9 @@ OpenAI guide "Realtime conversations".
 
 from __future__ import annotations
 
+from .captions import Captions, Segment
 from .session import DEFAULT_MODEL, DEFAULT_TRANSCRIBE_MODEL, RealtimeSession
 from .turns import AudioItem, RealtimeEvent, Turn
 
-__all__ = ["DEFAULT_MODEL", "DEFAULT_TRANSCRIBE_MODEL", "AudioItem", "RealtimeEvent", "RealtimeSession", "Turn"]
+__all__ = ["DEFAULT_MODEL", "DEFAULT_TRANSCRIBE_MODEL", "AudioItem", "Captions", "RealtimeEvent", "RealtimeSession",
+           "Segment", "Turn"]
