@@ -368,3 +368,56 @@ def test_sdk_example_audio_transcript_logic(standin_server, tmp_path: Path) -> N
     user = next(s for s in segments if s.speaker == "user")
     assert "young man" in user.text.lower()
     assert next(s for s in segments if s.speaker == "assistant").text.strip()
+
+
+MOVE_TOOL = {"type": "function", "name": "move_robot", "description": "Move the robot forward, back, left or right.",
+             "parameters": {"type": "object", "properties": {"direction": {"type": "string"},
+                                                             "meters": {"type": "number"}},
+                            "required": ["direction", "meters"]}}
+
+
+def test_responses_delegation_returns_the_function_call_and_speaks_the_outcome(standin_server) -> None:
+    """Responses delegation: the backend's events arrive as response.event; its function call comes back to
+    the client, whose output (response.item.create + response.create) the backend turns into the spoken answer."""
+
+    async def body(wire: LiveWire) -> None:
+        wire.start_microphone()
+        await asyncio.sleep(0.5)
+        wire.say(speech("goforward_16k_s16le.raw"))
+        created = await wire.next_of("session.delegation.created", 0, 150)
+        delegation = created["delegation"]
+        assert delegation["target"] == "responses" and delegation["response_id"].startswith("resp_")
+
+        def function_call(events: list[dict[str, Any]]) -> dict[str, Any] | None:
+            for e in events:
+                inner = e.get("event") or {}
+                if (e["type"] == "response.event" and inner.get("type") == "response.output_item.done"
+                        and inner["item"]["type"] == "function_call"):
+                    assert e["delegation_id"] == delegation["id"]
+                    return dict(inner["item"])
+            return None
+
+        call = await wire.wait(function_call, 120)
+        assert call["name"] == "move_robot"
+        err = await wire.command({"type": "session.commentary.append", "event_id": "c1", "content": "Done.",
+                                  "delegation_id": delegation["id"]}, "session.commentary.appended")
+        assert err["type"] == "error" and err["error"]["param"] == "delegation_id"
+        n = len(wire.events)
+        await wire.conn.send({"type": "response.item.create", "item": {
+            "type": "function_call_output", "call_id": call["call_id"],
+            "output": json.dumps({"moved_meters": 10, "status": "arrived"})}})
+        await wire.conn.send({"type": "response.create"})
+        done = await wire.wait(lambda ev: next((e for e in ev[n:] if e["type"] == "response.event"
+                                                and e["event"]["type"] == "response.completed"), None), 120)
+        assert done["delegation_id"] == delegation["id"]
+        m = wire.events.index(done)
+        await wire.next_of("session.output_audio.delta", m, 90)
+        await wire.next_of("session.usage.updated", m, 90)
+        assert "".join(e["delta"] for e in wire.events[m:] if e["type"] == "session.output_transcript.delta").strip()
+        await wire.close()
+
+    run_live(standin_server.base_url, body, {
+        "model": MODEL, "instructions": ROBOT,
+        "delegation": {"type": "responses", "responses": {
+            "model": "gpt-5-mini", "instructions": "Call move_robot for every movement request.",
+            "tools": [MOVE_TOOL], "tool_choice": "required"}}})

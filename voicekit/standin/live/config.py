@@ -148,8 +148,14 @@ def _resolve_delegation(delegation: dict[str, Any] | None) -> dict[str, Any]:
         raise unsupported("Decisions delegation", "use client delegation (the default) or responses",
                           param="session.delegation.type")
     if kind == "responses":
-        raise unsupported("Responses delegation", "the stand-in's Responses engine is not wired to Live yet; use "
-                          "client delegation (the default)", param="session.delegation.type")
+        from .._responses_input import RESPONSES_MODELS
+        from .backend import check_backend
+
+        model = delegation["responses"]["model"]
+        if model not in RESPONSES_MODELS:
+            raise LiveError(f"The Responses backend model `{model}` does not exist or you do not have access to it.",
+                            code="model_not_found", param="session.delegation.responses.model")
+        check_backend(delegation["responses"])
     out = dict(delegation)
     out.setdefault("acknowledgement_delay_ms", 0)
     if out["acknowledgement_delay_ms"] < 0:
@@ -252,6 +258,7 @@ def apply_update(current: dict[str, Any], update: dict[str, Any]) -> dict[str, A
         if new.get("acknowledgement_delay_ms") is not None:
             merged["acknowledgement_delay_ms"] = new["acknowledgement_delay_ms"]
         if new["type"] == "responses" and new.get("responses"):
-            merged["responses"] = {**old.get("responses", {}), **new["responses"]}
+            merged["responses"] = {**old.get("responses", {}),
+                                   **{k: v for k, v in new["responses"].items() if v is not None}}
         out["delegation"] = _resolve_delegation(merged)
     return out

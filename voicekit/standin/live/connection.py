@@ -43,6 +43,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 from ...formats import REALTIME_SAMPLE_RATE
 from ..engines import Engines
 from ..llm import N_CTX
+from .backend import Backend
 from .config import check_strict
 from .context import Context
 from .delegation import Delegation
@@ -81,6 +82,7 @@ class LiveConnection:
         self.muted = False
         self.input_samples = 0
         self.listener: Listener | None = None
+        self.backend: Backend | None = None
         self.current: Utterance | None = None
         self.delegations: dict[str, Delegation] = {}
         self.acks: set[asyncio.Task[None]] = set()
@@ -202,6 +204,8 @@ class LiveConnection:
         self.delegation_given = delegation_given
         self.context = Context(session["instructions"], session["input"])
         self.listener = Listener(self)
+        if session["delegation"]["type"] == "responses":
+            self.backend = Backend(self)
         self._t0 = time.perf_counter()
 
     def now_ms(self) -> float:

@@ -61,11 +61,13 @@ _STOP = frozenset([
 
 @dataclass
 class Delegation:
-    """One delegation: ``id`` (``dlg_...``), ``target`` (client or responses), whether it is ``answered``."""
+    """One delegation: ``id`` (``dlg_...``), ``target`` (client or responses), whether it is ``answered``
+    and whether ``session.delegation.created`` has been sent (``announced``)."""
 
     id: str
     target: str
     answered: bool = False
+    announced: bool = False
 
 
 def delegation_rules(texts: list[str]) -> list[str]:

@@ -74,7 +74,10 @@ def _rules(conn: LiveConnection) -> list[str]:
     backend = (conn.session["delegation"] or {}).get("responses") or {}
     if backend.get("instructions"):
         texts.append(str(backend["instructions"]))
-    return delegation_rules(texts)
+    rules = delegation_rules(texts)
+    for tool in backend.get("tools") or []:  # a backend tool is a delegation rule of its own
+        rules.append(f"Delegate: {str(tool.get('name', '')).replace('_', ' ')}. {tool.get('description') or ''}")
+    return rules
 
 
 async def answer_user(conn: LiveConnection) -> None:
@@ -93,14 +96,19 @@ async def answer_user(conn: LiveConnection) -> None:
 
 
 async def delegate(conn: LiveConnection) -> Delegation:
-    """Emit ``session.delegation.created`` and schedule the spoken acknowledgement."""
+    """Emit ``session.delegation.created`` (or start the Responses backend) and schedule the acknowledgement."""
     assert conn.session is not None
     settings = conn.session["delegation"]
     target = settings["type"]
     delegation = Delegation(new_id("dlg"), target)
     conn.delegations[delegation.id] = delegation
-    body: dict[str, object] = {"id": delegation.id, "target": target, "type": "delegation"}
-    conn.emit({"type": "session.delegation.created", "delegation": body, "offset_ms": int(conn.now_ms())})
+    if target == "client":
+        body: dict[str, object] = {"id": delegation.id, "target": target, "type": "delegation"}
+        conn.emit({"type": "session.delegation.created", "delegation": body, "offset_ms": int(conn.now_ms())})
+        delegation.announced = True
+    else:  # announced with its response_id once the Responses backend has created the response
+        assert conn.backend is not None
+        conn.spawn(conn.backend.run(delegation))
     delay_s = int(settings.get("acknowledgement_delay_ms") or 0) / 1000
     task = asyncio.ensure_future(_acknowledge(conn, delay_s))
     conn.acks.add(task)

@@ -4,6 +4,7 @@
 - :mod:`.audio`: ``session.input_audio.append``, ``.mute``, ``.unmute``;
 - :mod:`.context`: ``session.instructions.append``, ``session.commentary.append``,
   ``session.thinking.append``;
+- :mod:`.responses`: ``response.item.create``, ``response.create`` (Responses delegation);
 - :mod:`.unsupported`: the commands of parts the stand-in does not emulate
   (audio fixtures, Decisions, the Responses backend's commands, forks, SIP),
   each answered with an ``error`` event that names the part.
@@ -15,7 +16,7 @@ that refuses an event raises :class:`~..errors.LiveError`.
 
 from __future__ import annotations
 
-from . import audio, context, session, unsupported
+from . import audio, context, responses, session, unsupported
 from .registry import HANDLERS
 
-__all__ = ["HANDLERS", "audio", "context", "session", "unsupported"]
+__all__ = ["HANDLERS", "audio", "context", "responses", "session", "unsupported"]

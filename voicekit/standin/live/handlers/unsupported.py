@@ -2,9 +2,7 @@
 
 Never a silent drop: audio fixtures (``session.output_audio.fixture.play``),
 Decisions (``decision.create``, ``decision.item.create``,
-``decision.item.delete``), the Responses backend's own commands
-(``response.create``, ``response.item.create``, which need Responses
-delegation), forks (``fork.session.start``) and SIP (``transport.dtmf.send``).
+``decision.item.delete``), forks (``fork.session.start``) and SIP (``transport.dtmf.send``).
 These are registered without an SDK model: the refusal comes first, whatever
 the payload (the names are those of ``openai.types.live.ClientEvent``,
 ``ForkClientEvent`` and ``ConnectClientEvent``).
@@ -15,7 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..connection import LiveConnection
-from ..errors import LiveError, unsupported
+from ..errors import unsupported
 from .registry import handles
 
 __all__: list[str] = []
@@ -34,18 +32,6 @@ async def _decisions(conn: LiveConnection, event: dict[str, Any]) -> None:
 
 for _kind in ("decision.create", "decision.item.create", "decision.item.delete"):
     handles(_kind, None)(_decisions)
-
-
-async def _responses(conn: LiveConnection, event: dict[str, Any]) -> None:
-    assert conn.session is not None
-    if conn.session["delegation"]["type"] != "responses":
-        raise LiveError(f"{event['type']} requires Responses delegation; this session delegates to "
-                        f"{conn.session['delegation']['type']!r}", code="invalid_request", param="type")
-    raise unsupported(f"The Responses backend's {event['type']}", "the stand-in does not run it yet")
-
-
-for _kind in ("response.create", "response.item.create"):
-    handles(_kind, None)(_responses)
 
 
 @handles("transport.dtmf.send", None)

@@ -1,0 +1,152 @@
+"""Responses delegation: the Live session runs the stand-in's own Responses engine.
+
+With ``session.delegation`` of type ``responses``, a delegated request runs
+:func:`voicekit.standin.responses.run_response` with the configured backend
+settings (``openai.types.live.ResponsesDelegationConfig``: ``model``,
+``instructions``, ``tools``, ``tool_choice``, ``max_output_tokens``,
+``parallel_tool_calls``, ``reasoning``, ``text``) and the conversation so far
+as input. As the "Delegation and tools in GPT-Live" guide describes:
+
+- every Responses stream event reaches the client wrapped in a
+  ``response.event`` (``openai.types.live.ResponseEvent``) with the
+  ``delegation_id``; ``session.delegation.created`` carries the
+  ``response_id``;
+- a function call is the client's to complete: the response ends with the
+  ``function_call`` item, the client sends ``response.item.create`` with a
+  ``function_call_output`` and then ``response.create``, and the backend
+  continues (``previous_response_id``) with that result;
+- the backend's final text is what the Live model speaks (as commentary).
+
+A continuation after tool results runs with ``tool_choice`` ``auto`` whatever
+the configured choice: SmolLM2 under a forced choice would call the tool again
+and again.
+
+Only function tools run (the stand-in's Responses engine has no hosted tools);
+other tool types are refused at ``session.start``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import TYPE_CHECKING, Any
+
+from .._responses_run import response_store as _store
+from ..errors import OpenAIError
+from ..responses import run_response
+from .errors import LiveError, error_event, unsupported
+
+if TYPE_CHECKING:
+    from .connection import LiveConnection
+    from .delegation import Delegation
+
+__all__ = ["BACKEND_SETTINGS", "Backend", "check_backend"]
+
+log = logging.getLogger("voicekit.standin.live")
+
+BACKEND_SETTINGS = ("instructions", "tools", "tool_choice", "max_output_tokens", "parallel_tool_calls",
+                    "reasoning", "text")
+"""``ResponsesDelegationConfig`` fields passed through to each Responses request (``service_tier`` is not)."""
+
+
+def check_backend(config: dict[str, Any]) -> None:
+    """Refuse backend settings the stand-in's Responses engine cannot honour.
+
+    Raises
+    ------
+    LiveError
+        ``unsupported`` for a tool that is not a function tool.
+    """
+    for k, tool in enumerate(config.get("tools") or []):
+        if tool.get("type") != "function":
+            raise unsupported(f"The Responses backend tool {tool.get('type')!r}",
+                              "the stand-in's Responses engine runs only function tools",
+                              param=f"session.delegation.responses.tools[{k}]")
+
+
+class Backend:
+    """The Responses side of one Live session: the pending function calls and the last response."""
+
+    def __init__(self, conn: LiveConnection) -> None:
+        self.conn = conn
+        self.items: list[dict[str, Any]] = []
+        """Client items (``response.item.create``) waiting for the next ``response.create``."""
+        self.last_response_id: str | None = None
+        self.waiting: Delegation | None = None
+        """The delegation whose response ended on a function call, until the client continues it."""
+
+    def _body(self, extra: dict[str, Any]) -> dict[str, Any]:
+        assert self.conn.session is not None
+        config = self.conn.session["delegation"]["responses"]
+        body: dict[str, Any] = {k: config[k] for k in BACKEND_SETTINGS if config.get(k) is not None}
+        body.update(model=config["model"], store=True, **extra)
+        return body
+
+    def _conversation(self) -> list[dict[str, Any]]:
+        items = []
+        for e in self.conn.context.entries:
+            role = e.role if e.kind == "input" else e.kind
+            if role in ("user", "assistant", "developer"):
+                kind = "output_text" if role == "assistant" else "input_text"
+                items.append({"type": "message", "role": role, "content": [{"type": kind, "text": e.text}]})
+        return items
+
+    async def run(self, delegation: Delegation, *, body: dict[str, Any] | None = None) -> None:
+        """Run one Responses request for ``delegation`` and forward its events; speak or wait for tools."""
+        conn = self.conn
+        body = body or self._body({"input": self._conversation()})
+        try:
+            events = await asyncio.to_thread(run_response, conn.engines, body, _store(conn.ws.app.state))
+        except OpenAIError as err:
+            conn.emit(error_event(LiveError(
+                f"The Responses backend refused the delegated request: {err.message}", code=err.code or "invalid_value",
+                param=f"session.delegation.responses.{err.param}" if err.param else None), None))
+            return
+        final: dict[str, Any] | None = None
+        announced = False
+        while (event := await asyncio.to_thread(next, events, None)) is not None:
+            if not announced and event.get("type") == "response.created":
+                announced = True
+                self._announce(delegation, event["response"]["id"])
+            if event.get("type") in ("response.completed", "response.incomplete", "response.failed"):
+                final = event["response"]
+            conn.emit({"type": "response.event", "event": event, "delegation_id": delegation.id})
+        if final is None:
+            return
+        self.last_response_id = final["id"]
+        calls = [o for o in final.get("output", []) if o.get("type") == "function_call"]
+        if calls:
+            self.waiting = delegation
+            return
+        text = " ".join(p.get("text", "") for o in final.get("output", []) if o.get("type") == "message"
+                        for p in o.get("content", []) if p.get("type") == "output_text").strip()
+        delegation.answered = True
+        from .replies import cancel_acknowledgements, speak_context
+
+        cancel_acknowledgements(conn)
+        conn.context.add("commentary", text or "The backend found no answer.", delegation.id)
+        await speak_context(conn)
+
+    def _announce(self, delegation: Delegation, response_id: str) -> None:
+        if delegation.announced:
+            return
+        delegation.announced = True
+        body = {"id": delegation.id, "target": "responses", "type": "delegation", "response_id": response_id}
+        self.conn.emit({"type": "session.delegation.created", "delegation": body,
+                        "offset_ms": int(self.conn.now_ms())})
+
+    async def create(self) -> None:
+        """``response.create``: continue the waiting delegation with the client's items, or start a new one."""
+        from .delegation import Delegation
+        from .errors import new_id
+
+        items, self.items = self.items, []
+        if self.waiting is not None:
+            delegation, self.waiting = self.waiting, None
+            # after tool results the backend answers (tool_choice auto): a forced choice would call again
+            body = self._body({"input": items, "previous_response_id": self.last_response_id, "tool_choice": "auto"})
+        else:
+            delegation = Delegation(new_id("dlg"), "responses")
+            self.conn.delegations[delegation.id] = delegation
+            body = self._body({"input": [*self._conversation(), *items]})
+        self.conn.spawn(self.run(delegation, body=body))
