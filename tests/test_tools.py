@@ -60,6 +60,10 @@ def test_wire_shapes_parse_as_sdk_types():
     assert pydantic.TypeAdapter(ChatCompletionFunctionToolParam).validate_python(chat)["function"]["parameters"]
     rt = RealtimeFunctionTool.model_validate(t.realtime_schema())
     assert rt.name == "get_weather" and rt.parameters == t.parameters
+    from openai.types.responses import FunctionTool
+
+    resp = FunctionTool.model_validate(t.responses_schema())  # strict is required by the SDK's type
+    assert resp.name == "get_weather" and resp.strict is False and resp.parameters == t.parameters
 
 
 def test_call_validates_arguments():

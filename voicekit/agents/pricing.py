@@ -15,7 +15,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["PRICES", "PRICES_DATE", "TTS_AUDIO_TOKENS_PER_SECOND", "ModelPrice", "Usage", "usage_cost"]
+__all__ = ["LIVE_PRICES_PER_MINUTE", "PRICES", "PRICES_DATE", "TTS_AUDIO_TOKENS_PER_SECOND", "ModelPrice", "Usage",
+           "live_session_cost", "usage_cost"]
 
 PRICES_DATE = "2026-11-30"
 """When :data:`PRICES` was last checked against OpenAI's model pages."""
@@ -49,6 +50,26 @@ PRICES: dict[str, ModelPrice] = {
     "gpt-4o-mini": ModelPrice(text_in=0.15, text_cached_in=0.075, text_out=0.60),
     "gpt-4o-mini-tts": ModelPrice(text_in=0.60, audio_out=12.00),
 }
+
+LIVE_PRICES_PER_MINUTE: dict[str, float] = {
+    # GPT-Live bills the voice session by its duration, per second, not by tokens:
+    # $0.05 a minute of active session time for both models
+    # (developers.openai.com/api/docs/models/gpt-live-1 and .../gpt-live-1.1; guide
+    # "Cost optimization", voice-latency-cost). The $0.02 standby rate applies only to
+    # WebRTC sessions paused for standby, which the kit does not use. A delegation
+    # backend (Responses, Chat) is billed separately, by its tokens.
+    "gpt-live-1": 0.05,
+    "gpt-live-1.1": 0.05,
+}
+"""Dollars per minute of active GPT-Live session, as of :data:`PRICES_DATE`."""
+
+
+def live_session_cost(model: str, seconds: float) -> float | None:
+    """Dollars for ``seconds`` of active GPT-Live session (per second, never rounded up to
+    a minute); None for a model not in :data:`LIVE_PRICES_PER_MINUTE`."""
+    rate = LIVE_PRICES_PER_MINUTE.get(model)
+    return None if rate is None else rate * seconds / 60.0
+
 
 TTS_AUDIO_TOKENS_PER_SECOND = 1250 / 60
 """Audio tokens per second of gpt-4o-mini-tts output, from OpenAI's estimate of

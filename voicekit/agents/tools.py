@@ -44,6 +44,7 @@ import pydantic
 if typing.TYPE_CHECKING:
     from openai.types.chat import ChatCompletionFunctionToolParam
     from openai.types.realtime import RealtimeFunctionToolParam
+    from openai.types.responses import FunctionToolParam
 
 __all__ = ["Tool", "ToolCallRecord", "Toolbox", "tool"]
 
@@ -86,6 +87,12 @@ class Tool:
     def realtime_schema(self) -> RealtimeFunctionToolParam:
         """The Realtime ``session.tools`` entry: ``{"type": "function", "name", "description", "parameters"}``."""
         return {"type": "function", "name": self.name, "description": self.description, "parameters": self.parameters}
+
+    def responses_schema(self) -> FunctionToolParam:
+        """The Responses API ``tools`` entry (``openai.types.responses.FunctionToolParam``):
+        the Realtime shape plus ``strict`` (False: the schema keeps optional parameters)."""
+        return {"type": "function", "name": self.name, "description": self.description,
+                "parameters": self.parameters, "strict": False}
 
     def validate(self, arguments: str | Mapping[str, Any] | None) -> dict[str, Any]:
         """The keyword arguments for :attr:`fn`, parsed from the model's JSON.
@@ -208,6 +215,10 @@ class Toolbox(Mapping[str, Tool]):
     def realtime_tools(self) -> list[RealtimeFunctionToolParam]:
         """The ``tools`` of a Realtime ``session.update``."""
         return [t.realtime_schema() for t in self._tools.values()]
+
+    def responses_tools(self) -> list[FunctionToolParam]:
+        """The ``tools`` argument of ``client.responses.create``."""
+        return [t.responses_schema() for t in self._tools.values()]
 
     def run(self, name: str, arguments: str | None, call_id: str | None = None) -> ToolCallRecord:
         """Run one call the model made; never raises (errors become the output the model reads)."""

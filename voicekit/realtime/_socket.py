@@ -55,10 +55,10 @@ class RealtimeSocket:
     close_client : bool
         Close ``client`` with the socket (when the session made it).
     connect : callable, optional
-        ``connect(client)`` returns the SDK's connection manager to enter; default
-        ``client.realtime.connect(model=model)``. Others: a Realtime transcription
-        session (``extra_query={"intent": "transcription"}``), GPT-Live
-        (``client.live.connect()``).
+        ``connect(client)`` returns an awaitable of the SDK's open connection; default
+        ``client.realtime.connect(model=model).enter()``. Others: a Realtime
+        transcription session (``extra_query={"intent": "transcription"}``), GPT-Live
+        (``client.live.connect().__aenter__()``).
     append_type : str
         The client event that carries microphone audio (base64 PCM16 24 kHz in
         ``audio``): ``input_audio_buffer.append`` (Realtime) or
@@ -71,7 +71,7 @@ class RealtimeSocket:
                  append_type: str = "input_audio_buffer.append") -> None:
         self.client = client
         self.model = model
-        self._connect = connect or (lambda c: c.realtime.connect(model=model))
+        self._connect = connect or (lambda c: c.realtime.connect(model=model).enter())
         self.append_type = append_type
         self.events: list[RealtimeEvent] = []
         self.before_send: Callable[[dict[str, Any]], None] | None = None
@@ -208,7 +208,7 @@ class RealtimeSocket:
     # ------------------------------------------------------------ internals
     async def _open(self) -> None:
         self._queue = asyncio.Queue()
-        self._conn = await self._connect(self.client).enter()
+        self._conn = await self._connect(self.client)
         loop = asyncio.get_running_loop()
         self._tasks = [loop.create_task(self._reader()), loop.create_task(self._writer())]
 

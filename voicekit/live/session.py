@@ -1,0 +1,426 @@
+"""GPT-Live sessions that run in the background of a notebook.
+
+:class:`LiveSession` opens ``client.live.connect()`` (a WebSocket at
+``/v1/live/sessions``; ``openai.resources.live``) with the SDK's async client on an
+asyncio loop in a daemon thread, as :class:`~voicekit.realtime.RealtimeSession` does.
+GPT-Live is **full duplex**: the client streams the microphone all the time (silence
+included) and the model decides for itself when to speak and when to stop. Nothing
+commits a turn or asks for a response. The session:
+
+- sends ``session.start`` with the model inside the session (never in the URL) and
+  waits for ``session.started``;
+- streams a Recorder, or a recording at microphone pace, as
+  ``session.input_audio.append`` (PCM16 mono, 24,000 Hz, base64);
+- plays ``session.output_audio.delta`` into a :class:`~voicekit.widgets.Player`, groups
+  the transcripts with the SDK's ``openai.lib.live.TranscriptGrouper`` into a
+  :class:`~voicekit.widgets.Transcript`, and every event into an EventLog;
+- answers **client delegation**: on ``session.delegation.created`` it runs ``delegate``
+  (a Python callable, or a :mod:`voicekit.live.backends` backend) on what the user
+  asked, and sends the result as ``session.commentary.append`` with that
+  ``delegation_id`` (guide "Delegation and tools in GPT-Live").
+
+Sources: the SDK's ``openai.types.live`` models; OpenAI guides "WebSockets"
+(voice-websockets), "Prompting GPT-Live" (live-prompting), "Delegation and tools in
+GPT-Live" (live-delegation).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable, Iterable, Mapping
+from concurrent.futures import Future
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Self
+
+import numpy as np
+import pydantic
+
+from .._callbacks import CallbackHandle, Callbacks
+from .._lifecycle import Lifecycle, track
+from ..agents.pricing import live_session_cost
+from ..audio import Clip
+from ..formats import REALTIME_SAMPLE_RATE
+from ..realtime._client_events import pcm16_24k
+from ..realtime._socket import RealtimeSocket, event_types
+from ..realtime.turns import RealtimeEvent
+from .turns import LiveBook, LiveTurn
+
+if TYPE_CHECKING:
+    from openai import AsyncOpenAI, OpenAI
+
+    from ..widgets import EventLog, Player, Recorder, Transcript
+
+__all__ = ["DEFAULT_LIVE_MODEL", "LiveDelegation", "LiveSession"]
+
+logger = logging.getLogger("voicekit.live")
+
+DEFAULT_LIVE_MODEL = "gpt-live-1"
+"""GPT-Live's first model (``openai.types.live.SessionConfig.model`` literals)."""
+
+PAD_MS = 1500
+"""Silence streamed after a recording, ms: a Live client keeps sending audio while the
+user is quiet, and the model answers into that silence."""
+
+_GROUPED = {"session.input_transcript.delta", "session.output_transcript.delta", "session.closed"}
+
+
+@dataclass
+class LiveDelegation:
+    """One ``session.delegation.created`` and what the application answered.
+
+    ``task`` is the user's words the delegation was made on; ``result`` the text sent
+    back as commentary (None until answered); ``seconds`` how long the backend took.
+    """
+
+    id: str
+    target: str
+    task: str
+    offset_ms: int
+    result: str | None = None
+    error: str | None = None
+    seconds: float | None = None
+
+
+class LiveSession:
+    """One GPT-Live conversation, running on a background thread.
+
+    Parameters
+    ----------
+    client : openai.AsyncOpenAI or openai.OpenAI
+        A sync client is copied into an ``AsyncOpenAI`` (same key and base URL), which
+        is closed with the session.
+    model : str
+        ``"gpt-live-1"`` (default) or ``"gpt-live-1.1"``.
+    player, transcript, event_log : widgets, optional
+        Where the model's audio plays (give the Player ``autoplay=True``), where the
+        grouped transcript shows, where every event is listed.
+    delegate : callable, optional
+        ``delegate(task) -> str`` answers client delegations (``task``: what the user
+        asked). None leaves them to you: :meth:`append_commentary` with the id.
+
+    Attributes
+    ----------
+    session : dict
+        The resolved session (``session.started``, then ``session.updated``).
+    turns : list of LiveTurn
+    delegations : list of LiveDelegation
+    segments : dict
+        The SDK grouper's transcript segments by id (``TranscriptSegment``).
+    usage : dict or None
+        The last ``SessionUsage`` (``seconds``), from ``session.usage.updated`` or
+        ``session.closed``.
+    errors : list of dict
+        Every ``error`` event's ``error`` object.
+    """
+
+    def __init__(self, client: AsyncOpenAI | OpenAI, model: str = DEFAULT_LIVE_MODEL, *,
+                 player: Player | None = None, transcript: Transcript | None = None,
+                 event_log: EventLog | None = None, delegate: Callable[[str], str] | None = None) -> None:
+        from openai import AsyncOpenAI
+        from openai.lib.live import TranscriptGrouper
+        from openai.types.live import ServerEvent
+
+        if isinstance(client, AsyncOpenAI):
+            self._client, own = client, False
+        else:
+            self._client, own = AsyncOpenAI(api_key=client.api_key, base_url=client.base_url,
+                                            organization=client.organization, project=client.project), True
+        self.model, self.player, self.transcript, self.event_log = model, player, transcript, event_log
+        self.delegate = delegate
+        self.session: dict[str, Any] = {}
+        self.errors: list[dict[str, Any]] = []
+        self.delegations: list[LiveDelegation] = []
+        self.usage: dict[str, Any] | None = None
+        self.closed_event: dict[str, Any] | None = None
+        self.segments: dict[str, Any] = {}
+        self._segment_rows: dict[str, int] = {}
+        self._book = LiveBook()
+        self._t_started: float | None = None
+        self._events_adapter: pydantic.TypeAdapter[Any] = pydantic.TypeAdapter(ServerEvent)
+        self._grouper = TranscriptGrouper()
+        self._grouper.on("segment.updated", self._segment)
+        self._on_event: Callbacks[RealtimeEvent] = Callbacks("LiveSession on_event")
+        self._recorder: Recorder | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._socket = RealtimeSocket(self._client, model, handle=self._handle, on_record=self._recorded,
+                                      close_client=own, connect=lambda c: c.live.connect().__aenter__(),
+                                      append_type="session.input_audio.append")
+        self.lifecycle = Lifecycle("LiveSession")
+        track(self)
+
+    # ------------------------------------------------------------ lifecycle
+    def start(self, session: Mapping[str, Any] | None = None, *, timeout: float = 60.0) -> dict[str, Any]:
+        """Connect, send ``session.start`` (``session`` plus ``model``) and return the
+        resolved session from ``session.started``. Safe to re-run: a started session
+        returns its session and opens no second connection (its configuration is fixed
+        at start; :meth:`update` changes what may change).
+
+        Raises
+        ------
+        RealtimeError
+            If the server answers with an ``error`` event (an unknown field, say).
+        ClosedError
+            If the session was closed.
+        """
+        self.lifecycle.check()
+        if self._socket.opened:
+            return dict(self.session)
+        self._socket.open(timeout)
+        mark = self.mark()
+        self.send({"type": "session.start", "session": {"model": self.model, **dict(session or {})}})
+        return dict(self.wait_for("session.started", since=mark, timeout=timeout).data["session"])
+
+    def update(self, session: Mapping[str, Any], *, timeout: float = 30.0) -> dict[str, Any]:
+        """Send ``session.update`` (delegation settings; the voice, audio format and
+        instructions are fixed at start) and return ``session.updated``'s session."""
+        mark = self.mark()
+        self.send({"type": "session.update", "session": dict(session)})
+        return dict(self.wait_for("session.updated", since=mark, timeout=timeout).data["session"])
+
+    def close(self, timeout: float = 10.0) -> None:
+        """Send ``session.close``, wait for ``session.closed`` (its reason and final usage
+        land in :attr:`closed_event`), then close the socket. Idempotent; needed only
+        to hang up early: the kernel's exit closes every session."""
+        if self.lifecycle.close():
+            self._shutdown(timeout)
+
+    def _shutdown(self, timeout: float = 10.0) -> None:
+        if self._socket.connected and self.closed_event is None:
+            try:
+                mark = self._socket.mark()
+                self._socket.put("event", {"type": "session.close"})
+                self._socket.wait_for({"session.closed"}, mark, timeout, None, False)
+            except Exception as exc:  # noqa: BLE001 -- the socket still gets closed
+                logger.warning("no session.closed before closing the socket: %s", exc)
+        if self._socket.opened:
+            self._socket.call(lambda: [task.cancel() for task in list(self._tasks)])
+        self._socket.close(timeout)
+        self._grouper.close()
+
+    @property
+    def closed(self) -> bool:
+        return self.lifecycle.closed
+
+    @property
+    def connected(self) -> bool:
+        return self._socket.connected
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # --------------------------------------------------------------- sending
+    def send(self, event: Mapping[str, Any]) -> Future[None]:
+        """Queue one client event (``openai.types.live.ClientEventParam``)."""
+        self.lifecycle.check()
+        return self._socket.put("event", dict(event))
+
+    def send_audio(self, audio: Clip) -> Future[None]:
+        """Queue one ``session.input_audio.append`` of ``audio`` (resampled to 24 kHz PCM16)."""
+        self.lifecycle.check()
+        return self._socket.put("audio", pcm16_24k(audio))
+
+    def send_clip(self, clip: Clip, *, chunk_ms: float = 100.0, realtime: bool = True,
+                  pad_ms: float = PAD_MS) -> Future[None]:
+        """Stream a recording as a microphone would: ``chunk_ms`` pieces at the speed of
+        speech (``realtime``), then ``pad_ms`` of silence. Returns at once; the Future
+        is done when the last chunk was sent."""
+        self.lifecycle.check()
+        pcm = np.concatenate([pcm16_24k(clip), np.zeros(round(pad_ms * REALTIME_SAMPLE_RATE / 1000), np.int16)])
+        step = max(1, round(chunk_ms * REALTIME_SAMPLE_RATE / 1000))
+        return self._socket.put("clip", (pcm, step, realtime))
+
+    def run_turn(self, clip: Clip, *, timeout: float = 120.0, quiet_ms: float = 800.0) -> LiveTurn:
+        """Say ``clip`` (at microphone pace) and wait until the model has answered: its
+        first audio, then ``quiet_ms`` without more of it. When the turn delegated work
+        to :attr:`delegate`, also wait for each result to be sent back
+        (``session.commentary.appended``) and for the model to speak it.
+
+        Raises
+        ------
+        TimeoutError
+            If no answer arrives within ``timeout`` seconds.
+        """
+        self.lifecycle.check()
+        deadline = time.monotonic() + timeout
+        mark = self.mark()
+        n_before = len(self.turns)
+        self.send_clip(clip)
+        self.wait_for("session.output_audio.delta", since=mark, timeout=timeout,
+                      where=lambda e: len(self.turns) > n_before and self._book.current is not None
+                      and self._book.current.first_audio_ms is not None)
+        self._until_quiet(self.mark(), quiet_ms, deadline)
+        turn = self._book.current
+        assert turn is not None
+        if self.delegate is not None:
+            for delegation_id in turn.delegation_ids:
+                appended = self.wait_for("session.commentary.appended", since=mark,
+                                         timeout=max(0.0, deadline - time.monotonic()),
+                                         where=lambda e, i=delegation_id: e.data.get("client_event_id") == _answer_id(i))
+                after = self.events.index(appended) + 1
+                self.wait_for("session.output_audio.delta", since=after, timeout=max(0.0, deadline - time.monotonic()))
+                self._until_quiet(self.mark(), quiet_ms, deadline)
+        return turn
+
+    def _until_quiet(self, since: int, quiet_ms: float, deadline: float) -> None:
+        """Wait until no ``session.output_audio.delta`` came for ``quiet_ms`` (or the deadline)."""
+        while time.monotonic() < deadline:
+            try:
+                last = self.wait_for("session.output_audio.delta", since=since, timeout=quiet_ms / 1000)
+            except TimeoutError:
+                return
+            since = self.events.index(last) + 1
+
+    def mute(self) -> None:
+        """``session.input_audio.mute``: the model stops hearing the input (it is still sent)."""
+        self.send({"type": "session.input_audio.mute"})
+
+    def unmute(self) -> None:
+        """``session.input_audio.unmute``."""
+        self.send({"type": "session.input_audio.unmute"})
+
+    def append_instructions(self, text: str, delegation_id: str | None = None) -> None:
+        """``session.instructions.append``: more guidance for the rest of the session."""
+        self.send({"type": "session.instructions.append", "content": text, "delegation_id": delegation_id})
+
+    def append_commentary(self, text: str, delegation_id: str | None = None) -> None:
+        """``session.commentary.append``: speakable context the model communicates; with a
+        ``delegation_id``, the result of that client delegation."""
+        self.send({"type": "session.commentary.append", "content": text, "delegation_id": delegation_id})
+
+    def append_thinking(self, text: str, delegation_id: str | None = None) -> None:
+        """``session.thinking.append``: silent context the model knows but does not say."""
+        self.send({"type": "session.thinking.append", "content": text, "delegation_id": delegation_id})
+
+    def attach(self, recorder: Recorder) -> None:
+        """Stream ``recorder``'s chunks to the session (replaces an earlier attachment)."""
+        self.lifecycle.check()
+        self.detach()
+        recorder.on_chunk(self._on_chunk)
+        self._recorder = recorder
+
+    def detach(self) -> None:
+        if self._recorder is not None:
+            self._recorder.on_chunk(self._on_chunk, remove=True)
+            self._recorder = None
+
+    def _on_chunk(self, chunk: Any) -> None:
+        self.send_audio(chunk.clip)
+
+    # ------------------------------------------------------------ waiting and reading
+    def mark(self) -> int:
+        return self._socket.mark()
+
+    def wait_for(self, event_type: str | Iterable[str], *, since: int | None = None, timeout: float = 60.0,
+                 where: Callable[[RealtimeEvent], bool] | None = None, raise_on_error: bool = True) -> RealtimeEvent:
+        """Block until a server event of ``event_type`` arrives (as
+        :meth:`RealtimeSession.wait_for`: TimeoutError, RealtimeError on an ``error``)."""
+        self.lifecycle.check()
+        return self._socket.wait_for(event_types(event_type), since, timeout, where, raise_on_error)
+
+    @property
+    def events(self) -> list[RealtimeEvent]:
+        return self._socket.events
+
+    @property
+    def turns(self) -> list[LiveTurn]:
+        return self._book.turns
+
+    @property
+    def talk_overs(self) -> list[dict[str, Any]]:
+        """Each time the user spoke over the model (see :class:`LiveBook`)."""
+        return self._book.talk_overs
+
+    @property
+    def seconds(self) -> float:
+        """Session duration so far, s: the server's usage when it sent one, else the clock."""
+        if self.usage and self.usage.get("seconds") is not None:
+            return float(self.usage["seconds"])
+        return 0.0 if self._t_started is None else self._socket.now() - self._t_started
+
+    @property
+    def cost_usd(self) -> float:
+        """Estimated dollars of voice session so far (``voicekit.agents.pricing``)."""
+        return live_session_cost(self.model, self.seconds) or 0.0
+
+    def on_event(self, callback: Callable[[RealtimeEvent], Any], remove: bool = False) -> CallbackHandle:
+        """Call ``callback(event)`` with every event, both ways (replaced on re-run)."""
+        return self._on_event.register(callback, remove)
+
+    # ------------------------------------------------------------ internals
+    def _timeline_ms(self) -> float:
+        return 0.0 if self._t_started is None else 1000.0 * (self._socket.now() - self._t_started)
+
+    def _handle(self, data: dict[str, Any]) -> None:
+        kind = data.get("type", "")
+        if kind in _GROUPED:
+            self._grouper.push(self._events_adapter.validate_python(data))
+        if kind in ("session.started", "session.updated"):
+            self.session = data["session"]
+            if kind == "session.started":
+                self._t_started = self._socket.now()
+        elif kind == "error":
+            self.errors.append(data.get("error") or {})
+            logger.warning("Live error event: %s", (data.get("error") or {}).get("message"))
+        elif kind == "session.input_transcript.delta":
+            self._book.input_delta(data)
+        elif kind == "session.output_transcript.delta":
+            self._book.output_delta(data)
+        elif kind == "session.output_audio.delta":
+            pcm = Clip.from_base64_pcm16(data["delta"]).samples
+            self._book.audio(pcm, self._timeline_ms())
+            if self.player is not None:
+                self.player.append(pcm)
+        elif kind == "session.delegation.created":
+            self._delegation(data)
+        elif kind == "session.usage.updated":
+            self.usage = data.get("usage")
+        elif kind == "session.closed":
+            self.closed_event, self.usage = data, data.get("usage")
+
+    def _delegation(self, data: dict[str, Any]) -> None:
+        d = data["delegation"]
+        turn = self._book.delegation(d["id"])
+        record = LiveDelegation(d["id"], d["target"], turn.user_text, data.get("offset_ms", 0))
+        self.delegations.append(record)
+        if d["target"] == "client" and self.delegate is not None:
+            task = asyncio.get_running_loop().create_task(self._answer(record))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    async def _answer(self, record: LiveDelegation) -> None:
+        t0 = time.perf_counter()
+        assert self.delegate is not None
+        try:
+            record.result = str(await asyncio.to_thread(self.delegate, record.task))
+        except Exception as exc:  # noqa: BLE001 -- the model hears that it failed
+            record.error = f"{type(exc).__name__}: {exc}"
+            logger.warning("delegate failed: %s", record.error)
+            record.result = f"The backend could not do that ({record.error})."
+        record.seconds = time.perf_counter() - t0
+        await self._socket.send_event({"type": "session.commentary.append", "content": record.result,
+                                       "delegation_id": record.id, "event_id": _answer_id(record.id)})
+
+    def _segment(self, segment: Any) -> None:
+        self.segments[segment.id] = segment
+        row = self._segment_rows.setdefault(segment.id, len(self._segment_rows))
+        if self.transcript is not None:
+            self.transcript.show(row, segment.speaker, segment.text, str(self.session.get("id", "")))
+
+    def _recorded(self, event: RealtimeEvent) -> None:
+        if self.event_log is not None:
+            try:
+                self.event_log.add(event)
+            except Exception:
+                logger.exception("EventLog.add failed")
+        self._on_event(event)
+
+
+def _answer_id(delegation_id: str) -> str:
+    """The ``event_id`` of the commentary answering a delegation (echoed back as
+    ``client_event_id`` on ``session.commentary.appended``)."""
+    return f"evt_vk_{delegation_id}"

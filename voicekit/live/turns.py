@@ -1,0 +1,133 @@
+"""What a GPT-Live conversation said, turn by turn, built from its server events.
+
+GPT-Live has no turns on the wire: it is full duplex, and the transcripts arrive as
+``session.input_transcript.delta`` and ``session.output_transcript.delta`` fragments,
+each with ``start_ms``/``end_ms`` on the session timeline (ms since
+``session.started``; ``openai.types.live``). For measuring and showing, :class:`LiveBook`
+groups them into :class:`LiveTurn` records: a turn is what the user said until the model
+answered, and that answer. The display transcript uses the SDK's own
+``openai.lib.live.TranscriptGrouper`` instead (:mod:`voicekit.live.session`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from ..audio import Clip
+from ..formats import REALTIME_SAMPLE_RATE
+
+__all__ = ["LiveBook", "LiveTurn"]
+
+
+@dataclass
+class LiveTurn:
+    """One exchange of a Live session.
+
+    Attributes
+    ----------
+    index : int
+        0, 1, 2... in order.
+    user_text : str
+        The input transcript of the user's speech (or typed context) in this turn.
+    user_start_ms, user_end_ms : int or None
+        Where the user's speech lies on the session timeline, ms.
+    assistant_text : str
+        The output transcript: what the model said, up to where it stopped.
+    first_audio_ms : float or None
+        The session timeline (client clock, ms since ``session.started``) at the
+        turn's first ``session.output_audio.delta``.
+    assistant_end_ms : int or None
+        The end of the model's speech on the session timeline (its last output
+        transcript fragment).
+    talked_over : bool
+        The user spoke while the model was speaking this turn's answer.
+    delegation_ids : list of str
+        Delegations created during the turn (``session.delegation.created``).
+    """
+
+    index: int
+    user_text: str = ""
+    user_start_ms: int | None = None
+    user_end_ms: int | None = None
+    assistant_text: str = ""
+    first_audio_ms: float | None = None
+    assistant_end_ms: int | None = None
+    talked_over: bool = False
+    delegation_ids: list[str] = field(default_factory=list)
+    audio_chunks: list[npt.NDArray[np.int16]] = field(default_factory=list, repr=False)
+
+    @property
+    def latency_ms(self) -> float | None:
+        """End of the user's speech to the model's first audio, ms on the session timeline
+        (None if either is missing). Valid when the input streams at microphone pace, as
+        :meth:`LiveSession.send_clip` and a Recorder send it."""
+        if self.user_end_ms is None or self.first_audio_ms is None:
+            return None
+        return self.first_audio_ms - self.user_end_ms
+
+    @property
+    def reply(self) -> Clip | None:
+        """The model's audio in this turn: PCM16 mono, 24,000 Hz, or None."""
+        if not self.audio_chunks:
+            return None
+        return Clip(np.concatenate(self.audio_chunks), REALTIME_SAMPLE_RATE)
+
+
+class LiveBook:
+    """Builds :class:`LiveTurn` records from Live server events, in arrival order."""
+
+    def __init__(self) -> None:
+        self.turns: list[LiveTurn] = []
+        self.talk_overs: list[dict[str, Any]] = []
+        """Each time the user spoke over the model: ``{"turn", "at_ms", "said"}`` (the
+        turn talked over, where the user began, and what the model had said by then)."""
+
+    @property
+    def current(self) -> LiveTurn | None:
+        return self.turns[-1] if self.turns else None
+
+    def input_delta(self, data: dict[str, Any]) -> LiveTurn:
+        """A ``session.input_transcript.delta``: the user said more."""
+        turn = self.current
+        if turn is None or turn.first_audio_ms is not None or turn.assistant_text:
+            if turn is not None and turn.assistant_end_ms is not None and data["start_ms"] < turn.assistant_end_ms:
+                turn.talked_over = True
+                self.talk_overs.append({"turn": turn.index, "at_ms": data["start_ms"], "said": turn.assistant_text})
+            turn = LiveTurn(index=len(self.turns))
+            self.turns.append(turn)
+        turn.user_text = (turn.user_text + " " + data["delta"]).strip() if turn.user_text else data["delta"].strip()
+        if turn.user_start_ms is None:
+            turn.user_start_ms = data["start_ms"]
+        turn.user_end_ms = data["end_ms"]
+        return turn
+
+    def output_delta(self, data: dict[str, Any]) -> LiveTurn:
+        """A ``session.output_transcript.delta``: the model said more."""
+        turn = self._answering()
+        turn.assistant_text += data["delta"]
+        turn.assistant_end_ms = data["end_ms"]
+        return turn
+
+    def audio(self, pcm: npt.NDArray[np.int16], timeline_ms: float) -> LiveTurn:
+        """A ``session.output_audio.delta`` (decoded), received at ``timeline_ms``."""
+        turn = self._answering()
+        turn.audio_chunks.append(pcm)
+        if turn.first_audio_ms is None:
+            turn.first_audio_ms = timeline_ms
+        return turn
+
+    def delegation(self, delegation_id: str) -> LiveTurn:
+        turn = self._answering()
+        turn.delegation_ids.append(delegation_id)
+        return turn
+
+    def _answering(self) -> LiveTurn:
+        turn = self.current
+        if turn is None:  # the model spoke first (a greeting, commentary)
+            turn = LiveTurn(index=0)
+            self.turns.append(turn)
+        return turn
