@@ -427,3 +427,14 @@ def test_top_p_and_penalties_are_accepted_and_checked(client):
     assert r.choices[0].message.content
     assert _error(client, openai.BadRequestError, top_p=2)["param"] == "top_p"
     assert _error(client, openai.BadRequestError, frequency_penalty=3)["param"] == "frequency_penalty"
+
+
+def test_a_long_greedy_reply_does_not_loop(client):
+    # Issue 13: without repetition control this reply repeated one sentence 24 times up to the 512-token cap.
+    r = _ask(client, [{"role": "system", "content": "Repeat what the user said."},
+                      {"role": "user", "content": "He was not an ill disposed young man"}])
+    text = r.choices[0].message.content
+    sentences = [s.strip() for s in text.replace(". ", ".\n").splitlines() if s.strip()]
+    worst = max(sentences.count(s) for s in sentences)
+    assert worst <= 3, f"a sentence came {worst} times: {text[:300]!r}"
+    assert r.choices[0].finish_reason == "stop", text[-200:]
