@@ -34,11 +34,12 @@ from typing import TYPE_CHECKING, Any
 from .._responses_run import response_store as _store
 from ..errors import OpenAIError
 from ..responses import run_response
-from .errors import LiveError, error_event, unsupported
+from .delegation import Delegation
+from .errors import LiveError, error_event, new_id, unsupported
+from .replies import cancel_acknowledgements, speak_context
 
 if TYPE_CHECKING:
     from .connection import LiveConnection
-    from .delegation import Delegation
 
 __all__ = ["BACKEND_SETTINGS", "Backend", "check_backend"]
 
@@ -121,8 +122,6 @@ class Backend:
         text = " ".join(p.get("text", "") for o in final.get("output", []) if o.get("type") == "message"
                         for p in o.get("content", []) if p.get("type") == "output_text").strip()
         delegation.answered = True
-        from .replies import cancel_acknowledgements, speak_context
-
         cancel_acknowledgements(conn)
         conn.context.add("commentary", text or "The backend found no answer.", delegation.id)
         await speak_context(conn)
@@ -137,9 +136,6 @@ class Backend:
 
     async def create(self) -> None:
         """``response.create``: continue the waiting delegation with the client's items, or start a new one."""
-        from .delegation import Delegation
-        from .errors import new_id
-
         items, self.items = self.items, []
         if self.waiting is not None:
             delegation, self.waiting = self.waiting, None

@@ -29,6 +29,8 @@ import pydantic
 from openai.types.live import SessionConfig, SessionUpdateConfig
 from openai.types.live.built_in_voice import BuiltInVoice
 
+from .._responses_input import RESPONSES_MODELS
+from .backend import check_backend
 from .errors import LiveError, new_id, unsupported
 
 __all__ = [
@@ -148,9 +150,6 @@ def _resolve_delegation(delegation: dict[str, Any] | None) -> dict[str, Any]:
         raise unsupported("Decisions delegation", "use client delegation (the default) or responses",
                           param="session.delegation.type")
     if kind == "responses":
-        from .._responses_input import RESPONSES_MODELS
-        from .backend import check_backend
-
         model = delegation["responses"]["model"]
         if model not in RESPONSES_MODELS:
             raise LiveError(f"The Responses backend model `{model}` does not exist or you do not have access to it.",

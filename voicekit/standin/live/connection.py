@@ -80,6 +80,8 @@ class LiveConnection:
         self.client_event_id: str | None = None
         self.closed = False
         self.muted = False
+        self.heard_any = False
+        """Whether an input transcript has been sent (later ones begin with a space)."""
         self.input_samples = 0
         self.listener: Listener | None = None
         self.backend: Backend | None = None
@@ -195,6 +197,8 @@ class LiveConnection:
         self._out.put_nowait(None)
         with contextlib.suppress(Exception):
             await sender
+        with contextlib.suppress(Exception):
+            await self.ws.close()
 
     # -- session ----------------------------------------------------------------------
 

@@ -33,6 +33,7 @@ from ...audio import Clip
 from ...formats import REALTIME_SAMPLE_RATE
 from ...vad import TurnDetector, VadEvent, VadSettings
 from ..engines import SttResult
+from .replies import answer_user
 
 if TYPE_CHECKING:
     from .connection import LiveConnection
@@ -142,8 +143,6 @@ class Listener:
     async def _transcribe(self, clip: Clip, start_ms: float, end_ms: float,
                           speculative: asyncio.Future[SttResult] | None) -> None:
         """Whisper one utterance, send its transcript, and let the model answer it."""
-        from .replies import answer_user
-
         result = None
         if speculative is not None:
             with contextlib.suppress(Exception):
@@ -153,7 +152,8 @@ class Listener:
         text = result.text.strip()
         if not text or self.conn.closed:
             return
-        first = True
+        first = not self.conn.heard_any  # later utterances start with a space, so the deltas join as text
+        self.conn.heard_any = True
         for seg in result.segments:
             piece = seg.text.strip()
             if not piece:

@@ -50,7 +50,8 @@ async def say(conn: LiveConnection, *, extra_system: str = "", max_tokens: int =
             return Outcome(stopped=True)
         utterance = Utterance(conn.engines, conn.context.turns(extra_system),
                               voice=conn.session["audio"]["output"]["voice"], max_tokens=max_tokens,
-                              emit=conn.emit, now_ms=conn.now_ms, not_before_ms=conn.output_end_ms)
+                              emit=conn.emit, now_ms=conn.now_ms, not_before_ms=conn.output_end_ms,
+                              first=not any(t.heard for t in conn.turns))
         conn.current = utterance
         try:
             outcome = await utterance.play()

@@ -97,10 +97,12 @@ class Utterance:
         The session timeline now, in ms.
     not_before_ms : int
         Where the previous utterance ended on the timeline (no overlap with it).
+    first : bool
+        Whether this is the session's first utterance.
     """
 
     def __init__(self, engines: Engines, turns: list[Turn], *, voice: str, max_tokens: int, emit: Emit,
-                 now_ms: Callable[[], float], not_before_ms: float = 0.0) -> None:
+                 now_ms: Callable[[], float], not_before_ms: float = 0.0, first: bool = True) -> None:
         self.engines = engines
         self.turns = turns
         self.voice = voice
@@ -108,6 +110,8 @@ class Utterance:
         self.emit = emit
         self.now_ms = now_ms
         self.not_before_ms = not_before_ms
+        self.first = first
+        """The session's first utterance: its first word has no leading space (later ones do, so deltas join)."""
         self._stop = threading.Event()
         self._llm_stop = threading.Event()  # llm.respond sets it when its stream ends, so it cannot be the stop flag
         self.outcome = Outcome()
@@ -174,7 +178,7 @@ class Utterance:
                         writing = False
                         continue
                     cursor = max(cursor, self.now_ms())
-                    due.extend(self._schedule(piece, cursor, first_word=not heard and not due))
+                    due.extend(self._schedule(piece, cursor, first_word=self.first and not heard and not due))
                     due.sort(key=lambda d: d.at_ms)
                     cursor += 1000.0 * piece.pcm.size / REALTIME_SAMPLE_RATE
                     if self.outcome.start_ms is None:
