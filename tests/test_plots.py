@@ -38,7 +38,7 @@ def colorbar_labels(fig: Figure) -> list[str]:
 
 
 def test_public_surface_is_pinned() -> None:
-    assert sorted(plots.__all__) == ["plot_compare", "plot_spectrogram", "plot_waveform"]
+    assert sorted(plots.__all__) == ["plot_compare", "plot_spectrogram", "plot_timeline", "plot_waveform"]
 
 
 # ---------------------------------------------------------------- waveform
@@ -190,3 +190,22 @@ def test_compare_default_labels(sine_clip: Clip) -> None:
 def test_compare_refuses_wrong_number_of_labels(sine_clip: Clip) -> None:
     with pytest.raises(ValueError, match="expected two labels"):
         plot_compare(sine_clip, sine_clip, labels=("only one",))  # type: ignore[arg-type]
+
+
+def test_timeline_draws_each_speaker_and_shades_overlaps() -> None:
+    from voicekit.plots import plot_timeline
+
+    segments = [
+        {"speaker": "user", "start_ms": 0, "end_ms": 2000, "text": "hello there"},
+        {"speaker": "assistant", "start_ms": 2500, "end_ms": 5000, "text": "hi, how can I help"},
+        {"speaker": "user", "start_ms": 4000, "end_ms": 4800, "text": "wait"},  # talks over the model
+    ]
+    fig = plot_timeline(segments)
+    ax = fig.axes[0]
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["assistant", "you"]
+    spans = [p for p in ax.patches if p.get_alpha() == 0.25]  # the shaded overlap
+    assert len(spans) == 1
+    box = spans[0].get_bbox()
+    assert (box.x0, box.x1) == pytest.approx((4.0, 4.8))
+    assert ax.get_legend() is not None
+    plt.close(fig)

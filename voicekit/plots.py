@@ -28,7 +28,7 @@ from matplotlib.image import AxesImage
 
 from .audio import Clip
 
-__all__ = ["plot_compare", "plot_spectrogram", "plot_waveform"]
+__all__ = ["plot_compare", "plot_spectrogram", "plot_timeline", "plot_waveform"]
 
 _DB_RANGE = 80.0  # dB shown below the loudest bin
 _DB_FLOOR = -200.0  # dBFS given to exact silence instead of -inf
@@ -246,4 +246,47 @@ def plot_compare(
     fig.colorbar(images[0], ax=list(axes), label="Level (dBFS)")
     if title is not None:
         fig.suptitle(title)
+    return fig
+
+
+def plot_timeline(segments: Sequence[Any], *, title: str = "Who spoke when") -> Figure:
+    """A timeline of a conversation: one row per speaker, a bar per stretch of speech,
+    and the overlaps (both speaking at once) shaded.
+
+    Parameters
+    ----------
+    segments : sequence
+        Objects or dicts with ``speaker`` (``"user"`` or ``"assistant"``), ``start_ms``,
+        ``end_ms`` (ms on the session timeline) and ``text``: the SDK's
+        ``openai.lib.live.TranscriptSegment``, as :attr:`voicekit.live.LiveSession.segments`
+        holds them.
+    title : str
+        The axes title.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        Time in s on x; overlaps in red.
+    """
+    rows = {"user": 1, "assistant": 0}
+    colors = {"user": "tab:blue", "assistant": "tab:green"}
+    fig, ax = plt.subplots(figsize=(9, 2.2), constrained_layout=True)
+    spans: dict[str, list[tuple[float, float]]] = {"user": [], "assistant": []}
+    for seg in segments:
+        speaker = _field(seg, "speaker")
+        a, b = _field(seg, "start_ms") / 1000, max(_field(seg, "end_ms"), _field(seg, "start_ms") + 1) / 1000
+        spans.setdefault(speaker, []).append((a, b))
+        ax.broken_barh([(a, b - a)], (rows.get(speaker, 0) - 0.35, 0.7), color=colors.get(speaker, "tab:gray"))
+        text = str(_field(seg, "text"))
+        ax.text(a, rows.get(speaker, 0) + 0.42, text[:40] + ("…" if len(text) > 40 else ""), fontsize=7)
+    overlaps = [(max(ua, aa), min(ub, ab)) for ua, ub in spans["user"] for aa, ab in spans["assistant"]
+                if min(ub, ab) > max(ua, aa)]
+    for a, b in overlaps:
+        ax.axvspan(a, b, color="tab:red", alpha=0.25, label="both speaking" if (a, b) == overlaps[0] else None)
+    ax.set_yticks([0, 1], ["assistant", "you"])
+    ax.set_ylim(-0.6, 1.8)
+    ax.set_xlabel("session time (s)")
+    ax.set_title(title)
+    if overlaps:
+        ax.legend(loc="upper right", fontsize=8)
     return fig

@@ -38,7 +38,7 @@ class TurnMetrics:
     Attributes
     ----------
     agent : str
-        ``"cascaded"`` or ``"realtime"``.
+        ``"cascaded"``, ``"realtime"`` or ``"live"``.
     turn : int
         0, 1, 2... within the agent's conversation.
     voice_to_voice_ms : float or None
@@ -59,6 +59,9 @@ class TurnMetrics:
     status : str
         ``completed``, ``incomplete`` (the reply hit its token limit: Realtime
         ``response.done`` status), ``interrupted`` (barge-in) or ``failed``.
+    duration_cost_usd : float
+        Cost that is not from tokens: GPT-Live bills its voice session by duration
+        (:func:`voicekit.agents.pricing.live_session_cost`), shared out over its turns.
     conversation : str
         The conversation's id (a cascaded agent's ``conversation_id``, new at each
         ``reset()``; a Realtime session's id): turn numbers restart with each.
@@ -79,6 +82,7 @@ class TurnMetrics:
     tool_calls: list[str] = field(default_factory=list)
     status: str = "completed"
     conversation: str = ""
+    duration_cost_usd: float = 0.0
 
     def add_usage(self, usage: Usage) -> None:
         """Add ``usage`` to the entry for its model (one entry per model; ``usage`` itself is not kept)."""
@@ -96,7 +100,7 @@ class TurnMetrics:
     @property
     def cost_usd(self) -> float:
         """Estimated dollars at :data:`voicekit.agents.pricing.PRICES` (models not in the table count 0)."""
-        return sum(usage_cost(u) or 0.0 for u in self.usage)
+        return sum(usage_cost(u) or 0.0 for u in self.usage) + self.duration_cost_usd
 
     def row(self) -> dict[str, Any]:
         """A flat dict for a table: times rounded to ms, cost in dollars; None where a

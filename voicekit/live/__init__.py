@@ -5,6 +5,7 @@
     live/
     ├── session.py   LiveSession: start, stream audio, play, transcripts, client delegation
     ├── turns.py     LiveTurn records and the talk-overs, from the transcript events
+    ├── delegation.py  client delegation: the records, answered by a backend
     └── backends.py  ChatBackend, ResponsesBackend: tool-using backends for client delegation
 
 Protocol facts come from the SDK (``openai.resources.live``, ``openai.types.live``,
@@ -15,7 +16,8 @@ Protocol facts come from the SDK (``openai.resources.live``, ``openai.types.live
 from __future__ import annotations
 
 from .backends import BACKEND_INSTRUCTIONS, ChatBackend, ResponsesBackend
-from .session import DEFAULT_LIVE_MODEL, LiveDelegation, LiveSession
+from .delegation import LiveDelegation
+from .session import DEFAULT_LIVE_MODEL, LiveSession
 from .turns import LiveTurn
 
 __all__ = ["BACKEND_INSTRUCTIONS", "DEFAULT_LIVE_MODEL", "ChatBackend", "LiveDelegation", "LiveSession",

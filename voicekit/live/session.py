@@ -26,12 +26,10 @@ GPT-Live" (live-delegation).
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import Future
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Self
 
 import numpy as np
@@ -45,11 +43,13 @@ from ..formats import REALTIME_SAMPLE_RATE
 from ..realtime._client_events import pcm16_24k
 from ..realtime._socket import RealtimeSocket, event_types
 from ..realtime.turns import RealtimeEvent
-from .turns import LiveBook, LiveTurn
+from .delegation import Delegator, LiveDelegation, answers
+from .turns import LiveBook, LiveTurn, live_metrics
 
 if TYPE_CHECKING:
     from openai import AsyncOpenAI, OpenAI
 
+    from ..agents.turn_metrics import TurnMetrics
     from ..widgets import EventLog, Player, Recorder, Transcript
 
 __all__ = ["DEFAULT_LIVE_MODEL", "LiveDelegation", "LiveSession"]
@@ -64,23 +64,6 @@ PAD_MS = 1500
 user is quiet, and the model answers into that silence."""
 
 _GROUPED = {"session.input_transcript.delta", "session.output_transcript.delta", "session.closed"}
-
-
-@dataclass
-class LiveDelegation:
-    """One ``session.delegation.created`` and what the application answered.
-
-    ``task`` is the user's words the delegation was made on; ``result`` the text sent
-    back as commentary (None until answered); ``seconds`` how long the backend took.
-    """
-
-    id: str
-    target: str
-    task: str
-    offset_ms: int
-    result: str | None = None
-    error: str | None = None
-    seconds: float | None = None
 
 
 class LiveSession:
@@ -131,7 +114,6 @@ class LiveSession:
         self.delegate = delegate
         self.session: dict[str, Any] = {}
         self.errors: list[dict[str, Any]] = []
-        self.delegations: list[LiveDelegation] = []
         self.usage: dict[str, Any] | None = None
         self.closed_event: dict[str, Any] | None = None
         self.segments: dict[str, Any] = {}
@@ -143,10 +125,11 @@ class LiveSession:
         self._grouper.on("segment.updated", self._segment)
         self._on_event: Callbacks[RealtimeEvent] = Callbacks("LiveSession on_event")
         self._recorder: Recorder | None = None
-        self._tasks: set[asyncio.Task[None]] = set()
         self._socket = RealtimeSocket(self._client, model, handle=self._handle, on_record=self._recorded,
                                       close_client=own, connect=lambda c: c.live.connect().__aenter__(),
                                       append_type="session.input_audio.append")
+        self._delegator = Delegator(self._socket.send_event)
+        self.delegations = self._delegator.records
         self.lifecycle = Lifecycle("LiveSession")
         track(self)
 
@@ -195,7 +178,7 @@ class LiveSession:
             except Exception as exc:  # noqa: BLE001 -- the socket still gets closed
                 logger.warning("no session.closed before closing the socket: %s", exc)
         if self._socket.opened:
-            self._socket.call(lambda: [task.cancel() for task in list(self._tasks)])
+            self._socket.call(self._delegator.cancel)
         self._socket.close(timeout)
         self._grouper.close()
 
@@ -260,7 +243,7 @@ class LiveSession:
             for delegation_id in turn.delegation_ids:
                 appended = self.wait_for("session.commentary.appended", since=mark,
                                          timeout=max(0.0, deadline - time.monotonic()),
-                                         where=lambda e, i=delegation_id: e.data.get("client_event_id") == _answer_id(i))
+                                         where=answers(delegation_id))
                 after = self.events.index(appended) + 1
                 self.wait_for("session.output_audio.delta", since=after, timeout=max(0.0, deadline - time.monotonic()))
                 self._until_quiet(self.mark(), quiet_ms, deadline)
@@ -347,6 +330,12 @@ class LiveSession:
         """Estimated dollars of voice session so far (``voicekit.agents.pricing``)."""
         return live_session_cost(self.model, self.seconds) or 0.0
 
+    @property
+    def metrics(self) -> list[TurnMetrics]:
+        """A :class:`~voicekit.agents.TurnMetrics` per turn (see :func:`.turns.live_metrics`)."""
+        return live_metrics(self.turns, model=self.model, conversation=str(self.session.get("id", "")),
+                            session_ms=1000.0 * self.seconds)
+
     def on_event(self, callback: Callable[[RealtimeEvent], Any], remove: bool = False) -> CallbackHandle:
         """Call ``callback(event)`` with every event, both ways (replaced on re-run)."""
         return self._on_event.register(callback, remove)
@@ -376,34 +365,12 @@ class LiveSession:
             if self.player is not None:
                 self.player.append(pcm)
         elif kind == "session.delegation.created":
-            self._delegation(data)
+            turn = self._book.delegation(data["delegation"]["id"])
+            self._delegator.created(data, turn.user_text, self.delegate)
         elif kind == "session.usage.updated":
             self.usage = data.get("usage")
         elif kind == "session.closed":
             self.closed_event, self.usage = data, data.get("usage")
-
-    def _delegation(self, data: dict[str, Any]) -> None:
-        d = data["delegation"]
-        turn = self._book.delegation(d["id"])
-        record = LiveDelegation(d["id"], d["target"], turn.user_text, data.get("offset_ms", 0))
-        self.delegations.append(record)
-        if d["target"] == "client" and self.delegate is not None:
-            task = asyncio.get_running_loop().create_task(self._answer(record))
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
-
-    async def _answer(self, record: LiveDelegation) -> None:
-        t0 = time.perf_counter()
-        assert self.delegate is not None
-        try:
-            record.result = str(await asyncio.to_thread(self.delegate, record.task))
-        except Exception as exc:  # noqa: BLE001 -- the model hears that it failed
-            record.error = f"{type(exc).__name__}: {exc}"
-            logger.warning("delegate failed: %s", record.error)
-            record.result = f"The backend could not do that ({record.error})."
-        record.seconds = time.perf_counter() - t0
-        await self._socket.send_event({"type": "session.commentary.append", "content": record.result,
-                                       "delegation_id": record.id, "event_id": _answer_id(record.id)})
 
     def _segment(self, segment: Any) -> None:
         self.segments[segment.id] = segment
@@ -418,9 +385,3 @@ class LiveSession:
             except Exception:
                 logger.exception("EventLog.add failed")
         self._on_event(event)
-
-
-def _answer_id(delegation_id: str) -> str:
-    """The ``event_id`` of the commentary answering a delegation (echoed back as
-    ``client_event_id`` on ``session.commentary.appended``)."""
-    return f"evt_vk_{delegation_id}"

@@ -17,10 +17,12 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from ..agents.pricing import live_session_cost
+from ..agents.turn_metrics import TurnMetrics
 from ..audio import Clip
 from ..formats import REALTIME_SAMPLE_RATE
 
-__all__ = ["LiveBook", "LiveTurn"]
+__all__ = ["LiveBook", "LiveTurn", "live_metrics"]
 
 
 @dataclass
@@ -131,3 +133,28 @@ class LiveBook:
             turn = LiveTurn(index=0)
             self.turns.append(turn)
         return turn
+
+
+def live_metrics(turns: list[LiveTurn], *, model: str, conversation: str, session_ms: float) -> list[TurnMetrics]:
+    """A :class:`~voicekit.agents.TurnMetrics` per turn, comparable with the other agents'.
+
+    Voice-to-voice is :attr:`LiveTurn.latency_ms`. GPT-Live bills session time, not
+    tokens, so each turn carries the cost of its share of the session: from its start
+    (the first turn: the session's start) to the next turn's start (the last: ``session_ms``,
+    the session's length so far). A delegation counts as a tool call (``"delegation"``).
+    """
+    out = []
+    for i, t in enumerate(turns):
+        start = 0.0 if i == 0 else float(t.user_start_ms or 0)
+        end = float(turns[i + 1].user_start_ms or session_ms) if i + 1 < len(turns) else session_ms
+        reply = t.reply
+        out.append(TurnMetrics(
+            "live", t.index, conversation=conversation, user_text=t.user_text, reply_text=t.assistant_text,
+            voice_to_voice_ms=t.latency_ms,
+            input_audio_s=None if t.user_start_ms is None or t.user_end_ms is None
+            else (t.user_end_ms - t.user_start_ms) / 1000,
+            output_audio_s=reply.duration if reply is not None else 0.0,
+            tool_calls=["delegation"] * len(t.delegation_ids),
+            status="interrupted" if t.talked_over else "completed",
+            duration_cost_usd=live_session_cost(model, max(0.0, end - start) / 1000) or 0.0))
+    return out
