@@ -728,3 +728,107 @@ def test_a_head_start_is_dropped_when_the_user_talks_again(rt: Wire, speech: dic
     transcript = next((e for e in events if e["type"] == done), None) or rt.until(done)[-1]
     words = normalize_text(transcript["transcript"]).split()
     assert len(words) >= 8 and "hearts" in words, words  # the reply was to both parts, not the first alone
+
+
+# -- the server's own responses ------------------------------------------------------------
+
+
+def test_vad_responses_never_report_an_error_the_server_caused(client: OpenAI, speech: dict[str, tuple[np.ndarray, str]]) -> None:
+    """Bug 4 (issue 15): three turns sent faster than real time, create_response and
+    interrupt_response on; turns 2 and 3 commit while turn 1's response is running or
+    winding down. No ``conversation_already_has_active_response`` (or any) error may come,
+    and the last turn is answered."""
+    turns = [speech[name][0] for name in ("cards_001.wav", "cards_002.wav", "cards_003.wav")]
+    audio = np.concatenate([turn_audio(pcm, tail_ms=700) for pcm in turns])
+    with client.realtime.connect(model=MODEL) as conn:
+        wire = Wire(conn)
+        wire.recv()
+        wire.send({"type": "session.update", "session": {"type": "realtime", "output_modalities": ["text"],
+                                                          "audio": {"input": {"turn_detection": {
+                                                              "type": "server_vad", "create_response": True,
+                                                              "interrupt_response": True}}}}})
+        wire.until("session.updated")
+        wire.append(audio, chunk_ms=100)
+        wire.append(silence_ms(1000), chunk_ms=100)
+        # VAD runs as each append is read, so every turn has committed before this is answered
+        events = wire.until("session.updated") if wire.send({"type": "session.update", "session": {
+            "type": "realtime"}}) else []
+        commits = [k for k, e in enumerate(events) if e["type"] == "input_audio_buffer.committed"]
+        assert len(commits) >= 3, types(events)
+        while events[-1]["type"] != "response.done" or not any(  # the response that answers the last turn
+                e["type"] == "response.created" and e["response"]["id"] == events[-1]["response"]["id"]
+                for e in events[commits[-1]:]):
+            events.append(wire.recv())
+        errors = [e for e in events if e["type"] == "error"]
+        assert not errors, errors
+        # anything the server still had queued comes before the answer to this probe
+        wire.send({"type": "conversation.item.retrieve", "item_id": events[commits[-1]]["item_id"]})
+        probe = wire.until("conversation.item.retrieved")
+        assert "error" not in types(probe), probe
+        events += probe
+        wire.check_unique_ids()
+    created = [e["response"]["id"] for e in events if e["type"] == "response.created"]
+    done = [e["response"]["id"] for e in events if e["type"] == "response.done"]
+    assert created == done  # one response at a time, each finished
+
+
+# -- layout ---------------------------------------------------------------------------------
+
+
+def test_no_import_cycles_in_the_standin() -> None:
+    """Issue 13: import arrows point one way from voicekit.standin.realtime, through every
+    stand-in module it reaches (handlers never import connection)."""
+    import ast
+
+    root = Path(__file__).resolve().parents[1] / "voicekit"
+    graph: dict[str, set[str]] = {}
+    for path in (root / "standin").rglob("*.py"):
+        parts = list(path.relative_to(root.parent).with_suffix("").parts)
+        is_pkg = parts[-1] == "__init__"
+        module = ".".join(parts[:-1] if is_pkg else parts)
+        package = module.split(".") if is_pkg else module.split(".")[:-1]
+        deps = graph.setdefault(module, set())
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom):
+                base = package[: len(package) - node.level + 1] if node.level else []
+                target = ".".join([*base, *(node.module.split(".") if node.module else [])])
+                deps.update({target, *(f"{target}.{a.name}" for a in node.names)})
+                if node.module is None:  # ``from . import x``: the submodules, not the package's __init__
+                    deps.discard(target)
+            elif isinstance(node, ast.Import):
+                deps.update(a.name for a in node.names)
+    graph = {module: {d for d in deps if d in graph and d != module} for module, deps in graph.items()}
+    state: dict[str, int] = {}
+
+    def visit(module: str, trail: list[str]) -> None:
+        state[module] = 1
+        for dep in sorted(graph[module]):
+            if state.get(dep) == 1:
+                raise AssertionError("import cycle: " + " -> ".join([*trail[trail.index(dep):], dep]))
+            if dep not in state:
+                visit(dep, [*trail, dep])
+        state[module] = 2
+
+    for module in sorted(m for m in graph if m.startswith("voicekit.standin.realtime")):
+        if module not in state:  # everything the Realtime stand-in imports, directly or not
+            visit(module, [module])
+    assert "voicekit.standin.realtime.connection" not in graph["voicekit.standin.realtime.handlers"]
+
+
+# -- unknown WebSocket paths ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("path", ["/v1/realtime/nope", "/v1/unknown", "/v1/models"])
+def test_unknown_websocket_path_gets_openai_404_not_403(standin_server: Any, path: str) -> None:
+    """Bug 7 (issue 15): a 403 handshake looks like a credentials problem; OpenAI answers 404 ``unknown_url``."""
+    from websockets.exceptions import InvalidStatus
+    from websockets.sync.client import connect
+
+    url = standin_server.base_url.replace("http", "ws", 1).rsplit("/v1", 1)[0] + path
+    with pytest.raises(InvalidStatus) as caught:
+        connect(url, open_timeout=10).close()
+    response = caught.value.response
+    assert response.status_code == 404
+    body = json.loads(response.body)
+    assert body["error"]["code"] == "unknown_url" and path in body["error"]["message"]
+    assert body["error"]["type"] == "invalid_request_error"

@@ -18,6 +18,8 @@ from contextlib import asynccontextmanager
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
+from starlette.routing import WebSocketRoute
+from starlette.websockets import WebSocket
 
 from . import chat, live, models, realtime, responses, speech, transcriptions
 from .engines import Engines
@@ -30,6 +32,15 @@ log = logging.getLogger("voicekit.standin")
 
 async def _not_found(request: Request, exc: Exception) -> JSONResponse:
     return error_response(OpenAIError(404, f"Invalid URL ({request.method} {request.url.path})", code="unknown_url"))
+
+
+async def _unknown_websocket(websocket: WebSocket) -> None:
+    """Any other WebSocket path: refuse the handshake with OpenAI's 404 ``unknown_url`` body, not a 403.
+
+    Uses the ASGI ``websocket.http.response`` extension (uvicorn's websockets implementations).
+    """
+    path = websocket.url.path
+    await websocket.send_denial_response(error_response(OpenAIError(404, f"Invalid URL (GET {path})", code="unknown_url")))
 
 
 async def _method_not_allowed(request: Request, exc: Exception) -> JSONResponse:
@@ -73,7 +84,7 @@ def create_app(load_engines: Callable[[], Engines] = Engines.load) -> Starlette:
 
     return Starlette(
         routes=[*models.routes, *transcriptions.routes, *speech.routes, *chat.routes, *responses.routes, *realtime.routes,
-                *live.routes],
+                *live.routes, WebSocketRoute("/{path:path}", _unknown_websocket)],  # the catch-all stays last
         exception_handlers={
             OpenAIError: handle_openai_error,
             404: _not_found,

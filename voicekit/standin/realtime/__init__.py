@@ -17,9 +17,10 @@ out before the reply is written.
 
 Modules: :mod:`.session` (configuration and VAD settings),
 :mod:`.transcription` (transcription sessions and transcript events),
-:mod:`.conversation` and :mod:`.items` (items), :mod:`.response` (the reply
-pipeline), :mod:`.lookahead` and :mod:`.headstart` (work started before a
-turn ends), :mod:`.connection` (one socket's state), :mod:`.registry` (event
+:mod:`.conversation` and :mod:`.items` (items), :mod:`.config` and
+:mod:`.response` (the reply pipeline), :mod:`.turns` (the input buffer and
+its VAD turns), :mod:`.lookahead` and :mod:`.headstart` (work started before
+a turn ends), :mod:`.connection` (one socket's state), :mod:`.registry` (event
 type -> handler) and :mod:`.handlers` (one handler per client event type).
 Import arrows point one way: handlers and connection use the registry, never
 each other.

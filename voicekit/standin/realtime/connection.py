@@ -6,8 +6,9 @@ through the registry it is given (:mod:`.registry`, filled by :mod:`.handlers`).
 Server events go out through one queue in the order they were made, each with
 a fresh ``event_id``. Engine work (Whisper, the LLM, Piper) runs on worker
 threads so the socket keeps reading: that is what lets speech interrupt a
-response. Work started before a turn ends is :mod:`.lookahead`'s; the
-transcript events are :mod:`.transcription`'s.
+response. The input buffer and its VAD turns are :mod:`.turns`' (work started
+before a turn ends, :mod:`.lookahead`'s); the transcript events are
+:mod:`.transcription`'s; response settings :mod:`.config`'s.
 
 A session is a speech-to-speech session (``type: "realtime"``) or a
 transcription session (``type: "transcription"``), which never creates a
@@ -36,17 +37,19 @@ import numpy.typing as npt
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from ...formats import REALTIME_SAMPLE_RATE
-from ...vad import TurnDetector, VadEvent
+from ...vad import TurnDetector
 from ..engines import Engines, SttResult
-from .conversation import Conversation, Item, user_audio_item
+from .config import ResponseConfig, response_config
+from .conversation import Conversation, Item
 from .events import RealtimeProtocolError, error_event, new_id
 from .headstart import HeadStart
 from .items import item_from_client
-from .lookahead import MIN_COMMIT_MS, Lookahead, ms_to_samples, samples_to_ms
+from .lookahead import samples_to_ms
 from .registry import Handler, validate
-from .response import ResponseConfig, ResponseRun, tool_choice_name, tool_specs
-from .session import merge_session, vad_timing
+from .response import ResponseRun
+from .session import merge_session
 from .transcription import merge_transcription_session, transcribe_item
+from .turns import InputTurns
 
 __all__ = ["RealtimeConnection"]
 
@@ -55,7 +58,7 @@ log = logging.getLogger("voicekit.standin.realtime")
 IDLE_PROMPT = "The user has been silent for a while. Gently invite them to continue."
 
 
-class RealtimeConnection(Lookahead):
+class RealtimeConnection(InputTurns):
     """The state of one connection; :meth:`serve` runs it until the client leaves.
 
     Parameters
@@ -235,121 +238,6 @@ class RealtimeConnection(Lookahead):
             self.session = merge_session(self.session, patch, voice_locked=self.voice_locked)
         self.configure_vad()
 
-    def configure_vad(self) -> None:
-        """Follow the session's ``turn_detection`` (keeping the detector's audio state)."""
-        timing = vad_timing(self.session["audio"]["input"]["turn_detection"])
-        if timing is None:
-            self.detector = None
-            self.speech_item_id = None
-        elif self.detector is None:  # VAD on again after manual turns: ms stay on the session's timeline
-            self.detector = TurnDetector(timing, offset_ms=1000.0 * self.timeline / REALTIME_SAMPLE_RATE)
-        else:
-            self.detector.timing = timing
-
-    # -- input audio -------------------------------------------------------------
-
-    async def append_audio(self, pcm: npt.NDArray[np.int16]) -> None:
-        """Add audio to the buffer and run VAD over it."""
-        self.buffer = np.concatenate([self.buffer, pcm])
-        self.timeline += pcm.size
-        if self.detector is None:
-            return
-        for event in self.detector.feed(pcm):
-            if event.kind == "speech_started":
-                await self._speech_started(event.ms)
-            elif event.kind == "speech_paused":
-                if not self.transcribing:
-                    self._speculate(self._turn_start(), event.ms)
-            else:
-                await self._speech_stopped(event)
-        if self._head_start is not None and not self.detector.pausing:
-            self._drop_head_start()  # the user talks again: that reply will not be given
-
-    def _turn_start(self) -> int:
-        """First sample of the turn in progress: speech start minus ``prefix_padding_ms``, within the buffer."""
-        assert self.detector is not None
-        return max(self.buffer_start, ms_to_samples(self.speech_start_ms - self.detector.timing.prefix_padding_ms))
-
-    async def _speech_started(self, ms: int) -> None:
-        assert self.detector is not None
-        self.speech_item_id = new_id("item")
-        self.speech_start_ms = ms
-        if self.idle_task is not None:
-            self.idle_task.cancel()
-        if self.responding() and self.detector.timing.interrupt_response:
-            assert self.active is not None
-            self.active.cancel("turn_detected")
-        self.emit({"type": "input_audio_buffer.speech_started", "audio_start_ms": ms, "item_id": self.speech_item_id})
-
-    async def _speech_stopped(self, event: VadEvent) -> None:
-        assert self.detector is not None
-        ms = event.ms
-        item_id = self.speech_item_id or new_id("item")
-        self.speech_item_id = None
-        self.emit({"type": "input_audio_buffer.speech_stopped", "audio_end_ms": ms, "item_id": item_id})
-        start = self._turn_start()
-        end = min(self.timeline, max(start, ms_to_samples(ms)))
-        head = self._take_head_start(start, event.pause_ms)
-        self.commit(start, end, item_id, self._take_speculation(start, event.pause_ms))
-        if self.detector.timing.create_response and not self.transcribing:
-            if self._auto is not None and not self._auto[0].done():
-                self._auto[0].cancel()  # still waiting: the next response answers both turns
-                if self._auto[1] is not None:
-                    self._auto[1].close()
-            self._auto = (self.spawn(self.respond_after_active({}, head)), head)
-        elif head is not None:
-            head.close()
-
-    def commit(
-        self, start: int, end: int, item_id: str | None = None, speculative: asyncio.Future[SttResult] | None = None,
-    ) -> Item:
-        """Commit timeline samples ``[start, end)`` of the buffer as a user audio item.
-
-        ``speculative`` is a Whisper run already started on the start of that audio.
-        """
-        audio = self.buffer[start - self.buffer_start: end - self.buffer_start].copy()
-        self.buffer = self.buffer[end - self.buffer_start:]
-        self.buffer_start = end
-        item = user_audio_item(audio, item_id)
-        previous = self.conversation.add(item)
-        self.emit({"type": "input_audio_buffer.committed", "previous_item_id": previous, "item_id": item.id})
-        self.emit({"type": "conversation.item.added", "previous_item_id": previous, "item": item.wire()})
-        self.emit({"type": "conversation.item.done", "previous_item_id": previous, "item": item.wire()})
-        self.transcribe_later(item, speculative)
-        return item
-
-    def commit_all(self) -> Item:
-        """``input_audio_buffer.commit``: the whole buffer becomes a user item.
-
-        Raises
-        ------
-        RealtimeProtocolError
-            ``input_audio_buffer_commit_empty`` if it holds under 100 ms.
-        """
-        have_ms = self.buffer.size * 1000 / REALTIME_SAMPLE_RATE
-        if have_ms < MIN_COMMIT_MS:
-            raise RealtimeProtocolError(
-                "Error committing input audio buffer: buffer too small. Expected at least 100ms of audio, "
-                f"but buffer only has {have_ms:.2f}ms of audio.",
-                code="input_audio_buffer_commit_empty",
-            )
-        item_id = self.speech_item_id
-        self.speech_item_id = None
-        self._speculation = self._speculation_wanted = None
-        self._drop_head_start()
-        if self.detector is not None:
-            self.detector.reset()
-        return self.commit(self.buffer_start, self.timeline, item_id)
-
-    def clear_buffer(self) -> None:
-        self.buffer = np.zeros(0, np.int16)
-        self.buffer_start = self.timeline
-        self.speech_item_id = None
-        self._speculation = self._speculation_wanted = None
-        self._drop_head_start()
-        if self.detector is not None:
-            self.detector.reset()
-
     def transcribe_later(self, item: Item, speculative: asyncio.Future[SttResult] | None = None) -> None:
         """Start Whisper on a user audio item (:func:`.transcription.transcribe_item`), after the previous one."""
         after = self._last_transcription
@@ -363,25 +251,10 @@ class RealtimeConnection(Lookahead):
 
     def response_config(self, overrides: dict[str, Any]) -> ResponseConfig:
         """The session's response settings with ``response.create``'s ``response`` overrides."""
-        s = self.session
-        out = (overrides.get("audio") or {}).get("output") or {}
         context = None
         if overrides.get("input") is not None:
             context = [self._input_item(raw, k) for k, raw in enumerate(overrides["input"])]
-        return ResponseConfig(
-            instructions=overrides.get("instructions") or s["instructions"] or "",
-            output_modalities=tuple(overrides.get("output_modalities") or s["output_modalities"]),
-            voice=out.get("voice") or s["audio"]["output"]["voice"],
-            speed=float(s["audio"]["output"].get("speed") or 1.0),
-            output_format=out.get("format") or s["audio"]["output"]["format"],
-            tools=tool_specs(overrides["tools"] if overrides.get("tools") is not None else s["tools"]),
-            tool_choice=tool_choice_name(overrides.get("tool_choice", s["tool_choice"])),
-            max_output_tokens=overrides.get("max_output_tokens", s["max_output_tokens"]) or "inf",
-            metadata=overrides.get("metadata"),
-            conversation=overrides.get("conversation") or "auto",
-            context=context,
-            truncation=s.get("truncation", "auto"),
-        )
+        return response_config(self.session, overrides, context)
 
     def _input_item(self, raw: dict[str, Any], index: int) -> Item:
         if raw.get("type") == "item_reference":
@@ -409,6 +282,7 @@ class RealtimeConnection(Lookahead):
             self.idle_task.cancel()
         run = ResponseRun(self.engines, self.conversation, self.response_config(overrides), self.emit, head_start)
         self.active = run
+        run.announce()
         self.active_task = asyncio.ensure_future(self._run(run))
         self._tasks.add(self.active_task)
         self.active_task.add_done_callback(self._tasks.discard)

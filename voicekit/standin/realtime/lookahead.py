@@ -33,9 +33,9 @@ from ...formats import REALTIME_SAMPLE_RATE
 from ...vad import TurnDetector
 from ..engines import Engines, SttResult
 from ..llm import Turn
+from .config import ResponseConfig, reply_max_tokens, speech_of
 from .conversation import Conversation
 from .headstart import HeadStart
-from .response import ResponseConfig, reply_max_tokens, speech_of
 from .transcription import REALTIME_BEAM_SIZE
 
 __all__ = ["MIN_COMMIT_MS", "Lookahead", "ms_to_samples", "samples_to_ms"]

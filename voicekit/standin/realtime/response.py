@@ -29,7 +29,6 @@ import itertools
 import logging
 import threading
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -38,51 +37,21 @@ import numpy.typing as npt
 from ...formats import REALTIME_SAMPLE_RATE
 from ...phrases import speakable
 from ..engines import Engines, audio_tokens
-from ..llm import ContextLengthError, LLMUsage, TextDelta, ToolCall, ToolSpec, Turn
+from ..llm import ContextLengthError, LLMUsage, TextDelta, ToolCall, Turn
 from ..speech import synthesize_pcm
+from .config import ResponseConfig, reply_max_tokens, speech_of
 from .conversation import Conversation, Item
 from .events import new_id
 from .headstart import HeadStart
 
 log = logging.getLogger("voicekit.standin.realtime")
 
-__all__ = ["DELTA_MS", "ResponseConfig", "ResponseRun", "speakable"]
+__all__ = ["DELTA_MS", "ResponseRun", "drop_oldest_turns", "speakable"]
 
 DELTA_MS = 200
 """Audio per ``response.output_audio.delta`` event, in ms (the last of a sentence may be shorter)."""
 
-REALTIME_DEFAULT_MAX_TOKENS = 150
-"""The reply cap when ``max_output_tokens`` is ``"inf"`` (about 100 words, 40 s of speech).
-
-SmolLM2-135M sometimes rambles; a spoken reply that long is never wanted, and
-Piper would spend seconds of CPU on it. A reply cut here ends ``incomplete``
-with reason ``max_output_tokens``, so the cut is visible.
-"""
-
 Emit = Callable[[dict[str, Any]], None]
-
-
-@dataclass(frozen=True)
-class ResponseConfig:
-    """A response's settings: the session's, with ``response.create`` overrides applied.
-
-    ``max_output_tokens`` is as sent (an int or ``"inf"``); ``context`` is the
-    items the model reads (None: the whole conversation); ``conversation`` is
-    ``"auto"`` (output joins the conversation) or ``"none"`` (out of band).
-    """
-
-    instructions: str
-    output_modalities: tuple[str, ...]
-    voice: str
-    speed: float
-    output_format: dict[str, Any]
-    tools: tuple[ToolSpec, ...]
-    tool_choice: str | None
-    max_output_tokens: int | str
-    metadata: dict[str, str] | None
-    conversation: str
-    context: list[Item] | None
-    truncation: Any = "auto"
 
 
 class ResponseRun:
@@ -114,6 +83,7 @@ class ResponseRun:
         self.head_start = head_start
         """The LLM already started on the expected turns (:mod:`.headstart`), adopted if they match."""
         self._adopted: HeadStart | None = None
+        self._announced = False
 
     def cancel(self, reason: str) -> None:
         """Stop at the next token or audio chunk; ``reason`` is ``client_cancelled`` or ``turn_detected``."""
@@ -162,9 +132,16 @@ class ResponseRun:
 
     # -- the pipeline ------------------------------------------------------------
 
+    def announce(self) -> None:
+        """Emit ``response.created`` (once). The connection calls it when it starts the
+        response, so the event keeps its place among the events of the event loop."""
+        if not self._announced:
+            self._announced = True
+            self.emit({"type": "response.created", "response": self._response("in_progress")})
+
     def run(self) -> None:
         """Generate the whole response, emitting every event up to ``response.done``."""
-        self.emit({"type": "response.created", "response": self._response("in_progress")})
+        self.announce()
         usage = LLMUsage()
         status, details = "completed", None
         try:
@@ -367,31 +344,6 @@ def _b64(pcm: npt.NDArray[np.int16]) -> str:
     import base64
 
     return base64.b64encode(pcm.astype("<i2").tobytes()).decode()
-
-
-def tool_specs(tools: list[dict[str, Any]]) -> tuple[ToolSpec, ...]:
-    """Session ``tools`` (``RealtimeFunctionTool`` dicts) as :class:`ToolSpec`."""
-    return tuple(
-        ToolSpec(t["name"], t.get("description") or "", t.get("parameters") or {"type": "object", "properties": {}})
-        for t in tools
-    )
-
-
-def tool_choice_name(choice: Any) -> str | None:
-    """``"auto"``, ``"none"``, ``"required"`` or ``{"type": "function", "name": ...}`` as the LLM's string."""
-    if isinstance(choice, dict):
-        return str(choice.get("name"))
-    return None if choice is None else str(choice)
-
-
-def speech_of(config: ResponseConfig) -> tuple[str, float] | None:
-    """A response's ``(voice, speed)``, or None when it has no audio output."""
-    return (config.voice, config.speed) if "audio" in config.output_modalities else None
-
-
-def reply_max_tokens(config: ResponseConfig) -> int:
-    """The LLM's token budget for a response: ``max_output_tokens``, or the reply cap for ``"inf"``."""
-    return REALTIME_DEFAULT_MAX_TOKENS if config.max_output_tokens == "inf" else int(config.max_output_tokens)
 
 
 def drop_oldest_turns(turns: list[Turn]) -> list[Turn] | None:
