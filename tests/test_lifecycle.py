@@ -7,6 +7,7 @@ real sessions and agents against the stand-in.
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 from openai import OpenAI
 
@@ -120,3 +121,23 @@ def test_a_closed_realtime_agent_raises_a_clear_error(client: OpenAI) -> None:
     assert agent.closed
     with pytest.raises(ClosedError, match="this RealtimeSession was closed"):
         agent.run_turn("hi")
+
+
+def test_recording_into_a_closed_session_shows_the_error_in_the_recorder(client: OpenAI) -> None:
+    from voicekit.widgets import Recorder
+
+    rec = Recorder()
+    rt = RealtimeSession(client)
+    rt.start()
+    rt.attach(rec)
+    rt.close()  # a later cell closed it; the Recorder is still on screen
+    rec._handle_custom_msg({"type": "start", "sample_rate": 24_000, "t_ms": 0}, [])
+    pcm = np.zeros(2400, np.int16)
+    rec._handle_custom_msg({"type": "chunk", "seq": 0, "frames": pcm.size, "sample_rate": 24_000, "t_ms": 0},
+                           [memoryview(pcm.astype("<i2").tobytes())])
+    assert "on_chunk callback failed: ClosedError: this RealtimeSession was closed" in rec.error
+    rt2 = RealtimeSession(client)  # the cells run again: the new session replaces the closed one
+    rt2.start()
+    rt2.attach(rec)
+    assert len(rec._on_chunk) == 1
+    rt2.close()

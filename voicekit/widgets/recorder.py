@@ -29,7 +29,7 @@ import traitlets
 from ..audio import Clip, _check_rate
 from ..errors import AudioFormatError, MicrophoneError
 from ..formats import REALTIME_SAMPLE_RATE
-from ._base import CSS, HERE, Callbacks, logger, new_uid, pcm16_from_buffer
+from ._base import CSS, HERE, CallbackHandle, Callbacks, logger, new_uid, pcm16_from_buffer
 
 __all__ = ["CLIP_DBFS", "PROCESSING", "AudioChunk", "Recorder", "RecorderStats"]
 
@@ -194,6 +194,8 @@ class Recorder(anywidget.AnyWidget):
         self._on_clip: Callbacks[Clip] = Callbacks("on_clip")
         self._on_chunk: Callbacks[AudioChunk] = Callbacks("on_chunk")
         self._on_error: Callbacks[MicrophoneError] = Callbacks("on_error")
+        for hooks in (self._on_clip, self._on_chunk):
+            hooks.on_failure = self._callback_failed
         self._constraints = self.constraints
         self.on_msg(self._handle)
 
@@ -216,21 +218,32 @@ class Recorder(anywidget.AnyWidget):
         self._constraints = self.constraints
 
     # ------------------------------------------------------------------ hooks
-    def on_clip(self, callback: Any, remove: bool = False) -> None:
-        """Call ``callback(clip)`` with each finished recording (a :class:`Clip`)."""
-        self._on_clip.register(callback, remove)
+    # Registering again replaces (a re-run cell): see voicekit._callbacks.Callbacks.
+    def on_clip(self, callback: Any, remove: bool = False) -> CallbackHandle:
+        """Call ``callback(clip)`` with each finished recording (a :class:`Clip`).
 
-    def on_chunk(self, callback: Any, remove: bool = False) -> None:
+        A function registered again under the same name (a re-run cell) replaces the
+        earlier one. Returns a handle; ``handle.remove()`` takes it out."""
+        return self._on_clip.register(callback, remove)
+
+    def on_chunk(self, callback: Any, remove: bool = False) -> CallbackHandle:
         """Call ``callback(chunk)`` with each :class:`AudioChunk` (~100 ms) while recording.
 
         ``chunk.clip.sample_rate`` is :attr:`sample_rate`, or the device's own rate
         in browsers that cannot resample the microphone (Firefox); resample as needed.
+        Replaced, not added, when registered again (as :meth:`on_clip`). A callback that
+        raises (a closed session, say) shows its error in the widget (:attr:`error`).
         """
-        self._on_chunk.register(callback, remove)
+        return self._on_chunk.register(callback, remove)
 
-    def on_error(self, callback: Any, remove: bool = False) -> None:
+    def on_error(self, callback: Any, remove: bool = False) -> CallbackHandle:
         """Call ``callback(error)`` with a :class:`MicrophoneError` when recording fails."""
-        self._on_error.register(callback, remove)
+        return self._on_error.register(callback, remove)
+
+    def _callback_failed(self, what: str, exc: BaseException) -> None:
+        message = f"{what} callback failed: {type(exc).__name__}: {exc}"
+        if self.error != message:  # once, not once per chunk
+            self.error = message
 
     def check(self) -> None:
         """Raise the last :class:`MicrophoneError`, if the last attempt to record failed."""
