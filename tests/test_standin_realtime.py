@@ -192,6 +192,7 @@ def test_session_created_has_the_ga_shape(client: OpenAI) -> None:
     assert event.type == "session.created"
     session = event.session
     assert session.type == "realtime" and session.model == MODEL
+    assert session.id.startswith("sess_")  # type: ignore[union-attr]  # push_to_talk_app.py reads event.session.id
     fmt = session.audio.input.format
     assert (fmt.type, fmt.rate) == ("audio/pcm", 24000)
     assert session.audio.output.format.type == "audio/pcm"
