@@ -189,6 +189,8 @@ class LiveConnection:
         self.closed = True
         if self.current is not None:
             self.current.stop()
+        if self.listener is not None:
+            self.listener.drop_head()
         for task in [*self._tasks, *self.acks]:
             task.cancel()
         for task in [*self._tasks, *self.acks]:

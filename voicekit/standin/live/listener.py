@@ -14,9 +14,14 @@ transcript while the user speaks; the stand-in sends it when the utterance
 ends (Whisper tiny.en transcribes whole utterances best).
 
 Whisper starts early: when a pause reaches 96 ms
-(:data:`voicekit.vad.PAUSE_REPORT_MS`) it transcribes the speech so far, and
-if the utterance ends at that pause the result is used, so the reply need
-not wait for Whisper after the silence window.
+(:data:`voicekit.vad.PAUSE_REPORT_MS`) it transcribes the speech so far (one
+run at a time; the newest pause waits for the run in flight), and if the
+utterance ends at that pause the result is used, so the reply need not wait
+for Whisper after the silence window. If the model will simply answer (no
+delegation configured, nothing playing), the LLM and Piper also start on that
+transcript during the silence (the Realtime stand-in's
+:class:`~voicekit.standin.realtime.headstart.HeadStart`); the answer adopts
+them only if the utterance ends at that pause with the context unchanged.
 """
 
 from __future__ import annotations
@@ -33,7 +38,8 @@ from ...audio import Clip
 from ...formats import REALTIME_SAMPLE_RATE
 from ...vad import TurnDetector, VadEvent, VadSettings
 from ..engines import SttResult
-from .replies import answer_user
+from ..realtime.headstart import HeadStart
+from .replies import answer_user, head_start
 
 if TYPE_CHECKING:
     from .connection import LiveConnection
@@ -86,6 +92,10 @@ class Listener:
         self.audio_start = 0
         self.speech_start_ms: float | None = None
         self._speculation: tuple[tuple[int, int], asyncio.Future[SttResult]] | None = None
+        self._head: tuple[tuple[int, int], HeadStart] | None = None
+        """The answer started on a speculative transcript, for that ``(start, pause_ms)``."""
+        self._wanted: int | None = None
+        """A newer pause (ms) to transcribe once the run in flight ends (at most one runs at a time)."""
 
     def feed(self, pcm: npt.NDArray[np.int16]) -> None:
         """Take one appended chunk (int16 ``(n,)``, 24 kHz): VAD, talk-over, utterance ends."""
@@ -94,7 +104,11 @@ class Listener:
             pcm = np.zeros_like(pcm)
         self.audio = np.concatenate([self.audio, pcm])
         conn.input_samples += pcm.size
-        for event in self.detector.feed(pcm):
+        events = self.detector.feed(pcm)
+        if self._head is not None and not self.detector.pausing and not any(
+                e.kind == "speech_stopped" for e in events):
+            self.drop_head()  # the user speaks again: that answer will not be given
+        for event in events:
             if event.kind == "speech_started":
                 self.speech_start_ms = float(event.ms)
             elif event.kind == "speech_paused":
@@ -119,29 +133,58 @@ class Listener:
         return Clip(self.audio[start - self.audio_start:end - self.audio_start].copy(), REALTIME_SAMPLE_RATE)
 
     def _speculate(self, pause_ms: int) -> None:
-        if self.speech_start_ms is None or (self._speculation is not None and not self._speculation[1].done()):
+        if self.speech_start_ms is None:
             return
+        if self._speculation is not None and not self._speculation[1].done():
+            self._wanted = pause_ms
+            return
+        self._wanted = None
         start, end = self._utterance_start(), min(self.conn.input_samples, _samples(pause_ms))
         if _ms(end - start) < MIN_UTTERANCE_MS:
             return
         clip = self._clip(start, end)
         task = self.conn.spawn(asyncio.to_thread(self.conn.engines.stt.transcribe, clip, beam_size=BEAM_SIZE))
         self._speculation = ((start, pause_ms), task)
+        task.add_done_callback(self._speculated)
+
+    def _speculated(self, task: asyncio.Future[SttResult]) -> None:
+        wanted, self._wanted = self._wanted, None
+        if wanted is not None and not self.conn.closed and self._speculation is not None:
+            self._speculate(wanted)
+        elif (wanted is None and self._speculation is not None and self._speculation[1] is task
+              and self.detector.pausing and not task.cancelled() and task.exception() is None):
+            self.drop_head()
+            head = head_start(self.conn, task.result().text)
+            if head is not None:
+                self._head = (self._speculation[0], head)
+
+    def drop_head(self) -> None:
+        """Close the answer started during the silence, if any (the LLM stops at its next token)."""
+        if self._head is not None:
+            self._head[1].close()
+            self._head = None
 
     def _utterance_ended(self, event: VadEvent) -> None:
         if self.speech_start_ms is None:
             return
         start = self._utterance_start()
         end = min(self.conn.input_samples, max(start, _samples(event.ms)))
-        spec, self._speculation = self._speculation, None
-        reuse = spec[1] if spec is not None and spec[0] == (start, event.pause_ms) else None
+        spec, self._speculation, self._wanted = self._speculation, None, None
+        key = (start, event.pause_ms)
+        reuse = spec[1] if spec is not None and spec[0] == key else None
+        head, self._head = self._head, None
+        if head is not None and head[0] != key:
+            head[1].close()
+            head = None
         clip = self._clip(start, end)
         self.speech_start_ms = None
         if _ms(end - start) >= MIN_UTTERANCE_MS and not self.conn.muted:
-            self.conn.spawn(self._transcribe(clip, _ms(start), _ms(end), reuse))
+            self.conn.spawn(self._transcribe(clip, _ms(start), _ms(end), reuse, head[1] if head else None))
+        elif head is not None:
+            head[1].close()
 
     async def _transcribe(self, clip: Clip, start_ms: float, end_ms: float,
-                          speculative: asyncio.Future[SttResult] | None) -> None:
+                          speculative: asyncio.Future[SttResult] | None, head: HeadStart | None = None) -> None:
         """Whisper one utterance, send its transcript, and let the model answer it."""
         result = None
         if speculative is not None:
@@ -151,6 +194,8 @@ class Listener:
             result = await asyncio.to_thread(self.conn.engines.stt.transcribe, clip, beam_size=BEAM_SIZE)
         text = result.text.strip()
         if not text or self.conn.closed:
+            if head is not None:
+                head.close()
             return
         first = not self.conn.heard_any  # later utterances start with a space, so the deltas join as text
         self.conn.heard_any = True
@@ -164,4 +209,4 @@ class Listener:
                             "start_ms": int(s), "end_ms": int(e)})
             first = False
         self.conn.context.add("user", text)
-        await answer_user(self.conn)
+        await answer_user(self.conn, head)

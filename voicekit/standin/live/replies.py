@@ -20,6 +20,8 @@ import asyncio
 import logging
 from typing import TYPE_CHECKING
 
+from ..llm import Turn
+from ..realtime.headstart import HeadStart
 from .delegation import ACK_INSTRUCTION, Delegation, delegation_rules, wants_delegation
 from .errors import new_id
 from .speaker import Outcome, Utterance
@@ -27,8 +29,8 @@ from .speaker import Outcome, Utterance
 if TYPE_CHECKING:
     from .connection import LiveConnection
 
-__all__ = ["ACK_MAX_TOKENS", "REPLY_MAX_TOKENS", "answer_user", "cancel_acknowledgements", "delegate", "say",
-           "speak_context"]
+__all__ = ["ACK_MAX_TOKENS", "REPLY_MAX_TOKENS", "answer_user", "cancel_acknowledgements", "delegate", "head_start",
+           "say", "speak_context"]
 
 log = logging.getLogger("voicekit.standin.live")
 
@@ -39,19 +41,23 @@ ACK_MAX_TOKENS = 24
 """The budget of an automatic acknowledgement (one short sentence)."""
 
 
-async def say(conn: LiveConnection, *, extra_system: str = "", max_tokens: int = REPLY_MAX_TOKENS) -> Outcome:
+async def say(conn: LiveConnection, *, extra_system: str = "", max_tokens: int = REPLY_MAX_TOKENS,
+              head_start: HeadStart | None = None) -> Outcome:
     """Speak one turn written by the LLM from the session context; returns how it went.
 
     The turn joins the context as far as it was heard (all of it, unless it was stopped).
+    ``head_start`` is adopted if it was made for exactly this turn (see :mod:`.speaker`).
     """
     assert conn.session is not None
     async with conn.speak_lock:
         if conn.closed:
+            if head_start is not None:
+                head_start.close()
             return Outcome(stopped=True)
         utterance = Utterance(conn.engines, conn.context.turns(extra_system),
                               voice=conn.session["audio"]["output"]["voice"], max_tokens=max_tokens,
                               emit=conn.emit, now_ms=conn.now_ms, not_before_ms=conn.output_end_ms,
-                              first=not any(t.heard for t in conn.turns))
+                              first=not any(t.heard for t in conn.turns), head_start=head_start)
         conn.current = utterance
         try:
             outcome = await utterance.play()
@@ -81,10 +87,12 @@ def _rules(conn: LiveConnection) -> list[str]:
     return rules
 
 
-async def answer_user(conn: LiveConnection) -> None:
+async def answer_user(conn: LiveConnection, head_start: HeadStart | None = None) -> None:
     """The user's utterance has ended (its transcript is in the context): delegate it or answer it."""
     assert conn.session is not None
     if conn.delegation_given:
+        if head_start is not None:
+            head_start.close()
         rules = _rules(conn)
         if conn.session["delegation"]["type"] == "responses" and not rules:
             rules = ["Delegate requests to the backend."]
@@ -93,7 +101,21 @@ async def answer_user(conn: LiveConnection) -> None:
             log.debug("delegating (%s)", how)
             await delegate(conn)
             return
-    await say(conn)
+    await say(conn, head_start=head_start)
+
+
+def head_start(conn: LiveConnection, transcript: str) -> HeadStart | None:
+    """Start the answer to a user utterance transcribed during its end-of-turn silence, or None.
+
+    Only when the answer is certain to be a plain spoken reply: no delegation
+    configured, the model silent, and nothing queued to say.
+    """
+    assert conn.session is not None
+    if conn.delegation_given or conn.current is not None or conn.speak_lock.locked() or not transcript.strip():
+        return None
+    turns = [*conn.context.turns(), Turn("user", transcript.strip())]
+    return HeadStart(conn.engines.llm, turns, tools=(), tool_choice="none", max_tokens=REPLY_MAX_TOKENS,
+                     tts=conn.engines.tts, speech=(conn.session["audio"]["output"]["voice"], 1.0))
 
 
 async def delegate(conn: LiveConnection) -> Delegation:

@@ -35,6 +35,7 @@ from ...formats import REALTIME_SAMPLE_RATE
 from ...phrases import speakable
 from ..engines import Engines
 from ..llm import LLMUsage, Turn
+from ..realtime.headstart import HeadStart
 from ..speech import synthesize_pcm
 
 __all__ = ["CHUNK_MS", "LEAD_MS", "Utterance"]
@@ -99,10 +100,15 @@ class Utterance:
         Where the previous utterance ended on the timeline (no overlap with it).
     first : bool
         Whether this is the session's first utterance.
+    head_start : HeadStart, optional
+        Work started during the end-of-turn silence
+        (:class:`voicekit.standin.realtime.headstart.HeadStart`); used only if it
+        was started for exactly these turns, voice and budget, else closed.
     """
 
     def __init__(self, engines: Engines, turns: list[Turn], *, voice: str, max_tokens: int, emit: Emit,
-                 now_ms: Callable[[], float], not_before_ms: float = 0.0, first: bool = True) -> None:
+                 now_ms: Callable[[], float], not_before_ms: float = 0.0, first: bool = True,
+                 head_start: HeadStart | None = None) -> None:
         self.engines = engines
         self.turns = turns
         self.voice = voice
@@ -111,6 +117,11 @@ class Utterance:
         self.now_ms = now_ms
         self.not_before_ms = not_before_ms
         self.first = first
+        self.head_start = head_start if head_start is not None and head_start.matches(
+            turns, (), "none", max_tokens, (voice, 1.0)) else None
+        """The LLM (and Piper on the first piece) already started on these turns, adopted when it matches."""
+        if head_start is not None and self.head_start is None:
+            head_start.close()
         """The session's first utterance: its first word has no leading space (later ones do, so deltas join)."""
         self._stop = threading.Event()
         self._llm_stop = threading.Event()  # llm.respond sets it when its stream ends, so it cannot be the stop flag
@@ -122,6 +133,8 @@ class Utterance:
         """Stop now: nothing more is sent (event loop thread); the LLM and Piper stop at their next step."""
         self._stop.set()
         self._llm_stop.set()
+        if self.head_start is not None:
+            self.head_start.close()
 
     @property
     def stopped(self) -> bool:
@@ -132,8 +145,10 @@ class Utterance:
     def _write(self, put: Callable[[_Piece | None], None]) -> None:
         pending, first = "", True
         try:
-            for delta in self.engines.llm.respond(self.turns, tool_choice="none", max_tokens=self.max_tokens,
-                                                  usage=self.outcome.usage, stop=self._llm_stop):
+            stream = (self.head_start.events(self.outcome.usage) if self.head_start is not None else
+                      self.engines.llm.respond(self.turns, tool_choice="none", max_tokens=self.max_tokens,
+                                               usage=self.outcome.usage, stop=self._llm_stop))
+            for delta in stream:
                 if self._stop.is_set():
                     return
                 text = getattr(delta, "text", "")
@@ -147,8 +162,9 @@ class Utterance:
             put(None)
 
     def _say(self, text: str, put: Callable[[_Piece | None], None]) -> None:
+        ready = self.head_start.first_audio(text) if self.head_start is not None else None
         parts = []
-        for pcm in synthesize_pcm(self.engines.tts, text, voice=self.voice, sample_rate=REALTIME_SAMPLE_RATE):
+        for pcm in ready or synthesize_pcm(self.engines.tts, text, voice=self.voice, sample_rate=REALTIME_SAMPLE_RATE):
             if self._stop.is_set():
                 return
             parts.append(pcm)
