@@ -45,9 +45,18 @@ browser:
 	  fi; \
 	fi
 
-# The notebooks' kernels share one warm stand-in (tests/with_standin.py).
+# Each notebook runs under nbval twice in one kernel, as Run All pressed twice, then checks
+# that every session it left answers a spoken turn (tests/notebooks_twice.py); the
+# kernels share one warm stand-in (tests/with_standin.py).
+NB_TWICE := build/notebooks-twice
+
 test: setup browser
 	$(BIN)/python -m pytest
+	$(BIN)/python tests/notebooks_twice.py $(NB_TWICE)
+	$(BIN)/python tests/with_standin.py $(BIN)/python -m pytest --nbval-lax -p no:cacheprovider $(NB_TWICE)
+
+# One plain pass of the notebooks under nbval (what a learner's Run All does once).
+test-notebooks: setup
 	$(BIN)/python tests/with_standin.py $(BIN)/python -m pytest --nbval-lax notebooks/
 	$(BIN)/ruff check voicekit tests benchmarks
 	$(BIN)/mypy voicekit
@@ -66,4 +75,4 @@ lint: setup
 	$(BIN)/mypy voicekit
 
 clean:
-	rm -rf $(VENV) .pytest_cache
+	rm -rf $(VENV) .pytest_cache build

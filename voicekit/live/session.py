@@ -217,7 +217,7 @@ class LiveSession:
         step = max(1, round(chunk_ms * REALTIME_SAMPLE_RATE / 1000))
         return self._socket.put("clip", (pcm, step, realtime))
 
-    def run_turn(self, clip: Clip, *, timeout: float = 120.0, quiet_ms: float = 800.0) -> LiveTurn:
+    def run_turn(self, clip: Clip, *, timeout: float = 180.0, quiet_ms: float = 800.0) -> LiveTurn:
         """Say ``clip`` (at microphone pace) and wait until the model has answered: its
         first audio, then ``quiet_ms`` without more of it. When the turn delegated work
         to :attr:`delegate`, also wait for each result to be sent back
@@ -226,27 +226,26 @@ class LiveSession:
         Raises
         ------
         TimeoutError
-            If no answer arrives within ``timeout`` seconds.
+            If a stage (the answer, a delegation's result, its spoken answer) takes
+            longer than ``timeout`` seconds.
         """
         self.lifecycle.check()
-        deadline = time.monotonic() + timeout
         mark = self.mark()
         n_before = len(self.turns)
         self.send_clip(clip)
         self.wait_for("session.output_audio.delta", since=mark, timeout=timeout,
                       where=lambda e: len(self.turns) > n_before and self._book.current is not None
                       and self._book.current.first_audio_ms is not None)
-        self._until_quiet(self.mark(), quiet_ms, deadline)
+        self._until_quiet(self.mark(), quiet_ms, time.monotonic() + timeout)
         turn = self._book.current
         assert turn is not None
         if self.delegate is not None:
             for delegation_id in turn.delegation_ids:
-                appended = self.wait_for("session.commentary.appended", since=mark,
-                                         timeout=max(0.0, deadline - time.monotonic()),
+                appended = self.wait_for("session.commentary.appended", since=mark, timeout=timeout,
                                          where=answers(delegation_id))
                 after = self.events.index(appended) + 1
-                self.wait_for("session.output_audio.delta", since=after, timeout=max(0.0, deadline - time.monotonic()))
-                self._until_quiet(self.mark(), quiet_ms, deadline)
+                self.wait_for("session.output_audio.delta", since=after, timeout=timeout)
+                self._until_quiet(self.mark(), quiet_ms, time.monotonic() + timeout)
         return turn
 
     def _until_quiet(self, since: int, quiet_ms: float, deadline: float) -> None:

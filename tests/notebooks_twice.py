@@ -1,0 +1,99 @@
+"""Each notebook as a learner who presses Run All twice, then talks, would run it.
+
+``python tests/notebooks_twice.py OUTDIR`` writes, for every notebook in
+``notebooks/``, a copy whose cells appear twice in a row, followed by two check cells,
+so that ``pytest --nbval-lax OUTDIR`` runs each notebook twice in one kernel (the real
+ipykernel, under nbval, which fails on any error or failing ``assert``) and then checks:
+
+1. no Recorder or TalkButton has a callback registered twice;
+2. every voicekit session or agent left in the notebook's namespace answers a spoken
+   turn (a shipped recording), which fails if a cell closed what a later interaction
+   needs, or if a session lost its connection.
+
+``make test`` runs it instead of a plain single nbval pass, so the notebooks run twice,
+not three times. The copies carry no outputs and are not committed (``build/``).
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import nbformat
+
+ROOT = Path(__file__).resolve().parent.parent
+
+CALLBACKS_CHECK = '''# check (added by tests/notebooks_twice.py): no callback registered twice
+from voicekit.widgets import Recorder as _Rec, TalkButton as _Btn
+for _name, _obj in list(globals().items()):
+    if isinstance(_obj, _Rec):
+        for _hooks in (_obj._on_chunk, _obj._on_clip):
+            _keys = [repr(_cb) for _cb in _hooks]
+            assert len(_keys) == len(set(_keys)) and len(_keys) <= 2, (_name, _keys)
+    elif isinstance(_obj, _Btn):
+        assert len(_obj._on_press) <= 1 and len(_obj._on_release) <= 1, _name
+'''
+
+SESSIONS_CHECK = '''# check (added by tests/notebooks_twice.py): every session or agent left answers a spoken turn
+from voicekit import load_sample as _load
+from voicekit.agents import CascadedAgent as _Cascaded, RealtimeAgent as _RtAgent
+from voicekit.live import LiveSession as _Live
+from voicekit.realtime import RealtimeSession as _RtSession
+
+_answered = {}
+for _name, _obj in list(globals().items()):
+    if _name.startswith("_") or not isinstance(_obj, (_Cascaded, _RtAgent, _RtSession, _Live)):
+        continue
+    assert not _obj.closed, f"{_name} was closed by a cell, but a later interaction needs it"
+    if isinstance(_obj, _Cascaded):
+        _turn = _obj.run_turn(_load("cards_001.wav"), timeout=180)
+        _reply = _turn.reply
+    elif isinstance(_obj, _Live):
+        assert _obj.connected, f"{_name} lost its connection"
+        _reply = _obj.run_turn(_load("cards_001.wav"), timeout=180).reply
+    else:
+        _session = _obj.session if isinstance(_obj, _RtAgent) else _obj
+        assert _session.connected, f"{_name} lost its connection"
+        if _session.turn_detection is None:
+            _session.update({"audio": {"input": {"turn_detection": {"type": "server_vad"}}}})
+        _reply = _session.run_turn(_load("cards_001.wav"), timeout=180).reply
+    assert _reply is not None and _reply.duration > 0.3, f"{_name} gave no spoken answer"
+    _answered[_name] = round(_reply.duration, 2)
+print("answered:", _answered)
+'''
+
+
+def twice(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
+    """``nb`` with its cells twice, then the two checks; outputs dropped."""
+    cells = []
+    for run in range(2):
+        for cell in nb.cells:
+            copy = nbformat.from_dict(dict(cell))
+            copy["id"] = f"run{run}-{cell.get('id', len(cells))}"
+            if copy.cell_type == "code":
+                copy.outputs, copy.execution_count = [], None
+            cells.append(copy)
+    for i, source in enumerate((CALLBACKS_CHECK, SESSIONS_CHECK)):
+        check = nbformat.v4.new_code_cell(source)
+        check["id"] = f"check-{i}"
+        cells.append(check)
+    out = nbformat.from_dict(dict(nb))
+    out.cells = cells
+    return out
+
+
+def main(argv: list[str]) -> int:
+    if len(argv) != 1:
+        print("usage: python tests/notebooks_twice.py OUTDIR", file=sys.stderr)
+        return 2
+    out = Path(argv[0])
+    out.mkdir(parents=True, exist_ok=True)
+    for old in out.glob("*.ipynb"):
+        old.unlink()
+    for path in sorted((ROOT / "notebooks").glob("*.ipynb")):
+        nbformat.write(twice(nbformat.read(path, as_version=4)), out / path.name)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
