@@ -229,6 +229,37 @@ def test_start_resolves_defaults_and_refuses_bad_commands_with_the_socket_still_
     run_live(standin_server.base_url, body)
 
 
+def test_startup_input_history_and_refused_startup_settings(standin_server) -> None:
+    """``session.input`` comes back resolved; settings the stand-in cannot honour are refused by name."""
+    history = [{"type": "message", "role": "developer", "content": [{"type": "input_text", "text": "The user is Ana."}]},
+               {"type": "message", "role": "user", "content": [{"type": "input_text", "text": "Hi, I am Ana."}]},
+               {"type": "message", "role": "assistant", "content": [{"type": "output_text", "text": "Hello Ana!"}]}]
+
+    async def body(wire: LiveWire) -> None:
+        refused = {
+            "session.delegation.type": {"delegation": {"type": "decisions", "decisions": {"model": "x", "questions": []}}},
+            "session.audio.format": {"audio": {"format": {"type": "audio/pcmu", "rate": 8000}}},
+            "session.audio.output.voice": {"audio": {"output": {"voice": {"id": "voice_123"}}}},
+            "session.store": {"store": True},
+            "session.triggers": {"triggers": [{"type": "decisions", "event_type": "session.input_transcript.delta",
+                                              "decisions": {"questions": []}}]},
+            "session.input[0].content": {"input": [{"role": "user", "content": [{"text": "a"}, {"text": "b"}]}]},
+            "session.delegation.responses.tools[0]": {"delegation": {"type": "responses", "responses": {
+                "model": "gpt-5-mini", "tools": [{"type": "web_search"}]}}},
+        }
+        for k, (param, extra) in enumerate(refused.items()):
+            err = await wire.command({"type": "session.start", "event_id": f"s{k}", "session": {"model": MODEL, **extra}},
+                                     "session.started")
+            assert err["type"] == "error" and err["error"]["param"] == param, (param, err)
+        started = await wire.command({"type": "session.start", "event_id": "ok", "session": {
+            "model": "gpt-live-1.1", "input": history, "instructions": "Be kind."}}, "session.started")
+        assert started["type"] == "session.started", started
+        assert started["session"]["input"] == history and started["session"]["instructions"] == "Be kind."
+        await wire.close()
+
+    run_live(standin_server.base_url, body)
+
+
 def test_unsupported_transports_are_refused_by_name(client: OpenAI, standin_server) -> None:
     with pytest.raises(openai.BadRequestError, match="WebRTC"):
         client.live.create(session={"model": MODEL}, transport={"type": "webrtc", "sdp": "v=0"})  # type: ignore[arg-type,typeddict-item]
@@ -303,6 +334,28 @@ def test_client_delegation_round_trip(standin_server) -> None:
 
     run_live(standin_server.base_url, body, {
         "model": MODEL, "instructions": ROBOT, "delegation": {"type": "client", "acknowledgement_delay_ms": 0}})
+
+
+def test_thinking_cancels_a_pending_acknowledgement(standin_server) -> None:
+    """With ``acknowledgement_delay_ms``, context appended before the delay ends cancels the acknowledgement."""
+
+    async def body(wire: LiveWire) -> None:
+        wire.start_microphone()
+        await asyncio.sleep(0.5)
+        wire.say(speech("goforward_16k_s16le.raw"))
+        created = await wire.next_of("session.delegation.created", 0, 150)
+        n = wire.events.index(created)
+        t0 = time.monotonic()
+        got = await wire.command({"type": "session.thinking.append", "event_id": "progress", "content": "Moving.",
+                                  "delegation_id": created["delegation"]["id"]}, "session.thinking.appended")
+        assert got["type"] == "session.thinking.appended", got
+        assert time.monotonic() - t0 < 2.0, "the thinking arrived too late to test the cancellation"
+        await asyncio.sleep(4.0)  # past the 2.5 s delay
+        assert not [e for e in wire.events[n:] if e["type"] == "session.output_audio.delta"]
+        await wire.close()
+
+    run_live(standin_server.base_url, body, {
+        "model": MODEL, "instructions": ROBOT, "delegation": {"type": "client", "acknowledgement_delay_ms": 2500}})
 
 
 # -- openai-python's examples/live/audio_transcript.py ----------------------------------
