@@ -268,6 +268,17 @@ def test_input_audio_is_refused_naming_it(client):
     assert err.value.param == "input[0].content[0].type" and "input_audio" in err.value.message
 
 
+def test_a_conversation_longer_than_the_context_is_400_or_a_failed_stream(client):
+    with pytest.raises(openai.BadRequestError) as err:
+        client.responses.create(model=MODEL, input="word " * 3000)
+    assert err.value.code == "context_length_exceeded"
+    events = stream_events(client, input="word " * 3000)
+    assert [e["type"] for e in events] == ["response.created", "response.in_progress", "error", "response.failed"]
+    assert events[2]["code"] == "context_length_exceeded" and events[2]["param"] == "input"
+    failed = events[-1]["response"]
+    assert failed["status"] == "failed" and failed["error"]["code"] == "invalid_prompt"  # ResponseError's nearest code
+
+
 def test_an_unknown_model_is_404(client):
     with pytest.raises(openai.NotFoundError) as err:
         client.responses.create(model="gpt-nonexistent", input="Hi")

@@ -13,7 +13,8 @@ JSON-ready dict with a ``sequence_number`` counted from 0::
         function_call: response.function_call_arguments.delta, .done
         response.output_item.done
     then one of response.completed, response.incomplete (max_output_tokens)
-    or response.failed.
+    or response.failed (after an ``error`` event when the conversation does not
+    fit the context window: ``code`` ``context_length_exceeded``).
 
 The model decides on at most one tool call per response (see :mod:`.llm`),
 so ``parallel_tool_calls`` is echoed but never produces two calls.
@@ -147,7 +148,11 @@ def response_events(
             yield event("response.output_text.delta", item_id=message["id"], output_index=len(output), content_index=0,
                         delta=piece.text, logprobs=[])
     except ContextLengthError as exc:
-        failure = {"code": "context_length_exceeded", "message": f"The conversation does not fit the model's context window: {exc}"}
+        # ``ResponseError.code`` has no context-length value: the stream says it in an ``error``
+        # event (whose ``code`` is free), and the failed response carries "invalid_prompt".
+        why = f"The conversation does not fit the model's context window: {exc}"
+        yield event("error", code="context_length_exceeded", message=why, param="input")
+        failure = {"code": "invalid_prompt", "message": why}
     except StandinError as exc:
         failure = {"code": "server_error", "message": f"The stand-in's model failed: {exc}"}
     incomplete = usage.finish_reason == "length" and failure is None

@@ -78,6 +78,9 @@ async def responses_socket(websocket: WebSocket) -> None:
                 req = parse_request(body)
                 events = run_parsed(req, engines, store, local=last[-1] if last else None, on_stored=last.append, stop=stop)
                 async for out in iterate_in_threadpool(events):
+                    if out["type"] == "error":  # the socket's error event nests the details (ResponseWsError)
+                        err = OpenAIError(400, out["message"], param=out.get("param"), code=out.get("code"))
+                        out = {**_error(err, None), "sequence_number": out["sequence_number"]}
                     if isinstance(stream_id, str):
                         out = {**out, "stream_id": stream_id}
                     await websocket.send_text(json.dumps(out))

@@ -74,10 +74,10 @@ def _final(events: Iterator[dict[str, Any]]) -> dict[str, Any]:
     """Drain ``events``; the terminal event's response, or the HTTP error its failure is."""
     final: dict[str, Any] = {}
     for event in events:
+        if event["type"] == "error":
+            raise OpenAIError(400, event["message"], param=event.get("param"), code=event.get("code"))
         final = event.get("response", final)
     error = final.get("error") or {}
-    if error.get("code") == "context_length_exceeded":
-        raise OpenAIError(400, error["message"], param="input", code="context_length_exceeded")
     if final.get("status") == "failed":
         raise OpenAIError(500, error.get("message", "the response failed"), type="server_error")
     return final
