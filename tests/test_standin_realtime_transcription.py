@@ -124,6 +124,9 @@ def test_two_turns_complete_in_commit_order(tr: Wire) -> None:
     completed = [e for e in events if e["type"] == "conversation.item.input_audio_transcription.completed"]
     assert [e["item_id"] for e in completed] == committed
     assert wer(ref1, completed[0]["transcript"]) <= 0.34 and wer(ref2, completed[1]["transcript"]) <= 0.25
+    # whisper-1 is billed by time: usage is the committed audio's duration
+    assert [e["usage"]["type"] for e in completed] == ["duration", "duration"]
+    assert 1000 * second.size / 24000 < 1000 * completed[1]["usage"]["seconds"] < 1000 * second.size / 24000 + 1500
 
 
 def test_no_responses_in_a_transcription_session(tr: Wire) -> None:

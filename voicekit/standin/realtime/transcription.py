@@ -13,7 +13,8 @@ with one ``input_audio`` part whose transcript is still null), then
 ``conversation.item.input_audio_transcription.delta`` as Whisper decodes
 each segment, then ``...completed`` with the whole transcript and ``usage``
 (tokens: 50 audio tokens per second, as in :mod:`voicekit.standin.chat`, plus
-the prompt's Whisper tokens). Turns are transcribed in commit order.
+the prompt's Whisper tokens; for ``whisper-1``, billed by time, the audio's
+duration in seconds, as ``POST /v1/audio/transcriptions`` reports it). Turns are transcribed in commit order.
 
 Log probabilities (``include: ["item.input_audio_transcription.logprobs"]``)
 are per *word*, not per token: ``token`` is the word as Whisper wrote it
@@ -239,6 +240,8 @@ async def transcribe_item(engines: Engines, session: dict[str, Any], item: Item,
             emit({"type": "conversation.item.input_audio_transcription.delta", "item_id": item.id,
                   "content_index": 0, "delta": segment.text if k else segment.text.lstrip(),
                   **({"logprobs": _logprobs([segment])} if logprobs else {})})
+    usage = ({"type": "duration", "seconds": round(clip.duration, 3)} if config.get("model") == "whisper-1"
+             else _usage(engines, clip.duration, config.get("prompt"), result.n_tokens))
     emit({"type": "conversation.item.input_audio_transcription.completed", "item_id": item.id, "content_index": 0,
-          "transcript": text, "usage": _usage(engines, clip.duration, config.get("prompt"), result.n_tokens),
+          "transcript": text, "usage": usage,
           **({"logprobs": _logprobs(result.segments)} if logprobs else {})})
