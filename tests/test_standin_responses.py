@@ -370,8 +370,50 @@ def test_an_agents_sdk_agent_calls_a_function_tool_and_answers(agents_sdk):
         model_settings=agents_sdk.ModelSettings(tool_choice="get_weather", temperature=0, max_tokens=64),
     )
     assert agent.model is None  # the default model, served through the Responses API
-    result = agents_sdk.Runner.run_sync(agent, "What is the weather like in Paris today?")
+    import asyncio
+
+    loop = asyncio.new_event_loop()  # run_sync keeps the thread's default loop open on purpose: close ours after
+    asyncio.set_event_loop(loop)
+    try:
+        result = agents_sdk.Runner.run_sync(agent, "What is the weather like in Paris today?")
+    finally:
+        asyncio.set_event_loop(None)
+        loop.close()
     assert [c.lower() for c in calls] == ["paris"]
     assert "sunny" in str(result.final_output).lower()
     responses = result.raw_responses
     assert len(responses) == 2 and all(r.response_id and r.response_id.startswith("resp_") for r in responses)
+
+
+@pytest.mark.parametrize("transport", ["http", "websocket"])
+def test_an_agents_sdk_streamed_run_works_over_both_responses_transports(agents_sdk, transport):
+    import asyncio
+
+    from agents.models import _openai_shared
+
+    @agents_sdk.function_tool
+    def get_weather(city: str) -> str:
+        """Get the current weather for a city."""
+        return json.dumps({"city": city, "conditions": "sunny", "temperature_c": 18})
+
+    agent = agents_sdk.Agent(
+        name="Weather", instructions="You are a helpful assistant.", tools=[get_weather],
+        model_settings=agents_sdk.ModelSettings(tool_choice="get_weather", temperature=0, max_tokens=64),
+    )
+
+    async def run() -> tuple[str, set[str]]:
+        result = agents_sdk.Runner.run_streamed(agent, "What is the weather like in Paris today?")
+        kinds: set[str] = set()
+        async for event in result.stream_events():
+            kinds.add(event.data.type if event.type == "raw_response_event" else event.type)
+        await _openai_shared.get_default_openai_client().close()
+        return str(result.final_output), kinds
+
+    saved = _openai_shared.get_default_openai_responses_transport()
+    agents_sdk.set_default_openai_responses_transport(transport)
+    try:
+        final, kinds = asyncio.run(run())
+    finally:
+        agents_sdk.set_default_openai_responses_transport(saved)
+    assert "sunny" in final.lower()
+    assert {"response.created", "response.function_call_arguments.done", "response.output_text.delta", "response.completed"} <= kinds
