@@ -38,7 +38,7 @@ import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -194,23 +194,28 @@ def bench_tool_choice(client: OpenAI, progress: Progress) -> dict[str, Any]:
     }
 
 
-def run(port: int, progress: Progress) -> dict[str, Any]:
+def on_server(port: int, measure: Callable[[OpenAI], dict[str, Any]]) -> dict[str, Any]:
+    """Start a stand-in on ``port``, run ``measure(client)``, stop it; the result plus a ``machine`` entry."""
     with tempfile.TemporaryFile() as log:
         proc = spawn_server(port, log)
         try:
             client = OpenAI(base_url=f"http://127.0.0.1:{port}/v1", api_key="bench-no-key", max_retries=0, timeout=120)
             wait_ready(client, proc, port, time.perf_counter())
-            result = {
-                "text": bench_text(client, progress),
-                "audio_in": bench_audio_in(client, progress),
-                "audio_out": bench_audio_out(client, progress),
-                "tool_choice": bench_tool_choice(client, progress),
-            }
+            result = measure(client)
         finally:
             proc.terminate()
             proc.wait(timeout=10)
     result["machine"] = {"cpu_count": os.cpu_count(), "loadavg_1min_end": round(os.getloadavg()[0], 2)}
     return result
+
+
+def run(port: int, progress: Progress) -> dict[str, Any]:
+    return on_server(port, lambda client: {
+        "text": bench_text(client, progress),
+        "audio_in": bench_audio_in(client, progress),
+        "audio_out": bench_audio_out(client, progress),
+        "tool_choice": bench_tool_choice(client, progress),
+    })
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -27,10 +27,8 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import statistics
 import sys
-import tempfile
 import time
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -39,8 +37,8 @@ from typing import Any
 from openai import OpenAI
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from chat import QUESTIONS, _ms, _stats, stream_text
-from standin import Progress, _free_port, spawn_server, wait_ready
+from chat import QUESTIONS, _ms, _stats, on_server, stream_text
+from standin import Progress, _free_port
 
 MODEL = "gpt-4.1-mini"
 WEATHER = {"type": "function", "name": "get_weather", "description": "Get the current weather for a city.",
@@ -110,17 +108,7 @@ def bench(client: OpenAI, progress: Progress) -> dict[str, Any]:
 
 
 def run(port: int, progress: Progress) -> dict[str, Any]:
-    with tempfile.TemporaryFile() as log:
-        proc = spawn_server(port, log)
-        try:
-            client = OpenAI(base_url=f"http://127.0.0.1:{port}/v1", api_key="bench-no-key", max_retries=0, timeout=120)
-            wait_ready(client, proc, port, time.perf_counter())
-            result = bench(client, progress)
-        finally:
-            proc.terminate()
-            proc.wait(timeout=10)
-    result["machine"] = {"cpu_count": os.cpu_count(), "loadavg_1min_end": round(os.getloadavg()[0], 2)}
-    return result
+    return on_server(port, lambda client: bench(client, progress))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
