@@ -46,6 +46,7 @@ from ...formats import REALTIME_SAMPLE_RATE
 from ..engines import Engines, SttResult, SttSegment, audio_tokens
 from ..transcriptions import BEAM_SIZES
 from .conversation import Item
+from .events import RealtimeProtocolError
 from .session import PCM_FORMAT, check_request, merge_patch, refuse_identity, session_identity
 
 __all__ = [
@@ -100,9 +101,7 @@ def default_transcription_session(identity: dict[str, Any] | None = None) -> dic
     }
 
 
-def _bad(message: str, param: str) -> Any:
-    from .events import RealtimeProtocolError
-
+def _bad(message: str, param: str) -> RealtimeProtocolError:
     return RealtimeProtocolError(message, code="invalid_value", param=param)
 
 
