@@ -13,6 +13,7 @@ twice.
 
 from __future__ import annotations
 
+import os
 import shutil
 import time
 from collections.abc import Iterator
@@ -39,11 +40,16 @@ from voicekit.metrics import normalize_text
 
 NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks"
 SPEECH_WORDS = {"cold", "hearted", "selfish", "disposed", "ill"}  # ls_0890's words
-RUN_ALL_S = {"01b_record_and_play": 180, "04_realtime": 360, "05_cascaded_agent": 360,
-             "07_compare": 600}
-"""Bounds on Run All, in s, on 2 shared cores (measured: 01b ~20 s, 04 and 05 ~60 to 90 s,
-07 ~220 s)."""
-REPLY_S = 150  # from Record to a reply heard
+SLOWDOWN = float(os.environ.get("VOICEKIT_TEST_SLOWDOWN", "1"))
+"""Multiplies the bounds below, for a machine busier than CI's 2 cores."""
+RUN_ALL_S = {stem: SLOWDOWN * s for stem, s in {
+    "01b_record_and_play": 180, "04_realtime": 360, "05_cascaded_agent": 360, "07_compare": 600,
+}.items()}
+"""Bounds on Run All, in s (measured on 2 cores shared with other work: 01b 7 s, 04 66 to
+82 s, 05 95 s; 07 took 219 s on 2 cores in issue 13)."""
+REPLY_S = SLOWDOWN * 150  # from Stop to a reply heard
+SPEECH_S = 5.3  # ls_0890.wav
+AFTER_SPEECH_S = 2.0  # silence recorded after the question: more than the VAD's 500 or 700 ms
 
 
 @dataclass
@@ -133,20 +139,37 @@ def _click_record(cell: Any) -> Any:
     return stop
 
 
-def _talk_until_a_reply_plays(nb: Opened, record_cell: str, reply: str) -> dict[str, Any]:
-    """Wait for earlier replies to finish playing; click Record in ``record_cell``; wait
-    until kernel expression ``reply`` (which may use n0 and d0: turns and the Player's
-    queued ms before) is true; click Stop. Returns the Player's figures."""
+def _talk_until_a_reply_plays(nb: Opened, record_cell: str, reply: str, diagnose: str) -> dict[str, Any]:
+    """Ask one question as a learner does: wait for earlier replies to finish playing,
+    click Record in ``record_cell``, let the fake microphone play the question and
+    :data:`AFTER_SPEECH_S` of silence (the VAD ends the turn), click Stop. Then wait
+    until kernel expression ``reply`` (which may use n0, the turns before, and
+    ``HEARD()``, the ms played since) is true. Returns the Player's figures; on a timeout
+    prints kernel expression ``diagnose``.
+
+    Recording stops before the reply: Chromium loops the fake microphone's file, and
+    the next round of the question would talk over a slow reply (a barge-in)."""
     k = nb.kernel
     k.wait_for("not player.playing", timeout=90)  # what Run All queued has been heard
-    k.run("n0, d0 = len(TURNS()), player.duration_ms")
+    # HEARD(): ms of audio played since Record (a barge-in or a new reply may clear the
+    # Player, which starts a new generation from 0 ms).
+    k.run("n0, d0, g0 = len(TURNS()), player.duration_ms, player._gen\n"
+          "HEARD = lambda: player.played_ms - (d0 if player._gen == g0 else 0)")
     stop = _click_record(nb.cell(record_cell))
+    time.sleep(LEAD_SILENCE_S + SPEECH_S + AFTER_SPEECH_S)
+    stop.click()
     try:
         k.wait_for(reply, timeout=REPLY_S)
-    finally:
-        if stop.is_visible():
-            stop.click()
-    return k.eval("dict(played_ms=player.played_ms, d0=d0, error=player.error)")
+    except TimeoutError:
+        print("state:", k.eval(diagnose))
+        raise
+    return k.eval("dict(heard_ms=HEARD(), error=player.error)")
+
+
+_PLAYER = ("player=dict(playing=player.playing, played_ms=player.played_ms, d0=d0, heard=HEARD(),"
+           " duration_ms=player.duration_ms, error=player.error),"
+           " recorder=dict(recording=recorder.recording, chunks=recorder.stats.chunks,"
+           " error=recorder.error, settings=recorder.track_settings)")
 
 
 def _heard(users: list[str | None]) -> set[str]:
@@ -163,16 +186,18 @@ def test_04_run_all_then_talk_live(lab: JupyterServer, run_all_of: Any,
     k.run("TURNS = lambda: rt.turns")
     played = _talk_until_a_reply_plays(
         nb, "rt.attach(recorder)",
-        "any(t.reply is not None and t.status for t in rt.turns[n0:]) and player.played_ms > d0 + 300")
+        "any(t.reply is not None and t.status for t in rt.turns[n0:]) and HEARD() > 300",
+        "dict(n0=n0, turns=[(t.user, t.status, t.reply is not None) for t in rt.turns[n0:]],"
+        " connected=rt.connected, errors=rt.errors, events=[e.type for e in rt.events[-25:]], " + _PLAYER + ")")
     r = k.eval("dict(users=[t.user for t in rt.turns[n0:]], texts=[t.assistant_text for t in rt.turns[n0:]],"
                " errors=rt.errors, lines=len(transcript.lines))")
     assert played["error"] == "" and r["errors"] == [], (played, r["errors"])
     assert _heard(r["users"]) & SPEECH_WORDS, r["users"]
     assert any(t.strip() for t in r["texts"]), r["texts"]
     # The reply is in the page's Transcript too (the live cell shows it).
+    reply = next(t for t in reversed(r["texts"]) if t.strip()).strip()
     assistant = nb.cell("rt.attach(recorder)").locator(".vk-transcript .vk-assistant .vk-text")
-    assistant.last.wait_for(timeout=10_000)
-    assert assistant.last.inner_text().strip() == next(t for t in reversed(r["texts"]) if t.strip()).strip()
+    assistant.filter(has_text=reply).first.wait_for(timeout=10_000)
 
 
 def test_05_run_all_then_talk_live(lab: JupyterServer, run_all_of: Any,
@@ -183,7 +208,9 @@ def test_05_run_all_then_talk_live(lab: JupyterServer, run_all_of: Any,
     played = _talk_until_a_reply_plays(
         nb, "agent.attach(recorder)",
         "any(t.reply is not None and t.done.is_set() for t in agent.turns[n0:])"
-        " and player.played_ms > d0 + 300")
+        " and HEARD() > 300",
+        "dict(n0=n0, turns=[(t.user_text, t.status, t.reply is not None) for t in agent.turns[n0:]], "
+        + _PLAYER + ")")
     r = k.eval("dict(users=[t.user_text for t in agent.turns[n0:]],"
                " texts=[t.reply_text for t in agent.turns[n0:]],"
                " status=[t.status for t in agent.turns[n0:]])")
