@@ -474,3 +474,35 @@ def test_responses_delegation_returns_the_function_call_and_speaks_the_outcome(s
         "delegation": {"type": "responses", "responses": {
             "model": "gpt-5-mini", "instructions": "Call move_robot for every movement request.",
             "tools": [MOVE_TOOL], "tool_choice": "required"}}})
+
+
+def test_no_import_cycles_in_the_live_standin() -> None:
+    """Import arrows point one way inside ``voicekit.standin.live``, counting imports for type checking too;
+    the parts import the shared state, never the connection."""
+    import ast
+
+    root = Path(__file__).resolve().parents[1]
+    graph: dict[str, set[str]] = {}
+    for path in (root / "voicekit" / "standin" / "live").rglob("*.py"):
+        parts = list(path.relative_to(root).with_suffix("").parts)
+        module = ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+        package = module.split(".") if parts[-1] == "__init__" else module.split(".")[:-1]
+        deps = graph.setdefault(module, set())
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom) and node.level:
+                base = ".".join([*package[: len(package) - node.level + 1], *([node.module] if node.module else [])])
+                deps.update({base, *(f"{base}.{a.name}" for a in node.names)} - ({base} if not node.module else set()))
+    graph = {m: {d for d in ds if d in graph and d != m} for m, ds in graph.items()}
+    done: set[str] = set()
+
+    def visit(module: str, trail: tuple[str, ...]) -> None:
+        for dep in graph[module]:
+            assert dep not in trail, "import cycle: " + " -> ".join([*trail[trail.index(dep):], dep])
+            if dep not in done:
+                visit(dep, (*trail, dep))
+        done.add(module)
+
+    for module in sorted(graph):
+        visit(module, (module,))
+    for part in ("listener", "speaker", "replies", "backend", "handlers.session", "handlers.audio"):
+        assert "voicekit.standin.live.connection" not in graph[f"voicekit.standin.live.{part}"]

@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from .._responses_run import response_store as _store
 from ..errors import OpenAIError
@@ -37,11 +37,9 @@ from ..responses import run_response
 from .delegation import Delegation
 from .errors import LiveError, error_event, new_id, unsupported
 from .replies import cancel_acknowledgements, speak_context
+from .state import LiveState
 
-if TYPE_CHECKING:
-    from .connection import LiveConnection
-
-__all__ = ["BACKEND_SETTINGS", "Backend", "check_backend"]
+__all__ = ["BACKEND_SETTINGS", "ResponsesBackend", "check_backend"]
 
 log = logging.getLogger("voicekit.standin.live")
 
@@ -65,10 +63,10 @@ def check_backend(config: dict[str, Any]) -> None:
                               param=f"session.delegation.responses.tools[{k}]")
 
 
-class Backend:
+class ResponsesBackend:
     """The Responses side of one Live session: the pending function calls and the last response."""
 
-    def __init__(self, conn: LiveConnection) -> None:
+    def __init__(self, conn: LiveState) -> None:
         self.conn = conn
         self.items: list[dict[str, Any]] = []
         """Client items (``response.item.create``) waiting for the next ``response.create``."""

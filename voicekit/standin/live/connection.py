@@ -1,4 +1,4 @@
-"""One Live WebSocket: its session, timeline, listening and speaking.
+"""One Live WebSocket: its read loop, on the session state of :mod:`.state`.
 
 Client events are checked against the SDK's own models (``openai.types.live``,
 strictly: see :func:`.config.check_strict`) and dispatched to handlers
@@ -33,106 +33,23 @@ import asyncio
 import contextlib
 import json
 import logging
-import threading
 import time
-from collections.abc import Awaitable, Callable
 from typing import Any
 
-from starlette.websockets import WebSocket, WebSocketDisconnect
-
-from ...formats import REALTIME_SAMPLE_RATE
-from ..engines import Engines
-from ..llm import N_CTX
-from .backend import Backend
+from .backend import ResponsesBackend
 from .config import check_strict
 from .context import Context
-from .delegation import Delegation
-from .errors import WITHOUT_EVENT_ID, LiveError, error_event, new_id
+from .errors import LiveError, error_event
 from .listener import Listener
-from .speaker import Outcome, Utterance
+from .state import Handler, LiveState
 
-__all__ = ["Handler", "LiveConnection"]
+__all__ = ["LiveConnection"]
 
 log = logging.getLogger("voicekit.standin.live")
 
-Handler = Callable[["LiveConnection", dict[str, Any]], Awaitable[None]]
 
-
-class LiveConnection:
-    """The state of one connection; :meth:`serve` runs it until the client leaves or the session closes.
-
-    Attributes
-    ----------
-    session : dict or None
-        The resolved ``SessionResource`` after ``session.start``; None before.
-    input_samples : int
-        PCM16 samples (24 kHz) appended since the start.
-    context : Context
-        What the model knows.
-    """
-
-    def __init__(self, websocket: WebSocket, engines: Engines) -> None:
-        self.ws = websocket
-        self.engines = engines
-        self.session: dict[str, Any] | None = None
-        self.delegation_given = False
-        self.context = Context("", [])
-        self.client_event_id: str | None = None
-        self.closed = False
-        self.muted = False
-        self.heard_any = False
-        """Whether an input transcript has been sent (later ones begin with a space)."""
-        self.input_samples = 0
-        self.listener: Listener | None = None
-        self.backend: Backend | None = None
-        self.current: Utterance | None = None
-        self.delegations: dict[str, Delegation] = {}
-        self.acks: set[asyncio.Task[None]] = set()
-        self.last_prompt_tokens = 0
-        self.output_end_ms = 0.0
-        self._t0 = time.perf_counter()
-        self.speak_lock = asyncio.Lock()
-        self.turns: list[Outcome] = []
-        """Every spoken turn's outcome, in order."""
-        self.acks_started: set[asyncio.Task[None]] = set()
-        self._out: asyncio.Queue[dict[str, Any] | None] = asyncio.Queue()
-        self._loop = asyncio.get_running_loop()
-        self._loop_thread = threading.get_ident()
-        self._tasks: set[asyncio.Future[Any]] = set()
-
-    # -- sending and tasks ------------------------------------------------------------
-
-    def emit(self, event: dict[str, Any], client_event_id: str | None = None) -> None:
-        """Queue a server event (from any thread); it gets its ``event_id`` here, if its SDK model has one."""
-        if event["type"] not in WITHOUT_EVENT_ID:
-            event = {"event_id": new_id("event"), **event}
-        if client_event_id is not None:
-            event["client_event_id"] = client_event_id
-        if threading.get_ident() == self._loop_thread:
-            self._out.put_nowait(event)
-        else:
-            self._loop.call_soon_threadsafe(self._out.put_nowait, event)
-
-    async def _sender(self) -> None:
-        while (event := await self._out.get()) is not None:
-            try:
-                await self.ws.send_text(json.dumps(event))
-            except (WebSocketDisconnect, RuntimeError):
-                return
-
-    def spawn(self, work: Awaitable[Any]) -> asyncio.Future[Any]:
-        """Run ``work`` as a task the connection ends when it closes."""
-        task = asyncio.ensure_future(work)
-        self._tasks.add(task)
-        task.add_done_callback(self._finished)
-        return task
-
-    def _finished(self, task: asyncio.Future[Any]) -> None:
-        self._tasks.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            log.error("live task failed", exc_info=task.exception())
-            self.emit(error_event(LiveError(f"The stand-in failed: {task.exception()!r}", code="server_error",
-                                            type="server_error"), None))
+class LiveConnection(LiveState):
+    """One connection; :meth:`serve` runs it until the client leaves or the session closes."""
 
     # -- the connection ---------------------------------------------------------------
 
@@ -211,26 +128,6 @@ class LiveConnection:
         self.context = Context(session["instructions"], session["input"])
         self.listener = Listener(self)
         if session["delegation"]["type"] == "responses":
-            self.backend = Backend(self)
+            self.backend = ResponsesBackend(self)
         self._t0 = time.perf_counter()
 
-    def now_ms(self) -> float:
-        """The session timeline now, in ms (see the module docstring)."""
-        return max(1000.0 * (time.perf_counter() - self._t0), 1000.0 * self.input_samples / REALTIME_SAMPLE_RATE)
-
-    def usage(self) -> dict[str, Any]:
-        """``SessionUsage``: whole seconds of session so far (the stand-in bills nothing)."""
-        return {"seconds": float(int(self.now_ms() // 1000))}
-
-    def emit_usage(self) -> None:
-        self.emit({"type": "session.usage.updated", "usage": self.usage(),
-                   "context_window": {"usage_ratio": round(min(1.0, self.last_prompt_tokens / N_CTX), 4)}})
-
-    async def close(self, reason: str) -> None:
-        """Stop speaking, send ``session.closed`` with ``reason`` and the final usage, and end the connection."""
-        assert self.session is not None
-        if self.current is not None:
-            self.current.stop()
-        self.emit({"type": "session.closed", "reason": reason, "session": self.session, "usage": self.usage()},
-                  self.client_event_id)
-        self.closed = True

@@ -29,7 +29,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from typing import TYPE_CHECKING
 
 import numpy as np
 import numpy.typing as npt
@@ -40,9 +39,7 @@ from ...vad import TurnDetector, VadEvent, VadSettings
 from ..engines import SttResult
 from ..realtime.headstart import HeadStart
 from .replies import answer_user, head_start
-
-if TYPE_CHECKING:
-    from .connection import LiveConnection
+from .state import LiveState
 
 __all__ = ["BEAM_SIZE", "END_OF_TURN_SILENCE_MS", "PREFIX_MS", "TALK_OVER_MS", "Listener"]
 
@@ -84,7 +81,7 @@ class Listener:
         Where the speech in progress began on the input timeline; None in silence.
     """
 
-    def __init__(self, conn: LiveConnection) -> None:
+    def __init__(self, conn: LiveState) -> None:
         self.conn = conn
         self.detector: TurnDetector[VadSettings] = TurnDetector(
             VadSettings(prefix_padding_ms=PREFIX_MS, silence_duration_ms=END_OF_TURN_SILENCE_MS))

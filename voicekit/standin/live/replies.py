@@ -18,16 +18,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import TYPE_CHECKING
 
 from ..llm import Turn
 from ..realtime.headstart import HeadStart
 from .delegation import ACK_INSTRUCTION, Delegation, delegation_rules, wants_delegation
 from .errors import new_id
 from .speaker import Outcome, Utterance
-
-if TYPE_CHECKING:
-    from .connection import LiveConnection
+from .state import LiveState
 
 __all__ = ["ACK_MAX_TOKENS", "REPLY_MAX_TOKENS", "answer_user", "cancel_acknowledgements", "delegate", "head_start",
            "say", "speak_context"]
@@ -41,7 +38,7 @@ ACK_MAX_TOKENS = 24
 """The budget of an automatic acknowledgement (one short sentence)."""
 
 
-async def say(conn: LiveConnection, *, extra_system: str = "", max_tokens: int = REPLY_MAX_TOKENS,
+async def say(conn: LiveState, *, extra_system: str = "", max_tokens: int = REPLY_MAX_TOKENS,
               head_start: HeadStart | None = None) -> Outcome:
     """Speak one turn written by the LLM from the session context; returns how it went.
 
@@ -74,7 +71,7 @@ async def say(conn: LiveConnection, *, extra_system: str = "", max_tokens: int =
         return outcome
 
 
-def _rules(conn: LiveConnection) -> list[str]:
+def _rules(conn: LiveState) -> list[str]:
     assert conn.session is not None
     texts = [conn.session["instructions"]]
     texts += [e.text for e in conn.context.entries if e.kind == "instructions"]
@@ -87,7 +84,7 @@ def _rules(conn: LiveConnection) -> list[str]:
     return rules
 
 
-async def answer_user(conn: LiveConnection, head_start: HeadStart | None = None) -> None:
+async def answer_user(conn: LiveState, head_start: HeadStart | None = None) -> None:
     """The user's utterance has ended (its transcript is in the context): delegate it or answer it."""
     assert conn.session is not None
     if conn.delegation_given:
@@ -104,7 +101,7 @@ async def answer_user(conn: LiveConnection, head_start: HeadStart | None = None)
     await say(conn, head_start=head_start)
 
 
-def head_start(conn: LiveConnection, transcript: str) -> HeadStart | None:
+def head_start(conn: LiveState, transcript: str) -> HeadStart | None:
     """Start the answer to a user utterance transcribed during its end-of-turn silence, or None.
 
     Only when the answer is certain to be a plain spoken reply: no delegation
@@ -118,7 +115,7 @@ def head_start(conn: LiveConnection, transcript: str) -> HeadStart | None:
                      tts=conn.engines.tts, speech=(conn.session["audio"]["output"]["voice"], 1.0))
 
 
-async def delegate(conn: LiveConnection) -> Delegation:
+async def delegate(conn: LiveState) -> Delegation:
     """Emit ``session.delegation.created`` (or start the Responses backend) and schedule the acknowledgement."""
     assert conn.session is not None
     settings = conn.session["delegation"]
@@ -139,19 +136,19 @@ async def delegate(conn: LiveConnection) -> Delegation:
     return delegation
 
 
-async def _acknowledge(conn: LiveConnection, delay_s: float) -> None:
+async def _acknowledge(conn: LiveState, delay_s: float) -> None:
     await asyncio.sleep(delay_s)
     conn.acks_started.add(asyncio.current_task())  # type: ignore[arg-type]
     await say(conn, extra_system=ACK_INSTRUCTION, max_tokens=ACK_MAX_TOKENS)
 
 
-def cancel_acknowledgements(conn: LiveConnection) -> None:
+def cancel_acknowledgements(conn: LiveState) -> None:
     """Cancel every acknowledgement not yet requested (commentary or thinking arrived)."""
     for task in list(conn.acks):
         if task not in conn.acks_started:
             task.cancel()
 
 
-async def speak_context(conn: LiveConnection) -> None:
+async def speak_context(conn: LiveState) -> None:
     """Speak what the newest commentary says (it is already in the context)."""
     await say(conn)

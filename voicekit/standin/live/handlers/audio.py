@@ -13,8 +13,8 @@ from typing import Any
 import numpy as np
 from openai.types.live import InputAudioAppendEvent, InputAudioMuteEvent, InputAudioUnmuteEvent
 
-from ..connection import LiveConnection
 from ..errors import LiveError
+from ..state import LiveState
 from .registry import handles
 
 __all__ = ["decode_pcm16", "input_audio_append", "input_audio_mute", "input_audio_unmute"]
@@ -39,18 +39,18 @@ def decode_pcm16(data: str, param: str) -> np.ndarray:
 
 
 @handles("session.input_audio.append", InputAudioAppendEvent)
-async def input_audio_append(conn: LiveConnection, event: dict[str, Any]) -> None:
+async def input_audio_append(conn: LiveState, event: dict[str, Any]) -> None:
     assert conn.listener is not None
     conn.listener.feed(decode_pcm16(event["audio"], "audio"))
 
 
 @handles("session.input_audio.mute", InputAudioMuteEvent)
-async def input_audio_mute(conn: LiveConnection, event: dict[str, Any]) -> None:
+async def input_audio_mute(conn: LiveState, event: dict[str, Any]) -> None:
     conn.muted = True
     conn.emit({"type": "session.input_audio.muted"}, conn.client_event_id)
 
 
 @handles("session.input_audio.unmute", InputAudioUnmuteEvent)
-async def input_audio_unmute(conn: LiveConnection, event: dict[str, Any]) -> None:
+async def input_audio_unmute(conn: LiveState, event: dict[str, Any]) -> None:
     conn.muted = False
     conn.emit({"type": "session.input_audio.unmuted"}, conn.client_event_id)

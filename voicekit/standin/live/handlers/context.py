@@ -15,9 +15,9 @@ from typing import Any
 
 from openai.types.live import CommentaryAppendEvent, InstructionsAppendEvent, ThinkingAppendEvent
 
-from ..connection import LiveConnection
 from ..errors import LiveError
 from ..replies import cancel_acknowledgements, speak_context
+from ..state import LiveState
 from .registry import handles
 
 __all__ = ["commentary_append", "instructions_append", "thinking_append"]
@@ -26,7 +26,7 @@ MAX_CONTEXT_TOKENS = 500
 """Limit of each appended text, in tokens (SDK docstrings of the three events)."""
 
 
-def _checked(conn: LiveConnection, event: dict[str, Any]) -> tuple[str, str | None]:
+def _checked(conn: LiveState, event: dict[str, Any]) -> tuple[str, str | None]:
     """The event's content and delegation id, after the SDK docstrings' rules."""
     content = str(event["content"])
     n = conn.engines.stt.count_tokens(content)
@@ -43,20 +43,20 @@ def _checked(conn: LiveConnection, event: dict[str, Any]) -> tuple[str, str | No
     return content, delegation_id
 
 
-def _appended(conn: LiveConnection, kind: str) -> None:
+def _appended(conn: LiveState, kind: str) -> None:
     at = int(conn.now_ms())
     conn.emit({"type": kind, "start_ms": at, "end_ms": at}, conn.client_event_id)
 
 
 @handles("session.instructions.append", InstructionsAppendEvent)
-async def instructions_append(conn: LiveConnection, event: dict[str, Any]) -> None:
+async def instructions_append(conn: LiveState, event: dict[str, Any]) -> None:
     content, delegation_id = _checked(conn, event)
     conn.context.add("instructions", content, delegation_id)
     _appended(conn, "session.instructions.appended")
 
 
 @handles("session.thinking.append", ThinkingAppendEvent)
-async def thinking_append(conn: LiveConnection, event: dict[str, Any]) -> None:
+async def thinking_append(conn: LiveState, event: dict[str, Any]) -> None:
     content, delegation_id = _checked(conn, event)
     cancel_acknowledgements(conn)
     conn.context.add("thinking", content, delegation_id)
@@ -64,7 +64,7 @@ async def thinking_append(conn: LiveConnection, event: dict[str, Any]) -> None:
 
 
 @handles("session.commentary.append", CommentaryAppendEvent)
-async def commentary_append(conn: LiveConnection, event: dict[str, Any]) -> None:
+async def commentary_append(conn: LiveState, event: dict[str, Any]) -> None:
     content, delegation_id = _checked(conn, event)
     cancel_acknowledgements(conn)
     conn.context.add("commentary", content, delegation_id)

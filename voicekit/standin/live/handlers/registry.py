@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from ..connection import Handler
+from ..state import Handler
 
 __all__ = ["HANDLERS", "handles"]
 

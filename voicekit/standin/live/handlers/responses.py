@@ -13,15 +13,14 @@ from typing import Any
 
 from openai.types.live import ResponseCreateEvent, ResponseItemCreateEvent
 
-from ..backend import Backend
-from ..connection import LiveConnection
 from ..errors import LiveError
+from ..state import Backend, LiveState
 from .registry import handles
 
 __all__ = ["response_create", "response_item_create"]
 
 
-def _backend(conn: LiveConnection, kind: str) -> Backend:
+def _backend(conn: LiveState, kind: str) -> Backend:
     assert conn.session is not None
     if conn.backend is None:
         raise LiveError(f"{kind} requires Responses delegation; this session delegates to "
@@ -30,10 +29,10 @@ def _backend(conn: LiveConnection, kind: str) -> Backend:
 
 
 @handles("response.item.create", ResponseItemCreateEvent)
-async def response_item_create(conn: LiveConnection, event: dict[str, Any]) -> None:
+async def response_item_create(conn: LiveState, event: dict[str, Any]) -> None:
     _backend(conn, "response.item.create").items.append(dict(event["item"]))
 
 
 @handles("response.create", ResponseCreateEvent)
-async def response_create(conn: LiveConnection, event: dict[str, Any]) -> None:
+async def response_create(conn: LiveState, event: dict[str, Any]) -> None:
     await _backend(conn, "response.create").create()

@@ -7,15 +7,15 @@ from typing import Any
 from openai.types.live import SessionCloseEvent, SessionStartEvent, SessionUpdateEvent
 
 from ..config import apply_update, check_strict, resolve_start
-from ..connection import LiveConnection
 from ..errors import LiveError
+from ..state import LiveState
 from .registry import handles
 
 __all__ = ["session_close", "session_start", "session_update"]
 
 
 @handles("session.start", SessionStartEvent)
-async def session_start(conn: LiveConnection, event: dict[str, Any]) -> None:
+async def session_start(conn: LiveState, event: dict[str, Any]) -> None:
     """Resolve the configuration and answer ``session.started``; the timeline starts here."""
     if conn.session is not None:
         raise LiveError(f"The session {conn.session['id']} has already started; session.start is only valid as "
@@ -28,7 +28,7 @@ async def session_start(conn: LiveConnection, event: dict[str, Any]) -> None:
 
 
 @handles("session.update", None)  # checked below: an immutable field is named as such, not as unknown
-async def session_update(conn: LiveConnection, event: dict[str, Any]) -> None:
+async def session_update(conn: LiveState, event: dict[str, Any]) -> None:
     """Apply a sparse delegation or trigger update; answer ``session.updated``."""
     assert conn.session is not None
     if not isinstance(event.get("session"), dict):
@@ -41,6 +41,6 @@ async def session_update(conn: LiveConnection, event: dict[str, Any]) -> None:
 
 
 @handles("session.close", SessionCloseEvent)
-async def session_close(conn: LiveConnection, event: dict[str, Any]) -> None:
+async def session_close(conn: LiveState, event: dict[str, Any]) -> None:
     """Stop, send ``session.closed`` (reason ``close_requested``, final usage) and end the connection."""
     await conn.close("close_requested")

@@ -12,20 +12,20 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..connection import LiveConnection
 from ..errors import unsupported
+from ..state import LiveState
 from .registry import handles
 
 __all__: list[str] = []
 
 
 @handles("session.output_audio.fixture.play", None)
-async def fixture_play(conn: LiveConnection, event: dict[str, Any]) -> None:
+async def fixture_play(conn: LiveState, event: dict[str, Any]) -> None:
     raise unsupported("Audio fixtures (session.output_audio.fixture.play)",
                       "the stand-in plays only the model's own speech")
 
 
-async def _decisions(conn: LiveConnection, event: dict[str, Any]) -> None:
+async def _decisions(conn: LiveState, event: dict[str, Any]) -> None:
     raise unsupported(f"Decisions delegation ({event['type']})",
                       "use client delegation (the default) instead")
 
@@ -35,10 +35,10 @@ for _kind in ("decision.create", "decision.item.create", "decision.item.delete")
 
 
 @handles("transport.dtmf.send", None)
-async def dtmf_send(conn: LiveConnection, event: dict[str, Any]) -> None:
+async def dtmf_send(conn: LiveState, event: dict[str, Any]) -> None:
     raise unsupported("SIP (transport.dtmf.send)", "the stand-in has no telephone transport")
 
 
 @handles("fork.session.start", None)
-async def fork_start(conn: LiveConnection, event: dict[str, Any]) -> None:
+async def fork_start(conn: LiveState, event: dict[str, Any]) -> None:
     raise unsupported("Forks (fork.session.start)", "the stand-in stores no session to fork")
