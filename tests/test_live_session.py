@@ -76,3 +76,23 @@ def test_the_book_marks_a_talk_over_and_starts_a_new_turn() -> None:
     assert story.talked_over and not cut.talked_over and cut.user_text == "Stop."
     assert story.latency_ms == pytest.approx(800.0)
     assert book.talk_overs == [{"turn": 0, "at_ms": 3500, "said": "Once upon a time"}]
+
+
+def test_responses_delegation_runs_the_handed_back_function(client: OpenAI) -> None:
+    from voicekit.agents import tool
+    from voicekit.live import BACKEND_INSTRUCTIONS
+
+    weather = tool(get_weather)
+    live = LiveSession(client, functions={"get_weather": get_weather})
+    live.start({"instructions": INSTRUCTIONS, "delegation": {"type": "responses", "responses": {
+        "model": "gpt-4.1-mini", "instructions": BACKEND_INSTRUCTIONS,
+        "tools": [weather.responses_schema()], "tool_choice": "required"}}})
+    wav = client.audio.speech.create(model="gpt-4o-mini-tts", voice="coral", response_format="wav",
+                                     input="What is the weather like in Paris today?")
+    turn = live.run_turn(Clip.from_bytes(wav.content))
+    (done,) = [d for d in live.delegations if d.id in turn.delegation_ids]
+    assert done.target == "responses" and [c["name"] for c in done.calls] == ["get_weather"]
+    sent = [e.data for e in live.events if e.source == "client" and e.type == "response.item.create"]
+    assert sent and sent[0]["item"]["type"] == "function_call_output" and "21 degrees" in sent[0]["item"]["output"]
+    assert turn.assistant_text.strip()
+    live.close()

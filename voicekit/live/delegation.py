@@ -1,24 +1,33 @@
-"""Client delegation in a Live session: the records, and answering them with a backend.
+"""Delegation in a Live session: the records, and the application's part of the work.
 
-On ``session.delegation.created`` with target ``client`` the application does the work
-and answers with ``session.commentary.append`` carrying that ``delegation_id``; the
-model then speaks the result (``openai.types.live.CommentaryAppendEventParam``; guide
-"Delegation and tools in GPT-Live"). The answer's ``event_id`` comes back as
-``client_event_id`` on ``session.commentary.appended``, which is how a cell waits for it.
+- **Client delegation.** On ``session.delegation.created`` with target ``client`` the
+  application does the work and answers with ``session.commentary.append`` carrying that
+  ``delegation_id``; the model then speaks the result
+  (``openai.types.live.CommentaryAppendEventParam``). The answer's ``event_id`` comes
+  back as ``client_event_id`` on ``session.commentary.appended``, which is how a cell
+  waits for it.
+- **Responses delegation.** The session runs the Responses call itself and forwards its
+  stream events as ``response.event``. A function call it cannot run comes back to the
+  application (``response.output_item.done`` with a ``function_call`` item): the
+  application runs it and sends ``response.item.create`` with the
+  ``function_call_output``, then ``response.create``; the backend's final answer is spoken.
+
+Source: OpenAI guide "Delegation and tools in GPT-Live" (live-delegation).
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import time
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 from ..realtime.turns import RealtimeEvent
 
-__all__ = ["Delegator", "LiveDelegation", "answer_id", "answers"]
+__all__ = ["Delegator", "LiveDelegation", "answer_id", "answers", "final_response"]
 
 logger = logging.getLogger("voicekit.live")
 
@@ -38,6 +47,9 @@ class LiveDelegation:
     result: str | None = None
     error: str | None = None
     seconds: float | None = None
+    calls: list[dict[str, Any]] = field(default_factory=list)
+    """Function calls a Responses delegation handed back (``name``, ``arguments``,
+    ``output``), in order."""
 
 
 def answer_id(delegation_id: str) -> str:
@@ -49,6 +61,18 @@ def answers(delegation_id: str) -> Callable[[RealtimeEvent], bool]:
     """A ``wait_for`` condition: the ``session.commentary.appended`` of that answer."""
     wanted = answer_id(delegation_id)
     return lambda event: event.data.get("client_event_id") == wanted
+
+
+def final_response(delegation_id: str) -> Callable[[RealtimeEvent], bool]:
+    """A ``wait_for`` condition: the ``response.event`` that completes a Responses
+    delegation's last response (one that asks for no more function calls)."""
+    def done(event: RealtimeEvent) -> bool:
+        inner = event.data.get("event") or {}
+        if event.data.get("delegation_id") != delegation_id or inner.get("type") != "response.completed":
+            return False
+        output = (inner.get("response") or {}).get("output") or []
+        return not any(item.get("type") == "function_call" for item in output)
+    return done
 
 
 class Delegator:
@@ -77,6 +101,17 @@ class Delegator:
             job.add_done_callback(self._tasks.discard)
         return record
 
+    def response_event(self, data: dict[str, Any], functions: Mapping[str, Callable[..., Any]]) -> None:
+        """A ``response.event`` of a Responses delegation: run a function call it hands back."""
+        inner = data.get("event") or {}
+        item = inner.get("item") or {}
+        if inner.get("type") != "response.output_item.done" or item.get("type") != "function_call":
+            return
+        record = next((r for r in self.records if r.id == data.get("delegation_id")), None)
+        job = asyncio.get_running_loop().create_task(self._run_call(record, dict(item), functions))
+        self._tasks.add(job)
+        job.add_done_callback(self._tasks.discard)
+
     def cancel(self) -> None:
         """Stop answering (the session is closing)."""
         for job in list(self._tasks):
@@ -93,3 +128,21 @@ class Delegator:
         record.seconds = time.perf_counter() - t0
         await self._send({"type": "session.commentary.append", "content": record.result,
                           "delegation_id": record.id, "event_id": answer_id(record.id)})
+
+    async def _run_call(self, record: LiveDelegation | None, item: dict[str, Any],
+                        functions: Mapping[str, Callable[..., Any]]) -> None:
+        fn = functions.get(item.get("name", ""))
+        try:
+            if fn is None:
+                raise KeyError(f"no function named {item.get('name')!r} in LiveSession.functions")
+            result = await asyncio.to_thread(fn, **json.loads(item.get("arguments") or "{}"))
+            output = result if isinstance(result, str) else json.dumps(result)
+        except Exception as exc:  # noqa: BLE001 -- the backend hears the error and can say so
+            logger.warning("function %s failed: %s", item.get("name"), exc)
+            output = json.dumps({"error": f"{type(exc).__name__}: {exc}"})
+        if record is not None:
+            record.calls.append({"name": item.get("name"), "arguments": item.get("arguments"), "output": output})
+            record.result = output
+        await self._send({"type": "response.item.create", "item": {
+            "type": "function_call_output", "call_id": item["call_id"], "output": output}})
+        await self._send({"type": "response.create"})

@@ -43,7 +43,7 @@ from ..formats import REALTIME_SAMPLE_RATE
 from ..realtime._client_events import pcm16_24k
 from ..realtime._socket import RealtimeSocket, event_types
 from ..realtime.turns import RealtimeEvent
-from .delegation import Delegator, LiveDelegation, answers
+from .delegation import Delegator, LiveDelegation, answers, final_response
 from .turns import LiveBook, LiveTurn, live_metrics
 
 if TYPE_CHECKING:
@@ -82,6 +82,10 @@ class LiveSession:
     delegate : callable, optional
         ``delegate(task) -> str`` answers client delegations (``task``: what the user
         asked). None leaves them to you: :meth:`append_commentary` with the id.
+    functions : mapping of str to callable, optional
+        With Responses delegation (``delegation: {"type": "responses", ...}`` at start),
+        the function calls the backend hands back are run as
+        ``functions[name](**arguments)`` and answered.
 
     Attributes
     ----------
@@ -100,7 +104,8 @@ class LiveSession:
 
     def __init__(self, client: AsyncOpenAI | OpenAI, model: str = DEFAULT_LIVE_MODEL, *,
                  player: Player | None = None, transcript: Transcript | None = None,
-                 event_log: EventLog | None = None, delegate: Callable[[str], str] | None = None) -> None:
+                 event_log: EventLog | None = None, delegate: Callable[[str], str] | None = None,
+                 functions: Mapping[str, Callable[..., Any]] | None = None) -> None:
         from openai import AsyncOpenAI
         from openai.lib.live import TranscriptGrouper
         from openai.types.live import ServerEvent
@@ -112,6 +117,7 @@ class LiveSession:
                                             organization=client.organization, project=client.project), True
         self.model, self.player, self.transcript, self.event_log = model, player, transcript, event_log
         self.delegate = delegate
+        self.functions = dict(functions or {})
         self.session: dict[str, Any] = {}
         self.errors: list[dict[str, Any]] = []
         self.usage: dict[str, Any] | None = None
@@ -219,9 +225,9 @@ class LiveSession:
 
     def run_turn(self, clip: Clip, *, timeout: float = 180.0, quiet_ms: float = 800.0) -> LiveTurn:
         """Say ``clip`` (at microphone pace) and wait until the model has answered: its
-        first audio, then ``quiet_ms`` without more of it. When the turn delegated work
-        to :attr:`delegate`, also wait for each result to be sent back
-        (``session.commentary.appended``) and for the model to speak it.
+        first audio, then ``quiet_ms`` without more of it. When the turn delegated work,
+        also wait for each result (a client delegation's commentary to be appended, a
+        Responses delegation's last response to complete) and for the model to speak it.
 
         Raises
         ------
@@ -239,13 +245,18 @@ class LiveSession:
         self._until_quiet(self.mark(), quiet_ms, time.monotonic() + timeout)
         turn = self._book.current
         assert turn is not None
-        if self.delegate is not None:
-            for delegation_id in turn.delegation_ids:
-                appended = self.wait_for("session.commentary.appended", since=mark, timeout=timeout,
-                                         where=answers(delegation_id))
-                after = self.events.index(appended) + 1
-                self.wait_for("session.output_audio.delta", since=after, timeout=timeout)
-                self._until_quiet(self.mark(), quiet_ms, time.monotonic() + timeout)
+        for record in [r for r in self.delegations if r.id in turn.delegation_ids]:
+            if record.target == "client" and self.delegate is not None:
+                answered = self.wait_for("session.commentary.appended", since=mark, timeout=timeout,
+                                         where=answers(record.id))
+            elif record.target == "responses":
+                answered = self.wait_for("response.event", since=mark, timeout=timeout,
+                                         where=final_response(record.id))
+            else:
+                continue
+            after = self.events.index(answered) + 1
+            self.wait_for("session.output_audio.delta", since=after, timeout=timeout)
+            self._until_quiet(self.mark(), quiet_ms, time.monotonic() + timeout)
         return turn
 
     def _until_quiet(self, since: int, quiet_ms: float, deadline: float) -> None:
@@ -363,6 +374,8 @@ class LiveSession:
             self._book.audio(pcm, self._timeline_ms())
             if self.player is not None:
                 self.player.append(pcm)
+        elif kind == "response.event":
+            self._delegator.response_event(data, self.functions)
         elif kind == "session.delegation.created":
             turn = self._book.delegation(data["delegation"]["id"])
             self._delegator.created(data, turn.user_text, self.delegate)
