@@ -7,12 +7,13 @@ event has the shape of the SDK's ``openai.types.live`` models (the protocol
 of the pinned ``openai`` package; OpenAI guides "WebSockets", "Prompting
 GPT-Live" and "Delegation and tools in GPT-Live").
 
-Modules: :mod:`.config` (strict configuration and defaults), :mod:`.connection`
-(one socket, its timeline), :mod:`.listener` (VAD, Whisper, talk-over),
-:mod:`.speaker` (LLM and Piper, paced output), :mod:`.replies` (when the model
-speaks), :mod:`.delegation` (the delegation decision), :mod:`.context` (what
-the model knows), :mod:`.handlers` (one module per event family) and
-:mod:`.http` (the refused parts).
+Modules: :mod:`.config` (strict configuration and defaults), :mod:`.state`
+(one session's state and timeline), :mod:`.connection` (its socket),
+:mod:`.listener` (VAD, Whisper, talk-over), :mod:`.speaker` (LLM and Piper,
+paced output), :mod:`.replies` (when the model speaks), :mod:`.delegation`
+(the delegation decision), :mod:`.backend` (Responses delegation),
+:mod:`.context` (what the model knows), :mod:`.handlers` (one module per event
+family) and :mod:`.http` (the refused parts).
 
 How the stand-in differs from OpenAI
 ------------------------------------
@@ -27,8 +28,10 @@ How the stand-in differs from OpenAI
   decision pass up (:mod:`.delegation`).
 - Audio is ``audio/pcm`` at 24 kHz only; the voice is Piper's, in OpenAI's
   voice variants. Usage counts whole seconds of session; nothing is billed.
-- WebRTC, SIP, sideband, forks, stored sessions, audio fixtures, Decisions and
-  (for now) Responses delegation are refused with an error naming the part.
+- Responses delegation runs the stand-in's own Responses engine
+  (SmolLM2; function tools only).
+- WebRTC, SIP, sideband, forks, stored sessions, audio fixtures and Decisions
+  are refused with an error naming the part.
 """
 
 from __future__ import annotations

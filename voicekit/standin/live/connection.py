@@ -6,8 +6,8 @@ registered by event type (:mod:`.handlers`). Server events go out through one
 queue in the order they were made, each with a fresh ``event_id`` and, when
 the command that caused it had one, its ``client_event_id``.
 
-The session timeline
---------------------
+The session timeline (:meth:`.state.LiveState.now_ms`)
+-------------------------------------------------------
 Times (``start_ms``, ``end_ms``, ``offset_ms``) are ms since
 ``session.started``: the later of the wall clock and the input audio received
 so far. With audio streamed at microphone pace, as a Live client does (it

@@ -138,7 +138,8 @@ class LiveState:
         raise NotImplementedError
 
     def now_ms(self) -> float:
-        """The session timeline now, in ms (see the module docstring)."""
+        """The session timeline now, in ms: the later of the wall clock since ``session.started`` and the
+        input audio received (see :mod:`.connection`, "The session timeline")."""
         return max(1000.0 * (time.perf_counter() - self._t0), 1000.0 * self.input_samples / REALTIME_SAMPLE_RATE)
 
     def usage(self) -> dict[str, Any]:
@@ -146,6 +147,7 @@ class LiveState:
         return {"seconds": float(int(self.now_ms() // 1000))}
 
     def emit_usage(self) -> None:
+        """Send ``session.usage.updated``: the usage so far and the LLM's last prompt over its context window."""
         self.emit({"type": "session.usage.updated", "usage": self.usage(),
                    "context_window": {"usage_ratio": round(min(1.0, self.last_prompt_tokens / N_CTX), 4)}})
 
