@@ -253,10 +253,13 @@ def test_store_false_is_not_kept(client):
     ({"temperature": 3}, "temperature", "0 to 2"),
     ({"max_output_tokens": 4}, "max_output_tokens", ">= 16"),
     ({"text": {"format": {"type": "yaml"}}}, "text.format.type", "json_schema"),
+    ({"metadata": {"n": 1}}, "metadata", "string"),
+    ({"tools": [{**WEATHER_TOOL, "parameters": [1]}]}, "tools[0].parameters", "schema"),
+    ({"input": [{"type": "reasoning", "summary": []}]}, "input[0].type", "function_call_output"),
 ])
 def test_bad_requests_are_400_naming_the_field(client, kwargs, param, words):
     with pytest.raises(openai.BadRequestError) as err:
-        client.responses.create(model=MODEL, input="Hi", **kwargs)
+        client.responses.create(**{"model": MODEL, "input": "Hi", **kwargs})
     assert err.value.param == param and words in err.value.message
     assert err.value.body["type"] == "invalid_request_error"
 

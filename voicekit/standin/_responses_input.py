@@ -17,13 +17,15 @@ conversations. ``input_audio`` is refused too: the SDK's ``ResponseInputContent`
 
 from __future__ import annotations
 
+import functools
 import secrets
 import typing
 from dataclasses import dataclass, field
 from typing import Any
 
-from openai.types.responses import response_create_params
+from openai.types.responses import Response, response_create_params
 from openai.types.shared import ResponsesModel
+from pydantic import TypeAdapter, ValidationError
 
 from ._wire import bad, check_known, declared_params, number, positive_int
 from .llm import DEFAULT_MAX_TOKENS, DEFAULT_TEMPERATURE, ToolSpec, Turn
@@ -56,6 +58,26 @@ HOSTED_TOOLS = "it has no web, no file store, no sandbox, no MCP servers and no 
 
 MAX_OUTPUT_TOKENS_CAP = 4096
 """Largest ``max_output_tokens`` honoured (the model's window is :data:`.llm.N_CTX` tokens per slot)."""
+
+
+ECHOED = ("metadata", "reasoning", "truncation", "user", "safety_identifier", "prompt_cache_key", "service_tier", "top_logprobs")
+"""Fields the stand-in accepts without acting on them and copies into the ``Response``."""
+
+
+@functools.cache
+def _field_adapter(name: str) -> TypeAdapter[Any]:
+    annotation = Response.model_fields[name].annotation
+    assert annotation is not None
+    return TypeAdapter(annotation)
+
+
+def _echoed(name: str, value: Any) -> Any:
+    """``value`` checked against the type of ``Response.<name>`` (so a bad value is a 400, not a 500)."""
+    try:
+        _field_adapter(name).validate_python(value)
+    except ValidationError as exc:
+        raise bad(f"Invalid value for '{name}': {exc.errors()[0]['msg']}, got {value!r}.", name) from exc
+    return value
 
 
 def item_id(prefix: str) -> str:
@@ -202,11 +224,14 @@ def _tools(body: dict[str, Any]) -> tuple[list[ToolSpec], list[dict[str, Any]]]:
         if not isinstance(name, str) or not name:
             raise bad(f"Missing required parameter: 'tools[{i}].name'.", f"tools[{i}].name", "missing_required_parameter")
         params = tool.get("parameters") or {"type": "object", "properties": {}}
-        specs.append(ToolSpec(name, str(tool.get("description") or ""), params))
-        echo.append({
-            "type": "function", "name": name, "description": tool.get("description"),
-            "parameters": params, "strict": tool.get("strict", True),
-        })
+        if not isinstance(params, dict):
+            raise bad(f"Invalid type for 'tools[{i}].parameters': expected a JSON schema object.", f"tools[{i}].parameters", "invalid_type")
+        description = tool.get("description")
+        if description is not None and not isinstance(description, str):
+            raise bad(f"Invalid type for 'tools[{i}].description': expected a string.", f"tools[{i}].description", "invalid_type")
+        specs.append(ToolSpec(name, description or "", params))
+        echo.append({"type": "function", "name": name, "description": description, "parameters": params,
+                     "strict": bool(tool.get("strict", True))})
     return specs, echo
 
 
@@ -292,7 +317,7 @@ def parse_request(body: Any) -> ResponseRequest:
     previous = body.get("previous_response_id")
     if previous is not None and not isinstance(previous, str):
         raise bad("Invalid type for 'previous_response_id': expected a string.", "previous_response_id", "invalid_type")
-    echo = {k: body[k] for k in ("metadata", "reasoning", "truncation", "user", "safety_identifier", "prompt_cache_key", "service_tier", "top_logprobs") if body.get(k) is not None}
+    echo = {k: _echoed(k, body[k]) for k in ECHOED if body.get(k) is not None}
     return ResponseRequest(
         model=str(model), items=_input_items(body.get("input")), instructions=instructions,
         tools=tools, tool_params=tool_params, tool_choice=tool_choice, tool_choice_echo=choice_echo,
