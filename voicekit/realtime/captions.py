@@ -358,7 +358,14 @@ class Captions:
         return self._socket.wait_for(event_types(event_type), since, timeout, where, raise_on_error)
 
     def wait_segment(self, *, since: int | None = None, timeout: float = 120.0) -> Segment:
-        """Block until a segment completes (or fails) after ``since``; return it."""
+        """Block until a segment completes (or fails) after index ``since`` of :attr:`events`
+        (default: the last :meth:`mark`, so call ``mark()`` before sending); return it.
+
+        Raises
+        ------
+        TimeoutError, RealtimeError, ClosedError
+            As :meth:`wait_for`.
+        """
         event = self.wait_for((COMPLETED, FAILED), since=since, timeout=timeout)
         return self._by_item[event.data["item_id"]]
 
