@@ -308,6 +308,28 @@ def test_conversation_transcripts_both_ways_spoken_answer_and_talk_over(standin_
         "audio": {"format": {"type": "audio/pcm", "rate": 24000}}})
 
 
+def test_muted_input_is_not_heard(standin_server) -> None:
+    """While muted the model hears silence: speech then is neither transcribed nor answered."""
+
+    async def body(wire: LiveWire) -> None:
+        muted = await wire.command({"type": "session.input_audio.mute", "event_id": "mute"}, "session.input_audio.muted")
+        assert muted["type"] == "session.input_audio.muted"
+        wire.start_microphone()
+        user = speech("ls_0880.wav")
+        wire.say(user)
+        await asyncio.sleep(user.size / REALTIME_SAMPLE_RATE + 6.0)  # unmuted, it is transcribed in ~2 s here
+        assert not wire.of("session.input_transcript.delta") and not wire.of("session.output_audio.delta")
+        unmuted = await wire.command({"type": "session.input_audio.unmute", "event_id": "unmute"},
+                                     "session.input_audio.unmuted")
+        assert unmuted["type"] == "session.input_audio.unmuted"
+        wire.say(user)
+        heard = await wire.next_of("session.input_transcript.delta", 0, 120)  # the same speech, unmuted, is heard
+        assert "young man" in heard["delta"].lower()
+        await wire.close()
+
+    run_live(standin_server.base_url, body, {"model": MODEL})
+
+
 def test_client_delegation_round_trip(standin_server) -> None:
     """A request the instructions delegate: delegation.created, a spoken acknowledgement, the result spoken."""
 
