@@ -528,3 +528,17 @@ def test_no_import_cycles_in_the_live_standin() -> None:
         visit(module, (module,))
     for part in ("listener", "speaker", "replies", "backend", "handlers.session", "handlers.audio"):
         assert "voicekit.standin.live.connection" not in graph[f"voicekit.standin.live.{part}"]
+
+
+def test_delegation_rules_read_from_the_instructions() -> None:
+    """The word rule that backs up SmolLM2's decision pass (``voicekit.standin.live.delegation``)."""
+    from voicekit.standin.live.delegation import delegation_rules, rule_matches
+
+    rules = delegation_rules([ROBOT + " Greet people warmly."])
+    assert rules == ["Delegate every request to move the robot forward, back, left or right to the backend."]
+    assert rule_matches("Go forward ten meters.", rules) and rule_matches("Turn left, please.", rules)
+    assert not rule_matches("He was not an ill disposed young man.", rules)
+    assert not rule_matches("Hello there!", rules)
+    assert delegation_rules(["Be brief."]) == []
+    blanket = delegation_rules(["Be brief. Always delegate."])
+    assert rule_matches("What time is it?", blanket) and not rule_matches("", blanket)

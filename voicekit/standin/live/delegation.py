@@ -16,7 +16,8 @@ delegated once (the wrong request). So when the pass answers "none", a
 transparent rule decides: the request is delegated when one of its content
 words (4 letters or more, not a stop word) starts like a content word of a
 delegation rule, on their first 4 letters ("forward" matches "forward",
-"moving" matches "move"). The stand-in only considers delegating when the
+"moving" matches "move"); a rule with no content word ("Always delegate.")
+covers every request. The stand-in only considers delegating when the
 session's ``delegation`` was given at start; with none (the default is
 client delegation) it answers every request itself, since it could not
 judge from the instructions alone.
@@ -45,7 +46,8 @@ DELEGATE_TOOL_NAME = "delegate"
 ACK_INSTRUCTION = ("You have passed the user's request to a colleague who is working on it. In one short "
                    "sentence, tell the user you are checking. Give no answer yet.")
 
-_RULE_WORDS = re.compile(r"delegat|backend|hand off|hand over|hand it", re.IGNORECASE)
+_RULE_WORDS = re.compile(r"delegat|backend|hand off|hand over|hand it|hand the|look up|look it up|ask the application",
+                         re.IGNORECASE)
 _WORD = re.compile(r"[a-z]+")
 _STOP = frozenset([
     "about", "above", "after", "again", "also", "always", "answer", "anything", "asks", "asked", "back",
@@ -85,9 +87,15 @@ def _content_words(text: str) -> set[str]:
 
 
 def rule_matches(request: str, rules: list[str]) -> bool:
-    """Whether ``request`` shares a content word (first 4 letters) with a delegation rule."""
-    wanted = set().union(*(_content_words(r) for r in rules)) if rules else set()
-    return bool(wanted & _content_words(request))
+    """Whether ``request`` shares a content word (first 4 letters) with a delegation rule.
+
+    A rule with no content word of its own ("Always delegate.", "Delegate every
+    request to the backend.") covers every request.
+    """
+    words = [_content_words(r) for r in rules]
+    if any(not w for w in words):
+        return bool(request.strip())
+    return bool(set().union(*words) & _content_words(request))
 
 
 def wants_delegation(llm: LLMEngine, turns: list[Turn], rules: list[str]) -> tuple[bool, str]:
