@@ -18,7 +18,8 @@ from voicekit import load_sample, sample_transcripts
 from voicekit.errors import ClosedError
 from voicekit.metrics import wer
 from voicekit.realtime import Captions, Segment
-from voicekit.realtime.captions import COMPLETED, DELTA, LOGPROBS_INCLUDE
+from voicekit.realtime.captions import LOGPROBS_INCLUDE
+from voicekit.realtime.segments import COMPLETED, DELTA
 from voicekit.widgets import Recorder, Transcript
 
 
@@ -154,3 +155,23 @@ def test_an_unknown_model_is_refused_at_start(client: OpenAI) -> None:
 
     with Captions(client, "no-such-transcribe") as cap, pytest.raises(RealtimeError, match="model"):
         cap.start()
+
+
+def test_segment_book_keeps_commit_order_failures_and_delta_logprobs() -> None:
+    from voicekit.realtime.segments import FAILED, SegmentBook
+
+    view = Transcript()
+    book = SegmentBook(view)
+    book.conversation = "sess_1"
+    assert book.handle({"type": "input_audio_buffer.committed", "item_id": "a"}, 1.0) is None
+    assert book.handle({"type": "input_audio_buffer.committed", "item_id": "b"}, 2.0) is None
+    lp = {"token": "Hi", "logprob": -0.1, "bytes": [72, 105]}
+    book.handle({"type": DELTA, "item_id": "b", "delta": "Hi", "logprobs": [lp]}, 2.5)
+    assert view.lines == [{"conversation": "sess_1", "turn": 1, "role": "user", "text": "Hi"}]
+    failed = book.handle({"type": FAILED, "item_id": "a", "error": {"message": "no speech"}}, 3.0)
+    done = book.handle({"type": COMPLETED, "item_id": "b", "transcript": "Hi."}, 3.5)
+    assert failed is not None and failed.index == 0 and failed.done and failed.error == {"message": "no speech"}
+    assert done is not None and done.text == "Hi." and done.logprobs == [lp]  # kept from the deltas
+    assert done.committed_s == 2.0 and done.first_delta_s == 2.5 and done.completed_s == 3.5
+    assert [s.item_id for s in book.segments] == ["a", "b"]
+    assert book.handle({"type": "session.updated"}, 4.0) is None

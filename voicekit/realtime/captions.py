@@ -13,17 +13,15 @@ event with the whole transcript (and its logprobs when ``include`` asks for
 ``item.input_audio_transcription.logprobs``). Such a session never answers: it has no
 responses.
 
-Each item becomes a :class:`Segment`, shown live in a
-:class:`~voicekit.widgets.Transcript` as its deltas arrive.
+Each item becomes a :class:`~voicekit.realtime.segments.Segment`, shown live in a
+:class:`~voicekit.widgets.Transcript` as its deltas arrive (``segments.py``).
 """
 
 from __future__ import annotations
 
 import asyncio
-import logging
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import Future
-from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Self
 
@@ -35,6 +33,7 @@ from ..audio import Clip
 from ..formats import REALTIME_SAMPLE_RATE
 from ._client_events import VAD_PAD_MS, pcm16_24k
 from ._socket import RealtimeSocket, event_types
+from .segments import COMPLETED, FAILED, Segment, SegmentBook
 from .turns import RealtimeEvent
 
 if TYPE_CHECKING:
@@ -42,9 +41,7 @@ if TYPE_CHECKING:
 
     from ..widgets import Recorder, Transcript
 
-__all__ = ["DEFAULT_CAPTIONS_MODEL", "LOGPROBS_INCLUDE", "SERVER_VAD", "Captions", "Segment"]
-
-logger = logging.getLogger("voicekit.realtime")
+__all__ = ["DEFAULT_CAPTIONS_MODEL", "LOGPROBS_INCLUDE", "SERVER_VAD", "Captions"]
 
 DEFAULT_CAPTIONS_MODEL = "gpt-4o-mini-transcribe"
 """Transcription model of the session (``audio.input.transcription.model``)."""
@@ -54,52 +51,6 @@ LOGPROBS_INCLUDE = "item.input_audio_transcription.logprobs"
 
 SERVER_VAD: Mapping[str, Any] = MappingProxyType({"type": "server_vad"})
 """The default turn detection: the server's VAD, with its default settings."""
-
-DELTA = "conversation.item.input_audio_transcription.delta"
-COMPLETED = "conversation.item.input_audio_transcription.completed"
-FAILED = "conversation.item.input_audio_transcription.failed"
-
-
-@dataclass
-class Segment:
-    """The transcript of one committed piece of audio (one conversation item).
-
-    Attributes
-    ----------
-    item_id : str
-        The server's item id (``input_audio_buffer.committed``'s ``item_id``).
-    index : int
-        Position in :attr:`Captions.segments` (commit order).
-    text : str
-        The deltas joined so far; the whole transcript once :attr:`done`.
-    deltas : list of str
-        Each ``...transcription.delta``'s ``delta``, in arrival order.
-    logprobs : list of dict or None
-        ``{"token", "logprob", "bytes"}`` per token (from ``.completed``, or gathered
-        from the deltas), when the session was asked for logprobs; else None.
-    done : bool
-        True once ``.completed`` (or ``.failed``) arrived.
-    error : dict or None
-        The ``error`` of a ``...transcription.failed`` event.
-    usage : dict or None
-        ``.completed``'s ``usage`` (tokens or seconds).
-    committed_s, first_delta_s, completed_s : float or None
-        When the commit, the first delta and the completion arrived, in s since the
-        socket opened.
-    """
-
-    item_id: str
-    index: int
-    text: str = ""
-    deltas: list[str] = field(default_factory=list)
-    logprobs: list[dict[str, Any]] | None = None
-    done: bool = False
-    error: dict[str, Any] | None = None
-    usage: dict[str, Any] | None = None
-    committed_s: float | None = None
-    first_delta_s: float | None = None
-    completed_s: float | None = None
-
 
 class _TranscriptionSocket(RealtimeSocket):
     """A :class:`RealtimeSocket` that connects with ``intent=transcription`` and no model."""
@@ -171,7 +122,6 @@ class Captions:
                 project=client.project, max_retries=client.max_retries)
             own = True
         self.model = model
-        self.transcript = transcript
         self.language = language
         self.prompt = prompt
         self.turn_detection_config: dict[str, Any] | None = (
@@ -179,8 +129,7 @@ class Captions:
         self.logprobs = logprobs
         self.session: dict[str, Any] = {}
         self.errors: list[dict[str, Any]] = []
-        self.segments: list[Segment] = []
-        self._by_item: dict[str, Segment] = {}
+        self._book = SegmentBook(transcript)
         self._recorder: Recorder | None = None
         self._on_segment: Callbacks[Segment] = Callbacks("Captions on_segment")
         self._socket = _TranscriptionSocket(self._client, "", handle=self._handle, on_record=self._recorded,
@@ -367,13 +316,27 @@ class Captions:
             As :meth:`wait_for`.
         """
         event = self.wait_for((COMPLETED, FAILED), since=since, timeout=timeout)
-        return self._by_item[event.data["item_id"]]
+        return self._book.get(event.data["item_id"])
 
     # ------------------------------------------------------------- reading
     @property
     def events(self) -> list[RealtimeEvent]:
         """Every event sent and received, base64 audio elided."""
         return self._socket.events
+
+    @property
+    def transcript(self) -> Transcript | None:
+        """The Transcript the segments are shown in (None: not shown)."""
+        return self._book.transcript
+
+    @transcript.setter
+    def transcript(self, transcript: Transcript | None) -> None:
+        self._book.transcript = transcript
+
+    @property
+    def segments(self) -> list[Segment]:
+        """One :class:`Segment` per committed item, in commit order."""
+        return self._book.segments
 
     @property
     def text(self) -> str:
@@ -421,52 +384,17 @@ class Captions:
         self.lifecycle.check()
         self.send_audio(chunk.clip)
 
-    def _segment(self, item_id: str) -> Segment:
-        segment = self._by_item.get(item_id)
-        if segment is None:
-            segment = Segment(item_id, len(self.segments))
-            self._by_item[item_id] = segment
-            self.segments.append(segment)
-        return segment
-
     def _handle(self, data: dict[str, Any]) -> None:
         kind = data.get("type", "")
-        now = self._socket.now()
         if kind in ("session.created", "session.updated"):
             self.session = data["session"]
+            self._book.conversation = str(self.session.get("id", ""))
         elif kind == "error":
             self.errors.append(data.get("error") or {})
-        elif kind == "input_audio_buffer.committed":
-            self._segment(data["item_id"]).committed_s = now
-        elif kind == DELTA:
-            segment = self._segment(data["item_id"])
-            segment.first_delta_s = segment.first_delta_s if segment.first_delta_s is not None else now
-            segment.deltas.append(data.get("delta") or "")
-            segment.text = "".join(segment.deltas)
-            if data.get("logprobs") is not None:
-                segment.logprobs = [*(segment.logprobs or []), *data["logprobs"]]
-            self._show(segment)
-        elif kind in (COMPLETED, FAILED):
-            segment = self._segment(data["item_id"])
-            segment.done, segment.completed_s = True, now
-            if kind == COMPLETED:
-                segment.text = data.get("transcript") or ""
-                segment.usage = data.get("usage")
-                if data.get("logprobs") is not None:
-                    segment.logprobs = list(data["logprobs"])
-            else:
-                segment.error = data.get("error") or {}
-            self._show(segment)
-            self._on_segment(segment)
-
-    def _show(self, segment: Segment) -> None:
-        if self.transcript is None:
-            return
-        try:
-            self.transcript.show(segment.index, "user", segment.text.strip() or "…", self.conversation_id)
-        except Exception:
-            logger.exception("Transcript.show failed")
+        else:
+            done = self._book.handle(data, self._socket.now())
+            if done is not None:
+                self._on_segment(done)
 
     def _recorded(self, event: RealtimeEvent) -> None:
         """Nothing to add per event; :meth:`on_segment` is the hook."""
-
