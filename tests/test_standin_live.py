@@ -308,6 +308,23 @@ def test_conversation_transcripts_both_ways_spoken_answer_and_talk_over(standin_
         "audio": {"format": {"type": "audio/pcm", "rate": 24000}}})
 
 
+def test_an_utterance_ends_when_the_client_stops_sending_audio(standin_server) -> None:
+    """A client that streams only the speech (no trailing silence) still gets the transcript and an answer."""
+
+    async def body(wire: LiveWire) -> None:
+        user = np.concatenate([np.zeros(REALTIME_SAMPLE_RATE // 2, np.int16), speech("ls_0880.wav")])
+        t0 = time.perf_counter()
+        for k in range(0, user.size, CHUNK):
+            await wire.conn.session.input_audio.append(audio=base64.b64encode(user[k:k + CHUNK].tobytes()).decode())
+            await asyncio.sleep(max(0.0, t0 + (k + CHUNK) / REALTIME_SAMPLE_RATE - time.perf_counter()))
+        heard = await wire.next_of("session.input_transcript.delta", 0, 120)
+        assert "young man" in heard["delta"].lower()
+        await wire.next_of("session.output_audio.delta", 0, 120)
+        await wire.close()
+
+    run_live(standin_server.base_url, body, {"model": MODEL})
+
+
 def test_muted_input_is_not_heard(standin_server) -> None:
     """While muted the model hears silence: speech then is neither transcribed nor answered."""
 

@@ -127,6 +127,7 @@ class LiveConnection(LiveState):
         self.delegation_given = delegation_given
         self.context = Context(session["instructions"], session["input"])
         self.listener = Listener(self)
+        self.spawn(self.listener.watch())
         if session["delegation"]["type"] == "responses":
             self.backend = ResponsesBackend(self)
         self._t0 = time.perf_counter()

@@ -13,6 +13,9 @@ Utterances follow Silero VAD (:class:`voicekit.vad.TurnDetector`, threshold
 transcript while the user speaks; the stand-in sends it when the utterance
 ends (Whisper tiny.en transcribes whole utterances best).
 
+A client that stops sending audio mid-utterance (instead of streaming silence,
+as a Live client does) has its utterance ended after :data:`STALL_S`.
+
 Whisper starts early: when a pause reaches 96 ms
 (:data:`voicekit.vad.PAUSE_REPORT_MS`) it transcribes the speech so far (one
 run at a time; the newest pause waits for the run in flight), and if the
@@ -29,6 +32,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 
 import numpy as np
 import numpy.typing as npt
@@ -59,6 +63,10 @@ BEAM_SIZE = 1
 """Whisper decodes Live utterances greedily, as the Realtime stand-in decodes its turns."""
 
 MIN_UTTERANCE_MS = 100
+
+STALL_S = 1.0
+"""A client that sends no audio for this long (wall clock, seconds) in the middle of an utterance is
+taken to be silent: the listener adds :data:`END_OF_TURN_SILENCE_MS` of silence so the utterance ends."""
 
 
 def _ms(samples: int) -> float:
@@ -91,12 +99,14 @@ class Listener:
         self._speculation: tuple[tuple[int, int], asyncio.Future[SttResult]] | None = None
         self._head: tuple[tuple[int, int], HeadStart] | None = None
         """The answer started on a speculative transcript, for that ``(start, pause_ms)``."""
+        self._last_feed = time.perf_counter()
         self._wanted: int | None = None
         """A newer pause (ms) to transcribe once the run in flight ends (at most one runs at a time)."""
 
     def feed(self, pcm: npt.NDArray[np.int16]) -> None:
         """Take one appended chunk (int16 ``(n,)``, 24 kHz): VAD, talk-over, utterance ends."""
         conn = self.conn
+        self._last_feed = time.perf_counter()
         if conn.muted:
             pcm = np.zeros_like(pcm)
         self.audio = np.concatenate([self.audio, pcm])
@@ -121,6 +131,15 @@ class Listener:
               and _ms(conn.input_samples) - self.speech_start_ms >= TALK_OVER_MS):
             log.debug("talk-over at %.0f ms: the model stops", _ms(conn.input_samples))
             conn.current.stop()
+
+    async def watch(self) -> None:
+        """End an utterance whose audio stopped coming (a client that streams only while the user
+        speaks): after :data:`STALL_S` without audio mid-utterance, the missing audio counts as silence."""
+        while not self.conn.closed:
+            await asyncio.sleep(0.1)
+            if self.detector.in_speech and time.perf_counter() - self._last_feed >= STALL_S:
+                log.debug("no audio for %.1f s mid-utterance: taken as silence", STALL_S)
+                self.feed(np.zeros(_samples(END_OF_TURN_SILENCE_MS + 100), np.int16))
 
     def _utterance_start(self) -> int:
         assert self.speech_start_ms is not None
