@@ -20,7 +20,7 @@ faster than real time is segmented exactly as live audio.
 While speech is pausing, the detector also reports ``speech_paused`` (once the
 pause has lasted :data:`PAUSE_REPORT_MS`): an internal event, never sent to
 the client, that lets the connection start Whisper on the turn so far while
-the silence window runs (see :mod:`voicekit.standin.realtime.connection`).
+the silence window runs (see :mod:`voicekit.standin.realtime.lookahead`).
 """
 
 from __future__ import annotations
