@@ -325,6 +325,28 @@ def test_an_utterance_ends_when_the_client_stops_sending_audio(standin_server) -
     run_live(standin_server.base_url, body, {"model": MODEL})
 
 
+def test_pcm_at_16_khz_in_and_out(standin_server) -> None:
+    """``audio.format`` ``audio/pcm`` at 16000 Hz: input is heard, output deltas are 16 kHz PCM16."""
+
+    async def body(wire: LiveWire) -> None:
+        rate, chunk = 16_000, 320  # 20 ms
+        user = load_sample("ls_0880.wav").to_mono().resample(rate).to_int16().samples.reshape(-1)
+        audio = np.concatenate([np.zeros(rate // 2, np.int16), user, np.zeros(rate * 20, np.int16)])
+        t0 = time.perf_counter()
+        for k in range(0, audio.size, chunk):
+            await wire.conn.session.input_audio.append(audio=base64.b64encode(audio[k:k + chunk].tobytes()).decode())
+            await asyncio.sleep(max(0.0, t0 + (k + chunk) / rate - time.perf_counter()))
+            if len(wire.of("session.output_audio.delta")) >= 2:
+                break
+        heard = wire.of("session.input_transcript.delta")
+        assert heard and "young man" in heard[0]["delta"].lower()
+        first = wire.of("session.output_audio.delta")[0]
+        assert len(base64.b64decode(first["delta"])) == 2 * rate * 100 // 1000  # one 100 ms chunk at 16 kHz
+        await wire.close()
+
+    run_live(standin_server.base_url, body, {"model": MODEL, "audio": {"format": {"type": "audio/pcm", "rate": 16000}}})
+
+
 def test_muted_input_is_not_heard(standin_server) -> None:
     """While muted the model hears silence: speech then is neither transcribed nor answered."""
 

@@ -26,7 +26,7 @@ How the stand-in differs from OpenAI
 - Delegation is considered only when ``session.delegation`` was given at start;
   SmolLM2-135M rarely picks the delegate tool, so a word rule backs the
   decision pass up (:mod:`.delegation`).
-- Audio is ``audio/pcm`` at 24 kHz only; the voice is Piper's, in OpenAI's
+- Audio is ``audio/pcm`` at 24 or 16 kHz (no G.711); the voice is Piper's, in OpenAI's
   voice variants. Usage counts whole seconds of session; nothing is billed.
 - Responses delegation runs the stand-in's own Responses engine
   (SmolLM2; function tools only).

@@ -14,7 +14,8 @@ an ``unknown_parameter`` error naming its dotted path. The SDK's pydantic
 models accept unknown fields silently, so every nested model's
 ``model_extra`` is walked.
 
-Defaults (SDK docstrings): voice ``marin``; ``audio/pcm`` at 24,000 Hz;
+Defaults (SDK docstrings): voice ``marin``; ``audio/pcm`` at 24,000 Hz (16,000 Hz
+is accepted too; G.711 is not);
 ``delegation`` omitted or null means client delegation, with
 ``acknowledgement_delay_ms`` 0; ``store`` false; blank instructions mean the
 server's (:data:`DEFAULT_INSTRUCTIONS`).
@@ -126,10 +127,10 @@ def check_strict(model: type[pydantic.BaseModel], raw: Any, root: str = "") -> p
 def _resolve_audio(audio: dict[str, Any] | None) -> dict[str, Any]:
     audio = audio or {}
     fmt = audio.get("format") or {"type": "audio/pcm", "rate": 24000}
-    if fmt.get("type") != "audio/pcm" or fmt.get("rate") != 24000:
+    if fmt.get("type") != "audio/pcm":
         raise unsupported(
-            f"audio.format {fmt.get('type')} at {fmt.get('rate')} Hz",
-            "the stand-in speaks only audio/pcm at 24000 Hz; send {'type': 'audio/pcm', 'rate': 24000}",
+            f"audio.format {fmt.get('type')} (G.711)",
+            "the stand-in speaks audio/pcm at 24000 or 16000 Hz; send {'type': 'audio/pcm', 'rate': 24000}",
             param="session.audio.format",
         )
     voice = (audio.get("output") or {}).get("voice") or DEFAULT_VOICE

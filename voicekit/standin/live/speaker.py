@@ -100,6 +100,8 @@ class Utterance:
         Where the previous utterance ended on the timeline (no overlap with it).
     first : bool
         Whether this is the session's first utterance.
+    rate : int
+        Output sample rate in Hz: the session's ``audio.format.rate``.
     head_start : HeadStart, optional
         Work started during the end-of-turn silence
         (:class:`voicekit.standin.realtime.headstart.HeadStart`); used only if it
@@ -108,7 +110,7 @@ class Utterance:
 
     def __init__(self, engines: Engines, turns: list[Turn], *, voice: str, max_tokens: int, emit: Emit,
                  now_ms: Callable[[], float], not_before_ms: float = 0.0, first: bool = True,
-                 head_start: HeadStart | None = None) -> None:
+                 head_start: HeadStart | None = None, rate: int = REALTIME_SAMPLE_RATE) -> None:
         self.engines = engines
         self.turns = turns
         self.voice = voice
@@ -117,6 +119,8 @@ class Utterance:
         self.now_ms = now_ms
         self.not_before_ms = not_before_ms
         self.first = first
+        self.rate = rate
+        """The session's output rate in Hz (``audio/pcm`` at 24000 or 16000; Piper's audio is resampled with soxr)."""
         self.head_start = head_start if head_start is not None and head_start.matches(
             turns, (), "none", max_tokens, (voice, 1.0)) else None
         """The LLM (and Piper on the first piece) already started on these turns, adopted when it matches."""
@@ -169,7 +173,12 @@ class Utterance:
                 return
             parts.append(pcm)
         if parts:
-            put(_Piece(text, np.concatenate(parts)))
+            pcm = np.concatenate(parts)
+            if self.rate != REALTIME_SAMPLE_RATE:
+                import soxr
+
+                pcm = soxr.resample(pcm, REALTIME_SAMPLE_RATE, self.rate)
+            put(_Piece(text, pcm))
 
     # -- the event loop ---------------------------------------------------------------
 
@@ -196,9 +205,9 @@ class Utterance:
                     cursor = max(cursor, self.now_ms())
                     due.extend(self._schedule(piece, cursor, first_word=self.first and not heard and not due))
                     due.sort(key=lambda d: d.at_ms)
-                    cursor += 1000.0 * piece.pcm.size / REALTIME_SAMPLE_RATE
+                    cursor += 1000.0 * piece.pcm.size / self.rate
                     if self.outcome.start_ms is None:
-                        self.outcome.start_ms = int(cursor - 1000.0 * piece.pcm.size / REALTIME_SAMPLE_RATE)
+                        self.outcome.start_ms = int(cursor - 1000.0 * piece.pcm.size / self.rate)
                 now = self.now_ms()
                 while due and due[0].at_ms <= now and not self._stop.is_set():
                     item = due.pop(0)
@@ -225,13 +234,13 @@ class Utterance:
 
     def _schedule(self, piece: _Piece, start_ms: float, *, first_word: bool) -> list[_Due]:
         """The audio chunks and word deltas of ``piece`` placed at ``start_ms``, in due order."""
-        step = REALTIME_SAMPLE_RATE * CHUNK_MS // 1000
+        step = self.rate * CHUNK_MS // 1000
         out: list[_Due] = []
         for k in range(0, piece.pcm.size, step):
             chunk = piece.pcm[k:k + step]
-            at = start_ms + 1000.0 * k / REALTIME_SAMPLE_RATE
+            at = start_ms + 1000.0 * k / self.rate
             out.append(_Due(at - LEAD_MS, {"type": "session.output_audio.delta", "delta": _b64(chunk)}))
-        duration_ms = 1000.0 * piece.pcm.size / REALTIME_SAMPLE_RATE
+        duration_ms = 1000.0 * piece.pcm.size / self.rate
         words = piece.text.split()
         total = sum(len(w) + 1 for w in words) or 1
         t = start_ms

@@ -81,6 +81,8 @@ class LiveState:
         """Whether an input transcript has been sent (later ones begin with a space)."""
         self.input_samples = 0
         self.listener: Ears | None = None
+        self.resampler: Any = None
+        """soxr's streaming resampler for 16 kHz input (made on first use)."""
         self.backend: Backend | None = None
         self.current: Utterance | None = None
         self.delegations: dict[str, Delegation] = {}

@@ -1,6 +1,7 @@
 """``session.input_audio.append``, ``.mute`` and ``.unmute`` (``openai.types.live``).
 
-Appends have no acknowledgement (``InputAudioAppendEvent`` docstring); mute
+Audio is PCM16 little-endian at the session's rate (24 or 16 kHz). Appends
+have no acknowledgement (``InputAudioAppendEvent`` docstring); mute
 and unmute are answered with ``session.input_audio.muted`` and ``.unmuted``.
 """
 
@@ -13,6 +14,7 @@ from typing import Any
 import numpy as np
 from openai.types.live import InputAudioAppendEvent, InputAudioMuteEvent, InputAudioUnmuteEvent
 
+from ....formats import REALTIME_SAMPLE_RATE
 from ..errors import LiveError
 from ..state import LiveState
 from .registry import handles
@@ -40,8 +42,17 @@ def decode_pcm16(data: str, param: str) -> np.ndarray:
 
 @handles("session.input_audio.append", InputAudioAppendEvent)
 async def input_audio_append(conn: LiveState, event: dict[str, Any]) -> None:
-    assert conn.listener is not None
-    conn.listener.feed(decode_pcm16(event["audio"], "audio"))
+    """Feed the listener; audio at 16 kHz (``audio.format.rate``) is resampled to 24 kHz first (soxr, streaming)."""
+    assert conn.listener is not None and conn.session is not None
+    pcm = decode_pcm16(event["audio"], "audio")
+    rate = int(conn.session["audio"]["format"]["rate"])
+    if rate != REALTIME_SAMPLE_RATE:
+        if conn.resampler is None:
+            import soxr
+
+            conn.resampler = soxr.ResampleStream(rate, REALTIME_SAMPLE_RATE, 1, dtype="int16")
+        pcm = np.asarray(conn.resampler.resample_chunk(pcm), np.int16).reshape(-1)
+    conn.listener.feed(pcm)
 
 
 @handles("session.input_audio.mute", InputAudioMuteEvent)
