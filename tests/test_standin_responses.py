@@ -420,3 +420,70 @@ def test_an_agents_sdk_streamed_run_works_over_both_responses_transports(agents_
         agents_sdk.set_default_openai_responses_transport(saved)
     assert "sunny" in final.lower()
     assert {"response.created", "response.function_call_arguments.done", "response.output_text.delta", "response.completed"} <= kinds
+
+
+# -- the Python entry points (for APIs that delegate to Responses), with a scripted LLM --------
+
+
+class ScriptedLLM:
+    """Stands in for ``LLMEngine.respond``: yields the given pieces and records what it was asked."""
+
+    def __init__(self, *pieces: Any, finish: str = "stop") -> None:
+        self.pieces, self.finish, self.calls = pieces, finish, []
+
+    def respond(self, turns, *, tools=(), tool_choice=None, usage=None, **kwargs):
+        self.calls.append({"turns": list(turns), "tool_choice": tool_choice, **kwargs})
+        usage.prompt_tokens, usage.completion_tokens, usage.finish_reason = 10, len(self.pieces), self.finish
+        yield from self.pieces
+
+
+class ScriptedEngines:
+    def __init__(self, llm: ScriptedLLM) -> None:
+        self.llm = llm
+
+
+def test_run_response_yields_checked_events_and_stores_the_result():
+    from voicekit.standin.llm import TextDelta, ToolCall
+    from voicekit.standin.responses import ResponseStore, run_response
+
+    store = ResponseStore(max_items=2)
+    llm = ScriptedLLM(TextDelta("Hel"), TextDelta("lo."))
+    events = list(run_response(ScriptedEngines(llm), {"model": MODEL, "input": "Hi", "instructions": "Be brief."}, store))
+    for e in events:
+        assert not undeclared(STREAM_EVENT.validate_python(e, strict=True)), e["type"]
+    final = events[-1]["response"]
+    assert final["output"][0]["content"][0]["text"] == "Hello." and store.get(final["id"]) is not None
+    assert [(t.role, t.content) for t in llm.calls[0]["turns"]] == [("system", "Be brief."), ("user", "Hi")]
+    # A continuation reads the stored context, without the earlier instructions.
+    call = ScriptedLLM(ToolCall("get_weather", '{"city": "Paris"}'), finish="tool_calls")
+    body = {"model": MODEL, "input": "Weather?", "previous_response_id": final["id"], "tools": [WEATHER_TOOL], "tool_choice": "required"}
+    events = list(run_response(ScriptedEngines(call), body, store))
+    assert [t.role for t in call.calls[0]["turns"]] == ["user", "assistant", "user"] and call.calls[0]["tool_choice"] == "required"
+    assert events[-1]["response"]["output"][0]["type"] == "function_call"
+    # The store is bounded: a third response pushes out the first.
+    list(run_response(ScriptedEngines(ScriptedLLM(TextDelta("x"))), {"model": MODEL, "input": "Hi"}, store))
+    assert store.get(final["id"]) is None
+
+
+def test_stream_response_runs_in_a_worker_thread_and_ends_incomplete_at_the_cap():
+    import asyncio
+
+    from voicekit.standin.llm import TextDelta
+    from voicekit.standin.responses import ResponseStore, stream_response
+
+    async def collect() -> list[dict[str, Any]]:
+        llm = ScriptedLLM(TextDelta("a"), TextDelta("b"), finish="length")
+        body = {"model": MODEL, "input": "Hi", "max_output_tokens": 16, "store": False}
+        return [e async for e in stream_response(ScriptedEngines(llm), body, ResponseStore())]
+
+    events = asyncio.run(collect())
+    assert events[-1]["type"] == "response.incomplete"
+    assert events[-1]["response"]["incomplete_details"] == {"reason": "max_output_tokens"}
+    from voicekit.standin.errors import OpenAIError
+
+    with pytest.raises(OpenAIError, match="Unknown parameter"):
+        asyncio.run(anext_of(stream_response(ScriptedEngines(ScriptedLLM()), {"model": MODEL, "input": "x", "bogus": 1}, ResponseStore())))
+
+
+async def anext_of(iterator: Any) -> Any:
+    return await iterator.__anext__()
