@@ -179,7 +179,7 @@ def _heard(users: list[str | None]) -> set[str]:
     return set(normalize_text(" ".join(u or "" for u in users)).split())
 
 
-pytestmark = pytest.mark.timeout(900)
+pytestmark = pytest.mark.timeout(SLOWDOWN * 900)
 
 
 def test_04_run_all_then_talk_live(lab: JupyterServer, run_all_of: Any,
@@ -223,6 +223,7 @@ def test_05_run_all_then_talk_live(lab: JupyterServer, run_all_of: Any,
     assert any(t.strip() for t in r["texts"]), r["texts"]
 
 
+@pytest.mark.timeout(SLOWDOWN * 1500)  # Run All, a live turn, then one turn on each agent
 def test_07_run_all_then_talk_live_and_ask_every_agent(lab: JupyterServer, run_all_of: Any,
                                                        speech: tuple[Path, Clip, str]) -> None:
     """07's step 2: talk to the cascaded agent (its answer plays), then the next cell puts
