@@ -41,7 +41,7 @@ def test_pins_the_openai_major_version():
 
 def test_public_surface_is_pinned():
     assert sorted(voicekit.__all__) == sorted([
-        "REALTIME_SAMPLE_RATE", "AudioError", "AudioFormatError", "Clip", "EmptyAudioError",
+        "REALTIME_SAMPLE_RATE", "AudioError", "AudioFormatError", "ClosedError", "Clip", "EmptyAudioError",
         "MicrophoneError", "MissingDependencyError", "RealtimeError", "StandinError", "VoiceKitError", "__version__", "load_sample",
         "sample_names", "sample_path", "sample_transcripts", "use_standin",
     ])
