@@ -35,12 +35,23 @@ TIMER = ToolSpec("set_timer", "A countdown.", {
         ({"tool": "get_weather", "arguments": {}}, True, False),
         ({"tool": "set_timer", "arguments": {"minutes": "five"}}, True, False),
         ({"tool": "play_music", "arguments": {}}, True, False),
+        ({"tool": "get_weather", "arguments": {"city": "It is a masterpiece. " * 20}}, True, False),  # looping
     ],
 )
 def test_tool_choice_schema_admits_exactly_the_allowed_decisions(obj, allow_none, valid):
     schema = tool_choice_schema([WEATHER, TIMER], allow_none=allow_none)
     jsonschema.Draft202012Validator.check_schema(schema)
     assert jsonschema.Draft202012Validator(schema).is_valid(obj) is valid
+
+
+def test_string_arguments_are_bounded_but_enums_are_left_alone():
+    colour = ToolSpec("paint", "Paint.", {"type": "object", "properties": {
+        "colour": {"type": "string", "enum": ["red", "blue"]}, "note": {"type": "string", "maxLength": 10},
+        "tags": {"type": "array", "items": {"type": "string"}}}})
+    args = tool_choice_schema([colour], allow_none=False)["anyOf"][0]["properties"]["arguments"]["properties"]
+    assert "maxLength" not in args["colour"] and args["note"]["maxLength"] == 10
+    assert args["tags"]["items"]["maxLength"] == 120
+    assert colour.parameters["properties"]["tags"]["items"] == {"type": "string"}  # the tool itself unchanged
 
 
 def test_template_adds_a_system_prompt_only_when_none_comes_first():

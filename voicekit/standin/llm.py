@@ -177,6 +177,26 @@ class LLMUsage:
         self.cached_tokens += int(details.get("cached_tokens", 0))
 
 
+MAX_ARGUMENT_CHARS = 120
+"""The longest string argument the decision grammar lets the model write. SmolLM2 can
+loop inside a string ("a masterpiece of Shakespeare's language. It is a masterpiece..."),
+and an unbounded string would run into the pass's 200-token cap and fail as unfinished
+JSON; with the bound the grammar closes the string and the call stays valid."""
+
+
+def _bounded(schema: Any) -> Any:
+    """``schema`` with ``maxLength`` on every free string (none on enums, consts or a
+    ``maxLength`` the tool already gives)."""
+    if isinstance(schema, list):
+        return [_bounded(s) for s in schema]
+    if not isinstance(schema, dict):
+        return schema
+    out = {k: _bounded(v) for k, v in schema.items()}
+    if out.get("type") == "string" and not {"enum", "const", "maxLength", "format", "pattern"} & set(out):
+        out["maxLength"] = MAX_ARGUMENT_CHARS
+    return out
+
+
 def tool_choice_schema(tools: Sequence[ToolSpec], allow_none: bool) -> dict[str, Any]:
     """The JSON schema the decision pass is constrained to.
 
@@ -189,12 +209,13 @@ def tool_choice_schema(tools: Sequence[ToolSpec], allow_none: bool) -> dict[str,
 
     Returns
     -------
-    dict: ``{"anyOf": [...]}``, one branch per tool plus the optional "none" branch.
+    dict: ``{"anyOf": [...]}``, one branch per tool plus the optional "none" branch;
+    free string arguments are bounded to :data:`MAX_ARGUMENT_CHARS`.
     """
     branches: list[dict[str, Any]] = [
         {
             "type": "object",
-            "properties": {"tool": {"const": t.name}, "arguments": t.parameters or {"type": "object"}},
+            "properties": {"tool": {"const": t.name}, "arguments": _bounded(t.parameters or {"type": "object"})},
             "required": ["tool", "arguments"],
             "additionalProperties": False,
         }
