@@ -18,6 +18,7 @@ def test_models_list_has_every_sdk_audio_model(client):
     assert set(typing.get_args(AudioModel)) <= ids
     assert set(typing.get_args(SpeechModel)) <= ids
     assert "gpt-4o-mini-transcribe" in ids and "gpt-4o-mini-tts" in ids
+    assert {"gpt-live-1", "gpt-live-1.1"} <= ids  # GPT-Live (openai.types.live.SessionConfig.model)
 
 
 def test_model_retrieve_and_404(client):

@@ -19,7 +19,6 @@ Each item becomes a :class:`~voicekit.realtime.segments.Segment`, shown live in 
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import Future
 from types import MappingProxyType
@@ -51,16 +50,6 @@ LOGPROBS_INCLUDE = "item.input_audio_transcription.logprobs"
 
 SERVER_VAD: Mapping[str, Any] = MappingProxyType({"type": "server_vad"})
 """The default turn detection: the server's VAD, with its default settings."""
-
-class _TranscriptionSocket(RealtimeSocket):
-    """A :class:`RealtimeSocket` that connects with ``intent=transcription`` and no model."""
-
-    async def _open(self) -> None:
-        self._queue = asyncio.Queue()
-        self._conn = await self.client.realtime.connect(extra_query={"intent": "transcription"}).enter()
-        loop = asyncio.get_running_loop()
-        self._tasks = [loop.create_task(self._reader()), loop.create_task(self._writer())]
-
 
 class Captions:
     """Streaming transcription of a microphone or a recording, shown as it is spoken.
@@ -132,8 +121,8 @@ class Captions:
         self._book = SegmentBook(transcript)
         self._recorder: Recorder | None = None
         self._on_segment: Callbacks[Segment] = Callbacks("Captions on_segment")
-        self._socket = _TranscriptionSocket(self._client, "", handle=self._handle, on_record=self._recorded,
-                                            close_client=own)
+        self._socket = RealtimeSocket(self._client, "", handle=self._handle, on_record=self._recorded,
+                                      connect=_transcription_connect, close_client=own)
         self.lifecycle = Lifecycle("Captions")
         track(self)
 
@@ -398,3 +387,8 @@ class Captions:
 
     def _recorded(self, event: RealtimeEvent) -> None:
         """Nothing to add per event; :meth:`on_segment` is the hook."""
+
+
+def _transcription_connect(client: AsyncOpenAI) -> Any:
+    """A Realtime transcription session: ``intent=transcription`` and no model in the URL."""
+    return client.realtime.connect(extra_query={"intent": "transcription"}).enter()

@@ -2,8 +2,9 @@
 
 The names come from the SDK's own ``Literal`` types
 (``openai.types.AudioModel``, ``openai.types.audio.SpeechModel``,
-``openai.types.ChatModel`` and the ``model`` field of
-``openai.types.realtime.RealtimeSessionCreateRequest``), so they
+``openai.types.ChatModel``, the ``model`` field of
+``openai.types.realtime.RealtimeSessionCreateRequest`` and that of GPT-Live's
+``openai.types.live.SessionConfig``), so they
 follow the installed SDK instead of a copied list.
 """
 
@@ -15,6 +16,7 @@ import typing
 from openai.types import ChatModel
 from openai.types.audio.speech_model import SpeechModel
 from openai.types.audio_model import AudioModel
+from openai.types.live import SessionConfig
 from openai.types.realtime import RealtimeSessionCreateRequest
 from starlette.requests import Request
 from starlette.responses import JSONResponse
@@ -22,7 +24,7 @@ from starlette.routing import Route
 
 from .errors import model_not_found
 
-__all__ = ["CHAT_MODELS", "OWNED_BY", "REALTIME_MODELS", "SPEECH_MODELS", "TRANSCRIPTION_MODELS", "TRANSLATION_MODELS", "routes"]
+__all__ = ["CHAT_MODELS", "LIVE_MODELS", "OWNED_BY", "REALTIME_MODELS", "SPEECH_MODELS", "TRANSCRIPTION_MODELS", "TRANSLATION_MODELS", "routes"]
 
 OWNED_BY = "voicekit-standin"
 TRANSCRIPTION_MODELS: tuple[str, ...] = typing.get_args(AudioModel)
@@ -35,11 +37,18 @@ REALTIME_MODELS: tuple[str, ...] = tuple(
     for name in typing.get_args(arg)
     if isinstance(name, str)
 )
+LIVE_MODELS: tuple[str, ...] = tuple(
+    name
+    for arg in typing.get_args(SessionConfig.model_fields["model"].annotation)
+    for name in typing.get_args(arg)
+    if isinstance(name, str)
+)
 _CREATED = int(time.time())
 
 
 def all_models() -> list[str]:
-    return sorted(set(TRANSCRIPTION_MODELS) | set(SPEECH_MODELS) | set(CHAT_MODELS) | set(REALTIME_MODELS))
+    return sorted(set(TRANSCRIPTION_MODELS) | set(SPEECH_MODELS) | set(CHAT_MODELS) | set(REALTIME_MODELS)
+                  | set(LIVE_MODELS))
 
 
 def _model(model_id: str) -> dict[str, object]:
