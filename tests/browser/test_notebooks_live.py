@@ -232,7 +232,8 @@ def test_07_run_all_then_talk_live_and_ask_every_agent(lab: JupyterServer, run_a
     k, page = nb.kernel, nb.page
     agents = k.eval("[n for n in ('cascaded', 'realtime', 'live') if n in results]")
     assert {"cascaded", "realtime"} <= set(agents), agents
-    k.run(f"AGENTS = {agents!r}; TURNS = lambda: cascaded.turns")
+    # The agents themselves: results holds copies of their metrics from when it was made.
+    k.run(f"AGENTS = {{n: globals()[n] for n in {agents!r}}}; TURNS = lambda: cascaded.turns")
     played = _talk_until_a_reply_plays(
         nb, "cascaded.attach(recorder)",
         "any(t.reply is not None and t.done.is_set() for t in cascaded.turns[n0:]) and HEARD() > 300",
@@ -242,7 +243,7 @@ def test_07_run_all_then_talk_live_and_ask_every_agent(lab: JupyterServer, run_a
     heard = k.eval("[t.user_text for t in cascaded.turns[n0:]]")
     assert _heard(heard) & SPEECH_WORDS, heard
     k.wait_for("recorder.clip is not None and recorder.clip.duration > 0.5", timeout=20)
-    before = k.eval("{n: len(results[n]) for n in AGENTS}")
+    before = k.eval("{n: len(a.metrics) for n, a in AGENTS.items()}")
     needle = "= recorder.clip"
     run_cell(page, code_cell_index(nb.path, needle), nb.path.name)
     out = nb.cell(needle).locator(".jp-OutputArea-output")
@@ -251,9 +252,11 @@ def test_07_run_all_then_talk_live_and_ask_every_agent(lab: JupyterServer, run_a
     except Exception:
         print("live cell output:", out.all_inner_texts())
         raise
-    after = k.eval("{n: dict(n=len(results[n]), v2v=results[n][-1].voice_to_voice_ms) for n in AGENTS}")
+    after = k.eval("{n: dict(n=len(a.metrics), v2v=a.metrics[-1].voice_to_voice_ms,"
+                   " in_results=len(results[n])) for n, a in AGENTS.items()}")
     for name in agents:  # one more turn each, measured
         assert after[name]["n"] == before[name] + 1 and after[name]["v2v"] > 0, (name, before, after)
+        assert after[name]["in_results"] == after[name]["n"], (name, after)  # the comparison has it
     replies = k.eval("dict(cascaded=cascaded.turns[-1].reply is not None,"
                      " realtime=realtime.turns[-1].reply is not None)")
     assert replies == {"cascaded": True, "realtime": True}, replies  # both spoke an answer
