@@ -96,3 +96,19 @@ def test_responses_delegation_runs_the_handed_back_function(client: OpenAI) -> N
     assert sent and sent[0]["item"]["type"] == "function_call_output" and "21 degrees" in sent[0]["item"]["output"]
     assert turn.assistant_text.strip()
     live.close()
+
+
+def test_a_pause_in_sending_keeps_the_input_transcript_on_the_session_timeline(client: OpenAI) -> None:
+    """A notebook sends nothing between two recordings; the server hears the gap as silence,
+    so the second utterance's start_ms is where it really began (not the audio count)."""
+    import time
+
+    live = LiveSession(client)
+    live.start({"instructions": "Answer in one short sentence."})
+    live.run_turn(load_sample("cards_001.wav"))
+    time.sleep(4.0)  # idle: no audio sent
+    t_sent = 1000.0 * (live._socket.now() - live._t_started)
+    second = live.run_turn(load_sample("cards_005.wav"))
+    assert second.user_start_ms is not None and second.user_start_ms >= t_sent - 500, (second.user_start_ms, t_sent)
+    assert second.latency_ms is not None and 0 < second.latency_ms < 30_000, second.latency_ms
+    live.close()

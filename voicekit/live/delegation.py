@@ -7,9 +7,9 @@
   back as ``client_event_id`` on ``session.commentary.appended``, which is how a cell
   waits for it.
 - **Responses delegation.** The session runs the Responses call itself and forwards its
-  stream events as ``response.event``. A function call it cannot run comes back to the
-  application (``response.output_item.done`` with a ``function_call`` item): the
-  application runs it and sends ``response.item.create`` with the
+  stream events as ``response.event``. Function calls it cannot run come back to the
+  application (a ``response.completed`` whose output holds ``function_call`` items): the
+  application runs them, sends ``response.item.create`` with each
   ``function_call_output``, then ``response.create``; the backend's final answer is spoken.
 
 Source: OpenAI guide "Delegation and tools in GPT-Live" (live-delegation).
@@ -102,13 +102,17 @@ class Delegator:
         return record
 
     def response_event(self, data: dict[str, Any], functions: Mapping[str, Callable[..., Any]]) -> None:
-        """A ``response.event`` of a Responses delegation: run a function call it hands back."""
+        """A ``response.event`` of a Responses delegation: once a response has completed
+        with function calls, run them and answer (a call may only be answered once the
+        response that made it is over: its ``previous_response_id`` must exist)."""
         inner = data.get("event") or {}
-        item = inner.get("item") or {}
-        if inner.get("type") != "response.output_item.done" or item.get("type") != "function_call":
+        if inner.get("type") != "response.completed":
+            return
+        calls = [dict(o) for o in (inner.get("response") or {}).get("output") or [] if o.get("type") == "function_call"]
+        if not calls:
             return
         record = next((r for r in self.records if r.id == data.get("delegation_id")), None)
-        job = asyncio.get_running_loop().create_task(self._run_call(record, dict(item), functions))
+        job = asyncio.get_running_loop().create_task(self._run_calls(record, calls, functions))
         self._tasks.add(job)
         job.add_done_callback(self._tasks.discard)
 
@@ -129,20 +133,21 @@ class Delegator:
         await self._send({"type": "session.commentary.append", "content": record.result,
                           "delegation_id": record.id, "event_id": answer_id(record.id)})
 
-    async def _run_call(self, record: LiveDelegation | None, item: dict[str, Any],
-                        functions: Mapping[str, Callable[..., Any]]) -> None:
-        fn = functions.get(item.get("name", ""))
-        try:
-            if fn is None:
-                raise KeyError(f"no function named {item.get('name')!r} in LiveSession.functions")
-            result = await asyncio.to_thread(fn, **json.loads(item.get("arguments") or "{}"))
-            output = result if isinstance(result, str) else json.dumps(result)
-        except Exception as exc:  # noqa: BLE001 -- the backend hears the error and can say so
-            logger.warning("function %s failed: %s", item.get("name"), exc)
-            output = json.dumps({"error": f"{type(exc).__name__}: {exc}"})
-        if record is not None:
-            record.calls.append({"name": item.get("name"), "arguments": item.get("arguments"), "output": output})
-            record.result = output
-        await self._send({"type": "response.item.create", "item": {
-            "type": "function_call_output", "call_id": item["call_id"], "output": output}})
+    async def _run_calls(self, record: LiveDelegation | None, calls: list[dict[str, Any]],
+                         functions: Mapping[str, Callable[..., Any]]) -> None:
+        for item in calls:
+            fn = functions.get(item.get("name", ""))
+            try:
+                if fn is None:
+                    raise KeyError(f"no function named {item.get('name')!r} in LiveSession.functions")
+                result = await asyncio.to_thread(fn, **json.loads(item.get("arguments") or "{}"))
+                output = result if isinstance(result, str) else json.dumps(result)
+            except Exception as exc:  # noqa: BLE001 -- the backend hears the error and can say so
+                logger.warning("function %s failed: %s", item.get("name"), exc)
+                output = json.dumps({"error": f"{type(exc).__name__}: {exc}"})
+            if record is not None:
+                record.calls.append({"name": item.get("name"), "arguments": item.get("arguments"), "output": output})
+                record.result = output
+            await self._send({"type": "response.item.create", "item": {
+                "type": "function_call_output", "call_id": item["call_id"], "output": output}})
         await self._send({"type": "response.create"})

@@ -103,6 +103,11 @@ class Listener:
         self._wanted: int | None = None
         """A newer pause (ms) to transcribe once the run in flight ends (at most one runs at a time)."""
 
+    @property
+    def in_speech(self) -> bool:
+        """True while the VAD hears the user speaking."""
+        return bool(self.detector.in_speech)
+
     def feed(self, pcm: npt.NDArray[np.int16]) -> None:
         """Take one appended chunk (int16 ``(n,)``, 24 kHz): VAD, talk-over, utterance ends."""
         conn = self.conn

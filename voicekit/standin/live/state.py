@@ -40,6 +40,11 @@ class Ears(Protocol):
 
     def drop_head(self) -> None: ...
 
+    @property
+    def in_speech(self) -> bool:
+        """True while the VAD hears the user speaking."""
+        ...
+
 
 class Backend(Protocol):
     """What the state needs of :class:`.backend.ResponsesBackend`."""
@@ -138,6 +143,10 @@ class LiveState:
     def start(self, session: dict[str, Any], delegation_given: bool) -> None:
         """Begin the session with its resolved configuration (:class:`~.connection.LiveConnection` does)."""
         raise NotImplementedError
+
+    def wall_ms(self) -> float:
+        """The wall clock since ``session.started``, in ms."""
+        return 1000.0 * (time.perf_counter() - self._t0)
 
     def now_ms(self) -> float:
         """The session timeline now, in ms: the later of the wall clock since ``session.started`` and the

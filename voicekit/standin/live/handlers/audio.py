@@ -19,7 +19,13 @@ from ..errors import LiveError
 from ..state import LiveState
 from .registry import handles
 
-__all__ = ["decode_pcm16", "input_audio_append", "input_audio_mute", "input_audio_unmute"]
+__all__ = ["GAP_FILL_MS", "decode_pcm16", "input_audio_append", "input_audio_mute", "input_audio_unmute"]
+
+GAP_FILL_MS = 1000.0
+"""When a client stops sending audio for longer than this (ms), as a notebook does
+between two recordings, the gap is heard as silence before the next chunk: the session
+timeline is the wall clock, and the input transcript's ``start_ms``/``end_ms`` must stay
+on it (otherwise they count only the audio received and fall behind the output's)."""
 
 
 def decode_pcm16(data: str, param: str) -> np.ndarray:
@@ -52,6 +58,9 @@ async def input_audio_append(conn: LiveState, event: dict[str, Any]) -> None:
 
             conn.resampler = soxr.ResampleStream(rate, REALTIME_SAMPLE_RATE, 1, dtype="int16")
         pcm = np.asarray(conn.resampler.resample_chunk(pcm), np.int16).reshape(-1)
+    gap_ms = conn.wall_ms() - 1000.0 * conn.input_samples / REALTIME_SAMPLE_RATE
+    if gap_ms > GAP_FILL_MS and not conn.listener.in_speech:
+        conn.listener.feed(np.zeros(round(gap_ms * REALTIME_SAMPLE_RATE / 1000), np.int16))
     conn.listener.feed(pcm)
 
 
