@@ -16,14 +16,18 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import WebSocketRoute
 from starlette.websockets import WebSocket
 
 from . import chat, live, models, realtime, responses, speech, transcriptions
+from .auth import TokenAuth, TokenCheck
 from .engines import Engines
 from .errors import OpenAIError, error_response, handle_openai_error
+from .identity import IDENTITY_PATH, Identity
+from .identity import routes as identity_routes
 
 __all__ = ["create_app"]
 
@@ -62,7 +66,10 @@ def _warm_up(engines: Engines) -> None:
         log.exception("warming the engines failed")
 
 
-def create_app(load_engines: Callable[[], Engines] = Engines.load) -> Starlette:
+def create_app(
+    load_engines: Callable[[], Engines] = Engines.load, *,
+    token_check: TokenCheck | None = None, identity: Identity | None = None,
+) -> Starlette:
     """Build the stand-in application.
 
     Parameters
@@ -70,7 +77,16 @@ def create_app(load_engines: Callable[[], Engines] = Engines.load) -> Starlette:
     load_engines : callable
         Returns the :class:`Engines`; called once at startup. Tests may pass
         already-loaded engines (``lambda: engines``) to share them.
+    token_check : TokenCheck, optional
+        Awaited with each request's Bearer token (:mod:`.auth`); a refused or
+        missing one gets OpenAI's 401. None (the default): no authentication.
+    identity : Identity, optional
+        What ``GET /v1/voicekit/identity`` and ``/status`` answer (:mod:`.identity`);
+        default: a fresh instance id without a token.
     """
+    middleware = []
+    if token_check is not None:
+        middleware.append(Middleware(TokenAuth, token_check=token_check, exempt=[IDENTITY_PATH]))
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -82,8 +98,8 @@ def create_app(load_engines: Callable[[], Engines] = Engines.load) -> Starlette:
         yield
         await warm
 
-    return Starlette(
-        routes=[*models.routes, *transcriptions.routes, *speech.routes, *chat.routes, *responses.routes, *realtime.routes,
+    app = Starlette(
+        routes=[*identity_routes, *models.routes, *transcriptions.routes, *speech.routes, *chat.routes, *responses.routes, *realtime.routes,
                 *live.routes, WebSocketRoute("/{path:path}", _unknown_websocket)],  # the catch-all stays last
         exception_handlers={
             OpenAIError: handle_openai_error,
@@ -92,4 +108,7 @@ def create_app(load_engines: Callable[[], Engines] = Engines.load) -> Starlette:
             Exception: _server_error,
         },
         lifespan=lifespan,
+        middleware=middleware,
     )
+    app.state.identity = identity or Identity()
+    return app

@@ -19,7 +19,9 @@ import uvicorn
 
 from ..errors import StandinError
 from .app import create_app
+from .auth import static_token
 from .engines import Engines
+from .identity import Identity
 
 __all__ = ["StandinServer", "free_port", "serve"]
 
@@ -56,16 +58,21 @@ class StandinServer:
         Where to listen; ``port=0`` picks a free port.
     load_engines : callable
         Passed to :func:`~voicekit.standin.app.create_app`.
+    token : str, optional
+        If given, every request must carry ``Authorization: Bearer <token>``
+        (:func:`~voicekit.standin.auth.static_token`); default: no authentication.
     """
 
     def __init__(
         self, host: str = "127.0.0.1", port: int = 0,
         load_engines: Callable[[], Engines] = Engines.load, *, startup_timeout: float = 120.0,
+        token: str | None = None,
     ) -> None:
         self.host = host
         self.port = port or free_port(host)
+        app = create_app(load_engines, token_check=static_token(token) if token else None, identity=Identity(token=token))
         config = uvicorn.Config(
-            create_app(load_engines), host=host, port=self.port, log_level="warning", lifespan="on", ws="websockets-sansio"
+            app, host=host, port=self.port, log_level="warning", lifespan="on", ws="websockets-sansio"
         )
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self._server.run, name="voicekit-standin", daemon=True)
