@@ -29,7 +29,8 @@ def _requirements_yml() -> set[str]:
 
 def test_environment_yml_lists_the_same_dependencies_as_pyproject():
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
-    wanted = set(project["dependencies"]) | set(project["optional-dependencies"]["dev"])
+    extras = project["optional-dependencies"]
+    wanted = set(project["dependencies"]) | set(extras["standin"]) | set(extras["dev"])
     assert _requirements_yml() == {r.replace(" ", "") for r in wanted}
 
 

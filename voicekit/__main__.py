@@ -14,11 +14,26 @@ def main(argv: list[str] | None = None) -> int:
     serve_p.add_argument("--host", default="127.0.0.1", help="address to bind (default: 127.0.0.1, loopback only)")
     serve_p.add_argument("--port", type=int, default=8000, help="TCP port (default: 8000)")
     serve_p.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"])
+    serve_p.add_argument("--allowed-host", action="append", default=[], metavar="NAME",
+                         help="also answer for this Host name (repeatable; also VOICEKIT_ALLOWED_HOSTS, comma-separated; "
+                              "loopback names always pass), e.g. the JupyterHub's public name")
+    serve_p.add_argument("--allowed-origin", action="append", default=[], metavar="ORIGIN",
+                         help="also accept browser pages from this origin, e.g. https://hub.example.org (repeatable; also "
+                              "VOICEKIT_ALLOWED_ORIGINS; loopback origins and same-origin pages always pass)")
     args = parser.parse_args(argv)
     if args.command == "serve":
+        from ._deps import require_standin
+        from .errors import MissingDependencyError
+
+        try:
+            require_standin()
+        except MissingDependencyError as exc:  # a light install: say what to install, no traceback
+            print(f"voicekit serve: {exc}", file=sys.stderr)
+            return 2
         from .standin import serve
 
-        serve(args.host, args.port, log_level=args.log_level)
+        serve(args.host, args.port, log_level=args.log_level,
+              allowed_hosts=args.allowed_host, allowed_origins=args.allowed_origin)
     return 0
 
 

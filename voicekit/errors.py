@@ -6,7 +6,7 @@
     ├── AudioError (ValueError)        (audio that cannot be used)
     │   ├── AudioFormatError           (not decodable, wrong header, wrong dtype or rate)
     │   └── EmptyAudioError            (decodes fine but holds zero frames)
-    ├── MissingDependencyError (ImportError)
+    ├── MissingDependencyError (ImportError) (no stand-in engines: the message gives the pip command)
     ├── MicrophoneError (RuntimeError) (the browser could not record: permission, device, context)
     ├── StandinError (RuntimeError)    (the offline stand-in server failed to start)
     ├── RealtimeError (RuntimeError)   (a Realtime session: an ``error`` event, a lost socket)
@@ -52,7 +52,23 @@ class EmptyAudioError(AudioError):
 
 
 class MissingDependencyError(VoiceKitError, ImportError):
-    """An optional package is missing; the message gives the exact install command."""
+    """An optional package is missing; the message gives the exact install command.
+
+    Raised by :func:`voicekit._deps.require_standin` when the light install
+    (``pip install voicekit``) is asked to start the offline stand-in, whose engines
+    come with ``pip install 'voicekit[standin]'``.
+
+    Attributes
+    ----------
+    missing : tuple of str
+        Import names of the missing modules, e.g. ``("faster_whisper", "xllamacpp")``.
+    commands : tuple of str
+        The shell commands that install them, in order.
+    """
+
+    def __init__(self, message: str, missing: tuple[str, ...] = (), commands: tuple[str, ...] = ()) -> None:
+        super().__init__(message)
+        self.missing, self.commands = missing, commands
 
 
 class MicrophoneError(VoiceKitError, RuntimeError):

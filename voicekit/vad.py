@@ -3,8 +3,10 @@
 Shared by the stand-in's Realtime ``server_vad`` and the cascaded agent's
 endpointing (:mod:`voicekit.agents.cascaded`), so both agents end turns alike.
 
-The model is Silero VAD v6, the ONNX file that faster-whisper ships
-(``faster_whisper/assets/silero_vad_v6.onnx``, integrity-pinned). It reads
+The model is Silero VAD v6 (MIT), the ONNX file faster-whisper 1.2.1 ships
+(``faster_whisper/assets/silero_vad_v6.onnx``), copied into ``voicekit/data`` so
+the light install (no engines: the cascaded agent's VAD runs in the kernel) has it;
+its SHA-256 is pinned (:data:`SILERO_SHA256`). onnxruntime runs it. It reads
 16 kHz audio in windows of 512 samples (32 ms), each preceded by the last 64
 samples of the window before, and carries a recurrent state ``(h, c)``
 between calls, so feeding audio in any chunk sizes gives the same
@@ -26,6 +28,7 @@ the silence window runs (see :mod:`voicekit.standin.realtime.lookahead`).
 from __future__ import annotations
 
 import functools
+import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Generic, Protocol, TypeVar
@@ -33,9 +36,19 @@ from typing import Any, Generic, Protocol, TypeVar
 import numpy as np
 import numpy.typing as npt
 
+from .errors import VoiceKitError
 from .formats import REALTIME_SAMPLE_RATE
 
-__all__ = ["SileroStream", "TurnDetector", "VadEvent", "VadSettings", "VadTiming", "load_silero"]
+__all__ = [
+    "SILERO_PATH",
+    "SILERO_SHA256",
+    "SileroStream",
+    "TurnDetector",
+    "VadEvent",
+    "VadSettings",
+    "VadTiming",
+    "load_silero",
+]
 
 VAD_SAMPLE_RATE = 16_000
 """Silero's input rate in Hz."""
@@ -76,15 +89,31 @@ class VadSettings:
     silence_duration_ms: int = 500
 
 
+SILERO_PATH = Path(__file__).parent / "data" / "silero_vad_v6.onnx"
+"""The shipped Silero VAD v6 ONNX file (1.2 MB)."""
+
+SILERO_SHA256 = "4cbf549b8326f60f80f2536d9eefeb450a9abe83365a098031c89719f1be17d2"
+"""Its pinned digest, as in faster-whisper 1.2.1's assets (and the stand-in's ``_integrity`` pins)."""
+
+
 @functools.cache
 def load_silero() -> Any:
-    """The Silero ONNX Runtime session (one per process, 1 thread; ``run`` is thread-safe)."""
-    import faster_whisper
+    """The Silero ONNX Runtime session (one per process, 1 thread; ``run`` is thread-safe).
+
+    Raises
+    ------
+    VoiceKitError
+        If the shipped model file is missing or fails its SHA-256 pin (reinstall voicekit).
+    """
     import onnxruntime
 
-    from .standin._integrity import verify
-
-    path = verify("vad/silero_vad_v6.onnx", Path(faster_whisper.__file__).parent / "assets" / "silero_vad_v6.onnx")
+    path = SILERO_PATH
+    digest = hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else "no file"
+    if digest != SILERO_SHA256:
+        raise VoiceKitError(
+            f"the Silero VAD model {path} failed its integrity check: expected SHA-256 "
+            f"{SILERO_SHA256}, got {digest}. Reinstall voicekit."
+        )
     opts = onnxruntime.SessionOptions()
     opts.inter_op_num_threads = 1
     opts.intra_op_num_threads = 1
