@@ -1,124 +1,116 @@
-"""Choosing the backend: real OpenAI, or the offline stand-in.
+"""Choosing the backend: real OpenAI, or the offline stand-in shared by all your kernels.
 
 The only switches are the SDK's own environment variables, ``OPENAI_API_KEY``
 and ``OPENAI_BASE_URL`` (read by ``openai.OpenAI()``). :func:`use_standin`
-sets them when no key is present, so a plain ``client = OpenAI()`` in a
+sets them when no real key is present, so a plain ``client = OpenAI()`` in a
 notebook reaches the stand-in; with a real key it changes nothing.
+
+One stand-in runs per user per machine, shared by every kernel: it is found
+through a runtime file in Jupyter's runtime directory and an identity check
+(:mod:`voicekit._runtime`), started detached if none runs, and stops by itself
+after 30 idle minutes (``VOICEKIT_IDLE_TIMEOUT``). Its token (``vk-standin-...``)
+becomes ``OPENAI_API_KEY``.
+
+This module imports nothing from :mod:`voicekit.standin` (uvicorn, engines):
+reusing a running stand-in stays light.
 """
 
 from __future__ import annotations
 
-import atexit
-import json
 import os
-import subprocess
-import sys
-import tempfile
-import time
-import urllib.error
-import urllib.request
-from pathlib import Path
 
-from .errors import StandinError
+from . import _runtime
+from ._runtime import TOKEN_PREFIX
 
-__all__ = ["STANDIN_API_KEY", "use_standin"]
+__all__ = ["STANDIN_API_KEY", "TOKEN_PREFIX", "use_standin"]
 
 STANDIN_API_KEY = "voicekit-standin-no-key"
-"""The placeholder key set for the stand-in (the SDK insists on some key)."""
-
-_children: list[subprocess.Popen[bytes]] = []
+"""The placeholder key for a stand-in without authentication (the SDK insists on some key)."""
 
 
-def _standin_models(base_url: str, timeout: float = 2.0) -> bool:
-    """True if ``base_url`` answers ``GET /models`` as a voicekit stand-in."""
-    try:
-        with urllib.request.urlopen(f"{base_url}/models", timeout=timeout) as resp:
-            body = json.load(resp)
-    except (OSError, ValueError, urllib.error.URLError):
+def _answering(base_url: str, key: str) -> dict[str, object] | None:
+    """The status of the voicekit stand-in at ``base_url`` (reached with ``key``), or None.
+
+    A stand-in is recognised by ``GET /models`` listing models owned by ``voicekit-standin``.
+    """
+    body = _runtime.get_json(f"{base_url}/models", key)
+    if not isinstance(body, dict) or not any(
+        isinstance(m, dict) and m.get("owned_by") == "voicekit-standin" for m in body.get("data", [])
+    ):
+        return None
+    status = _runtime.get_json(base_url + _runtime.STATUS_PATH, key)
+    return status if isinstance(status, dict) else {}
+
+
+def _is_standin_key(key: str, base_url: str) -> bool:
+    """True if ``key`` is a stand-in's (placeholder, ``vk-standin-`` token, or the running one's token)."""
+    if key == STANDIN_API_KEY or key.startswith(TOKEN_PREFIX):
+        return True
+    if not base_url or "api.openai.com" in base_url:
         return False
-    return any(m.get("owned_by") == "voicekit-standin" for m in body.get("data", []))
-
-
-def _stop_children() -> None:
-    for proc in _children:
-        if proc.poll() is None:
-            proc.terminate()
-            try:
-                proc.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+    rt = _runtime.find_running()
+    return rt is not None and rt.token == key and rt.base_url == base_url
 
 
 def use_standin(*, port: int | None = None, timeout: float = 120.0, quiet: bool = False) -> str:
     """Point the ``openai`` SDK at the offline stand-in, unless a real key is set.
 
     - ``OPENAI_API_KEY`` holds a real key: nothing changes; returns ``"openai"``.
-    - Otherwise, the first stand-in found answering is reused: the one
-      ``OPENAI_BASE_URL`` names (for example a ``voicekit serve`` you started
-      yourself, or an earlier call's), then the one on ``127.0.0.1:port`` if
-      ``port`` is given. If none answers, a new stand-in
-      (``python -m voicekit serve``) starts in a background process owned by
-      this Python process (it ends when this process ends), on ``port`` or on a
-      free port. Each kernel owning its own server means no kernel can pull the
-      stand-in out from under another.
-    - Then it waits until ``GET /v1/models`` answers, sets ``OPENAI_BASE_URL``
-      and a placeholder ``OPENAI_API_KEY``, and returns ``"standin"``.
+      Stand-in keys are told apart: the placeholder :data:`STANDIN_API_KEY` and
+      tokens starting ``vk-standin-`` (OpenAI's keys start ``sk-``).
+    - Otherwise the stand-in ``OPENAI_BASE_URL`` names is reused if it answers
+      (``tests/with_standin.py``, or a ``voicekit serve`` you started), then the
+      one on ``127.0.0.1:port`` if ``port`` is given; then this user's shared
+      stand-in (runtime file ``voicekit-standin-<hostname>.json`` in Jupyter's
+      runtime directory, verified by an HMAC identity check). If none runs, one
+      starts detached (its own session: it outlives this kernel and serves
+      every other kernel), under a file lock so concurrent first calls start
+      exactly one, on ``port`` or a free port; it stops after
+      ``VOICEKIT_IDLE_TIMEOUT`` seconds idle (default 1800).
+    - Sets ``OPENAI_BASE_URL`` and ``OPENAI_API_KEY`` (the stand-in's token, or
+      the placeholder for one without authentication); returns ``"standin"``.
 
-    It prints which backend is in use (unless ``quiet``), never the key.
+    It prints which stand-in is in use (URL, reused or started, pid, LLM),
+    unless ``quiet``, and never the key.
 
     Raises
     ------
     StandinError
-        If the stand-in does not answer within ``timeout`` seconds; the message
-        includes the end of its log.
+        If a new stand-in does not answer within ``timeout`` seconds; the
+        message includes the end of its log.
+    MissingDependencyError
+        If a stand-in must start but the ``standin`` extra is not installed.
     """
     key = os.environ.get("OPENAI_API_KEY", "")
-    if key and key != STANDIN_API_KEY:
-        base = os.environ.get("OPENAI_BASE_URL") or "https://api.openai.com/v1"
+    env_base = os.environ.get("OPENAI_BASE_URL", "").rstrip("/")
+    if key and not _is_standin_key(key, env_base):
+        base = env_base or "https://api.openai.com/v1"
         if not quiet:
             print(f"Backend: OpenAI at {base} (key from OPENAI_API_KEY)")
         return "openai"
 
-    candidates = [os.environ.get("OPENAI_BASE_URL", "").rstrip("/")]
+    rt = _runtime.find_running()
+    candidates = [(env_base, key or STANDIN_API_KEY)] if env_base else []
     if port is not None:
-        candidates.append(f"http://127.0.0.1:{port}/v1")
-    base_url = next((url for url in candidates if url and _standin_models(url)), None)
-    if base_url is None:
-        if port is None:
-            from .standin.server import free_port
-
-            port = free_port()
-        base_url = _start_standin(port, timeout)
+        candidates.append((f"http://127.0.0.1:{port}/v1", key or STANDIN_API_KEY))
+    how, status = "reused", None
+    for url, candidate_key in candidates:
+        if rt is not None and url == rt.base_url:
+            base_url, api_key = rt.base_url, rt.token
+            break
+        status = _answering(url, candidate_key)
+        if status is not None:
+            base_url, api_key = url, candidate_key
+            break
+    else:
+        rt, started = _runtime.find_or_start(port=port, timeout=timeout)
+        base_url, api_key, how = rt.base_url, rt.token, "started" if started else "reused"
+    if status is None:
+        status = _runtime.get_json(base_url + _runtime.STATUS_PATH, api_key) or {}
     os.environ["OPENAI_BASE_URL"] = base_url
-    os.environ["OPENAI_API_KEY"] = STANDIN_API_KEY
+    os.environ["OPENAI_API_KEY"] = api_key
     if not quiet:
-        print(f"Backend: voicekit offline stand-in at {base_url} (no OpenAI key set)")
+        pid = status.get("pid", rt.pid if rt is not None and rt.base_url == base_url else "?")
+        llm = status.get("llm") or (rt.llm if rt is not None and rt.base_url == base_url else None) or "unknown"
+        print(f"Backend: voicekit offline stand-in at {base_url} ({how} stand-in, pid {pid}; LLM: {llm})")
     return "standin"
-
-
-def _start_standin(port: int, timeout: float) -> str:
-    """Start ``python -m voicekit serve`` on ``port``; return its base URL once it answers."""
-    base_url = f"http://127.0.0.1:{port}/v1"
-    log_path = Path(tempfile.gettempdir()) / f"voicekit-standin-{port}.log"
-    with open(log_path, "wb") as log:  # the child keeps its own copy of the descriptor
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "voicekit", "serve", "--host", "127.0.0.1", "--port", str(port),
-             "--log-level", "warning"],
-            stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-        )
-    if not _children:
-        atexit.register(_stop_children)
-    _children.append(proc)
-    deadline = time.monotonic() + timeout
-    while not _standin_models(base_url, timeout=1.0):
-        if proc.poll() is not None or time.monotonic() > deadline:
-            tail = log_path.read_text(errors="replace")[-2000:]
-            if proc.poll() is None:
-                proc.terminate()
-                proc.wait(timeout=5)
-            raise StandinError(
-                f"the stand-in on {base_url} did not answer within {timeout:.0f} s "
-                f"(exit code {proc.poll()}); its log {log_path} ends:\n{tail}"
-            )
-        time.sleep(0.1)
-    return base_url

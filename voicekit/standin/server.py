@@ -11,17 +11,22 @@ import logging
 import socket
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from types import TracebackType
 from typing import Self
 
 import uvicorn
+from starlette.applications import Starlette
+from starlette.types import ASGIApp
 
+from .. import _runtime
 from ..errors import StandinError
 from .app import create_app
 from .auth import static_token
 from .engines import Engines
-from .identity import Identity
+from .guards import WS_MAX_FRAME_BYTES
+from .identity import Identity, llm_description
+from .idle import IdleWatch
 
 __all__ = ["StandinServer", "free_port", "serve"]
 
@@ -42,11 +47,64 @@ def _is_loopback(host: str) -> bool:
         return host == "localhost"
 
 
-def serve(host: str = "127.0.0.1", port: int = 8000, *, log_level: str = "info") -> None:
-    """Run the stand-in in the foreground until interrupted (``voicekit serve``)."""
-    if not _is_loopback(host):
+def serve(
+    host: str = "127.0.0.1", port: int = 8000, *, log_level: str = "info",
+    allowed_hosts: Sequence[str] = (), allowed_origins: Sequence[str] = (),
+    token: str | None = None, idle_timeout: float = 0.0, register: str | None = None,
+    instance_id: str | None = None,
+) -> None:
+    """Run the stand-in in the foreground until interrupted (``voicekit serve``).
+
+    ``allowed_hosts`` / ``allowed_origins``: more ``Host`` names and browser origins to
+    accept (:mod:`.guards`; ``--allowed-host`` / ``--allowed-origin``).
+
+    ``token``: the Bearer token every request must carry (None: no authentication).
+    ``idle_timeout``: seconds with no request and no open WebSocket before it exits
+    gracefully (0: never). ``register``: ``"self"`` writes the per-user runtime file
+    (:mod:`voicekit._runtime`) once listening, unless a managed stand-in already runs;
+    ``"parent"`` means the process that started it wrote it; either way it is removed
+    on exit. ``instance_id``: this instance's id (default: a random one)."""
+    if not _is_loopback(host) and not token:
         log.warning("binding %s: the stand-in has no authentication; anyone who reaches this address can use it", host)
-    uvicorn.run(create_app(), host=host, port=port, log_level=log_level, ws="websockets-sansio")
+    identity = Identity(token=token) if instance_id is None else Identity(token=token, instance_id=instance_id)
+    app = create_app(allowed_hosts=allowed_hosts, allowed_origins=allowed_origins, bound_host=host,
+                     token_check=static_token(token) if token else None, identity=identity)
+
+    def exit_when_idle() -> None:
+        server.should_exit = True
+
+    asgi: ASGIApp = IdleWatch(app, idle_timeout, exit_when_idle) if idle_timeout > 0 else app
+    server = uvicorn.Server(uvicorn.Config(asgi, host=host, port=port, log_level=log_level, ws="websockets-sansio",
+                                           ws_max_size=WS_MAX_FRAME_BYTES))
+    if register == "self" and token:
+        threading.Thread(target=_register, args=(server, app, host, port, identity), daemon=True).start()
+    try:
+        server.run()
+    finally:
+        if register:
+            _runtime.remove(identity.instance_id)
+
+
+def _register(server: uvicorn.Server, app: Starlette, host: str, port: int, identity: Identity) -> None:
+    """Once ``server`` listens, write the runtime file so ``use_standin()`` finds it (unless one runs)."""
+    while not server.started:
+        if server.should_exit:
+            return
+        time.sleep(0.05)
+    with _runtime.lock():
+        running = _runtime.find_running()
+        if running is not None and running.instance_id != identity.instance_id:
+            log.warning("a managed stand-in already runs at %s (pid %d): this one is not registered",
+                        running.base_url, running.pid)
+            return
+        connect = "127.0.0.1" if host in ("0.0.0.0", "localhost") else host
+        assert identity.token is not None
+        path = _runtime.write(_runtime.Runtime(
+            pid=identity.pid, host=host, port=port, base_url=f"http://{connect}:{port}/v1", token=identity.token,
+            instance_id=identity.instance_id, started_at=identity.started_at, hostname=socket.gethostname(),
+            llm=llm_description(getattr(app.state, "engines", None)),
+        ))
+    log.warning("registered as this user's stand-in in %s (voicekit.use_standin() finds it)", path)
 
 
 class StandinServer:
@@ -72,7 +130,8 @@ class StandinServer:
         self.port = port or free_port(host)
         app = create_app(load_engines, token_check=static_token(token) if token else None, identity=Identity(token=token))
         config = uvicorn.Config(
-            app, host=host, port=self.port, log_level="warning", lifespan="on", ws="websockets-sansio"
+            app, host=host, port=self.port, log_level="warning", lifespan="on", ws="websockets-sansio",
+            ws_max_size=WS_MAX_FRAME_BYTES,
         )
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self._server.run, name="voicekit-standin", daemon=True)
