@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import asynccontextmanager
 
 from starlette.applications import Starlette
@@ -26,6 +26,7 @@ from . import chat, live, models, realtime, responses, speech, transcriptions
 from .auth import TokenAuth, TokenCheck
 from .engines import Engines
 from .errors import OpenAIError, error_response, handle_openai_error
+from .guards import MAX_JSON_BODY_BYTES, Guards
 from .identity import IDENTITY_PATH, Identity
 from .identity import routes as identity_routes
 
@@ -69,6 +70,8 @@ def _warm_up(engines: Engines) -> None:
 def create_app(
     load_engines: Callable[[], Engines] = Engines.load, *,
     token_check: TokenCheck | None = None, identity: Identity | None = None,
+    allowed_hosts: Iterable[str] = (), allowed_origins: Iterable[str] = (),
+    max_body_bytes: int = MAX_JSON_BODY_BYTES, bound_host: str | None = None,
 ) -> Starlette:
     """Build the stand-in application.
 
@@ -83,8 +86,18 @@ def create_app(
     identity : Identity, optional
         What ``GET /v1/voicekit/identity`` and ``/status`` answer (:mod:`.identity`);
         default: a fresh instance id without a token.
+    allowed_hosts, allowed_origins : iterable of str
+        More ``Host`` names and browser origins to accept (:mod:`.guards`);
+        loopback ones always pass.
+    max_body_bytes : int
+        Cap on a JSON request body (:data:`.guards.MAX_JSON_BODY_BYTES`); above it, 413.
+    bound_host : str, optional
+        The address the server binds, accepted as a ``Host`` name.
     """
-    middleware = []
+    middleware = [Middleware(
+        Guards, allowed_hosts=allowed_hosts, allowed_origins=allowed_origins,  # outermost: before authentication
+        max_body_bytes=max_body_bytes, bound_host=bound_host,
+    )]
     if token_check is not None:
         middleware.append(Middleware(TokenAuth, token_check=token_check, exempt=[IDENTITY_PATH]))
 

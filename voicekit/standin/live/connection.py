@@ -36,6 +36,7 @@ import logging
 import time
 from typing import Any
 
+from ..guards import MAX_WS_EVENT_BYTES
 from .backend import ResponsesBackend
 from .config import check_strict
 from .context import Context
@@ -65,6 +66,11 @@ class LiveConnection(LiveState):
                 if text is None:
                     self.emit(error_event(LiveError("expected a text frame holding one JSON event, got a binary "
                                                     "frame", code="invalid_json"), None))
+                    continue
+                if len(text) > MAX_WS_EVENT_BYTES:  # an error event, not a close: the session goes on
+                    self.emit(error_event(LiveError(
+                        f"The event is too large: {len(text)} bytes, the limit is {MAX_WS_EVENT_BYTES} bytes (15 MiB). "
+                        "Send the audio in smaller events.", code="event_too_large"), None))
                     continue
                 await self._dispatch(text, handlers)
         finally:

@@ -39,6 +39,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 from ...formats import REALTIME_SAMPLE_RATE
 from ...vad import TurnDetector
 from ..engines import Engines, SttResult
+from ..guards import MAX_WS_EVENT_BYTES
 from .config import ResponseConfig, response_config
 from .conversation import Conversation, Item
 from .events import RealtimeProtocolError, error_event, new_id
@@ -156,6 +157,11 @@ class RealtimeConnection(InputTurns):
                 if text is None:
                     self.emit(error_event(RealtimeProtocolError(
                         "expected a text frame holding one JSON event, got a binary frame", code="invalid_json"), None))
+                    continue
+                if len(text) > MAX_WS_EVENT_BYTES:  # an error event, not a close: the session goes on
+                    self.emit(error_event(RealtimeProtocolError(
+                        f"The event is too large: {len(text)} bytes, the limit is {MAX_WS_EVENT_BYTES} bytes (15 MiB). "
+                        "Send the audio in smaller input_audio_buffer.append events.", code="event_too_large"), None))
                     continue
                 await self._dispatch(text, handlers)
         finally:
