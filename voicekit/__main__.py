@@ -1,11 +1,9 @@
-"""Command line: ``python -m voicekit serve [--host 127.0.0.1] [--port 8000]``, ``voicekit status``, ``voicekit stop``."""
+"""Command line: ``python -m voicekit serve [--host 127.0.0.1] [--port 8000]``."""
 
 from __future__ import annotations
 
 import argparse
 import sys
-
-from . import _cli
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -14,27 +12,9 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     serve_p = sub.add_parser("serve", help="run the offline OpenAI stand-in server")
     serve_p.add_argument("--host", default="127.0.0.1", help="address to bind (default: 127.0.0.1, loopback only)")
-    serve_p.add_argument("--port", type=int, default=None, help="TCP port (default: 8000; with --detach a free one)")
+    serve_p.add_argument("--port", type=int, default=8000, help="TCP port (default: 8000)")
     serve_p.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"])
-    serve_p.add_argument("--allowed-host", action="append", default=[], metavar="NAME",
-                         help="also answer for this Host name (repeatable; also VOICEKIT_ALLOWED_HOSTS, comma-separated; "
-                              "loopback names always pass), e.g. the JupyterHub's public name")
-    serve_p.add_argument("--allowed-origin", action="append", default=[], metavar="ORIGIN",
-                         help="also accept browser pages from this origin, e.g. https://hub.example.org (repeatable; also "
-                              "VOICEKIT_ALLOWED_ORIGINS; loopback origins and same-origin pages always pass)")
-    llm_p = serve_p.add_argument_group("LLM", "an upstream Chat Completions server (Ollama, llama-server, ...) "
-                                       "instead of the bundled model; its key comes from VOICEKIT_LLM_API_KEY only")
-    llm_p.add_argument("--llm-base-url", metavar="URL",
-                       help="its base URL, e.g. http://127.0.0.1:11434/v1 (default: $VOICEKIT_LLM_BASE_URL)")
-    llm_p.add_argument("--llm-model", metavar="NAME", help="its model id (default: $VOICEKIT_LLM_MODEL)")
-    llm_p.add_argument("--llm-tools", choices=["auto", "native", "json"],
-                       help="tools as native tool calls or a JSON choice (default: $VOICEKIT_LLM_TOOLS or auto)")
-    llm_p.add_argument("--llm-timeout", type=float, metavar="S", help="seconds to wait for it (default: 60)")
-    _cli.add_serve_arguments(serve_p)
-    _cli.add_subcommands(sub)
     args = parser.parse_args(argv)
-    if args.command in ("status", "stop") or (args.command == "serve" and args.detach):
-        return _cli.run_subcommand(args)
     if args.command == "serve":
         from ._deps import require_standin
         from .errors import MissingDependencyError
@@ -44,18 +24,9 @@ def main(argv: list[str] | None = None) -> int:
         except MissingDependencyError as exc:  # a light install: say what to install, no traceback
             print(f"voicekit serve: {exc}", file=sys.stderr)
             return 2
-        from .errors import StandinError
-        from .standin.llm_config import export_flags
-
-        try:
-            print(f"voicekit serve: LLM: {export_flags(args)}", file=sys.stderr, flush=True)
-        except StandinError as exc:  # a bad --llm-* flag or VOICEKIT_LLM_* variable, said without a traceback
-            parser.error(str(exc))
         from .standin import serve
 
-        args.port = args.port or 8000
-        serve(args.host, args.port, log_level=args.log_level,
-              allowed_hosts=args.allowed_host, allowed_origins=args.allowed_origin, **_cli.serve_options(args))
+        serve(args.host, args.port, log_level=args.log_level)
     return 0
 
 
