@@ -1,9 +1,11 @@
-"""Command line: ``python -m voicekit serve [--host 127.0.0.1] [--port 8000]``."""
+"""Command line: ``python -m voicekit serve [--host 127.0.0.1] [--port 8000]``, ``voicekit status``, ``voicekit stop``."""
 
 from __future__ import annotations
 
 import argparse
 import sys
+
+from . import _cli
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -12,9 +14,19 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     serve_p = sub.add_parser("serve", help="run the offline OpenAI stand-in server")
     serve_p.add_argument("--host", default="127.0.0.1", help="address to bind (default: 127.0.0.1, loopback only)")
-    serve_p.add_argument("--port", type=int, default=8000, help="TCP port (default: 8000)")
+    serve_p.add_argument("--port", type=int, default=None, help="TCP port (default: 8000; with --detach a free one)")
     serve_p.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"])
+    serve_p.add_argument("--allowed-host", action="append", default=[], metavar="NAME",
+                         help="also answer for this Host name (repeatable; also VOICEKIT_ALLOWED_HOSTS, comma-separated; "
+                              "loopback names always pass), e.g. the JupyterHub's public name")
+    serve_p.add_argument("--allowed-origin", action="append", default=[], metavar="ORIGIN",
+                         help="also accept browser pages from this origin, e.g. https://hub.example.org (repeatable; also "
+                              "VOICEKIT_ALLOWED_ORIGINS; loopback origins and same-origin pages always pass)")
+    _cli.add_serve_arguments(serve_p)
+    _cli.add_subcommands(sub)
     args = parser.parse_args(argv)
+    if args.command in ("status", "stop") or (args.command == "serve" and args.detach):
+        return _cli.run_subcommand(args)
     if args.command == "serve":
         from ._deps import require_standin
         from .errors import MissingDependencyError
@@ -26,7 +38,9 @@ def main(argv: list[str] | None = None) -> int:
             return 2
         from .standin import serve
 
-        serve(args.host, args.port, log_level=args.log_level)
+        args.port = args.port or 8000
+        serve(args.host, args.port, log_level=args.log_level,
+              allowed_hosts=args.allowed_host, allowed_origins=args.allowed_origin, **_cli.serve_options(args))
     return 0
 
 
