@@ -15,6 +15,11 @@ $(STAMP): pyproject.toml requirements-nodeps.txt Makefile jupyter/overrides.json
 	$(BIN)/python -m pip install --quiet -e '.[standin,dev]'
 	$(BIN)/python -m pip install --quiet --no-deps -r requirements-nodeps.txt
 	$(BIN)/nbstripout --install --attributes .gitattributes 2>/dev/null || true
+	# JupyterHub's proxy, from npm, for tests/test_jupyterhub.py (and a class on one machine:
+	# README, "A class on JupyterHub"). Without npm that test skips and says why.
+	if command -v npm >/dev/null; then \
+	  npm install --silent --no-audit --no-fund --prefix $(VENV)/node configurable-http-proxy@5; \
+	else echo "No npm: tests/test_jupyterhub.py will skip (it needs configurable-http-proxy)"; fi
 	# The project's JupyterLab settings (no "get notified about Jupyter news?" pop-up),
 	# as default overrides of this venv's JupyterLab and Notebook 7.
 	mkdir -p $(VENV)/share/jupyter/lab/settings
