@@ -34,6 +34,7 @@ from ..errors import StandinError
 from ._responses_input import ResponseRequest, item_id
 from ._wire import dump
 from .engines import Engines
+from .errors import UpstreamError
 from .llm import DEFAULT_MAX_TOKENS, ContextLengthError, LLMUsage, ToolCall, Turn
 
 __all__ = ["response_events", "response_object"]
@@ -153,6 +154,9 @@ def response_events(
         why = f"The conversation does not fit the model's context window: {exc}"
         yield event("error", code="context_length_exceeded", message=why, param="input")
         failure = {"code": "invalid_prompt", "message": why}
+    except UpstreamError as exc:  # the error event's code says 502 or 504 to responses._final
+        yield event("error", code=exc.code, message=exc.message, param=None)
+        failure = {"code": "server_error", "message": exc.message}
     except StandinError as exc:
         failure = {"code": "server_error", "message": f"The stand-in's model failed: {exc}"}
     incomplete = usage.finish_reason == "length" and failure is None

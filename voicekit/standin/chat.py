@@ -71,7 +71,7 @@ from ._chat_input import (
 from ._upload import sse
 from ._wire import dump
 from .engines import Engines, audio_tokens
-from .errors import OpenAIError
+from .errors import OpenAIError, UpstreamError
 from .llm import (
     ContextLengthError,
     LLMUsage,
@@ -196,6 +196,7 @@ def _chunks(req: ChatRequest, engines: Engines, store: AudioStore) -> Iterator[b
     yield chunk({"role": "assistant", "content": None if req.audio_out else ""})
     pending = ""
     transcript: list[str] = []
+    n_calls = 0
 
     def speak(sentence: str) -> Iterator[bytes]:
         nonlocal audio_samples
@@ -209,9 +210,10 @@ def _chunks(req: ChatRequest, engines: Engines, store: AudioStore) -> Iterator[b
             req.turns, tools=req.tools, tool_choice=req.tool_choice, max_tokens=req.max_tokens,
             temperature=req.temperature, seed=req.seed, usage=llm, stop=stop, options=req.options,
         ):
-            if isinstance(event, ToolCall):
-                yield chunk({"tool_calls": [{"index": 0, "id": _call_id(), "type": "function", "function": {"name": event.name, "arguments": ""}}]})
-                yield chunk({"tool_calls": [{"index": 0, "function": {"arguments": event.arguments}}]})
+            if isinstance(event, ToolCall):  # an upstream LLM may make several calls
+                yield chunk({"tool_calls": [{"index": n_calls, "id": _call_id(), "type": "function", "function": {"name": event.name, "arguments": ""}}]})
+                yield chunk({"tool_calls": [{"index": n_calls, "function": {"arguments": event.arguments}}]})
+                n_calls += 1
                 continue
             if req.audio_out is None:
                 yield chunk({"content": event.text})
@@ -235,9 +237,9 @@ def _chunks(req: ChatRequest, engines: Engines, store: AudioStore) -> Iterator[b
             })
             yield sse(json.dumps(dump(final)))
         yield sse("[DONE]")
-    except ContextLengthError as exc:
+    except (ContextLengthError, UpstreamError) as exc:
         # Mid-stream errors travel as an ``error`` event, which the SDK raises as ``openai.APIError``.
-        err = _too_long(exc)
+        err = exc if isinstance(exc, UpstreamError) else _too_long(exc)
         yield sse(json.dumps({"error": {"message": err.message, "type": err.type, "param": err.param, "code": err.code}}))
     finally:
         stop.set()

@@ -25,7 +25,9 @@ import numpy.typing as npt
 
 from ..audio import Clip
 from ._integrity import verify
-from .llm import LLMEngine
+from .llm import LanguageModel, LLMEngine
+from .llm_config import LLMConfig
+from .upstream import UpstreamLLM
 
 T = TypeVar("T")
 
@@ -256,15 +258,25 @@ class PiperEngine:
 class Engines:
     """The loaded engines of one stand-in process: ``stt``, ``tts`` and ``llm``."""
 
-    def __init__(self, stt: WhisperEngine, tts: PiperEngine, llm: LLMEngine) -> None:
+    def __init__(self, stt: WhisperEngine, tts: PiperEngine, llm: LanguageModel) -> None:
         self.stt = stt
         self.tts = tts
         self.llm = llm
 
     @classmethod
-    def load(cls) -> Engines:
-        """Load (and integrity-check) every engine. Takes about 2.5 s on 2 cores."""
-        return cls(WhisperEngine(), PiperEngine(), LLMEngine())
+    def load(cls, llm: LLMConfig | None = None) -> Engines:
+        """Load (and integrity-check) every engine. Takes about 2.5 s on 2 cores.
+
+        ``llm`` chooses the LLM (default :meth:`.llm_config.LLMConfig.resolve` from the
+        environment): with a base URL, an :class:`.upstream.UpstreamLLM` and no local model.
+
+        Raises
+        ------
+        StandinError
+            If a model file is missing or the LLM configuration is invalid.
+        """
+        config = llm if llm is not None else LLMConfig.resolve()
+        return cls(WhisperEngine(), PiperEngine(), UpstreamLLM(config) if config.upstream else LLMEngine())
 
     def warm_up(self) -> None:
         """Run each engine once on a throwaway input (about 1.5 s on 2 cores).

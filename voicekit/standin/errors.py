@@ -11,7 +11,9 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
-__all__ = ["OpenAIError", "error_response", "handle_openai_error", "model_not_found"]
+from ..errors import StandinError
+
+__all__ = ["UPSTREAM_STATUS", "OpenAIError", "UpstreamError", "error_response", "handle_openai_error", "model_not_found"]
 
 
 class OpenAIError(Exception):
@@ -32,6 +34,22 @@ class OpenAIError(Exception):
         self.type = type
         self.param = param
         self.code = code
+
+
+UPSTREAM_STATUS = {"upstream_error": 502, "upstream_timeout": 504}
+"""HTTP status of each :class:`UpstreamError` code: 502 Bad Gateway, 504 Gateway Timeout (RFC 9110, 15.6.3 and 15.6.5)."""
+
+
+class UpstreamError(OpenAIError, StandinError):
+    """The upstream LLM (:mod:`.upstream`) is down, refused, broke off or timed out.
+
+    ``status`` is 502 (code ``upstream_error``) or 504 (code ``upstream_timeout``);
+    ``type`` is ``server_error``. The message names the upstream URL, never its key.
+    """
+
+    def __init__(self, message: str, *, timeout: bool = False) -> None:
+        code = "upstream_timeout" if timeout else "upstream_error"
+        super().__init__(UPSTREAM_STATUS[code], message, type="server_error", code=code)
 
 
 def error_response(err: OpenAIError) -> JSONResponse:

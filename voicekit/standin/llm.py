@@ -40,7 +40,7 @@ import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from ..errors import StandinError
 from ._integrity import verify
@@ -52,6 +52,7 @@ __all__ = [
     "ContextLengthError",
     "LLMEngine",
     "LLMUsage",
+    "LanguageModel",
     "TextDelta",
     "ToolCall",
     "ToolSpec",
@@ -268,6 +269,23 @@ def default_gguf() -> Path:
     return verify("llm/" + SMOLLM2_FILE, Path(spec.submodule_search_locations[0]) / SMOLLM2_FILE)
 
 
+class LanguageModel(Protocol):
+    """What the stand-in's APIs call: :class:`LLMEngine`, or :class:`.upstream.UpstreamLLM` on a server."""
+
+    name: str
+
+    @property
+    def description(self) -> str: ...
+
+    def respond(self, turns: Sequence[Turn], *, tools: Sequence[ToolSpec] = (), tool_choice: str | None = "auto",
+                max_tokens: int = DEFAULT_MAX_TOKENS, temperature: float = DEFAULT_TEMPERATURE,
+                seed: int | None = None, usage: LLMUsage | None = None, stop: threading.Event | None = None,
+                options: dict[str, Any] | None = None) -> Iterator[TextDelta | ToolCall]: ...
+
+    def decide(self, turns: Sequence[Turn], tools: Sequence[ToolSpec], *, required: bool, seed: int | None = None,
+               usage: LLMUsage | None = None) -> ToolCall | None: ...
+
+
 class ContextLengthError(StandinError):
     """The conversation is longer than the model's context window (:data:`N_CTX` tokens)."""
 
@@ -328,6 +346,11 @@ class LLMEngine:
                 f"llama.cpp could not load {self.path}: expected a GGUF chat model file ({exc})"
             ) from exc
         self.name = self.path.name
+
+    @property
+    def description(self) -> str:
+        """``"SmolLM2-135M-Instruct.Q4_1.gguf (local, llama.cpp)"``: which LLM answers."""
+        return f"{self.name} (local, llama.cpp)"
 
     # -- one pass -------------------------------------------------------------
 

@@ -5,7 +5,8 @@ The names come from the SDK's own ``Literal`` types
 ``openai.types.ChatModel``, the ``model`` field of
 ``openai.types.realtime.RealtimeSessionCreateRequest`` and that of GPT-Live's
 ``openai.types.live.SessionConfig``), so they
-follow the installed SDK instead of a copied list.
+follow the installed SDK instead of a copied list. Chat, Realtime and Live entries
+also say which LLM answers them (:data:`LLM_FIELD`).
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from starlette.routing import Route
 
 from .errors import model_not_found
 
-__all__ = ["CHAT_MODELS", "LIVE_MODELS", "OWNED_BY", "REALTIME_MODELS", "SPEECH_MODELS", "TRANSCRIPTION_MODELS", "TRANSLATION_MODELS", "routes"]
+__all__ = ["CHAT_MODELS", "LIVE_MODELS", "LLM_FIELD", "OWNED_BY", "REALTIME_MODELS", "SPEECH_MODELS", "TRANSCRIPTION_MODELS", "TRANSLATION_MODELS", "routes"]
 
 OWNED_BY = "voicekit-standin"
 TRANSCRIPTION_MODELS: tuple[str, ...] = typing.get_args(AudioModel)
@@ -44,6 +45,12 @@ LIVE_MODELS: tuple[str, ...] = tuple(
     if isinstance(name, str)
 )
 _CREATED = int(time.time())
+_TEXT_MODELS = frozenset(CHAT_MODELS) | frozenset(REALTIME_MODELS) | frozenset(LIVE_MODELS)
+
+LLM_FIELD = "voicekit_llm"
+"""Extra field of every chat, Realtime and Live model entry: which LLM writes its text, e.g.
+``"SmolLM2-135M-Instruct.Q4_1.gguf (local, llama.cpp)"`` or ``"llama3.2 at http://127.0.0.1:11434/v1
+(upstream, tools: native)"`` (the SDK keeps it in ``Model.model_extra``)."""
 
 
 def all_models() -> list[str]:
@@ -51,19 +58,29 @@ def all_models() -> list[str]:
                   | set(LIVE_MODELS))
 
 
-def _model(model_id: str) -> dict[str, object]:
-    return {"id": model_id, "object": "model", "created": _CREATED, "owned_by": OWNED_BY}
+def _llm_description(request: Request) -> str | None:
+    """Which LLM writes the text (``engines.llm.description``), or None for test doubles without one."""
+    llm = getattr(getattr(request.app.state, "engines", None), "llm", None)
+    return getattr(llm, "description", getattr(llm, "name", None))
+
+
+def _model(model_id: str, llm: str | None) -> dict[str, object]:
+    entry: dict[str, object] = {"id": model_id, "object": "model", "created": _CREATED, "owned_by": OWNED_BY}
+    if llm is not None and model_id in _TEXT_MODELS:
+        entry[LLM_FIELD] = llm
+    return entry
 
 
 async def list_models(request: Request) -> JSONResponse:
-    return JSONResponse({"object": "list", "data": [_model(m) for m in all_models()]})
+    llm = _llm_description(request)
+    return JSONResponse({"object": "list", "data": [_model(m, llm) for m in all_models()]})
 
 
 async def retrieve_model(request: Request) -> JSONResponse:
     model_id = request.path_params["model"]
     if model_id not in all_models():
         raise model_not_found(model_id)
-    return JSONResponse(_model(model_id))
+    return JSONResponse(_model(model_id, _llm_description(request)))
 
 
 routes = [

@@ -58,7 +58,7 @@ from ._responses_run import (
 from ._responses_ws import responses_socket
 from ._wire import bad
 from .engines import Engines
-from .errors import OpenAIError
+from .errors import UPSTREAM_STATUS, OpenAIError
 
 __all__ = ["MAX_STORED", "ResponseStore", "routes", "run_response", "stream_response"]
 
@@ -74,8 +74,10 @@ def _final(events: Iterator[dict[str, Any]]) -> dict[str, Any]:
     """Drain ``events``; the terminal event's response, or the HTTP error its failure is."""
     final: dict[str, Any] = {}
     for event in events:
-        if event["type"] == "error":
-            raise OpenAIError(400, event["message"], param=event.get("param"), code=event.get("code"))
+        if event["type"] == "error":  # 400, or 502/504 when the upstream LLM failed
+            status = UPSTREAM_STATUS.get(event.get("code") or "", 400)
+            raise OpenAIError(status, event["message"], param=event.get("param"), code=event.get("code"),
+                              type="server_error" if status != 400 else "invalid_request_error")
         final = event.get("response", final)
     error = final.get("error") or {}
     if final.get("status") == "failed":

@@ -36,7 +36,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from ..llm import LLMEngine, ToolSpec, Turn
+from ..llm import LanguageModel, ToolSpec, Turn
 
 __all__ = ["ACK_INSTRUCTION", "DELEGATE_TOOL_NAME", "Delegation", "delegation_rules", "rule_matches",
            "wants_delegation"]
@@ -98,7 +98,7 @@ def rule_matches(request: str, rules: list[str]) -> bool:
     return bool(set().union(*words) & _content_words(request))
 
 
-def wants_delegation(llm: LLMEngine, turns: list[Turn], rules: list[str]) -> tuple[bool, str]:
+def wants_delegation(llm: LanguageModel, turns: list[Turn], rules: list[str]) -> tuple[bool, str]:
     """Decide whether the newest user turn goes to the backend; returns ``(delegate, how)``.
 
     ``how`` is ``"decision_pass"`` when the LLM's constrained pass chose the

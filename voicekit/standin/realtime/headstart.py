@@ -30,7 +30,7 @@ import numpy.typing as npt
 
 from ...formats import REALTIME_SAMPLE_RATE
 from ...phrases import speakable
-from ..llm import LLMEngine, LLMUsage, TextDelta, ToolCall, ToolSpec, Turn
+from ..llm import LanguageModel, LLMUsage, TextDelta, ToolCall, ToolSpec, Turn
 from ..speech import PiperEngine, synthesize_pcm
 
 __all__ = ["HeadStart"]
@@ -53,7 +53,7 @@ class HeadStart:
         The reply's voice and speed; None for a text-only reply.
     """
 
-    def __init__(self, llm: LLMEngine, turns: Sequence[Turn], *, tools: Sequence[ToolSpec],
+    def __init__(self, llm: LanguageModel, turns: Sequence[Turn], *, tools: Sequence[ToolSpec],
                  tool_choice: str | None, max_tokens: int, tts: PiperEngine | None = None,
                  speech: tuple[str, float] | None = None) -> None:
         self.turns = list(turns)
@@ -114,7 +114,7 @@ class HeadStart:
         self._closed = True
         self.stop.set()
 
-    def _run(self, llm: LLMEngine) -> None:
+    def _run(self, llm: LanguageModel) -> None:
         pending = "" if self.speech is not None else None
         try:
             for event in llm.respond(self.turns, tools=self.tools, tool_choice=self.tool_choice,

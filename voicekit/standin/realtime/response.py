@@ -37,11 +37,12 @@ import numpy.typing as npt
 from ...formats import REALTIME_SAMPLE_RATE
 from ...phrases import speakable
 from ..engines import Engines, audio_tokens
+from ..errors import UpstreamError
 from ..llm import ContextLengthError, LLMUsage, TextDelta, ToolCall, Turn
 from ..speech import synthesize_pcm
 from .config import ResponseConfig, reply_max_tokens, speech_of
 from .conversation import Conversation, Item
-from .events import new_id
+from .events import RealtimeProtocolError, error_event, new_id
 from .headstart import HeadStart
 
 log = logging.getLogger("voicekit.standin.realtime")
@@ -150,6 +151,10 @@ class ResponseRun:
             status = "failed"
             details = {"type": "failed", "error": {"type": "invalid_request_error", "code": "context_length_exceeded",
                                                    "message": str(exc)}}
+        except UpstreamError as exc:  # the upstream LLM failed: an ``error`` event, then the failed response
+            self.emit(error_event(RealtimeProtocolError(exc.message, code=exc.code, type="server_error"), None))
+            status = "failed"
+            details = {"type": "failed", "error": {"type": "server_error", "code": exc.code, "message": exc.message}}
         except Exception as exc:  # noqa: BLE001 -- reported to the client as a failed response
             status = "failed"
             details = {"type": "failed", "error": {"type": "server_error", "code": "standin_failed",
