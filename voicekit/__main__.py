@@ -22,6 +22,14 @@ def main(argv: list[str] | None = None) -> int:
     serve_p.add_argument("--allowed-origin", action="append", default=[], metavar="ORIGIN",
                          help="also accept browser pages from this origin, e.g. https://hub.example.org (repeatable; also "
                               "VOICEKIT_ALLOWED_ORIGINS; loopback origins and same-origin pages always pass)")
+    llm_p = serve_p.add_argument_group("LLM", "an upstream Chat Completions server (Ollama, llama-server, ...) "
+                                       "instead of the bundled model; its key comes from VOICEKIT_LLM_API_KEY only")
+    llm_p.add_argument("--llm-base-url", metavar="URL",
+                       help="its base URL, e.g. http://127.0.0.1:11434/v1 (default: $VOICEKIT_LLM_BASE_URL)")
+    llm_p.add_argument("--llm-model", metavar="NAME", help="its model id (default: $VOICEKIT_LLM_MODEL)")
+    llm_p.add_argument("--llm-tools", choices=["auto", "native", "json"],
+                       help="tools as native tool calls or a JSON choice (default: $VOICEKIT_LLM_TOOLS or auto)")
+    llm_p.add_argument("--llm-timeout", type=float, metavar="S", help="seconds to wait for it (default: 60)")
     _cli.add_serve_arguments(serve_p)
     _cli.add_subcommands(sub)
     args = parser.parse_args(argv)
@@ -36,6 +44,13 @@ def main(argv: list[str] | None = None) -> int:
         except MissingDependencyError as exc:  # a light install: say what to install, no traceback
             print(f"voicekit serve: {exc}", file=sys.stderr)
             return 2
+        from .errors import StandinError
+        from .standin.llm_config import export_flags
+
+        try:
+            print(f"voicekit serve: LLM: {export_flags(args)}", file=sys.stderr, flush=True)
+        except StandinError as exc:  # a bad --llm-* flag or VOICEKIT_LLM_* variable, said without a traceback
+            parser.error(str(exc))
         from .standin import serve
 
         args.port = args.port or 8000
