@@ -56,7 +56,7 @@ from openai.types.completion_usage import (
 )
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from ..audio import Clip
@@ -77,6 +77,7 @@ from .llm import (
     LLMUsage,
     ToolCall,
 )
+from .scheduling import ClosingStreamingResponse
 from .speech import synthesize_pcm
 
 __all__ = ["AUDIO_OUTPUT_FORMATS", "INPUT_AUDIO_FORMATS", "AudioStore", "routes"]
@@ -254,7 +255,8 @@ async def create_chat_completion(request: Request) -> Response:
     store = _store(request)
     req = await run_in_threadpool(parse_chat_request, raw, engines, store)  # transcribes input audio
     if req.stream:
-        return StreamingResponse(_chunks(req, engines, store), media_type="text/event-stream")
+        # closed when the client goes away, which stops the LLM (see .scheduling)
+        return ClosingStreamingResponse(_chunks(req, engines, store), media_type="text/event-stream")
     return JSONResponse(await run_in_threadpool(_complete, req, engines, store))
 
 

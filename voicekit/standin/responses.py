@@ -43,7 +43,7 @@ from typing import Any
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Route, WebSocketRoute
 
 from ._responses_input import parse_request
@@ -59,6 +59,7 @@ from ._responses_ws import responses_socket
 from ._wire import bad
 from .engines import Engines
 from .errors import UPSTREAM_STATUS, OpenAIError
+from .scheduling import ClosingStreamingResponse
 
 __all__ = ["MAX_STORED", "ResponseStore", "routes", "run_response", "stream_response"]
 
@@ -97,7 +98,7 @@ async def create_response(request: Request) -> Response:
     req = parse_request(body)
     events = run_parsed(req, engines, response_store(request.app.state))
     if req.stream:
-        return StreamingResponse(_sse(events), media_type="text/event-stream")
+        return ClosingStreamingResponse(_sse(events), media_type="text/event-stream")  # closed on disconnect
     return JSONResponse(await run_in_threadpool(_final, events))
 
 

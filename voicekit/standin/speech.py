@@ -43,7 +43,7 @@ import numpy as np
 import numpy.typing as npt
 from openai.types.audio import speech_create_params
 from starlette.requests import Request
-from starlette.responses import Response, StreamingResponse
+from starlette.responses import Response
 from starlette.routing import Route
 
 from ..audio import Clip
@@ -52,6 +52,7 @@ from ._upload import sse
 from .engines import Engines, PiperEngine, locked_steps
 from .errors import OpenAIError, model_not_found
 from .models import SPEECH_MODELS
+from .scheduling import ClosingStreamingResponse
 
 __all__ = ["OPENAI_VOICES", "VOICE_VARIANTS", "VoiceVariant", "routes", "split_first_clause", "synthesize_pcm"]
 
@@ -281,7 +282,7 @@ async def create_speech(request: Request) -> Response:
     stats: dict[str, float] = {}
     body = _body(engines.tts, p["text"], p["voice"], p["speed"], p["fmt"], stats)
     if p["stream_format"] == "audio":
-        return StreamingResponse(body, media_type=Clip.mime_type(p["fmt"]))
+        return ClosingStreamingResponse(body, media_type=Clip.mime_type(p["fmt"]))
 
     def events() -> Iterator[bytes]:
         for chunk in body:
@@ -291,7 +292,7 @@ async def create_speech(request: Request) -> Response:
         usage = {"input_tokens": n_in, "output_tokens": n_out, "total_tokens": n_in + n_out}
         yield sse(json.dumps({"type": "speech.audio.done", "usage": usage}))
 
-    return StreamingResponse(events(), media_type="text/event-stream")
+    return ClosingStreamingResponse(events(), media_type="text/event-stream")
 
 
 routes = [Route("/v1/audio/speech", create_speech, methods=["POST"])]

@@ -42,7 +42,7 @@ from openai.types.audio import transcription_text_delta_event as delta_ev
 from openai.types.audio import transcription_text_done_event as done_ev
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import JSONResponse, PlainTextResponse, Response, StreamingResponse
+from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
 from ._upload import form_bool, form_float, form_list, form_str, read_audio_form, sse
@@ -50,6 +50,7 @@ from ._wire import dump
 from .engines import Engines, SttResult, SttSegment, audio_tokens, locked_steps
 from .errors import OpenAIError, model_not_found
 from .models import TRANSCRIPTION_MODELS, TRANSLATION_MODELS
+from .scheduling import ClosingStreamingResponse
 
 __all__ = ["routes", "to_srt", "to_vtt"]
 
@@ -191,7 +192,7 @@ async def _transcribe_or_translate(request: Request, *, translate: bool) -> Resp
     want_words = "word" in granularities or want_logprobs
 
     if stream:
-        return StreamingResponse(
+        return ClosingStreamingResponse(
             _stream_events(engines, clip, prompt, temperature, want_words, want_logprobs, BEAM_SIZES.get(model)),
             media_type="text/event-stream",
         )

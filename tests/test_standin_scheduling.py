@@ -1,0 +1,141 @@
+"""Engine scheduling (voicekit.standin.scheduling): the priority lock, and abandoned streams stopping.
+
+The lock tests run threads against a :class:`PriorityLock` alone. The stream
+test counts, on the session stand-in's real llama.cpp server, how many chunks
+an abandoned streamed answer generated: with the fix it stops within a few
+tokens of the client leaving; before it, it ran on to ``max_tokens``.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+from openai import OpenAI
+
+from voicekit.standin.scheduling import BATCH, INTERACTIVE, PriorityLock
+
+# -- PriorityLock -----------------------------------------------------------------------------
+
+
+def _queue_up(lock: PriorityLock, jobs: list[tuple[str, int]]) -> tuple[list[str], list[threading.Thread]]:
+    """Start one thread per ``(name, priority)`` while the lock is held, each queued before the next starts."""
+    order: list[str] = []
+    threads = []
+    for name, priority in jobs:
+        def work(name: str = name, priority: int = priority) -> None:
+            with lock.hold(priority):
+                order.append(name)
+        t = threading.Thread(target=work)
+        n = len(lock.waiting())
+        t.start()
+        deadline = time.monotonic() + 10
+        while len(lock.waiting()) == n and time.monotonic() < deadline:  # wait until it is queued
+            time.sleep(0.001)
+        assert len(lock.waiting()) == n + 1
+        threads.append(t)
+    return order, threads
+
+
+def test_interactive_goes_before_batch_fifo_within_a_class() -> None:
+    lock = PriorityLock()
+    lock.acquire(BATCH)
+    order, threads = _queue_up(lock, [("b1", BATCH), ("i1", INTERACTIVE), ("b2", BATCH), ("i2", INTERACTIVE)])
+    assert lock.waiting() == [INTERACTIVE, INTERACTIVE, BATCH, BATCH]
+    lock.release()
+    for t in threads:
+        t.join(10)
+    assert order == ["i1", "i2", "b1", "b2"]
+    assert not lock.locked()
+
+
+def test_with_statement_is_interactive_and_exclusive() -> None:
+    lock = PriorityLock()
+    with lock:
+        assert lock.locked()
+        assert not lock.acquire(blocking=False)
+        assert not lock.acquire(BATCH, timeout=0.01)
+        assert lock.waiting() == []  # a timed-out waiter leaves the queue
+    assert lock.acquire(BATCH, blocking=False)
+    lock.release()
+    with pytest.raises(RuntimeError):
+        lock.release()
+
+
+def test_a_timed_out_first_waiter_lets_the_next_in() -> None:
+    lock = PriorityLock()
+    lock.acquire()
+    order, threads = _queue_up(lock, [("b", BATCH)])
+    assert not lock.acquire(INTERACTIVE, timeout=0.05)  # was first in line, gave up
+    lock.release()
+    threads[0].join(10)
+    assert order == ["b"]
+
+
+# -- abandoned streams ----------------------------------------------------------------------
+
+
+class _CountingLlama:
+    """Wraps the engine's ``xllamacpp.Server``: counts streamed chunks per call; long calls ignore EOS."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+        self.calls: list[dict[str, Any]] = []
+
+    def handle_chat_completions(self, req: dict[str, Any], callback: Any = None) -> Any:
+        if callback is None:
+            return self.inner.handle_chat_completions(req)
+        record: dict[str, Any] = {"max_tokens": req.get("max_tokens"), "chunks": 0, "done": threading.Event()}
+        self.calls.append(record)
+        if (req.get("max_tokens") or 0) >= 500:
+            req = {**req, "ignore_eos": True}  # run to the cap unless stopped, whatever the model would say
+
+        def counting(chunk: Any) -> bool:
+            record["chunks"] += 1
+            return bool(callback(chunk))
+
+        try:
+            return self.inner.handle_chat_completions(req, counting)
+        finally:
+            record["done"].set()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+
+@pytest.fixture
+def counting_llama(standin_server: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[_CountingLlama]:
+    llm = standin_server._server.config.app.state.engines.llm
+    counter = _CountingLlama(llm._server)
+    monkeypatch.setattr(llm, "_server", counter)
+    yield counter
+
+
+LONG = 1000
+
+
+@pytest.mark.parametrize("api", ["chat", "responses"])
+def test_an_abandoned_stream_stops_generating(standin_server: Any, client: OpenAI, counting_llama: _CountingLlama,
+                                              api: str) -> None:
+    prompt = "Count from one to one thousand, in words."
+    if api == "chat":
+        path, body = "/chat/completions", {"model": "gpt-4o-mini", "stream": True, "max_completion_tokens": LONG,
+                                           "messages": [{"role": "user", "content": prompt}]}
+    else:
+        path, body = "/responses", {"model": "gpt-4o-mini", "stream": True, "max_output_tokens": LONG, "input": prompt}
+    with httpx.Client(timeout=60) as http, http.stream("POST", standin_server.base_url + path, json=body) as r:
+        assert r.status_code == 200
+        deltas = 0
+        for line in r.iter_lines():
+            deltas += "delta" in line
+            if deltas >= 3:
+                break  # leave mid-stream: the connection closes with the response
+    client.chat.completions.create(model="gpt-4o-mini", max_completion_tokens=8,
+                                   messages=[{"role": "user", "content": "Say hi."}])
+    abandoned = next(c for c in counting_llama.calls if c["max_tokens"] == LONG)
+    assert abandoned["done"].wait(120), "the abandoned generation never ended"
+    assert abandoned["chunks"] < 50, f"the abandoned stream generated {abandoned['chunks']} chunks of {LONG}"
