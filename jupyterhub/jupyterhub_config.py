@@ -32,6 +32,11 @@ Settings from the environment (all optional):
 
 import os
 import sys
+from urllib.parse import urlsplit
+
+from voicekit._deps import require_standin
+
+require_standin()  # the hub stops here, naming the pip commands, if the stand-in's engines are missing
 
 c = get_config()  # noqa: F821  (traitlets defines get_config in config files)
 
@@ -50,6 +55,9 @@ c.JupyterHub.services = [
         "url": f"http://127.0.0.1:{SERVICE_PORT}",
         "command": [sys.executable, "-m", "voicekit.standin.hub", "--log-level", "warning"],
         "display": False,
+        # The stand-in refuses Host names other than loopback ones (DNS rebinding): the
+        # proxy passes the learners' Host on, so name the hub's.
+        "environment": {"VOICEKIT_ALLOWED_HOSTS": urlsplit(HUB_URL).hostname or "127.0.0.1"},
     },
 ]
 

@@ -32,16 +32,21 @@ import argparse
 import logging
 import os
 import sys
-from collections.abc import Awaitable, Callable, Mapping, MutableMapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
+from starlette.types import ASGIApp, Receive, Scope, Send
+
 from ..errors import MissingDependencyError, StandinError
-from .engines import Engines
+from .guards import WS_MAX_FRAME_BYTES
 
 if TYPE_CHECKING:
     from jupyterhub.services.auth import HubAuth
+
+    from .auth import TokenCheck
+    from .engines import Engines
 
 __all__ = ["HUB_INSTALL", "HubService", "hub_token_check", "main", "strip_prefix"]
 
@@ -49,12 +54,6 @@ log = logging.getLogger("voicekit.standin")
 
 HUB_INSTALL = "pip install 'jupyterhub>=5.2,<7'"
 """The command that adds JupyterHub (``HubAuth``) when it is missing."""
-
-TokenCheck = Callable[[str], Awaitable[bool]]
-"""Given the presented Bearer token, whether it may use the stand-in (see ``auth.py``)."""
-
-Scope = MutableMapping[str, Any]
-ASGIApp = Callable[[Scope, Callable[[], Awaitable[Any]], Callable[[Any], Awaitable[None]]], Awaitable[None]]
 
 
 def _hub_auth() -> HubAuth:
@@ -123,8 +122,7 @@ def strip_prefix(app: ASGIApp, prefix: str) -> ASGIApp:
     if prefix == "/":
         return app
 
-    async def prefixed(scope: Scope, receive: Callable[[], Awaitable[Any]],
-                       send: Callable[[Any], Awaitable[None]]) -> None:
+    async def prefixed(scope: Scope, receive: Receive, send: Send) -> None:
         path = scope.get("path", "")
         if scope["type"] in ("http", "websocket") and (path == prefix or path.startswith(prefix + "/")):
             scope = dict(scope)
@@ -172,13 +170,16 @@ class HubService:
         return cls(name=name, host=parts.hostname, port=parts.port or 80,
                    prefix=env.get("JUPYTERHUB_SERVICE_PREFIX", f"/services/{name}/"))
 
-    def app(self, load_engines: Callable[[], Engines] = Engines.load,
+    def app(self, load_engines: Callable[[], Engines] | None = None,
             token_check: TokenCheck | None = None) -> ASGIApp:
-        """The stand-in behind the hub's token check, under :attr:`prefix`."""
+        """The stand-in behind the hub's token check (default :func:`hub_token_check`), under
+        :attr:`prefix`; ``load_engines`` defaults to ``Engines.load``."""
         from .app import create_app
+        from .engines import Engines
 
         check = token_check if token_check is not None else hub_token_check()
-        return strip_prefix(create_app(load_engines, token_check=check), self.prefix)
+        app = create_app(load_engines or Engines.load, token_check=check)
+        return strip_prefix(app, self.prefix)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -187,6 +188,13 @@ def main(argv: list[str] | None = None) -> int:
                                      description="the voicekit stand-in as a JupyterHub-managed service")
     parser.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"])
     args = parser.parse_args(argv)
+    from .._deps import require_standin
+
+    try:
+        require_standin()  # before any engine loads
+    except MissingDependencyError as exc:  # a light install: the exact pip commands, no traceback
+        print(f"voicekit.standin.hub: {exc}", file=sys.stderr)
+        return 2
     logging.basicConfig(level=args.log_level.upper(), format="[voicekit %(levelname)s %(asctime)s] %(message)s")
     import uvicorn
 
@@ -194,7 +202,7 @@ def main(argv: list[str] | None = None) -> int:
     log.info("voicekit stand-in for JupyterHub: %s on %s:%d under %s",
              service.name, service.host, service.port, service.prefix)
     uvicorn.run(service.app(), host=service.host, port=service.port, log_level=args.log_level,
-                ws="websockets-sansio", lifespan="on")
+                ws="websockets-sansio", ws_max_size=WS_MAX_FRAME_BYTES, lifespan="on")
     return 0
 
 
