@@ -1,13 +1,23 @@
-"""``use_standin``: backend choice through the SDK's own environment variables."""
+"""``use_standin``: backend choice through the SDK's own environment variables.
+
+Starting and sharing the per-user stand-in is tested in test_shared_standin.py.
+"""
 
 from __future__ import annotations
 
 import os
 
+import pytest
 from openai import OpenAI
 
 import voicekit
 from voicekit.backend import STANDIN_API_KEY
+
+
+@pytest.fixture(autouse=True)
+def _own_runtime_dir(tmp_path, monkeypatch) -> None:
+    """No real per-user stand-in is found or started by these tests."""
+    monkeypatch.setenv("JUPYTER_RUNTIME_DIR", str(tmp_path))
 
 
 def test_real_key_leaves_everything_alone(monkeypatch, capsys):
@@ -18,35 +28,25 @@ def test_real_key_leaves_everything_alone(monkeypatch, capsys):
     assert "OPENAI_BASE_URL" not in os.environ
 
 
-def test_no_key_points_the_sdk_at_a_running_standin(standin_server, monkeypatch, capsys):
-    from voicekit import backend
-
+def test_no_key_points_the_sdk_at_a_running_standin(standin_server, monkeypatch, capsys, tmp_path):
     port = standin_server.port
-    started = len(backend._children)
     assert voicekit.use_standin(port=port) == "standin"
-    assert len(backend._children) == started  # reused, not started
+    assert not list(tmp_path.iterdir())  # reused: nothing started, no runtime file
     assert os.environ["OPENAI_BASE_URL"] == f"http://127.0.0.1:{port}/v1"
-    assert os.environ["OPENAI_API_KEY"] == STANDIN_API_KEY
+    assert os.environ["OPENAI_API_KEY"] == STANDIN_API_KEY  # this stand-in has no token
     out = capsys.readouterr().out
-    assert "stand-in" in out and STANDIN_API_KEY not in out
+    assert "stand-in" in out and "reused" in out and STANDIN_API_KEY not in out
+    assert "LLM: " in out and "unknown" not in out
     with OpenAI() as client:  # a plain client, configured only by the environment
         assert any(m.id == "gpt-4o-mini-transcribe" for m in client.models.list())
     # A second call sees the placeholder key and reuses the stand-in OPENAI_BASE_URL names.
     assert voicekit.use_standin(quiet=True) == "standin"
-    assert len(backend._children) == started
+    assert not list(tmp_path.iterdir())
 
 
-def test_starts_a_standin_process_when_none_answers(monkeypatch):
-    from voicekit import backend
-    before = len(backend._children)
-    try:
-        assert voicekit.use_standin(quiet=True) == "standin"
-        assert len(backend._children) == before + 1 and backend._children[-1].poll() is None
-        with OpenAI() as client:
-            text = client.audio.transcriptions.create(
-                model="gpt-4o-mini-transcribe", file=voicekit.load_sample("cards_001.wav").to_file_tuple()
-            ).text
-        assert "clubs" in text.lower()
-    finally:
-        backend._stop_children()
-    assert all(p.poll() is not None for p in backend._children)
+def test_a_standin_token_is_not_taken_for_an_openai_key(standin_server, monkeypatch, tmp_path):
+    monkeypatch.setenv("OPENAI_API_KEY", "vk-standin-from-an-earlier-call")
+    monkeypatch.setenv("OPENAI_BASE_URL", standin_server.base_url)
+    assert voicekit.use_standin(quiet=True) == "standin"
+    assert os.environ["OPENAI_BASE_URL"] == standin_server.base_url
+    assert not list(tmp_path.iterdir())
