@@ -11,7 +11,7 @@ import logging
 import socket
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from types import TracebackType
 from typing import Self
 
@@ -24,6 +24,7 @@ from ..errors import StandinError
 from .app import create_app
 from .auth import static_token
 from .engines import Engines
+from .guards import WS_MAX_FRAME_BYTES
 from .identity import Identity, llm_description
 from .idle import IdleWatch
 
@@ -48,10 +49,14 @@ def _is_loopback(host: str) -> bool:
 
 def serve(
     host: str = "127.0.0.1", port: int = 8000, *, log_level: str = "info",
+    allowed_hosts: Sequence[str] = (), allowed_origins: Sequence[str] = (),
     token: str | None = None, idle_timeout: float = 0.0, register: str | None = None,
     instance_id: str | None = None,
 ) -> None:
     """Run the stand-in in the foreground until interrupted (``voicekit serve``).
+
+    ``allowed_hosts`` / ``allowed_origins``: more ``Host`` names and browser origins to
+    accept (:mod:`.guards`; ``--allowed-host`` / ``--allowed-origin``).
 
     ``token``: the Bearer token every request must carry (None: no authentication).
     ``idle_timeout``: seconds with no request and no open WebSocket before it exits
@@ -62,13 +67,15 @@ def serve(
     if not _is_loopback(host) and not token:
         log.warning("binding %s: the stand-in has no authentication; anyone who reaches this address can use it", host)
     identity = Identity(token=token) if instance_id is None else Identity(token=token, instance_id=instance_id)
-    app = create_app(token_check=static_token(token) if token else None, identity=identity)
+    app = create_app(allowed_hosts=allowed_hosts, allowed_origins=allowed_origins, bound_host=host,
+                     token_check=static_token(token) if token else None, identity=identity)
 
     def exit_when_idle() -> None:
         server.should_exit = True
 
     asgi: ASGIApp = IdleWatch(app, idle_timeout, exit_when_idle) if idle_timeout > 0 else app
-    server = uvicorn.Server(uvicorn.Config(asgi, host=host, port=port, log_level=log_level, ws="websockets-sansio"))
+    server = uvicorn.Server(uvicorn.Config(asgi, host=host, port=port, log_level=log_level, ws="websockets-sansio",
+                                           ws_max_size=WS_MAX_FRAME_BYTES))
     if register == "self" and token:
         threading.Thread(target=_register, args=(server, app, host, port, identity), daemon=True).start()
     try:
@@ -121,9 +128,11 @@ class StandinServer:
     ) -> None:
         self.host = host
         self.port = port or free_port(host)
-        app = create_app(load_engines, token_check=static_token(token) if token else None, identity=Identity(token=token))
+        app = create_app(load_engines, token_check=static_token(token) if token else None, identity=Identity(token=token),
+                         bound_host=host)
         config = uvicorn.Config(
-            app, host=host, port=self.port, log_level="warning", lifespan="on", ws="websockets-sansio"
+            app, host=host, port=self.port, log_level="warning", lifespan="on", ws="websockets-sansio",
+            ws_max_size=WS_MAX_FRAME_BYTES,
         )
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self._server.run, name="voicekit-standin", daemon=True)
