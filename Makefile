@@ -31,7 +31,11 @@ ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
 
 # No browser is opened (there may be none, as on a server): open the URL it prints,
 # http://127.0.0.1:8888/lab?token=..., token included.
+# Without OPENAI_API_KEY, the shared stand-in starts first (detached, found by every
+# notebook's use_standin(), stops after 30 idle minutes or `voicekit stop`); if it
+# cannot start here, the first notebook starts it.
 lab: setup
+	@if [ -z "$$OPENAI_API_KEY" ]; then $(BIN)/voicekit serve --detach || true; fi
 	@echo "JupyterLab is starting: open the http://127.0.0.1:...?token=... URL it prints below (Ctrl-C stops it)."
 	$(BIN)/jupyter lab --ip=127.0.0.1 --no-browser --notebook-dir=notebooks $(ROOT_FLAG)
 

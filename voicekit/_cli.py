@@ -21,6 +21,7 @@ import time
 from typing import Any
 
 from . import _runtime
+from .errors import VoiceKitError
 
 __all__ = ["add_serve_arguments", "add_subcommands", "run_subcommand", "serve_options"]
 
@@ -111,6 +112,10 @@ def run_subcommand(args: argparse.Namespace) -> int:
     if not _is_loopback(args.host):
         print("voicekit serve --detach: the managed stand-in listens on 127.0.0.1 only", file=sys.stderr)
         return 2
-    rt, started = _runtime.find_or_start(port=args.port, idle_timeout=args.idle_timeout)
+    try:
+        rt, started = _runtime.find_or_start(port=args.port, idle_timeout=args.idle_timeout)
+    except VoiceKitError as exc:  # a light install (MissingDependencyError) or a start that failed
+        print(f"voicekit serve --detach: {exc}", file=sys.stderr)
+        return 2
     print(("started" if started else "already running:") + " " + _describe(rt).replace("voicekit stand-in running", "voicekit stand-in", 1))
     return 0
