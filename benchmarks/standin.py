@@ -183,8 +183,9 @@ def _server_env() -> dict[str, str]:
 
 def spawn_server(port: int, log: IO[bytes]) -> subprocess.Popen[bytes]:
     """Start ``python -m voicekit serve`` on 127.0.0.1:``port``, output into ``log``."""
+    # --no-register: a benchmark's own server, not this user's shared stand-in (no token).
     cmd = [sys.executable, "-m", "voicekit", "serve", "--host", "127.0.0.1",
-           "--port", str(port), "--log-level", "warning"]
+           "--port", str(port), "--log-level", "warning", "--no-register"]
     return subprocess.Popen(cmd, cwd=REPO, env=_server_env(), stdin=subprocess.DEVNULL,
                             stdout=log, stderr=subprocess.STDOUT)
 
