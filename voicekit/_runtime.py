@@ -46,8 +46,8 @@ from jupyter_core.paths import jupyter_runtime_dir
 from .errors import StandinError
 
 __all__ = [
-    "DEFAULT_IDLE_TIMEOUT", "TOKEN_PREFIX", "Runtime", "find_or_start", "find_running", "get_json",
-    "STATUS_PATH", "lock", "new_token", "remove", "runtime_path", "stop", "verify", "write",
+    "DEFAULT_IDLE_TIMEOUT", "STATUS_PATH", "TOKEN_PREFIX", "Runtime", "find_or_start", "find_running",
+    "get_json", "lock", "new_token", "read", "remove", "runtime_path", "stop", "verify", "write",
 ]
 
 TOKEN_PREFIX = "vk-standin-"

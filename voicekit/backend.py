@@ -110,7 +110,9 @@ def use_standin(*, port: int | None = None, timeout: float = 120.0, quiet: bool 
     os.environ["OPENAI_BASE_URL"] = base_url
     os.environ["OPENAI_API_KEY"] = api_key
     if not quiet:
-        pid = status.get("pid", rt.pid if rt is not None and rt.base_url == base_url else "?")
-        llm = status.get("llm") or (rt.llm if rt is not None and rt.base_url == base_url else None) or "unknown"
-        print(f"Backend: voicekit offline stand-in at {base_url} ({how} stand-in, pid {pid}; LLM: {llm})")
+        ours = rt if rt is not None and rt.base_url == base_url else None
+        pid = status.get("pid") or (ours.pid if ours else None)
+        llm = status.get("llm") or (ours.llm if ours else None) or "unknown"
+        print(f"Backend: voicekit offline stand-in at {base_url} "
+              f"({how} stand-in{f', pid {pid}' if pid else ''}; LLM: {llm})")
     return "standin"
