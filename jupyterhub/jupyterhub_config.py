@@ -6,8 +6,9 @@ learner's server gets, through ``c.Spawner.environment``:
 
 - ``OPENAI_BASE_URL`` = ``<hub URL>/services/voicekit/v1`` (HTTP and the Realtime
   WebSocket, through configurable-http-proxy);
-- ``OPENAI_API_KEY`` = the server's own hub API token (``spawner.api_token``, already in
-  the kernel as ``JUPYTERHUB_API_TOKEN``), which carries
+- ``OPENAI_API_KEY`` = ``vk-standin-`` + the server's own hub API token
+  (``spawner.api_token``, already in the kernel as ``JUPYTERHUB_API_TOKEN``; the prefix
+  tells ``use_standin()`` that the key is a stand-in's, not OpenAI's), which carries
   ``access:services!service=voicekit`` (``c.Spawner.server_token_scopes``, granted to every
   user by the ``user`` role below). The stand-in asks the hub about each token and
   answers 401 ``invalid_api_key`` to any other.
@@ -35,6 +36,7 @@ import sys
 from urllib.parse import urlsplit
 
 from voicekit._deps import require_standin
+from voicekit._runtime import TOKEN_PREFIX
 
 require_standin()  # the hub stops here, naming the pip commands, if the stand-in's engines are missing
 
@@ -70,7 +72,7 @@ c.JupyterHub.load_roles = [
 c.Spawner.server_token_scopes = ["access:servers!server", "users:activity!user", ACCESS]
 c.Spawner.environment = {
     "OPENAI_BASE_URL": f"{HUB_URL}/services/{SERVICE}/v1",
-    "OPENAI_API_KEY": lambda spawner: spawner.api_token,
+    "OPENAI_API_KEY": lambda spawner: TOKEN_PREFIX + spawner.api_token,
 }
 # The single-user servers and their kernels run in this Python environment (voicekit's).
 c.Spawner.cmd = [sys.executable, "-m", "jupyterhub.singleuser"]

@@ -5,8 +5,9 @@ see ``jupyterhub/jupyterhub_config.py``), restarts it if it dies, and routes
 ``/services/<name>/`` on its proxy to it. Each learner's kernel reaches it through the
 hub's proxy at ``<hub URL>/services/<name>/v1`` (``OPENAI_BASE_URL``), with its own
 server's API token as ``OPENAI_API_KEY``; the stand-in asks the hub who owns each token
-presented (``Authorization: Bearer ...``, HTTP and the Realtime WebSocket handshake)
-and lets it in only with the ``access:services!service=<name>`` scope.
+presented (``Authorization: Bearer ...``, HTTP and the Realtime WebSocket handshake;
+``vk-standin-<hub token>`` or the bare hub token) and lets it in only with the
+``access:services!service=<name>`` scope.
 
 Environment (what the hub gives a managed service; JupyterHub's docs, "Services",
 "Properties of a Service" and "Hub-Managed Services"):
@@ -39,6 +40,7 @@ from urllib.parse import urlsplit
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from .._runtime import TOKEN_PREFIX
 from ..errors import MissingDependencyError, StandinError
 from .guards import WS_MAX_FRAME_BYTES
 
@@ -72,7 +74,11 @@ def hub_token_check(auth: HubAuth | None = None) -> TokenCheck:
     Parameters
     ----------
     auth : HubAuth, optional
-        Configured from the service's environment by default. Its
+        Configured from the service's environment by default. A token may carry
+        voicekit's stand-in prefix (``vk-standin-<hub token>``, what
+        ``jupyterhub_config.py`` gives the kernels as ``OPENAI_API_KEY`` so that
+        ``use_standin()`` knows it for a stand-in's); the prefix is dropped before
+        the hub is asked. Its
         ``access_scopes`` (``{"access:services!service=<name>"}`` for a managed
         service) are the scopes required; a token with none of them is refused, as
         is a token the hub does not know (``GET /hub/api/user`` answers 403).
@@ -98,6 +104,9 @@ def hub_token_check(auth: HubAuth | None = None) -> TokenCheck:
                            "(JUPYTERHUB_SERVICE_NAME is not set)")
 
     async def check(token: str) -> bool:
+        token = token.removeprefix(TOKEN_PREFIX)  # the kernels' OPENAI_API_KEY: vk-standin-<server token>
+        if not token:
+            return False
         model = await auth.user_for_token(token, sync=False)
         if not model:
             return False
