@@ -92,6 +92,17 @@ def _describe(rt: _runtime.Runtime) -> str:
     ])
 
 
+def _export_llm_flags(args: argparse.Namespace) -> None:
+    """``voicekit.standin.llm_config.export_flags`` (issue 17), when that module and its flags exist."""
+    if not hasattr(args, "llm_base_url"):
+        return
+    try:
+        from .standin.llm_config import export_flags
+    except ImportError:  # a light install: the start itself will say what to install
+        return
+    export_flags(args)
+
+
 def run_subcommand(args: argparse.Namespace) -> int:
     """``status``, ``stop`` or ``serve --detach``; the exit code."""
     if args.command == "status":
@@ -113,6 +124,7 @@ def run_subcommand(args: argparse.Namespace) -> int:
         print("voicekit serve --detach: the managed stand-in listens on 127.0.0.1 only", file=sys.stderr)
         return 2
     try:
+        _export_llm_flags(args)  # --llm-* flags reach the new stand-in through its environment
         rt, started = _runtime.find_or_start(port=args.port, idle_timeout=args.idle_timeout)
     except VoiceKitError as exc:  # a light install (MissingDependencyError) or a start that failed
         print(f"voicekit serve --detach: {exc}", file=sys.stderr)
