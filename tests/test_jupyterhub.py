@@ -178,6 +178,9 @@ def test_the_service_answers_only_tokens_with_its_scope(hub: Hub) -> None:
         with OpenAI(base_url=hub.base_url, api_key=key, max_retries=0) as good:
             assert any(m.owned_by == "voicekit-standin" for m in good.models.list())
     assert _errors(httpx.get(url, headers={"Authorization": "Bearer vk-standin-"}))["code"] == "invalid_api_key"
+    # The proxy passes the browser's Host on: a name the config did not allow is refused (DNS rebinding).
+    foreign = httpx.get(url, headers={"Host": "rebound.example", "Authorization": f"Bearer {hub.tokens[USERS[1]]}"})
+    assert foreign.status_code == 400 and foreign.json()["error"]["code"] == "invalid_host", foreign.text
 
 
 KERNEL_CODE = """
