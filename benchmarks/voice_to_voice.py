@@ -25,19 +25,28 @@ voice-to-voice
 
 Targets (issue 6, 2 cores): median <= 800 ms for each agent; stretch <= 600 ms
 cascaded, <= 400 ms realtime.
+
+``--background-load`` (issue 14): after the quiet pass, the same pass again with one
+CPU-bound process beside it (a pure-Python busy loop in a spawned ``multiprocessing``
+process, started and stopped by the script), as when a neighbour's kernel computes.
+The JSON then has ``background_load``: per agent ``quiet_median_ms``,
+``loaded_median_ms``, ``ratio`` and ``goal_met`` (goal: ratio <= 2), and ``loaded``
+(the loaded pass's summaries, turns and load averages). The other keys are the quiet
+pass, as without the flag.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import multiprocessing
 import os
 import sys
 import tempfile
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 from openai import OpenAI
 from standin import Progress, _free_port, check_alive, spawn_server, wait_ready
@@ -50,6 +59,8 @@ from voicekit.samples import sample_path
 
 DEFAULT_FILES = ("ls_0870.wav", "ls_0880.wav", "ls_0890.wav", "cards_001.wav", "cards_005.wav")
 TARGETS_MS = {"cascaded": (800, 600), "realtime": (800, 400)}
+LOADED_RATIO_GOAL = 2.0
+"""--background-load: the loaded median should be at most this many times the quiet one."""
 
 
 def get_weather(city: str) -> str:
@@ -75,31 +86,24 @@ def realtime_turn(client: OpenAI, clip: Clip) -> TurnMetrics:
         return agent.metrics[-1]
 
 
-def run(port: int, files: Sequence[Path], repeats: int, progress: Progress) -> dict[str, Any]:
-    clips = [(f.name, Clip.from_file(f)) for f in files]
-    with tempfile.TemporaryFile() as log:
-        proc = spawn_server(port, log)
-        try:
-            client = OpenAI(base_url=f"http://127.0.0.1:{port}/v1", api_key="bench-no-key", max_retries=0)
-            wait_ready(client, proc, port, time.perf_counter())
-            progress(f"warm-up turns ({clips[0][0]})")
-            cascaded_turn(client, clips[0][1])
-            realtime_turn(client, clips[0][1])
-            results: dict[str, list[TurnMetrics]] = {"cascaded": [], "realtime": []}
-            rows = []
-            for r in range(repeats):
-                for name, clip in clips:
-                    for agent, fn in (("cascaded", cascaded_turn), ("realtime", realtime_turn)):
-                        m = fn(client, clip)
-                        results[agent].append(m)
-                        rows.append({"file": name, "repeat": r, **m.row()})
-                        progress(f"{agent:9s} {name}: voice-to-voice {m.voice_to_voice_ms and round(m.voice_to_voice_ms)} ms "
-                                 f"(STT {m.stt_ms and round(m.stt_ms)}, LLM TTFT {m.llm_ttft_ms and round(m.llm_ttft_ms)}, "
-                                 f"TTS TTFB {m.tts_ttfb_ms and round(m.tts_ttfb_ms)}) {m.status}")
-            check_alive(proc, port)
-        finally:
-            proc.terminate()
-            proc.wait(timeout=10)
+def measure(client: OpenAI, clips: Sequence[tuple[str, Clip]], repeats: int, progress: Progress,
+            label: str = "") -> tuple[dict[str, list[TurnMetrics]], list[dict[str, Any]]]:
+    """``repeats`` passes over ``clips`` with each agent: the turns per agent and one row per turn."""
+    results: dict[str, list[TurnMetrics]] = {"cascaded": [], "realtime": []}
+    rows = []
+    for r in range(repeats):
+        for name, clip in clips:
+            for agent, fn in (("cascaded", cascaded_turn), ("realtime", realtime_turn)):
+                m = fn(client, clip)
+                results[agent].append(m)
+                rows.append({"file": name, "repeat": r, **m.row()})
+                progress(f"{label}{agent:9s} {name}: voice-to-voice {m.voice_to_voice_ms and round(m.voice_to_voice_ms)} ms "
+                         f"(STT {m.stt_ms and round(m.stt_ms)}, LLM TTFT {m.llm_ttft_ms and round(m.llm_ttft_ms)}, "
+                         f"TTS TTFB {m.tts_ttfb_ms and round(m.tts_ttfb_ms)}) {m.status}")
+    return results, rows
+
+
+def _summaries(results: dict[str, list[TurnMetrics]]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for agent, turns in results.items():
         s = summarize(turns)
@@ -108,9 +112,85 @@ def run(port: int, files: Sequence[Path], repeats: int, progress: Progress) -> d
                       "vad_silence_ms": turns[0].vad_silence_ms if turns else None,
                       "goal_met": s["median_ms"] is not None and s["median_ms"] <= goal,
                       "stretch_met": s["median_ms"] is not None and s["median_ms"] <= stretch}
+    return out
+
+
+def _busy(stop: Any, ready: Any) -> None:
+    """A pure-Python busy loop until ``stop`` is set (the --background-load process)."""
+    ready.set()
+    x = 0
+    while not stop.is_set():
+        for i in range(100_000):
+            x ^= i
+
+
+class BackgroundLoad:
+    """One CPU-bound process (``multiprocessing``, spawned) beside the benchmark, for a ``with`` block."""
+
+    def __init__(self) -> None:
+        ctx = multiprocessing.get_context("spawn")
+        self._stop, self._ready = ctx.Event(), ctx.Event()
+        self._proc = ctx.Process(target=_busy, args=(self._stop, self._ready), name="background-load", daemon=True)
+
+    def __enter__(self) -> Self:
+        self._proc.start()
+        if not self._ready.wait(60):
+            self.__exit__()
+            raise RuntimeError("the background-load process did not start within 60 s")
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._proc.join(timeout=5)
+        if self._proc.is_alive():
+            self._proc.kill()
+            self._proc.join(timeout=5)
+
+
+def _loaded_vs_quiet(quiet: dict[str, Any], loaded: dict[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for agent in ("cascaded", "realtime"):
+        q, lo = quiet[agent]["median_ms"], loaded[agent]["median_ms"]
+        ratio = round(lo / q, 2) if q and lo is not None else None
+        out[agent] = {"quiet_median_ms": q, "loaded_median_ms": lo, "ratio": ratio,
+                      "goal_met": ratio is not None and ratio <= LOADED_RATIO_GOAL}
+    return out
+
+
+def run(port: int, files: Sequence[Path], repeats: int, progress: Progress,
+        background_load: bool = False) -> dict[str, Any]:
+    clips = [(f.name, Clip.from_file(f)) for f in files]
+    loaded: dict[str, Any] | None = None
+    with tempfile.TemporaryFile() as log:
+        proc = spawn_server(port, log)
+        try:
+            client = OpenAI(base_url=f"http://127.0.0.1:{port}/v1", api_key="bench-no-key", max_retries=0)
+            wait_ready(client, proc, port, time.perf_counter())
+            progress(f"warm-up turns ({clips[0][0]})")
+            cascaded_turn(client, clips[0][1])
+            realtime_turn(client, clips[0][1])
+            load_quiet = os.getloadavg()[0]
+            results, rows = measure(client, clips, repeats, progress)
+            if background_load:
+                load_before = os.getloadavg()[0]
+                with BackgroundLoad():
+                    progress("with one CPU-bound process beside the benchmark:")
+                    loaded_results, loaded_rows = measure(client, clips, repeats, progress, label="loaded ")
+                    load_loaded = os.getloadavg()[0]
+                loaded = {**_summaries(loaded_results), "per_turn": loaded_rows,
+                          "loadavg_1min_quiet_end": round(load_before, 2),
+                          "loadavg_1min_loaded_end": round(load_loaded, 2)}
+            check_alive(proc, port)
+        finally:
+            proc.terminate()
+            proc.wait(timeout=10)
+    out: dict[str, Any] = _summaries(results)
     out["n"] = len(rows) // 2
     out["per_turn"] = rows
-    out["machine"] = {"cpu_count": os.cpu_count(), "loadavg_1min_end": round(os.getloadavg()[0], 2)}
+    if loaded is not None:
+        out["background_load"] = {**_loaded_vs_quiet(out, loaded), "ratio_goal": LOADED_RATIO_GOAL, "loaded": loaded}
+    out["machine"] = {"cpu_count": os.cpu_count(), "loadavg_1min_start": round(load_quiet, 2),
+                      "loadavg_1min_end": round(os.getloadavg()[0], 2)}
     return out
 
 
@@ -119,6 +199,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--audio", action="append", type=Path, help="a recording (repeatable); default: the shipped ones")
     parser.add_argument("--repeats", type=int, default=1, help="passes over the recordings (default 1)")
     parser.add_argument("--port", type=int, default=0, help="loopback port (default: a free one)")
+    parser.add_argument("--background-load", action="store_true",
+                        help="after the quiet pass, the same pass beside one CPU-bound process; report both medians")
     parser.add_argument("--json", action="store_true", help="no summary lines on stderr (stdout is the JSON line either way)")
     args = parser.parse_args(argv)
     files = args.audio or [sample_path(name) for name in DEFAULT_FILES]
@@ -126,12 +208,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         if not Path(f).is_file():
             parser.error(f"expected an audio file, got {str(f)!r} (no such file)")
     progress = Progress(False)  # progress goes to stderr; stdout carries only the JSON line
-    result = run(args.port or _free_port(), files, args.repeats, progress)
+    result = run(args.port or _free_port(), files, args.repeats, progress, background_load=args.background_load)
     if not args.json:
         for agent in ("cascaded", "realtime"):
             r = result[agent]
             print(f"{agent}: voice-to-voice median {r['median_ms']} ms, p90 {r['p90_ms']} ms over {r['n']} turns "
                   f"(goal <= {TARGETS_MS[agent][0]} ms, stretch <= {TARGETS_MS[agent][1]} ms)", file=sys.stderr)
+            if "background_load" in result:
+                b = result["background_load"][agent]
+                print(f"{agent}: beside one CPU-bound process median {b['loaded_median_ms']} ms, {b['ratio']} x quiet "
+                      f"(goal <= {LOADED_RATIO_GOAL} x)", file=sys.stderr)
     print(json.dumps(result))
     return 0
 
