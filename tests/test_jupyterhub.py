@@ -39,7 +39,9 @@ NODE_BIN = ROOT / ".venv" / "node" / "node_modules" / ".bin"
 USERS = ("ada", "grace", "alan")
 SERVICE = "voicekit"
 
-pytest.importorskip("jupyterhub", reason="jupyterhub is in the dev extra: make setup")
+if os.environ.get("CI") != "true":  # with CI=true a missing jupyterhub fails at the import below
+    pytest.importorskip("jupyterhub", reason="jupyterhub is in the dev extra: make setup")
+import jupyterhub  # noqa: F401
 
 
 def _proxy_path() -> str:
