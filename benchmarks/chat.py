@@ -26,6 +26,16 @@ tool_choice
     stand-in called the expected tool (or none); ``tool_recall`` and
     ``no_tool_accuracy`` split it; ``city_correct`` checks the weather calls'
     ``city`` argument; ``wrong`` lists the misses.
+
+With an upstream LLM
+--------------------
+``--llm-base-url URL --llm-model NAME [--llm-tools auto|native|json]`` starts the
+stand-in with that upstream (``voicekit serve --llm-*``; a key comes from
+``VOICEKIT_LLM_API_KEY``), so every figure is the upstream's. ``llm`` in the JSON
+says which LLM answered (``GET /v1/models``' ``voicekit_llm``) and
+``tool_choice.tool_mode`` which way the tools went: ``native`` (``tools`` passed on)
+or ``json_schema`` (the constrained JSON choice through ``response_format``).
+``--only tool_choice`` runs just the probe.
 """
 
 from __future__ import annotations
@@ -194,6 +204,18 @@ def bench_tool_choice(client: OpenAI, progress: Progress) -> dict[str, Any]:
     }
 
 
+def which_llm(client: OpenAI) -> str:
+    """The stand-in's ``voicekit_llm`` for :data:`MODEL`: which LLM answers, and its tool mode."""
+    return str((client.models.retrieve(MODEL).model_extra or {}).get("voicekit_llm", "unknown"))
+
+
+def tool_mode(llm: str) -> str:
+    """``native`` / ``json_schema`` from an upstream's description; ``local_grammar`` for the bundled model."""
+    if "(upstream" not in llm:
+        return "local_grammar"
+    return llm.rsplit("tools: ", 1)[-1].rstrip(")")
+
+
 def on_server(port: int, measure: Callable[[OpenAI], dict[str, Any]]) -> dict[str, Any]:
     """Start a stand-in on ``port``, run ``measure(client)``, stop it; the result plus a ``machine`` entry."""
     with tempfile.TemporaryFile() as log:
@@ -209,28 +231,57 @@ def on_server(port: int, measure: Callable[[OpenAI], dict[str, Any]]) -> dict[st
     return result
 
 
-def run(port: int, progress: Progress) -> dict[str, Any]:
-    return on_server(port, lambda client: {
-        "text": bench_text(client, progress),
-        "audio_in": bench_audio_in(client, progress),
-        "audio_out": bench_audio_out(client, progress),
-        "tool_choice": bench_tool_choice(client, progress),
-    })
+BENCHES: dict[str, Callable[[OpenAI, Progress], dict[str, Any]]] = {
+    "text": bench_text, "audio_in": bench_audio_in, "audio_out": bench_audio_out, "tool_choice": bench_tool_choice,
+}
+
+
+def run(port: int, progress: Progress, only: Sequence[str] = ()) -> dict[str, Any]:
+    def measure(client: OpenAI) -> dict[str, Any]:
+        out: dict[str, Any] = {name: bench(client, progress) for name, bench in BENCHES.items() if not only or name in only}
+        out["llm"] = which_llm(client)
+        if "tool_choice" in out:
+            out["tool_choice"]["tool_mode"] = tool_mode(out["llm"])
+        return out
+
+    return on_server(port, measure)
+
+
+def _upstream_env(args: argparse.Namespace) -> None:
+    """Put ``--llm-*`` into this process's environment, which the spawned stand-in inherits."""
+    for flag, env in (("llm_base_url", "VOICEKIT_LLM_BASE_URL"), ("llm_model", "VOICEKIT_LLM_MODEL"),
+                      ("llm_tools", "VOICEKIT_LLM_TOOLS")):
+        if getattr(args, flag):
+            os.environ[env] = getattr(args, flag)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--port", type=int, default=0, help="loopback port (default: a free one)")
     parser.add_argument("--json-only", action="store_true", help="print only the JSON line")
+    parser.add_argument("--only", action="append", choices=sorted(BENCHES), default=[],
+                        help="run only this measurement (repeatable; default: all)")
+    parser.add_argument("--llm-base-url", metavar="URL", help="an upstream LLM for the stand-in (voicekit serve --llm-base-url)")
+    parser.add_argument("--llm-model", metavar="NAME", help="the upstream's model id")
+    parser.add_argument("--llm-tools", choices=["auto", "native", "json"], help="how tools reach the upstream")
     args = parser.parse_args(argv)
+    _upstream_env(args)
     progress = Progress(args.json_only)
-    result = run(args.port or _free_port(), progress)
+    result = run(args.port or _free_port(), progress, args.only)
     if not args.json_only:
-        t, a, tc = result["text"], result["audio_out"], result["tool_choice"]
-        print(f"text: TTFT median {t['ttft_ms']['median']} ms, {t['tokens_per_s_median']} tokens/s")
-        print(f"audio in: TTFT median {result['audio_in']['ttft_ms']['median']} ms (Whisper included)")
-        print(f"audio out: first audio median {a['ttfa_ms']['median']} ms, RTF {a['rtf_median']}")
-        print(f"tool choice: {tc['accuracy']:.0%} right (tool recall {tc['tool_recall']:.0%}, no-tool {tc['no_tool_accuracy']:.0%})")
+        print(f"LLM: {result['llm']}")
+        if "text" in result:
+            t = result["text"]
+            print(f"text: TTFT median {t['ttft_ms']['median']} ms, {t['tokens_per_s_median']} tokens/s")
+        if "audio_in" in result:
+            print(f"audio in: TTFT median {result['audio_in']['ttft_ms']['median']} ms (Whisper included)")
+        if "audio_out" in result:
+            a = result["audio_out"]
+            print(f"audio out: first audio median {a['ttfa_ms']['median']} ms, RTF {a['rtf_median']}")
+        if "tool_choice" in result:
+            tc = result["tool_choice"]
+            print(f"tool choice ({tc['tool_mode']}): {tc['accuracy']:.0%} right (tool recall {tc['tool_recall']:.0%}, "
+                  f"no-tool {tc['no_tool_accuracy']:.0%})")
     print(json.dumps(result))
     return 0
 
