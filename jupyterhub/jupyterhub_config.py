@@ -73,6 +73,9 @@ c.Spawner.server_token_scopes = ["access:servers!server", "users:activity!user",
 c.Spawner.environment = {
     "OPENAI_BASE_URL": f"{HUB_URL}/services/{SERVICE}/v1",
     "OPENAI_API_KEY": lambda spawner: TOKEN_PREFIX + spawner.api_token,
+    # use_standin() waits for the hub's stand-in (starting, or restarted by the hub) instead
+    # of starting a ~700 MB one of its own for each learner.
+    "VOICEKIT_NO_LOCAL_STANDIN": "1",
 }
 # The single-user servers and their kernels run in this Python environment (voicekit's).
 c.Spawner.cmd = [sys.executable, "-m", "jupyterhub.singleuser"]

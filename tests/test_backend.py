@@ -50,3 +50,24 @@ def test_a_standin_token_is_not_taken_for_an_openai_key(standin_server, monkeypa
     assert voicekit.use_standin(quiet=True) == "standin"
     assert os.environ["OPENAI_BASE_URL"] == standin_server.base_url
     assert not list(tmp_path.iterdir())
+
+
+def test_no_local_standin_waits_for_the_named_one_and_never_starts_its_own(standin_server, monkeypatch, capsys, tmp_path):
+    """JupyterHub's spawner sets VOICEKIT_NO_LOCAL_STANDIN=1: the hub's service is the only stand-in."""
+    monkeypatch.setenv("VOICEKIT_NO_LOCAL_STANDIN", "1")
+    monkeypatch.setenv("OPENAI_BASE_URL", standin_server.base_url)
+    assert voicekit.use_standin() == "standin"
+    assert "shared stand-in" in capsys.readouterr().out
+    assert os.environ["OPENAI_API_KEY"] == STANDIN_API_KEY
+    assert not list(tmp_path.iterdir())  # no runtime file: nothing started here
+
+
+def test_no_local_standin_says_what_to_do_when_the_named_one_is_down(monkeypatch, tmp_path):
+    from voicekit._runtime import _free_port
+    from voicekit.errors import StandinError
+
+    monkeypatch.setenv("VOICEKIT_NO_LOCAL_STANDIN", "1")
+    monkeypatch.setenv("OPENAI_BASE_URL", f"http://127.0.0.1:{_free_port()}/v1")
+    with pytest.raises(StandinError, match="did not answer within 1 s.*VOICEKIT_NO_LOCAL_STANDIN=1"):
+        voicekit.use_standin(timeout=1.0)
+    assert not list(tmp_path.iterdir())

@@ -18,14 +18,34 @@ reusing a running stand-in stays light.
 from __future__ import annotations
 
 import os
+import time
 
 from . import _runtime
 from ._runtime import TOKEN_PREFIX
+from .errors import StandinError
 
 __all__ = ["STANDIN_API_KEY", "TOKEN_PREFIX", "use_standin"]
 
 STANDIN_API_KEY = "voicekit-standin-no-key"
 """The placeholder key for a stand-in without authentication (the SDK insists on some key)."""
+
+NO_LOCAL_ENV = "VOICEKIT_NO_LOCAL_STANDIN"
+"""Set to ``1`` (JupyterHub's spawner does) when the stand-in ``OPENAI_BASE_URL`` names is the
+only one to use: :func:`use_standin` then waits for it instead of starting one of its own."""
+
+
+def _wait_for(base_url: str, key: str, timeout: float) -> dict[str, object]:
+    """Wait until the stand-in at ``base_url`` answers; its status. Raises StandinError after ``timeout`` s."""
+    deadline = time.monotonic() + timeout
+    while (status := _answering(base_url, key)) is None:
+        if time.monotonic() > deadline:
+            raise StandinError(
+                f"the shared stand-in at {base_url} (OPENAI_BASE_URL) did not answer within {timeout:.0f} s, "
+                f"and {NO_LOCAL_ENV}=1 says not to start one here: ask whoever runs the hub to check its "
+                "voicekit service (JupyterHub restarts a stopped service), then run this cell again"
+            )
+        time.sleep(0.5)
+    return status
 
 
 def _answering(base_url: str, key: str) -> dict[str, object] | None:
@@ -89,6 +109,12 @@ def use_standin(*, port: int | None = None, timeout: float = 120.0, quiet: bool 
             print(f"Backend: OpenAI at {base} (key from OPENAI_API_KEY)")
         return "openai"
 
+    if env_base and os.environ.get(NO_LOCAL_ENV) == "1":
+        shared = _wait_for(env_base, key or STANDIN_API_KEY, timeout)
+        _announce(env_base, "shared", shared, None, quiet)
+        os.environ["OPENAI_API_KEY"] = key or STANDIN_API_KEY
+        return "standin"
+
     rt = _runtime.find_running()
     candidates = [(env_base, key or STANDIN_API_KEY)] if env_base else []
     if port is not None:
@@ -109,10 +135,15 @@ def use_standin(*, port: int | None = None, timeout: float = 120.0, quiet: bool 
         status = _runtime.get_json(base_url + _runtime.STATUS_PATH, api_key) or {}
     os.environ["OPENAI_BASE_URL"] = base_url
     os.environ["OPENAI_API_KEY"] = api_key
-    if not quiet:
-        ours = rt if rt is not None and rt.base_url == base_url else None
-        pid = status.get("pid") or (ours.pid if ours else None)
-        llm = status.get("llm") or (ours.llm if ours else None) or "unknown"
-        print(f"Backend: voicekit offline stand-in at {base_url} "
-              f"({how} stand-in{f', pid {pid}' if pid else ''}; LLM: {llm})")
+    _announce(base_url, how, status, rt if rt is not None and rt.base_url == base_url else None, quiet)
     return "standin"
+
+
+def _announce(base_url: str, how: str, status: dict[str, object], ours: _runtime.Runtime | None, quiet: bool) -> None:
+    """Print the backend line: URL, reused/started/shared, pid and LLM (never the key)."""
+    if quiet:
+        return
+    pid = status.get("pid") or (ours.pid if ours else None)
+    llm = status.get("llm") or (ours.llm if ours else None) or "unknown"
+    print(f"Backend: voicekit offline stand-in at {base_url} "
+          f"({how} stand-in{f', pid {pid}' if pid else ''}; LLM: {llm})")
