@@ -17,7 +17,7 @@ import httpx
 import pytest
 from openai import OpenAI
 
-from voicekit.standin.scheduling import BATCH, INTERACTIVE, PriorityLock
+from voicekit.standin.scheduling import BATCH, INTERACTIVE, Activity, PriorityLock
 
 # -- PriorityLock -----------------------------------------------------------------------------
 
@@ -74,6 +74,28 @@ def test_a_timed_out_first_waiter_lets_the_next_in() -> None:
     lock.release()
     threads[0].join(10)
     assert order == ["b"]
+
+
+def test_batch_waits_while_interactive_work_holds_another_engine() -> None:
+    activity = Activity(grace_s=0.0)
+    stt, tts = PriorityLock(activity), PriorityLock(activity)
+    with tts:  # a Realtime turn speaking
+        assert not stt.acquire(BATCH, blocking=False)
+        assert stt.acquire(INTERACTIVE, blocking=False)  # interactive work is not held back
+        stt.release()
+    assert stt.acquire(BATCH, blocking=False)
+    stt.release()
+
+
+def test_batch_waits_for_the_grace_after_interactive_work() -> None:
+    activity = Activity(grace_s=3600.0)
+    lock = PriorityLock(activity)
+    with lock:
+        pass
+    assert activity.batch_wait() > 0
+    assert not lock.acquire(BATCH, timeout=0.01)
+    assert lock.waiting() == [] and not lock.locked()
+    assert PriorityLock().acquire(BATCH, blocking=False)  # without an Activity, no hold-back
 
 
 # -- abandoned streams ----------------------------------------------------------------------

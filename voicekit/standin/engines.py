@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import math
 import os
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,6 +26,7 @@ from ..audio import Clip
 from ._integrity import verify
 from .llm import LanguageModel, LLMEngine
 from .llm_config import LLMConfig
+from .scheduling import INTERACTIVE, Activity, PriorityLock
 from .upstream import UpstreamLLM
 
 T = TypeVar("T")
@@ -110,7 +110,7 @@ class WhisperEngine:
         self._model = WhisperModel(
             str(model_dir), device="cpu", compute_type="int8", cpu_threads=_threads()
         )
-        self.lock = threading.Lock()
+        self.lock = PriorityLock()
 
     def count_tokens(self, text: str) -> int:
         """Number of Whisper tokenizer tokens in ``text``."""
@@ -174,11 +174,15 @@ class WhisperEngine:
 
         return float(info.duration), convert()
 
-    def transcribe(self, clip: Clip, **kwargs: Any) -> SttResult:
-        """Transcribe ``clip`` completely; keyword arguments as in :meth:`stream`."""
-        with self.lock:
+    def transcribe(self, clip: Clip, *, priority: int = INTERACTIVE, **kwargs: Any) -> SttResult:
+        """Transcribe ``clip`` completely; keyword arguments as in :meth:`stream`.
+
+        Takes :attr:`lock` at ``priority`` (:mod:`.scheduling`) for each segment, not for the
+        whole clip, so a long batch transcription lets interactive work in between its 30 s windows.
+        """
+        with self.lock.hold(priority):
             duration, segments = self.stream(clip, **kwargs)
-            return SttResult(list(segments), "english", duration)
+        return SttResult(list(locked_steps(self.lock, segments, priority)), "english", duration)
 
 
 class _ShrinkingSession:
@@ -227,7 +231,7 @@ class PiperEngine:
         self.length_scale: float = float(self._voice.config.length_scale or 1.0)
         self.noise_scale: float = float(self._voice.config.noise_scale or 0.667)
         self.noise_w_scale: float = float(self._voice.config.noise_w_scale or 0.8)
-        self.lock = threading.Lock()
+        self.lock = PriorityLock()
 
     def count_tokens(self, text: str) -> int:
         """Number of phoneme ids Piper feeds its model for ``text`` (its input tokens)."""
@@ -262,6 +266,12 @@ class Engines:
         self.stt = stt
         self.tts = tts
         self.llm = llm
+        # One Activity across the engines: batch Whisper waits while a turn runs on Piper or the LLM.
+        self.activity = Activity()
+        for engine in (stt, tts):
+            if isinstance(getattr(engine, "lock", None), PriorityLock):
+                engine.lock.activity = self.activity
+        self.activity.mark_model(llm)
 
     @classmethod
     def load(cls, llm: LLMConfig | None = None) -> Engines:
@@ -301,16 +311,17 @@ class Engines:
         load_silero()
 
 
-def locked_steps(lock: threading.Lock, steps: Iterator[T]) -> Iterator[T]:
+def locked_steps(lock: PriorityLock, steps: Iterator[T], priority: int = INTERACTIVE) -> Iterator[T]:
     """Yield from ``steps``, holding ``lock`` only while each next item is computed.
 
     For the generators of a streamed response: Starlette leaves a generator
     suspended, not closed, when the client goes away (an agent abandoning a
     cancelled answer, a barge-in), so a lock held across ``yield`` would stay
-    held and every later request would wait for it forever.
+    held and every later request would wait for it forever. Each step takes the
+    lock at ``priority`` (:data:`.scheduling.INTERACTIVE` or ``BATCH``).
     """
     while True:
-        with lock:
+        with lock.hold(priority):
             item = next(steps, _END)
         if item is _END:
             return
