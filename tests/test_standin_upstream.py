@@ -27,8 +27,9 @@ from openai.types.realtime import RealtimeErrorEvent
 from voicekit.errors import StandinError
 from voicekit.standin import StandinServer
 from voicekit.standin.engines import Engines
-from voicekit.standin.llm import Turn
-from voicekit.standin.llm_config import LLMConfig
+from voicekit.standin.live.delegation import wants_delegation
+from voicekit.standin.llm import ToolSpec, Turn
+from voicekit.standin.llm_config import LLMConfig, export_flags
 from voicekit.standin.models import LLM_FIELD
 from voicekit.standin.upstream import UpstreamLLM, to_messages
 
@@ -48,7 +49,11 @@ class _Shared(Engines):
 
 
 def _engines(server: StandinServer) -> Engines:
-    engines: Engines = server._server.config.app.state.engines  # the session stand-in's loaded engines
+    """The session stand-in's loaded engines (its app's ``state.engines``)."""
+    app: Any = server._server.config.app
+    while not hasattr(getattr(app, "state", None), "engines"):  # middleware may wrap the Starlette app
+        app = app.app
+    engines: Engines = app.state.engines
     return engines
 
 
@@ -156,6 +161,19 @@ def test_config_flags_win_over_the_environment_and_are_checked() -> None:
         LLMConfig.resolve(env={**env, "VOICEKIT_LLM_GGUF": "/x.gguf"})
 
 
+def test_serve_flags_go_to_the_environment_the_engines_read() -> None:
+    import argparse
+
+    env = {"VOICEKIT_LLM_API_KEY": KEY}
+    args = argparse.Namespace(llm_base_url="http://127.0.0.1:8080/v1", llm_model="qwen2.5", llm_tools="json",
+                              llm_timeout=5.0)
+    described = export_flags(args, env)
+    assert described == "qwen2.5 at http://127.0.0.1:8080/v1 (upstream)" and KEY not in described
+    config = LLMConfig.resolve(env=env)
+    assert (config.base_url, config.model, config.tools, config.timeout_s, config.api_key) == (
+        "http://127.0.0.1:8080/v1", "qwen2.5", "json", 5.0, KEY)
+
+
 def test_turns_become_real_roles_with_tool_call_ids() -> None:
     messages = to_messages([Turn("system", "Be brief."), Turn("user", "Weather in Oslo?"), Turn("assistant", ""),
                             Turn("tool", "12 C", tool_name="get_weather")])
@@ -215,6 +233,17 @@ def test_realtime_text_turn_through_the_upstream(native: OpenAI) -> None:
             events.append(json.loads(conn.recv_bytes()))
     assert "".join(e["delta"] for e in events if e["type"] == "response.output_text.delta").strip()
     assert events[-1]["response"]["status"] in ("completed", "incomplete")
+
+
+def test_live_delegation_decision_goes_through_the_upstream(as_json: OpenAI) -> None:
+    llm = _llm(as_json)
+    turns = [Turn("system", "You are a voice assistant."), Turn("user", "Book a table for two at eight.")]
+    wanted, how = wants_delegation(llm, turns, ["Delegate restaurant bookings and table reservations."])
+    assert wanted and how in ("decision_pass", "rule")
+    call = llm.decide(turns, [ToolSpec("book_table", "Book a restaurant table.",
+                                       {"type": "object", "properties": {"people": {"type": "integer"}}})],
+                      required=True)
+    assert call is not None and call.name == "book_table" and isinstance(json.loads(call.arguments), dict)
 
 
 # -- failures ----------------------------------------------------------------------------------
