@@ -23,6 +23,7 @@ import openai
 import pytest
 from openai import OpenAI
 from openai.types.realtime import RealtimeErrorEvent
+from with_upstream import engines_of, front_engines
 
 from voicekit.errors import StandinError
 from voicekit.standin import StandinServer
@@ -44,17 +45,8 @@ WEATHER = {"type": "function", "function": {
     "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}}}
 
 
-class _Shared(Engines):
-    warm_up = None  # the engines are the session's, already warm (create_app skips a missing warm_up)
-
-
 def _engines(server: StandinServer) -> Engines:
-    """The session stand-in's loaded engines (its app's ``state.engines``)."""
-    app: Any = server._server.config.app
-    while not hasattr(getattr(app, "state", None), "engines"):  # middleware may wrap the Starlette app
-        app = app.app
-    engines: Engines = app.state.engines
-    return engines
+    return engines_of(server)  # the session stand-in's loaded engines
 
 
 @contextlib.contextmanager
@@ -62,7 +54,7 @@ def front(upstream: StandinServer, base_url: str, *, tools: str = "auto", timeou
     """A stand-in whose LLM is ``base_url``; yields an SDK client of it."""
     e = _engines(upstream)
     config = LLMConfig(base_url=base_url, model=UPSTREAM_MODEL, api_key=KEY, tools=tools, timeout_s=timeout_s)
-    with StandinServer(load_engines=lambda: _Shared(e.stt, e.tts, UpstreamLLM(config))) as server, \
+    with StandinServer(load_engines=lambda: front_engines(e, UpstreamLLM(config))) as server, \
             OpenAI(base_url=server.base_url, api_key="test-no-key", max_retries=0, timeout=120) as client:
         client.front = server  # type: ignore[attr-defined]
         yield client

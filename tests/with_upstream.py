@@ -12,6 +12,7 @@ chooses how tools reach the upstream. For example, the notebooks on an upstream:
 
 from __future__ import annotations
 
+import copy
 import os
 import subprocess
 import sys
@@ -32,6 +33,23 @@ def engines_of(server: StandinServer) -> Engines:
     return engines
 
 
+def front_engines(engines: Engines, llm: UpstreamLLM) -> Engines:
+    """``engines`` with ``llm`` as their LLM, for a second stand-in in the same process.
+
+    A copy, not a new :class:`Engines`: the constructor would give the shared Whisper and
+    Piper locks a second scheduling activity while the first stand-in's work is counted
+    in the other, and batch transcription would then wait forever. The LLM is marked in
+    the one activity, as the constructor marks its own; warm-up is off (already warm).
+    """
+    front = copy.copy(engines)
+    front.llm = llm
+    activity = getattr(engines, "activity", None)
+    if activity is not None:
+        activity.mark_model(llm)
+    front.warm_up = None  # type: ignore[assignment,method-assign]  # create_app skips a missing warm-up
+    return front
+
+
 def main(argv: list[str]) -> int:
     if not argv:
         print("usage: python tests/with_upstream.py CMD [ARGS...]", file=sys.stderr)
@@ -40,7 +58,7 @@ def main(argv: list[str]) -> int:
     with StandinServer() as upstream:
         e = engines_of(upstream)
         config = LLMConfig.resolve(base_url=upstream.base_url, model="gpt-4o-mini")
-        with StandinServer(load_engines=lambda: Engines(e.stt, e.tts, UpstreamLLM(config))) as front:
+        with StandinServer(load_engines=lambda: front_engines(e, UpstreamLLM(config))) as front:
             env["OPENAI_BASE_URL"] = front.base_url
             print(f"with_upstream: front {front.base_url}, LLM {config.describe()}", flush=True)
             return subprocess.call(argv, env=env)
