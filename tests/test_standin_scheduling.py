@@ -17,7 +17,14 @@ import httpx
 import pytest
 from openai import OpenAI
 
-from voicekit.standin.scheduling import BATCH, INTERACTIVE, Activity, PriorityLock
+from voicekit.standin.scheduling import (
+    BATCH,
+    INTERACTIVE,
+    Activity,
+    PriorityLock,
+    thread_plan,
+    upload_priority,
+)
 
 # -- PriorityLock -----------------------------------------------------------------------------
 
@@ -96,6 +103,36 @@ def test_batch_waits_for_the_grace_after_interactive_work() -> None:
     assert not lock.acquire(BATCH, timeout=0.01)
     assert lock.waiting() == [] and not lock.locked()
     assert PriorityLock().acquire(BATCH, blocking=False)  # without an Activity, no hold-back
+
+
+def test_a_long_upload_is_batch_a_turn_sized_one_interactive() -> None:
+    assert upload_priority(61.0) == BATCH
+    assert upload_priority(6.1) == INTERACTIVE  # the cascaded agent's STT of one turn
+
+
+# -- thread budget -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("budget", [1, 2, 3, 4, 8, 16])
+def test_thread_plan_keeps_engines_that_run_together_within_the_budget(budget: int) -> None:
+    plan = thread_plan(budget)
+    assert plan.budget == budget and min(plan.whisper, plan.piper, plan.llm, plan.llm_batch) >= 1
+    assert max(plan.whisper, plan.llm_batch) <= budget  # each runs alone in a turn
+    if budget >= 2:
+        assert plan.piper + plan.llm <= budget  # the LLM writes while Piper speaks
+
+
+def test_thread_plan_reads_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+
+    monkeypatch.delenv("VOICEKIT_THREADS", raising=False)
+    assert thread_plan().budget == len(os.sched_getaffinity(0))
+    monkeypatch.setenv("VOICEKIT_THREADS", "6")
+    assert thread_plan().budget == 6
+    for bad in ("0", "two", "-1"):
+        monkeypatch.setenv("VOICEKIT_THREADS", bad)
+        with pytest.raises(ValueError, match="VOICEKIT_THREADS"):
+            thread_plan()
 
 
 # -- abandoned streams ----------------------------------------------------------------------

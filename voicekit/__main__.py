@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 from . import _cli
@@ -22,6 +23,9 @@ def main(argv: list[str] | None = None) -> int:
     serve_p.add_argument("--allowed-origin", action="append", default=[], metavar="ORIGIN",
                          help="also accept browser pages from this origin, e.g. https://hub.example.org (repeatable; also "
                               "VOICEKIT_ALLOWED_ORIGINS; loopback origins and same-origin pages always pass)")
+    serve_p.add_argument("--threads", type=int, metavar="N",
+                         help="CPU threads for all the engines together, split among them (default: $VOICEKIT_THREADS, "
+                              "else the cores this process may use)")
     llm_p = serve_p.add_argument_group("LLM", "an upstream Chat Completions server (Ollama, llama-server, ...) "
                                        "instead of the bundled model; its key comes from VOICEKIT_LLM_API_KEY only")
     llm_p.add_argument("--llm-base-url", metavar="URL",
@@ -33,6 +37,10 @@ def main(argv: list[str] | None = None) -> int:
     _cli.add_serve_arguments(serve_p)
     _cli.add_subcommands(sub)
     args = parser.parse_args(argv)
+    if args.command == "serve" and args.threads is not None:
+        if args.threads < 1:
+            parser.error(f"--threads: expected a positive number of CPU threads, got {args.threads}")
+        os.environ["VOICEKIT_THREADS"] = str(args.threads)  # read by the engines (standin.scheduling); a --detach child inherits it
     if args.command in ("status", "stop") or (args.command == "serve" and args.detach):
         return _cli.run_subcommand(args)
     if args.command == "serve":

