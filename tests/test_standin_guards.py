@@ -166,3 +166,21 @@ def test_oversized_realtime_event_gets_an_error_and_the_session_goes_on(client: 
         while not kinds or kinds[-1] not in ("response.done", "error"):
             kinds.append(json.loads(conn.recv_bytes())["type"])
         assert kinds[-1] == "response.done", kinds
+
+
+def test_oversized_live_event_gets_an_error_and_the_session_goes_on(standin_server: Any) -> None:
+    from openai.types.live import ServerEvent
+    from pydantic import TypeAdapter
+
+    events = TypeAdapter(ServerEvent)
+    big = json.dumps({"type": "session.input_audio.append", "audio": "A" * (MAX_WS_EVENT_BYTES + 16)})
+    with ws_client.connect(_ws_url(standin_server, "/v1/live/sessions")) as ws:
+        ws.send(big)
+        err = json.loads(ws.recv(timeout=30))
+        assert err["type"] == "error" and err["error"]["code"] == "event_too_large", err
+        events.validate_python(err)
+        ws.send(json.dumps({"type": "session.start", "session": {"model": "gpt-live-1"}}))
+        event = json.loads(ws.recv(timeout=30))
+        while event["type"] != "session.started":
+            assert event["type"] != "error", event
+            event = json.loads(ws.recv(timeout=30))
