@@ -18,7 +18,10 @@ reusing a running stand-in stays light.
 from __future__ import annotations
 
 import os
+import secrets
 import time
+import urllib.error
+import urllib.request
 
 from . import _runtime
 from ._runtime import TOKEN_PREFIX
@@ -62,6 +65,26 @@ def _answering(base_url: str, key: str) -> dict[str, object] | None:
     return status if isinstance(status, dict) else {}
 
 
+def _refuses_key(base_url: str, key: str) -> bool:
+    """True if a voicekit stand-in runs at ``base_url`` but answers ``key`` with a 401.
+
+    The stand-in is recognised by its token-free identity probe
+    (``GET /voicekit/identity``, object ``voicekit.identity``); the 401 is OpenAI's
+    ``invalid_api_key`` of :mod:`voicekit.standin.auth`.
+    """
+    req = urllib.request.Request(f"{base_url}/models", headers={"Authorization": f"Bearer {key}"})
+    try:
+        urllib.request.urlopen(req, timeout=2.0).close()
+        return False
+    except urllib.error.HTTPError as exc:
+        if exc.code != 401:
+            return False
+    except (OSError, ValueError):
+        return False
+    probe = _runtime.get_json(f"{base_url}{_runtime.IDENTITY_PATH}?nonce={secrets.token_hex(8)}")
+    return isinstance(probe, dict) and probe.get("object") == "voicekit.identity"
+
+
 def _is_standin_key(key: str, base_url: str) -> bool:
     """True if ``key`` is a stand-in's (placeholder, ``vk-standin-`` token, or the running one's token)."""
     if key == STANDIN_API_KEY or key.startswith(TOKEN_PREFIX):
@@ -97,7 +120,9 @@ def use_standin(*, port: int | None = None, timeout: float = 120.0, quiet: bool 
     ------
     StandinError
         If a new stand-in does not answer within ``timeout`` seconds; the
-        message includes the end of its log.
+        message includes the end of its log. Also if the stand-in
+        ``OPENAI_BASE_URL`` names has a token and no key (or the placeholder)
+        was given: it answers 401, and none of its own is started instead.
     MissingDependencyError
         If a stand-in must start but the ``standin`` extra is not installed.
     """
@@ -128,6 +153,12 @@ def use_standin(*, port: int | None = None, timeout: float = 120.0, quiet: bool 
         if status is not None:
             base_url, api_key = url, candidate_key
             break
+        if url == env_base and not candidate_key.startswith(TOKEN_PREFIX) and _refuses_key(url, candidate_key):
+            raise StandinError(  # a stale vk-standin- key (a restarted shared stand-in) falls through instead
+                f"the stand-in at {url} (OPENAI_BASE_URL) answers 401: it has a token. Set OPENAI_API_KEY to "
+                "that token (voicekit serve printed it, or ask whoever runs it), then run this cell again; "
+                "or unset OPENAI_BASE_URL to use your own stand-in"
+            )
     else:
         rt, started = _runtime.find_or_start(port=port, timeout=timeout)
         base_url, api_key, how = rt.base_url, rt.token, "started" if started else "reused"
