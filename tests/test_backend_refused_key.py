@@ -12,6 +12,9 @@ the session stand-in's loaded engines; nothing is started.
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -73,3 +76,27 @@ def test_stale_shared_token_still_finds_the_shared_standin(secured: StandinServe
     monkeypatch.setenv("OPENAI_API_KEY", "vk-standin-stale-from-an-earlier-run")
     with pytest.raises(_WouldStart):
         voicekit.use_standin(quiet=True)
+
+
+AGENTS_TRACE = r"""
+import voicekit
+voicekit.use_standin(quiet=True)
+from agents import trace
+from agents.tracing.traces import NoOpTrace
+print("TRACING", "off" if isinstance(trace("voicekit check"), NoOpTrace) else "on")
+"""
+
+
+@pytest.mark.parametrize(("preset", "expected"), [(None, "off"), ("0", "on")])
+def test_agents_sdk_tracing_is_off_on_the_standin(secured: StandinServer, tmp_path: Path,
+                                                   preset: str | None, expected: str) -> None:
+    """On the stand-in the Agents SDK must not export traces (the learners' turns, with the
+    stand-in's token as the key) to api.openai.com; an explicit OPENAI_AGENTS_DISABLE_TRACING wins."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "VOICEKIT_"))}
+    env.update(OPENAI_BASE_URL=secured.base_url, OPENAI_API_KEY=TOKEN, JUPYTER_RUNTIME_DIR=str(tmp_path))
+    if preset is not None:
+        env["OPENAI_AGENTS_DISABLE_TRACING"] = preset
+    out = subprocess.run([sys.executable, "-c", AGENTS_TRACE], env=env, capture_output=True, text=True, timeout=120,
+                         check=False)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert f"TRACING {expected}" in out.stdout, out.stdout
