@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import os
 import secrets
+import sys
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -41,6 +43,49 @@ at its first trace (``agents/tracing/provider.py``)."""
 NO_LOCAL_ENV = "VOICEKIT_NO_LOCAL_STANDIN"
 """Set to ``1`` (JupyterHub's spawner does) when the stand-in ``OPENAI_BASE_URL`` names is the
 only one to use: :func:`use_standin` then waits for it instead of starting one of its own."""
+
+
+class _KeepAlive:
+    """While a notebook kernel lives, it keeps the stand-in it uses from stopping as idle.
+
+    The shared stand-in stops after ``VOICEKIT_IDLE_TIMEOUT`` seconds with no request. A
+    learner back from a break must not find that the stand-in under an open notebook has
+    gone, so a kernel pings ``GET /v1/voicekit/status`` every third of that time (at most
+    every 300 s): the stand-in stops only once every kernel that used it is gone. One daemon
+    thread per process; a later :func:`use_standin` re-targets it. Only in an IPython kernel
+    (a script or test process that ends soon needs none).
+    """
+
+    def __init__(self) -> None:
+        self.target: tuple[str, str] | None = None
+        self._thread: threading.Thread | None = None
+
+    def follow(self, base_url: str, key: str) -> None:
+        if "ipykernel" not in sys.modules:
+            return
+        self.target = (base_url, key)
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._run, name="voicekit-standin-keepalive", daemon=True)
+            self._thread.start()
+
+    @staticmethod
+    def interval() -> float:
+        """Seconds between pings: a third of the idle timeout, between 1 and 300."""
+        try:
+            idle = float(os.environ.get("VOICEKIT_IDLE_TIMEOUT") or _runtime.DEFAULT_IDLE_TIMEOUT)
+        except ValueError:
+            idle = _runtime.DEFAULT_IDLE_TIMEOUT
+        return max(1.0, min(300.0, idle / 3)) if idle > 0 else 300.0
+
+    def _run(self) -> None:
+        while True:
+            time.sleep(self.interval())
+            if self.target is not None:
+                base_url, key = self.target
+                _runtime.get_json(base_url + _runtime.STATUS_PATH, key)  # any answer, or none, is fine
+
+
+_keep_alive = _KeepAlive()
 
 
 def _wait_for(base_url: str, key: str, timeout: float) -> dict[str, object]:
@@ -147,6 +192,7 @@ def use_standin(*, port: int | None = None, timeout: float = 120.0, quiet: bool 
         _announce(env_base, "shared", shared, None, quiet)
         os.environ["OPENAI_API_KEY"] = key or STANDIN_API_KEY
         os.environ.setdefault(AGENTS_TRACING_ENV, "1")
+        _keep_alive.follow(env_base, key or STANDIN_API_KEY)
         return "standin"
 
     rt = _runtime.find_running()
@@ -176,6 +222,7 @@ def use_standin(*, port: int | None = None, timeout: float = 120.0, quiet: bool 
     os.environ["OPENAI_BASE_URL"] = base_url
     os.environ["OPENAI_API_KEY"] = api_key
     os.environ.setdefault(AGENTS_TRACING_ENV, "1")
+    _keep_alive.follow(base_url, api_key)
     _announce(base_url, how, status, rt if rt is not None and rt.base_url == base_url else None, quiet)
     return "standin"
 
