@@ -16,28 +16,33 @@ The engines share one budget of CPU threads: ``VOICEKIT_THREADS`` /
 ``voicekit serve --threads``, default the cores this process may use
 (``len(os.sched_getaffinity(0))``, which honours ``taskset`` and container CPU
 sets; ``os.cpu_count()`` does not). :func:`.scheduling.thread_plan` splits it
-along a turn's phases: Whisper (CTranslate2 ``cpu_threads``) and llama.cpp's
-prompt pass each get the budget, as each runs alone in a turn; llama.cpp's
-decoding gets a quarter (at least 1) and Piper (ONNX Runtime
-``intra_op_num_threads``, ``inter_op_num_threads=1``) the rest, as the LLM
-writes the next sentence while Piper speaks the last. Silero VAD runs with
-1/1 ONNX threads (:mod:`voicekit.vad`). numpy's OpenBLAS is left alone: it is
-loaded before any flag is read, and its only call on a request path is
-Whisper's small mel-filterbank product.
+along a turn's phases: Whisper (CTranslate2 ``cpu_threads``), llama.cpp's
+prompt pass and Piper (ONNX Runtime ``intra_op_num_threads``,
+``inter_op_num_threads=1``) each get the budget (Whisper and Piper at most
+4), as each runs alone or nearly so; llama.cpp's decoding, which overlaps
+Piper for the second or so the LLM takes to write a reply, a quarter (at
+least 1). Silero VAD runs with 1/1 ONNX threads (:mod:`voicekit.vad`).
+numpy's OpenBLAS is left alone: it is loaded before any flag is read, and its
+only call on a request path is Whisper's small mel-filterbank product.
 
-Before, each engine sized its pool for the whole machine (CTranslate2 up to 4
-threads, Piper ONNX Runtime's default of one per core, llama.cpp 1 + 2), so
-Piper and the LLM together ran 3 threads on 2 cores. Measured on 2 cores
-(load 1.4-3.6 from other work, best of 3-5): one Piper sentence took 108 ms
-with 2 threads and 175 ms with 1 on its own, but 222 ms with 2 and 184 ms
-with 1 beside one CPU-bound process; Whisper on a 6 s clip 465 / 365 ms
-(2 / 1 threads, alone) and 427 / 394 ms (beside the process). In
-``benchmarks/voice_to_voice.py --background-load`` (5 turns each), 1 thread
-everywhere slowed the LLM's prompt pass (cascaded LLM TTFT median 410 to
-520 ms quiet) and Whisper beside the busy process (667 to 1331 ms), since
-fewer threads also get a smaller share of the CPU against another process;
-hence the budget for the phases that run alone, and 1 decoding thread plus
-Piper's 1 within the 2 cores.
+Before, each engine sized its pool for the whole machine whatever the process
+was allowed: CTranslate2 ``min(4, os.cpu_count())`` (the host's cores, not the
+process's), Piper ONNX Runtime's default (one thread per core it detects),
+llama.cpp 1 + ``min(2, os.cpu_count())``. Now ``--threads`` caps them all,
+e.g. to leave cores to a neighbour's kernel.
+
+Measured on 2 cores shared with other work (load 1.4-4, so figures vary run to
+run): one Piper sentence took 108 ms with 2 threads and 175 ms with 1 on its
+own, 222 and 184 ms beside one CPU-bound process (best of 3-5); Whisper on a
+6 s clip 465 / 365 ms (2 / 1 threads) alone, 427 / 394 ms beside it. Under
+``benchmarks/mixed_load.py`` (4 Realtime sessions, 8 transcriptions), Piper
+with 1 thread of 2 gave Realtime first audio p50 / p95 8.6 / 13.5 s, with 2
+threads 2.8 / 10.8 s (load 2.7-4): the sessions queue on Piper, so its
+throughput matters more than its overlap with the LLM; hence the full budget.
+In ``benchmarks/voice_to_voice.py --background-load`` (5 turns each), one
+thread everywhere slowed the LLM's prompt pass (cascaded LLM TTFT median 410
+to 520 ms quiet) and Whisper beside the busy process (667 to 1,331 ms): fewer
+threads also get a smaller share of the CPU against another process.
 """
 
 from __future__ import annotations

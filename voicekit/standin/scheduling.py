@@ -250,12 +250,14 @@ THREADS_ENV = "VOICEKIT_THREADS"
 class ThreadPlan:
     """How many CPU threads each engine's pool gets, out of ``budget``.
 
-    The split follows a turn's phases, so the engines running at once stay
-    within the budget: Whisper runs alone (``whisper``), then llama.cpp reads the
-    prompt alone (``llm_batch``), then the LLM decodes (``llm``) while Piper
-    speaks the sentence before (``piper``): ``llm + piper <= budget``. Batch
-    Whisper waits while a turn runs (:class:`Activity`). Each gets at least 1.
-    See :mod:`.engines` for the measurements behind it.
+    The split follows a turn's phases: Whisper runs alone (``whisper``), then
+    llama.cpp reads the prompt alone (``llm_batch``), then the LLM decodes
+    (``llm``, a quarter: decoding a 135M model is memory-bound) while Piper
+    speaks (``piper``). The LLM writes a short reply in well under a second, so
+    its overlap with Piper is brief, and Piper gets the budget too (one Piper
+    thread of two tripled Realtime first audio under mixed load, see
+    :mod:`.engines`). Batch Whisper waits while a turn runs (:class:`Activity`).
+    Whisper and Piper get at most 4 (their models are small); each gets at least 1.
     """
 
     budget: int
@@ -280,8 +282,8 @@ def thread_plan(budget: int | None = None) -> ThreadPlan:
             raise ValueError(f"{THREADS_ENV} must be a positive integer (CPU threads), got {raw!r}")
         budget = int(raw) if raw else len(os.sched_getaffinity(0))
     n = max(1, budget)
-    llm = max(1, n // 4)  # decoding a 135M model is memory-bound: more threads barely help
-    return ThreadPlan(budget=n, whisper=min(4, n), piper=min(4, max(1, n - llm)), llm=llm, llm_batch=n)
+    llm = max(1, n // 4)
+    return ThreadPlan(budget=n, whisper=min(4, n), piper=min(4, n), llm=llm, llm_batch=n)
 
 
 class ClosingStreamingResponse(StreamingResponse):
