@@ -15,7 +15,7 @@
   Realtime sessions, 2 cores shared with other work): Realtime first audio
   p50 / p95 70.9 / 95.4 s and 33.9 / 50.9 s with plain locks (load 8.6, 2.2-3.7),
   11.4 / 18.7 s with the priority lock alone (load 8.4), 1.4-2.8 / 3.5-10.8 s
-  with the shared activity (four runs, load 1.7-4); with no transcriptions at
+  with the shared activity (three runs, load 1.7-4); with no transcriptions at
   all, 2.0 / 6.0 s (load 4.9): what is left is the turns queueing on the LLM
   and Piper. Batch work finishes in the gaps between turns (all 8 about 62 s
   after they started).
