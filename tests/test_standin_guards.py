@@ -20,7 +20,12 @@ from openai import OpenAI
 from openai.types.realtime import RealtimeErrorEvent
 from websockets.exceptions import InvalidStatus
 
-from voicekit.standin.guards import MAX_JSON_BODY_BYTES, MAX_WS_EVENT_BYTES, Guards
+from voicekit.standin.guards import (
+    MAX_JSON_BODY_BYTES,
+    MAX_MULTIPART_BODY_BYTES,
+    MAX_WS_EVENT_BYTES,
+    Guards,
+)
 
 MODEL = "gpt-realtime-mini"
 
@@ -84,17 +89,17 @@ def test_http_foreign_host_refused(standin_server: Any) -> None:
     assert httpx.get(url, headers={"Host": f"localhost:{standin_server.port}"}).status_code == 200
 
 
-def _raw_http(server: Any, head: bytes, chunks: int = 0) -> bytes:
-    """Send ``head`` then up to ``chunks`` 1 MiB chunked-encoding chunks; the server's whole answer."""
+def _raw_http(server: Any, head: bytes, chunks: int = 0, first: bytes = b"") -> bytes:
+    """Send ``head``, ``first`` as a chunk, then up to ``chunks`` 1 MiB chunks (chunked encoding); the answer."""
     with socket.create_connection((server.host, server.port), timeout=30) as s:
-        s.sendall(head)
+        s.sendall(head + (b"%x\r\n%s\r\n" % (len(first), first) if first else b""))
         piece = b"%x\r\n%s\r\n" % (1 << 20, b"x" * (1 << 20))
         try:
             for _ in range(chunks):
                 s.sendall(piece)
             s.sendall(b"0\r\n\r\n")
-        except (BrokenPipeError, ConnectionResetError):
-            pass  # the server answered and closed before the body ended
+        except (BrokenPipeError, ConnectionResetError, TimeoutError):
+            pass  # the server answered (and closed, or stopped reading) before the body ended
         s.settimeout(30)
         data = b""
         try:
@@ -116,10 +121,19 @@ def test_big_content_length_gets_413_before_the_body(standin_server: Any) -> Non
     assert _error(body)["code"] == "request_too_large"
 
 
-def test_big_chunked_body_gets_413_and_the_server_stays_up(standin_server: Any, client: OpenAI) -> None:
-    head = (b"POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
-            b"Transfer-Encoding: chunked\r\n\r\n")
-    answer = _raw_http(standin_server, head, chunks=MAX_JSON_BODY_BYTES // (1 << 20) + 2)
+_FILE_PART = b'--x\r\nContent-Disposition: form-data; name="file"; filename="a.wav"\r\nContent-Type: audio/wav\r\n\r\n'
+
+
+@pytest.mark.parametrize(("path", "ctype", "cap"), [
+    ("/v1/chat/completions", "application/json", MAX_JSON_BODY_BYTES),
+    ("/v1/audio/transcriptions", "multipart/form-data; boundary=x", MAX_MULTIPART_BODY_BYTES),  # a file part
+])
+def test_big_chunked_body_gets_413_and_the_server_stays_up(standin_server: Any, client: OpenAI, path: str,
+                                                           ctype: str, cap: int) -> None:
+    head = (b"POST %s HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: %s\r\n"
+            b"Transfer-Encoding: chunked\r\n\r\n" % (path.encode(), ctype.encode()))
+    first = _FILE_PART if ctype.startswith("multipart") else b""
+    answer = _raw_http(standin_server, head, chunks=cap // (1 << 20) + 2, first=first)
     assert b" 413 " in answer.split(b"\r\n", 1)[0], answer[:200]
     assert _error(answer.split(b"\r\n\r\n", 1)[1])["code"] == "request_too_large"
     assert client.models.list().data  # still answering
