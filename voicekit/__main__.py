@@ -41,6 +41,10 @@ def main(argv: list[str] | None = None) -> int:
         if args.threads < 1:
             parser.error(f"--threads: expected a positive number of CPU threads, got {args.threads}")
         os.environ["VOICEKIT_THREADS"] = str(args.threads)  # read by the engines (standin.scheduling); a --detach child inherits it
+    if args.command == "serve":  # the guards read these too, so a --detach child gets the flags
+        for values, name in ((args.allowed_host, "VOICEKIT_ALLOWED_HOSTS"), (args.allowed_origin, "VOICEKIT_ALLOWED_ORIGINS")):
+            if values:
+                os.environ[name] = ",".join([*values, *filter(None, os.environ.get(name, "").split(","))])
     if args.command in ("status", "stop") or (args.command == "serve" and args.detach):
         return _cli.run_subcommand(args)
     if args.command == "serve":
