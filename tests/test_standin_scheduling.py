@@ -105,6 +105,36 @@ def test_batch_waits_for_the_grace_after_interactive_work() -> None:
     assert PriorityLock().acquire(BATCH, blocking=False)  # without an Activity, no hold-back
 
 
+def test_an_activity_re_pointed_while_held_is_left_by_the_one_entered() -> None:
+    first, second = Activity(grace_s=0.0), Activity(grace_s=0.0)
+    lock = PriorityLock(first)
+    lock.acquire()
+    lock.activity = second  # a second Engines sharing this Whisper
+    lock.release()
+    assert first.batch_wait() == 0 and second.batch_wait() == 0  # neither stuck busy (nor below zero)
+    assert lock.acquire(BATCH, blocking=False)
+    lock.release()
+
+
+def test_engines_sharing_an_engine_share_its_activity() -> None:
+    from voicekit.standin.engines import Engines
+
+    class _Engine:
+        def __init__(self) -> None:
+            self.lock = PriorityLock()
+
+    class _Model:
+        name = "m"
+
+        def respond(self, *args: Any, **kwargs: Any) -> Iterator[Any]:
+            yield from ()
+
+    stt, tts = _Engine(), _Engine()
+    a = Engines(stt, tts, _Model())  # type: ignore[arg-type]
+    b = Engines(stt, tts, _Model())  # type: ignore[arg-type]
+    assert a.activity is b.activity is stt.lock.activity is tts.lock.activity
+
+
 def test_a_long_upload_is_batch_a_turn_sized_one_interactive() -> None:
     assert upload_priority(61.0) == BATCH
     assert upload_priority(6.1) == INTERACTIVE  # the cascaded agent's STT of one turn

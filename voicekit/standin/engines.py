@@ -312,10 +312,11 @@ class Engines:
         self.tts = tts
         self.llm = llm
         # One Activity across the engines: batch Whisper waits while a turn runs on Piper or the LLM.
-        self.activity = Activity()
-        for engine in (stt, tts):
-            if isinstance(getattr(engine, "lock", None), PriorityLock):
-                engine.lock.activity = self.activity
+        # Engines sharing a Whisper or Piper (a second stand-in in front of an upstream) share its Activity.
+        locks = [lock for lock in (getattr(stt, "lock", None), getattr(tts, "lock", None)) if isinstance(lock, PriorityLock)]
+        self.activity = next((lock.activity for lock in locks if lock.activity is not None), None) or Activity()
+        for lock in locks:
+            lock.activity = self.activity
         self.activity.mark_model(llm)
 
     @classmethod

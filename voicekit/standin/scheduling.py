@@ -158,6 +158,7 @@ class PriorityLock:
         self.activity = activity
         self._cond = threading.Condition(threading.Lock())
         self._held: int | None = None  # the holder's priority
+        self._held_activity: Activity | None = None  # the Activity the holder entered (left on release)
         self._waiting: list[tuple[int, int]] = []  # heap of (priority, ticket)
         self._tickets = itertools.count()
 
@@ -166,16 +167,16 @@ class PriorityLock:
 
     def acquire(self, priority: int = INTERACTIVE, blocking: bool = True, timeout: float = -1) -> bool:
         """Take the lock; returns False if not ``blocking`` (or after ``timeout`` s) it was not free."""
-        interactive = priority == INTERACTIVE and self.activity is not None
-        if interactive:
-            self.activity.enter()  # type: ignore[union-attr]
+        entered = self.activity if priority == INTERACTIVE else None  # left by the same object, even if re-pointed
+        if entered is not None:
+            entered.enter()
         with self._cond:
             if self._held is None and not self._waiting and not self._batch_wait(priority):
-                self._held = priority
+                self._held, self._held_activity = priority, entered
                 return True
             if not blocking:
-                if interactive:
-                    self.activity.leave()  # type: ignore[union-attr]
+                if entered is not None:
+                    entered.leave()
                 return False
             entry = (priority, next(self._tickets))
             heapq.heappush(self._waiting, entry)
@@ -190,13 +191,13 @@ class PriorityLock:
                     self._waiting.remove(entry)
                     heapq.heapify(self._waiting)
                     self._cond.notify_all()  # the next waiter may now be first
-                    if interactive:
-                        self.activity.leave()  # type: ignore[union-attr]
+                    if entered is not None:
+                        entered.leave()
                     return False
                 waits = [w for w in (remaining, hold_back or None) if w is not None]
                 self._cond.wait(min(waits) if waits else None)
             heapq.heappop(self._waiting)
-            self._held = priority
+            self._held, self._held_activity = priority, entered
             self._cond.notify_all()  # a batch waiter now first may be held back on a timer
             return True
 
@@ -211,10 +212,10 @@ class PriorityLock:
         with self._cond:
             if self._held is None:
                 raise RuntimeError("release of an unlocked PriorityLock")
-            priority, self._held = self._held, None
+            entered, self._held, self._held_activity = self._held_activity, None, None
             self._cond.notify_all()
-        if priority == INTERACTIVE and self.activity is not None:
-            self.activity.leave()
+        if entered is not None:
+            entered.leave()
 
     def locked(self) -> bool:
         return self._held is not None
