@@ -31,6 +31,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.parse
@@ -181,6 +182,8 @@ def _start(port: int | None, idle_timeout: float, timeout: float) -> Runtime:
             start_new_session=True,  # its own session: outlives this kernel, no SIGINT/SIGHUP from it
         )
     _spawned.append(proc)
+    # reap it whenever it stops (voicekit stop elsewhere, idle stop): no zombie while this process lives
+    threading.Thread(target=proc.wait, name="voicekit-standin-reaper", daemon=True).start()
     rt = Runtime(pid=proc.pid, host="127.0.0.1", port=port, base_url=f"http://127.0.0.1:{port}/v1", token=token,
                  instance_id=instance_id, started_at=time.time(), hostname=socket.gethostname())
     deadline = time.monotonic() + timeout
