@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ipaddress
 import logging
+import signal
 import socket
 import threading
 import time
@@ -78,11 +79,20 @@ def serve(
                                            ws_max_size=WS_MAX_FRAME_BYTES))
     if register == "self" and token:
         threading.Thread(target=_register, args=(server, app, host, port, identity), daemon=True).start()
+    if register and threading.current_thread() is threading.main_thread():
+        # uvicorn re-raises a captured SIGTERM after its graceful shutdown; Python's default
+        # disposition would end the process before the runtime file is removed below
+        signal.signal(signal.SIGTERM, _exit_on_sigterm)
     try:
         server.run()
     finally:
         if register:
             _runtime.remove(identity.instance_id)
+
+
+def _exit_on_sigterm(signum: int, frame: object) -> None:
+    """SIGTERM, once uvicorn has shut down gracefully and re-raised it: exit through ``finally`` blocks."""
+    raise SystemExit(0)
 
 
 def _register(server: uvicorn.Server, app: Starlette, host: str, port: int, identity: Identity) -> None:
