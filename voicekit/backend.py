@@ -45,6 +45,18 @@ NO_LOCAL_ENV = "VOICEKIT_NO_LOCAL_STANDIN"
 only one to use: :func:`use_standin` then waits for it instead of starting one of its own."""
 
 
+def _in_kernel() -> bool:
+    """True in a running IPython kernel: an ``IPKernelApp`` exists. ``ipykernel`` imported is not
+    enough (pytest plugins such as nbval import it, and a process that only imports it ends soon)."""
+    if "ipykernel" not in sys.modules:
+        return False
+    try:
+        from ipykernel.kernelapp import IPKernelApp
+    except ImportError:
+        return False
+    return bool(IPKernelApp.initialized())
+
+
 class _KeepAlive:
     """While a notebook kernel lives, it keeps the stand-in it uses from stopping as idle.
 
@@ -61,7 +73,7 @@ class _KeepAlive:
         self._thread: threading.Thread | None = None
 
     def follow(self, base_url: str, key: str) -> None:
-        if "ipykernel" not in sys.modules:
+        if not _in_kernel():
             return
         self.target = (base_url, key)
         if self._thread is None:
