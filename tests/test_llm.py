@@ -128,3 +128,19 @@ def test_voicekit_llm_gguf_loads_another_model_file(monkeypatch, tmp_path):
     engine = LLMEngine()
     assert engine.path == other and engine.name == "my-model.gguf"
     assert "Paris" in "".join(engine.stream([Turn("user", "What is the capital of France?")], temperature=0))
+
+
+def test_a_tools_defs_references_are_inlined_into_its_branch():
+    """pydantic (and openai.pydantic_function_tool) put an Enum in $defs; each tool is one
+    branch of the decision schema, so its references must not point at the wrong root."""
+    query = ToolSpec("query", "Look up a table.", {
+        "$defs": {"Table": {"enum": ["orders", "customers"], "type": "string"},
+                  "Node": {"type": "object", "properties": {"next": {"$ref": "#/$defs/Node"}}}},
+        "type": "object", "properties": {"table_name": {"$ref": "#/$defs/Table"}, "tree": {"$ref": "#/$defs/Node"}},
+        "required": ["table_name"]})
+    schema = tool_choice_schema([query, WEATHER], allow_none=True)
+    assert "$ref" not in str(schema) and "$defs" not in str(schema)
+    validator = jsonschema.Draft202012Validator(schema)
+    assert validator.is_valid({"tool": "query", "arguments": {"table_name": "orders"}})
+    assert not validator.is_valid({"tool": "query", "arguments": {"table_name": "shoes"}})
+    assert validator.is_valid({"tool": "query", "arguments": {"table_name": "orders", "tree": {"next": {"next": {}}}}})

@@ -438,3 +438,27 @@ def test_a_long_greedy_reply_does_not_loop(client):
     worst = max(sentences.count(s) for s in sentences)
     assert worst <= 3, f"a sentence came {worst} times: {text[:300]!r}"
     assert r.choices[0].finish_reason == "stop", text[-200:]
+
+
+def test_a_pydantic_tool_with_an_enum_in_defs_is_called(client):
+    """openai.pydantic_function_tool writes the Enum as a $defs reference (was a 500)."""
+    import enum
+
+    import openai
+    from pydantic import BaseModel
+
+    class Table(str, enum.Enum):
+        orders = "orders"
+        customers = "customers"
+
+    class Query(BaseModel):
+        table_name: Table
+
+    tool = openai.pydantic_function_tool(Query, name="query")
+    assert "$defs" in str(tool)  # the shape under test
+    reply = client.chat.completions.create(
+        model="gpt-4o-mini", messages=[{"role": "user", "content": "Look up the orders table."}],
+        tools=[tool], tool_choice={"type": "function", "function": {"name": "query"}}, temperature=0)
+    call = reply.choices[0].message.tool_calls[0]
+    assert call.function.name == "query"
+    assert json.loads(call.function.arguments)["table_name"] in ("orders", "customers")

@@ -198,6 +198,30 @@ def _bounded(schema: Any) -> Any:
     return out
 
 
+def _inline_refs(schema: Any, defs: dict[str, Any] | None = None, seen: tuple[str, ...] = ()) -> Any:
+    """``schema`` with its local ``$ref`` s (``#/$defs/X``, ``#/definitions/X``) replaced by what they name.
+
+    Each tool's parameters become one branch of the decision schema, so a ``$ref`` to the
+    tool's own ``$defs`` (what pydantic and ``openai.pydantic_function_tool`` write for an
+    Enum or a nested model) would point at the wrong root. A recursive reference is left
+    unconstrained (``{}``) at its second visit; the grammar has no recursion to offer.
+    """
+    if isinstance(schema, list):
+        return [_inline_refs(s, defs, seen) for s in schema]
+    if not isinstance(schema, dict):
+        return schema
+    if defs is None:
+        defs = {**schema.get("definitions", {}), **schema.get("$defs", {})}
+    ref = schema.get("$ref")
+    if isinstance(ref, str) and ref.startswith(("#/$defs/", "#/definitions/")):
+        name = ref.rsplit("/", 1)[1]
+        if name in seen or name not in defs:
+            return {}
+        rest = {k: v for k, v in schema.items() if k != "$ref"}
+        return {**_inline_refs(defs[name], defs, (*seen, name)), **_inline_refs(rest, defs, seen)}
+    return {k: _inline_refs(v, defs, seen) for k, v in schema.items() if k not in ("$defs", "definitions")}
+
+
 def tool_choice_schema(tools: Sequence[ToolSpec], allow_none: bool) -> dict[str, Any]:
     """The JSON schema the decision pass is constrained to.
 
@@ -211,12 +235,13 @@ def tool_choice_schema(tools: Sequence[ToolSpec], allow_none: bool) -> dict[str,
     Returns
     -------
     dict: ``{"anyOf": [...]}``, one branch per tool plus the optional "none" branch;
-    free string arguments are bounded to :data:`MAX_ARGUMENT_CHARS`.
+    free string arguments are bounded to :data:`MAX_ARGUMENT_CHARS`, and each tool's
+    ``$defs`` references are inlined (:func:`_inline_refs`).
     """
     branches: list[dict[str, Any]] = [
         {
             "type": "object",
-            "properties": {"tool": {"const": t.name}, "arguments": _bounded(t.parameters or {"type": "object"})},
+            "properties": {"tool": {"const": t.name}, "arguments": _bounded(_inline_refs(t.parameters or {"type": "object"}))},
             "required": ["tool", "arguments"],
             "additionalProperties": False,
         }
