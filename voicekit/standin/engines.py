@@ -16,12 +16,12 @@ The engines share one budget of CPU threads: ``VOICEKIT_THREADS`` /
 ``voicekit serve --threads``, default the cores this process may use
 (``len(os.sched_getaffinity(0))``, which honours ``taskset`` and container CPU
 sets; ``os.cpu_count()`` does not). :func:`.scheduling.thread_plan` splits it
-along a turn's phases: Whisper (CTranslate2 ``cpu_threads``), llama.cpp's
-prompt pass and Piper (ONNX Runtime ``intra_op_num_threads``,
-``inter_op_num_threads=1``) each get the budget (Whisper and Piper at most
-4), as each runs alone or nearly so; llama.cpp's decoding, which overlaps
-Piper for the second or so the LLM takes to write a reply, a quarter (at
-least 1). Silero VAD runs with 1/1 ONNX threads (:mod:`voicekit.vad`).
+along a turn's phases: Whisper (CTranslate2 ``cpu_threads``) and Piper (ONNX
+Runtime ``intra_op_num_threads``, ``inter_op_num_threads=1``, pool threads
+that sleep instead of spinning) each get the budget (at most 4), as each runs
+alone or nearly so; llama.cpp's prompt pass one thread less (at least 1); its
+decoding, which overlaps Piper for the second or so the LLM takes to write a
+reply, a quarter (at least 1). Silero VAD runs with 1/1 ONNX threads (:mod:`voicekit.vad`).
 numpy's OpenBLAS is left alone: it is loaded before any flag is read, and its
 only call on a request path is Whisper's small mel-filterbank product.
 
@@ -39,10 +39,15 @@ own, 222 and 184 ms beside one CPU-bound process (best of 3-5); Whisper on a
 with 1 thread of 2 gave Realtime first audio p50 / p95 8.6 / 13.5 s, with 2
 threads 2.8 / 10.8 s (load 2.7-4): the sessions queue on Piper, so its
 throughput matters more than its overlap with the LLM; hence the full budget.
-In ``benchmarks/voice_to_voice.py --background-load`` (5 turns each), one
-thread everywhere slowed the LLM's prompt pass (cascaded LLM TTFT median 410
-to 520 ms quiet) and Whisper beside the busy process (667 to 1,331 ms): fewer
-threads also get a smaller share of the CPU against another process.
+In ``benchmarks/voice_to_voice.py --background-load`` (5 turns each, quiet
+then beside one busy process), one thread everywhere slowed the LLM's prompt
+pass (cascaded LLM TTFT median 410 to 520 ms quiet) and Whisper beside the
+busy process (667 to 1,331 ms): fewer threads also get a smaller share of the
+CPU against another process. But a prompt pass on both cores of two collapsed
+beside it (LLM TTFT median 494 ms quiet, 5,104 ms loaded, cascaded
+voice-to-voice 622 to 6,216 ms, load 2.1-3.7), and on one it did not (533 to
+925 ms; cascaded 979 to 1,688 ms, ratio 1.7; Realtime 627 to 1,549 ms; load
+2.5-3.4), hence one thread short there.
 """
 
 from __future__ import annotations
@@ -252,6 +257,7 @@ def _load_piper(model_path: Path, config_path: Path, threads: int) -> Any:
     options = onnxruntime.SessionOptions()
     options.intra_op_num_threads = threads
     options.inter_op_num_threads = 1
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")  # idle pool threads sleep, not spin
     session = onnxruntime.InferenceSession(str(model_path), sess_options=options, providers=["CPUExecutionProvider"])
     config = PiperConfig.from_dict(json.loads(config_path.read_text(encoding="utf-8")))
     return PiperVoice(config=config, session=_ShrinkingSession(session), espeak_data_dir=Path(ESPEAK_DATA_DIR),

@@ -14,8 +14,8 @@
   ``benchmarks/mixed_load.py`` (8 transcriptions of 61 s of real speech, 4
   Realtime sessions, 2 cores shared with other work): Realtime first audio
   p50 / p95 70.9 / 95.4 s and 33.9 / 50.9 s with plain locks (load 8.6, 2.2-3.7),
-  11.4 / 18.7 s with the priority lock alone (load 8.4), 1.4-2.8 / 3.5-10.8 s
-  with the shared activity (three runs, load 1.7-4); with no transcriptions at
+  11.4 / 18.7 s with the priority lock alone (load 8.4), 1.4-3.0 / 3.5-10.8 s
+  with the shared activity (four runs, load 1.7-4.6); with no transcriptions at
   all, 2.0 / 6.0 s (load 4.9): what is left is the turns queueing on the LLM
   and Piper. Batch work finishes in the gaps between turns (all 8 about 62 s
   after they started).
@@ -253,7 +253,9 @@ class ThreadPlan:
     """How many CPU threads each engine's pool gets, out of ``budget``.
 
     The split follows a turn's phases: Whisper runs alone (``whisper``), then
-    llama.cpp reads the prompt alone (``llm_batch``), then the LLM decodes
+    llama.cpp reads the prompt (``llm_batch``, one thread short of the budget:
+    its threads meet at barriers, and with every core taken one descheduled
+    thread stalls the rest), then the LLM decodes
     (``llm``, a quarter: decoding a 135M model is memory-bound) while Piper
     speaks (``piper``). The LLM writes a short reply in well under a second, so
     its overlap with Piper is brief, and Piper gets the budget too (one Piper
@@ -285,7 +287,7 @@ def thread_plan(budget: int | None = None) -> ThreadPlan:
         budget = int(raw) if raw else len(os.sched_getaffinity(0))
     n = max(1, budget)
     llm = max(1, n // 4)
-    return ThreadPlan(budget=n, whisper=min(4, n), piper=min(4, n), llm=llm, llm_batch=n)
+    return ThreadPlan(budget=n, whisper=min(4, n), piper=min(4, n), llm=llm, llm_batch=max(1, n - 1))
 
 
 class ClosingStreamingResponse(StreamingResponse):
