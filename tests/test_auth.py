@@ -1,4 +1,4 @@
-"""Token authentication (``voicekit.standin.auth``): OpenAI's 401s on HTTP and on the WebSocket handshake.
+"""Token authentication (``voicekit.standin.access.auth``): OpenAI's 401s on HTTP and on the WebSocket handshake.
 
 One stand-in with a token (real engines) serves the module; one more, started by
 ``voicekit serve --host 0.0.0.0`` without a token, checks the generated token.

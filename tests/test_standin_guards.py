@@ -1,4 +1,4 @@
-"""The stand-in's request guards (voicekit.standin.guards) on a real server.
+"""The stand-in's request guards (voicekit.standin.access.guards) on a real server.
 
 Origin and Host allow-lists on HTTP and on WebSocket handshakes, the body-size
 cap (413 on a big ``Content-Length`` and on a big chunked body, the server
@@ -20,7 +20,7 @@ from openai import OpenAI
 from openai.types.realtime import RealtimeErrorEvent
 from websockets.exceptions import InvalidStatus
 
-from voicekit.standin.guards import (
+from voicekit.standin.access.guards import (
     MAX_JSON_BODY_BYTES,
     MAX_MULTIPART_BODY_BYTES,
     MAX_WS_EVENT_BYTES,

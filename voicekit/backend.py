@@ -133,7 +133,7 @@ def _refuses_key(base_url: str, key: str) -> bool:
 
     The stand-in is recognised by its token-free identity probe
     (``GET /voicekit/identity``, object ``voicekit.identity``); the 401 is OpenAI's
-    ``invalid_api_key`` of :mod:`voicekit.standin.auth`.
+    ``invalid_api_key`` of :mod:`voicekit.standin.access.auth`.
     """
     req = urllib.request.Request(f"{base_url}/models", headers={"Authorization": f"Bearer {key}"})
     try:

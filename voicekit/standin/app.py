@@ -23,12 +23,12 @@ from starlette.routing import WebSocketRoute
 from starlette.websockets import WebSocket
 
 from . import chat, live, models, realtime, responses, speech, transcriptions
-from .auth import TokenAuth, TokenCheck
+from .access.auth import TokenAuth, TokenCheck
+from .access.guards import MAX_JSON_BODY_BYTES, Guards
+from .access.identity import IDENTITY_PATH, Identity
+from .access.identity import routes as identity_routes
 from .engines import Engines
 from .errors import OpenAIError, error_response, handle_openai_error
-from .guards import MAX_JSON_BODY_BYTES, Guards
-from .identity import IDENTITY_PATH, Identity
-from .identity import routes as identity_routes
 
 __all__ = ["create_app"]
 

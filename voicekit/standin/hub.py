@@ -42,12 +42,12 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from .._runtime import TOKEN_PREFIX
 from ..errors import MissingDependencyError, StandinError
-from .guards import WS_MAX_FRAME_BYTES
+from .access.guards import WS_MAX_FRAME_BYTES
 
 if TYPE_CHECKING:
     from jupyterhub.services.auth import HubAuth
 
-    from .auth import TokenCheck
+    from .access.auth import TokenCheck
     from .engines import Engines
 
 __all__ = ["HUB_INSTALL", "HubService", "hub_token_check", "main", "strip_prefix"]

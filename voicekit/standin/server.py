@@ -22,12 +22,12 @@ from starlette.types import ASGIApp
 
 from .. import _runtime
 from ..errors import StandinError
+from .access.auth import static_token
+from .access.guards import WS_MAX_FRAME_BYTES
+from .access.identity import Identity, llm_description
+from .access.idle import IdleWatch
 from .app import create_app
-from .auth import static_token
 from .engines import Engines
-from .guards import WS_MAX_FRAME_BYTES
-from .identity import Identity, llm_description
-from .idle import IdleWatch
 
 __all__ = ["StandinServer", "free_port", "serve"]
 
@@ -128,7 +128,7 @@ class StandinServer:
         Passed to :func:`~voicekit.standin.app.create_app`.
     token : str, optional
         If given, every request must carry ``Authorization: Bearer <token>``
-        (:func:`~voicekit.standin.auth.static_token`); default: no authentication.
+        (:func:`~voicekit.standin.access.auth.static_token`); default: no authentication.
     """
 
     def __init__(

@@ -31,9 +31,9 @@ import asyncio
 import logging
 from typing import Any
 
-from .._responses_run import response_store as _store
 from ..errors import OpenAIError
 from ..responses import run_response
+from ..responses._run import response_store as _store
 from .delegation import Delegation
 from .errors import LiveError, error_event, new_id, unsupported
 from .replies import cancel_acknowledgements, speak_context

@@ -36,7 +36,7 @@ import logging
 import time
 from typing import Any
 
-from ..guards import MAX_WS_EVENT_BYTES
+from ..access.guards import MAX_WS_EVENT_BYTES
 from .backend import ResponsesBackend
 from .config import check_strict
 from .context import Context

@@ -38,8 +38,8 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from ...formats import REALTIME_SAMPLE_RATE
 from ...vad import TurnDetector
+from ..access.guards import MAX_WS_EVENT_BYTES
 from ..engines import Engines, SttResult
-from ..guards import MAX_WS_EVENT_BYTES
 from .config import ResponseConfig, response_config
 from .conversation import Conversation, Item
 from .events import RealtimeProtocolError, error_event, new_id

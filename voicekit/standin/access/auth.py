@@ -28,7 +28,7 @@ from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Receive, Scope, Send
 from starlette.websockets import WebSocket
 
-from .errors import OpenAIError, error_response
+from ..errors import OpenAIError, error_response
 
 __all__ = ["TokenAuth", "TokenCheck", "incorrect_key", "missing_key", "static_token"]
 

@@ -4,7 +4,7 @@ Routes (OpenAI API reference, "Responses"; shapes from the SDK's
 ``openai.types.responses``):
 
 - ``POST /v1/responses``: a ``Response``; with ``stream=true``, server-sent
-  ``ResponseStreamEvent`` s (see :mod:`._responses_stream`), no ``[DONE]``.
+  ``ResponseStreamEvent`` s (see :mod:`._stream`), no ``[DONE]``.
 - ``GET /v1/responses/{id}``, ``DELETE /v1/responses/{id}`` and
   ``GET /v1/responses/{id}/input_items`` (``order``, ``limit``, ``after``):
   stored responses (``store`` defaults to true), kept in memory, the newest
@@ -46,8 +46,12 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route, WebSocketRoute
 
-from ._responses_input import parse_request
-from ._responses_run import (
+from .._wire import bad
+from ..engines import Engines
+from ..errors import UPSTREAM_STATUS, OpenAIError
+from ..scheduling import ClosingStreamingResponse
+from ._input import parse_request
+from ._run import (
     MAX_STORED,
     ResponseStore,
     response_store,
@@ -55,11 +59,7 @@ from ._responses_run import (
     run_response,
     stream_response,
 )
-from ._responses_ws import responses_socket
-from ._wire import bad
-from .engines import Engines
-from .errors import UPSTREAM_STATUS, OpenAIError
-from .scheduling import ClosingStreamingResponse
+from ._ws import responses_socket
 
 __all__ = ["MAX_STORED", "ResponseStore", "routes", "run_response", "stream_response"]
 

@@ -28,9 +28,9 @@ from typing import Any
 from starlette.concurrency import iterate_in_threadpool
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
-from ._responses_input import parse_request
-from ._responses_run import StoredResponse, response_store, run_parsed
-from .errors import OpenAIError
+from ..errors import OpenAIError
+from ._input import parse_request
+from ._run import StoredResponse, response_store, run_parsed
 
 __all__ = ["responses_socket"]
 

@@ -19,12 +19,12 @@ from typing import Any
 
 from starlette.concurrency import iterate_in_threadpool
 
-from ._responses_input import ResponseRequest, items_to_turns, parse_request
-from ._responses_stream import response_events
-from ._wire import bad
-from .engines import Engines
-from .errors import OpenAIError
-from .llm import Turn
+from .._wire import bad
+from ..engines import Engines
+from ..errors import OpenAIError
+from ..llm import Turn
+from ._input import ResponseRequest, items_to_turns, parse_request
+from ._stream import response_events
 
 __all__ = ["MAX_STORED", "ResponseStore", "StoredResponse", "response_store", "run_parsed", "run_response", "stream_response"]
 

@@ -30,12 +30,12 @@ from typing import Any
 
 from openai.types.responses import Response
 
-from ..errors import StandinError
-from ._responses_input import ResponseRequest, item_id
-from ._wire import dump
-from .engines import Engines
-from .errors import UpstreamError
-from .llm import DEFAULT_MAX_TOKENS, ContextLengthError, LLMUsage, ToolCall, Turn
+from ...errors import StandinError
+from .._wire import dump
+from ..engines import Engines
+from ..errors import UpstreamError
+from ..llm import DEFAULT_MAX_TOKENS, ContextLengthError, LLMUsage, ToolCall, Turn
+from ._input import ResponseRequest, item_id
 
 __all__ = ["response_events", "response_object"]
 
@@ -89,7 +89,7 @@ def response_events(
     Parameters
     ----------
     req : ResponseRequest
-        The parsed request (see :func:`._responses_input.parse_request`).
+        The parsed request (see :func:`._input.parse_request`).
     engines : Engines
         The loaded engines; only ``engines.llm`` runs.
     history : list of Turn

@@ -43,8 +43,8 @@ from urllib.parse import urlsplit
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from ..formats import MAX_UPLOAD_BYTES
-from .errors import OpenAIError, error_response
+from ...formats import MAX_UPLOAD_BYTES
+from ..errors import OpenAIError, error_response
 
 __all__ = [
     "ALLOWED_HOSTS_ENV",

@@ -28,7 +28,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from .errors import OpenAIError
+from ..errors import OpenAIError
 
 __all__ = ["IDENTITY_PATH", "STATUS_PATH", "Identity", "llm_description", "proof", "routes"]
 
