@@ -227,3 +227,52 @@ def test_an_abandoned_stream_stops_generating(standin_server: Any, client: OpenA
     abandoned = next(c for c in counting_llama.calls if c["max_tokens"] == LONG)
     assert abandoned["done"].wait(120), "the abandoned generation never ended"
     assert abandoned["chunks"] < 50, f"the abandoned stream generated {abandoned['chunks']} chunks of {LONG}"
+
+
+# -- concurrent replies ---------------------------------------------------------------------
+
+
+def _stream_events(client: OpenAI, name: str, events: list[str], started: threading.Event | None) -> None:
+    stream = client.chat.completions.create(
+        model="gpt-4o-mini", stream=True, max_completion_tokens=120, temperature=0,
+        messages=[{"role": "user", "content": f"Count from 1 to 100, separated by commas. ({name})"}])
+    first = True
+    for chunk in stream:
+        if first and chunk.choices and chunk.choices[0].delta.content:
+            events.append(f"{name} first")
+            first = False
+            if started is not None:
+                started.set()
+    events.append(f"{name} end")
+
+
+def test_two_streamed_replies_are_generated_together(client: OpenAI) -> None:
+    """The second reply's first token comes before the first reply ends: llama.cpp serves both at
+    once (each in its own reply slot). With one reply slot the second waited for the first to end."""
+    events: list[str] = []
+    started = threading.Event()
+    a = threading.Thread(target=_stream_events, args=(client, "a", events, started))
+    a.start()
+    assert started.wait(120), "the first reply never started"
+    b = threading.Thread(target=_stream_events, args=(client, "b", events, None))
+    b.start()
+    a.join(180)
+    b.join(180)
+    assert sorted(events) == ["a end", "a first", "b end", "b first"], events
+    assert events.index("b first") < events.index("a end"), events
+
+
+def test_a_conversation_keeps_its_cached_prefix_when_another_one_ran_between(client: OpenAI) -> None:
+    """A follow-up turn reuses its conversation's KV cache (``cached_tokens`` covers the earlier turn)
+    even after another conversation's reply: each goes to the slot holding its prefix."""
+    def ask(messages: list[Any]) -> Any:
+        return client.chat.completions.create(model="gpt-4o-mini", max_completion_tokens=12, temperature=0,
+                                              messages=messages)
+
+    first = [{"role": "user", "content": "Name three colours of the rainbow, please, in one short sentence."}]
+    one = ask(first)
+    ask([{"role": "user", "content": "What do bees make? Answer in a few words."}])
+    follow = ask([*first, {"role": "assistant", "content": one.choices[0].message.content or ""},
+                  {"role": "user", "content": "And one more?"}])
+    assert one.usage is not None and follow.usage is not None and follow.usage.prompt_tokens_details is not None
+    assert (follow.usage.prompt_tokens_details.cached_tokens or 0) >= one.usage.prompt_tokens, (one.usage, follow.usage)

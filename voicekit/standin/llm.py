@@ -114,11 +114,57 @@ N_CTX = 2048
 """Context window in tokens. SmolLM2 supports 8,192; 2,048 (a KV cache of about 47 MB in f16)
 holds a classroom conversation and keeps the stand-in within its 700 MB memory target."""
 
-REPLY_SLOT = 0
-"""llama.cpp slot (``id_slot``) of replies; each of the two slots keeps its own :data:`N_CTX`-token KV cache."""
+N_REPLY_SLOTS = 4
+"""llama.cpp slots (``id_slot`` 0 to 3) for replies, so up to four replies decode at once.
 
-DECISION_SLOT = 1
+llama.cpp batches the slots' next tokens into one decode step (continuous
+batching); decoding a 135M model is memory-bound, so four sequences per step
+cost little more than one. Before this, every reply used slot 0 and four
+Realtime turns ending together were answered one after another. Each slot
+keeps its own :data:`N_CTX`-token KV cache (about 47 MB in f16), and
+:class:`_ReplySlots` sends a conversation's next turn to the idle slot holding
+the longest prefix of it, so the prefix stays cached."""
+
+DECISION_SLOT = N_REPLY_SLOTS
 """llama.cpp slot of the tool decision pass, whose prompt starts differently from a reply's."""
+
+
+class _ReplySlots:
+    """The reply slots: which are busy, and which conversation each one last held.
+
+    :meth:`take` blocks while all :data:`N_REPLY_SLOTS` are busy (llama.cpp would
+    queue the request the same way).
+    """
+
+    def __init__(self, n: int) -> None:
+        self._cond = threading.Condition()
+        self._free = set(range(n))
+        self._held: dict[int, list[Any]] = {i: [] for i in range(n)}  # each slot's last messages
+        self._used: dict[int, int] = dict.fromkeys(range(n), 0)  # when each slot was last taken
+        self._clock = 0
+
+    def take(self, messages: list[Any]) -> int:
+        """An idle slot: the one whose last messages are the longest prefix of ``messages``
+        (the same conversation, one turn on), else the least recently used."""
+
+        def shared(slot: int) -> int:
+            held = self._held[slot]
+            return len(held) if held and messages[: len(held)] == held else 0
+
+        with self._cond:
+            while not self._free:
+                self._cond.wait()
+            slot = max(self._free, key=lambda i: (shared(i), -self._used[i]))
+            self._free.discard(slot)
+            self._clock += 1
+            self._used[slot] = self._clock
+            self._held[slot] = list(messages)
+            return slot
+
+    def give_back(self, slot: int) -> None:
+        with self._cond:
+            self._free.add(slot)
+            self._cond.notify()
 
 
 @dataclass(frozen=True)
@@ -351,12 +397,13 @@ class LLMEngine:
         self.path = gguf or default_gguf()
         params = xllamacpp.CommonParams()
         params.model.path = str(self.path)
-        # Two slots, each with its own KV cache of n_ctx tokens: the tool decision
-        # pass (its own system prompt) runs in DECISION_SLOT, everything else in
-        # REPLY_SLOT, so neither pass evicts the other's cached conversation prefix.
-        params.n_ctx = n_ctx * 2
-        params.n_parallel = 2
+        # N_REPLY_SLOTS + 1 slots, each with its own KV cache of n_ctx tokens: replies
+        # decode together in the reply slots, and the tool decision pass (its own
+        # system prompt) runs in DECISION_SLOT, so it evicts no cached conversation prefix.
+        params.n_ctx = n_ctx * (N_REPLY_SLOTS + 1)
+        params.n_parallel = N_REPLY_SLOTS + 1
         params.kv_unified = False
+        self._slots = _ReplySlots(N_REPLY_SLOTS)
         plan = thread_plan()  # the stand-in's thread budget, split among the engines (.scheduling)
         params.cpuparams.n_threads = plan.llm
         params.cpuparams_batch.n_threads = plan.llm_batch
@@ -394,7 +441,6 @@ class LLMEngine:
         }
         if seed is not None:
             req["seed"] = seed
-        req["id_slot"] = REPLY_SLOT
         return req
 
     def _complete(self, req: dict[str, Any]) -> dict[str, Any]:
@@ -458,11 +504,14 @@ class LLMEngine:
             return stop.is_set()
 
         def run() -> None:
+            slot = self._slots.take(req["messages"])
             try:
-                self._server.handle_chat_completions(req, on_chunk)
+                if not stop.is_set():
+                    self._server.handle_chat_completions({**req, "id_slot": slot}, on_chunk)
             except Exception as exc:  # noqa: BLE001 -- re-raised in the consuming thread
                 pieces.put(exc)
             finally:
+                self._slots.give_back(slot)
                 pieces.put(done)
 
         worker = threading.Thread(target=run, name="voicekit-llm", daemon=True)
