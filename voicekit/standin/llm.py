@@ -114,25 +114,25 @@ N_CTX = 2048
 """Context window in tokens. SmolLM2 supports 8,192; 2,048 (a KV cache of about 47 MB in f16)
 holds a classroom conversation and keeps the stand-in within its 700 MB memory target."""
 
-N_REPLY_SLOTS = 4
-"""llama.cpp slots (``id_slot`` 0 to 3) for replies, so up to four replies decode at once.
+N_SLOTS = 4
+"""llama.cpp slots (``id_slot`` 0 to 3), so up to four passes (replies, tool decisions) run at once.
 
 llama.cpp batches the slots' next tokens into one decode step (continuous
 batching); decoding a 135M model is memory-bound, so four sequences per step
-cost little more than one. Before this, every reply used slot 0 and four
-Realtime turns ending together were answered one after another. Each slot
-keeps its own :data:`N_CTX`-token KV cache (about 47 MB in f16), and
-:class:`_ReplySlots` sends a conversation's next turn to the idle slot holding
-the longest prefix of it, so the prefix stays cached."""
+cost little more than one. Before this, every reply used slot 0 (and the tool
+decision pass slot 1), and four Realtime turns ending together were answered
+one after another. Each slot keeps its own :data:`N_CTX`-token KV cache (about
+47 MB in f16; the stand-in's RSS after a first reply was 714 MB with four
+slots, 621 MB with two, 759 MB with five), and :class:`_Slots` sends a conversation's next pass
+to the idle slot holding its previous prompt, so that prefix stays cached (a
+decision pass, with its own system prompt, finds the conversation's previous
+decision)."""
 
-DECISION_SLOT = N_REPLY_SLOTS
-"""llama.cpp slot of the tool decision pass, whose prompt starts differently from a reply's."""
 
+class _Slots:
+    """The llama.cpp slots: which are busy, and which prompt each one last held.
 
-class _ReplySlots:
-    """The reply slots: which are busy, and which conversation each one last held.
-
-    :meth:`take` blocks while all :data:`N_REPLY_SLOTS` are busy (llama.cpp would
+    :meth:`take` blocks while all :data:`N_SLOTS` are busy (llama.cpp would
     queue the request the same way).
     """
 
@@ -397,13 +397,12 @@ class LLMEngine:
         self.path = gguf or default_gguf()
         params = xllamacpp.CommonParams()
         params.model.path = str(self.path)
-        # N_REPLY_SLOTS + 1 slots, each with its own KV cache of n_ctx tokens: replies
-        # decode together in the reply slots, and the tool decision pass (its own
-        # system prompt) runs in DECISION_SLOT, so it evicts no cached conversation prefix.
-        params.n_ctx = n_ctx * (N_REPLY_SLOTS + 1)
-        params.n_parallel = N_REPLY_SLOTS + 1
+        # N_SLOTS slots, each with its own KV cache of n_ctx tokens, decoding together;
+        # each pass takes the idle slot holding its prompt's prefix (_Slots).
+        params.n_ctx = n_ctx * N_SLOTS
+        params.n_parallel = N_SLOTS
         params.kv_unified = False
-        self._slots = _ReplySlots(N_REPLY_SLOTS)
+        self._slots = _Slots(N_SLOTS)
         plan = thread_plan()  # the stand-in's thread budget, split among the engines (.scheduling)
         params.cpuparams.n_threads = plan.llm
         params.cpuparams_batch.n_threads = plan.llm_batch
@@ -459,9 +458,12 @@ class LLMEngine:
         """
         system = Turn("system", _decision_prompt(tools))
         req = self._request([system, *[t for t in turns if t.role != "system"]], 200, 0.0, seed)
-        req["id_slot"] = DECISION_SLOT
         req["json_schema"] = tool_choice_schema(tools, allow_none=not required)
-        result = self._complete(req)
+        slot = self._slots.take(req["messages"])
+        try:
+            result = self._complete({**req, "id_slot": slot})
+        finally:
+            self._slots.give_back(slot)
         if usage is not None:
             usage.add(result.get("usage", {}))
         text = result["choices"][0]["message"].get("content") or ""
