@@ -487,3 +487,27 @@ def test_stream_response_runs_in_a_worker_thread_and_ends_incomplete_at_the_cap(
 
 async def anext_of(iterator: Any) -> Any:
     return await iterator.__anext__()
+
+
+def test_an_engine_fault_mid_stream_ends_in_response_failed_not_a_dropped_connection():
+    """Any fault of the stand-in's model mid-stream is OpenAI's ``response.failed`` (server_error)."""
+    import types
+
+    from openai import OpenAI
+
+    from voicekit.standin import StandinServer
+    from voicekit.standin.llm import TextDelta
+
+    class Broken:
+        name = description = "a model that fails after one piece"
+
+        def respond(self, *args, **kwargs):
+            yield TextDelta("Hel")
+            raise RuntimeError("boom")
+
+    with (StandinServer(load_engines=lambda: types.SimpleNamespace(llm=Broken())) as server,
+          OpenAI(base_url=server.base_url, api_key="test-no-key", max_retries=0) as c):
+        events = list(c.responses.create(model="gpt-4o-mini", input="Hi", stream=True))
+    assert [e.type for e in events][-1] == "response.failed"
+    assert events[-1].response.error.code == "server_error" and "RuntimeError: boom" in events[-1].response.error.message
+    assert any(e.type == "response.output_text.delta" and e.delta == "Hel" for e in events)

@@ -23,6 +23,7 @@ so ``parallel_tool_calls`` is echoed but never produces two calls.
 from __future__ import annotations
 
 import itertools
+import logging
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -36,6 +37,8 @@ from ..engines import Engines
 from ..errors import UpstreamError
 from ..llm import DEFAULT_MAX_TOKENS, ContextLengthError, LLMUsage, ToolCall, Turn
 from ._input import ResponseRequest, item_id
+
+log = logging.getLogger("voicekit.standin")
 
 __all__ = ["response_events", "response_object"]
 
@@ -159,6 +162,9 @@ def response_events(
         failure = {"code": "server_error", "message": exc.message}
     except StandinError as exc:
         failure = {"code": "server_error", "message": f"The stand-in's model failed: {exc}"}
+    except Exception as exc:  # a fault of the stand-in: OpenAI answers it with response.failed
+        log.exception("the Responses stream failed")
+        failure = {"code": "server_error", "message": f"The stand-in failed: {type(exc).__name__}: {exc}"}
     incomplete = usage.finish_reason == "length" and failure is None
     if message is not None:
         full = "".join(text)
