@@ -120,6 +120,30 @@ def _cli(*args: str) -> subprocess.CompletedProcess[str]:
                           check=False)
 
 
+RUN_CLIENT = """
+import os
+from openai import OpenAI
+import voicekit
+with OpenAI(max_retries=0) as client:  # configured by voicekit run's environment only
+    text = client.audio.transcriptions.create(
+        model="gpt-4o-mini-transcribe", file=voicekit.load_sample("cards_001.wav").to_file_tuple()).text
+print(os.environ["OPENAI_BASE_URL"], text)
+"""
+
+
+def test_run_gives_a_plain_sdk_program_the_standin_without_showing_the_token(kernels, runtime_dir: Path) -> None:
+    rt = _runtime.read()
+    assert rt is not None
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OPENAI_")}
+    proc = subprocess.run([sys.executable, "-m", "voicekit", "run", "--", sys.executable, "-c", RUN_CLIENT],
+                          capture_output=True, text=True, timeout=120, env=env, check=False)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.startswith(rt.base_url) and "clubs" in proc.stdout.lower()
+    assert rt.token not in proc.stdout + proc.stderr
+    assert _cli("run").returncode == 2
+    assert _cli("run", "no-such-command-here").returncode == 127
+
+
 def test_status_and_stop(kernels, runtime_dir: Path) -> None:
     rt = _runtime.read()
     assert rt is not None

@@ -45,7 +45,7 @@ def main(argv: list[str] | None = None) -> int:
         for values, name in ((args.allowed_host, "VOICEKIT_ALLOWED_HOSTS"), (args.allowed_origin, "VOICEKIT_ALLOWED_ORIGINS")):
             if values:
                 os.environ[name] = ",".join([*values, *filter(None, os.environ.get(name, "").split(","))])
-    if args.command in ("status", "stop") or (args.command == "serve" and args.detach):
+    if args.command in ("status", "stop", "run") or (args.command == "serve" and args.detach):
         return _cli.run_subcommand(args)
     if args.command == "serve":
         from ._deps import require_standin

@@ -7,8 +7,10 @@ stand-in (the runtime file of :mod:`voicekit._runtime`), so every kernel's
 runtime file). Bound beyond loopback without a token, it generates one and
 prints it once to stderr. ``voicekit serve --detach`` starts the managed one in
 the background (what ``use_standin()`` does) and returns. ``voicekit status``
-exits 0 if one runs (1 if not); ``voicekit stop`` stops it. The token is never
-printed except that once.
+exits 0 if one runs (1 if not); ``voicekit stop`` stops it. ``voicekit run CMD ...``
+runs a program (an SDK example, a script) against it, with ``OPENAI_BASE_URL`` and
+``OPENAI_API_KEY`` in that program's environment only. The token is never printed
+except that once.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from __future__ import annotations
 import argparse
 import ipaddress
 import os
+import subprocess
 import sys
 import time
 from typing import Any
@@ -45,6 +48,10 @@ def add_subcommands(sub: Any) -> None:
     """``voicekit status`` and ``voicekit stop``."""
     sub.add_parser("status", help="is this user's stand-in running? (exit code 0 if so, 1 if not)")
     sub.add_parser("stop", help="stop this user's stand-in (the one use_standin() shares)")
+    run_p = sub.add_parser("run", help="run a command against this user's stand-in (started if none runs), "
+                                       "with OPENAI_BASE_URL and OPENAI_API_KEY set for it only")
+    run_p.add_argument("cmd", nargs=argparse.REMAINDER, metavar="CMD ...",
+                       help="the command, e.g. python examples/audio.py")
 
 
 def _is_loopback(host: str) -> bool:
@@ -104,7 +111,7 @@ def _export_llm_flags(args: argparse.Namespace) -> None:
 
 
 def run_subcommand(args: argparse.Namespace) -> int:
-    """``status``, ``stop`` or ``serve --detach``; the exit code."""
+    """``status``, ``stop``, ``run`` or ``serve --detach``; the exit code."""
     if args.command == "status":
         rt = _runtime.find_running()
         if rt is None:
@@ -119,6 +126,8 @@ def run_subcommand(args: argparse.Namespace) -> int:
             return 1
         print(f"stopped the voicekit stand-in at {rt.base_url} (pid {rt.pid})")
         return 0
+    if args.command == "run":
+        return _run(args.cmd[1:] if args.cmd[:1] == ["--"] else args.cmd)
     # serve --detach
     if not _is_loopback(args.host):
         print("voicekit serve --detach: the managed stand-in listens on 127.0.0.1 only", file=sys.stderr)
@@ -131,3 +140,26 @@ def run_subcommand(args: argparse.Namespace) -> int:
         return 2
     print(("started" if started else "already running:") + " " + _describe(rt).replace("voicekit stand-in running", "voicekit stand-in", 1))
     return 0
+
+
+def _run(cmd: list[str]) -> int:
+    """``voicekit run CMD ...``: CMD's exit code, with the stand-in's URL and token in its environment.
+
+    A program written for OpenAI (an SDK example, a cookbook script) then reaches the
+    stand-in unchanged, and the token never appears on a screen or in a shell history.
+    """
+    if not cmd:
+        print("voicekit run: give a command, e.g. voicekit run python examples/audio.py", file=sys.stderr)
+        return 2
+    try:
+        rt, _ = _runtime.find_or_start()
+    except VoiceKitError as exc:  # a light install (MissingDependencyError) or a start that failed
+        print(f"voicekit run: {exc}", file=sys.stderr)
+        return 2
+    env = {**os.environ, "OPENAI_BASE_URL": rt.base_url, "OPENAI_API_KEY": rt.token}
+    env.setdefault("OPENAI_AGENTS_DISABLE_TRACING", "1")  # the Agents SDK would send traces to OpenAI
+    try:
+        return subprocess.call(cmd, env=env)
+    except FileNotFoundError:
+        print(f"voicekit run: no such command: {cmd[0]}", file=sys.stderr)
+        return 127
