@@ -116,57 +116,11 @@ N_CTX = 2048
 """Context window in tokens. SmolLM2 supports 8,192; 2,048 (a KV cache of about 47 MB in f16)
 holds a classroom conversation and keeps the stand-in within its 700 MB memory target."""
 
-N_SLOTS = 4
-"""llama.cpp slots (``id_slot`` 0 to 3), so up to four passes (replies, tool decisions) run at once.
+REPLY_SLOT = 0
+"""llama.cpp slot (``id_slot``) of replies; each of the two slots keeps its own :data:`N_CTX`-token KV cache."""
 
-llama.cpp batches the slots' next tokens into one decode step (continuous
-batching); decoding a 135M model is memory-bound, so four sequences per step
-cost little more than one. Before this, every reply used slot 0 (and the tool
-decision pass slot 1), and four Realtime turns ending together were answered
-one after another. Each slot keeps its own :data:`N_CTX`-token KV cache (about
-47 MB in f16; the stand-in's RSS after a first reply was 714 MB with four
-slots, 621 MB with two, 759 MB with five), and :class:`_Slots` sends a conversation's next pass
-to the idle slot holding its previous prompt, so that prefix stays cached (a
-decision pass, with its own system prompt, finds the conversation's previous
-decision)."""
-
-
-class _Slots:
-    """The llama.cpp slots: which are busy, and which prompt each one last held.
-
-    :meth:`take` blocks while all :data:`N_SLOTS` are busy (llama.cpp would
-    queue the request the same way).
-    """
-
-    def __init__(self, n: int) -> None:
-        self._cond = threading.Condition()
-        self._free = set(range(n))
-        self._held: dict[int, list[Any]] = {i: [] for i in range(n)}  # each slot's last messages
-        self._used: dict[int, int] = dict.fromkeys(range(n), 0)  # when each slot was last taken
-        self._clock = 0
-
-    def take(self, messages: list[Any]) -> int:
-        """An idle slot: the one whose last messages are the longest prefix of ``messages``
-        (the same conversation, one turn on), else the least recently used."""
-
-        def shared(slot: int) -> int:
-            held = self._held[slot]
-            return len(held) if held and messages[: len(held)] == held else 0
-
-        with self._cond:
-            while not self._free:
-                self._cond.wait()
-            slot = max(self._free, key=lambda i: (shared(i), -self._used[i]))
-            self._free.discard(slot)
-            self._clock += 1
-            self._used[slot] = self._clock
-            self._held[slot] = list(messages)
-            return slot
-
-    def give_back(self, slot: int) -> None:
-        with self._cond:
-            self._free.add(slot)
-            self._cond.notify()
+DECISION_SLOT = 1
+"""llama.cpp slot of the tool decision pass, whose prompt starts differently from a reply's."""
 
 
 @dataclass(frozen=True)
@@ -421,12 +375,12 @@ class LLMEngine:
         self.n_ctx = n_ctx
         params = xllamacpp.CommonParams()
         params.model.path = str(self.path)
-        # N_SLOTS slots, each with its own KV cache of n_ctx tokens, decoding together;
-        # each pass takes the idle slot holding its prompt's prefix (_Slots).
-        params.n_ctx = n_ctx * N_SLOTS
-        params.n_parallel = N_SLOTS
+        # Two slots, each with its own KV cache of n_ctx tokens: the tool decision
+        # pass (its own system prompt) runs in DECISION_SLOT, everything else in
+        # REPLY_SLOT, so neither pass evicts the other's cached conversation prefix.
+        params.n_ctx = n_ctx * 2
+        params.n_parallel = 2
         params.kv_unified = False
-        self._slots = _Slots(N_SLOTS)
         plan = thread_plan()  # the stand-in's thread budget, split among the engines (.scheduling)
         params.cpuparams.n_threads = plan.llm
         params.cpuparams_batch.n_threads = plan.llm_batch
@@ -465,6 +419,7 @@ class LLMEngine:
         }
         if seed is not None:
             req["seed"] = seed
+        req["id_slot"] = REPLY_SLOT
         return req
 
     def _complete(self, req: dict[str, Any]) -> dict[str, Any]:
@@ -483,12 +438,9 @@ class LLMEngine:
         """
         system = Turn("system", _decision_prompt(tools))
         req = self._request([system, *[t for t in turns if t.role != "system"]], 200, 0.0, seed)
+        req["id_slot"] = DECISION_SLOT
         req["json_schema"] = tool_choice_schema(tools, allow_none=not required)
-        slot = self._slots.take(req["messages"])
-        try:
-            result = self._complete({**req, "id_slot": slot})
-        finally:
-            self._slots.give_back(slot)
+        result = self._complete(req)
         if usage is not None:
             usage.add(result.get("usage", {}))
         text = result["choices"][0]["message"].get("content") or ""
@@ -531,14 +483,11 @@ class LLMEngine:
             return stop.is_set()
 
         def run() -> None:
-            slot = self._slots.take(req["messages"])
             try:
-                if not stop.is_set():
-                    self._server.handle_chat_completions({**req, "id_slot": slot}, on_chunk)
+                self._server.handle_chat_completions(req, on_chunk)
             except Exception as exc:  # noqa: BLE001 -- re-raised in the consuming thread
                 pieces.put(exc)
             finally:
-                self._slots.give_back(slot)
                 pieces.put(done)
 
         worker = threading.Thread(target=run, name="voicekit-llm", daemon=True)

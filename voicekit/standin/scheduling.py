@@ -16,11 +16,9 @@
   p50 / p95 70.9 / 95.4 s and 33.9 / 50.9 s with plain locks (load 8.6, 2.2-3.7),
   11.4 / 18.7 s with the priority lock alone (load 8.4), 1.4-3.0 / 3.5-10.8 s
   with the shared activity (four runs, load 1.7-4.6); with no transcriptions at
-  all, 2.0 / 6.0 s (load 4.9): the turns queued on the LLM's one reply slot.
-  With four llama.cpp slots decoding together (:data:`.llm.N_SLOTS`):
-  1.4-1.6 / 2.5-3.5 s, alone 1.7-2.4 / 2.5-6.1 s (two runs each, load 2.3-5.5);
-  what is left is Whisper and Piper serving the turns one at a time. Batch
-  work finishes in the gaps between turns (all 8 about 56-62 s after they started).
+  all, 2.0 / 6.0 s (load 4.9): what is left is the turns queueing on the LLM
+  and Piper. Batch work finishes in the gaps between turns (all 8 about 62 s
+  after they started).
 - :class:`ClosingStreamingResponse` is Starlette's ``StreamingResponse`` that
   closes its (sync) body generator when the response ends, the client's
   disconnect included. Starlette otherwise leaves an abandoned generator
