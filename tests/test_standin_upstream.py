@@ -34,7 +34,7 @@ from voicekit.standin.llm_config import LLMConfig, export_flags
 from voicekit.standin.models import LLM_FIELD
 from voicekit.standin.upstream import UpstreamLLM, to_messages
 
-KEY = "sk-upstream-secret-4f1c9e"
+KEY = "test-upstream-secret-4f1c9e"  # not an OpenAI-shaped key: the scrub must not rely on a prefix
 """The upstream key every front is given: it must never reach a client or a log line."""
 
 UPSTREAM_MODEL = "gpt-4o-mini"
