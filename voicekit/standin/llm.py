@@ -38,12 +38,16 @@ import os
 import queue
 import threading
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
 from ..errors import StandinError
 from ._integrity import verify
+from .llm_types import LLMUsage, TextDelta, ToolCall, ToolSpec, Turn
+from .tool_choice import (
+    _decision_prompt,
+    tool_choice_schema,
+)
 
 __all__ = [
     "DEFAULT_MAX_TOKENS",
@@ -121,155 +125,6 @@ REPLY_SLOT = 0
 
 DECISION_SLOT = 1
 """llama.cpp slot of the tool decision pass, whose prompt starts differently from a reply's."""
-
-
-@dataclass(frozen=True)
-class ToolSpec:
-    """One function tool: ``name``, ``description`` and JSON-schema ``parameters``.
-
-    Mirrors ``openai.types.shared_params.FunctionDefinition``.
-    """
-
-    name: str
-    description: str = ""
-    parameters: dict[str, Any] = field(default_factory=lambda: {"type": "object", "properties": {}})
-
-
-@dataclass(frozen=True)
-class Turn:
-    """One message as the model sees it: ``role`` is system, user, assistant or tool."""
-
-    role: str
-    content: str
-    tool_name: str | None = None
-
-
-@dataclass(frozen=True)
-class TextDelta:
-    """A piece of reply text, as it is generated."""
-
-    text: str
-
-
-@dataclass(frozen=True)
-class ToolCall:
-    """A decided tool call; ``arguments`` is a JSON object string."""
-
-    name: str
-    arguments: str
-
-
-@dataclass
-class LLMUsage:
-    """Tokens the model really processed for one request (all passes summed).
-
-    ``finish_reason`` is ``"stop"``, ``"length"`` or ``"tool_calls"``;
-    ``ttft_s`` is the time to the first generated token in seconds.
-    """
-
-    prompt_tokens: int = 0
-    completion_tokens: int = 0
-    cached_tokens: int = 0
-    finish_reason: str = "stop"
-    ttft_s: float | None = None
-
-    def add(self, usage: dict[str, Any]) -> None:
-        self.prompt_tokens += int(usage.get("prompt_tokens", 0))
-        self.completion_tokens += int(usage.get("completion_tokens", 0))
-        details = usage.get("prompt_tokens_details") or {}
-        self.cached_tokens += int(details.get("cached_tokens", 0))
-
-
-MAX_ARGUMENT_CHARS = 120
-"""The longest string argument the decision grammar lets the model write. SmolLM2 can
-loop inside a string ("a masterpiece of Shakespeare's language. It is a masterpiece..."),
-and an unbounded string would run into the pass's 200-token cap and fail as unfinished
-JSON; with the bound the grammar closes the string and the call stays valid."""
-
-
-def _bounded(schema: Any) -> Any:
-    """``schema`` with ``maxLength`` on every free string (none on enums, consts or a
-    ``maxLength`` the tool already gives)."""
-    if isinstance(schema, list):
-        return [_bounded(s) for s in schema]
-    if not isinstance(schema, dict):
-        return schema
-    out = {k: _bounded(v) for k, v in schema.items()}
-    if out.get("type") == "string" and not {"enum", "const", "maxLength", "format", "pattern"} & set(out):
-        out["maxLength"] = MAX_ARGUMENT_CHARS
-    return out
-
-
-def _inline_refs(schema: Any, defs: dict[str, Any] | None = None, seen: tuple[str, ...] = ()) -> Any:
-    """``schema`` with its local ``$ref`` s (``#/$defs/X``, ``#/definitions/X``) replaced by what they name.
-
-    Each tool's parameters become one branch of the decision schema, so a ``$ref`` to the
-    tool's own ``$defs`` (what pydantic and ``openai.pydantic_function_tool`` write for an
-    Enum or a nested model) would point at the wrong root. A recursive reference is left
-    unconstrained (``{}``) at its second visit; the grammar has no recursion to offer.
-    """
-    if isinstance(schema, list):
-        return [_inline_refs(s, defs, seen) for s in schema]
-    if not isinstance(schema, dict):
-        return schema
-    if defs is None:
-        defs = {**schema.get("definitions", {}), **schema.get("$defs", {})}
-    ref = schema.get("$ref")
-    if isinstance(ref, str) and ref.startswith(("#/$defs/", "#/definitions/")):
-        name = ref.rsplit("/", 1)[1]
-        if name in seen or name not in defs:
-            return {}
-        rest = {k: v for k, v in schema.items() if k != "$ref"}
-        return {**_inline_refs(defs[name], defs, (*seen, name)), **_inline_refs(rest, defs, seen)}
-    return {k: _inline_refs(v, defs, seen) for k, v in schema.items() if k not in ("$defs", "definitions")}
-
-
-def tool_choice_schema(tools: Sequence[ToolSpec], allow_none: bool) -> dict[str, Any]:
-    """The JSON schema the decision pass is constrained to.
-
-    Parameters
-    ----------
-    tools : sequence of ToolSpec
-        The tools the model may call (non-empty).
-    allow_none : bool
-        Whether ``{"tool": "none"}`` (reply instead) is allowed.
-
-    Returns
-    -------
-    dict: ``{"anyOf": [...]}``, one branch per tool plus the optional "none" branch;
-    free string arguments are bounded to :data:`MAX_ARGUMENT_CHARS`, and each tool's
-    ``$defs`` references are inlined (:func:`_inline_refs`).
-    """
-    branches: list[dict[str, Any]] = [
-        {
-            "type": "object",
-            "properties": {"tool": {"const": t.name}, "arguments": _bounded(_inline_refs(t.parameters or {"type": "object"}))},
-            "required": ["tool", "arguments"],
-            "additionalProperties": False,
-        }
-        for t in tools
-    ]
-    if allow_none:
-        branches.append(
-            {"type": "object", "properties": {"tool": {"const": "none"}}, "required": ["tool"], "additionalProperties": False}
-        )
-    return {"anyOf": branches}
-
-
-def _decision_prompt(tools: Sequence[ToolSpec]) -> str:
-    """The decision pass's system message.
-
-    Of the wordings tried on SmolLM2-135M (benchmarks/chat.py's prompt set),
-    this one picked right most often; the model still leans to "none".
-    """
-    lines = ["You can call these tools:"]
-    for t in tools:
-        props = (t.parameters or {}).get("properties", {})
-        lines.append(f"- {t.name}: {t.description.strip()} Arguments: {json.dumps(props)}")
-    # The same words with or without the "none" branch: when a call is required,
-    # the schema alone removes "none" (wording it differently made choices worse).
-    lines.append('If a tool helps answer the user, answer with the tool call as JSON. Otherwise answer {"tool": "none"}.')
-    return "\n".join(lines)
 
 
 def default_gguf() -> Path:

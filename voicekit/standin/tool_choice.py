@@ -1,0 +1,104 @@
+"""The constrained tool decision: its JSON schema (a grammar for llama.cpp, ``response_format``
+for an upstream) and its system prompt."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+from .llm_types import ToolSpec
+
+__all__ = ["MAX_ARGUMENT_CHARS", "tool_choice_schema"]
+
+
+MAX_ARGUMENT_CHARS = 120
+"""The longest string argument the decision grammar lets the model write. SmolLM2 can
+loop inside a string ("a masterpiece of Shakespeare's language. It is a masterpiece..."),
+and an unbounded string would run into the pass's 200-token cap and fail as unfinished
+JSON; with the bound the grammar closes the string and the call stays valid."""
+
+
+def _bounded(schema: Any) -> Any:
+    """``schema`` with ``maxLength`` on every free string (none on enums, consts or a
+    ``maxLength`` the tool already gives)."""
+    if isinstance(schema, list):
+        return [_bounded(s) for s in schema]
+    if not isinstance(schema, dict):
+        return schema
+    out = {k: _bounded(v) for k, v in schema.items()}
+    if out.get("type") == "string" and not {"enum", "const", "maxLength", "format", "pattern"} & set(out):
+        out["maxLength"] = MAX_ARGUMENT_CHARS
+    return out
+
+
+def _inline_refs(schema: Any, defs: dict[str, Any] | None = None, seen: tuple[str, ...] = ()) -> Any:
+    """``schema`` with its local ``$ref`` s (``#/$defs/X``, ``#/definitions/X``) replaced by what they name.
+
+    Each tool's parameters become one branch of the decision schema, so a ``$ref`` to the
+    tool's own ``$defs`` (what pydantic and ``openai.pydantic_function_tool`` write for an
+    Enum or a nested model) would point at the wrong root. A recursive reference is left
+    unconstrained (``{}``) at its second visit; the grammar has no recursion to offer.
+    """
+    if isinstance(schema, list):
+        return [_inline_refs(s, defs, seen) for s in schema]
+    if not isinstance(schema, dict):
+        return schema
+    if defs is None:
+        defs = {**schema.get("definitions", {}), **schema.get("$defs", {})}
+    ref = schema.get("$ref")
+    if isinstance(ref, str) and ref.startswith(("#/$defs/", "#/definitions/")):
+        name = ref.rsplit("/", 1)[1]
+        if name in seen or name not in defs:
+            return {}
+        rest = {k: v for k, v in schema.items() if k != "$ref"}
+        return {**_inline_refs(defs[name], defs, (*seen, name)), **_inline_refs(rest, defs, seen)}
+    return {k: _inline_refs(v, defs, seen) for k, v in schema.items() if k not in ("$defs", "definitions")}
+
+
+def tool_choice_schema(tools: Sequence[ToolSpec], allow_none: bool) -> dict[str, Any]:
+    """The JSON schema the decision pass is constrained to.
+
+    Parameters
+    ----------
+    tools : sequence of ToolSpec
+        The tools the model may call (non-empty).
+    allow_none : bool
+        Whether ``{"tool": "none"}`` (reply instead) is allowed.
+
+    Returns
+    -------
+    dict: ``{"anyOf": [...]}``, one branch per tool plus the optional "none" branch;
+    free string arguments are bounded to :data:`MAX_ARGUMENT_CHARS`, and each tool's
+    ``$defs`` references are inlined (:func:`_inline_refs`).
+    """
+    branches: list[dict[str, Any]] = [
+        {
+            "type": "object",
+            "properties": {"tool": {"const": t.name}, "arguments": _bounded(_inline_refs(t.parameters or {"type": "object"}))},
+            "required": ["tool", "arguments"],
+            "additionalProperties": False,
+        }
+        for t in tools
+    ]
+    if allow_none:
+        branches.append(
+            {"type": "object", "properties": {"tool": {"const": "none"}}, "required": ["tool"], "additionalProperties": False}
+        )
+    return {"anyOf": branches}
+
+
+def _decision_prompt(tools: Sequence[ToolSpec]) -> str:
+    """The decision pass's system message.
+
+    Of the wordings tried on SmolLM2-135M (benchmarks/chat.py's prompt set),
+    this one picked right most often; the model still leans to "none".
+    """
+    lines = ["You can call these tools:"]
+    for t in tools:
+        props = (t.parameters or {}).get("properties", {})
+        lines.append(f"- {t.name}: {t.description.strip()} Arguments: {json.dumps(props)}")
+    # The same words with or without the "none" branch: when a call is required,
+    # the schema alone removes "none" (wording it differently made choices worse).
+    lines.append('If a tool helps answer the user, answer with the tool call as JSON. Otherwise answer {"tool": "none"}.')
+    return "\n".join(lines)
