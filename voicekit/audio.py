@@ -22,10 +22,9 @@ import numpy as np
 import numpy.typing as npt
 import soundfile as sf
 
+from ._decode import check_rate, decode_av, decode_soundfile, describe_bytes, short_error
 from .errors import AudioFormatError, EmptyAudioError
 from .formats import (
-    MAX_SAMPLE_RATE,
-    MIN_SAMPLE_RATE,
     REALTIME_SAMPLE_RATE,
     float_to_int16,
     int16_to_float,
@@ -59,20 +58,6 @@ _MP3_RATES = (8_000, 11_025, 12_000, 16_000, 22_050, 24_000, 32_000, 44_100, 48_
 # Sample rates AAC supports, in Hz (ISO/IEC 14496-3 sampling frequency index).
 _AAC_RATES = (7_350, 8_000, 11_025, 12_000, 16_000, 22_050, 24_000, 32_000, 44_100, 48_000,
               64_000, 88_200, 96_000)
-
-
-def _check_rate(sample_rate: Any) -> int:
-    if isinstance(sample_rate, bool) or not isinstance(sample_rate, (int, np.integer)):
-        raise AudioFormatError(
-            f"expected sample_rate as an int in Hz, got {type(sample_rate).__name__} {sample_rate!r}"
-        )
-    rate = int(sample_rate)
-    if not MIN_SAMPLE_RATE <= rate <= MAX_SAMPLE_RATE:
-        raise AudioFormatError(
-            f"expected a sample rate between {MIN_SAMPLE_RATE} and {MAX_SAMPLE_RATE} Hz, "
-            f"got {rate} Hz"
-        )
-    return rate
 
 
 @dataclass(frozen=True, eq=False)
@@ -110,7 +95,7 @@ class Clip:
                 "expected samples of shape (n_frames,) or (n_frames, n_channels), "
                 f"got shape {samples.shape}"
             )
-        rate = _check_rate(self.sample_rate)
+        rate = check_rate(self.sample_rate)
         if samples.flags.writeable or samples.base is not None:
             # Own the data: a read-only view of a writeable array could still change.
             samples = samples.copy()
@@ -181,7 +166,7 @@ class Clip:
         """
         import soxr
 
-        target = _check_rate(sample_rate)
+        target = check_rate(sample_rate)
         if target == self.sample_rate:
             return self
         if self.n_frames == 0:
@@ -251,20 +236,20 @@ class Clip:
         if sample_rate is not None:
             return cls.from_pcm16(raw, sample_rate, channels=channels, name=name)
         try:
-            clip = _decode_soundfile(raw)
+            clip = cls(*decode_soundfile(raw))
         except AudioFormatError as exc:
             raise AudioFormatError(f"{exc} in {name}") from None
         except sf.LibsndfileError as sf_error:
             try:
-                clip = _decode_av(raw)
+                clip = cls(*decode_av(raw))
             except AudioFormatError as exc:
                 raise AudioFormatError(f"{exc} in {name}") from None
             except Exception as av_error:
                 raise AudioFormatError(
                     f"expected a WAV, FLAC, MP3, OGG or WebM audio file in {name}, "
-                    f"got {_describe(raw)} ({len(raw)} bytes) that no decoder reads: "
+                    f"got {describe_bytes(raw)} ({len(raw)} bytes) that no decoder reads: "
                     f"libsndfile says {str(sf_error).split(': ', 1)[-1]!r}; "
-                    f"FFmpeg says {_short(av_error)!r}"
+                    f"FFmpeg says {short_error(av_error)!r}"
                 ) from av_error
         if clip.n_frames == 0:
             raise EmptyAudioError(
@@ -286,7 +271,7 @@ class Clip:
         EmptyAudioError
             If ``data`` is empty.
         """
-        rate = _check_rate(sample_rate)
+        rate = check_rate(sample_rate)
         if isinstance(channels, bool) or not isinstance(channels, int) or channels < 1:
             raise AudioFormatError(f"expected channels as an int >= 1, got {channels!r}")
         frame_bytes = 2 * channels
@@ -389,42 +374,6 @@ class Clip:
 
 
 # ---------------------------------------------------------------------- helpers
-def _decode_soundfile(raw: bytes) -> Clip:
-    with sf.SoundFile(io.BytesIO(raw)) as f:
-        rate = _check_rate(f.samplerate)
-        dtype = "int16" if f.subtype == "PCM_16" else "float32"
-        samples = f.read(dtype=dtype, always_2d=True)
-    if samples.shape[1] == 1:
-        samples = samples[:, 0]
-    return Clip(np.ascontiguousarray(samples), rate)
-
-
-def _decode_av(raw: bytes) -> Clip:
-    import av
-
-    chunks: list[npt.NDArray[np.float32]] = []
-    with av.open(io.BytesIO(raw), mode="r") as container:
-        if not container.streams.audio:
-            raise AudioFormatError(
-                f"expected an audio stream, got a {container.format.name} container with none"
-            )
-        stream = container.streams.audio[0]
-        channels = stream.codec_context.channels or 1
-        layout = "mono" if channels == 1 else "stereo"
-        channels = min(channels, 2)
-        rate = _check_rate(stream.codec_context.sample_rate or stream.rate)
-        resampler = av.AudioResampler(format="flt", layout=layout, rate=rate)
-        for frame in container.decode(stream):
-            for out in resampler.resample(frame):
-                chunks.append(np.asarray(out.to_ndarray(), np.float32).reshape(-1, channels))
-        for out in resampler.resample(None):
-            chunks.append(np.asarray(out.to_ndarray(), np.float32).reshape(-1, channels))
-    samples = np.concatenate(chunks) if chunks else np.zeros((0, channels), np.float32)
-    if channels == 1:
-        samples = samples[:, 0]
-    return Clip(np.ascontiguousarray(samples, dtype=np.float32), rate)
-
-
 def _encode_av(clip: Clip, fmt: str) -> bytes:
     import av
 
@@ -448,19 +397,3 @@ def _encode_av(clip: Clip, fmt: str) -> bytes:
         for packet in stream.encode(None):
             out.mux(packet)
     return buf.getvalue()
-
-
-def _describe(raw: bytes) -> str:
-    head = raw[:12]
-    if head[:4] == b"RIFF" and head[8:12] == b"WAVE":
-        return "a WAV file whose header is broken"
-    if head[:4] in (b"fLaC", b"OggS") or head[:3] == b"ID3":
-        return "a damaged audio file"
-    if head.lstrip()[:1] in (b"{", b"<") or all(32 <= b < 127 or b in (9, 10, 13) for b in head):
-        return f"text, not audio (starts {raw[:16]!r})"
-    return f"unrecognised bytes (starts {raw[:8].hex(' ')})"
-
-
-def _short(exc: BaseException) -> str:
-    text = str(exc)
-    return text.split("] ", 1)[-1].split(": '", 1)[0] if text else type(exc).__name__

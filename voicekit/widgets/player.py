@@ -17,7 +17,8 @@ import numpy as np
 import numpy.typing as npt
 import traitlets
 
-from ..audio import Clip, _check_rate
+from .._decode import check_rate as _check_rate
+from ..audio import Clip
 from ..errors import AudioFormatError
 from ..formats import REALTIME_SAMPLE_RATE
 from ._base import CSS, HERE, logger, new_uid

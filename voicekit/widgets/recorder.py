@@ -26,7 +26,8 @@ import anywidget
 import numpy as np
 import traitlets
 
-from ..audio import Clip, _check_rate
+from .._decode import check_rate as _check_rate
+from ..audio import Clip
 from ..errors import AudioFormatError, MicrophoneError
 from ..formats import REALTIME_SAMPLE_RATE
 from ._base import CSS, HERE, CallbackHandle, Callbacks, logger, new_uid, pcm16_from_buffer
