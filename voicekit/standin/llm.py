@@ -46,6 +46,7 @@ from ._integrity import verify
 from .llm_types import LLMUsage, TextDelta, ToolCall, ToolSpec, Turn
 from .tool_choice import (
     _decision_prompt,
+    decide_or_stream,
     tool_choice_schema,
 )
 
@@ -387,28 +388,8 @@ class LLMEngine:
             If ``tool_choice`` names a tool that is not in ``tools``.
         """
         usage = usage if usage is not None else LLMUsage()
-        after_tool = bool(turns) and turns[-1].role == "tool"
-        if tools and tool_choice not in (None, "none") and not (tool_choice == "auto" and after_tool):
-            if tool_choice in ("auto", "required"):
-                choices = list(tools)
-            else:
-                choices = [t for t in tools if t.name == tool_choice]
-                if not choices:
-                    raise ValueError(f"tool_choice names {tool_choice!r}, expected one of {[t.name for t in tools]}")
-            import time
-
-            start = time.perf_counter()
-            call = self.decide(turns, choices, required=tool_choice != "auto", seed=seed, usage=usage)
-            if call is not None:
-                usage.finish_reason = "tool_calls"
-                usage.ttft_s = time.perf_counter() - start
-                yield call
-                return
-        for text in self.stream(
-            turns, max_tokens=max_tokens, temperature=temperature, seed=seed, usage=usage, stop=stop,
-            options=options,
-        ):
-            yield TextDelta(text)
+        yield from decide_or_stream(self, turns, tools, tool_choice, usage, seed=seed, max_tokens=max_tokens,
+                                    temperature=temperature, stop=stop, options=options)
 
 
 def _for_template(turns: Sequence[Turn]) -> list[Turn]:

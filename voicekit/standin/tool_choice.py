@@ -4,12 +4,13 @@ for an upstream) and its system prompt."""
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+import time
+from collections.abc import Iterator, Sequence
 from typing import Any
 
-from .llm_types import ToolSpec
+from .llm_types import LLMUsage, TextDelta, ToolCall, ToolSpec, Turn
 
-__all__ = ["MAX_ARGUMENT_CHARS", "tool_choice_schema"]
+__all__ = ["MAX_ARGUMENT_CHARS", "decide_or_stream", "tool_choice_schema"]
 
 
 MAX_ARGUMENT_CHARS = 120
@@ -102,3 +103,35 @@ def _decision_prompt(tools: Sequence[ToolSpec]) -> str:
     # the schema alone removes "none" (wording it differently made choices worse).
     lines.append('If a tool helps answer the user, answer with the tool call as JSON. Otherwise answer {"tool": "none"}.')
     return "\n".join(lines)
+
+
+def decide_or_stream(
+    model: Any, turns: Sequence[Turn], tools: Sequence[ToolSpec], tool_choice: str | None, usage: LLMUsage,
+    *, seed: int | None, **stream_args: Any,
+) -> Iterator[TextDelta | ToolCall]:
+    """One turn of ``model`` (``decide`` and ``stream`` as :class:`.llm.LLMEngine`'s): the
+    decision pass when tools may be called, then its call, or else the streamed reply.
+
+    ``tool_choice``: ``"auto"``, ``"required"``, ``"none"``/None, or a tool's name. Right
+    after a tool result, ``"auto"`` replies without a decision. The call's time goes to
+    ``usage.ttft_s``.
+
+    Raises
+    ------
+    ValueError
+        If ``tool_choice`` names a tool that is not in ``tools``.
+    """
+    after_tool = bool(turns) and turns[-1].role == "tool"
+    if tools and tool_choice not in (None, "none") and not (tool_choice == "auto" and after_tool):
+        choices = list(tools) if tool_choice in ("auto", "required") else [t for t in tools if t.name == tool_choice]
+        if not choices:
+            raise ValueError(f"tool_choice names {tool_choice!r}, expected one of {[t.name for t in tools]}")
+        start = time.perf_counter()
+        call = model.decide(turns, choices, required=tool_choice != "auto", seed=seed, usage=usage)
+        if call is not None:
+            usage.finish_reason = "tool_calls"
+            usage.ttft_s = time.perf_counter() - start
+            yield call
+            return
+    for text in model.stream(turns, seed=seed, usage=usage, **stream_args):
+        yield TextDelta(text)

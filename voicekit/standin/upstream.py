@@ -63,6 +63,7 @@ from .llm import (
     tool_choice_schema,
 )
 from .llm_config import NO_KEY, LLMConfig
+from .tool_choice import decide_or_stream
 
 __all__ = ["UpstreamLLM", "to_messages"]
 
@@ -319,15 +320,5 @@ class UpstreamLLM:
                     yield first
                     yield from native
                 return
-        if wants_tools and not (tool_choice == "auto" and turns and turns[-1].role == "tool"):
-            choices = list(tools) if tool_choice in ("auto", "required") else [t for t in tools if t.name == tool_choice]
-            start = time.perf_counter()
-            call = self.decide(turns, choices, required=tool_choice != "auto", seed=seed, usage=usage)
-            if call is not None:
-                usage.finish_reason = "tool_calls"
-                usage.ttft_s = time.perf_counter() - start
-                yield call
-                return
-        for text in self.stream(turns, max_tokens=max_tokens, temperature=temperature, seed=seed, usage=usage,
-                                stop=stop, options=options):
-            yield TextDelta(text)
+        yield from decide_or_stream(self, turns, tools, tool_choice, usage, seed=seed, max_tokens=max_tokens,
+                                    temperature=temperature, stop=stop, options=options)
