@@ -6,8 +6,7 @@ import jsonschema
 import pytest
 
 from voicekit.errors import StandinError
-from voicekit.standin.chat import AudioStore, _sentences
-from voicekit.standin.llm import (
+from voicekit.standin.engines.llm import (
     DEFAULT_SYSTEM_PROMPT,
     GGUF_ENV,
     ToolSpec,
@@ -16,6 +15,7 @@ from voicekit.standin.llm import (
     default_gguf,
     tool_choice_schema,
 )
+from voicekit.standin.routes.chat import AudioStore, _sentences
 
 WEATHER = ToolSpec("get_weather", "Weather for a city.", {
     "type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"],
@@ -109,7 +109,7 @@ def test_default_model_is_the_pinned_smollm2_file(monkeypatch):
 
 
 def test_a_file_that_is_not_gguf_fails_clearly(monkeypatch, tmp_path):
-    from voicekit.standin.llm import LLMEngine
+    from voicekit.standin.engines.llm import LLMEngine
 
     fake = tmp_path / "notes.gguf"
     fake.write_text("not a model")
@@ -119,7 +119,7 @@ def test_a_file_that_is_not_gguf_fails_clearly(monkeypatch, tmp_path):
 
 
 def test_voicekit_llm_gguf_loads_another_model_file(monkeypatch, tmp_path):
-    from voicekit.standin.llm import LLMEngine
+    from voicekit.standin.engines.llm import LLMEngine
 
     monkeypatch.delenv(GGUF_ENV, raising=False)
     other = tmp_path / "my-model.gguf"

@@ -10,13 +10,7 @@ import pytest
 
 from voicekit import samples
 from voicekit.audio import Clip
-from voicekit.samples import (
-    DATA_DIR,
-    load_sample,
-    sample_names,
-    sample_path,
-    sample_transcripts,
-)
+from voicekit.samples import DATA_DIR, load_sample, sample_names, sample_path, sample_transcripts
 
 SHIPPED = [
     "cards_001.wav",

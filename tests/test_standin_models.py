@@ -10,7 +10,7 @@ from openai.types.audio.speech_model import SpeechModel
 from openai.types.audio_model import AudioModel
 
 from voicekit.errors import StandinError
-from voicekit.standin import _integrity
+from voicekit.standin.engines import _integrity
 
 
 def test_models_list_has_every_sdk_audio_model(client):

@@ -675,7 +675,7 @@ def test_auto_truncation_drops_the_oldest_turns_to_fit_the_context(rt: Wire) -> 
 
 
 def test_drop_oldest_turns_keeps_the_instructions_and_starts_at_a_user_turn() -> None:
-    from voicekit.standin.llm import Turn
+    from voicekit.standin.engines.llm import Turn
     from voicekit.standin.realtime.response import drop_oldest_turns
 
     turns = [Turn("system", "be brief"), Turn("user", "a"), Turn("assistant", "b"), Turn("user", "c"),

@@ -443,8 +443,8 @@ class ScriptedEngines:
 
 
 def test_run_response_yields_checked_events_and_stores_the_result():
-    from voicekit.standin.llm import TextDelta, ToolCall
-    from voicekit.standin.responses import ResponseStore, run_response
+    from voicekit.standin.engines.llm import TextDelta, ToolCall
+    from voicekit.standin.routes.responses import ResponseStore, run_response
 
     store = ResponseStore(max_items=2)
     llm = ScriptedLLM(TextDelta("Hel"), TextDelta("lo."))
@@ -468,8 +468,8 @@ def test_run_response_yields_checked_events_and_stores_the_result():
 def test_stream_response_runs_in_a_worker_thread_and_ends_incomplete_at_the_cap():
     import asyncio
 
-    from voicekit.standin.llm import TextDelta
-    from voicekit.standin.responses import ResponseStore, stream_response
+    from voicekit.standin.engines.llm import TextDelta
+    from voicekit.standin.routes.responses import ResponseStore, stream_response
 
     async def collect() -> list[dict[str, Any]]:
         llm = ScriptedLLM(TextDelta("a"), TextDelta("b"), finish="length")
@@ -496,7 +496,7 @@ def test_an_engine_fault_mid_stream_ends_in_response_failed_not_a_dropped_connec
     from openai import OpenAI
 
     from voicekit.standin import StandinServer
-    from voicekit.standin.llm import TextDelta
+    from voicekit.standin.engines.llm import TextDelta
 
     class Broken:
         name = description = "a model that fails after one piece"

@@ -1,4 +1,4 @@
-"""Engine scheduling (voicekit.standin.scheduling): the priority lock, and abandoned streams stopping.
+"""Engine scheduling (voicekit.standin.engines.scheduling): the priority lock, and abandoned streams stopping.
 
 The lock tests run threads against a :class:`PriorityLock` alone. The stream
 test counts, on the session stand-in's real llama.cpp server, how many chunks
@@ -17,7 +17,7 @@ import httpx
 import pytest
 from openai import OpenAI
 
-from voicekit.standin.scheduling import (
+from voicekit.standin.engines.scheduling import (
     BATCH,
     INTERACTIVE,
     Activity,

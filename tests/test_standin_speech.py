@@ -10,7 +10,7 @@ import pytest
 
 from voicekit.audio import Clip
 from voicekit.metrics import wer
-from voicekit.standin.speech import OPENAI_VOICES, VOICE_VARIANTS
+from voicekit.standin.engines.synthesis import OPENAI_VOICES, VOICE_VARIANTS
 
 TEXT = "The quick brown fox jumps over the lazy dog."
 
@@ -118,7 +118,7 @@ def test_malformed_json_is_400_and_server_stays_up(standin_server, client):
 
 
 def test_split_first_clause_only_cuts_a_long_first_sentence():
-    from voicekit.standin.speech import split_first_clause
+    from voicekit.standin.engines.synthesis import split_first_clause
 
     assert split_first_clause("Short one. Then another, with a comma.") == ["Short one. Then another, with a comma."]
     long = "When the first sentence runs on for quite a while, as this one does, it is cut early. Rest."
@@ -132,7 +132,7 @@ def test_split_first_clause_only_cuts_a_long_first_sentence():
 
 def test_bounded_pieces_caps_piper_input_and_keeps_every_word() -> None:
     """No sentence over MAX_PIECE_CHARS reaches Piper (its memory arena keeps the peak), and no word is lost."""
-    from voicekit.standin.speech import MAX_PIECE_CHARS, bounded_pieces
+    from voicekit.standin.engines.synthesis import MAX_PIECE_CHARS, bounded_pieces
 
     listing = " ".join(f"item {k} is the {k}th thing" for k in range(40)) + ". Short one. And another!"
     pieces = bounded_pieces(listing)

@@ -1,4 +1,4 @@
-"""An upstream LLM behind the stand-in (:mod:`voicekit.standin.upstream`), with no external server.
+"""An upstream LLM behind the stand-in (:mod:`voicekit.standin.engines.upstream`), with no external server.
 
 The upstream is the session's stand-in (``standin_server``: SmolLM2 on llama.cpp,
 reached over HTTP like Ollama or ``llama-server``); the *front* is a second
@@ -28,11 +28,11 @@ from with_upstream import engines_of, front_engines
 from voicekit.errors import StandinError
 from voicekit.standin import StandinServer
 from voicekit.standin.engines import Engines
+from voicekit.standin.engines.llm import ToolSpec, Turn
+from voicekit.standin.engines.llm_config import LLMConfig, export_flags
+from voicekit.standin.engines.upstream import UpstreamLLM, to_messages
 from voicekit.standin.live.delegation import wants_delegation
-from voicekit.standin.llm import ToolSpec, Turn
-from voicekit.standin.llm_config import LLMConfig, export_flags
 from voicekit.standin.models import LLM_FIELD
-from voicekit.standin.upstream import UpstreamLLM, to_messages
 
 KEY = "test-upstream-secret-4f1c9e"  # not an OpenAI-shaped key: the scrub must not rely on a prefix
 """The upstream key every front is given: it must never reach a client or a log line."""

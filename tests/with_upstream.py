@@ -20,8 +20,8 @@ from typing import Any
 
 from voicekit.standin import StandinServer
 from voicekit.standin.engines import Engines
-from voicekit.standin.llm_config import LLMConfig
-from voicekit.standin.upstream import UpstreamLLM
+from voicekit.standin.engines.llm_config import LLMConfig
+from voicekit.standin.engines.upstream import UpstreamLLM
 
 
 def engines_of(server: StandinServer) -> Engines:

@@ -40,7 +40,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "serve" and args.threads is not None:
         if args.threads < 1:
             parser.error(f"--threads: expected a positive number of CPU threads, got {args.threads}")
-        os.environ["VOICEKIT_THREADS"] = str(args.threads)  # read by the engines (standin.scheduling); a --detach child inherits it
+        os.environ["VOICEKIT_THREADS"] = str(args.threads)  # read by the engines (standin.engines.scheduling); a --detach child inherits it
     if args.command == "serve":  # the guards read these too, so a --detach child gets the flags
         for values, name in ((args.allowed_host, "VOICEKIT_ALLOWED_HOSTS"), (args.allowed_origin, "VOICEKIT_ALLOWED_ORIGINS")):
             if values:
@@ -57,7 +57,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"voicekit serve: {exc}", file=sys.stderr)
             return 2
         from .errors import StandinError
-        from .standin.llm_config import export_flags
+        from .standin.engines.llm_config import export_flags
 
         try:
             print(f"voicekit serve: LLM: {export_flags(args)}", file=sys.stderr, flush=True)

@@ -100,11 +100,11 @@ def _describe(rt: _runtime.Runtime) -> str:
 
 
 def _export_llm_flags(args: argparse.Namespace) -> None:
-    """``voicekit.standin.llm_config.export_flags`` (issue 17), when that module and its flags exist."""
+    """``voicekit.standin.engines.llm_config.export_flags`` (issue 17), when that module and its flags exist."""
     if not hasattr(args, "llm_base_url"):
         return
     try:
-        from .standin.llm_config import export_flags
+        from .standin.engines.llm_config import export_flags
     except ImportError:  # a light install: the start itself will say what to install
         return
     export_flags(args)

@@ -24,11 +24,7 @@ import soundfile as sf
 
 from ._decode import check_rate, decode_av, decode_soundfile, describe_bytes, short_error
 from .errors import AudioFormatError, EmptyAudioError
-from .formats import (
-    REALTIME_SAMPLE_RATE,
-    float_to_int16,
-    int16_to_float,
-)
+from .formats import REALTIME_SAMPLE_RATE, float_to_int16, int16_to_float
 
 if TYPE_CHECKING:
     from IPython.display import Audio as IPythonAudio

@@ -22,13 +22,14 @@ from starlette.responses import JSONResponse
 from starlette.routing import WebSocketRoute
 from starlette.websockets import WebSocket
 
-from . import chat, live, models, realtime, responses, speech, transcriptions
+from . import live, models, realtime
 from .access.auth import TokenAuth, TokenCheck
 from .access.guards import MAX_JSON_BODY_BYTES, Guards
 from .access.identity import IDENTITY_PATH, Identity
 from .access.identity import routes as identity_routes
 from .engines import Engines
 from .errors import OpenAIError, error_response, handle_openai_error
+from .routes import chat, responses, speech, transcriptions
 
 __all__ = ["create_app"]
 

@@ -1,7 +1,7 @@
 """Responses delegation: the Live session runs the stand-in's own Responses engine.
 
 With ``session.delegation`` of type ``responses``, a delegated request runs
-:func:`voicekit.standin.responses.run_response` with the configured backend
+:func:`voicekit.standin.routes.responses.run_response` with the configured backend
 settings (``openai.types.live.ResponsesDelegationConfig``: ``model``,
 ``instructions``, ``tools``, ``tool_choice``, ``max_output_tokens``,
 ``parallel_tool_calls``, ``reasoning``, ``text``) and the conversation so far
@@ -32,8 +32,8 @@ import logging
 from typing import Any
 
 from ..errors import OpenAIError
-from ..responses import run_response
-from ..responses._run import response_store as _store
+from ..routes.responses import response_store as _store
+from ..routes.responses import run_response
 from .delegation import Delegation
 from .errors import LiveError, error_event, new_id, unsupported
 from .replies import cancel_acknowledgements, speak_context

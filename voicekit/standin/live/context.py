@@ -1,7 +1,7 @@
 """What the Live model knows: instructions, startup history, speech both ways, appended context.
 
 The session keeps one ordered list of :class:`Entry` values and renders it as
-:class:`~voicekit.standin.llm.Turn` values for the LLM. Kinds and how the
+:class:`~voicekit.standin.engines.llm.Turn` values for the LLM. Kinds and how the
 small model reads them:
 
 ==============  =====================================================  ====================
@@ -26,7 +26,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..llm import Turn
+from ..engines.llm import Turn
 
 __all__ = ["Context", "Entry"]
 

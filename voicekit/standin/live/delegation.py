@@ -3,7 +3,7 @@
 The decision
 ------------
 :func:`wants_delegation` first runs the stand-in's grammar-constrained tool
-decision pass (:meth:`voicekit.standin.llm.LLMEngine.decide`, the pass the
+decision pass (:meth:`voicekit.standin.engines.llm.LLMEngine.decide`, the pass the
 chat endpoint uses for ``tool_choice="auto"``) with one tool,
 :data:`DELEGATE_TOOL_NAME`, described by the session's delegation rules. The
 rules are the sentences of the frontend instructions (and of
@@ -36,7 +36,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from ..llm import LanguageModel, ToolSpec, Turn
+from ..engines.llm import LanguageModel, ToolSpec, Turn
 
 __all__ = ["ACK_INSTRUCTION", "DELEGATE_TOOL_NAME", "Delegation", "delegation_rules", "rule_matches",
            "wants_delegation"]

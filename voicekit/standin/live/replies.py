@@ -19,7 +19,7 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from ..llm import Turn
+from ..engines.llm import Turn
 from ..realtime.headstart import HeadStart
 from .delegation import ACK_INSTRUCTION, Delegation, delegation_rules, wants_delegation
 from .errors import new_id

@@ -34,9 +34,9 @@ import numpy.typing as npt
 from ...formats import REALTIME_SAMPLE_RATE
 from ...phrases import speakable
 from ..engines import Engines
-from ..llm import LLMUsage, Turn
+from ..engines.llm import LLMUsage, Turn
+from ..engines.synthesis import synthesize_pcm
 from ..realtime.headstart import HeadStart
-from ..speech import synthesize_pcm
 
 __all__ = ["CHUNK_MS", "LEAD_MS", "Utterance"]
 

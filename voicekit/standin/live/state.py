@@ -22,7 +22,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from ...formats import REALTIME_SAMPLE_RATE
 from ..engines import Engines
-from ..llm import N_CTX
+from ..engines.llm import N_CTX
 from .context import Context
 from .delegation import Delegation
 from .errors import WITHOUT_EVENT_ID, LiveError, error_event, new_id

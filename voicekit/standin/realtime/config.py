@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from ..llm import ToolSpec
+from ..engines.llm import ToolSpec
 from .conversation import Item
 
 __all__ = [

@@ -27,7 +27,7 @@ import numpy as np
 import numpy.typing as npt
 
 from ...formats import REALTIME_SAMPLE_RATE
-from ..llm import Turn
+from ..engines.llm import Turn
 from .events import RealtimeProtocolError, new_id
 
 __all__ = ["Conversation", "Item"]

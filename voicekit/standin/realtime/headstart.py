@@ -30,8 +30,9 @@ import numpy.typing as npt
 
 from ...formats import REALTIME_SAMPLE_RATE
 from ...phrases import speakable
-from ..llm import LanguageModel, LLMUsage, TextDelta, ToolCall, ToolSpec, Turn
-from ..speech import PiperEngine, synthesize_pcm
+from ..engines.llm import LanguageModel, LLMUsage, TextDelta, ToolCall, ToolSpec, Turn
+from ..engines.synthesis import synthesize_pcm
+from ..routes.speech import PiperEngine
 
 __all__ = ["HeadStart"]
 

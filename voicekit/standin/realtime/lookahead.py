@@ -32,7 +32,7 @@ from ...audio import Clip
 from ...formats import REALTIME_SAMPLE_RATE
 from ...vad import TurnDetector
 from ..engines import Engines, SttResult
-from ..llm import Turn
+from ..engines.llm import Turn
 from .config import ResponseConfig, reply_max_tokens, speech_of
 from .conversation import Conversation
 from .headstart import HeadStart

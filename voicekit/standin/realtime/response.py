@@ -6,7 +6,7 @@ the reply; every complete sentence goes to Piper at once, and its audio
 ``response.output_audio.delta`` events while the LLM is still writing, so the
 first audio leaves long before the reply is finished. A long first sentence is
 spoken from its first comma. Tools use the constrained-JSON decision pass of
-:meth:`voicekit.standin.llm.LLMEngine.respond`.
+:meth:`voicekit.standin.engines.llm.LLMEngine.respond`.
 
 Event order for an audio reply (OpenAI API reference, "Realtime server
 events"): ``response.created``, ``response.output_item.added``,
@@ -20,7 +20,7 @@ Text-only replies use ``response.output_text.*``; tool calls a
 
 ``response.done`` carries ``status`` (completed, cancelled, incomplete or
 failed) and real ``usage``: the LLM's own token counts, with audio counted at
-50 tokens per second in and out, as in :mod:`voicekit.standin.chat`.
+50 tokens per second in and out, as in :mod:`voicekit.standin.routes.chat`.
 """
 
 from __future__ import annotations
@@ -37,9 +37,9 @@ import numpy.typing as npt
 from ...formats import REALTIME_SAMPLE_RATE
 from ...phrases import speakable
 from ..engines import Engines, audio_tokens
+from ..engines.llm import ContextLengthError, LLMUsage, TextDelta, ToolCall, Turn
+from ..engines.synthesis import synthesize_pcm
 from ..errors import UpstreamError
-from ..llm import ContextLengthError, LLMUsage, TextDelta, ToolCall, Turn
-from ..speech import synthesize_pcm
 from .config import ResponseConfig, reply_max_tokens, speech_of
 from .conversation import Conversation, Item
 from .events import RealtimeProtocolError, error_event, new_id

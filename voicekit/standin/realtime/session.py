@@ -35,7 +35,7 @@ from openai import BaseModel
 from openai.types.realtime import RealtimeSessionCreateRequest
 
 from ...formats import REALTIME_SAMPLE_RATE
-from ..speech import OPENAI_VOICES, VOICE_VARIANTS
+from ..engines.synthesis import OPENAI_VOICES, VOICE_VARIANTS
 from .events import RealtimeProtocolError, new_id
 
 __all__ = [

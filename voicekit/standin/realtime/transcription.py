@@ -12,7 +12,7 @@ Events for each committed turn: ``input_audio_buffer.committed``,
 with one ``input_audio`` part whose transcript is still null), then
 ``conversation.item.input_audio_transcription.delta`` as Whisper decodes
 each segment, then ``...completed`` with the whole transcript and ``usage``
-(tokens: 50 audio tokens per second, as in :mod:`voicekit.standin.chat`, plus
+(tokens: 50 audio tokens per second, as in :mod:`voicekit.standin.routes.chat`, plus
 the prompt's Whisper tokens; for ``whisper-1``, billed by time, the audio's
 duration in seconds, as ``POST /v1/audio/transcriptions`` reports it). Turns are transcribed in commit order.
 
@@ -44,7 +44,7 @@ from openai.types.realtime.audio_transcription import AudioTranscription
 from ...audio import Clip
 from ...formats import REALTIME_SAMPLE_RATE
 from ..engines import Engines, SttResult, SttSegment, audio_tokens
-from ..transcriptions import BEAM_SIZES
+from ..models import BEAM_SIZES
 from .conversation import Item
 from .events import RealtimeProtocolError
 from .session import PCM_FORMAT, check_request, merge_patch, refuse_identity, session_identity
@@ -73,7 +73,7 @@ TRANSCRIPTION_SESSION_MODELS: tuple[str, ...] = tuple(m for m in _SDK_MODELS if 
 """The SDK's ``AudioTranscription.model`` names, all on Whisper ``tiny.en``; diarization is not offered."""
 
 BEAM_WIDTHS: dict[str, int] = {**BEAM_SIZES, "gpt-realtime-whisper": 1, "gpt-live-transcribe": 1}
-"""Whisper beam width per model: the HTTP endpoint's (:data:`..transcriptions.BEAM_SIZES`),
+"""Whisper beam width per model: the HTTP endpoint's (:data:`..models.BEAM_SIZES`),
 and greedy for the two live models too; others use the engine's 5."""
 
 _TURN_DEFAULTS: dict[str, dict[str, Any]] = {

@@ -19,10 +19,10 @@ from typing import Any
 
 from starlette.concurrency import iterate_in_threadpool
 
+from ...engines import Engines
+from ...engines.llm import Turn
+from ...errors import OpenAIError
 from .._wire import bad
-from ..engines import Engines
-from ..errors import OpenAIError
-from ..llm import Turn
 from ._input import ResponseRequest, items_to_turns, parse_request
 from ._stream import response_events
 

@@ -46,10 +46,10 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route, WebSocketRoute
 
+from ...engines import Engines
+from ...engines.scheduling import ClosingStreamingResponse
+from ...errors import UPSTREAM_STATUS, OpenAIError
 from .._wire import bad
-from ..engines import Engines
-from ..errors import UPSTREAM_STATUS, OpenAIError
-from ..scheduling import ClosingStreamingResponse
 from ._input import parse_request
 from ._run import (
     MAX_STORED,

@@ -28,7 +28,7 @@ from typing import Any
 from starlette.concurrency import iterate_in_threadpool
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
-from ..errors import OpenAIError
+from ...errors import OpenAIError
 from ._input import parse_request
 from ._run import StoredResponse, response_store, run_parsed
 

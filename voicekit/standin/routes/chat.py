@@ -59,8 +59,13 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from ..audio import Clip
-from ..formats import REALTIME_SAMPLE_RATE
+from ...audio import Clip
+from ...formats import REALTIME_SAMPLE_RATE
+from ..engines import Engines, audio_tokens
+from ..engines.llm import ContextLengthError, LLMUsage, ToolCall
+from ..engines.scheduling import ClosingStreamingResponse
+from ..engines.synthesis import synthesize_pcm
+from ..errors import OpenAIError, UpstreamError
 from ._chat_input import (
     AUDIO_OUTPUT_FORMATS,
     INPUT_AUDIO_FORMATS,
@@ -70,15 +75,6 @@ from ._chat_input import (
 )
 from ._upload import sse
 from ._wire import dump
-from .engines import Engines, audio_tokens
-from .errors import OpenAIError, UpstreamError
-from .llm import (
-    ContextLengthError,
-    LLMUsage,
-    ToolCall,
-)
-from .scheduling import ClosingStreamingResponse
-from .speech import synthesize_pcm
 
 __all__ = ["AUDIO_OUTPUT_FORMATS", "INPUT_AUDIO_FORMATS", "AudioStore", "routes"]
 

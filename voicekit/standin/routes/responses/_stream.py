@@ -31,11 +31,11 @@ from typing import Any
 
 from openai.types.responses import Response
 
-from ...errors import StandinError
+from ....errors import StandinError
+from ...engines import Engines
+from ...engines.llm import DEFAULT_MAX_TOKENS, ContextLengthError, LLMUsage, ToolCall, Turn
+from ...errors import UpstreamError
 from .._wire import dump
-from ..engines import Engines
-from ..errors import UpstreamError
-from ..llm import DEFAULT_MAX_TOKENS, ContextLengthError, LLMUsage, ToolCall, Turn
 from ._input import ResponseRequest, item_id
 
 log = logging.getLogger("voicekit.standin")

@@ -45,12 +45,12 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
+from ..engines import Engines, SttResult, SttSegment, audio_tokens, locked_steps
+from ..engines.scheduling import ClosingStreamingResponse, upload_priority
+from ..errors import OpenAIError, model_not_found
+from ..models import BEAM_SIZES, TRANSCRIPTION_MODELS, TRANSLATION_MODELS
 from ._upload import form_bool, form_float, form_list, form_str, read_audio_form, sse
 from ._wire import dump
-from .engines import Engines, SttResult, SttSegment, audio_tokens, locked_steps
-from .errors import OpenAIError, model_not_found
-from .models import TRANSCRIPTION_MODELS, TRANSLATION_MODELS
-from .scheduling import ClosingStreamingResponse, upload_priority
 
 __all__ = ["routes", "to_srt", "to_vtt"]
 
@@ -81,10 +81,6 @@ def to_vtt(segments: list[SttSegment]) -> str:
     return "WEBVTT\n\n" + "\n".join(cues)
 
 
-BEAM_SIZES: dict[str, int] = {"gpt-4o-mini-transcribe": 1}
-"""Whisper beam width per model (default: the engine's 5). ``gpt-4o-mini-transcribe``,
-the fast model, decodes greedily as Realtime turns do: RTF 0.11 instead of 0.16 on 2
-cores, the same WER (6.2%) on the recordings of ``../shared/audio``."""
 
 
 def _engines(request: Request) -> Engines:

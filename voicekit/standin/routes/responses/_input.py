@@ -27,8 +27,8 @@ from openai.types.responses import Response, response_create_params
 from openai.types.shared import ResponsesModel
 from pydantic import TypeAdapter, ValidationError
 
+from ...engines.llm import DEFAULT_MAX_TOKENS, DEFAULT_TEMPERATURE, ToolSpec, Turn
 from .._wire import bad, check_known, declared_params, number, positive_int
-from ..llm import DEFAULT_MAX_TOKENS, DEFAULT_TEMPERATURE, ToolSpec, Turn
 
 __all__ = ["RESPONSES_MODELS", "ResponseRequest", "item_id", "items_to_turns", "parse_request"]
 
@@ -285,7 +285,7 @@ def parse_request(body: Any) -> ResponseRequest:
         400 naming the field for anything malformed, unknown or not served offline;
         404 ``model_not_found`` for a model the Responses API does not know.
     """
-    from ..errors import model_not_found
+    from ...errors import model_not_found
 
     if not isinstance(body, dict):
         raise bad("expected a JSON object body", None, "invalid_json")

@@ -23,14 +23,14 @@ from typing import Any
 from openai.types.chat import ChatCompletionAudioParam, completion_create_params
 from openai.types.chat.chat_completion_content_part_input_audio_param import InputAudio
 
-from ..audio import Clip
-from ..errors import AudioFormatError, EmptyAudioError
+from ...audio import Clip
+from ...errors import AudioFormatError, EmptyAudioError
+from ..engines import Engines
+from ..engines.llm import DEFAULT_MAX_TOKENS, DEFAULT_TEMPERATURE, ToolSpec, Turn
+from ..engines.synthesis import OPENAI_VOICES
+from ..errors import model_not_found
+from ..models import CHAT_MODELS
 from ._wire import bad, check_known, declared_params, number, penalties
-from .engines import Engines
-from .errors import model_not_found
-from .llm import DEFAULT_MAX_TOKENS, DEFAULT_TEMPERATURE, ToolSpec, Turn
-from .models import CHAT_MODELS
-from .speech import OPENAI_VOICES
 
 __all__ = ["AUDIO_OUTPUT_FORMATS", "AUDIO_TTL_S", "CHAT_PARAMS", "INPUT_AUDIO_FORMATS", "AudioStore", "ChatRequest", "parse_chat_request"]
 

@@ -61,7 +61,7 @@ from typing import Any, TypeVar
 import numpy as np
 import numpy.typing as npt
 
-from ..audio import Clip
+from ...audio import Clip
 from ._integrity import verify
 from .llm import LanguageModel, LLMEngine
 from .llm_config import LLMConfig
@@ -350,7 +350,7 @@ class Engines:
         starts, so the first request of a session is not the slow one.
         """
         from ..vad import load_silero
-        from .llm import Turn
+        from .engines.llm import Turn
 
         rng = np.random.default_rng(0)
         noise = Clip((rng.standard_normal(16_000) * 300).astype(np.int16), 16_000)

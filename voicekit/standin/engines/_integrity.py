@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
-from ..errors import StandinError
+from ...errors import StandinError
 
 __all__ = ["PINNED_SHA256", "verify"]
 

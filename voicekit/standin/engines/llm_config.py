@@ -31,7 +31,7 @@ from collections.abc import Mapping, MutableMapping
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from ..errors import StandinError
+from ...errors import StandinError
 
 __all__ = ["API_KEY_ENV", "BASE_URL_ENV", "DEFAULT_TIMEOUT_S", "MODEL_ENV", "TIMEOUT_ENV", "TOOLS_ENV", "TOOL_MODES",
            "LLMConfig", "export_flags"]

@@ -49,7 +49,7 @@ from typing import Any
 import httpx2
 import openai
 
-from .errors import UpstreamError
+from ..errors import UpstreamError
 from .llm import (
     DEFAULT_MAX_TOKENS,
     DEFAULT_TEMPERATURE,

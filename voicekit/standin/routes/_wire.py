@@ -15,7 +15,7 @@ from typing import Any
 
 from openai import BaseModel
 
-from .errors import OpenAIError
+from ..errors import OpenAIError
 
 __all__ = ["bad", "check_known", "declared_params", "dump", "number", "penalties", "positive_int"]
 

@@ -7,10 +7,10 @@ import math
 from starlette.datastructures import FormData, UploadFile
 from starlette.requests import Request
 
-from ..audio import Clip
-from ..errors import AudioFormatError, EmptyAudioError
-from ..formats import MAX_UPLOAD_BYTES
-from .errors import OpenAIError
+from ...audio import Clip
+from ...errors import AudioFormatError, EmptyAudioError
+from ...formats import MAX_UPLOAD_BYTES
+from ..errors import OpenAIError
 
 __all__ = ["form_bool", "form_float", "form_list", "read_audio_form", "sse"]
 

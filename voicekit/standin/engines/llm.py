@@ -41,14 +41,10 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
-from ..errors import StandinError
+from ...errors import StandinError
 from ._integrity import verify
 from .llm_types import LLMUsage, TextDelta, ToolCall, ToolSpec, Turn
-from .tool_choice import (
-    _decision_prompt,
-    decide_or_stream,
-    tool_choice_schema,
-)
+from .tool_choice import _decision_prompt, decide_or_stream, tool_choice_schema
 
 __all__ = [
     "DEFAULT_MAX_TOKENS",

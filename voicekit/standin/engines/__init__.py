@@ -1,0 +1,25 @@
+"""The stand-in's engines, which routes and sessions call: Whisper (STT), Piper (TTS), the LLM and its scheduling.
+
+Modules: :mod:`.bundle` (:class:`Engines`, loaded once per server: Whisper and
+Piper wrappers, the LLM), :mod:`.synthesis` (Piper speech in OpenAI's voice
+variants, sentence by sentence), :mod:`.llm` (SmolLM2 on llama.cpp),
+:mod:`.upstream` (an OpenAI-compatible LLM instead), :mod:`.llm_config`,
+:mod:`.llm_types`, :mod:`.tool_choice` (constrained tool decisions) and
+:mod:`.scheduling` (thread budget, priority locks). Nothing here imports a
+route or a session.
+"""
+
+from .bundle import (
+    WHISPER_SAMPLE_RATE,
+    Engines,
+    PiperEngine,
+    SttResult,
+    SttSegment,
+    SttWord,
+    WhisperEngine,
+    audio_tokens,
+    locked_steps,
+)
+
+__all__ = ["WHISPER_SAMPLE_RATE", "Engines", "PiperEngine", "SttResult", "SttSegment", "SttWord", "WhisperEngine",
+           "audio_tokens", "locked_steps"]
