@@ -40,6 +40,7 @@ from starlette.routing import WebSocketRoute
 from starlette.websockets import WebSocket
 
 from ..engines import Engines
+from ..transport.links import WebSocketLink
 from .config import LIVE_MODELS
 from .connection import LiveConnection
 from .errors import LiveError, error_event
@@ -53,12 +54,12 @@ async def live(websocket: WebSocket) -> None:
     """Serve one Live connection until the client leaves or the session closes."""
     await websocket.accept()
     engines: Engines = websocket.app.state.engines
-    conn = LiveConnection(websocket, engines)
+    conn = LiveConnection(engines, websocket.app.state)
     if "model" in websocket.query_params:
         conn.emit(error_event(LiveError(
             "Do not pass the model as a URL query parameter: put it in session.start's session.model",
             code="invalid_request", param="model"), None))
-    await conn.serve(HANDLERS)
+    await conn.serve(WebSocketLink(websocket), HANDLERS)
 
 
 routes = [WebSocketRoute("/v1/live/sessions", live), *http_routes]

@@ -37,6 +37,8 @@ class Connection(Protocol):
     conversation: Conversation
     active: ResponseRun | None
     voice_locked: bool
+    webrtc: Any
+    """The WebRTC call playing the audio (its ``clear()`` empties the output buffer), or None."""
 
     def emit(self, event: dict[str, Any]) -> None: ...
 
