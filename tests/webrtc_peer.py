@@ -135,7 +135,7 @@ class ClientPeer:
         self._waiters.append((pred, fut))
         try:
             return await asyncio.wait_for(fut, timeout)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             raise AssertionError(f"no {kind} within {timeout} s; got {[e['type'] for e in self.events]}") from None
 
     def audio_since(self, t: float) -> np.ndarray:

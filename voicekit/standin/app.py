@@ -111,6 +111,7 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         app.state.engines = load_engines()
+        app.state.loop = asyncio.get_running_loop()
         log.info("stand-in engines loaded")
         # Warm the engines in the background: the server already accepts
         # requests, which wait on each engine's lock while it warms.

@@ -138,7 +138,7 @@ class StandinServer:
     ) -> None:
         self.host = host
         self.port = port or free_port(host)
-        app = create_app(load_engines, token_check=static_token(token) if token else None, identity=Identity(token=token),
+        self.app = app = create_app(load_engines, token_check=static_token(token) if token else None, identity=Identity(token=token),
                          bound_host=host)
         config = uvicorn.Config(
             app, host=host, port=self.port, log_level="warning", lifespan="on", ws="websockets-sansio",
