@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ipaddress
 import logging
+import os
 import signal
 import socket
 import threading
@@ -65,6 +66,7 @@ def serve(
     (:mod:`voicekit._runtime`) once listening, unless a managed stand-in already runs;
     ``"parent"`` means the process that started it wrote it; either way it is removed
     on exit. ``instance_id``: this instance's id (default: a random one)."""
+    os.environ.setdefault("VOICEKIT_WEBRTC_HOST", host)  # WebRTC media on the address served (transport.ice)
     if not _is_loopback(host) and not token:
         log.warning("binding %s: the stand-in has no authentication; anyone who reaches this address can use it", host)
     identity = Identity(token=token) if instance_id is None else Identity(token=token, instance_id=instance_id)
