@@ -38,12 +38,13 @@ from typing import Any
 
 from ..transport.hub import Accepts, EventHub
 from ..transport.links import Link
+from ..transport.wire import Registry
 from .backend import ResponsesBackend
 from .config import check_strict
 from .context import Context
 from .errors import LiveError, error_event
 from .listener import Listener
-from .state import Handler, LiveState
+from .state import LiveState
 
 __all__ = ["LiveConnection"]
 
@@ -58,7 +59,7 @@ class LiveConnection(LiveState):
     def reading(self) -> bool:
         return not self.closed
 
-    def open(self, link: Link, handlers: dict[str, tuple[type[Any] | None, Handler]],
+    def open(self, link: Link, handlers: Registry,
              accepts: Accepts | None = None) -> None:
         """Start sending on the primary link."""
         self.handlers = handlers
@@ -72,7 +73,7 @@ class LiveConnection(LiveState):
     def _reject(self, message: str, code: str) -> None:
         self.emit(error_event(LiveError(message, code=code), None))
 
-    async def serve(self, link: Link, handlers: dict[str, tuple[type[Any] | None, Handler]]) -> None:
+    async def serve(self, link: Link, handlers: Registry) -> None:
         """Read client events until the link closes or ``session.closed`` has been sent, then shut down."""
         self.open(link, handlers)
         try:
@@ -101,7 +102,7 @@ class LiveConnection(LiveState):
             if self.session is None and kind != "session.start":
                 raise LiveError(f"The session has not started: send session.start (with session.model) as the "
                                 f"first event, got {kind!r}", code="session_not_started", param="type")
-            model, handler = handlers[kind]
+            model, handler = handlers[str(kind)]
             if model is not None:
                 check_strict(model, raw)
             self.client_event_id = client_id

@@ -21,6 +21,7 @@ from ...formats import REALTIME_SAMPLE_RATE
 from ..engines import Engines
 from ..engines.llm import N_CTX
 from ..transport.hub import EventHub
+from ..transport.wire import Registry
 from .context import Context
 from .delegation import Delegation
 from .errors import WITHOUT_EVENT_ID, LiveError, error_event, new_id
@@ -99,10 +100,10 @@ class LiveState(EventHub):
         self.turns: list[Outcome] = []
         """Every spoken turn's outcome, in order."""
         self.acks_started: set[asyncio.Task[None]] = set()
-        self.handlers: dict[str, tuple[type[Any] | None, Handler]] = {}
+        self.handlers = Registry()
         self.shut_down = False
         self.webrtc: Any = None
-        """The WebRTC peer of this session (:class:`~..transport.webrtc.Peer`), or None on a WebSocket."""
+        """The WebRTC call this session runs on (:class:`.call.LiveCall`), or None on a WebSocket."""
 
     # -- sending and tasks ------------------------------------------------------------
 

@@ -38,13 +38,14 @@ from ...vad import TurnDetector
 from ..engines import Engines, SttResult
 from ..transport.hub import Accepts, EventHub
 from ..transport.links import Link
+from ..transport.wire import Registry
 from .config import ResponseConfig, response_config
 from .conversation import Conversation, Item
 from .events import RealtimeProtocolError, error_event, new_id
 from .headstart import HeadStart
 from .items import item_from_client
 from .lookahead import samples_to_ms
-from .registry import Handler, validate
+from .registry import validate
 from .response import ResponseRun
 from .session import merge_session
 from .transcription import merge_transcription_session, transcribe_item
@@ -104,9 +105,9 @@ class RealtimeConnection(EventHub, InputTurns):
         self._closing = False
         self._auto: tuple[asyncio.Future[Any], HeadStart | None] | None = None
         self._last_transcription: asyncio.Future[Any] | None = None
-        self.handlers: dict[str, tuple[type[Any], Handler]] = {}
+        self.handlers = Registry()
         self.webrtc: Any = None
-        """The WebRTC peer playing this call's audio (:class:`~..transport.webrtc.Peer`), or None on a WebSocket."""
+        """The WebRTC call this session runs on (:class:`.call.RealtimeCall`), or None on a WebSocket."""
         self.configure_vad()
 
     # -- sending -----------------------------------------------------------------
@@ -122,7 +123,7 @@ class RealtimeConnection(EventHub, InputTurns):
         """Whether this is a transcription session (no responses)."""
         return bool(self.session["type"] == "transcription")
 
-    def open(self, link: Link, handlers: dict[str, tuple[type[Any], Handler]], accepts: Accepts | None = None) -> None:
+    def open(self, link: Link, handlers: Registry, accepts: Accepts | None = None) -> None:
         """Start the session on its primary link: send ``session.created`` there."""
         self.handlers = handlers
         self.add_link(link, accepts)
@@ -137,7 +138,7 @@ class RealtimeConnection(EventHub, InputTurns):
     def _reject(self, message: str, code: str) -> None:
         self.emit(error_event(RealtimeProtocolError(message, code=code), None))
 
-    async def serve(self, link: Link, handlers: dict[str, tuple[type[Any], Handler]]) -> None:
+    async def serve(self, link: Link, handlers: Registry) -> None:
         """Send ``session.created``, then read client events until the link closes, then shut down."""
         self.open(link, handlers)
         try:
@@ -170,8 +171,9 @@ class RealtimeConnection(EventHub, InputTurns):
                     f"Invalid value: {kind!r}. Supported values are: {', '.join(sorted(handlers))}.",
                     code="invalid_value", param="type",
                 )
-            model, handler = handlers[kind]
-            validate(model, raw)
+            model, handler = handlers[str(kind)]
+            if model is not None:
+                validate(model, raw)
             await handler(self, raw)
         except RealtimeProtocolError as err:
             self.emit(error_event(err, client_id))
