@@ -357,3 +357,34 @@ def test_live_sideband_refuses_unknown_sessions_and_a_second_attach(standin_serv
         await peer.close()
 
     _run(standin_server, body)
+
+
+def test_a_peer_that_never_connects_or_goes_silent_is_closed(standin_server: Any,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    from voicekit.standin.transport import webrtc
+
+    monkeypatch.setattr(webrtc, "CONNECT_TIMEOUT_S", 1.0)
+    monkeypatch.setattr(webrtc, "MEDIA_TIMEOUT_S", 1.5)
+    registry = standin_server.app.state.calls
+
+    async def gone(call_id: str, within: float) -> float:
+        t0 = time.monotonic()
+        while registry.get(call_id, "realtime") is not None:
+            assert time.monotonic() - t0 < within, f"call {call_id} still open after {within} s"
+            await asyncio.sleep(0.1)
+        return time.monotonic() - t0
+
+    async def body(aclient: AsyncOpenAI) -> None:
+        never = ClientPeer()  # posts its offer, never applies the answer
+        raw = await aclient.realtime.calls.with_raw_response.create(sdp=await never.offer(), session={
+            "type": "realtime", "model": "gpt-realtime-mini"})
+        await gone(raw.headers["location"].rsplit("/", 1)[1], 6)
+        await never.close()
+        silent, call_id = await _realtime_call(aclient, {"type": "realtime", "model": "gpt-realtime-mini"})
+        await silent.wait("session.created", 30)
+        assert registry.get(call_id, "realtime") is not None
+        silent.mic.stop()  # the microphone track ends: no more media
+        await gone(call_id, 10)
+        await silent.close()
+
+    _run(standin_server, body)

@@ -12,6 +12,7 @@ Modules: :mod:`.config` (strict configuration and defaults), :mod:`.state`
 :mod:`.listener` (VAD, Whisper, talk-over), :mod:`.speaker` (LLM and Piper,
 paced output), :mod:`.replies` (when the model speaks), :mod:`.delegation`
 (the delegation decision), :mod:`.backend` (Responses delegation),
+:mod:`.call` (a WebRTC session and its sideband),
 :mod:`.context` (what the model knows), :mod:`.handlers` (one module per event
 family) and :mod:`.http` (the refused parts).
 
@@ -30,8 +31,10 @@ How the stand-in differs from OpenAI
   voice variants. Usage counts whole seconds of session; nothing is billed.
 - Responses delegation runs the stand-in's own Responses engine
   (SmolLM2; function tools only).
-- WebRTC, SIP, sideband, forks, stored sessions, audio fixtures and Decisions
-  are refused with an error naming the part.
+- WebRTC sessions and their sideband are :mod:`.call`'s (``POST
+  /v1/live/sessions`` is :mod:`voicekit.standin.routes.calls`'); SIP, forks,
+  stored sessions, audio fixtures and Decisions are refused with an error
+  naming the part.
 """
 
 from __future__ import annotations

@@ -20,7 +20,8 @@ Modules: :mod:`.session` (configuration and VAD settings),
 :mod:`.conversation` and :mod:`.items` (items), :mod:`.config` and
 :mod:`.response` (the reply pipeline), :mod:`.turns` (the input buffer and
 its VAD turns), :mod:`.lookahead` and :mod:`.headstart` (work started before
-a turn ends), :mod:`.connection` (one socket's state), :mod:`.registry` (event
+a turn ends), :mod:`.connection` (one session's state, on any transport),
+:mod:`.call` (a WebRTC call: output audio played by the server, its sideband), :mod:`.registry` (event
 type -> handler) and :mod:`.handlers` (one handler per client event type).
 Import arrows point one way: handlers and connection use the registry, never
 each other.
