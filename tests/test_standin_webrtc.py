@@ -257,9 +257,11 @@ def test_bad_offers_and_limits_get_openai_shaped_errors(standin_server: Any, cli
         assert r.status_code == 429 and r.json()["error"]["code"] == "rate_limit_exceeded"
     finally:
         registry.max_calls = before
-    r = httpx.options(f"{base}/realtime/calls", headers={"Origin": "http://127.0.0.1:8888",
-                                                         "Access-Control-Request-Method": "POST"})
+    r = httpx.options(f"{base}/realtime/calls", headers={
+        "Origin": "http://127.0.0.1:8888", "Access-Control-Request-Method": "POST",
+        "Access-Control-Request-Headers": "authorization,content-type,x-openai-agents-sdk"})
     assert r.status_code == 204 and r.headers["access-control-allow-origin"] == "http://127.0.0.1:8888"
+    assert "x-openai-agents-sdk" in r.headers["access-control-allow-headers"]  # the Agents SDK for JS sends it
     r = httpx.options(f"{base}/realtime/calls", headers={"Origin": "https://evil.example"})
     assert r.status_code == 403  # a foreign page gets nothing (access.guards)
 
