@@ -23,6 +23,10 @@ Settings from the environment (all optional):
     ``http://127.0.0.1:8000``); the hub binds it.
 ``VOICEKIT_SERVICE_PORT``
     The stand-in's loopback port (default 8010), behind the proxy.
+``VOICEKIT_WEBRTC_HOST``, ``VOICEKIT_WEBRTC_PORTS``
+    For WebRTC calls from the learners' browsers: the hub host's address that browsers
+    reach, and the UDP port range open to them (passed on to the stand-in service; its
+    media does not go through the proxy). Default: loopback only, a try-out on one machine.
 ``VOICEKIT_HUB_DEMO=1``
     A try-out on one machine: any user name logs in (DummyAuthenticator) and servers run
     as the hub's own Unix user (SimpleLocalProcessSpawner, homes under
@@ -59,7 +63,10 @@ c.JupyterHub.services = [
         "display": False,
         # The stand-in refuses Host names other than loopback ones (DNS rebinding): the
         # proxy passes the learners' Host on, so name the hub's.
-        "environment": {"VOICEKIT_ALLOWED_HOSTS": urlsplit(HUB_URL).hostname or "127.0.0.1"},
+        "environment": {"VOICEKIT_ALLOWED_HOSTS": urlsplit(HUB_URL).hostname or "127.0.0.1",
+                        # WebRTC media bypasses the proxy: UDP straight to this host (README, "WebRTC calls")
+                        **{k: os.environ[k] for k in ("VOICEKIT_WEBRTC_HOST", "VOICEKIT_WEBRTC_PORTS")
+                           if os.environ.get(k)}},
     },
 ]
 

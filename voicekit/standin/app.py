@@ -4,7 +4,9 @@ Routes (one module each): ``models`` (``GET /v1/models``), ``transcriptions``
 (``POST /v1/audio/transcriptions`` and ``/translations``), ``speech``
 (``POST /v1/audio/speech``), ``chat`` (``POST /v1/chat/completions``),
 ``responses`` (``/v1/responses`` over HTTP and as a WebSocket) and
-``realtime`` (the ``GET /v1/realtime`` WebSocket) and ``live`` (the ``/v1/live/sessions`` WebSocket). Engines load once, in the lifespan, before the
+``realtime`` (the ``GET /v1/realtime`` WebSocket, and a call's sideband), ``live`` (the
+``/v1/live/sessions`` WebSocket and a WebRTC session's sideband) and ``calls``
+(WebRTC calls, ephemeral keys: :mod:`.routes.calls`). Engines load once, in the lifespan, before the
 server accepts connections, so ``GET /v1/models`` answering 200 means ready.
 """
 
@@ -24,12 +26,14 @@ from starlette.websockets import WebSocket
 
 from . import live, models, realtime
 from .access.auth import TokenAuth, TokenCheck
+from .access.ephemeral import EphemeralGate, EphemeralKeys
 from .access.guards import MAX_JSON_BODY_BYTES, Guards
 from .access.identity import IDENTITY_PATH, Identity
 from .access.identity import routes as identity_routes
 from .engines import Engines
 from .errors import OpenAIError, error_response, handle_openai_error
-from .routes import chat, responses, speech, transcriptions
+from .routes import calls, chat, responses, speech, transcriptions
+from .transport.calls import CallRegistry
 
 __all__ = ["create_app"]
 
@@ -99,22 +103,26 @@ def create_app(
         Guards, allowed_hosts=allowed_hosts, allowed_origins=allowed_origins,  # outermost: before authentication
         max_body_bytes=max_body_bytes, bound_host=bound_host,
     )]
+    keys = EphemeralKeys()
+    middleware.append(Middleware(EphemeralGate, keys=keys))  # ek_ keys, and CORS for /v1/realtime/calls
     if token_check is not None:
         middleware.append(Middleware(TokenAuth, token_check=token_check, exempt=[IDENTITY_PATH]))
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         app.state.engines = load_engines()
+        app.state.loop = asyncio.get_running_loop()
         log.info("stand-in engines loaded")
         # Warm the engines in the background: the server already accepts
         # requests, which wait on each engine's lock while it warms.
         warm = asyncio.ensure_future(asyncio.to_thread(_warm_up, app.state.engines))
         yield
+        await app.state.calls.end_all()
         await warm
 
     app = Starlette(
         routes=[*identity_routes, *models.routes, *transcriptions.routes, *speech.routes, *chat.routes, *responses.routes, *realtime.routes,
-                *live.routes, WebSocketRoute("/{path:path}", _unknown_websocket)],  # the catch-all stays last
+                *calls.routes, *live.routes, WebSocketRoute("/{path:path}", _unknown_websocket)],  # the catch-all stays last
         exception_handlers={
             OpenAIError: handle_openai_error,
             404: _not_found,
@@ -125,4 +133,6 @@ def create_app(
         middleware=middleware,
     )
     app.state.identity = identity or Identity()
+    app.state.ephemeral_keys = keys
+    app.state.calls = CallRegistry()
     return app

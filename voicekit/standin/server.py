@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ipaddress
 import logging
+import os
 import signal
 import socket
 import threading
@@ -65,6 +66,7 @@ def serve(
     (:mod:`voicekit._runtime`) once listening, unless a managed stand-in already runs;
     ``"parent"`` means the process that started it wrote it; either way it is removed
     on exit. ``instance_id``: this instance's id (default: a random one)."""
+    os.environ.setdefault("VOICEKIT_WEBRTC_HOST", host)  # WebRTC media on the address served (transport.ice)
     if not _is_loopback(host) and not token:
         log.warning("binding %s: the stand-in has no authentication; anyone who reaches this address can use it", host)
     identity = Identity(token=token) if instance_id is None else Identity(token=token, instance_id=instance_id)
@@ -138,7 +140,7 @@ class StandinServer:
     ) -> None:
         self.host = host
         self.port = port or free_port(host)
-        app = create_app(load_engines, token_check=static_token(token) if token else None, identity=Identity(token=token),
+        self.app = app = create_app(load_engines, token_check=static_token(token) if token else None, identity=Identity(token=token),
                          bound_host=host)
         config = uvicorn.Config(
             app, host=host, port=self.port, log_level="warning", lifespan="on", ws="websockets-sansio",

@@ -2,7 +2,9 @@
 
 Every HTTP request and every WebSocket handshake must carry
 ``Authorization: Bearer <token>`` (what the ``openai`` SDK sends from
-``OPENAI_API_KEY``, on the Realtime WebSocket handshake too). A request
+``OPENAI_API_KEY``, on the Realtime WebSocket handshake too), or on a
+WebSocket the ``openai-insecure-api-key.<token>`` subprotocol a browser sends.
+Ephemeral ``ek_`` keys are checked by :mod:`.ephemeral` before this. A request
 without it, or with a token the check refuses, gets OpenAI's own 401 answer
 (source: OpenAI's API error codes, "401 - Invalid Authentication" /
 "Incorrect API key provided"; the bodies below are the ones api.openai.com
@@ -30,7 +32,8 @@ from starlette.websockets import WebSocket
 
 from ..errors import OpenAIError, error_response
 
-__all__ = ["TokenAuth", "TokenCheck", "incorrect_key", "missing_key", "static_token"]
+__all__ = ["SUBPROTOCOL_KEY_PREFIX", "TokenAuth", "TokenCheck", "incorrect_key", "missing_key", "presented_key", "static_token",
+           "subprotocols"]
 
 TokenCheck = Callable[[str], Awaitable[bool]]
 """Given the presented Bearer token, True if it may use the stand-in."""
@@ -83,6 +86,12 @@ def missing_key() -> OpenAIError:
     )
 
 
+SUBPROTOCOL_KEY_PREFIX = "openai-insecure-api-key."
+"""A browser cannot set headers on a WebSocket, so it sends its key as a subprotocol:
+``Sec-WebSocket-Protocol: realtime, openai-insecure-api-key.<key>`` (OpenAI's Realtime
+WebSocket guide; the Agents SDK for JavaScript and the AI SDK do so)."""
+
+
 def _bearer(headers: Headers) -> str | None:
     value = headers.get("authorization")
     if value is None:
@@ -91,6 +100,23 @@ def _bearer(headers: Headers) -> str | None:
     if scheme.lower() != "bearer" or not token.strip():
         return None
     return token.strip()
+
+
+def subprotocols(scope: Scope) -> list[str]:
+    """The ``Sec-WebSocket-Protocol`` values a WebSocket handshake offers, in order."""
+    raw = Headers(scope=scope).get("sec-websocket-protocol", "")
+    return [p.strip() for p in raw.split(",") if p.strip()]
+
+
+def presented_key(scope: Scope) -> str | None:
+    """The key a request presents: ``Authorization: Bearer``, or on a WebSocket the
+    ``openai-insecure-api-key.`` subprotocol; None if neither."""
+    token = _bearer(Headers(scope=scope))
+    if token is None and scope["type"] == "websocket":
+        for proto in subprotocols(scope):
+            if proto.startswith(SUBPROTOCOL_KEY_PREFIX) and len(proto) > len(SUBPROTOCOL_KEY_PREFIX):
+                return proto[len(SUBPROTOCOL_KEY_PREFIX):]
+    return token
 
 
 class TokenAuth:
@@ -113,10 +139,11 @@ class TokenAuth:
         self.exempt = frozenset(exempt)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] not in ("http", "websocket") or scope.get("path") in self.exempt:
+        if (scope["type"] not in ("http", "websocket") or scope.get("path") in self.exempt
+                or "voicekit.ephemeral" in scope):  # an ephemeral key checked by access.ephemeral
             await self.app(scope, receive, send)
             return
-        token = _bearer(Headers(scope=scope))
+        token = presented_key(scope)
         if token is None:
             err = missing_key()
         elif await self.token_check(token):

@@ -12,6 +12,7 @@ Modules: :mod:`.config` (strict configuration and defaults), :mod:`.state`
 :mod:`.listener` (VAD, Whisper, talk-over), :mod:`.speaker` (LLM and Piper,
 paced output), :mod:`.replies` (when the model speaks), :mod:`.delegation`
 (the delegation decision), :mod:`.backend` (Responses delegation),
+:mod:`.call` (a WebRTC session and its sideband),
 :mod:`.context` (what the model knows), :mod:`.handlers` (one module per event
 family) and :mod:`.http` (the refused parts).
 
@@ -30,8 +31,10 @@ How the stand-in differs from OpenAI
   voice variants. Usage counts whole seconds of session; nothing is billed.
 - Responses delegation runs the stand-in's own Responses engine
   (SmolLM2; function tools only).
-- WebRTC, SIP, sideband, forks, stored sessions, audio fixtures and Decisions
-  are refused with an error naming the part.
+- WebRTC sessions and their sideband are :mod:`.call`'s (``POST
+  /v1/live/sessions`` is :mod:`voicekit.standin.routes.calls`'); SIP, forks,
+  stored sessions, audio fixtures and Decisions are refused with an error
+  naming the part.
 """
 
 from __future__ import annotations
@@ -40,6 +43,7 @@ from starlette.routing import WebSocketRoute
 from starlette.websockets import WebSocket
 
 from ..engines import Engines
+from ..transport.links import WebSocketLink
 from .config import LIVE_MODELS
 from .connection import LiveConnection
 from .errors import LiveError, error_event
@@ -53,12 +57,12 @@ async def live(websocket: WebSocket) -> None:
     """Serve one Live connection until the client leaves or the session closes."""
     await websocket.accept()
     engines: Engines = websocket.app.state.engines
-    conn = LiveConnection(websocket, engines)
+    conn = LiveConnection(engines, websocket.app.state)
     if "model" in websocket.query_params:
         conn.emit(error_event(LiveError(
             "Do not pass the model as a URL query parameter: put it in session.start's session.model",
             code="invalid_request", param="model"), None))
-    await conn.serve(HANDLERS)
+    await conn.serve(WebSocketLink(websocket), HANDLERS)
 
 
 routes = [WebSocketRoute("/v1/live/sessions", live), *http_routes]

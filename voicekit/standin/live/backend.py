@@ -95,7 +95,7 @@ class ResponsesBackend:
         conn = self.conn
         body = body or self._body({"input": self._conversation()})
         try:
-            events = await asyncio.to_thread(run_response, conn.engines, body, _store(conn.ws.app.state))
+            events = await asyncio.to_thread(run_response, conn.engines, body, _store(conn.app_state))
         except OpenAIError as err:
             conn.emit(error_event(LiveError(
                 f"The Responses backend refused the delegated request: {err.message}", code=err.code or "invalid_value",

@@ -36,13 +36,15 @@ import logging
 import time
 from typing import Any
 
-from ..access.guards import MAX_WS_EVENT_BYTES
+from ..transport.hub import Accepts, EventHub
+from ..transport.links import Link
+from ..transport.wire import Registry
 from .backend import ResponsesBackend
 from .config import check_strict
 from .context import Context
 from .errors import LiveError, error_event
 from .listener import Listener
-from .state import Handler, LiveState
+from .state import LiveState
 
 __all__ = ["LiveConnection"]
 
@@ -54,29 +56,33 @@ class LiveConnection(LiveState):
 
     # -- the connection ---------------------------------------------------------------
 
-    async def serve(self, handlers: dict[str, tuple[type[Any] | None, Handler]]) -> None:
-        """Read client events until the socket closes or ``session.closed`` has been sent."""
-        sender = asyncio.create_task(self._sender())
-        try:
-            while not self.closed:
-                message = await self.ws.receive()
-                if message["type"] == "websocket.disconnect":
-                    break
-                text = message.get("text")
-                if text is None:
-                    self.emit(error_event(LiveError("expected a text frame holding one JSON event, got a binary "
-                                                    "frame", code="invalid_json"), None))
-                    continue
-                if len(text) > MAX_WS_EVENT_BYTES:  # an error event, not a close: the session goes on
-                    self.emit(error_event(LiveError(
-                        f"The event is too large: {len(text)} bytes, the limit is {MAX_WS_EVENT_BYTES} bytes (15 MiB). "
-                        "Send the audio in smaller events.", code="event_too_large"), None))
-                    continue
-                await self._dispatch(text, handlers)
-        finally:
-            await self._shutdown(sender)
+    def reading(self) -> bool:
+        return not self.closed
 
-    async def _dispatch(self, text: str, handlers: dict[str, tuple[type[Any] | None, Handler]]) -> None:
+    def open(self, link: Link, handlers: Registry,
+             accepts: Accepts | None = None) -> None:
+        """Start sending on the primary link."""
+        self.handlers = handlers
+        self.add_link(link, accepts)
+        self.start_sending()
+
+    async def read(self, link: Link) -> None:  # type: ignore[override]
+        """Handle ``link``'s client events until it closes or the session has closed."""
+        await EventHub.read(self, link, self._dispatch, self._reject, "Send the audio in smaller events.")
+
+    def _reject(self, message: str, code: str) -> None:
+        self.emit(error_event(LiveError(message, code=code), None))
+
+    async def serve(self, link: Link, handlers: Registry) -> None:
+        """Read client events until the link closes or ``session.closed`` has been sent, then shut down."""
+        self.open(link, handlers)
+        try:
+            await self.read(link)
+        finally:
+            await self.shutdown()
+
+    async def _dispatch(self, text: str, link: Link) -> None:
+        handlers = self.handlers
         client_id = None
         try:
             try:
@@ -91,10 +97,12 @@ class LiveConnection(LiveState):
             if kind not in handlers:
                 raise LiveError(f"Invalid value: {kind!r}. Supported values are: {', '.join(sorted(handlers))}.",
                                 code="invalid_value", param="type")
+            if self.webrtc is not None:
+                self.webrtc.allows(kind, link)
             if self.session is None and kind != "session.start":
                 raise LiveError(f"The session has not started: send session.start (with session.model) as the "
                                 f"first event, got {kind!r}", code="session_not_started", param="type")
-            model, handler = handlers[kind]
+            model, handler = handlers[str(kind)]
             if model is not None:
                 check_strict(model, raw)
             self.client_event_id = client_id
@@ -108,7 +116,11 @@ class LiveConnection(LiveState):
         finally:
             self.client_event_id = None
 
-    async def _shutdown(self, sender: asyncio.Task[None]) -> None:
+    async def shutdown(self) -> None:
+        """End the session: stop speaking, end its tasks, send what is queued, close every link."""
+        if self.shut_down:
+            return
+        self.shut_down = True
         self.closed = True
         if self.current is not None:
             self.current.stop()
@@ -119,11 +131,10 @@ class LiveConnection(LiveState):
         for task in [*self._tasks, *self.acks]:
             with contextlib.suppress(Exception, asyncio.CancelledError):
                 await task
-        self._out.put_nowait(None)
-        with contextlib.suppress(Exception):
-            await sender
-        with contextlib.suppress(Exception):
-            await self.ws.close()
+        if self.webrtc is not None:
+            await self.webrtc.close()
+        await self.stop_sending()
+        await self.close_links()
 
     # -- session ----------------------------------------------------------------------
 

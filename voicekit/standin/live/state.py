@@ -9,20 +9,19 @@ arrows point one way (``connection -> listener, backend -> state``).
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
-import threading
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
 
 import numpy as np
 import numpy.typing as npt
-from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from ...formats import REALTIME_SAMPLE_RATE
 from ..engines import Engines
 from ..engines.llm import N_CTX
+from ..transport.hub import EventHub
+from ..transport.wire import Registry
 from .context import Context
 from .delegation import Delegation
 from .errors import WITHOUT_EVENT_ID, LiveError, error_event, new_id
@@ -60,7 +59,7 @@ Handler = Callable[["LiveState", dict[str, Any]], Awaitable[None]]
 """A client event handler (:mod:`.handlers`)."""
 
 
-class LiveState:
+class LiveState(EventHub):
     """The state of one connection (the socket's read loop is :class:`~.connection.LiveConnection`'s).
 
     Attributes
@@ -73,9 +72,11 @@ class LiveState:
         What the model knows.
     """
 
-    def __init__(self, websocket: WebSocket, engines: Engines) -> None:
-        self.ws = websocket
+    def __init__(self, engines: Engines, app_state: Any = None) -> None:
+        EventHub.__init__(self)
         self.engines = engines
+        self.app_state = app_state
+        """The application's ``state`` (the Responses store lives there), or None."""
         self.session: dict[str, Any] | None = None
         self.delegation_given = False
         self.context = Context("", [])
@@ -99,10 +100,10 @@ class LiveState:
         self.turns: list[Outcome] = []
         """Every spoken turn's outcome, in order."""
         self.acks_started: set[asyncio.Task[None]] = set()
-        self._out: asyncio.Queue[dict[str, Any] | None] = asyncio.Queue()
-        self._loop = asyncio.get_running_loop()
-        self._loop_thread = threading.get_ident()
-        self._tasks: set[asyncio.Future[Any]] = set()
+        self.handlers = Registry()
+        self.shut_down = False
+        self.webrtc: Any = None
+        """The WebRTC call this session runs on (:class:`.call.LiveCall`), or None on a WebSocket."""
 
     # -- sending and tasks ------------------------------------------------------------
 
@@ -112,17 +113,7 @@ class LiveState:
             event = {"event_id": new_id("event"), **event}
         if client_event_id is not None:
             event["client_event_id"] = client_event_id
-        if threading.get_ident() == self._loop_thread:
-            self._out.put_nowait(event)
-        else:
-            self._loop.call_soon_threadsafe(self._out.put_nowait, event)
-
-    async def _sender(self) -> None:
-        while (event := await self._out.get()) is not None:
-            try:
-                await self.ws.send_text(json.dumps(event))
-            except (WebSocketDisconnect, RuntimeError):
-                return
+        self.post(event)
 
     def spawn(self, work: Awaitable[Any]) -> asyncio.Future[Any]:
         """Run ``work`` as a task the connection ends when it closes."""

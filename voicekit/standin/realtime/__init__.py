@@ -20,7 +20,8 @@ Modules: :mod:`.session` (configuration and VAD settings),
 :mod:`.conversation` and :mod:`.items` (items), :mod:`.config` and
 :mod:`.response` (the reply pipeline), :mod:`.turns` (the input buffer and
 its VAD turns), :mod:`.lookahead` and :mod:`.headstart` (work started before
-a turn ends), :mod:`.connection` (one socket's state), :mod:`.registry` (event
+a turn ends), :mod:`.connection` (one session's state, on any transport),
+:mod:`.call` (a WebRTC call: output audio played by the server, its sideband), :mod:`.registry` (event
 type -> handler) and :mod:`.handlers` (one handler per client event type).
 Import arrows point one way: handlers and connection use the registry, never
 each other.
@@ -42,12 +43,14 @@ from __future__ import annotations
 from starlette.routing import WebSocketRoute
 from starlette.websockets import WebSocket
 
+from ..access.auth import subprotocols
 from ..engines import Engines
 from ..models import REALTIME_MODELS
+from ..transport.links import WebSocketLink
 from .connection import RealtimeConnection
 from .events import RealtimeProtocolError, error_event, new_id
 from .handlers import HANDLERS
-from .session import default_session
+from .session import default_session, session_identity
 from .transcription import default_transcription_session
 
 __all__ = ["routes"]
@@ -62,21 +65,43 @@ async def realtime(websocket: WebSocket) -> None:
     """Serve one Realtime connection until the client closes it.
 
     ``?model=`` opens a speech-to-speech session; ``?intent=transcription``
-    without a model opens a transcription session. An unknown model, or the
-    beta header, gets an ``error`` event and close code 1008 (policy violation).
+    without a model opens a transcription session; ``?call_id=`` joins a
+    WebRTC call as its sideband (:mod:`.call`). An unknown model or call, or
+    the beta protocol (the ``OpenAI-Beta: realtime=v1`` header or the
+    ``openai-beta.realtime-v1`` subprotocol), gets an ``error`` event and close
+    code 1008 (policy violation). A browser's ``realtime`` subprotocol is
+    echoed in the handshake, as its WebSocket requires.
     """
     model = websocket.query_params.get("model") or ""
     intent = websocket.query_params.get("intent") or ""
-    await websocket.accept()
-    if "realtime=v1" in websocket.headers.get("openai-beta", "").replace(" ", ""):
+    call_id = websocket.query_params.get("call_id") or ""
+    offered = subprotocols(websocket.scope)
+    await websocket.accept(subprotocol="realtime" if "realtime" in offered else None)
+    if "realtime=v1" in websocket.headers.get("openai-beta", "").replace(" ", "") or any(
+            p.startswith("openai-beta.realtime-v1") for p in offered):
         await _refuse(websocket, RealtimeProtocolError(
-            "The beta Realtime API (header OpenAI-Beta: realtime=v1) has been shut off; the stand-in speaks the "
-            "GA protocol only. Drop the header and use GA events (session.update with session.type).",
-            code="beta_api_shutdown", param="OpenAI-Beta"))
+            "The beta Realtime API (header OpenAI-Beta: realtime=v1, or the openai-beta.realtime-v1 subprotocol) "
+            "has been shut off; the stand-in speaks the GA protocol only. Drop it and use GA events "
+            "(session.update with session.type).", code="beta_api_shutdown", param="OpenAI-Beta"))
         return
     engines: Engines = websocket.app.state.engines
+    grant = websocket.scope.get("voicekit.ephemeral")
+    if call_id:
+        registry = getattr(websocket.app.state, "calls", None)
+        call = registry.get(call_id, "realtime") if registry is not None else None
+        if call is None:
+            await _refuse(websocket, RealtimeProtocolError(
+                f"No call found with id '{call_id}': a sideband joins a WebRTC call (POST /v1/realtime/calls) "
+                "that is still running", code="call_not_found", param="call_id"))
+            return
+        await call.attach(WebSocketLink(websocket, "sideband"))
+        return
+    if grant is not None:  # an ephemeral key carries its session (access.ephemeral)
+        session = {**grant.session, **session_identity(grant.session["type"])}
+        await RealtimeConnection(engines, session).serve(WebSocketLink(websocket), HANDLERS)
+        return
     if not model and intent == "transcription":
-        await RealtimeConnection(websocket, engines, default_transcription_session()).serve(HANDLERS)
+        await RealtimeConnection(engines, default_transcription_session()).serve(WebSocketLink(websocket), HANDLERS)
         return
     if model not in REALTIME_MODELS:
         hint = "" if model else " (for a transcription session, connect with ?intent=transcription and no model)"
@@ -86,7 +111,7 @@ async def realtime(websocket: WebSocket) -> None:
             code="model_not_found", param="model",
         ))
         return
-    await RealtimeConnection(websocket, engines, default_session(model)).serve(HANDLERS)
+    await RealtimeConnection(engines, default_session(model)).serve(WebSocketLink(websocket), HANDLERS)
 
 
 routes = [WebSocketRoute("/v1/realtime", realtime)]

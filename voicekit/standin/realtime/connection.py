@@ -28,25 +28,24 @@ import asyncio
 import contextlib
 import json
 import logging
-import threading
-from collections.abc import Awaitable
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from ...formats import REALTIME_SAMPLE_RATE
 from ...vad import TurnDetector
-from ..access.guards import MAX_WS_EVENT_BYTES
 from ..engines import Engines, SttResult
+from ..transport.hub import Accepts, EventHub
+from ..transport.links import Link
+from ..transport.wire import Registry
 from .config import ResponseConfig, response_config
 from .conversation import Conversation, Item
 from .events import RealtimeProtocolError, error_event, new_id
 from .headstart import HeadStart
 from .items import item_from_client
 from .lookahead import samples_to_ms
-from .registry import Handler, validate
+from .registry import validate
 from .response import ResponseRun
 from .session import merge_session
 from .transcription import merge_transcription_session, transcribe_item
@@ -59,7 +58,7 @@ log = logging.getLogger("voicekit.standin.realtime")
 IDLE_PROMPT = "The user has been silent for a while. Gently invite them to continue."
 
 
-class RealtimeConnection(InputTurns):
+class RealtimeConnection(EventHub, InputTurns):
     """The state of one connection; :meth:`serve` runs it until the client leaves.
 
     Parameters
@@ -84,9 +83,8 @@ class RealtimeConnection(InputTurns):
         The uncommitted input audio, int16 ``(n,)``, starting at sample ``buffer_start``.
     """
 
-    def __init__(self, websocket: WebSocket, engines: Engines, session: dict[str, Any], *,
-                 may_transcribe: bool = True) -> None:
-        self.ws = websocket
+    def __init__(self, engines: Engines, session: dict[str, Any], *, may_transcribe: bool = True) -> None:
+        EventHub.__init__(self)
         self.engines = engines
         self.session = session
         self.may_transcribe = may_transcribe
@@ -101,41 +99,22 @@ class RealtimeConnection(InputTurns):
         self.active_task: asyncio.Task[None] | None = None
         self.voice_locked = False
         self.idle_task: asyncio.Task[None] | None = None
-        self._out: asyncio.Queue[dict[str, Any] | None] = asyncio.Queue()
-        self._loop = asyncio.get_running_loop()
-        self._loop_thread = threading.get_ident()
-        self._tasks: set[asyncio.Future[Any]] = set()
         self._speculation: tuple[tuple[int, int], asyncio.Future[SttResult]] | None = None
         self._speculation_wanted: tuple[int, int] | None = None
         self._head_start: tuple[tuple[int, int], HeadStart] | None = None
         self._closing = False
         self._auto: tuple[asyncio.Future[Any], HeadStart | None] | None = None
         self._last_transcription: asyncio.Future[Any] | None = None
+        self.handlers = Registry()
+        self.webrtc: Any = None
+        """The WebRTC call this session runs on (:class:`.call.RealtimeCall`), or None on a WebSocket."""
         self.configure_vad()
 
     # -- sending -----------------------------------------------------------------
 
     def emit(self, event: dict[str, Any]) -> None:
         """Queue a server event (from any thread); it gets its ``event_id`` here."""
-        event = {"event_id": new_id("event"), **event}
-        if threading.get_ident() == self._loop_thread:
-            self._out.put_nowait(event)
-        else:
-            self._loop.call_soon_threadsafe(self._out.put_nowait, event)
-
-    async def _sender(self) -> None:
-        while (event := await self._out.get()) is not None:
-            try:
-                await self.ws.send_text(json.dumps(event))
-            except (WebSocketDisconnect, RuntimeError):
-                return
-
-    def spawn(self, work: Awaitable[Any]) -> asyncio.Future[Any]:
-        """Run ``work`` as a task the connection waits for when it closes."""
-        task = asyncio.ensure_future(work)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-        return task
+        self.post({"event_id": new_id("event"), **event})
 
     # -- the connection ----------------------------------------------------------
 
@@ -144,30 +123,31 @@ class RealtimeConnection(InputTurns):
         """Whether this is a transcription session (no responses)."""
         return bool(self.session["type"] == "transcription")
 
-    async def serve(self, handlers: dict[str, tuple[type[Any], Handler]]) -> None:
-        """Send ``session.created``, then read client events until the socket closes."""
-        sender = asyncio.create_task(self._sender())
+    def open(self, link: Link, handlers: Registry, accepts: Accepts | None = None) -> None:
+        """Start the session on its primary link: send ``session.created`` there."""
+        self.handlers = handlers
+        self.add_link(link, accepts)
+        self.start_sending()
         self.emit({"type": "session.created", "session": self.session})
-        try:
-            while True:
-                message = await self.ws.receive()
-                if message["type"] == "websocket.disconnect":
-                    break
-                text = message.get("text")
-                if text is None:
-                    self.emit(error_event(RealtimeProtocolError(
-                        "expected a text frame holding one JSON event, got a binary frame", code="invalid_json"), None))
-                    continue
-                if len(text) > MAX_WS_EVENT_BYTES:  # an error event, not a close: the session goes on
-                    self.emit(error_event(RealtimeProtocolError(
-                        f"The event is too large: {len(text)} bytes, the limit is {MAX_WS_EVENT_BYTES} bytes (15 MiB). "
-                        "Send the audio in smaller input_audio_buffer.append events.", code="event_too_large"), None))
-                    continue
-                await self._dispatch(text, handlers)
-        finally:
-            await self._shutdown(sender)
 
-    async def _dispatch(self, text: str, handlers: dict[str, tuple[type[Any], Handler]]) -> None:
+    async def read(self, link: Link) -> None:  # type: ignore[override]
+        """Handle ``link``'s client events until it closes (the primary link, or a sideband)."""
+        await EventHub.read(self, link, self._dispatch, self._reject,
+                            "Send the audio in smaller input_audio_buffer.append events.")
+
+    def _reject(self, message: str, code: str) -> None:
+        self.emit(error_event(RealtimeProtocolError(message, code=code), None))
+
+    async def serve(self, link: Link, handlers: Registry) -> None:
+        """Send ``session.created``, then read client events until the link closes, then shut down."""
+        self.open(link, handlers)
+        try:
+            await self.read(link)
+        finally:
+            await self.shutdown()
+
+    async def _dispatch(self, text: str, link: Link) -> None:
+        handlers = self.handlers
         client_id = None
         try:
             try:
@@ -191,8 +171,9 @@ class RealtimeConnection(InputTurns):
                     f"Invalid value: {kind!r}. Supported values are: {', '.join(sorted(handlers))}.",
                     code="invalid_value", param="type",
                 )
-            model, handler = handlers[kind]
-            validate(model, raw)
+            model, handler = handlers[str(kind)]
+            if model is not None:
+                validate(model, raw)
             await handler(self, raw)
         except RealtimeProtocolError as err:
             self.emit(error_event(err, client_id))
@@ -201,7 +182,10 @@ class RealtimeConnection(InputTurns):
             self.emit(error_event(RealtimeProtocolError(
                 f"The stand-in failed: {type(exc).__name__}: {exc}", type="server_error"), client_id))
 
-    async def _shutdown(self, sender: asyncio.Task[None]) -> None:
+    async def shutdown(self) -> None:
+        """End the session: cancel what runs, wait for its tasks, send what is queued, stop sending."""
+        if self._closing:
+            return
         self._closing = True
         self._drop_head_start()
         if self.active is not None:
@@ -211,9 +195,9 @@ class RealtimeConnection(InputTurns):
         for task in list(self._tasks):
             with contextlib.suppress(Exception, asyncio.CancelledError):
                 await task
-        self._out.put_nowait(None)
-        with contextlib.suppress(Exception):
-            await sender
+        if self.webrtc is not None:
+            await self.webrtc.close()
+        await self.stop_sending()
 
     # -- session -----------------------------------------------------------------
 

@@ -71,6 +71,10 @@ async def input_audio_buffer_clear(conn: Connection, event: dict[str, Any]) -> N
 
 @handles("output_audio_buffer.clear", OutputAudioBufferClearEvent)
 async def output_audio_buffer_clear(conn: Connection, event: dict[str, Any]) -> None:
+    """On a WebRTC call, drop the audio not yet played and truncate the item there (:mod:`.call`)."""
+    if conn.webrtc is not None:
+        conn.webrtc.clear()
+        return
     raise RealtimeProtocolError(
         "output_audio_buffer.clear is for WebRTC and SIP connections; over a WebSocket the client plays the "
         "audio, so stop playback and send conversation.item.truncate instead",

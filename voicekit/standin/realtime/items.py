@@ -8,8 +8,6 @@ input_audio_buffer.append").
 
 from __future__ import annotations
 
-import base64
-import binascii
 import concurrent.futures
 from collections.abc import Callable
 from typing import Any
@@ -17,6 +15,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from ..transport import wire
 from .conversation import Item
 from .events import RealtimeProtocolError, new_id
 
@@ -27,7 +26,7 @@ _PARTS = {"user": _USER_PARTS, "system": ("input_text",), "assistant": ("output_
 
 
 def decode_pcm16(data: str, param: str) -> npt.NDArray[np.int16]:
-    """Base64 PCM16 little-endian (24 kHz mono) as int16 ``(n,)``.
+    """Base64 PCM16 little-endian (24 kHz mono) as int16 ``(n,)`` (:func:`..transport.wire.decode_pcm16`).
 
     Raises
     ------
@@ -35,17 +34,9 @@ def decode_pcm16(data: str, param: str) -> npt.NDArray[np.int16]:
         If ``data`` is not valid base64 or holds an odd number of bytes.
     """
     try:
-        raw = base64.b64decode(data, validate=True)
-    except (binascii.Error, ValueError) as exc:
-        raise RealtimeProtocolError(
-            f"expected base64-encoded PCM16 audio in '{param}': {exc}", code="invalid_value", param=param
-        ) from None
-    if len(raw) % 2:
-        raise RealtimeProtocolError(
-            f"expected PCM16 audio (2 bytes per sample) in '{param}', got {len(raw)} bytes",
-            code="invalid_value", param=param,
-        )
-    return np.frombuffer(raw, dtype="<i2").astype(np.int16)
+        return wire.decode_pcm16(data, param)
+    except wire.PcmError as exc:
+        raise RealtimeProtocolError(str(exc), code="invalid_value", param=param) from None
 
 
 def item_from_client(raw: dict[str, Any], param: str, transcribe: Callable[[Item], None]) -> Item:

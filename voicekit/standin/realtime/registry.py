@@ -19,6 +19,7 @@ from typing import Any, Protocol
 import numpy as np
 import numpy.typing as npt
 
+from ..transport.wire import Registry
 from .conversation import Conversation, Item
 from .events import RealtimeProtocolError
 from .response import ResponseRun
@@ -37,6 +38,8 @@ class Connection(Protocol):
     conversation: Conversation
     active: ResponseRun | None
     voice_locked: bool
+    webrtc: Any
+    """The WebRTC call playing the audio (its ``clear()`` empties the output buffer), or None."""
 
     def emit(self, event: dict[str, Any]) -> None: ...
 
@@ -59,18 +62,10 @@ class Connection(Protocol):
 
 Handler = Callable[[Connection, dict[str, Any]], Awaitable[None]]
 
-HANDLERS: dict[str, tuple[type[Any], Handler]] = {}
+HANDLERS = Registry()
 """Client event type -> (SDK model, handler)."""
 
-
-def handles(event_type: str, model: type[Any]) -> Callable[[Handler], Handler]:
-    """Register the decorated coroutine as the handler of ``event_type``, checked against ``model``."""
-
-    def register(handler: Handler) -> Handler:
-        HANDLERS[event_type] = (model, handler)
-        return handler
-
-    return register
+handles = HANDLERS.handles
 
 
 def validate(model: type[Any], raw: dict[str, Any]) -> None:

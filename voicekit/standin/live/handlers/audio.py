@@ -7,14 +7,13 @@ and unmute are answered with ``session.input_audio.muted`` and ``.unmuted``.
 
 from __future__ import annotations
 
-import base64
-import binascii
 from typing import Any
 
 import numpy as np
 from openai.types.live import InputAudioAppendEvent, InputAudioMuteEvent, InputAudioUnmuteEvent
 
 from ....formats import REALTIME_SAMPLE_RATE
+from ...transport import wire
 from ..errors import LiveError
 from ..state import LiveState
 from .registry import handles
@@ -29,7 +28,7 @@ on it (otherwise they count only the audio received and fall behind the output's
 
 
 def decode_pcm16(data: str, param: str) -> np.ndarray:
-    """Base64 PCM16 little-endian (24 kHz mono, no header) as int16 ``(n,)``.
+    """Base64 PCM16 little-endian as int16 ``(n,)`` (:func:`...transport.wire.decode_pcm16`).
 
     Raises
     ------
@@ -37,13 +36,9 @@ def decode_pcm16(data: str, param: str) -> np.ndarray:
         If ``data`` is not valid base64 or holds an odd number of bytes.
     """
     try:
-        raw = base64.b64decode(data, validate=True)
-    except (binascii.Error, ValueError) as exc:
-        raise LiveError(f"expected base64-encoded PCM16 audio in '{param}': {exc}", param=param) from None
-    if len(raw) % 2:
-        raise LiveError(f"expected PCM16 audio (2 bytes per sample) in '{param}', got {len(raw)} bytes",
-                        param=param)
-    return np.frombuffer(raw, dtype="<i2").astype(np.int16)
+        return wire.decode_pcm16(data, param)
+    except wire.PcmError as exc:
+        raise LiveError(str(exc), param=param) from None
 
 
 @handles("session.input_audio.append", InputAudioAppendEvent)

@@ -1,0 +1,392 @@
+"""WebRTC calls on the stand-in, driven by the unchanged SDK and an aiortc client peer (no browser).
+
+The peer (``webrtc_peer.ClientPeer``) plays a real recording as its microphone
+at real-time pace and records what it hears. Every data-channel and sideband
+event is validated with the SDK's models (the Realtime contract of
+``test_standin_realtime.check_event``; ``openai.types.live`` for Live).
+Sources: OpenAI guides "WebRTC" (``voice-webrtc``) and "Server controls"
+(``voice-server-controls``); API reference ``realtime.calls``,
+``realtime.client_secrets``, ``live.create``, ``live.sideband``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import io
+import json
+import threading
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import httpx
+import jiwer
+import numpy as np
+import psutil
+import pytest
+import soundfile as sf
+import soxr
+from openai import AsyncOpenAI, AuthenticationError, BadRequestError, OpenAI
+from openai.types.live import ConnectServerEvent
+from pydantic import TypeAdapter
+from test_standin_realtime import check_event
+from webrtc_peer import RATE, ClientPeer, voiced_seconds
+
+from voicekit.samples import sample_path
+
+pytestmark = pytest.mark.timeout(240)
+
+LIVE_EVENT = TypeAdapter(ConnectServerEvent)
+WEATHER_TOOL = {
+    "type": "function", "name": "get_weather", "description": "Get the current weather for a city.",
+    "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]},
+}
+
+
+def _speech(name: str = "ls_0880.wav") -> np.ndarray:
+    """A shipped recording as int16 mono 24 kHz."""
+    pcm, rate = sf.read(sample_path(name), dtype="int16")
+    return np.clip(soxr.resample(pcm.astype(np.float32), rate, 24_000), -32768, 32767).astype(np.int16)
+
+
+def _run(standin_server: Any, body: Callable[[AsyncOpenAI], Awaitable[None]]) -> None:
+    async def main() -> None:
+        async with AsyncOpenAI(base_url=standin_server.base_url, api_key="test-no-key", max_retries=0) as client:
+            await body(client)
+
+    asyncio.run(main())
+
+
+def _transcribe(client: OpenAI, pcm48: np.ndarray) -> str:
+    buf = io.BytesIO()
+    sf.write(buf, pcm48, RATE, format="WAV", subtype="PCM_16")
+    return client.audio.transcriptions.create(model="whisper-1", file=("heard.wav", buf.getvalue())).text
+
+
+def _words_wer(reference: str, heard: str) -> float:
+    from whisper_normalizer.english import EnglishTextNormalizer
+
+    norm = EnglishTextNormalizer()
+    return float(jiwer.wer(norm(reference), norm(heard)))
+
+
+async def _realtime_call(client: AsyncOpenAI, session: dict[str, Any]) -> tuple[ClientPeer, str]:
+    peer = ClientPeer()
+    offer = await peer.offer()
+    raw = await client.realtime.calls.with_raw_response.create(sdp=offer, session=session)  # type: ignore[arg-type]
+    assert raw.status_code == 201
+    assert raw.headers["content-type"].startswith("application/sdp")
+    location = raw.headers["location"]
+    assert location.startswith("/v1/realtime/calls/rtc_")
+    await peer.accept(raw.http_response.text)
+    return peer, location.rsplit("/", 1)[1]
+
+
+# -- Realtime ----------------------------------------------------------------------------------
+
+def test_realtime_call_hears_a_recording_and_answers_on_the_track(standin_server: Any, client: OpenAI) -> None:
+    async def body(aclient: AsyncOpenAI) -> None:
+        peer, call_id = await _realtime_call(aclient, {
+            "type": "realtime", "model": "gpt-realtime-mini", "instructions": "Answer in one short sentence."})
+        created = await peer.wait("session.created", 30)
+        assert created["session"]["instructions"] == "Answer in one short sentence."
+        peer.mic.say(_speech())
+        done = await peer.wait("response.done", 120)
+        assert done["response"]["status"] == "completed"
+        await peer.wait("output_audio_buffer.stopped", 60)
+        types = [e["type"] for e in peer.events]
+        assert "response.output_audio.delta" not in types  # the audio travels on the track
+        assert types.index("output_audio_buffer.started") < types.index("output_audio_buffer.stopped")
+        assert types.index("response.done") < types.index("output_audio_buffer.stopped")
+        for event in peer.events:
+            check_event(event)
+        transcript = next(e["transcript"] for e in peer.events if e["type"] == "response.output_audio_transcript.done")
+        heard = peer.audio_since(peer.mic.sent_until or 0)
+        spoken_s = voiced_seconds(heard)
+        assert spoken_s > 0.5, f"heard {spoken_s:.2f} s of speech"
+        # the reply heard on the track is the reply written: Whisper's transcript of it matches
+        wer = _words_wer(transcript, await asyncio.to_thread(_transcribe, client, heard))
+        assert wer < 0.5, f"WER {wer:.2f} between the transcript and what was heard"
+        await aclient.realtime.calls.hangup(call_id)
+        await asyncio.wait_for(peer.closed.wait(), 10)
+        await peer.close()
+
+    _run(standin_server, body)
+
+
+def test_sideband_answers_a_tool_call_while_the_peer_listens(standin_server: Any) -> None:
+    async def body(aclient: AsyncOpenAI) -> None:
+        peer, call_id = await _realtime_call(aclient, {
+            "type": "realtime", "model": "gpt-realtime-mini", "tools": [WEATHER_TOOL],
+            "tool_choice": {"type": "function", "name": "get_weather"},
+            "instructions": "Use get_weather for the weather."})
+        await peer.wait("session.created", 30)
+        async with aclient.realtime.connect(call_id=call_id) as sideband:
+            seen: list[dict[str, Any]] = []
+            first = await sideband.recv()
+            assert first.type == "session.created"
+            peer.send({"type": "conversation.item.create", "item": {
+                "type": "message", "role": "user",
+                "content": [{"type": "input_text", "text": "What is the weather in Paris?"}]}})
+            peer.send({"type": "response.create"})
+            call = None
+            async for event in sideband:
+                data = event.model_dump(mode="json", exclude_unset=True)
+                check_event(data)
+                seen.append(data)
+                if event.type == "response.function_call_arguments.done":
+                    call = event
+                if event.type == "response.done":
+                    break
+            assert call is not None and json.loads(call.arguments).get("city")
+            mark = len(peer.events)
+            await sideband.conversation.item.create(item={
+                "type": "function_call_output", "call_id": call.call_id,
+                "output": "Sunny and 21 degrees in Paris."})
+            await sideband.response.create(response={"tool_choice": "none"})
+            async for event in sideband:
+                check_event(event.model_dump(mode="json", exclude_unset=True))
+                if event.type == "response.done":
+                    break
+            assert "response.output_audio.delta" not in [e["type"] for e in seen]
+        # the browser side heard the reply to the tool's output
+        started = await peer.wait("output_audio_buffer.started", 60, after=mark)
+        await peer.wait("output_audio_buffer.stopped", 60, after=mark)
+        t = next(at for at, _ in peer.heard)  # noqa: F841  (the track has been flowing)
+        assert started["response_id"].startswith("resp_")
+        assert voiced_seconds(peer.audio_since(0)) > 0.5
+        await aclient.realtime.calls.hangup(call_id)
+        await peer.close()
+
+    _run(standin_server, body)
+
+
+def test_barge_in_clears_the_output_and_truncates_at_what_was_sent(standin_server: Any) -> None:
+    async def body(aclient: AsyncOpenAI) -> None:
+        peer, call_id = await _realtime_call(aclient, {
+            "type": "realtime", "model": "gpt-realtime-mini",
+            "instructions": "Tell a long story of at least five sentences about the sea."})
+        await peer.wait("session.created", 30)
+        peer.mic.say(_speech("cards_001.wav"))
+        started = await peer.wait("output_audio_buffer.started", 120)
+        await asyncio.sleep(1.0)  # about a second of the reply plays
+        mark = len(peer.events)
+        peer.mic.say(_speech("ls_0880.wav"))  # the user talks over it
+        cleared = await peer.wait("output_audio_buffer.cleared", 30, after=mark)
+        assert cleared["response_id"] == started["response_id"]
+        truncated = await peer.wait("conversation.item.truncated", 60, after=mark)
+        check_event(truncated)
+        assert 300 <= truncated["audio_end_ms"] <= 5000, truncated
+        await aclient.realtime.calls.hangup(call_id)
+        await peer.close()
+
+    _run(standin_server, body)
+
+
+# -- ephemeral keys ----------------------------------------------------------------------------
+
+def test_ephemeral_key_opens_a_call_from_a_raw_sdp_post_with_its_session(standin_server: Any) -> None:
+    async def body(aclient: AsyncOpenAI) -> None:
+        secret = await aclient.realtime.client_secrets.create(
+            session={"type": "realtime", "model": "gpt-realtime-mini", "instructions": "You are a pirate."},
+            expires_after={"anchor": "created_at", "seconds": 60})
+        assert secret.value.startswith("ek_") and 50 <= secret.expires_at - time.time() <= 61
+        assert secret.session.type == "realtime" and secret.session.instructions == "You are a pirate."
+        peer = ClientPeer()
+        offer = await peer.offer()
+        async with httpx.AsyncClient() as http:  # what a page's fetch() sends
+            r = await http.post(f"{standin_server.base_url}/realtime/calls", content=offer, headers={
+                "Authorization": f"Bearer {secret.value}", "Content-Type": "application/sdp",
+                "Origin": standin_server.base_url.rsplit("/v1", 1)[0]})
+        assert r.status_code == 201, r.text
+        assert r.headers["access-control-allow-origin"] and "Location" in r.headers["access-control-expose-headers"]
+        await peer.accept(r.text)
+        created = await peer.wait("session.created", 30)
+        assert created["session"]["instructions"] == "You are a pirate."
+        assert created["session"]["id"] != secret.session.id  # each call is a session of its own
+        await aclient.realtime.calls.hangup(r.headers["location"].rsplit("/", 1)[1])
+        await peer.close()
+
+    _run(standin_server, body)
+
+
+def test_ephemeral_key_is_refused_outside_realtime_and_once_expired(standin_server: Any, client: OpenAI,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    secret = client.realtime.client_secrets.create()
+    assert secret.session.type == "realtime" and 590 <= secret.expires_at - time.time() <= 601
+    with OpenAI(base_url=standin_server.base_url, api_key=secret.value, max_retries=0) as ek_client:
+        for call in (lambda: ek_client.models.list(),
+                     lambda: ek_client.audio.speech.create(model="tts-1", voice="alloy", input="hi"),
+                     lambda: ek_client.realtime.client_secrets.create(),
+                     lambda: ek_client.live.create(session={"model": "gpt-live-1"},
+                                                   transport={"type": "webrtc", "sdp": "v=0"})):
+            with pytest.raises(AuthenticationError) as info:
+                call()
+            assert info.value.code == "invalid_api_key" and "Realtime" in info.value.message
+        with pytest.raises(Exception) as ws_info, ek_client.realtime.connect(call_id="rtc_x") as conn:
+            conn.recv()  # a sideband is the project's, never a browser's
+        assert "401" in str(ws_info.value)
+        # a Realtime WebSocket with the key works, and carries its session
+        with ek_client.realtime.connect(model="gpt-realtime-mini") as conn:
+            assert conn.recv().type == "session.created"
+    with pytest.raises(BadRequestError, match="between 10 and 7200"):
+        client.realtime.client_secrets.create(expires_after={"anchor": "created_at", "seconds": 5})
+    from voicekit.standin.access import ephemeral
+
+    real = time.time
+    monkeypatch.setattr(ephemeral.time, "time", lambda: real() + 601)
+    r = httpx.post(f"{standin_server.base_url}/realtime/calls", content="v=0\r\nm=audio 9 UDP/TLS/RTP/SAVPF 111\r\n",
+                   headers={"Authorization": f"Bearer {secret.value}", "Content-Type": "application/sdp"})
+    assert r.status_code == 401 and "expired" in r.json()["error"]["message"]
+
+
+def test_bad_offers_and_limits_get_openai_shaped_errors(standin_server: Any, client: OpenAI) -> None:
+    base = standin_server.base_url
+    r = httpx.post(f"{base}/realtime/calls", content="hello", headers={"Content-Type": "application/sdp"})
+    assert r.status_code == 400 and r.json()["error"]["param"] == "sdp"
+    r = httpx.post(f"{base}/realtime/calls", content="v=0\r\n" + "a=x\r\n" * 20_000,
+                   headers={"Content-Type": "application/sdp"})
+    assert r.status_code == 413
+    r = httpx.post(f"{base}/realtime/calls/rtc_nope/hangup")
+    assert r.status_code == 404 and r.json()["error"]["code"] == "call_not_found"
+    registry = standin_server.app.state.calls
+    registry.max_calls, before = 0, registry.max_calls
+    try:
+        r = httpx.post(f"{base}/realtime/calls", content="v=0", headers={"Content-Type": "application/sdp"})
+        assert r.status_code == 429 and r.json()["error"]["code"] == "rate_limit_exceeded"
+    finally:
+        registry.max_calls = before
+    r = httpx.options(f"{base}/realtime/calls", headers={
+        "Origin": "http://127.0.0.1:8888", "Access-Control-Request-Method": "POST",
+        "Access-Control-Request-Headers": "authorization,content-type,x-openai-agents-sdk"})
+    assert r.status_code == 204 and r.headers["access-control-allow-origin"] == "http://127.0.0.1:8888"
+    assert "x-openai-agents-sdk" in r.headers["access-control-allow-headers"]  # the Agents SDK for JS sends it
+    r = httpx.options(f"{base}/realtime/calls", headers={"Origin": "https://evil.example"})
+    assert r.status_code == 403  # a foreign page gets nothing (access.guards)
+
+
+def test_ten_calls_in_a_row_leave_nothing_behind(standin_server: Any) -> None:
+    async def one(aclient: AsyncOpenAI) -> None:
+        peer, call_id = await _realtime_call(aclient, {"type": "realtime", "model": "gpt-realtime-mini"})
+        await peer.wait("session.created", 30)
+        await aclient.realtime.calls.hangup(call_id)
+        await asyncio.wait_for(peer.closed.wait(), 10)
+        await peer.close()
+
+    process = psutil.Process()
+
+    def census() -> tuple[int, int, int, int]:
+        gc.collect()
+        udp = sum(1 for c in process.net_connections(kind="udp"))
+
+        async def tasks() -> int:
+            return len(asyncio.all_tasks())
+
+        on_loop = asyncio.run_coroutine_threadsafe(tasks(), standin_server.app.state.loop).result(10)
+        return threading.active_count(), udp, len(standin_server.app.state.calls), on_loop
+
+    _run(standin_server, one)  # warm: aiortc's first imports and codec setup
+    time.sleep(1)
+    before = census()
+    for _ in range(10):
+        _run(standin_server, one)
+    time.sleep(2)
+    after = census()
+    assert after[2] == 0, "calls left in the registry"
+    assert after[0] <= before[0], f"threads {before[0]} -> {after[0]}"
+    assert after[1] <= before[1], f"UDP sockets {before[1]} -> {after[1]}"
+    assert after[3] <= before[3], f"tasks on the server's loop {before[3]} -> {after[3]}"
+
+
+# -- GPT-Live ----------------------------------------------------------------------------------
+
+def test_live_webrtc_session_with_a_sideband(standin_server: Any) -> None:
+    async def body(aclient: AsyncOpenAI) -> None:
+        peer = ClientPeer()
+        offer = await peer.offer()
+        created = await aclient.live.create(session={"model": "gpt-live-1",
+                                                     "instructions": "Answer in one short sentence."},
+                                            transport={"type": "webrtc", "sdp": offer})
+        session_id = created.session.id
+        side_events: list[dict[str, Any]] = []
+        async with aclient.live.sideband.connect(session_id=session_id) as sideband:
+            await peer.accept(created.transport.sdp)  # the browser connects after the sideband attached
+            first = await sideband.recv()
+            assert first.type == "session.started"
+            started = await peer.wait("session.started", 30)
+            assert started["session"]["id"] == session_id
+            peer.send({"type": "session.start", "session": {"model": "gpt-live-1"}})
+            err = await peer.wait("error", 10)
+            assert err["error"]["code"] == "session_already_started"
+            peer.mic.say(_speech())
+            async for event in sideband:
+                data = event.model_dump(mode="json", exclude_unset=True)
+                LIVE_EVENT.validate_python(data)
+                side_events.append(data)
+                if event.type == "session.output_transcript.delta" and len(side_events) > 5:
+                    break
+            await asyncio.sleep(3)  # the reply plays
+            await aclient.live.sessions.hangup(session_id)
+            async for event in sideband:
+                if event.type == "session.closed":
+                    assert event.reason == "remote_hangup"
+                    break
+        for event in peer.events:
+            LIVE_EVENT.validate_python(event)
+        types = [e["type"] for e in side_events]
+        assert "session.input_transcript.delta" in types and "session.output_audio.delta" in types
+        assert "session.output_audio.delta" not in [e["type"] for e in peer.events]
+        assert voiced_seconds(peer.audio_since(peer.mic.sent_until or 0)) > 0.5
+        await peer.close()
+
+    _run(standin_server, body)
+
+
+def test_live_sideband_refuses_unknown_sessions_and_a_second_attach(standin_server: Any) -> None:
+    async def body(aclient: AsyncOpenAI) -> None:
+        async with aclient.live.sideband.connect(session_id="sess_nope") as sideband:
+            event = await sideband.recv()
+            assert event.type == "error" and event.error.code == "session_not_found"
+        peer = ClientPeer()
+        created = await aclient.live.create(session={"model": "gpt-live-1"},
+                                            transport={"type": "webrtc", "sdp": await peer.offer()})
+        async with (aclient.live.sideband.connect(session_id=created.session.id),
+                    aclient.live.sideband.connect(session_id=created.session.id) as second):
+            event = await second.recv()
+            assert event.type == "error" and event.error.code == "sideband_already_attached"
+        await aclient.live.sessions.hangup(created.session.id)
+        await peer.close()
+
+    _run(standin_server, body)
+
+
+def test_a_peer_that_never_connects_or_goes_silent_is_closed(standin_server: Any,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    from voicekit.standin.transport import webrtc
+
+    monkeypatch.setattr(webrtc, "CONNECT_TIMEOUT_S", 1.0)
+    monkeypatch.setattr(webrtc, "MEDIA_TIMEOUT_S", 1.5)
+    registry = standin_server.app.state.calls
+
+    async def gone(call_id: str, within: float) -> float:
+        t0 = time.monotonic()
+        while registry.get(call_id, "realtime") is not None:
+            assert time.monotonic() - t0 < within, f"call {call_id} still open after {within} s"
+            await asyncio.sleep(0.1)
+        return time.monotonic() - t0
+
+    async def body(aclient: AsyncOpenAI) -> None:
+        never = ClientPeer()  # posts its offer, never applies the answer
+        raw = await aclient.realtime.calls.with_raw_response.create(sdp=await never.offer(), session={
+            "type": "realtime", "model": "gpt-realtime-mini"})
+        await gone(raw.headers["location"].rsplit("/", 1)[1], 6)
+        await never.close()
+        silent, call_id = await _realtime_call(aclient, {"type": "realtime", "model": "gpt-realtime-mini"})
+        await silent.wait("session.created", 30)
+        assert registry.get(call_id, "realtime") is not None
+        silent.mic.stop()  # the microphone track ends: no more media
+        await gone(call_id, 10)
+        await silent.close()
+
+    _run(standin_server, body)
