@@ -43,10 +43,12 @@ from typing import Any, Protocol
 
 from ...errors import StandinError
 from ._integrity import verify
+from .json_bounds import bounded
 from .llm_types import LLMUsage, TextDelta, ToolCall, ToolSpec, Turn
 from .tool_choice import _decision_prompt, decide_or_stream, tool_choice_schema
 
 __all__ = [
+    "DECISION_MAX_TOKENS",
     "DEFAULT_MAX_TOKENS",
     "DEFAULT_TEMPERATURE",
     "MAX_CHARS_PER_TOKEN",
@@ -84,8 +86,19 @@ answered "What is the capital of France?" with a looping French list; under
 this one it answers "The capital of France is Paris."
 """
 
-DEFAULT_MAX_TOKENS = 512
-"""Completion cap when a request gives no ``max_completion_tokens``."""
+DEFAULT_MAX_TOKENS: int | None = None
+"""Completion cap when a request gives none: no cap but the context window.
+
+As OpenAI's: a reply may run to what is left of the model's context
+(:data:`N_CTX` tokens per slot, less the prompt); llama.cpp (its context shift
+off) then stops it with ``finish_reason`` ``"length"``. The stand-in once
+capped such replies at 512 tokens, which cut a long structured-output reply
+(OpenAI's Agents SDK and the Vercel AI SDK send no cap) into invalid JSON.
+"""
+
+DECISION_MAX_TOKENS: int | None = None
+"""Token cap of the tool decision pass: none but the context window. Its grammar bounds
+every string and array (:mod:`.json_bounds`), so the call it writes always finishes first."""
 
 REPETITION_CONTROL: dict[str, float | int] = {
     "dry_multiplier": 0.8,
@@ -157,7 +170,7 @@ class LanguageModel(Protocol):
     def description(self) -> str: ...
 
     def respond(self, turns: Sequence[Turn], *, tools: Sequence[ToolSpec] = (), tool_choice: str | None = "auto",
-                max_tokens: int = DEFAULT_MAX_TOKENS, temperature: float = DEFAULT_TEMPERATURE,
+                max_tokens: int | None = DEFAULT_MAX_TOKENS, temperature: float = DEFAULT_TEMPERATURE,
                 seed: int | None = None, usage: LLMUsage | None = None, stop: threading.Event | None = None,
                 options: dict[str, Any] | None = None) -> Iterator[TextDelta | ToolCall]: ...
 
@@ -259,16 +272,21 @@ class LLMEngine:
     # -- one pass -------------------------------------------------------------
 
     def _request(
-        self, turns: Sequence[Turn], max_tokens: int, temperature: float, seed: int | None,
+        self, turns: Sequence[Turn], max_tokens: int | None, temperature: float, seed: int | None,
         options: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
+        """The llama.cpp request: no ``max_tokens`` when None (the reply may fill the context),
+        and a ``json_schema`` option bounded (:func:`.json_bounds.bounded`) so its grammar ends."""
         check_fits(turns, self.n_ctx)
         req: dict[str, Any] = {
             "messages": [{"role": t.role, "content": t.content} for t in _for_template(turns)],
-            "max_tokens": max_tokens,
             "temperature": temperature,
             **(options or {}),
         }
+        if max_tokens is not None:
+            req["max_tokens"] = max_tokens
+        if isinstance(req.get("json_schema"), dict):
+            req["json_schema"] = bounded(req["json_schema"])
         if seed is not None:
             req["seed"] = seed
         req["id_slot"] = REPLY_SLOT
@@ -289,23 +307,23 @@ class LLMEngine:
         ``required=True`` leaves out the "none" branch. Greedy decoding (temperature 0).
         """
         system = Turn("system", _decision_prompt(tools))
-        req = self._request([system, *[t for t in turns if t.role != "system"]], 200, 0.0, seed)
+        options = {"json_schema": tool_choice_schema(tools, allow_none=not required)}
+        req = self._request([system, *[t for t in turns if t.role != "system"]], DECISION_MAX_TOKENS, 0.0, seed, options)
         req["id_slot"] = DECISION_SLOT
-        req["json_schema"] = tool_choice_schema(tools, allow_none=not required)
         result = self._complete(req)
         if usage is not None:
             usage.add(result.get("usage", {}))
         text = result["choices"][0]["message"].get("content") or ""
         try:
             obj = json.loads(text)
-        except json.JSONDecodeError as exc:  # only when the decision hit its token cap
+        except json.JSONDecodeError as exc:  # only when the decision filled the context
             raise StandinError(f"the tool decision did not finish as JSON: {text[:200]!r}") from exc
         if obj.get("tool") in (None, "none"):
             return None
         return ToolCall(str(obj["tool"]), json.dumps(obj.get("arguments", {})))
 
     def stream(
-        self, turns: Sequence[Turn], *, max_tokens: int = DEFAULT_MAX_TOKENS,
+        self, turns: Sequence[Turn], *, max_tokens: int | None = DEFAULT_MAX_TOKENS,
         temperature: float = DEFAULT_TEMPERATURE, seed: int | None = None,
         usage: LLMUsage | None = None, stop: threading.Event | None = None,
         options: dict[str, Any] | None = None,
@@ -367,7 +385,7 @@ class LLMEngine:
 
     def respond(
         self, turns: Sequence[Turn], *, tools: Sequence[ToolSpec] = (), tool_choice: str | None = "auto",
-        max_tokens: int = DEFAULT_MAX_TOKENS, temperature: float = DEFAULT_TEMPERATURE,
+        max_tokens: int | None = DEFAULT_MAX_TOKENS, temperature: float = DEFAULT_TEMPERATURE,
         seed: int | None = None, usage: LLMUsage | None = None, stop: threading.Event | None = None,
         options: dict[str, Any] | None = None,
     ) -> Iterator[TextDelta | ToolCall]:
