@@ -6,6 +6,7 @@ Routes (one module each): ``models`` (``GET /v1/models``), ``transcriptions``
 ``responses`` (``/v1/responses`` over HTTP and as a WebSocket) and
 ``realtime`` (the ``GET /v1/realtime`` WebSocket) and ``live`` (the ``/v1/live/sessions`` WebSocket). Engines load once, in the lifespan, before the
 server accepts connections, so ``GET /v1/models`` answering 200 means ready.
+Every response carries an ``x-request-id`` header (:mod:`.request_id`), as OpenAI's do.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from .access.identity import IDENTITY_PATH, Identity
 from .access.identity import routes as identity_routes
 from .engines import Engines
 from .errors import OpenAIError, error_response, handle_openai_error
+from .request_id import HEADER, RequestId, request_id_of
 from .routes import chat, responses, speech, transcriptions
 
 __all__ = ["create_app"]
@@ -55,7 +57,11 @@ async def _method_not_allowed(request: Request, exc: Exception) -> JSONResponse:
 
 async def _server_error(request: Request, exc: Exception) -> JSONResponse:
     log.exception("stand-in failed on %s %s", request.method, request.url.path)
-    return error_response(OpenAIError(500, f"The stand-in failed: {type(exc).__name__}: {exc}", type="server_error"))
+    response = error_response(OpenAIError(500, f"The stand-in failed: {type(exc).__name__}: {exc}", type="server_error"))
+    rid = request_id_of(request.scope)  # this handler runs outside the middleware: send the same id
+    if rid is not None:
+        response.headers[HEADER] = rid
+    return response
 
 
 def _warm_up(engines: Engines) -> None:
@@ -95,7 +101,7 @@ def create_app(
     bound_host : str, optional
         The address the server binds, accepted as a ``Host`` name.
     """
-    middleware = [Middleware(
+    middleware = [Middleware(RequestId), Middleware(  # outermost: every answer gets an x-request-id
         Guards, allowed_hosts=allowed_hosts, allowed_origins=allowed_origins,  # outermost: before authentication
         max_body_bytes=max_body_bytes, bound_host=bound_host,
     )]
