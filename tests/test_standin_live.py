@@ -581,3 +581,20 @@ def test_delegation_rules_read_from_the_instructions() -> None:
     assert delegation_rules(["Be brief."]) == []
     blanket = delegation_rules(["Be brief. Always delegate."])
     assert rule_matches("What time is it?", blanket) and not rule_matches("", blanket)
+
+
+def test_an_appended_text_far_over_the_limit_is_refused_before_it_is_tokenized() -> None:
+    """Issue 24, defect 9: the 500-token limit on context appends was checked by tokenizing all of it
+    (a 1 MB append first cost Whisper's tokenizer the whole megabyte)."""
+    from types import SimpleNamespace
+
+    from voicekit.standin.live.errors import LiveError
+    from voicekit.standin.live.handlers.context import MAX_CONTEXT_TOKENS, _checked
+
+    def no_tokenizing(text: str) -> int:
+        raise AssertionError(f"tokenized {len(text):,} characters")
+
+    conn = SimpleNamespace(engines=SimpleNamespace(stt=SimpleNamespace(count_tokens=no_tokenizing)))
+    with pytest.raises(LiveError, match=f"at most {MAX_CONTEXT_TOKENS} tokens") as err:
+        _checked(conn, {"content": "x" * 1_000_000})  # type: ignore[arg-type]
+    assert err.value.param == "content"
