@@ -184,3 +184,23 @@ def test_a_request_with_no_token_limit_is_capped_only_by_the_context():
     assert DEFAULT_MAX_TOKENS is None
     assert "max_tokens" not in engine._request([Turn("user", "hi")], None, 0.2, None)
     assert engine._request([Turn("user", "hi")], 40, 0.2, None)["max_tokens"] == 40
+
+
+def test_a_result_in_words_becomes_the_beginning_of_the_reply_and_json_gives_facts():
+    """Issue 24, defect 8: the reply after a result is constrained to carry it (engines/carry.py)."""
+    import json
+
+    from voicekit.standin.engines.carry import MAX_PREFIX_CHARS, carry_grammar, facts_of
+
+    words = carry_grammar("  In Paris it is sunny and eighteen degrees. ")
+    assert words is not None and words.startswith('root ::= "In Paris it is sunny and eighteen degrees." tail')
+    long = carry_grammar("It rains. " * 60)
+    assert long is not None and len(long.split('"')[1]) <= MAX_PREFIX_CHARS and long.split('"')[1].endswith("rains.")
+    weather = json.dumps({"city": "Paris", "temperature_c": 18, "conditions": "sunny", "ok": True, "note": None})
+    assert facts_of(json.loads(weather)) == ["Paris", "18", "sunny"]
+    grammar = carry_grammar(weather)
+    assert grammar is not None and grammar.count(" | f") == 5  # 3 facts in any of 6 orders
+    assert '("Paris" | "paris")' in grammar and 'f1 ::= "18"' in grammar
+    assert carry_grammar("") is None and carry_grammar('{"ok": true}') is None
+    both = carry_grammar('{"city": "Paris"}', '{"city": "Rome"}')
+    assert both is not None and '"Rome"' in both

@@ -284,6 +284,19 @@ def test_spoken_weather_question_calls_get_weather_then_speaks_the_answer(client
     assert reply_clip(second.choices[0].message).duration > 0.5
 
 
+def test_the_reply_after_a_tool_result_carries_its_facts(client):
+    """Issue 24, defect 8: SmolLM2 talked about Paris's weather without the tool's numbers
+    ("Paris, France, is currently in the "sunny" condition."); a grammar now makes it carry them."""
+    call = {"id": "call_1", "type": "function", "function": {"name": "get_weather", "arguments": '{"city": "Paris"}'}}
+    r = _ask(client, [{"role": "user", "content": "What's the weather like in Paris today?"},
+                      {"role": "assistant", "content": None, "tool_calls": [call]},
+                      {"role": "tool", "tool_call_id": "call_1",
+                       "content": json.dumps({"city": "Paris", "temperature_c": 18, "conditions": "sunny"})}],
+             tools=[WEATHER_TOOL])
+    text = r.choices[0].message.content
+    assert "sunny" in text.lower() and "18" in text and "paris" in text.lower(), text
+
+
 def test_tool_choice_none_never_calls(client):
     r = _ask(client, [{"role": "user", "content": "What is the weather like in Paris today?"}],
              tools=[WEATHER_TOOL], tool_choice="none", max_completion_tokens=30)

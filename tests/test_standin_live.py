@@ -397,6 +397,25 @@ def test_client_delegation_round_trip(standin_server) -> None:
         "model": MODEL, "instructions": ROBOT, "delegation": {"type": "client", "acknowledgement_delay_ms": 0}})
 
 
+def test_commentary_is_carried_in_the_spoken_reply(standin_server) -> None:
+    """Issue 24, defect 8: the reply to "In Paris it is sunny and eighteen degrees." was
+    "it's a beautiful day in paris, with a gentle breeze..." (2 of 10 replies carried it)."""
+    history = [{"type": "message", "role": "user", "content": [{"type": "input_text", "text": "How is the weather in Paris?"}]},
+               {"type": "message", "role": "assistant", "content": [{"type": "output_text", "text": "Let me check."}]}]
+
+    async def body(wire: LiveWire) -> None:
+        got = await wire.command({"type": "session.commentary.append", "event_id": "result", "delegation_id": None,
+                                  "content": "In Paris it is sunny and eighteen degrees."}, "session.commentary.appended")
+        assert got["type"] == "session.commentary.appended", got
+        m = len(wire.events)
+        await wire.next_of("session.usage.updated", m, 90)
+        said = "".join(e["delta"] for e in wire.events[m:] if e["type"] == "session.output_transcript.delta").lower()
+        assert "sunny" in said and "eighteen" in said, said
+        await wire.close()
+
+    run_live(standin_server.base_url, body, {"model": MODEL, "input": history})
+
+
 def test_thinking_cancels_a_pending_acknowledgement(standin_server) -> None:
     """With ``acknowledgement_delay_ms``, context appended before the delay ends cancels the acknowledgement."""
 
