@@ -6,6 +6,7 @@ import jsonschema
 import pytest
 
 from voicekit.errors import StandinError
+from voicekit.standin.engines.json_bounds import MAX_ARRAY_ITEMS, MAX_STRING_CHARS, bounded
 from voicekit.standin.engines.llm import (
     DEFAULT_SYSTEM_PROMPT,
     GGUF_ENV,
@@ -144,3 +145,62 @@ def test_a_tools_defs_references_are_inlined_into_its_branch():
     assert validator.is_valid({"tool": "query", "arguments": {"table_name": "orders"}})
     assert not validator.is_valid({"tool": "query", "arguments": {"table_name": "shoes"}})
     assert validator.is_valid({"tool": "query", "arguments": {"table_name": "orders", "tree": {"next": {"next": {}}}}})
+
+
+def test_arrays_in_tool_arguments_are_bounded_and_an_enum_array_by_its_values():
+    """Issue 24, defect 2: an unbounded array let SmolLM2 repeat one item until the decision's cap."""
+    query = ToolSpec("query", "Query a table.", {"type": "object", "properties": {
+        "columns": {"type": "array", "items": {"type": "string", "enum": ["id", "name", "total"]}},
+        "notes": {"type": "array", "items": {"type": "string"}},
+        "pair": {"type": "array", "items": {"type": "integer"}, "minItems": 2, "maxItems": 2}}})
+    args = tool_choice_schema([query], allow_none=False)["anyOf"][0]["properties"]["arguments"]["properties"]
+    assert args["columns"]["maxItems"] == 3 and args["notes"]["maxItems"] == MAX_ARRAY_ITEMS
+    assert args["pair"]["maxItems"] == 2 and "maxItems" not in query.parameters["properties"]["columns"]
+    validator = jsonschema.Draft202012Validator({"anyOf": [{"properties": {"arguments": {"properties": args}}}]})
+    assert not validator.is_valid({"arguments": {"columns": ["id"] * 50}})
+
+
+def test_a_structured_output_schema_is_bounded_through_its_defs_for_the_grammar():
+    """Issue 24, defect 1: strict schemas (pydantic's, with $defs) get string and array bounds, so
+    llama.cpp's grammar must close them; the client's own schema is left as sent."""
+    schema = {"$defs": {"Ingredient": {"type": "object", "properties": {"amount": {"type": "string"}}}},
+              "type": "object", "properties": {"title": {"type": ["string", "null"]}, "ingredients": {
+                  "type": "array", "items": {"$ref": "#/$defs/Ingredient"}},
+                  "size": {"anyOf": [{"type": "string", "enum": ["S", "M"]}, {"type": "null"}]}}}
+    out = bounded(schema)
+    assert out["$defs"]["Ingredient"]["properties"]["amount"]["maxLength"] == MAX_STRING_CHARS
+    assert out["properties"]["title"]["maxLength"] == MAX_STRING_CHARS
+    assert out["properties"]["ingredients"]["maxItems"] == MAX_ARRAY_ITEMS
+    assert out["properties"]["size"] == schema["properties"]["size"]
+    assert "maxLength" not in schema["$defs"]["Ingredient"]["properties"]["amount"]
+
+
+def test_a_request_with_no_token_limit_is_capped_only_by_the_context():
+    """Issue 24, defect 1: no silent 512-token cap; llama.cpp then stops at the context's end."""
+    from voicekit.standin.engines.llm import DEFAULT_MAX_TOKENS, LLMEngine
+
+    engine = object.__new__(LLMEngine)  # _request builds a request; no model is loaded
+    engine.n_ctx = 2048
+    assert DEFAULT_MAX_TOKENS is None
+    assert "max_tokens" not in engine._request([Turn("user", "hi")], None, 0.2, None)
+    assert engine._request([Turn("user", "hi")], 40, 0.2, None)["max_tokens"] == 40
+
+
+def test_a_result_in_words_becomes_the_beginning_of_the_reply_and_json_gives_facts():
+    """Issue 24, defect 8: the reply after a result is constrained to carry it (engines/carry.py)."""
+    import json
+
+    from voicekit.standin.engines.carry import MAX_PREFIX_CHARS, carry_grammar, facts_of
+
+    words = carry_grammar("  In Paris it is sunny and eighteen degrees. ")
+    assert words is not None and words.startswith('root ::= "In Paris it is sunny and eighteen degrees." tail')
+    long = carry_grammar("It rains. " * 60)
+    assert long is not None and len(long.split('"')[1]) <= MAX_PREFIX_CHARS and long.split('"')[1].endswith("rains.")
+    weather = json.dumps({"city": "Paris", "temperature_c": 18, "conditions": "sunny", "ok": True, "note": None})
+    assert facts_of(json.loads(weather)) == ["Paris", "18", "sunny"]
+    grammar = carry_grammar(weather)
+    assert grammar is not None and grammar.count(" | f") == 5  # 3 facts in any of 6 orders
+    assert '("Paris" | "paris")' in grammar and 'f1 ::= "18"' in grammar
+    assert carry_grammar("") is None and carry_grammar('{"ok": true}') is None
+    both = carry_grammar('{"city": "Paris"}', '{"city": "Rome"}')
+    assert both is not None and '"Rome"' in both

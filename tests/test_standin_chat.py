@@ -10,6 +10,7 @@ import json
 
 import openai
 import pytest
+from pydantic import BaseModel
 
 from voicekit.audio import Clip
 from voicekit.chat import (
@@ -125,6 +126,27 @@ def test_response_format_json_schema_constrains_the_reply(client):
              response_format={"type": "json_schema", "json_schema": {"name": "answer", "schema": schema, "strict": True}})
     answer = json.loads(r.choices[0].message.content)
     assert set(answer) == {"capital"} and "paris" in answer["capital"].lower()
+
+
+class Ingredient(BaseModel):
+    name: str
+    amount: str
+
+
+class Recipe(BaseModel):
+    title: str
+    ingredients: list[Ingredient]
+    steps: list[str]
+
+
+def test_structured_output_with_no_token_limit_parses_into_the_pydantic_model(client):
+    """Issue 24, defect 1: with no cap from the client, a strict json_schema reply ends as valid
+    JSON (it ran to a silent 512-token cap inside an ever-growing array, finish_reason "length")."""
+    r = client.chat.completions.parse(model=MODEL, messages=[{"role": "user", "content": "Give me a recipe for pancakes."}],
+                                      response_format=Recipe, seed=0)
+    choice = r.choices[0]
+    assert choice.finish_reason == "stop", choice.message.content
+    assert isinstance(choice.message.parsed, Recipe) and choice.message.parsed.ingredients
 
 
 def test_stop_sequence_ends_the_reply_before_it(client):
@@ -260,6 +282,19 @@ def test_spoken_weather_question_calls_get_weather_then_speaks_the_answer(client
     transcript = second.choices[0].message.audio.transcript.lower()
     assert "sunny" in transcript or "18" in transcript, transcript
     assert reply_clip(second.choices[0].message).duration > 0.5
+
+
+def test_the_reply_after_a_tool_result_carries_its_facts(client):
+    """Issue 24, defect 8: SmolLM2 talked about Paris's weather without the tool's numbers
+    ("Paris, France, is currently in the "sunny" condition."); a grammar now makes it carry them."""
+    call = {"id": "call_1", "type": "function", "function": {"name": "get_weather", "arguments": '{"city": "Paris"}'}}
+    r = _ask(client, [{"role": "user", "content": "What's the weather like in Paris today?"},
+                      {"role": "assistant", "content": None, "tool_calls": [call]},
+                      {"role": "tool", "tool_call_id": "call_1",
+                       "content": json.dumps({"city": "Paris", "temperature_c": 18, "conditions": "sunny"})}],
+             tools=[WEATHER_TOOL])
+    text = r.choices[0].message.content
+    assert "sunny" in text.lower() and "18" in text and "paris" in text.lower(), text
 
 
 def test_tool_choice_none_never_calls(client):

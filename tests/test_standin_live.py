@@ -394,11 +394,31 @@ def test_client_delegation_round_trip(standin_server) -> None:
         m = len(wire.events)
         await wire.next_of("session.output_audio.delta", m, 60)
         await wire.next_of("session.usage.updated", m, 90)
-        assert "".join(e["delta"] for e in wire.events[m:] if e["type"] == "session.output_transcript.delta").strip()
+        said = "".join(e["delta"] for e in wire.events[m:] if e["type"] == "session.output_transcript.delta")
+        assert "ten meters forward" in said.lower(), said  # the result is carried (issue 24, defect 8)
         await wire.close()
 
     run_live(standin_server.base_url, body, {
         "model": MODEL, "instructions": ROBOT, "delegation": {"type": "client", "acknowledgement_delay_ms": 0}})
+
+
+def test_commentary_is_carried_in_the_spoken_reply(standin_server) -> None:
+    """Issue 24, defect 8: the reply to "In Paris it is sunny and eighteen degrees." was
+    "it's a beautiful day in paris, with a gentle breeze..." (2 of 10 replies carried it)."""
+    history = [{"type": "message", "role": "user", "content": [{"type": "input_text", "text": "How is the weather in Paris?"}]},
+               {"type": "message", "role": "assistant", "content": [{"type": "output_text", "text": "Let me check."}]}]
+
+    async def body(wire: LiveWire) -> None:
+        got = await wire.command({"type": "session.commentary.append", "event_id": "result", "delegation_id": None,
+                                  "content": "In Paris it is sunny and eighteen degrees."}, "session.commentary.appended")
+        assert got["type"] == "session.commentary.appended", got
+        m = len(wire.events)
+        await wire.next_of("session.usage.updated", m, 90)
+        said = "".join(e["delta"] for e in wire.events[m:] if e["type"] == "session.output_transcript.delta").lower()
+        assert "sunny" in said and "eighteen" in said, said
+        await wire.close()
+
+    run_live(standin_server.base_url, body, {"model": MODEL, "input": history})
 
 
 def test_thinking_cancels_a_pending_acknowledgement(standin_server) -> None:
@@ -585,3 +605,20 @@ def test_delegation_rules_read_from_the_instructions() -> None:
     assert delegation_rules(["Be brief."]) == []
     blanket = delegation_rules(["Be brief. Always delegate."])
     assert rule_matches("What time is it?", blanket) and not rule_matches("", blanket)
+
+
+def test_an_appended_text_far_over_the_limit_is_refused_before_it_is_tokenized() -> None:
+    """Issue 24, defect 9: the 500-token limit on context appends was checked by tokenizing all of it
+    (a 1 MB append first cost Whisper's tokenizer the whole megabyte)."""
+    from types import SimpleNamespace
+
+    from voicekit.standin.live.errors import LiveError
+    from voicekit.standin.live.handlers.context import MAX_CONTEXT_TOKENS, _checked
+
+    def no_tokenizing(text: str) -> int:
+        raise AssertionError(f"tokenized {len(text):,} characters")
+
+    conn = SimpleNamespace(engines=SimpleNamespace(stt=SimpleNamespace(count_tokens=no_tokenizing)))
+    with pytest.raises(LiveError, match=f"at most {MAX_CONTEXT_TOKENS} tokens") as err:
+        _checked(conn, {"content": "x" * 1_000_000})  # type: ignore[arg-type]
+    assert err.value.param == "content"

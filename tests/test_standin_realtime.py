@@ -463,6 +463,26 @@ def test_items_create_retrieve_delete(rt: Wire, speech: dict[str, tuple[np.ndarr
     assert rt.error()["error"]["code"] == "item_retrieve_invalid_item_id"
 
 
+def test_an_item_text_over_the_limit_is_refused_with_an_error_naming_it(rt: Wire) -> None:
+    """Issue 24, defect 9: a 1 MB text item was answered conversation.item.added."""
+    from voicekit.standin.realtime.items import MAX_ITEM_TEXT_CHARS
+
+    big = "All work and no play. " * (1_000_000 // 22)
+    rt.send({"type": "conversation.item.create", "item": {
+        "type": "message", "role": "user", "content": [{"type": "input_text", "text": "Hi."}, {"type": "input_text", "text": big}]}})
+    err = rt.error()["error"]
+    assert err["code"] == "string_above_max_length" and err["param"] == "item.content[1].text", err
+    assert f"maximum length {MAX_ITEM_TEXT_CHARS}" in err["message"] and f"length {len(big)}" in err["message"]
+    rt.send({"type": "conversation.item.create", "item": {"type": "function_call_output", "call_id": "call_1", "output": big}})
+    assert rt.error()["error"]["param"] == "item.output"
+    rt.send({"type": "response.create", "response": {"output_modalities": ["text"], "input": [
+        {"type": "message", "role": "user", "content": [{"type": "input_text", "text": big}]}]}})
+    assert rt.error()["error"]["param"] == "response.input[0].content[0].text"
+    rt.send({"type": "conversation.item.create", "item": {
+        "type": "message", "role": "user", "content": [{"type": "input_text", "text": "x" * MAX_ITEM_TEXT_CHARS}]}})
+    assert rt.until("conversation.item.added")[-1]["previous_item_id"] is None  # nothing refused was added
+
+
 def test_text_only_response_with_overrides(rt: Wire) -> None:
     rt.send({"type": "conversation.item.create", "item": {
         "type": "message", "role": "user", "content": [{"type": "input_text", "text": "What colour is the sky?"}]}})

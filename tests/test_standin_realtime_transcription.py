@@ -64,6 +64,28 @@ def test_intent_transcription_without_a_model_opens_a_transcription_session(tr: 
     assert updated["audio"]["input"]["turn_detection"] == {"type": "semantic_vad", "eagerness": "auto"}
 
 
+@pytest.mark.parametrize("model", ["gpt-4o-mini-transcribe", "gpt-realtime-whisper"])
+def test_intent_transcription_with_a_transcription_model_in_the_url_uses_it(client: OpenAI, model: str) -> None:
+    """Issue 24, defect 4: LiveKit's streaming STT connects to
+    ``/v1/realtime?intent=transcription&model=gpt-4o-mini-transcribe``; it was closed with 1008."""
+    pcm, reference = sample("ls_0880.wav")
+    with client.realtime.connect(model=model, extra_query=TRANSCRIBE) as conn:
+        wire = Wire(conn)
+        session = wire.recv()["session"]
+        assert session["type"] == "transcription" and session["audio"]["input"]["transcription"]["model"] == model
+        if model == "gpt-realtime-whisper":  # no VAD for this model (OpenAI: turn_detection must be null)
+            assert session["audio"]["input"]["turn_detection"] is None
+            wire.append(pcm, chunk_ms=200)
+            wire.send({"type": "input_audio_buffer.commit"})
+        else:
+            wire.append(turn_audio(pcm), chunk_ms=100)
+        done = wire.until("conversation.item.input_audio_transcription.completed")[-1]
+        assert wer(reference, done["transcript"]) <= 0.25, done["transcript"]
+    with client.realtime.connect(model="tts-1", extra_query=TRANSCRIBE) as conn:
+        event = json.loads(conn.recv_bytes())
+        assert event["type"] == "error" and "gpt-4o-mini-transcribe" in event["error"]["message"], event
+
+
 def test_server_vad_turn_is_transcribed_with_deltas_then_completed(tr: Wire) -> None:
     pcm, reference = sample("ls_0880.wav")
     configure(tr, transcription={"model": "gpt-4o-mini-transcribe"})

@@ -171,6 +171,45 @@ def test_tool_choice_required_calls_and_none_never_calls(client):
     assert [i.type for i in none.output] == ["message"]
 
 
+QUERY_TOOL = {
+    "type": "function", "name": "query", "description": "Query a table of the shop's database.", "strict": True,
+    "parameters": {"type": "object", "additionalProperties": False, "required": ["table_name", "columns"], "properties": {
+        "table_name": {"type": "string", "enum": ["orders", "customers"]},
+        "columns": {"type": "array", "items": {"type": "string", "enum": ["id", "name", "total", "date"]}}}},
+}
+
+
+@pytest.mark.parametrize("question", ["Show me the ids and totals of all orders.", "List every customer."])
+def test_a_required_tool_with_an_array_of_enum_values_always_makes_a_valid_call(client, question):
+    """Issue 24, defect 2: the decision grammar let the array grow ("columns": ["id","id","id",...)
+    until the pass's token cap, and the stream ended in response.failed."""
+    import jsonschema
+
+    events = stream_events(client, input=question, tools=[QUERY_TOOL], tool_choice="required")
+    assert events[-1]["type"] == "response.completed", events[-1]
+    [call] = events[-1]["response"]["output"]
+    assert call["name"] == "query"
+    jsonschema.validate(json.loads(call["arguments"]), QUERY_TOOL["parameters"])
+
+
+def test_structured_output_with_no_token_limit_parses_into_the_pydantic_model(client):
+    """Issue 24, defect 1: a strict text.format with no max_output_tokens came back incomplete
+    (reason max_output_tokens) at a silent 512-token cap."""
+
+    class Ingredient(BaseModel):
+        name: str
+        amount: str
+
+    class Recipe(BaseModel):
+        title: str
+        ingredients: list[Ingredient]
+        steps: list[str]
+
+    r = client.responses.parse(model=MODEL, input="Give me a recipe for pancakes.", text_format=Recipe)
+    assert r.status == "completed" and r.incomplete_details is None, r.output_text
+    assert isinstance(r.output_parsed, Recipe) and r.output_parsed.ingredients
+
+
 def test_a_streamed_tool_call_sends_argument_events(client):
     events = stream_events(client, input="What is the weather in Paris?", tools=[WEATHER_TOOL], tool_choice=FORCE_WEATHER, temperature=0)
     kinds = [e["type"] for e in events]

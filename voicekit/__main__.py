@@ -33,6 +33,13 @@ def main(argv: list[str] | None = None) -> int:
     rtc_p.add_argument("--webrtc-ports", metavar="MIN-MAX",
                        help="UDP port range for WebRTC media, e.g. 40000-40100, to open in a firewall "
                             "(default: $VOICEKIT_WEBRTC_PORTS, else any free port)")
+    tls_p = serve_p.add_argument_group("TLS", "serve HTTPS and WSS (OpenAI's Node SDK always opens Realtime as wss:); "
+                                       "clients must trust the certificate, e.g. NODE_EXTRA_CA_CERTS=cert.pem for Node, "
+                                       "SSL_CERT_FILE=cert.pem for Python (README, 'TLS')")
+    tls_p.add_argument("--ssl-certfile", metavar="PEM", default=os.environ.get("VOICEKIT_SSL_CERTFILE") or None,
+                       help="the server's certificate (chain), PEM (default: $VOICEKIT_SSL_CERTFILE)")
+    tls_p.add_argument("--ssl-keyfile", metavar="PEM", default=os.environ.get("VOICEKIT_SSL_KEYFILE") or None,
+                       help="its private key, PEM (default: $VOICEKIT_SSL_KEYFILE)")
     llm_p = serve_p.add_argument_group("LLM", "an upstream Chat Completions server (Ollama, llama-server, ...) "
                                        "instead of the bundled model; its key comes from VOICEKIT_LLM_API_KEY only")
     llm_p.add_argument("--llm-base-url", metavar="URL",
@@ -60,6 +67,9 @@ def main(argv: list[str] | None = None) -> int:
                 parser.error(f"--webrtc-ports: expected a UDP port range MIN-MAX within 1024-65535, such as "
                              f"40000-40100, got {args.webrtc_ports!r}")
             os.environ["VOICEKIT_WEBRTC_PORTS"] = args.webrtc_ports
+    if args.command == "serve" and args.detach and (args.ssl_certfile or args.ssl_keyfile):
+        parser.error("--detach starts the managed stand-in on loopback over plain HTTP; run 'voicekit serve "
+                     "--ssl-certfile ... --ssl-keyfile ...' in the foreground (or under a service manager) for TLS")
     if args.command in ("status", "stop", "run") or (args.command == "serve" and args.detach):
         return _cli.run_subcommand(args)
     if args.command == "serve":
@@ -79,9 +89,14 @@ def main(argv: list[str] | None = None) -> int:
         except StandinError as exc:  # a bad --llm-* flag or VOICEKIT_LLM_* variable, said without a traceback
             parser.error(str(exc))
         from .standin import serve
+        from .standin.server import check_tls_files
 
+        try:
+            check_tls_files(args.ssl_certfile, args.ssl_keyfile)
+        except StandinError as exc:
+            parser.error(str(exc))
         args.port = args.port or 8000
-        serve(args.host, args.port, log_level=args.log_level,
+        serve(args.host, args.port, log_level=args.log_level, ssl_certfile=args.ssl_certfile, ssl_keyfile=args.ssl_keyfile,
               allowed_hosts=args.allowed_host, allowed_origins=args.allowed_origin, **_cli.serve_options(args))
     return 0
 

@@ -83,7 +83,8 @@ def serve_options(args: argparse.Namespace) -> dict[str, Any]:
         token = _runtime.new_token()
         print(f"voicekit serve: binding {args.host} needs a token; generated one (shown only now). Clients set\n"
               f"  OPENAI_API_KEY={token}\n"
-              f"  OPENAI_BASE_URL=http://<this machine>:{args.port}/v1", file=sys.stderr, flush=True)
+              f"  OPENAI_BASE_URL={'https' if getattr(args, 'ssl_certfile', None) else 'http'}://<this machine>:{args.port}/v1",
+              file=sys.stderr, flush=True)
     return {"token": token, "idle_timeout": idle, "register": register}
 
 

@@ -8,6 +8,7 @@ Routes (one module each): ``models`` (``GET /v1/models``), ``transcriptions``
 ``/v1/live/sessions`` WebSocket and a WebRTC session's sideband) and ``calls``
 (WebRTC calls, ephemeral keys: :mod:`.routes.calls`). Engines load once, in the lifespan, before the
 server accepts connections, so ``GET /v1/models`` answering 200 means ready.
+Every response carries an ``x-request-id`` header (:mod:`.request_id`), as OpenAI's do.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from .access.identity import IDENTITY_PATH, Identity
 from .access.identity import routes as identity_routes
 from .engines import Engines
 from .errors import OpenAIError, error_response, handle_openai_error
+from .request_id import HEADER, RequestId, request_id_of
 from .routes import calls, chat, responses, speech, transcriptions
 from .transport.calls import CallRegistry
 
@@ -59,7 +61,11 @@ async def _method_not_allowed(request: Request, exc: Exception) -> JSONResponse:
 
 async def _server_error(request: Request, exc: Exception) -> JSONResponse:
     log.exception("stand-in failed on %s %s", request.method, request.url.path)
-    return error_response(OpenAIError(500, f"The stand-in failed: {type(exc).__name__}: {exc}", type="server_error"))
+    response = error_response(OpenAIError(500, f"The stand-in failed: {type(exc).__name__}: {exc}", type="server_error"))
+    rid = request_id_of(request.scope)  # this handler runs outside the middleware: send the same id
+    if rid is not None:
+        response.headers[HEADER] = rid
+    return response
 
 
 def _warm_up(engines: Engines) -> None:
@@ -99,7 +105,7 @@ def create_app(
     bound_host : str, optional
         The address the server binds, accepted as a ``Host`` name.
     """
-    middleware = [Middleware(
+    middleware = [Middleware(RequestId), Middleware(  # outermost: every answer gets an x-request-id
         Guards, allowed_hosts=allowed_hosts, allowed_origins=allowed_origins,  # outermost: before authentication
         max_body_bytes=max_body_bytes, bound_host=bound_host,
     )]

@@ -30,7 +30,7 @@ from .access.idle import IdleWatch
 from .app import create_app
 from .engines import Engines
 
-__all__ = ["StandinServer", "free_port", "serve"]
+__all__ = ["StandinServer", "check_tls_files", "free_port", "serve"]
 
 log = logging.getLogger("voicekit.standin")
 
@@ -53,7 +53,7 @@ def serve(
     host: str = "127.0.0.1", port: int = 8000, *, log_level: str = "info",
     allowed_hosts: Sequence[str] = (), allowed_origins: Sequence[str] = (),
     token: str | None = None, idle_timeout: float = 0.0, register: str | None = None,
-    instance_id: str | None = None,
+    instance_id: str | None = None, ssl_certfile: str | None = None, ssl_keyfile: str | None = None,
 ) -> None:
     """Run the stand-in in the foreground until interrupted (``voicekit serve``).
 
@@ -65,7 +65,12 @@ def serve(
     gracefully (0: never). ``register``: ``"self"`` writes the per-user runtime file
     (:mod:`voicekit._runtime`) once listening, unless a managed stand-in already runs;
     ``"parent"`` means the process that started it wrote it; either way it is removed
-    on exit. ``instance_id``: this instance's id (default: a random one)."""
+    on exit. ``instance_id``: this instance's id (default: a random one).
+
+    ``ssl_certfile`` / ``ssl_keyfile``: a PEM certificate (chain) and its private key;
+    given both, the stand-in speaks HTTPS and WSS only (``--ssl-certfile`` /
+    ``--ssl-keyfile``; see :func:`check_tls_files`). OpenAI's Node SDK always opens
+    Realtime as ``wss:``, so it needs this (README, "TLS")."""
     os.environ.setdefault("VOICEKIT_WEBRTC_HOST", host)  # WebRTC media on the address served (transport.ice)
     if not _is_loopback(host) and not token:
         log.warning("binding %s: the stand-in has no authentication; anyone who reaches this address can use it", host)
@@ -78,9 +83,11 @@ def serve(
 
     asgi: ASGIApp = IdleWatch(app, idle_timeout, exit_when_idle) if idle_timeout > 0 else app
     server = uvicorn.Server(uvicorn.Config(asgi, host=host, port=port, log_level=log_level, ws="websockets-sansio",
-                                           ws_max_size=WS_MAX_FRAME_BYTES))
+                                           ws_max_size=WS_MAX_FRAME_BYTES, ssl_certfile=ssl_certfile,
+                                           ssl_keyfile=ssl_keyfile))
+    scheme = "https" if check_tls_files(ssl_certfile, ssl_keyfile) else "http"
     if register == "self" and token:
-        threading.Thread(target=_register, args=(server, app, host, port, identity), daemon=True).start()
+        threading.Thread(target=_register, args=(server, app, host, port, identity, scheme), daemon=True).start()
     if register and threading.current_thread() is threading.main_thread():
         # uvicorn re-raises a captured SIGTERM after its graceful shutdown; Python's default
         # disposition would end the process before the runtime file is removed below
@@ -97,7 +104,33 @@ def _exit_on_sigterm(signum: int, frame: object) -> None:
     raise SystemExit(0)
 
 
-def _register(server: uvicorn.Server, app: Starlette, host: str, port: int, identity: Identity) -> None:
+def check_tls_files(ssl_certfile: str | None, ssl_keyfile: str | None) -> bool:
+    """Whether to serve TLS: True when both files are given and load together, False when neither is.
+
+    Raises
+    ------
+    StandinError
+        If only one is given, a file is missing, or the key does not match the certificate.
+    """
+    if not ssl_certfile and not ssl_keyfile:
+        return False
+    if not (ssl_certfile and ssl_keyfile):
+        raise StandinError("TLS needs both a certificate and its key: give --ssl-certfile and --ssl-keyfile together")
+    import ssl
+
+    for flag, path in (("--ssl-certfile", ssl_certfile), ("--ssl-keyfile", ssl_keyfile)):
+        if not os.path.isfile(path):
+            raise StandinError(f"{flag} {path!r}: expected a PEM file, found nothing there")
+    try:
+        ssl.create_default_context(ssl.Purpose.CLIENT_AUTH).load_cert_chain(ssl_certfile, ssl_keyfile)
+    except (ssl.SSLError, ValueError) as exc:
+        raise StandinError(f"--ssl-certfile {ssl_certfile!r} and --ssl-keyfile {ssl_keyfile!r}: expected a PEM "
+                           f"certificate and its matching private key ({exc})") from exc
+    return True
+
+
+def _register(server: uvicorn.Server, app: Starlette, host: str, port: int, identity: Identity,
+              scheme: str = "http") -> None:
     """Once ``server`` listens, write the runtime file so ``use_standin()`` finds it (unless one runs)."""
     while not server.started:
         if server.should_exit:
@@ -112,7 +145,7 @@ def _register(server: uvicorn.Server, app: Starlette, host: str, port: int, iden
         connect = "127.0.0.1" if host in ("0.0.0.0", "localhost") else host
         assert identity.token is not None
         path = _runtime.write(_runtime.Runtime(
-            pid=identity.pid, host=host, port=port, base_url=f"http://{connect}:{port}/v1", token=identity.token,
+            pid=identity.pid, host=host, port=port, base_url=f"{scheme}://{connect}:{port}/v1", token=identity.token,
             instance_id=identity.instance_id, started_at=identity.started_at, hostname=socket.gethostname(),
             llm=llm_description(getattr(app.state, "engines", None)),
         ))
@@ -131,20 +164,23 @@ class StandinServer:
     token : str, optional
         If given, every request must carry ``Authorization: Bearer <token>``
         (:func:`~voicekit.standin.access.auth.static_token`); default: no authentication.
+    ssl_certfile, ssl_keyfile : str, optional
+        A PEM certificate and its key: the server speaks HTTPS/WSS (:func:`check_tls_files`).
     """
 
     def __init__(
         self, host: str = "127.0.0.1", port: int = 0,
         load_engines: Callable[[], Engines] = Engines.load, *, startup_timeout: float = 120.0,
-        token: str | None = None,
+        token: str | None = None, ssl_certfile: str | None = None, ssl_keyfile: str | None = None,
     ) -> None:
         self.host = host
+        self.scheme = "https" if check_tls_files(ssl_certfile, ssl_keyfile) else "http"
         self.port = port or free_port(host)
         self.app = app = create_app(load_engines, token_check=static_token(token) if token else None, identity=Identity(token=token),
                          bound_host=host)
         config = uvicorn.Config(
             app, host=host, port=self.port, log_level="warning", lifespan="on", ws="websockets-sansio",
-            ws_max_size=WS_MAX_FRAME_BYTES,
+            ws_max_size=WS_MAX_FRAME_BYTES, ssl_certfile=ssl_certfile, ssl_keyfile=ssl_keyfile,
         )
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self._server.run, name="voicekit-standin", daemon=True)
@@ -152,8 +188,8 @@ class StandinServer:
 
     @property
     def base_url(self) -> str:
-        """``http://HOST:PORT/v1``, the value for ``OPENAI_BASE_URL``."""
-        return f"http://{self.host}:{self.port}/v1"
+        """``http://HOST:PORT/v1`` (``https://`` with TLS), the value for ``OPENAI_BASE_URL``."""
+        return f"{self.scheme}://{self.host}:{self.port}/v1"
 
     def start(self) -> Self:
         """Start and wait until the server accepts connections (engines loaded)."""

@@ -4,7 +4,9 @@ Modules: :mod:`.bundle` (:class:`Engines`, loaded once per server: Whisper and
 Piper wrappers, the LLM), :mod:`.synthesis` (Piper speech in OpenAI's voice
 variants, sentence by sentence), :mod:`.llm` (SmolLM2 on llama.cpp),
 :mod:`.upstream` (an OpenAI-compatible LLM instead), :mod:`.llm_config`,
-:mod:`.llm_types`, :mod:`.tool_choice` (constrained tool decisions) and
+:mod:`.llm_types`, :mod:`.tool_choice` (constrained tool decisions),
+:mod:`.json_bounds` (length bounds that make a constrained output finish),
+:mod:`.carry` (a grammar that makes a reply carry a tool's or a delegation's result) and
 :mod:`.scheduling` (thread budget, priority locks). Nothing here imports a
 route or a session.
 """

@@ -27,7 +27,8 @@ built from the request's tool definitions and its ``tool_choice``:
 
 On ``"none"`` the engine writes a free-text reply, streamed token by token.
 After a tool result (the last message is a tool output) ``"auto"`` replies
-directly: a model this small would otherwise call the same tool again.
+directly: a model this small would otherwise call the same tool again; and the
+reply is constrained by a grammar to carry the result (:mod:`.carry`).
 """
 
 from __future__ import annotations
@@ -43,10 +44,13 @@ from typing import Any, Protocol
 
 from ...errors import StandinError
 from ._integrity import verify
+from .carry import carry_grammar
+from .json_bounds import bounded
 from .llm_types import LLMUsage, TextDelta, ToolCall, ToolSpec, Turn
 from .tool_choice import _decision_prompt, decide_or_stream, tool_choice_schema
 
 __all__ = [
+    "DECISION_MAX_TOKENS",
     "DEFAULT_MAX_TOKENS",
     "DEFAULT_TEMPERATURE",
     "MAX_CHARS_PER_TOKEN",
@@ -84,8 +88,19 @@ answered "What is the capital of France?" with a looping French list; under
 this one it answers "The capital of France is Paris."
 """
 
-DEFAULT_MAX_TOKENS = 512
-"""Completion cap when a request gives no ``max_completion_tokens``."""
+DEFAULT_MAX_TOKENS: int | None = None
+"""Completion cap when a request gives none: no cap but the context window.
+
+As OpenAI's: a reply may run to what is left of the model's context
+(:data:`N_CTX` tokens per slot, less the prompt); llama.cpp (its context shift
+off) then stops it with ``finish_reason`` ``"length"``. The stand-in once
+capped such replies at 512 tokens, which cut a long structured-output reply
+(OpenAI's Agents SDK and the Vercel AI SDK send no cap) into invalid JSON.
+"""
+
+DECISION_MAX_TOKENS: int | None = None
+"""Token cap of the tool decision pass: none but the context window. Its grammar bounds
+every string and array (:mod:`.json_bounds`), so the call it writes always finishes first."""
 
 REPETITION_CONTROL: dict[str, float | int] = {
     "dry_multiplier": 0.8,
@@ -157,7 +172,7 @@ class LanguageModel(Protocol):
     def description(self) -> str: ...
 
     def respond(self, turns: Sequence[Turn], *, tools: Sequence[ToolSpec] = (), tool_choice: str | None = "auto",
-                max_tokens: int = DEFAULT_MAX_TOKENS, temperature: float = DEFAULT_TEMPERATURE,
+                max_tokens: int | None = DEFAULT_MAX_TOKENS, temperature: float = DEFAULT_TEMPERATURE,
                 seed: int | None = None, usage: LLMUsage | None = None, stop: threading.Event | None = None,
                 options: dict[str, Any] | None = None) -> Iterator[TextDelta | ToolCall]: ...
 
@@ -259,16 +274,21 @@ class LLMEngine:
     # -- one pass -------------------------------------------------------------
 
     def _request(
-        self, turns: Sequence[Turn], max_tokens: int, temperature: float, seed: int | None,
+        self, turns: Sequence[Turn], max_tokens: int | None, temperature: float, seed: int | None,
         options: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
+        """The llama.cpp request: no ``max_tokens`` when None (the reply may fill the context),
+        and a ``json_schema`` option bounded (:func:`.json_bounds.bounded`) so its grammar ends."""
         check_fits(turns, self.n_ctx)
         req: dict[str, Any] = {
             "messages": [{"role": t.role, "content": t.content} for t in _for_template(turns)],
-            "max_tokens": max_tokens,
             "temperature": temperature,
             **(options or {}),
         }
+        if max_tokens is not None:
+            req["max_tokens"] = max_tokens
+        if isinstance(req.get("json_schema"), dict):
+            req["json_schema"] = bounded(req["json_schema"])
         if seed is not None:
             req["seed"] = seed
         req["id_slot"] = REPLY_SLOT
@@ -289,23 +309,23 @@ class LLMEngine:
         ``required=True`` leaves out the "none" branch. Greedy decoding (temperature 0).
         """
         system = Turn("system", _decision_prompt(tools))
-        req = self._request([system, *[t for t in turns if t.role != "system"]], 200, 0.0, seed)
+        options = {"json_schema": tool_choice_schema(tools, allow_none=not required)}
+        req = self._request([system, *[t for t in turns if t.role != "system"]], DECISION_MAX_TOKENS, 0.0, seed, options)
         req["id_slot"] = DECISION_SLOT
-        req["json_schema"] = tool_choice_schema(tools, allow_none=not required)
         result = self._complete(req)
         if usage is not None:
             usage.add(result.get("usage", {}))
         text = result["choices"][0]["message"].get("content") or ""
         try:
             obj = json.loads(text)
-        except json.JSONDecodeError as exc:  # only when the decision hit its token cap
+        except json.JSONDecodeError as exc:  # only when the decision filled the context
             raise StandinError(f"the tool decision did not finish as JSON: {text[:200]!r}") from exc
         if obj.get("tool") in (None, "none"):
             return None
         return ToolCall(str(obj["tool"]), json.dumps(obj.get("arguments", {})))
 
     def stream(
-        self, turns: Sequence[Turn], *, max_tokens: int = DEFAULT_MAX_TOKENS,
+        self, turns: Sequence[Turn], *, max_tokens: int | None = DEFAULT_MAX_TOKENS,
         temperature: float = DEFAULT_TEMPERATURE, seed: int | None = None,
         usage: LLMUsage | None = None, stop: threading.Event | None = None,
         options: dict[str, Any] | None = None,
@@ -316,8 +336,9 @@ class LLMEngine:
         ``stop``) ends it at the next token. ``usage`` receives token counts,
         the finish reason and the time to first token. ``options`` are more
         llama.cpp request fields that share OpenAI's names and meaning:
-        ``frequency_penalty``, ``presence_penalty``, ``top_p``, ``stop`` and
-        ``json_schema`` (output constrained to the schema by a grammar); they
+        ``frequency_penalty``, ``presence_penalty``, ``top_p``, ``stop``,
+        ``json_schema`` (output constrained to the schema by a grammar) and
+        ``grammar`` (a GBNF grammar, as :mod:`.carry` writes); they
         apply on top of :data:`REPETITION_CONTROL` (and may override it).
         """
         import time
@@ -367,7 +388,7 @@ class LLMEngine:
 
     def respond(
         self, turns: Sequence[Turn], *, tools: Sequence[ToolSpec] = (), tool_choice: str | None = "auto",
-        max_tokens: int = DEFAULT_MAX_TOKENS, temperature: float = DEFAULT_TEMPERATURE,
+        max_tokens: int | None = DEFAULT_MAX_TOKENS, temperature: float = DEFAULT_TEMPERATURE,
         seed: int | None = None, usage: LLMUsage | None = None, stop: threading.Event | None = None,
         options: dict[str, Any] | None = None,
     ) -> Iterator[TextDelta | ToolCall]:
@@ -384,8 +405,27 @@ class LLMEngine:
             If ``tool_choice`` names a tool that is not in ``tools``.
         """
         usage = usage if usage is not None else LLMUsage()
+        options = _carrying(turns, options)
         yield from decide_or_stream(self, turns, tools, tool_choice, usage, seed=seed, max_tokens=max_tokens,
                                     temperature=temperature, stop=stop, options=options)
+
+
+def _carrying(turns: Sequence[Turn], options: dict[str, Any] | None) -> dict[str, Any] | None:
+    """``options`` with a :mod:`.carry` grammar when the conversation ends on tool results.
+
+    A reply written right after tool results must carry them (SmolLM2 otherwise
+    talks about the weather without the tool's numbers: :mod:`.carry`). A request
+    that constrains its reply itself (``json_schema``, ``grammar``) keeps its own.
+    """
+    outputs: list[str] = []
+    for t in reversed(turns):
+        if t.role != "tool":
+            break
+        outputs.insert(0, t.content)
+    if not outputs or {"json_schema", "grammar"} & set(options or {}):
+        return options
+    grammar = carry_grammar(*outputs)
+    return options if grammar is None else {**(options or {}), "grammar": grammar}
 
 
 def _for_template(turns: Sequence[Turn]) -> list[Turn]:

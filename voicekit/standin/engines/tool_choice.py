@@ -8,29 +8,19 @@ import time
 from collections.abc import Iterator, Sequence
 from typing import Any
 
+from .json_bounds import MAX_STRING_CHARS, bounded
 from .llm_types import LLMUsage, TextDelta, ToolCall, ToolSpec, Turn
 
 __all__ = ["MAX_ARGUMENT_CHARS", "decide_or_stream", "tool_choice_schema"]
 
 
-MAX_ARGUMENT_CHARS = 120
-"""The longest string argument the decision grammar lets the model write. SmolLM2 can
+MAX_ARGUMENT_CHARS = MAX_STRING_CHARS
+"""The longest free string argument the decision grammar lets the model write. SmolLM2 can
 loop inside a string ("a masterpiece of Shakespeare's language. It is a masterpiece..."),
-and an unbounded string would run into the pass's 200-token cap and fail as unfinished
-JSON; with the bound the grammar closes the string and the call stays valid."""
-
-
-def _bounded(schema: Any) -> Any:
-    """``schema`` with ``maxLength`` on every free string (none on enums, consts or a
-    ``maxLength`` the tool already gives)."""
-    if isinstance(schema, list):
-        return [_bounded(s) for s in schema]
-    if not isinstance(schema, dict):
-        return schema
-    out = {k: _bounded(v) for k, v in schema.items()}
-    if out.get("type") == "string" and not {"enum", "const", "maxLength", "format", "pattern"} & set(out):
-        out["maxLength"] = MAX_ARGUMENT_CHARS
-    return out
+and an unbounded string would run into the pass's token cap and fail as unfinished
+JSON; with the bound the grammar closes the string and the call stays valid. Arrays are
+bounded the same way (:data:`.json_bounds.MAX_ARRAY_ITEMS`): with ``tool_choice="required"``
+SmolLM2 otherwise repeated one enum item (``"columns": ["id", "id", ...``) to the cap."""
 
 
 def _inline_refs(schema: Any, defs: dict[str, Any] | None = None, seen: tuple[str, ...] = ()) -> Any:
@@ -70,13 +60,14 @@ def tool_choice_schema(tools: Sequence[ToolSpec], allow_none: bool) -> dict[str,
     Returns
     -------
     dict: ``{"anyOf": [...]}``, one branch per tool plus the optional "none" branch;
-    free string arguments are bounded to :data:`MAX_ARGUMENT_CHARS`, and each tool's
+    free string arguments are bounded to :data:`MAX_ARGUMENT_CHARS` and arrays to
+    :data:`.json_bounds.MAX_ARRAY_ITEMS` (:func:`.json_bounds.bounded`), and each tool's
     ``$defs`` references are inlined (:func:`_inline_refs`).
     """
     branches: list[dict[str, Any]] = [
         {
             "type": "object",
-            "properties": {"tool": {"const": t.name}, "arguments": _bounded(_inline_refs(t.parameters or {"type": "object"}))},
+            "properties": {"tool": {"const": t.name}, "arguments": bounded(_inline_refs(t.parameters or {"type": "object"}))},
             "required": ["tool", "arguments"],
             "additionalProperties": False,
         }

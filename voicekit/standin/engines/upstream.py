@@ -197,10 +197,11 @@ class UpstreamLLM:
             if stop is not None:
                 stop.set()  # as the local engine: the stream sets it when it ends
 
-    def _request(self, turns: Sequence[Turn], max_tokens: int, temperature: float, seed: int | None,
+    def _request(self, turns: Sequence[Turn], max_tokens: int | None, temperature: float, seed: int | None,
                  options: dict[str, Any] | None) -> dict[str, Any]:
-        req: dict[str, Any] = {"model": self.name, "messages": to_messages(turns), "max_tokens": max_tokens,
-                               "temperature": temperature}
+        req: dict[str, Any] = {"model": self.name, "messages": to_messages(turns), "temperature": temperature}
+        if max_tokens is not None:  # None: the upstream's own limit, the rest of its context
+            req["max_tokens"] = max_tokens
         if seed is not None:
             req["seed"] = seed
         for key in _PASSED_OPTIONS:
@@ -213,7 +214,7 @@ class UpstreamLLM:
     # -- the engine interface -----------------------------------------------------------
 
     def stream(
-        self, turns: Sequence[Turn], *, max_tokens: int = DEFAULT_MAX_TOKENS,
+        self, turns: Sequence[Turn], *, max_tokens: int | None = DEFAULT_MAX_TOKENS,
         temperature: float = DEFAULT_TEMPERATURE, seed: int | None = None,
         usage: LLMUsage | None = None, stop: threading.Event | None = None,
         options: dict[str, Any] | None = None,
@@ -262,7 +263,7 @@ class UpstreamLLM:
                                 f"{[t.name for t in tools]} (does it honour response_format json_schema?)")
         return ToolCall(str(name), json.dumps(obj.get("arguments", {})))
 
-    def _native(self, turns: Sequence[Turn], tools: Sequence[ToolSpec], tool_choice: str, max_tokens: int,
+    def _native(self, turns: Sequence[Turn], tools: Sequence[ToolSpec], tool_choice: str, max_tokens: int | None,
                 temperature: float, seed: int | None, usage: LLMUsage, stop: threading.Event | None,
                 options: dict[str, Any] | None) -> Iterator[TextDelta | ToolCall]:
         request = self._request(turns, max_tokens, temperature, seed, options)
@@ -285,7 +286,7 @@ class UpstreamLLM:
 
     def respond(
         self, turns: Sequence[Turn], *, tools: Sequence[ToolSpec] = (), tool_choice: str | None = "auto",
-        max_tokens: int = DEFAULT_MAX_TOKENS, temperature: float = DEFAULT_TEMPERATURE,
+        max_tokens: int | None = DEFAULT_MAX_TOKENS, temperature: float = DEFAULT_TEMPERATURE,
         seed: int | None = None, usage: LLMUsage | None = None, stop: threading.Event | None = None,
         options: dict[str, Any] | None = None,
     ) -> Iterator[TextDelta | ToolCall]:

@@ -11,7 +11,7 @@ session sends ``session.usage.updated``.
   with the session's target, then an acknowledgement after
   ``acknowledgement_delay_ms`` unless commentary or thinking arrives first.
 - :func:`speak_context`: after ``session.commentary.append`` the model speaks
-  the result (the LLM reads it as a tool result and phrases it).
+  the result, under a grammar that makes the reply carry it (:mod:`..engines.carry`).
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import logging
 
+from ..engines.carry import carry_grammar
 from ..engines.llm import Turn
 from ..realtime.headstart import HeadStart
 from .delegation import ACK_INSTRUCTION, Delegation, delegation_rules, wants_delegation
@@ -26,7 +27,7 @@ from .errors import new_id
 from .speaker import Outcome, Utterance
 from .state import LiveState
 
-__all__ = ["ACK_MAX_TOKENS", "REPLY_MAX_TOKENS", "answer_user", "cancel_acknowledgements", "delegate", "head_start",
+__all__ = ["ACK_MAX_TOKENS", "CARRY_MAX_TOKENS", "REPLY_MAX_TOKENS", "answer_user", "cancel_acknowledgements", "delegate", "head_start",
            "say", "speak_context"]
 
 log = logging.getLogger("voicekit.standin.live")
@@ -34,13 +35,19 @@ log = logging.getLogger("voicekit.standin.live")
 REPLY_MAX_TOKENS = 80
 """The LLM's budget for one spoken reply (about 50 words; Live answers are short)."""
 
+CARRY_MAX_TOKENS = 120
+"""The budget of a reply that carries commentary: the carried words (at most
+:data:`..engines.carry.MAX_PREFIX_CHARS` characters) and the model's short addition."""
+
 ACK_MAX_TOKENS = 24
 """The budget of an automatic acknowledgement (one short sentence)."""
 
 
 async def say(conn: LiveState, *, extra_system: str = "", max_tokens: int = REPLY_MAX_TOKENS,
-              head_start: HeadStart | None = None) -> Outcome:
+              head_start: HeadStart | None = None, grammar: str | None = None) -> Outcome:
     """Speak one turn written by the LLM from the session context; returns how it went.
+
+    ``grammar`` (GBNF) constrains what the LLM may write (:mod:`..engines.carry`).
 
     The turn joins the context as far as it was heard (all of it, unless it was stopped).
     ``head_start`` is adopted if it was made for exactly this turn (see :mod:`.speaker`).
@@ -55,7 +62,7 @@ async def say(conn: LiveState, *, extra_system: str = "", max_tokens: int = REPL
                               voice=conn.session["audio"]["output"]["voice"], max_tokens=max_tokens,
                               emit=conn.emit, now_ms=conn.now_ms, not_before_ms=conn.output_end_ms,
                               first=not any(t.heard for t in conn.turns), head_start=head_start,
-                              rate=int(conn.session["audio"]["format"]["rate"]))
+                              rate=int(conn.session["audio"]["format"]["rate"]), grammar=grammar)
         conn.current = utterance
         try:
             outcome = await utterance.play()
@@ -151,5 +158,11 @@ def cancel_acknowledgements(conn: LiveState) -> None:
 
 
 async def speak_context(conn: LiveState) -> None:
-    """Speak what the newest commentary says (it is already in the context)."""
-    await say(conn)
+    """Speak what the newest commentary says (it is already in the context).
+
+    The reply is written under :func:`..engines.carry.carry_grammar` of that commentary,
+    so it carries the result: SmolLM2 read it as a note and talked past it, carrying
+    "sunny and eighteen degrees" in 2 of 10 replies (10 of 10 under the grammar).
+    """
+    newest = next((e.text for e in reversed(conn.context.entries) if e.kind == "commentary"), "")
+    await say(conn, grammar=carry_grammar(newest), max_tokens=CARRY_MAX_TOKENS)

@@ -102,6 +102,8 @@ class Utterance:
         Whether this is the session's first utterance.
     rate : int
         Output sample rate in Hz: the session's ``audio.format.rate``.
+    grammar : str, optional
+        A GBNF grammar the reply must follow (a head start is then never adopted).
     head_start : HeadStart, optional
         Work started during the end-of-turn silence
         (:class:`voicekit.standin.realtime.headstart.HeadStart`); used only if it
@@ -110,7 +112,8 @@ class Utterance:
 
     def __init__(self, engines: Engines, turns: list[Turn], *, voice: str, max_tokens: int, emit: Emit,
                  now_ms: Callable[[], float], not_before_ms: float = 0.0, first: bool = True,
-                 head_start: HeadStart | None = None, rate: int = REALTIME_SAMPLE_RATE) -> None:
+                 head_start: HeadStart | None = None, rate: int = REALTIME_SAMPLE_RATE,
+                 grammar: str | None = None) -> None:
         self.engines = engines
         self.turns = turns
         self.voice = voice
@@ -120,8 +123,10 @@ class Utterance:
         self.not_before_ms = not_before_ms
         self.first = first
         self.rate = rate
+        self.grammar = grammar
+        """A GBNF grammar the reply is written under (:mod:`voicekit.standin.engines.carry`), or None."""
         """The session's output rate in Hz (``audio/pcm`` at 24000 or 16000; Piper's audio is resampled with soxr)."""
-        self.head_start = head_start if head_start is not None and head_start.matches(
+        self.head_start = head_start if head_start is not None and grammar is None and head_start.matches(
             turns, (), "none", max_tokens, (voice, 1.0)) else None
         """The LLM (and Piper on the first piece) already started on these turns, adopted when it matches."""
         if head_start is not None and self.head_start is None:
@@ -151,6 +156,7 @@ class Utterance:
         try:
             stream = (self.head_start.events(self.outcome.usage) if self.head_start is not None else
                       self.engines.llm.respond(self.turns, tool_choice="none", max_tokens=self.max_tokens,
+                                               options=None if self.grammar is None else {"grammar": self.grammar},
                                                usage=self.outcome.usage, stop=self._llm_stop))
             for delta in stream:
                 if self._stop.is_set():

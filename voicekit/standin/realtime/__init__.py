@@ -3,7 +3,8 @@
 ``client.realtime.connect(model="gpt-realtime-mini")`` reaches it unchanged
 when ``OPENAI_BASE_URL`` points at the stand-in, and so does a transcription
 session, ``client.realtime.connect(extra_query={"intent": "transcription"})``
-with no model (OpenAI guide "Realtime transcription"; :mod:`.transcription`).
+with no model (OpenAI guide "Realtime transcription"; :mod:`.transcription`)
+or with a transcription model in the URL (what LiveKit's streaming STT sends).
 The beta protocol (the ``OpenAI-Beta: realtime=v1`` header,
 ``transcription_session.update``) is refused with an ``error`` event, as
 OpenAI has shut it off. Every event has the shape of
@@ -51,7 +52,11 @@ from .connection import RealtimeConnection
 from .events import RealtimeProtocolError, error_event, new_id
 from .handlers import HANDLERS
 from .session import default_session, session_identity
-from .transcription import default_transcription_session
+from .transcription import (
+    DEFAULT_TRANSCRIPTION_MODEL,
+    TRANSCRIPTION_SESSION_MODELS,
+    default_transcription_session,
+)
 
 __all__ = ["routes"]
 
@@ -65,12 +70,15 @@ async def realtime(websocket: WebSocket) -> None:
     """Serve one Realtime connection until the client closes it.
 
     ``?model=`` opens a speech-to-speech session; ``?intent=transcription``
-    without a model opens a transcription session; ``?call_id=`` joins a
-    WebRTC call as its sideband (:mod:`.call`). An unknown model or call, or
-    the beta protocol (the ``OpenAI-Beta: realtime=v1`` header or the
-    ``openai-beta.realtime-v1`` subprotocol), gets an ``error`` event and close
-    code 1008 (policy violation). A browser's ``realtime`` subprotocol is
-    echoed in the handshake, as its WebSocket requires.
+    opens a transcription session, with the default model when the URL names
+    none and with the URL's model when it names a transcription model
+    (``?intent=transcription&model=gpt-4o-mini-transcribe``, as LiveKit's
+    streaming STT connects); ``?call_id=`` joins a WebRTC call as its
+    sideband (:mod:`.call`). An unknown model or call, or the beta protocol
+    (the ``OpenAI-Beta: realtime=v1`` header or the ``openai-beta.realtime-v1``
+    subprotocol), gets an ``error`` event and close code 1008 (policy
+    violation). A browser's ``realtime`` subprotocol is echoed in the
+    handshake, as its WebSocket requires.
     """
     model = websocket.query_params.get("model") or ""
     intent = websocket.query_params.get("intent") or ""
@@ -100,11 +108,15 @@ async def realtime(websocket: WebSocket) -> None:
         session = {**grant.session, **session_identity(grant.session["type"])}
         await RealtimeConnection(engines, session).serve(WebSocketLink(websocket), HANDLERS)
         return
-    if not model and intent == "transcription":
-        await RealtimeConnection(engines, default_transcription_session()).serve(WebSocketLink(websocket), HANDLERS)
+    if intent == "transcription" and (not model or model in TRANSCRIPTION_SESSION_MODELS):
+        session = default_transcription_session(model=model or DEFAULT_TRANSCRIPTION_MODEL)
+        await RealtimeConnection(engines, session).serve(WebSocketLink(websocket), HANDLERS)
         return
     if model not in REALTIME_MODELS:
-        hint = "" if model else " (for a transcription session, connect with ?intent=transcription and no model)"
+        hint = (f" or, with ?intent=transcription, a transcription model ({', '.join(TRANSCRIPTION_SESSION_MODELS)})"
+                if intent == "transcription" else
+                " (for a transcription session, connect with ?intent=transcription and no model"
+                " or a transcription model)")
         await _refuse(websocket, RealtimeProtocolError(
             f"The model `{model}` does not exist or you do not have access to it. "
             f"Expected a Realtime model such as gpt-realtime-mini{hint}.",

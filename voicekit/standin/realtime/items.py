@@ -19,7 +19,16 @@ from ..transport import wire
 from .conversation import Item
 from .events import RealtimeProtocolError, new_id
 
-__all__ = ["decode_pcm16", "item_from_client"]
+__all__ = ["MAX_ITEM_TEXT_CHARS", "decode_pcm16", "item_from_client"]
+
+MAX_ITEM_TEXT_CHARS = 32_768
+"""The longest text a client item may carry in one field (a part's ``text`` or ``transcript``,
+a call's ``arguments``, an ``output``), in characters; a longer one is refused with an
+``error`` event (code ``string_above_max_length``, OpenAI's code for an over-long string),
+and the item is not added. The stand-in's limit, not OpenAI's: 32,768 characters are about
+8,000 tokens of English, four times SmolLM2's 2,048-token window (:data:`..engines.llm.N_CTX`),
+so a longer item could never be read whole. A 1 MB item was once accepted, then failed every
+response (issue 24)."""
 
 _USER_PARTS = ("input_text", "input_audio")
 _PARTS = {"user": _USER_PARTS, "system": ("input_text",), "assistant": ("output_text", "text", "output_audio")}
@@ -39,6 +48,25 @@ def decode_pcm16(data: str, param: str) -> npt.NDArray[np.int16]:
         raise RealtimeProtocolError(str(exc), code="invalid_value", param=param) from None
 
 
+def _too_long(value: Any, param: str) -> None:
+    if isinstance(value, str) and len(value) > MAX_ITEM_TEXT_CHARS:
+        raise RealtimeProtocolError(
+            f"Invalid '{param}': string too long. Expected a string with maximum length {MAX_ITEM_TEXT_CHARS} "
+            f"(the offline stand-in's limit on an item's text), but got a string with length {len(value)} instead.",
+            code="string_above_max_length", param=param,
+        )
+
+
+def _check_text_sizes(raw: dict[str, Any], param: str) -> None:
+    """Refuse an item whose text fields pass :data:`MAX_ITEM_TEXT_CHARS`."""
+    for key in ("arguments", "output"):
+        _too_long(raw.get(key), f"{param}.{key}")
+    for k, part in enumerate(raw.get("content") or []):
+        if isinstance(part, dict):
+            for key in ("text", "transcript"):
+                _too_long(part.get(key), f"{param}.content[{k}].{key}")
+
+
 def item_from_client(raw: dict[str, Any], param: str, transcribe: Callable[[Item], None]) -> Item:
     """An :class:`Item` from a client's ``item`` (message, function_call or function_call_output).
 
@@ -54,8 +82,10 @@ def item_from_client(raw: dict[str, Any], param: str, transcribe: Callable[[Item
     Raises
     ------
     RealtimeProtocolError
-        For parts the role cannot hold, several audio parts, or bad base64.
+        For parts the role cannot hold, several audio parts, bad base64, or a text
+        field longer than :data:`MAX_ITEM_TEXT_CHARS` characters.
     """
+    _check_text_sizes(raw, param)
     data = {k: v for k, v in raw.items() if k not in ("object", "status")}
     data.setdefault("id", new_id("item"))
     data.update(object="realtime.item", status="completed")

@@ -84,8 +84,10 @@ _TURN_DEFAULTS: dict[str, dict[str, Any]] = {
 Emit = Callable[[dict[str, Any]], None]
 
 
-def default_transcription_session(identity: dict[str, Any] | None = None) -> dict[str, Any]:
-    """A new transcription session: PCM16 at 24 kHz, server VAD, :data:`DEFAULT_TRANSCRIPTION_MODEL`."""
+def default_transcription_session(identity: dict[str, Any] | None = None,
+                                  model: str = DEFAULT_TRANSCRIPTION_MODEL) -> dict[str, Any]:
+    """A new transcription session: PCM16 at 24 kHz, server VAD, transcribing with ``model``
+    (one of :data:`TRANSCRIPTION_SESSION_MODELS`; default :data:`DEFAULT_TRANSCRIPTION_MODEL`)."""
     ident = dict(identity or session_identity("transcription"))
     ident["object"] = "realtime.transcription_session"
     return {
@@ -93,9 +95,10 @@ def default_transcription_session(identity: dict[str, Any] | None = None) -> dic
         "type": "transcription",
         "audio": {"input": {
             "format": dict(PCM_FORMAT),
-            "transcription": {"model": DEFAULT_TRANSCRIPTION_MODEL, "language": None, "prompt": None},
+            "transcription": {"model": model, "language": None, "prompt": None},
             "noise_reduction": None,
-            "turn_detection": dict(_TURN_DEFAULTS["server_vad"]),
+            # OpenAI: "For gpt-realtime-whisper, this must be null".
+            "turn_detection": None if model == "gpt-realtime-whisper" else dict(_TURN_DEFAULTS["server_vad"]),
         }},
         "include": None,
     }

@@ -26,7 +26,7 @@ from openai.types.chat.chat_completion_content_part_input_audio_param import Inp
 from ...audio import Clip
 from ...errors import AudioFormatError, EmptyAudioError
 from ..engines import Engines
-from ..engines.llm import DEFAULT_MAX_TOKENS, DEFAULT_TEMPERATURE, ToolSpec, Turn
+from ..engines.llm import DEFAULT_TEMPERATURE, ToolSpec, Turn
 from ..engines.synthesis import OPENAI_VOICES
 from ..errors import model_not_found
 from ..models import CHAT_MODELS
@@ -103,7 +103,8 @@ class ChatRequest:
     audio_out: dict[str, str] | None
     stream: bool
     include_usage: bool
-    max_tokens: int
+    max_tokens: int | None
+    """``max_completion_tokens`` (or ``max_tokens``); None: the rest of the context window."""
     temperature: float
     seed: int | None
     options: dict[str, Any]
@@ -328,9 +329,7 @@ def _parse(body: Any, engines: Engines, store: AudioStore) -> ChatRequest:
             raise _bad(f"Audio format {fmt!r} cannot be streamed: with stream=true, expected 'pcm16'.", "audio.format", "unsupported_value")
         audio_out = {"voice": str(voice), "format": str(fmt)}
     max_tokens = body.get("max_completion_tokens", body.get("max_tokens"))
-    if max_tokens is None:
-        max_tokens = DEFAULT_MAX_TOKENS
-    elif isinstance(max_tokens, bool) or not isinstance(max_tokens, int) or max_tokens < 1:
+    if max_tokens is not None and (isinstance(max_tokens, bool) or not isinstance(max_tokens, int) or max_tokens < 1):
         raise _bad(f"Invalid value for 'max_completion_tokens': expected a positive integer, got {max_tokens!r}.", "max_completion_tokens")
     temperature = number(body, "temperature", 0, 2, DEFAULT_TEMPERATURE)
     seed = body.get("seed")
@@ -343,7 +342,7 @@ def _parse(body: Any, engines: Engines, store: AudioStore) -> ChatRequest:
     return ChatRequest(
         model=model, turns=turns, input_audio_s=audio_s, tools=tools, tool_choice=tool_choice,
         audio_out=audio_out, stream=stream, include_usage=bool(stream_options.get("include_usage")),
-        max_tokens=int(min(max_tokens, 4096)), temperature=float(temperature), seed=seed,
+        max_tokens=None if max_tokens is None else min(max_tokens, 4096), temperature=float(temperature), seed=seed,
         options=options,
     )
 

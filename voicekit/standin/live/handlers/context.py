@@ -15,6 +15,7 @@ from typing import Any
 
 from openai.types.live import CommentaryAppendEvent, InstructionsAppendEvent, ThinkingAppendEvent
 
+from ...engines.llm import MAX_CHARS_PER_TOKEN
 from ..errors import LiveError
 from ..replies import cancel_acknowledgements, speak_context
 from ..state import LiveState
@@ -29,6 +30,9 @@ MAX_CONTEXT_TOKENS = 500
 def _checked(conn: LiveState, event: dict[str, Any]) -> tuple[str, str | None]:
     """The event's content and delegation id, after the SDK docstrings' rules."""
     content = str(event["content"])
+    if len(content) > MAX_CONTEXT_TOKENS * MAX_CHARS_PER_TOKEN:  # surely too long: refused before tokenizing
+        raise LiveError(f"expected content of at most {MAX_CONTEXT_TOKENS} tokens, got {len(content):,} characters, "
+                        f"more than {MAX_CONTEXT_TOKENS} tokens hold", param="content")
     n = conn.engines.stt.count_tokens(content)
     if n > MAX_CONTEXT_TOKENS:
         raise LiveError(f"expected content of at most {MAX_CONTEXT_TOKENS} tokens, got {n}", param="content")

@@ -27,7 +27,7 @@ from openai.types.responses import Response, response_create_params
 from openai.types.shared import ResponsesModel
 from pydantic import TypeAdapter, ValidationError
 
-from ...engines.llm import DEFAULT_MAX_TOKENS, DEFAULT_TEMPERATURE, ToolSpec, Turn
+from ...engines.llm import DEFAULT_TEMPERATURE, ToolSpec, Turn
 from .._wire import bad, check_known, declared_params, number, positive_int
 
 __all__ = ["RESPONSES_MODELS", "ResponseRequest", "item_id", "items_to_turns", "parse_request"]
@@ -311,7 +311,7 @@ def parse_request(body: Any) -> ResponseRequest:
     if top_p is not None:
         options["top_p"] = top_p
     cap = body.get("max_output_tokens")
-    max_output = None if cap is None else positive_int(body, "max_output_tokens", DEFAULT_MAX_TOKENS, MAX_OUTPUT_TOKENS_CAP)
+    max_output = None if cap is None else positive_int(body, "max_output_tokens", 1, MAX_OUTPUT_TOKENS_CAP)
     if max_output is not None and max_output < 16:
         raise bad(f"Invalid 'max_output_tokens': integer below minimum value. Expected a value >= 16, but got {max_output} instead.", "max_output_tokens", "integer_below_min_value")
     previous = body.get("previous_response_id")

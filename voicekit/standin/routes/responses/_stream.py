@@ -33,7 +33,7 @@ from openai.types.responses import Response
 
 from ....errors import StandinError
 from ...engines import Engines
-from ...engines.llm import DEFAULT_MAX_TOKENS, ContextLengthError, LLMUsage, ToolCall, Turn
+from ...engines.llm import ContextLengthError, LLMUsage, ToolCall, Turn
 from ...errors import UpstreamError
 from .._wire import dump
 from ._input import ResponseRequest, item_id
@@ -129,7 +129,7 @@ def response_events(
     try:
         for piece in engines.llm.respond(
             history, tools=req.tools, tool_choice=req.tool_choice,
-            max_tokens=req.max_output_tokens or DEFAULT_MAX_TOKENS, temperature=req.temperature,
+            max_tokens=req.max_output_tokens, temperature=req.temperature,
             usage=usage, stop=stop, options=req.options,
         ):
             if isinstance(piece, ToolCall):
