@@ -1,0 +1,170 @@
+"""Which Whisper hears a request: ``tiny.en`` for English, the multilingual ``base`` otherwise.
+
+OpenAI's transcription models take an optional ``language`` (ISO-639-1) and
+otherwise detect it (API reference, "Create transcription"). The stand-in:
+
+- ``language="en"``: Whisper ``tiny.en``, exactly as before;
+- another known code: the multilingual Whisper (:meth:`.bundle.Engines.multilingual`),
+  loaded on first need;
+- no ``language``: the *language gate*, below; English stays on ``tiny.en``.
+
+The language gate
+-----------------
+Whisper's own language identification (``detect_language``: one encoder pass of
+the multilingual model on the first 30 s, one decoder step) would be the simplest
+detector, but it needs the multilingual model for every request. Measured on
+2 cores under load 3.7-6 (``../shared/audio``, 9 English clips of 1-7 s): loading
+it took 1.8 s and 260 MB RSS (``tiny.en`` takes 99 MB), and detection itself
+1.5-2.9 s a clip, as long as ``tiny.en``'s whole transcription of those clips
+(0.5-2.1 s). Run first, it would double English latency and more than triple
+the memory, against the issue's +5% limit.
+
+So ``tiny.en`` decodes first, at temperature 0 only (no fallback schedule), and
+its own confidence decides. On speech it cannot understand, ``tiny.en`` either
+writes low-probability English-sounding words or falls into a repetition loop
+("Thank you very much" again and again). Measured at temperature 0, beam 5:
+
+==================  ==============================  =========================
+clips               mean ``avg_logprob`` (by time)  max ``compression_ratio``
+==================  ==============================  =========================
+9 English           -0.24 to -0.68                  0.27 to 1.15
+de, ja              -1.01, -1.03                    1.04, 1.31
+es, fr, it          -0.27 to -0.37                  10.7 to 24.9 (loops)
+==================  ==============================  =========================
+
+The gate calls speech English when the duration-weighted mean ``avg_logprob``
+is at least :data:`GATE_LOGPROB` (-0.85, midway) and no segment's compression
+ratio exceeds :data:`GATE_COMPRESSION` (2.4, Whisper's own fallback threshold):
+all 14 clips on the right side. That is a small sample: a false "not English"
+only costs the detection (the multilingual model then says ``en`` and
+``tiny.en`` answers), a false "English" gives an English-sounding transcript.
+
+When the gate says English and no segment would have triggered Whisper's
+fallback (``avg_logprob`` < -1 or compression > 2.4), the temperature-0 decode
+*is* the answer ``tiny.en`` would have given with its fallback schedule, so
+English pays nothing. Otherwise the multilingual model detects the language
+and transcribes (or translates) with it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from ...audio import Clip
+from .bundle import Engines, SttResult, SttSegment, WhisperEngine, locked_steps
+from .multilingual import language_codes
+from .scheduling import INTERACTIVE
+
+__all__ = ["GATE_COMPRESSION", "GATE_LOGPROB", "is_known", "looks_english", "stream", "transcribe"]
+
+GATE_LOGPROB = -0.85
+"""Least duration-weighted mean ``avg_logprob`` of ``tiny.en``'s segments for speech it calls English."""
+
+GATE_COMPRESSION = 2.4
+"""Greatest compression ratio of a segment the gate calls English (Whisper's fallback threshold)."""
+
+_FALLBACK_LOGPROB = -1.0  # faster-whisper's log_prob_threshold: below it, Whisper retries hotter
+
+
+def is_known(code: str) -> bool:
+    """Whether the multilingual Whisper has a language token for ``code`` (``"de"``, ``"haw"``...)."""
+    return code in language_codes()
+
+
+def looks_english(segments: list[SttSegment]) -> bool:
+    """The language gate on ``tiny.en``'s segments (see the module docstring). No speech counts as English."""
+    if not segments:
+        return True
+    weights = [max(s.end - s.start, 0.01) for s in segments]
+    mean = sum(s.avg_logprob * w for s, w in zip(segments, weights, strict=True)) / sum(weights)
+    return mean >= GATE_LOGPROB and max(s.compression_ratio for s in segments) <= GATE_COMPRESSION
+
+
+def _needs_fallback(segments: list[SttSegment]) -> bool:
+    return any(s.avg_logprob < _FALLBACK_LOGPROB or s.compression_ratio > GATE_COMPRESSION for s in segments)
+
+
+def _detect(engines: Engines, clip: Clip, priority: int) -> tuple[WhisperEngine, str]:
+    ml = engines.multilingual()
+    with ml.lock.hold(priority):
+        code, _ = ml.detect_language(clip)
+    return ml, code
+
+
+def transcribe(
+    engines: Engines, clip: Clip, *, language: str | None = None, task: str = "transcribe",
+    priority: int = INTERACTIVE, **kwargs: Any,
+) -> SttResult:
+    """Transcribe (or, ``task="translate"``, translate into English) in the right language.
+
+    Parameters
+    ----------
+    clip : Clip
+        Any rate and channel count.
+    language : str, optional
+        An ISO-639-1 code :func:`is_known` accepts; None detects it (the gate above).
+    task : {"transcribe", "translate"}
+        Whisper's task; English speech "translates" to its transcription.
+    kwargs
+        As :meth:`.bundle.WhisperEngine.stream` (``prompt``, ``temperature``, ...).
+
+    Returns
+    -------
+    SttResult
+        Its ``language`` is Whisper's name of the language heard or given (``"german"``).
+
+    Raises
+    ------
+    StandinError
+        If the multilingual model is needed and cannot load.
+    """
+    if language == "en":
+        return engines.stt.transcribe(clip, priority=priority, **kwargs)
+    if language:
+        return engines.multilingual().transcribe(clip, priority=priority, language=language, task=task, **kwargs)
+    first = engines.stt.transcribe(clip, priority=priority, fallback=False, **kwargs)
+    if looks_english(first.segments):
+        if kwargs.get("temperature") or not _needs_fallback(first.segments):
+            return first
+        return engines.stt.transcribe(clip, priority=priority, **kwargs)
+    ml, code = _detect(engines, clip, priority)
+    if code == "en":
+        return engines.stt.transcribe(clip, priority=priority, **kwargs)
+    return ml.transcribe(clip, priority=priority, language=code, task=task, **kwargs)
+
+
+def stream(
+    engines: Engines, clip: Clip, *, language: str | None = None, task: str = "transcribe",
+    priority: int = INTERACTIVE, **kwargs: Any,
+) -> tuple[float, Iterator[SttSegment]]:
+    """:func:`transcribe`, lazily: ``(duration_s, segments)``, each segment decoded as iterated.
+
+    Takes the engines' lock itself, step by step (:func:`.bundle.locked_steps`), never
+    across a ``yield``. Without ``language``, the first ``tiny.en`` segment (decoded with
+    its fallback schedule, so English streams as before) passes the gate or sends the
+    whole clip to the multilingual model.
+    """
+    def run(engine: WhisperEngine, **extra: Any) -> tuple[float, Iterator[SttSegment]]:
+        with engine.lock.hold(priority):
+            duration, segments = engine.stream(clip, **kwargs, **extra)
+        return duration, locked_steps(engine.lock, segments, priority)
+
+    if language == "en":
+        return run(engines.stt)
+    if language:
+        return run(engines.multilingual(), language=language, task=task)
+    duration, segments = run(engines.stt)
+    head = next(segments, None)
+    if head is None or looks_english([head]):
+        def chained() -> Iterator[SttSegment]:
+            if head is not None:
+                yield head
+            yield from segments
+        return duration, chained()
+    getattr(segments, "close", lambda: None)()  # tiny.en stops decoding this clip
+    ml, code = _detect(engines, clip, priority)
+    if code == "en":
+        return run(engines.stt)
+    return run(ml, language=code, task=task)
+
