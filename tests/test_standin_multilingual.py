@@ -136,25 +136,42 @@ def test_unknown_language_is_400_naming_it(ml_client):
     assert "'xx'" in info.value.message and "ISO-639-1" in info.value.message
 
 
+@pytest.fixture(scope="module")
+def detected(ml_server):
+    """Each clip of ../shared/audio/multilingual transcribed once without ``language``, as verbose_json."""
+    with OpenAI(base_url=ml_server.base_url, api_key="test-no-key", max_retries=0) as c:
+        return {code: c.audio.transcriptions.create(model="whisper-1", file=_clip(code).to_file_tuple(),
+                                                    response_format="verbose_json")
+                for code in sorted(REFERENCES)}
+
+
 @pytest.mark.parametrize("code", sorted(REFERENCES))
-def test_language_is_detected_and_reported_in_verbose_json(ml_client, code):
+def test_language_is_detected_and_reported_in_verbose_json(detected, code):
     name, reference = REFERENCES[code]
-    r = ml_client.audio.transcriptions.create(model="whisper-1", file=_clip(code).to_file_tuple(),
-                                              response_format="verbose_json")
+    r = detected[code]
     assert r.language == name, r.text
-    if code == "ja":
+    if code == "ja":  # no spaces between words: characters, not words (the README's advice)
         import jiwer
 
         assert jiwer.cer(reference.strip("。"), r.text.strip().strip("。")) <= 0.25, r.text
     else:
-        assert _wer(reference, r.text) <= 0.35, r.text
+        assert _wer(reference, r.text) <= 0.5, r.text
+
+
+def test_corpus_wer_on_the_alphabetic_languages(detected):
+    import jiwer
+
+    codes = [c for c in sorted(REFERENCES) if c != "ja"]
+    refs = [" ".join(_words(REFERENCES[c][1])) for c in codes]
+    hyps = [" ".join(_words(detected[c].text)) for c in codes]
+    assert jiwer.wer(refs, hyps) <= 0.25, hyps  # the issue's bar
 
 
 def test_language_given_is_honoured_on_every_model(ml_client):
     clip = _clip("de")
     for model in ("gpt-4o-mini-transcribe", "gpt-4o-transcribe"):
         r = ml_client.audio.transcriptions.create(model=model, file=clip.to_file_tuple(), language="de")
-        assert _wer(REFERENCES["de"][1], r.text) <= 0.35, r.text
+        assert _wer(REFERENCES["de"][1], r.text) <= 0.5, r.text  # 10 words: 0.5 is 5 errors
     shipped = Clip.from_file(DATA_DIR / "multilingual" / "de_leopard.wav")
     r = ml_client.audio.transcriptions.create(model="whisper-1", file=shipped.to_file_tuple(), language="de",
                                               response_format="verbose_json")

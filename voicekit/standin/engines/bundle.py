@@ -414,8 +414,8 @@ class Engines:
         150 ms then 65-90 ms. The stand-in calls this in the background after it
         starts, so the first request of a session is not the slow one.
         """
-        from ..vad import load_silero
-        from .engines.llm import Turn
+        from ...vad import load_silero
+        from .llm import Turn
 
         rng = np.random.default_rng(0)
         noise = Clip((rng.standard_normal(16_000) * 300).astype(np.int16), 16_000)

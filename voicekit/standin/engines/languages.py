@@ -48,6 +48,7 @@ and transcribes (or translates) with it.
 
 from __future__ import annotations
 
+import zlib
 from collections.abc import Iterator
 from typing import Any
 
@@ -56,13 +57,16 @@ from .bundle import Engines, SttResult, SttSegment, WhisperEngine, locked_steps
 from .multilingual import language_codes
 from .scheduling import INTERACTIVE
 
-__all__ = ["GATE_COMPRESSION", "GATE_LOGPROB", "is_known", "looks_english", "stream", "transcribe"]
+__all__ = ["GATE_COMPRESSION", "GATE_LOGPROB", "compression_ratio", "is_known", "looks_english", "stream", "transcribe"]
 
 GATE_LOGPROB = -0.85
 """Least duration-weighted mean ``avg_logprob`` of ``tiny.en``'s segments for speech it calls English."""
 
 GATE_COMPRESSION = 2.4
 """Greatest compression ratio of a segment the gate calls English (Whisper's fallback threshold)."""
+
+FIRST_WINDOW_S = 30.0
+"""Whisper's window: :func:`stream` gates on the segments of the first one."""
 
 _FALLBACK_LOGPROB = -1.0  # faster-whisper's log_prob_threshold: below it, Whisper retries hotter
 
@@ -72,13 +76,24 @@ def is_known(code: str) -> bool:
     return code in language_codes()
 
 
+def compression_ratio(text: str) -> float:
+    """Whisper's repetition measure: UTF-8 length over zlib-compressed length (``whisper/utils.py``)."""
+    data = text.encode("utf-8")
+    return len(data) / len(zlib.compress(data)) if data else 0.0
+
+
 def looks_english(segments: list[SttSegment]) -> bool:
-    """The language gate on ``tiny.en``'s segments (see the module docstring). No speech counts as English."""
+    """The language gate on ``tiny.en``'s segments (see the module docstring). No speech counts as English.
+
+    The compression ratio is taken per segment and over the segments' joined text: a loop
+    can be one long segment or many short ones ("Thank you very much." each time).
+    """
     if not segments:
         return True
     weights = [max(s.end - s.start, 0.01) for s in segments]
     mean = sum(s.avg_logprob * w for s, w in zip(segments, weights, strict=True)) / sum(weights)
-    return mean >= GATE_LOGPROB and max(s.compression_ratio for s in segments) <= GATE_COMPRESSION
+    ratio = max(compression_ratio("".join(s.text for s in segments)), *(s.compression_ratio for s in segments))
+    return mean >= GATE_LOGPROB and ratio <= GATE_COMPRESSION
 
 
 def _needs_fallback(segments: list[SttSegment]) -> bool:
@@ -141,9 +156,11 @@ def stream(
     """:func:`transcribe`, lazily: ``(duration_s, segments)``, each segment decoded as iterated.
 
     Takes the engines' lock itself, step by step (:func:`.bundle.locked_steps`), never
-    across a ``yield``. Without ``language``, the first ``tiny.en`` segment (decoded with
-    its fallback schedule, so English streams as before) passes the gate or sends the
-    whole clip to the multilingual model.
+    across a ``yield``. Without ``language``, ``tiny.en``'s segments of the first 30 s (decoded with
+    its fallback schedule, so English is decoded as before) pass the gate or send the
+    whole clip to the multilingual model. So English without ``language`` streams its
+    first window's segments together, once that window is decoded; later windows
+    stream one by one. With ``language="en"`` every segment streams as decoded.
     """
     def run(engine: WhisperEngine, **extra: Any) -> tuple[float, Iterator[SttSegment]]:
         with engine.lock.hold(priority):
@@ -155,11 +172,14 @@ def stream(
     if language:
         return run(engines.multilingual(), language=language, task=task)
     duration, segments = run(engines.stt)
-    head = next(segments, None)
-    if head is None or looks_english([head]):
+    head: list[SttSegment] = []  # the first 30 s window's segments decide
+    for seg in segments:
+        head.append(seg)
+        if seg.end >= FIRST_WINDOW_S or seg.seek > head[0].seek:
+            break
+    if looks_english(head):
         def chained() -> Iterator[SttSegment]:
-            if head is not None:
-                yield head
+            yield from head
             yield from segments
         return duration, chained()
     getattr(segments, "close", lambda: None)()  # tiny.en stops decoding this clip

@@ -49,6 +49,7 @@ from .events import RealtimeProtocolError, error_event, new_id
 from .handlers import HANDLERS
 from .session import default_session
 from .transcription import default_transcription_session
+from .translation import translations
 
 __all__ = ["routes"]
 
@@ -89,4 +90,4 @@ async def realtime(websocket: WebSocket) -> None:
     await RealtimeConnection(websocket, engines, default_session(model)).serve(HANDLERS)
 
 
-routes = [WebSocketRoute("/v1/realtime", realtime)]
+routes = [WebSocketRoute("/v1/realtime", realtime), WebSocketRoute("/v1/realtime/translations", translations)]
