@@ -27,7 +27,9 @@ each other.
 
 How the stand-in differs from OpenAI
 ------------------------------------
-- The model hears only Whisper's transcript: no tone, no emotion, English only.
+- The model hears only Whisper's transcript: no tone, no emotion; English unless
+  ``audio.input.transcription.language`` names another language, and it answers in English.
+- ``/v1/realtime/translations`` (:mod:`.translation`): OpenAI's Realtime translation API, into English only.
 - ``semantic_vad`` runs as Silero VAD with a silence window set by ``eagerness``
   (:data:`.session.SEMANTIC_VAD_SILENCE_MS`).
 - Input and output audio are ``audio/pcm`` at 24 kHz only (no G.711).
