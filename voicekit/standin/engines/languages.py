@@ -85,14 +85,16 @@ def compression_ratio(text: str) -> float:
 def looks_english(segments: list[SttSegment]) -> bool:
     """The language gate on ``tiny.en``'s segments (see the module docstring). No speech counts as English.
 
-    The compression ratio is taken per segment and over the segments' joined text: a loop
+    The compression ratio is taken per segment and over the joined text of the first 30 s
+    (Whisper judges a window's text; a long English text compresses well by itself): a loop
     can be one long segment or many short ones ("Thank you very much." each time).
     """
     if not segments:
         return True
     weights = [max(s.end - s.start, 0.01) for s in segments]
     mean = sum(s.avg_logprob * w for s, w in zip(segments, weights, strict=True)) / sum(weights)
-    ratio = max(compression_ratio("".join(s.text for s in segments)), *(s.compression_ratio for s in segments))
+    first_window = "".join(s.text for s in segments if s.start < FIRST_WINDOW_S)  # as Whisper: per 30 s window
+    ratio = max(compression_ratio(first_window), *(s.compression_ratio for s in segments))
     return mean >= GATE_LOGPROB and ratio <= GATE_COMPRESSION
 
 
