@@ -60,6 +60,7 @@ from ..access.guards import MAX_WS_EVENT_BYTES
 from ..engines import Engines, SttResult, languages
 from ..engines.multilingual import LANGUAGE_NAMES
 from ..engines.synthesis import synthesize_pcm
+from ..models import REALTIME_TRANSLATION_MODELS
 from .events import RealtimeProtocolError, error_event, new_id
 from .registry import validate
 
@@ -67,7 +68,7 @@ __all__ = ["TARGET_LANGUAGES", "TRANSLATION_MODELS", "TranslationConnection", "t
 
 log = logging.getLogger("voicekit.standin.realtime.translation")
 
-TRANSLATION_MODELS: tuple[str, ...] = ("gpt-realtime-translate",)
+TRANSLATION_MODELS = REALTIME_TRANSLATION_MODELS
 """Model names the translation endpoint answers to (the SDK types ``model`` as a plain ``str``)."""
 
 TARGET_LANGUAGES: tuple[str, ...] = ("en",)
