@@ -15,7 +15,7 @@ sends ``session.input_transcript.delta`` (source-language text, only when
 How the stand-in does it: phrase by phrase. Silero VAD (:class:`voicekit.vad.TurnDetector`)
 cuts the input at pauses of :data:`PHRASE_PAUSE_MS`, into phrases of at least
 :data:`MIN_PHRASE_MS`; each phrase goes, in order, to
-Whisper (:mod:`..engines.languages`: the language is detected per phrase;
+Whisper (the language is identified per phrase by Whisper ``base``;
 ``tiny.en`` for English, whose "translation" is its transcription, else the
 multilingual Whisper's translate task) and then to Piper, whose audio goes out
 sentence by sentence while the speaker goes on talking. ``elapsed_ms`` is the
@@ -58,7 +58,6 @@ from ...formats import REALTIME_SAMPLE_RATE
 from ...vad import TurnDetector, VadSettings
 from ..access.guards import MAX_WS_EVENT_BYTES
 from ..engines import Engines, SttResult, languages
-from ..engines.multilingual import LANGUAGE_NAMES
 from ..engines.synthesis import synthesize_pcm
 from ..models import REALTIME_TRANSLATION_MODELS
 from .events import RealtimeProtocolError, error_event, new_id
@@ -89,7 +88,6 @@ black sand." and the next fragment as "see you in the next video!")."""
 
 _PHRASE_VAD = VadSettings(threshold=0.5, prefix_padding_ms=300, silence_duration_ms=PHRASE_PAUSE_MS)
 _MIN_PHRASE_SAMPLES = REALTIME_SAMPLE_RATE // 5  # 200 ms: shorter is noise, even at session.close
-_CODES_BY_NAME = {name: code for code, name in LANGUAGE_NAMES.items()}
 
 
 def default_translation_session(model: str) -> dict[str, Any]:
@@ -137,14 +135,18 @@ def merge_translation_session(current: dict[str, Any], patch: dict[str, Any]) ->
 
 
 def _source_and_translation(engines: Engines, clip: Clip, want_source: bool) -> tuple[SttResult | None, str]:
-    """Whisper one phrase (worker thread): its source transcript (if wanted) and its English text."""
-    if not want_source:
-        return None, languages.transcribe(engines, clip, task="translate").text
-    source = languages.transcribe(engines, clip)
-    code = _CODES_BY_NAME.get(source.language, "en")
+    """Whisper one phrase (worker thread): its source transcript (if wanted) and its English text.
+
+    The language is identified by Whisper ``base`` first (:func:`..engines.languages.detect`),
+    not by ``tiny.en``'s gate: input here is expected to be in another language, on which
+    ``tiny.en`` can loop for seconds before the gate rejects it.
+    """
+    ml, code = languages.detect(engines, clip)
     if code == "en":
-        return source, source.text
-    return source, languages.transcribe(engines, clip, language=code, task="translate").text
+        heard = engines.stt.transcribe(clip)
+        return (heard if want_source else None), heard.text
+    source = ml.transcribe(clip, language=code) if want_source else None
+    return source, ml.transcribe(clip, language=code, task="translate").text
 
 
 class TranslationConnection:
