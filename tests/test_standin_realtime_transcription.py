@@ -21,6 +21,7 @@ from openai import AsyncOpenAI, OpenAI
 from test_standin_realtime import MODEL, Wire, check_event, pcm16, silence_ms, turn_audio, types
 
 from voicekit import load_sample, sample_transcripts
+from voicekit.audio import Clip
 from voicekit.metrics import wer
 
 TRANSCRIBE = {"intent": "transcription"}
@@ -171,7 +172,7 @@ def test_no_responses_in_a_transcription_session(tr: Wire) -> None:
 
 @pytest.mark.parametrize(("audio_input", "param"), [
     ({"transcription": {"model": "gpt-4o-transcribe-diarize"}}, "session.audio.input.transcription.model"),
-    ({"transcription": {"model": "gpt-4o-transcribe", "language": "fr"}}, "session.audio.input.transcription.language"),
+    ({"transcription": {"model": "gpt-4o-transcribe", "language": "xx"}}, "session.audio.input.transcription.language"),
     ({"transcription": {"model": "gpt-realtime-whisper"}}, "session.audio.input.turn_detection"),
     ({"turn_detection": {"type": "server_vad", "create_reponse": False}},
      "session.audio.input.turn_detection.create_reponse"),
@@ -183,6 +184,18 @@ def test_bad_transcription_session_update_is_refused(tr: Wire, audio_input: dict
     assert err["type"] == "invalid_request_error" and err["param"] == param, err
     session = configure(tr)  # unchanged
     assert session["audio"]["input"]["transcription"] == tr.events[0]["session"]["audio"]["input"]["transcription"]
+
+
+def test_language_is_honoured_in_a_transcription_session(tr: Wire) -> None:
+    from voicekit.samples import DATA_DIR
+
+    pcm = pcm16(Clip.from_file(DATA_DIR / "multilingual" / "de_leopard.wav"))
+    session = configure(tr, transcription={"model": "gpt-4o-transcribe", "language": "de"}, turn_detection=None)
+    assert session["audio"]["input"]["transcription"]["language"] == "de"
+    tr.append(pcm)
+    tr.send({"type": "input_audio_buffer.commit"})
+    transcript = tr.until("conversation.item.input_audio_transcription.completed")[-1]["transcript"]
+    assert "leichenhalle" in transcript.lower() and "portal" in transcript.lower(), transcript
 
 
 def test_gpt_realtime_whisper_transcribes_manual_turns(tr: Wire) -> None:

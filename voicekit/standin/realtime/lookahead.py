@@ -21,6 +21,7 @@ detector, the session). None of this changes what the client receives.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from collections.abc import Awaitable
 from typing import Any
@@ -31,11 +32,12 @@ import numpy.typing as npt
 from ...audio import Clip
 from ...formats import REALTIME_SAMPLE_RATE
 from ...vad import TurnDetector
-from ..engines import Engines, SttResult
+from ..engines import Engines, SttResult, languages
 from ..engines.llm import Turn
 from .config import ResponseConfig, reply_max_tokens, speech_of
 from .conversation import Conversation
 from .headstart import HeadStart
+from .session import input_language
 from .transcription import REALTIME_BEAM_SIZE
 
 __all__ = ["MIN_COMMIT_MS", "Lookahead", "ms_to_samples", "samples_to_ms"]
@@ -92,9 +94,10 @@ class Lookahead:
         if end - start < ms_to_samples(MIN_COMMIT_MS):
             return
         clip = Clip(self.buffer[start - self.buffer_start: end - self.buffer_start].copy(), REALTIME_SAMPLE_RATE)
-        prompt = (self.session["audio"]["input"]["transcription"] or {}).get("prompt")
-        task = self.spawn(asyncio.to_thread(self.engines.stt.transcribe, clip, prompt=prompt,
-                                            beam_size=REALTIME_BEAM_SIZE))
+        config = self.session["audio"]["input"]["transcription"] or {}
+        task = self.spawn(asyncio.to_thread(functools.partial(  # the language of transcribe_item's turn (English by default)
+            languages.transcribe, self.engines, clip, language=input_language(config) or "en",
+            prompt=config.get("prompt"), beam_size=REALTIME_BEAM_SIZE)))
         log.debug("speculative transcription of [%d, %d) ms", samples_to_ms(start), pause_ms)
         self._speculation = ((start, pause_ms), task)
         task.add_done_callback(self._speculation_finished)

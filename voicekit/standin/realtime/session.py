@@ -35,6 +35,7 @@ from openai import BaseModel
 from openai.types.realtime import RealtimeSessionCreateRequest
 
 from ...formats import REALTIME_SAMPLE_RATE
+from ..engines import languages
 from ..engines.synthesis import OPENAI_VOICES, VOICE_VARIANTS
 from .events import RealtimeProtocolError, new_id
 
@@ -44,9 +45,11 @@ __all__ = [
     "SEMANTIC_VAD_SILENCE_MS",
     "SESSION_LIFETIME_S",
     "VadTiming",
+    "check_languages",
     "check_request",
     "default_session",
     "find_unknown_field",
+    "input_language",
     "merge_patch",
     "merge_session",
     "refuse_identity",
@@ -175,7 +178,28 @@ def merge_session(current: dict[str, Any], patch: dict[str, Any], *, voice_locke
     merged = merge_patch(current, patch, {"server_vad": SERVER_VAD_DEFAULTS, "semantic_vad": SEMANTIC_VAD_DEFAULTS})
     check_request(RealtimeSessionCreateRequest, merged)
     _check_supported(merged, current, voice_locked)
+    check_languages(((merged.get("audio") or {}).get("input") or {}).get("transcription"))
     return merged
+
+
+def check_languages(config: dict[str, Any] | None) -> None:
+    """Raise ``invalid_value`` naming a ``language`` / ``languages`` entry Whisper has no code for."""
+    config = config or {}
+    for field, langs in (("language", [config.get("language")]), ("languages", config.get("languages") or [])):
+        for lang in langs:
+            if lang and not languages.is_known(str(lang).lower()):
+                raise RealtimeProtocolError(f"Invalid language {lang!r}: expected an ISO-639-1 code Whisper knows "
+                           "(for example 'en', 'de', 'ja')", code="invalid_value",
+                                           param=f"session.audio.input.transcription.{field}")
+
+
+def input_language(config: dict[str, Any] | None) -> str | None:
+    """The language to transcribe in: ``language``, else the only entry of ``languages``, else None."""
+    config = config or {}
+    if config.get("language"):
+        return str(config["language"]).lower()
+    langs = config.get("languages") or []
+    return str(langs[0]).lower() if len(langs) == 1 else None
 
 
 def merge_patch(current: dict[str, Any], patch: dict[str, Any],

@@ -23,16 +23,27 @@ natural log of faster-whisper's word probability (the mean probability of the
 word's tokens). A segment without word timings gets one entry, its text with
 the segment's ``avg_logprob``.
 
+Languages: ``audio.input.transcription.language`` (ISO-639-1), or ``languages``
+when it names exactly one, is honoured in both kinds of session: ``en`` runs
+Whisper ``tiny.en``, any other code the multilingual Whisper
+(:mod:`..engines.languages`). A code Whisper does not know is an ``invalid_value``
+error naming it. Without a language, a transcription session detects it as
+``POST /v1/audio/transcriptions`` streaming does (the first segment decides, so
+English costs nothing more); a speech-to-speech session assumes English, as
+detecting would slow every English turn. Either way the model (the stand-in's
+LLM) still answers in English.
+
 How the stand-in differs: every model (``gpt-4o-mini-transcribe``,
 ``gpt-4o-transcribe``, ``whisper-1``, ``gpt-realtime-whisper``, ...) is the
-local Whisper ``tiny.en`` of ``POST /v1/audio/transcriptions``, English only;
-deltas arrive per segment, after the turn is committed, not while it is spoken.
+same local Whisper of ``POST /v1/audio/transcriptions``; deltas arrive per
+segment, after the turn is committed, not while it is spoken.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import math
 import typing
 from collections.abc import Callable
@@ -43,11 +54,19 @@ from openai.types.realtime.audio_transcription import AudioTranscription
 
 from ...audio import Clip
 from ...formats import REALTIME_SAMPLE_RATE
-from ..engines import Engines, SttResult, SttSegment, audio_tokens
+from ..engines import Engines, SttResult, SttSegment, audio_tokens, languages
 from ..models import BEAM_SIZES
 from .conversation import Item
 from .events import RealtimeProtocolError
-from .session import PCM_FORMAT, check_request, merge_patch, refuse_identity, session_identity
+from .session import (
+    PCM_FORMAT,
+    check_languages,
+    check_request,
+    input_language,
+    merge_patch,
+    refuse_identity,
+    session_identity,
+)
 
 __all__ = [
     "DEFAULT_TRANSCRIPTION_MODEL",
@@ -137,10 +156,7 @@ def merge_transcription_session(current: dict[str, Any], patch: dict[str, Any]) 
     if model not in TRANSCRIPTION_SESSION_MODELS:
         raise _bad(f"expected audio.input.transcription.model to be one of {', '.join(TRANSCRIPTION_SESSION_MODELS)}, "
                    f"got {model!r}", "session.audio.input.transcription.model")
-    for lang in [config.get("language"), *(config.get("languages") or [])]:
-        if lang and str(lang).lower() not in ("en", "english"):
-            raise _bad(f"The stand-in's Whisper tiny.en model transcribes English only; got language {lang!r}.",
-                       "session.audio.input.transcription.language")
+    check_languages(config)
     if model == "gpt-realtime-whisper" and audio_in.get("turn_detection") is not None:
         raise _bad("turn_detection must be null for gpt-realtime-whisper (VAD is not supported): commit the "
                    "audio with input_audio_buffer.commit", "session.audio.input.turn_detection")
@@ -178,15 +194,14 @@ def _stream(engines: Engines, clip: Clip, item: Item, config: dict[str, Any], be
             emit: Emit) -> SttResult:
     """Whisper ``clip`` segment by segment, emitting a delta per segment (on a worker thread)."""
     done: list[SttSegment] = []
-    with engines.stt.lock:
-        duration, segments = engines.stt.stream(clip, prompt=config.get("prompt"), beam_size=beam or None,
-                                                word_timestamps=logprobs)
-        for seg in segments:
-            emit({"type": "conversation.item.input_audio_transcription.delta", "item_id": item.id,
-                  "content_index": 0, "delta": seg.text if done else seg.text.lstrip(),
-                  **({"logprobs": _logprobs([seg])} if logprobs else {})})
-            done.append(seg)
-    return SttResult(done, "english", duration)
+    duration, segments = languages.stream(engines, clip, language=input_language(config), prompt=config.get("prompt"),
+                                          beam_size=beam or None, word_timestamps=logprobs)
+    for seg in segments:
+        emit({"type": "conversation.item.input_audio_transcription.delta", "item_id": item.id,
+              "content_index": 0, "delta": seg.text if done else seg.text.lstrip(),
+              **({"logprobs": _logprobs([seg])} if logprobs else {})})
+        done.append(seg)
+    return SttResult(done, input_language(config) or "", duration)
 
 
 async def transcribe_item(engines: Engines, session: dict[str, Any], item: Item, emit: Emit,
@@ -222,8 +237,10 @@ async def transcribe_item(engines: Engines, session: dict[str, Any], item: Item,
         if result is None and streamed and config:
             result = await asyncio.to_thread(_stream, engines, clip, item, config, beam, logprobs, emit)
         elif result is None:
-            result = await asyncio.to_thread(engines.stt.transcribe, clip, prompt=(config or {}).get("prompt"),
-                                             beam_size=beam or None, word_timestamps=logprobs)
+            language = input_language(config) or "en"  # a speech-to-speech turn without one: English, no detection
+            result = await asyncio.to_thread(functools.partial(
+                languages.transcribe, engines, clip, language=language, prompt=(config or {}).get("prompt"),
+                beam_size=beam or None, word_timestamps=logprobs))
             streamed = False
     except Exception as exc:  # noqa: BLE001 -- reported as transcription.failed
         item.transcript.set_result("")

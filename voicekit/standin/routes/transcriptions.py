@@ -13,15 +13,22 @@ What the stand-in mirrors from OpenAI (API reference, "Create transcription"):
   one per decoded Whisper segment, then ``transcript.text.done``.
 - An unknown model is a 404 ``model_not_found``; bad audio a 400.
 
-What differs: every model name runs the same local Whisper ``tiny.en``
-(``gpt-4o-mini-transcribe`` greedily, the others with beam search, see
-:data:`BEAM_SIZES`), which understands English only, so ``language`` other than ``en`` is a 400,
-and translation returns the English transcription. Audio tokens are Whisper
-encoder positions (50 per second), not OpenAI's billing tokens.
+- ``language`` is an ISO-639-1 code; one Whisper has no token for is a 400
+  ``invalid_language_format`` naming it. Without ``language`` the language is
+  detected and ``verbose_json`` reports it (``"language": "german"``).
+- ``/v1/audio/translations`` translates speech in any language into English text.
+
+What differs: every model name runs the same local Whisper (``gpt-4o-mini-transcribe``
+greedily, the others with beam search, see :data:`BEAM_SIZES`): ``tiny.en`` for English,
+the multilingual ``base`` for other languages and for translation, loaded on the first
+request that needs it (:mod:`..engines.languages` says how the language is decided
+without slowing English down). Audio tokens are Whisper encoder positions (50 per second),
+not OpenAI's billing tokens.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 from collections.abc import Iterator
@@ -45,7 +52,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
-from ..engines import Engines, SttResult, SttSegment, audio_tokens, locked_steps
+from ..engines import Engines, SttResult, SttSegment, audio_tokens, languages
 from ..engines.scheduling import ClosingStreamingResponse, upload_priority
 from ..errors import OpenAIError, model_not_found
 from ..models import BEAM_SIZES, TRANSCRIPTION_MODELS, TRANSLATION_MODELS
@@ -109,6 +116,26 @@ def _check_format(model: str, fmt: str) -> str:
     return fmt
 
 
+def _check_language(language: str | None) -> str | None:
+    """``language`` as a code :func:`.languages.is_known` accepts, or None; else a 400 naming it.
+
+    The message and code follow OpenAI's answer to an unknown language (``whisper-1``:
+    "Invalid language 'xx'. Language parameter must be specified in ISO-639-1 format.").
+    """
+    if not language:
+        return None
+    code = language.strip().lower()
+    if not languages.is_known(code):
+        raise OpenAIError(
+            400,
+            f"Invalid language {language!r}. Language parameter must be specified in ISO-639-1 format "
+            "(for example 'en', 'de', 'ja'); the stand-in's Whisper knows 99 such codes.",
+            param="language",
+            code="invalid_language_format",
+        )
+    return code
+
+
 def _logprobs(result: SttResult) -> list[tr.Logprob]:
     """Per-word log probabilities from Whisper's word alignment."""
     return [
@@ -160,15 +187,7 @@ async def _transcribe_or_translate(request: Request, *, translate: bool) -> Resp
     form, clip, _ = await read_audio_form(request)
     model = _check_model(form_str(form, "model"), TRANSLATION_MODELS if translate else TRANSCRIPTION_MODELS)
     fmt = _check_format(model, form_str(form, "response_format") or "json")
-    language = form_str(form, "language")
-    if language and not translate and language.lower() not in ("en", "english"):
-        raise OpenAIError(
-            400,
-            f"The stand-in's Whisper tiny.en model transcribes English only; got language={language!r}. "
-            "Use 'en', or a real OpenAI key for other languages.",
-            param="language",
-            code="unsupported_language",
-        )
+    language = _check_language(form_str(form, "language")) if not translate else None
     prompt = form_str(form, "prompt")
     temperature = form_float(form, "temperature", 0.0, 1.0)
     granularities = form_list(form, "timestamp_granularities")
@@ -189,13 +208,16 @@ async def _transcribe_or_translate(request: Request, *, translate: bool) -> Resp
 
     if stream:
         return ClosingStreamingResponse(
-            _stream_events(engines, clip, prompt, temperature, want_words, want_logprobs, BEAM_SIZES.get(model)),
+            _stream_events(engines, clip, prompt, temperature, want_words, want_logprobs, BEAM_SIZES.get(model),
+                           language),
             media_type="text/event-stream",
         )
 
     result = await run_in_threadpool(  # a long file is batch work: Realtime and Live turns go first (.scheduling)
-        engines.stt.transcribe, clip, prompt=prompt, temperature=temperature, word_timestamps=want_words,
-        beam_size=BEAM_SIZES.get(model), priority=upload_priority(clip.duration),
+        functools.partial(languages.transcribe, engines, clip, language=language,
+                          task="translate" if translate else "transcribe", prompt=prompt, temperature=temperature,
+                          word_timestamps=want_words, beam_size=BEAM_SIZES.get(model),
+                          priority=upload_priority(clip.duration)),
     )
     text = result.text
     if fmt == "text":
@@ -221,7 +243,7 @@ async def _transcribe_or_translate(request: Request, *, translate: bool) -> Resp
 
 def _stream_events(
     engines: Engines, clip: Any, prompt: str | None, temperature: float | None,
-    words: bool, logprobs: bool, beam_size: int | None = None,
+    words: bool, logprobs: bool, beam_size: int | None = None, language: str | None = None,
 ) -> Iterator[bytes]:
     """SSE body: one ``transcript.text.delta`` per decoded segment, then ``.done``.
 
@@ -229,12 +251,12 @@ def _stream_events(
     engine decodes the next segment while the previous delta is on the wire.
     """
     priority = upload_priority(clip.duration)
-    with engines.stt.lock.hold(priority):
-        duration, segments = engines.stt.stream(
-            clip, prompt=prompt, temperature=temperature, word_timestamps=words, beam_size=beam_size
-        )
+    duration, segments = languages.stream(  # takes the lock step by step, never across a yield
+        engines, clip, language=language, priority=priority,
+        prompt=prompt, temperature=temperature, word_timestamps=words, beam_size=beam_size,
+    )
     done: list[SttSegment] = []
-    for seg in locked_steps(engines.stt.lock, iter(segments), priority):  # never held across a yield
+    for seg in segments:
         delta = seg.text if done else seg.text.lstrip()
         done.append(seg)
         lp = [delta_ev.Logprob(**dump(x)) for x in _logprobs(SttResult([seg], "english", duration))] if logprobs else None
