@@ -235,8 +235,28 @@ def use_standin(*, port: int | None = None, timeout: float = 120.0, quiet: bool 
     os.environ["OPENAI_API_KEY"] = api_key
     os.environ.setdefault(AGENTS_TRACING_ENV, "1")
     _keep_alive.follow(base_url, api_key)
-    _announce(base_url, how, status, rt if rt is not None and rt.base_url == base_url else None, quiet)
+    ours = rt if rt is not None and rt.base_url == base_url else None
+    _announce(base_url, how, status, ours, quiet)
+    if ours is not None and (other := _other_checkout(ours)):
+        print(other)  # even when quiet: the answers come from other code
     return "standin"
+
+
+def _other_checkout(rt: _runtime.Runtime) -> str | None:
+    """What to tell a learner whose shared stand-in runs another voicekit; None if it runs this one.
+
+    One stand-in per user per machine is shared by every kernel, so a kernel of a
+    second clone (or after an upgrade) finds the stand-in the first one started.
+    Reusing it silently would serve the other code's answers: this says so, and how
+    to restart it (``voicekit stop``, then run the cell again).
+    """
+    differs = rt.differs()
+    if differs is None:
+        return None
+    return (f"WARNING: the shared stand-in (pid {rt.pid}) is reused, but {differs}; its answers come from "
+            f"that code. To restart it from this checkout: run `{sys.executable} -m voicekit stop` in a "
+            "terminal (or `!voicekit stop` in a cell), then run this cell again. Kernels of the other checkout "
+            "then warn the other way round.")
 
 
 def _announce(base_url: str, how: str, status: dict[str, object], ours: _runtime.Runtime | None, quiet: bool) -> None:

@@ -10,8 +10,9 @@ runtime file sends only a fresh random nonce, so a foreign or stale server on
 that port can neither answer the proof nor learn the token.
 
 ``GET /v1/voicekit/status`` (token required like every other route) answers
-pid, start time, uptime (s), resident memory (bytes) and which LLM answers:
-``getattr(engines.llm, "description", engines.llm.name)``.
+pid, start time, uptime (s), resident memory (bytes), which LLM answers
+(``getattr(engines.llm, "description", engines.llm.name)``), and which voicekit
+runs: ``version`` and ``source`` (:func:`voicekit._runtime.this_build`).
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from ... import _runtime
 from ..errors import OpenAIError
 
 __all__ = ["IDENTITY_PATH", "STATUS_PATH", "Identity", "llm_description", "proof", "routes"]
@@ -80,6 +82,7 @@ async def status(request: Request) -> JSONResponse:
         "uptime_s": round(time.time() - ident.started_at, 1),
         "rss_bytes": psutil.Process(ident.pid).memory_info().rss if ident.pid == os.getpid() else None,
         "llm": llm_description(engines),
+        **_runtime.this_build(),
     })
 
 
