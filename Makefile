@@ -8,6 +8,13 @@ STAMP  := $(VENV)/.installed
 
 setup: $(STAMP)
 
+# What a kernel adds to a notebook's metadata.language_info when it runs (ipykernel's
+# kernel_info: the Python version and the like). nbstripout's git filter strips these too
+# (git config filter.nbstripout.extrakeys), so `git status` stays clean after Run All; the
+# committed notebooks keep language_info.name only (tests/test_notebooks_clean.py).
+NB_EXTRA_KEYS := $(addprefix metadata.language_info.,codemirror_mode file_extension mimetype \
+  nbconvert_exporter pygments_lexer version)
+
 # Re-run the install only when the project's dependency files change.
 $(STAMP): pyproject.toml requirements-nodeps.txt Makefile jupyter/overrides.json
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -15,6 +22,7 @@ $(STAMP): pyproject.toml requirements-nodeps.txt Makefile jupyter/overrides.json
 	$(BIN)/python -m pip install --quiet -e '.[standin,dev]'
 	$(BIN)/python -m pip install --quiet --no-deps -r requirements-nodeps.txt
 	$(BIN)/nbstripout --install --attributes .gitattributes 2>/dev/null || true
+	git config filter.nbstripout.extrakeys '$(NB_EXTRA_KEYS)' 2>/dev/null || true
 	# JupyterHub's proxy, from npm, for tests/test_jupyterhub.py (and a class on one machine:
 	# README, "A class on JupyterHub"). Without npm that test skips and says why.
 	if command -v npm >/dev/null; then \
