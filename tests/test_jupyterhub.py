@@ -2,7 +2,7 @@
 
 The hub (``jupyterhub`` from PyPI) runs ``jupyterhub/jupyterhub_config.py`` in its demo
 mode (DummyAuthenticator, SimpleLocalProcessSpawner) on free 127.0.0.1 ports in a tmp
-dir, with configurable-http-proxy from npm (``make setup`` installs it under
+dir, with configurable-http-proxy from npm (``make hub-proxy``, run by ``make test`` and ``make hub``, installs it under
 ``.venv/node``). The hub starts the stand-in as its managed service. Three users' servers
 are spawned through the hub's REST API; each gets a kernel (Jupyter Server's REST API
 through the hub's proxy), and all three kernels at once run a transcription and a Realtime
@@ -51,7 +51,7 @@ def _proxy_path() -> str:
     if shutil.which("node") is None:
         missing = "node is not installed (Debian: apt-get install nodejs npm)"
     elif shutil.which("configurable-http-proxy", path=path) is None:
-        missing = f"configurable-http-proxy is not in {NODE_BIN} nor on PATH (make setup installs it with npm)"
+        missing = f"configurable-http-proxy is not in {NODE_BIN} nor on PATH (make hub-proxy installs it with npm)"
     if missing:
         if os.environ.get("CI") == "true":
             pytest.fail(f"CI needs the JupyterHub test: {missing}")
