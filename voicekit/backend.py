@@ -19,10 +19,12 @@ from __future__ import annotations
 
 import os
 import secrets
+import ssl
 import sys
 import threading
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 
 from . import _runtime
@@ -104,6 +106,8 @@ def _wait_for(base_url: str, key: str, timeout: float) -> dict[str, object]:
     """Wait until the stand-in at ``base_url`` answers; its status. Raises StandinError after ``timeout`` s."""
     deadline = time.monotonic() + timeout
     while (status := _answering(base_url, key)) is None:
+        if (problem := _certificate_problem(base_url)) is not None:
+            raise StandinError(problem)
         if time.monotonic() > deadline:
             raise StandinError(
                 f"the shared stand-in at {base_url} (OPENAI_BASE_URL) did not answer within {timeout:.0f} s, "
@@ -112,6 +116,38 @@ def _wait_for(base_url: str, key: str, timeout: float) -> dict[str, object]:
             )
         time.sleep(0.5)
     return status
+
+
+def _certificate_problem(base_url: str, timeout: float = 5.0) -> str | None:
+    """What to say if ``base_url`` is ``https://`` and its certificate is not trusted here; else None.
+
+    The probe uses Python's default TLS context, which reads the system's CAs and
+    ``SSL_CERT_FILE``/``SSL_CERT_DIR``, as the ``openai`` SDK's HTTP client does on Linux
+    (``httpcore2/_ssl.py``). Any other failure (refused, timeout, an HTTP status) is None:
+    the caller keeps waiting for a service that may be starting.
+    """
+    if not base_url.startswith("https://"):
+        return None
+    try:
+        urllib.request.urlopen(f"{base_url}/models", timeout=timeout, context=ssl.create_default_context()).close()
+    except urllib.error.HTTPError:
+        return None
+    except (urllib.error.URLError, ssl.SSLError) as exc:
+        reason = exc.reason if isinstance(exc, urllib.error.URLError) else exc
+        if not isinstance(reason, ssl.SSLCertVerificationError):
+            return None
+        host = urllib.parse.urlsplit(base_url).hostname
+        return (
+            f"the stand-in at {base_url} (OPENAI_BASE_URL) cannot be reached: this kernel does not trust "
+            f"the TLS certificate of {host} ({reason.verify_message or reason}; CERTIFICATE_VERIFY_FAILED). "
+            "On JupyterHub, ask whoever runs the hub to give the kernels the stand-in's internal URL (voicekit's "
+            "jupyterhub_config.py sets OPENAI_BASE_URL=http://127.0.0.1:<service port>/v1), or a certificate "
+            "from a CA this machine trusts (for a self-signed one: SSL_CERT_FILE=<its PEM> in the servers' "
+            "environment). Then run this cell again"
+        )
+    except (OSError, ValueError):
+        return None
+    return None
 
 
 def _answering(base_url: str, key: str) -> dict[str, object] | None:
@@ -188,6 +224,9 @@ def use_standin(*, port: int | None = None, timeout: float = 120.0, quiet: bool 
         message includes the end of its log. Also if the stand-in
         ``OPENAI_BASE_URL`` names has a token and no key (or the placeholder)
         was given: it answers 401, and none of its own is started instead.
+        At once (not after ``timeout``) if that URL is ``https://`` and this
+        machine does not trust its certificate (CERTIFICATE_VERIFY_FAILED): the
+        message says what to do.
     MissingDependencyError
         If a stand-in must start but the ``standin`` extra is not installed.
     """
@@ -220,6 +259,8 @@ def use_standin(*, port: int | None = None, timeout: float = 120.0, quiet: bool 
         if status is not None:
             base_url, api_key = url, candidate_key
             break
+        if url == env_base and (problem := _certificate_problem(url)) is not None:
+            raise StandinError(problem)
         if url == env_base and not candidate_key.startswith(TOKEN_PREFIX) and _refuses_key(url, candidate_key):
             raise StandinError(  # a stale vk-standin- key (a restarted shared stand-in) falls through instead
                 f"the stand-in at {url} (OPENAI_BASE_URL) answers 401: it has a token. Set OPENAI_API_KEY to "
