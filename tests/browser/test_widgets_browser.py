@@ -226,6 +226,28 @@ def test_failures_are_shown_in_the_widget_and_reach_python(jupyter: Session, kin
     page.get_by_role("button", name="Record", exact=True).wait_for(timeout=5_000)
 
 
+def test_no_secure_context_on_jupyterhub_gives_advice_that_fits_a_hub(jupyter: Session) -> None:
+    """On a hub (the page config carries JupyterHub's hubPrefix) the fix is https, not localhost."""
+    k, page = jupyter.kernel, jupyter.page
+    provoke, undo, _ = _FAILURES["insecure_context"]
+    k.run("errors.clear()")
+    page.evaluate("""() => { const el = document.getElementById('jupyter-config-data');
+                             window.__pageConfig = el.textContent;
+                             el.textContent = JSON.stringify({...JSON.parse(el.textContent), hubPrefix: '/hub/'}); }""")
+    page.evaluate(provoke)
+    try:
+        page.get_by_role("button", name="Record", exact=True).click()
+        alert = page.locator(".voicekit-recorder [role=alert]")
+        alert.filter(has_text="served over https").wait_for(timeout=10_000)
+        assert "localhost" not in alert.inner_text()
+    finally:
+        page.evaluate(undo)
+        page.evaluate("() => { document.getElementById('jupyter-config-data').textContent = window.__pageConfig; }")
+    k.wait_for("len(errors) == 1", timeout=10)
+    assert k.eval("errors[0].kind") == "insecure_context"
+    assert "ask whoever runs it" in k.eval("rec.error")
+
+
 _FIREFOX_RATES = """() => {
   // Firefox refuses a microphone on an AudioContext created with another sampleRate.
   window.__AC = window.AudioContext;
