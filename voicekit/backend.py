@@ -59,6 +59,12 @@ def _in_kernel() -> bool:
     return bool(IPKernelApp.initialized())
 
 
+KERNEL_ID = secrets.token_hex(8)
+"""This process's id in the keep-alive pings (``GET /v1/voicekit/status?kernel=...``): the
+stand-in counts the kernels that use it, so a stand-in of another checkout that no other
+kernel uses can be restarted from this one (:func:`use_standin`)."""
+
+
 class _KeepAlive:
     """While a notebook kernel lives, it keeps the stand-in it uses from stopping as idle.
 
@@ -67,7 +73,8 @@ class _KeepAlive:
     gone, so a kernel pings ``GET /v1/voicekit/status`` every third of that time (at most
     every 300 s): the stand-in stops only once every kernel that used it is gone. One daemon
     thread per process; a later :func:`use_standin` re-targets it. Only in an IPython kernel
-    (a script or test process that ends soon needs none).
+    (a script or test process that ends soon needs none). The first ping goes at once, and
+    each carries :data:`KERNEL_ID`, so the stand-in knows this kernel uses it.
     """
 
     def __init__(self) -> None:
@@ -78,6 +85,7 @@ class _KeepAlive:
         if not _in_kernel():
             return
         self.target = (base_url, key)
+        self.ping()
         if self._thread is None:
             self._thread = threading.Thread(target=self._run, name="voicekit-standin-keepalive", daemon=True)
             self._thread.start()
@@ -91,12 +99,15 @@ class _KeepAlive:
             idle = _runtime.DEFAULT_IDLE_TIMEOUT
         return max(1.0, min(300.0, idle / 3)) if idle > 0 else 300.0
 
+    def ping(self) -> None:
+        if self.target is not None:
+            base_url, key = self.target
+            _runtime.get_json(f"{base_url}{_runtime.STATUS_PATH}?kernel={KERNEL_ID}", key)  # any answer is fine
+
     def _run(self) -> None:
         while True:
             time.sleep(self.interval())
-            if self.target is not None:
-                base_url, key = self.target
-                _runtime.get_json(base_url + _runtime.STATUS_PATH, key)  # any answer, or none, is fine
+            self.ping()
 
 
 _keep_alive = _KeepAlive()
@@ -270,17 +281,40 @@ def use_standin(*, port: int | None = None, timeout: float = 120.0, quiet: bool 
     else:
         rt, started = _runtime.find_or_start(port=port, timeout=timeout)
         base_url, api_key, how = rt.base_url, rt.token, "started" if started else "reused"
+    ours = rt if rt is not None and rt.base_url == base_url else None
+    restarted = None
+    if ours is not None and (differs := ours.differs()) is not None and (
+            new := _replace_if_unused(ours, port, timeout)) is not None:
+        rt = ours = new
+        base_url, api_key, how, status, restarted = new.base_url, new.token, "started", None, differs
     if status is None:
         status = _runtime.get_json(base_url + _runtime.STATUS_PATH, api_key) or {}
     os.environ["OPENAI_BASE_URL"] = base_url
     os.environ["OPENAI_API_KEY"] = api_key
     os.environ.setdefault(AGENTS_TRACING_ENV, "1")
     _keep_alive.follow(base_url, api_key)
-    ours = rt if rt is not None and rt.base_url == base_url else None
     _announce(base_url, how, status, ours, quiet)
-    if ours is not None and (other := _other_checkout(ours)):
+    if restarted is not None:
+        print(f"The shared stand-in was restarted from this checkout: {restarted.replace('it runs', 'the old one ran', 1)}, "
+              "and no other kernel used it.")  # even when quiet: a process was stopped
+    elif ours is not None and (other := _other_checkout(ours)):
         print(other)  # even when quiet: the answers come from other code
     return "standin"
+
+
+def _replace_if_unused(rt: _runtime.Runtime, port: int | None, timeout: float) -> _runtime.Runtime | None:
+    """Stop ``rt`` (another checkout's stand-in) and start this one's, if no kernel uses it; else None.
+
+    "Uses" is the stand-in's own count of kernels that pinged it lately (``kernels`` in its
+    status, :mod:`voicekit.standin.access.identity`); a stand-in too old to count is left
+    alone (the caller then says how to restart it).
+    """
+    status = _runtime.get_json(rt.base_url + _runtime.STATUS_PATH, rt.token)
+    if not isinstance(status, dict) or status.get("kernels") != 0:
+        return None
+    _runtime.stop()
+    new, _ = _runtime.find_or_start(port=port, timeout=timeout)
+    return new
 
 
 def _other_checkout(rt: _runtime.Runtime) -> str | None:
@@ -294,7 +328,10 @@ def _other_checkout(rt: _runtime.Runtime) -> str | None:
     differs = rt.differs()
     if differs is None:
         return None
-    return (f"WARNING: the shared stand-in (pid {rt.pid}) is reused, but {differs}; its answers come from "
+    status = _runtime.get_json(rt.base_url + _runtime.STATUS_PATH, rt.token) or {}
+    users = status.get("kernels")
+    used = f" ({users} other kernel{'s' if users != 1 else ''} use{'s' if users == 1 else ''} it)" if users else ""
+    return (f"WARNING: the shared stand-in (pid {rt.pid}{used}) is reused, but {differs}; its answers come from "
             f"that code. To restart it from this checkout: run `{sys.executable} -m voicekit stop` in a "
             "terminal (or `!voicekit stop` in a cell), then run this cell again. Kernels of the other checkout "
             "then warn the other way round.")
