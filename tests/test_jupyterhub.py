@@ -12,7 +12,9 @@ turn with ``voicekit.use_standin()`` and the unchanged ``openai`` SDK, reaching 
 stand-in by its internal URL (``http://127.0.0.1:<service port>/v1``: no public
 certificate to trust). Clients off the hub reach it at ``/services/voicekit/v1`` through
 the proxy (HTTP and WebSocket, over TLS). Each learner finds the notebooks in
-``~/voicekit-notebooks`` (the config's pre-spawn hook). Tokens:
+``~/voicekit-notebooks`` (the config's pre-spawn hook). And a learner in Chromium opens
+the hub at ``https://hub.test:PORT`` (a non-loopback name), logs in, records from the fake
+microphone and gets the recording transcribed. Tokens:
 none, a bad one and a user's token without the service's scope get OpenAI's 401; a
 user's token works.
 """
@@ -310,6 +312,87 @@ def test_each_learner_finds_the_notebooks_in_their_home(hub: Hub) -> None:
     for name in USERS:
         folder = hub.home / name / "voicekit-notebooks"
         assert sorted(p.name for p in folder.glob("*.ipynb")) == kit, f"{name}: {folder}"
+
+
+HUB_RECORDING_CELLS = [
+    """\
+import voicekit
+from openai import OpenAI
+from voicekit.widgets import Recorder
+voicekit.use_standin()
+client = OpenAI()
+clips = []
+rec = Recorder(processing="off")
+rec.on_clip(clips.append)
+display(rec)""",
+    """\
+heard = client.audio.transcriptions.create(model="gpt-4o-mini-transcribe", file=clips[-1].to_file_tuple()).text
+print("HEARD", heard)""",
+]
+
+
+def test_a_learner_records_through_the_hub_on_its_public_name(hub: Hub, tmp_path: Path) -> None:
+    """Issue 25, item 12: Chromium opens the hub at https://hub.test (a non-loopback name,
+    mapped to 127.0.0.1 with --host-resolver-rules), logs in, and records from its fake
+    microphone in JupyterLab; the kernel transcribes the recording through the stand-in.
+    The self-signed certificate is accepted as a learner would accept the class's own
+    (``ignore_https_errors``): the page is still https, a secure context."""
+    from browser.harness import (
+        CHROMIUM_FLAGS,
+        fake_mic_wav,
+        find_chromium,
+        run_cell,
+        write_notebook,
+    )
+
+    import voicekit
+
+    chromium = find_chromium()
+    if chromium is None:
+        if os.environ.get("CI") == "true":
+            pytest.fail("CI needs Chromium for the hub recording test: make browser")
+        pytest.skip("no Chromium at /usr/bin/chromium (make browser installs it)")
+    from playwright.sync_api import sync_playwright
+
+    name = USERS[0]
+    write_notebook(hub.home / name / "hub_recording.ipynb", HUB_RECORDING_CELLS)
+    wav, _ = fake_mic_wav(voicekit.sample_path("ls_0880.wav"), tmp_path)  # "he was not an ill disposed young man"
+    public = hub.url.replace("127.0.0.1", "hub.test")
+    args = [*CHROMIUM_FLAGS, f"--use-file-for-fake-audio-capture={wav}", "--host-resolver-rules=MAP hub.test 127.0.0.1"]
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=chromium, headless=True, args=args)
+        try:
+            page = browser.new_context(ignore_https_errors=True, viewport={"width": 1280, "height": 900}).new_page()
+            page.goto(f"{public}/hub/login", wait_until="domcontentloaded", timeout=60_000)
+            page.fill("#username_input", name)
+            page.fill("#password_input", "any")  # demo mode: any password
+            page.click("#login_submit")
+            page.wait_for_url("**/user/**", timeout=120_000)
+            page.goto(f"{public}/user/{name}/lab/tree/hub_recording.ipynb", wait_until="domcontentloaded",
+                      timeout=60_000)
+            assert page.evaluate("window.isSecureContext") is True
+            page.locator(".jp-Notebook .jp-CodeCell").first.wait_for(state="visible", timeout=120_000)
+            page.locator(".jp-Notebook-ExecutionIndicator[data-status='idle'], "
+                         ".jp-Toolbar-kernelStatus, .jp-KernelStatus").first.wait_for(timeout=60_000)
+            run_cell(page, 0, "hub_recording.ipynb")
+            record = page.get_by_role("button", name="Record", exact=True)
+            record.wait_for(timeout=120_000)
+            record.click()
+            stop = page.get_by_role("button", name="Stop", exact=True)
+            stop.wait_for(timeout=10_000)
+            time.sleep(4.5)  # 0.5 s of lead silence, then 3 s of speech
+            stop.click()
+            alerts = page.locator(".voicekit-recorder [role=alert]")
+            assert not alerts.filter(has_text="secure context").count()
+            page.get_by_role("button", name="Record", exact=True).wait_for(timeout=20_000)
+            time.sleep(1.0)  # the last chunks reach the kernel
+            run_cell(page, 1, "hub_recording.ipynb")
+            heard = page.locator(".jp-OutputArea-output").filter(has_text="HEARD")
+            heard.first.wait_for(timeout=120_000)
+            text = heard.first.inner_text().lower()
+            assert "young man" in text, text
+        finally:
+            browser.close()
 
 
 # ---------------------------------------------------------------- the pieces, without a hub
