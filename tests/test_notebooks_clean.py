@@ -144,6 +144,45 @@ def test_a_working_copy_with_outputs_is_judged_by_its_index_blob(tmp_path: Path)
     assert not problems(json.loads(committed_text(path)))
 
 
+def _as_saved_after_run_all(committed: str) -> str:
+    """The committed notebook as JupyterLab saves it after Run All: outputs, execution counts,
+    widget state, and the kernel's ``language_info`` (ipykernel's kernel_info reply, Python version
+    included) in the metadata."""
+    from ipykernel.ipkernel import IPythonKernel
+
+    nb = json.loads(committed)
+    nb["metadata"]["language_info"] = dict(IPythonKernel.language_info)
+    nb["metadata"]["widgets"] = {"application/vnd.jupyter.widget-state+json": {"state": {}, "version_major": 2,
+                                                                               "version_minor": 0}}
+    count = 0
+    for cell in nb["cells"]:
+        if cell["cell_type"] == "code":
+            count += 1
+            cell["execution_count"] = count
+            cell["outputs"] = [{"output_type": "stream", "name": "stdout", "text": ["ran\n"]}]
+    return json.dumps(nb, indent=1, ensure_ascii=False) + "\n"
+
+
+@pytest.mark.parametrize("path", _notebook_paths(), ids=lambda p: p.name)
+def test_git_status_stays_clean_after_run_all(path: Path) -> None:
+    """Issue 25, item 9: after Run All, git's clean filter turns the saved notebook back into
+    exactly the committed blob (``git hash-object --path`` applies the filter as ``git status``
+    does), so the notebook does not show as modified. ``make setup`` installs the extra keys."""
+    if not _in_git():
+        pytest.skip("not a git checkout")
+    rel = path.relative_to(ROOT).as_posix()
+    saved = _as_saved_after_run_all(committed_text(path))
+    hashed = subprocess.run(["git", "hash-object", f"--path={rel}", "--stdin"], input=saved.encode(), cwd=ROOT,
+                            capture_output=True, check=True).stdout.decode().strip()
+    index = subprocess.run(["git", "rev-parse", f":{rel}"], cwd=ROOT, capture_output=True, check=True,
+                           text=True).stdout.strip()
+    keys = subprocess.run(["git", "config", "filter.nbstripout.extrakeys"], cwd=ROOT, capture_output=True,
+                          text=True, check=False).stdout.split()
+    assert hashed == index, (
+        f"git status would show {rel} as modified after Run All: its clean filter leaves a difference. "
+        f"This clone's filter.nbstripout.extrakeys: {keys or 'none'}; run `make setup` to install the project's")
+
+
 # The checker itself: a notebook with each problem must be caught.
 def _clean_notebook() -> dict[str, Any]:
     return {

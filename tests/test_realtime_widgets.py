@@ -45,6 +45,23 @@ def test_transcript_keys_lines_by_conversation_so_a_reset_overwrites_nothing() -
     assert tr.text.splitlines()[3] == "--- new conversation ---"
 
 
+def test_a_live_turn_after_another_conversation_goes_at_the_end() -> None:
+    """Issue 25, item 17: the learner's live session (conv_live) spoke first, then a later cell's
+    tool session (conv_tool); the learner's next live turn is the last line, not above the divider."""
+    tr = Transcript()
+    tr.show(0, "user", "Hello there.", "conv_live")
+    tr.show(0, "assistant", "Hi!", "conv_live")
+    tr.show(0, "user", "What is the weather like in Paris today?", "conv_tool")
+    tr.show(0, "assistant", "Paris, France, weather: sunny", "conv_tool")
+    tr.show(1, "assistant", "Sure", "conv_live")  # the reply starts before the user's transcript lands
+    tr.show(1, "user", "Tell me a story.", "conv_live")
+    assert [(line["conversation"], line["turn"], line["role"]) for line in tr.lines][-2:] == [
+        ("conv_live", 1, "user"), ("conv_live", 1, "assistant")]
+    assert tr.text.splitlines()[-3:] == [
+        "--- earlier conversation continues ---", "You: Tell me a story.", "Assistant: Sure"]
+    assert tr.text.splitlines()[2] == "--- new conversation ---"
+
+
 def test_transcript_keeps_at_most_max_lines() -> None:
     tr = Transcript(max_lines=3)
     for i in range(5):

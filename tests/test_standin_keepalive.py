@@ -34,6 +34,8 @@ def test_an_open_kernel_keeps_its_standin_and_it_stops_after_the_kernel(tmp_path
         rt = _runtime.find_running()
         assert rt is not None
         pid = rt.pid
+        status = _runtime.get_json(rt.base_url + _runtime.STATUS_PATH, rt.token)
+        assert status["kernels"] == 1, status  # the kernel's first ping counts it at once (issue 25, item 10)
         time.sleep(3 * IDLE_S + 2)  # the kernel runs nothing: only its keep-alive talks to the stand-in
         assert psutil.pid_exists(pid) and _runtime.verify(rt), "the stand-in stopped under an open kernel"
     finally:

@@ -214,6 +214,40 @@ def test_player_clear_flushes_and_starts_a_new_generation() -> None:
     assert sent.messages[-1][0] == {"type": "chunk", "gen": gen + 1, "seq": 0, "sample_rate": 24_000}
 
 
+def test_player_a_new_turn_flushes_the_backlog_of_older_turns() -> None:
+    """Issue 25, item 2: replies do not queue behind one another; the newest turn plays."""
+    p = Player(sample_rate=24_000)
+    sent = _Sent(p)
+    p.append(np.zeros(24_000, np.int16), turn="resp_1")
+    p.append(np.zeros(24_000, np.int16), turn="resp_1")  # the same reply: queued after
+    assert p.duration_ms == pytest.approx(2000)
+    gen = p._gen
+    p.append(np.zeros(12_000, np.int16), turn="resp_2")
+    assert [m[0]["type"] for m in sent.messages][-2:] == ["clear", "chunk"]
+    assert p._gen == gen + 1 and p.duration_ms == pytest.approx(500)
+    assert p.clip is not None and p.clip.n_frames == 12_000
+    p.append(np.zeros(12_000, np.int16))  # no turn: queues as before
+    assert p.duration_ms == pytest.approx(1000)
+
+
+def test_player_is_flushed_when_the_learner_starts_recording() -> None:
+    """Issue 25, item 2: a backlog left by Run All stops when the learner presses Record."""
+    rec, p, other = Recorder(), Player(sample_rate=24_000), Recorder()
+    p.clear_when_recording(rec)
+    p.clear_when_recording(rec)  # a re-run cell: still one watcher
+    p.append(np.zeros(24_000 * 40, np.int16))  # 40 s of replies queued by the cells' own checks
+    sent = _Sent(p)
+    rec.recording = True
+    assert sent.messages == [({"type": "clear", "gen": p._gen}, [])] and p.duration_ms == 0
+    rec.recording = False
+    p.append(np.zeros(2400, np.int16))
+    p.clear_when_recording(other)  # watching another recorder stops watching the first
+    rec.recording = True
+    assert p.duration_ms == pytest.approx(100)
+    other.recording = True
+    assert p.duration_ms == 0
+
+
 def test_player_splits_long_clips_and_takes_the_clip_rate() -> None:
     p = Player(sine(440, 3.0, 16_000))
     assert p.sample_rate == 16_000 and len(p._chunks) == 1

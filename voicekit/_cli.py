@@ -96,6 +96,7 @@ def _describe(rt: _runtime.Runtime) -> str:
         f"voicekit stand-in running at {rt.base_url}",
         f"  pid {rt.pid}, up {uptime / 60:.1f} min" + (f", RSS {rss / 2**20:.0f} MiB" if rss else ""),
         f"  LLM: {status.get('llm') or rt.llm or 'unknown'}",
+        f"  voicekit {rt.version or '(not recorded: an older voicekit)'} from {rt.source or '(not recorded)'}",
         f"  runtime file: {_runtime.runtime_path()}",
     ])
 
@@ -140,6 +141,9 @@ def run_subcommand(args: argparse.Namespace) -> int:
         print(f"voicekit serve --detach: {exc}", file=sys.stderr)
         return 2
     print(("started" if started else "already running:") + " " + _describe(rt).replace("voicekit stand-in running", "voicekit stand-in", 1))
+    if (differs := rt.differs()) is not None:
+        print(f"WARNING: this stand-in is reused, but {differs}. To restart it from this checkout: "
+              f"`{sys.executable} -m voicekit stop`, then run this command again.", file=sys.stderr)
     return 0
 
 

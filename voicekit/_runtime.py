@@ -7,7 +7,13 @@ overrides), ``voicekit-standin-<hostname>.json``, mode 0600::
 
     {"pid": 1234, "host": "127.0.0.1", "port": 40123, "base_url": "http://127.0.0.1:40123/v1",
      "token": "vk-standin-...", "instance_id": "...", "started_at": 1796147673.9,
-     "hostname": "...", "llm": "SmolLM2-135M ..."}
+     "hostname": "...", "llm": "SmolLM2-135M ...", "version": "0.1.0", "source": "/home/me/voicekit/voicekit"}
+
+``version`` and ``source`` (the stand-in's ``voicekit.__version__`` and the resolved
+directory of the ``voicekit`` package it runs) tell checkouts apart: a kernel of
+another clone or version finds the same file, and :meth:`Runtime.differs` says
+what differs, so the caller can say so instead of silently serving the other
+code's answers. A file without them comes from an older voicekit.
 
 A file is trusted only after the identity check (:func:`verify`): the pid is
 alive and ``GET /v1/voicekit/identity?nonce=N`` answers this instance's id and
@@ -48,7 +54,7 @@ from .errors import StandinError
 
 __all__ = [
     "DEFAULT_IDLE_TIMEOUT", "STATUS_PATH", "TOKEN_PREFIX", "Runtime", "find_or_start", "find_running",
-    "get_json", "lock", "new_token", "read", "remove", "runtime_path", "stop", "verify", "write",
+    "get_json", "lock", "new_token", "read", "remove", "runtime_path", "stop", "this_build", "verify", "write",
 ]
 
 TOKEN_PREFIX = "vk-standin-"
@@ -66,6 +72,13 @@ STATUS_PATH = "/voicekit/status"
 def new_token() -> str:
     """A fresh stand-in token: ``vk-standin-`` and 43 URL-safe characters (256 random bits)."""
     return TOKEN_PREFIX + secrets.token_urlsafe(32)
+
+
+def this_build() -> dict[str, str]:
+    """This process's voicekit: ``{"version": voicekit.__version__, "source": <package dir, resolved>}``."""
+    package = sys.modules.get(__package__ or "voicekit")
+    version = str(getattr(package, "__version__", "unknown"))
+    return {"version": version, "source": str(Path(__file__).resolve().parent)}
 
 
 def runtime_path() -> Path:
@@ -93,16 +106,32 @@ class Runtime:
     started_at: float
     hostname: str
     llm: str | None = None
+    version: str | None = None
+    source: str | None = None
+
+    def differs(self) -> str | None:
+        """None if this stand-in runs this process's voicekit (same version, same checkout);
+        otherwise a sentence saying which voicekit each runs."""
+        mine = this_build()
+        if (self.version, self.source) == (mine["version"], mine["source"]):
+            return None
+        theirs = (f"voicekit {self.version} from {self.source}" if self.version and self.source
+                  else "an older voicekit (its runtime file records no version or checkout)")
+        return f"it runs {theirs}, not this kernel's voicekit {mine['version']} from {mine['source']}"
 
     def __repr__(self) -> str:  # never show the token
         return f"Runtime(pid={self.pid}, base_url={self.base_url!r}, instance_id={self.instance_id!r})"
+
+
+_FIELDS = {"pid", "host", "port", "base_url", "token", "instance_id", "started_at", "hostname", "llm", "version",
+           "source"}
 
 
 def read() -> Runtime | None:
     """The runtime file's content, or None if absent or unreadable (not yet verified)."""
     try:
         data = json.loads(runtime_path().read_text())
-        return Runtime(**data)
+        return Runtime(**{k: v for k, v in data.items() if k in _FIELDS})
     except (OSError, ValueError, TypeError):
         return None
 
@@ -199,7 +228,9 @@ def _start(port: int | None, idle_timeout: float, timeout: float) -> Runtime:
             )
         time.sleep(0.1)
     status = get_json(rt.base_url + STATUS_PATH, token) or {}
-    rt = Runtime(**{**asdict(rt), "llm": status.get("llm")})
+    build = this_build()  # what the new process itself says it runs, if it says (python -m may find another)
+    rt = Runtime(**{**asdict(rt), "llm": status.get("llm"), "version": status.get("version") or build["version"],
+                    "source": status.get("source") or build["source"]})
     write(rt)
     return rt
 

@@ -19,10 +19,12 @@ from __future__ import annotations
 
 import os
 import secrets
+import ssl
 import sys
 import threading
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 
 from . import _runtime
@@ -57,6 +59,12 @@ def _in_kernel() -> bool:
     return bool(IPKernelApp.initialized())
 
 
+KERNEL_ID = secrets.token_hex(8)
+"""This process's id in the keep-alive pings (``GET /v1/voicekit/status?kernel=...``): the
+stand-in counts the kernels that use it, so a stand-in of another checkout that no other
+kernel uses can be restarted from this one (:func:`use_standin`)."""
+
+
 class _KeepAlive:
     """While a notebook kernel lives, it keeps the stand-in it uses from stopping as idle.
 
@@ -65,7 +73,8 @@ class _KeepAlive:
     gone, so a kernel pings ``GET /v1/voicekit/status`` every third of that time (at most
     every 300 s): the stand-in stops only once every kernel that used it is gone. One daemon
     thread per process; a later :func:`use_standin` re-targets it. Only in an IPython kernel
-    (a script or test process that ends soon needs none).
+    (a script or test process that ends soon needs none). The first ping goes at once, and
+    each carries :data:`KERNEL_ID`, so the stand-in knows this kernel uses it.
     """
 
     def __init__(self) -> None:
@@ -76,6 +85,7 @@ class _KeepAlive:
         if not _in_kernel():
             return
         self.target = (base_url, key)
+        self.ping()
         if self._thread is None:
             self._thread = threading.Thread(target=self._run, name="voicekit-standin-keepalive", daemon=True)
             self._thread.start()
@@ -89,12 +99,15 @@ class _KeepAlive:
             idle = _runtime.DEFAULT_IDLE_TIMEOUT
         return max(1.0, min(300.0, idle / 3)) if idle > 0 else 300.0
 
+    def ping(self) -> None:
+        if self.target is not None:
+            base_url, key = self.target
+            _runtime.get_json(f"{base_url}{_runtime.STATUS_PATH}?kernel={KERNEL_ID}", key)  # any answer is fine
+
     def _run(self) -> None:
         while True:
             time.sleep(self.interval())
-            if self.target is not None:
-                base_url, key = self.target
-                _runtime.get_json(base_url + _runtime.STATUS_PATH, key)  # any answer, or none, is fine
+            self.ping()
 
 
 _keep_alive = _KeepAlive()
@@ -104,6 +117,8 @@ def _wait_for(base_url: str, key: str, timeout: float) -> dict[str, object]:
     """Wait until the stand-in at ``base_url`` answers; its status. Raises StandinError after ``timeout`` s."""
     deadline = time.monotonic() + timeout
     while (status := _answering(base_url, key)) is None:
+        if (problem := _certificate_problem(base_url)) is not None:
+            raise StandinError(problem)
         if time.monotonic() > deadline:
             raise StandinError(
                 f"the shared stand-in at {base_url} (OPENAI_BASE_URL) did not answer within {timeout:.0f} s, "
@@ -112,6 +127,38 @@ def _wait_for(base_url: str, key: str, timeout: float) -> dict[str, object]:
             )
         time.sleep(0.5)
     return status
+
+
+def _certificate_problem(base_url: str, timeout: float = 5.0) -> str | None:
+    """What to say if ``base_url`` is ``https://`` and its certificate is not trusted here; else None.
+
+    The probe uses Python's default TLS context, which reads the system's CAs and
+    ``SSL_CERT_FILE``/``SSL_CERT_DIR``, as the ``openai`` SDK's HTTP client does on Linux
+    (``httpcore2/_ssl.py``). Any other failure (refused, timeout, an HTTP status) is None:
+    the caller keeps waiting for a service that may be starting.
+    """
+    if not base_url.startswith("https://"):
+        return None
+    try:
+        urllib.request.urlopen(f"{base_url}/models", timeout=timeout, context=ssl.create_default_context()).close()
+    except urllib.error.HTTPError:
+        return None
+    except (urllib.error.URLError, ssl.SSLError) as exc:
+        reason = exc.reason if isinstance(exc, urllib.error.URLError) else exc
+        if not isinstance(reason, ssl.SSLCertVerificationError):
+            return None
+        host = urllib.parse.urlsplit(base_url).hostname
+        return (
+            f"the stand-in at {base_url} (OPENAI_BASE_URL) cannot be reached: this kernel does not trust "
+            f"the TLS certificate of {host} ({reason.verify_message or reason}; CERTIFICATE_VERIFY_FAILED). "
+            "On JupyterHub, ask whoever runs the hub to give the kernels the stand-in's internal URL (voicekit's "
+            "jupyterhub_config.py sets OPENAI_BASE_URL=http://127.0.0.1:<service port>/v1), or a certificate "
+            "from a CA this machine trusts (for a self-signed one: SSL_CERT_FILE=<its PEM> in the servers' "
+            "environment). Then run this cell again"
+        )
+    except (OSError, ValueError):
+        return None
+    return None
 
 
 def _answering(base_url: str, key: str) -> dict[str, object] | None:
@@ -188,6 +235,9 @@ def use_standin(*, port: int | None = None, timeout: float = 120.0, quiet: bool 
         message includes the end of its log. Also if the stand-in
         ``OPENAI_BASE_URL`` names has a token and no key (or the placeholder)
         was given: it answers 401, and none of its own is started instead.
+        At once (not after ``timeout``) if that URL is ``https://`` and this
+        machine does not trust its certificate (CERTIFICATE_VERIFY_FAILED): the
+        message says what to do.
     MissingDependencyError
         If a stand-in must start but the ``standin`` extra is not installed.
     """
@@ -220,6 +270,8 @@ def use_standin(*, port: int | None = None, timeout: float = 120.0, quiet: bool 
         if status is not None:
             base_url, api_key = url, candidate_key
             break
+        if url == env_base and (problem := _certificate_problem(url)) is not None:
+            raise StandinError(problem)
         if url == env_base and not candidate_key.startswith(TOKEN_PREFIX) and _refuses_key(url, candidate_key):
             raise StandinError(  # a stale vk-standin- key (a restarted shared stand-in) falls through instead
                 f"the stand-in at {url} (OPENAI_BASE_URL) answers 401: it has a token. Set OPENAI_API_KEY to "
@@ -229,14 +281,60 @@ def use_standin(*, port: int | None = None, timeout: float = 120.0, quiet: bool 
     else:
         rt, started = _runtime.find_or_start(port=port, timeout=timeout)
         base_url, api_key, how = rt.base_url, rt.token, "started" if started else "reused"
+    ours = rt if rt is not None and rt.base_url == base_url else None
+    restarted = None
+    if ours is not None and (differs := ours.differs()) is not None and (
+            new := _replace_if_unused(ours, port, timeout)) is not None:
+        rt = ours = new
+        base_url, api_key, how, status, restarted = new.base_url, new.token, "started", None, differs
     if status is None:
         status = _runtime.get_json(base_url + _runtime.STATUS_PATH, api_key) or {}
     os.environ["OPENAI_BASE_URL"] = base_url
     os.environ["OPENAI_API_KEY"] = api_key
     os.environ.setdefault(AGENTS_TRACING_ENV, "1")
     _keep_alive.follow(base_url, api_key)
-    _announce(base_url, how, status, rt if rt is not None and rt.base_url == base_url else None, quiet)
+    _announce(base_url, how, status, ours, quiet)
+    if restarted is not None:
+        print(f"The shared stand-in was restarted from this checkout: {restarted.replace('it runs', 'the old one ran', 1)}, "
+              "and no other kernel used it.")  # even when quiet: a process was stopped
+    elif ours is not None and (other := _other_checkout(ours)):
+        print(other)  # even when quiet: the answers come from other code
     return "standin"
+
+
+def _replace_if_unused(rt: _runtime.Runtime, port: int | None, timeout: float) -> _runtime.Runtime | None:
+    """Stop ``rt`` (another checkout's stand-in) and start this one's, if no kernel uses it; else None.
+
+    "Uses" is the stand-in's own count of kernels that pinged it lately (``kernels`` in its
+    status, :mod:`voicekit.standin.access.identity`); a stand-in too old to count is left
+    alone (the caller then says how to restart it).
+    """
+    status = _runtime.get_json(rt.base_url + _runtime.STATUS_PATH, rt.token)
+    if not isinstance(status, dict) or status.get("kernels") != 0:
+        return None
+    _runtime.stop()
+    new, _ = _runtime.find_or_start(port=port, timeout=timeout)
+    return new
+
+
+def _other_checkout(rt: _runtime.Runtime) -> str | None:
+    """What to tell a learner whose shared stand-in runs another voicekit; None if it runs this one.
+
+    One stand-in per user per machine is shared by every kernel, so a kernel of a
+    second clone (or after an upgrade) finds the stand-in the first one started.
+    Reusing it silently would serve the other code's answers: this says so, and how
+    to restart it (``voicekit stop``, then run the cell again).
+    """
+    differs = rt.differs()
+    if differs is None:
+        return None
+    status = _runtime.get_json(rt.base_url + _runtime.STATUS_PATH, rt.token) or {}
+    users = status.get("kernels")
+    used = f" ({users} other kernel{'s' if users != 1 else ''} use{'s' if users == 1 else ''} it)" if users else ""
+    return (f"WARNING: the shared stand-in (pid {rt.pid}{used}) is reused, but {differs}; its answers come from "
+            f"that code. To restart it from this checkout: run `{sys.executable} -m voicekit stop` in a "
+            "terminal (or `!voicekit stop` in a cell), then run this cell again. Kernels of the other checkout "
+            "then warn the other way round.")
 
 
 def _announce(base_url: str, how: str, status: dict[str, object], ours: _runtime.Runtime | None, quiet: bool) -> None:

@@ -91,6 +91,35 @@ def test_transcript_shows_both_turns_in_the_page(realtime_page: Session, spoken_
     assert page.locator(".vk-transcript .vk-who").first.inner_text() == "You"
 
 
+def test_a_new_live_turn_shows_at_the_bottom_and_the_box_follows(realtime_page: Session,
+                                                                 spoken_turn: dict[str, Any]) -> None:
+    """Issue 25, item 17: after another cell's conversation (a tool session) filled the box, the
+    learner's next live turn is the last row, under an "earlier conversation continues" divider,
+    and the box has scrolled to it."""
+    page, k = realtime_page.page, realtime_page.kernel
+    k.run("saved_lines = list(transcript.lines)\n"
+          "live = transcript.lines[0]['conversation']\n"
+          "for i in range(12):\n"
+          "    transcript.show(i, 'user', f'tool question {i}', 'conv_tool')\n"
+          "    transcript.show(i, 'assistant', f'tool answer {i}', 'conv_tool')\n"
+          "transcript.show(99, 'user', 'my new live turn', live)")
+    try:
+        last = page.locator(".vk-transcript .vk-line").last
+        last.filter(has_text="my new live turn").wait_for(timeout=10_000)
+        box = page.locator(".vk-transcript")
+        page.wait_for_function(
+            "() => { const b = document.querySelector('.vk-transcript');"
+            " return b.scrollHeight > b.clientHeight && b.scrollTop + b.clientHeight >= b.scrollHeight - 2; }",
+            timeout=10_000)
+        dividers = page.locator(".vk-transcript .vk-divider")
+        assert dividers.last.inner_text() == "earlier conversation continues"
+        row, view = last.bounding_box(), box.bounding_box()
+        assert row is not None and view is not None
+        assert view["y"] <= row["y"] and row["y"] + row["height"] <= view["y"] + view["height"] + 1, (row, view)
+    finally:
+        k.run("transcript.lines = saved_lines")
+
+
 def test_event_log_filters_in_the_page(realtime_page: Session, spoken_turn: dict[str, Any]) -> None:
     page, k = realtime_page.page, realtime_page.kernel
     types = page.locator(".vk-eventlog td.vk-type")

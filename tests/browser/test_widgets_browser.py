@@ -125,6 +125,30 @@ def test_player_plays_a_clip_and_stops_at_the_end(jupyter: Session) -> None:
     assert played == pytest.approx(2990, abs=60)
 
 
+def test_a_reply_backlog_stops_when_the_learner_presses_record(jupyter: Session) -> None:
+    """Issue 25, item 2: after Run All the Player still held tens of seconds of replies that
+    cells produced for their own checks; pressing Record (the learner's live turn) flushes it."""
+    k, page = jupyter.kernel, jupyter.page
+    k.run("player.clear_when_recording(rec)\n"
+          "backlog = voicekit.load_sample('ls_0880.wav')\n"
+          "player.clear()\n"
+          "for _ in range(8):\n"
+          "    player.append(backlog)  # 8 replies, 24 s queued")
+    page.locator(".voicekit-player .voicekit-time").filter(has_text="/ 0:23.9").wait_for(timeout=10_000)
+    page.locator(".voicekit-player").get_by_role("button", name="Play", exact=True).click()
+    k.wait_for("player.playing and player.played_ms > 300", timeout=10)
+    page.get_by_role("button", name="Record", exact=True).click()
+    try:
+        k.wait_for("rec.recording", timeout=10)
+        k.wait_for("not player.playing and player.duration_ms == 0", timeout=10)
+        page.locator(".voicekit-player").get_by_role("button", name="Play", exact=True).wait_for(timeout=5_000)
+        page.locator(".voicekit-player .voicekit-time").filter(has_text="/ 0:00.0").wait_for(timeout=5_000)
+    finally:
+        page.get_by_role("button", name="Stop", exact=True).click()
+        k.wait_for("not rec.recording", timeout=20)
+        k.run("player.clear_when_recording(None)")
+
+
 def test_player_streams_appended_chunks_and_clears_on_barge_in(jupyter: Session) -> None:
     k, page = jupyter.kernel, jupyter.page
     k.run("player.clear()")
@@ -224,6 +248,28 @@ def test_failures_are_shown_in_the_widget_and_reach_python(jupyter: Session, kin
     assert words in k.eval("rec.error")
     assert k.eval("rec.recording") is False
     page.get_by_role("button", name="Record", exact=True).wait_for(timeout=5_000)
+
+
+def test_no_secure_context_on_jupyterhub_gives_advice_that_fits_a_hub(jupyter: Session) -> None:
+    """On a hub (the page config carries JupyterHub's hubPrefix) the fix is https, not localhost."""
+    k, page = jupyter.kernel, jupyter.page
+    provoke, undo, _ = _FAILURES["insecure_context"]
+    k.run("errors.clear()")
+    page.evaluate("""() => { const el = document.getElementById('jupyter-config-data');
+                             window.__pageConfig = el.textContent;
+                             el.textContent = JSON.stringify({...JSON.parse(el.textContent), hubPrefix: '/hub/'}); }""")
+    page.evaluate(provoke)
+    try:
+        page.get_by_role("button", name="Record", exact=True).click()
+        alert = page.locator(".voicekit-recorder [role=alert]")
+        alert.filter(has_text="served over https").wait_for(timeout=10_000)
+        assert "localhost" not in alert.inner_text()
+    finally:
+        page.evaluate(undo)
+        page.evaluate("() => { document.getElementById('jupyter-config-data').textContent = window.__pageConfig; }")
+    k.wait_for("len(errors) == 1", timeout=10)
+    assert k.eval("errors[0].kind") == "insecure_context"
+    assert "ask whoever runs it" in k.eval("rec.error")
 
 
 _FIREFOX_RATES = """() => {

@@ -147,7 +147,7 @@ def _register(server: uvicorn.Server, app: Starlette, host: str, port: int, iden
         path = _runtime.write(_runtime.Runtime(
             pid=identity.pid, host=host, port=port, base_url=f"{scheme}://{connect}:{port}/v1", token=identity.token,
             instance_id=identity.instance_id, started_at=identity.started_at, hostname=socket.gethostname(),
-            llm=llm_description(getattr(app.state, "engines", None)),
+            llm=llm_description(getattr(app.state, "engines", None)), **_runtime.this_build(),
         ))
     log.warning("registered as this user's stand-in in %s (voicekit.use_standin() finds it)", path)
 

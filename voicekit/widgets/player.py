@@ -10,7 +10,8 @@ how far playback actually got, which is what a Realtime
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 import anywidget
 import numpy as np
@@ -22,6 +23,9 @@ from ..audio import Clip
 from ..errors import AudioFormatError
 from ..formats import REALTIME_SAMPLE_RATE
 from ._base import CSS, HERE, logger, new_uid
+
+if TYPE_CHECKING:
+    from .recorder import Recorder
 
 __all__ = ["Player"]
 
@@ -63,6 +67,14 @@ class Player(anywidget.AnyWidget):
         a later chunk starts it again only with ``autoplay=True``.)
     error : str
         Why playback could not start ("" when fine).
+
+    Notes
+    -----
+    Replies must not queue behind one another: after Run All, cells that ran turns for
+    their own checks would otherwise leave a backlog (tens of seconds) that plays over
+    the learner's first live turn. Two ways out, both here: :meth:`append` with
+    ``turn=`` (audio of a new turn flushes what older turns still have queued), and
+    :meth:`clear_when_recording` (the learner pressing Record flushes the backlog).
     """
 
     _esm = HERE / "player.js"
@@ -86,6 +98,8 @@ class Player(anywidget.AnyWidget):
         super().__init__(sample_rate=sample_rate, **kwargs)
         self._chunks: list[npt.NDArray[np.int16]] = []
         self._gen = 0
+        self._turn: str | None = None
+        self._watched: tuple[Recorder, Callable[[Any], None]] | None = None
         self.on_msg(self._handle)
         if clip is not None:
             self.append(clip)
@@ -100,7 +114,7 @@ class Player(anywidget.AnyWidget):
         self.clear()
         self.append(clip)
 
-    def append(self, audio: Clip | bytes | npt.NDArray[np.int16]) -> None:
+    def append(self, audio: Clip | bytes | npt.NDArray[np.int16], *, turn: str | None = None) -> None:
         """Queue audio after what is already queued, to play without a gap.
 
         Parameters
@@ -110,6 +124,12 @@ class Player(anywidget.AnyWidget):
             :attr:`sample_rate`), headerless PCM16 little-endian mono ``bytes`` at
             :attr:`sample_rate` (as Realtime ``response.output_audio.delta`` carries
             after base64 decoding), or an ``int16`` array of shape ``(n_frames,)``.
+        turn : str, optional
+            The turn this audio belongs to (a Realtime ``response_id``, an agent's turn
+            key). The first audio of a new turn flushes everything still queued
+            (:meth:`clear`) and starts a new stream, so the newest reply plays and no
+            backlog of older ones queues before it; :attr:`played_ms` then counts from
+            that turn's start. Without ``turn`` audio just queues.
 
         Raises
         ------
@@ -117,6 +137,10 @@ class Player(anywidget.AnyWidget):
             For an odd byte count, another dtype or a multi-channel array.
         """
         samples = self._pcm16(audio)
+        if turn is not None and turn != self._turn:
+            if self._chunks:
+                self.clear()
+            self._turn = turn
         for start in range(0, samples.size, _MAX_CHUNK_FRAMES):
             part = np.ascontiguousarray(samples[start:start + _MAX_CHUNK_FRAMES])
             self._chunks.append(part)
@@ -130,6 +154,34 @@ class Player(anywidget.AnyWidget):
         self._gen += 1
         self.duration_ms = 0.0
         self.send({"type": "clear", "gen": self._gen})
+
+    def clear_when_recording(self, recorder: Recorder | None) -> None:
+        """Flush what is queued (:meth:`clear`) whenever ``recorder`` starts recording.
+
+        The learner's live turn then starts clean: replies that earlier cells produced
+        for their own checks stop instead of playing over what the learner says. A
+        second call replaces the first (a re-run cell watches one recorder, not two);
+        ``None`` stops watching.
+
+        Parameters
+        ----------
+        recorder : Recorder or None
+            Its ``recording`` trait going from False to True (Record clicked, or set
+            from a cell) flushes this Player.
+        """
+        if self._watched is not None:
+            old, handler = self._watched
+            old.unobserve(handler, "recording")
+            self._watched = None
+        if recorder is None:
+            return
+
+        def flush(change: Any) -> None:
+            if change["new"] and not change["old"] and self._chunks:
+                self.clear()
+
+        recorder.observe(flush, "recording")
+        self._watched = (recorder, flush)
 
     def play(self) -> None:
         """Ask the browser to play (same as ``playing = True``)."""

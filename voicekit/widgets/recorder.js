@@ -61,6 +61,25 @@ const MESSAGES = {
     "start from a click. Click Record.",
 };
 
+// On JupyterHub, "open it at localhost" is advice a learner cannot follow: the page is the
+// hub's. JupyterHub's single-user server puts hubPrefix in the page config
+// (jupyterhub/singleuser/extension.py), which JupyterLab and Notebook 7 keep in #jupyter-config-data.
+const HUB_MESSAGES = {
+  insecure_context:
+    "This page is not a secure context, so the browser offers no microphone " +
+    "(navigator.mediaDevices is undefined). On JupyterHub, the hub must be served over " +
+    "https: ask whoever runs it (voicekit's README, \"A class on JupyterHub\", says how).",
+};
+
+function onJupyterHub() {
+  try {
+    const el = document.getElementById("jupyter-config-data");
+    return Boolean(el && JSON.parse(el.textContent).hubPrefix);
+  } catch (err) {
+    return false;
+  }
+}
+
 // A sample at or above -0.1 dBFS counts as clipped (voicekit.widgets.recorder.CLIP_DBFS).
 const CLIP_LEVEL = Math.pow(10, -0.1 / 20);
 // The CLIP light stays on this long after the last clipped sample while recording.
@@ -115,7 +134,8 @@ function createEngine(model) {
   const notify = () => listeners.forEach((f) => f(state));
 
   function fail(kind, err) {
-    const message = MESSAGES[kind] || `Recording failed: ${err && err.name}: ${err && err.message}`;
+    const message = (onJupyterHub() && HUB_MESSAGES[kind]) || MESSAGES[kind] ||
+      `Recording failed: ${err && err.name}: ${err && err.message}`;
     state.error = message;
     model.send({ type: "error", kind, message });
     teardown();

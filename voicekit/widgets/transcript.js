@@ -1,4 +1,4 @@
-// voicekit Transcript: renders the synced `lines` trait, one row per speaker turn.
+// voicekit Transcript: renders the synced `lines` trait, one row per speaker turn, newest last.
 // Text goes in with textContent, never innerHTML.
 
 function render({ model, el }) {
@@ -9,19 +9,23 @@ function render({ model, el }) {
     const lines = model.get("lines") || [];
     const rows = [];
     let previous = null;
+    const seen = new Set();
     for (const line of lines) {
       const conversation = line.conversation || "";
       if (previous !== null && conversation !== previous) {
         const divider = document.createElement("div");
         divider.className = "vk-divider";
-        divider.textContent = "new conversation";
+        // the same words as voicekit.widgets.transcript.divider()
+        divider.textContent = seen.has(conversation) ? "earlier conversation continues" : "new conversation";
         rows.push(divider);
       }
       previous = conversation;
+      seen.add(conversation);
       rows.push(lineRow(line));
     }
     box.replaceChildren(...rows);
     if (!lines.length) box.textContent = "(nothing said yet)";
+    // Lines arrive in order (the newest last): the box follows them.
     box.scrollTop = box.scrollHeight;
   };
   model.on("change:lines", draw);

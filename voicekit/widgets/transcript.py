@@ -31,10 +31,16 @@ class Transcript(anywidget.AnyWidget):
     ----------
     lines : list of dict
         ``{"conversation": str, "turn": int, "role": "user" | "assistant", "text": str}``,
-        in order: conversations in the order they first spoke, turns in order within
-        each. A line is keyed by (conversation, turn, role), so an agent's ``reset()``
-        (a new conversation id) starts new lines under a divider and overwrites
-        nothing. Synced to the browser: text only, no audio.
+        in the order they began: a new line goes at the end, so the newest turn is
+        the last line whatever conversation it belongs to (a learner's live turn
+        after another cell's conversation shows at the bottom, not above it). The
+        one exception: a user line whose transcript arrived after its assistant line
+        began goes just before that assistant line. A line is keyed by
+        (conversation, turn, role), so an agent's ``reset()`` (a new conversation id)
+        starts new lines under a divider and overwrites nothing. Where the lines
+        switch conversation, a divider says "new conversation" (its first line) or
+        "earlier conversation continues". Synced to the browser: text only, no audio;
+        the browser's box scrolls to the last line.
     """
 
     _esm = HERE / "transcript.js"
@@ -69,12 +75,11 @@ class Transcript(anywidget.AnyWidget):
                 line["text"] = text
                 break
         else:
-            lines.append({"conversation": conversation, "turn": int(turn), "role": role, "text": text})
-            # the user's transcript can arrive after the assistant began: keep turn order
-            first: dict[str, int] = {}
-            for line in lines:
-                first.setdefault(line.get("conversation", ""), len(first))
-            lines.sort(key=lambda line: (first[line.get("conversation", "")], line["turn"], ROLES.index(line["role"])))
+            new = {"conversation": conversation, "turn": int(turn), "role": role, "text": text}
+            # the user's transcript can arrive after the assistant began: it goes before that reply
+            at = next((i for i, line in enumerate(lines) if role == "user" and line["role"] == "assistant"
+                       and line.get("conversation", "") == conversation and line["turn"] == turn), len(lines))
+            lines.insert(at, new)
         self.lines = lines[-self.max_lines:]
 
     def clear(self) -> None:
@@ -83,20 +88,28 @@ class Transcript(anywidget.AnyWidget):
 
     @property
     def text(self) -> str:
-        """The conversations as plain text, one ``You:`` / ``Assistant:`` line each, a
-        ``--- new conversation ---`` line between conversations."""
+        """The lines as plain text, one ``You:`` / ``Assistant:`` line each; where the
+        conversation changes, ``--- new conversation ---`` (its first line) or
+        ``--- earlier conversation continues ---`` (the browser shows the same dividers)."""
         out: list[str] = []
         previous = None
+        seen: set[str] = set()
         for line in self.lines:
             conversation = line.get("conversation", "")
             if previous is not None and conversation != previous:
-                out.append("--- new conversation ---")
+                out.append(f"--- {divider(conversation in seen)} ---")
             previous = conversation
+            seen.add(conversation)
             out.append(f"{_label(line['role'])}: {line['text']}")
         return "\n".join(out)
 
     def _repr_pretty_(self, p: Any, cycle: bool) -> None:
         p.text(self.text or "(empty transcript)")
+
+
+def divider(seen_before: bool) -> str:
+    """The divider's words where the lines switch to a conversation (``transcript.js`` says the same)."""
+    return "earlier conversation continues" if seen_before else "new conversation"
 
 
 def _label(role: str) -> str:

@@ -10,8 +10,12 @@ runtime file sends only a fresh random nonce, so a foreign or stale server on
 that port can neither answer the proof nor learn the token.
 
 ``GET /v1/voicekit/status`` (token required like every other route) answers
-pid, start time, uptime (s), resident memory (bytes) and which LLM answers:
-``getattr(engines.llm, "description", engines.llm.name)``.
+pid, start time, uptime (s), resident memory (bytes), how many kernels use it
+(``kernels``: distinct ``?kernel=<id>`` values seen in the last
+:data:`KERNEL_WINDOW_S` seconds, other than the asker's own; every notebook kernel's
+keep-alive sends its id, ``voicekit.backend``), which LLM answers
+(``getattr(engines.llm, "description", engines.llm.name)``), and which voicekit
+runs: ``version`` and ``source`` (:func:`voicekit._runtime.this_build`).
 """
 
 from __future__ import annotations
@@ -28,12 +32,16 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from ... import _runtime
 from ..errors import OpenAIError
 
-__all__ = ["IDENTITY_PATH", "STATUS_PATH", "Identity", "llm_description", "proof", "routes"]
+__all__ = ["IDENTITY_PATH", "KERNEL_WINDOW_S", "STATUS_PATH", "Identity", "llm_description", "proof", "routes"]
 
 IDENTITY_PATH = "/v1/voicekit/identity"
 STATUS_PATH = "/v1/voicekit/status"
+KERNEL_WINDOW_S = 660.0
+"""A kernel counts as using the stand-in for this long after its last status ping: two of
+the keep-alive's longest intervals (300 s) and a minute to spare."""
 
 
 def proof(token: str, nonce: str, instance_id: str) -> str:
@@ -49,6 +57,18 @@ class Identity:
     instance_id: str = field(default_factory=lambda: secrets.token_hex(8))
     pid: int = field(default_factory=os.getpid)
     started_at: float = field(default_factory=time.time)
+    kernels: dict[str, float] = field(default_factory=dict, repr=False, compare=False)
+    """Kernel id -> ``time.monotonic()`` of its last status ping."""
+
+    def kernels_using(self, asker: str = "") -> int:
+        """Kernels that pinged in the last :data:`KERNEL_WINDOW_S` s, ``asker`` aside (forgets older ones)."""
+        now = time.monotonic()
+        for kernel, seen in list(self.kernels.items()):
+            if now - seen > KERNEL_WINDOW_S:
+                del self.kernels[kernel]
+        if asker:
+            self.kernels[asker[:64]] = now
+        return sum(1 for kernel in self.kernels if kernel != asker[:64])
 
 
 def llm_description(engines: object) -> str | None:
@@ -72,6 +92,7 @@ async def identity(request: Request) -> JSONResponse:
 async def status(request: Request) -> JSONResponse:
     ident: Identity = request.app.state.identity
     engines = getattr(request.app.state, "engines", None)
+    kernels = ident.kernels_using(request.query_params.get("kernel", ""))
     return JSONResponse({
         "object": "voicekit.status",
         "instance_id": ident.instance_id,
@@ -80,6 +101,8 @@ async def status(request: Request) -> JSONResponse:
         "uptime_s": round(time.time() - ident.started_at, 1),
         "rss_bytes": psutil.Process(ident.pid).memory_info().rss if ident.pid == os.getpid() else None,
         "llm": llm_description(engines),
+        "kernels": kernels,
+        **_runtime.this_build(),
     })
 
 
