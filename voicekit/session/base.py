@@ -5,7 +5,8 @@
 - its lifecycle: :meth:`~VoiceSession.start` (idempotent), :meth:`~VoiceSession.close`
   (idempotent; later calls raise :class:`~voicekit.errors.ClosedError`), a context manager;
 - a :class:`~voicekit.widgets.Recorder` attached or detached (a re-run cell replaces the
-  attachment, and a session that replaces this one takes the Recorder over);
+  attachment; after :meth:`~VoiceSession.close` its chunks raise ``ClosedError``, shown in
+  the Recorder; a session made by a re-run of the creating cell takes the Recorder over);
 - a recording sent at real-time pace (``realtime=True``, the default everywhere) or as
   fast as possible: :meth:`~VoiceSession.send_clip` returns a ``Future`` of the turns
   the clip started, done once they are answered;
@@ -73,7 +74,6 @@ class VoiceSession:
         self.player, self.transcript, self.event_log = player, transcript, event_log
         self.metrics_table = metrics
         self._recorder: Recorder | None = None
-        self._handed_over: Recorder | None = None
         self._started = False
         self.lifecycle = Lifecycle(type(self).__name__)
         track(self)
@@ -108,15 +108,16 @@ class VoiceSession:
             self._shutdown(timeout)
 
     def _shutdown(self, timeout: float = 10.0) -> None:
-        recorder = self._recorder
-        self.detach()
-        self._handed_over = recorder  # a replacement made by a re-run cell takes it over
+        # the Recorder stays attached: its next chunk shows the ClosedError, until a
+        # replacement takes it over (_replaces) or a cell attaches it elsewhere
         self._release(timeout)
 
     def _replaces(self, old: VoiceSession) -> None:
-        """Called by the lifecycle when a re-run cell made this to replace ``old`` (closed)."""
-        if old._handed_over is not None and self._recorder is None:
-            self.attach(old._handed_over)
+        """Called by the lifecycle when a re-run cell made this to replace ``old`` (closed):
+        the Recorder attached to ``old`` now streams here."""
+        if old._recorder is not None and self._recorder is None:
+            self.attach(old._recorder)
+            old._recorder = None
             logger.info("the Recorder of the replaced %s now streams into its replacement", old.lifecycle.what)
 
     @property
