@@ -97,9 +97,10 @@ class WebSocketTransport:
 
     Parameters
     ----------
-    client : openai.AsyncOpenAI or openai.OpenAI
+    client : openai.AsyncOpenAI or openai.OpenAI or None
         Connects with ``connect(client)``; a sync client is copied (:func:`async_client`)
-        and the copy closed with the transport.
+        and the copy closed with the transport (None: ``connect`` needs none, as
+        :mod:`voicekit.testing`'s fake server).
     connect : callable
         ``connect(client)`` returns an awaitable of the SDK's open connection, for example
         ``lambda c: c.realtime.connect(model=m).enter()`` or
@@ -114,10 +115,13 @@ class WebSocketTransport:
         The owner's name, for messages.
     """
 
-    def __init__(self, client: AsyncOpenAI | OpenAI, connect: Callable[[AsyncOpenAI], Any], *,
+    def __init__(self, client: AsyncOpenAI | OpenAI | None, connect: Callable[[Any], Any], *,
                  append_type: str = "input_audio_buffer.append", carries_audio: bool = True,
                  name: str = "session") -> None:
-        self.client, self._close_client = async_client(client)
+        self.client: AsyncOpenAI | None = None
+        self._close_client = False
+        if client is not None:
+            self.client, self._close_client = async_client(client)
         self._connect = connect
         self.append_type = append_type
         self.carries_audio = carries_audio
@@ -227,7 +231,7 @@ class WebSocketTransport:
         if self._conn is not None:
             await self._conn.close()
         await asyncio.gather(*self._tasks, return_exceptions=True)
-        if self._close_client:
+        if self._close_client and self.client is not None:
             await self.client.close()
         self.record.set_closed("closed by the client")
 
