@@ -42,12 +42,11 @@ def _appends(server: ScriptedServer) -> list[dict[str, Any]]:
 
 
 def test_every_session_and_agent_shares_the_one_base() -> None:
-    from voicekit.agents import CascadedAgent
+    from voicekit.agents import CascadedAgent, RealtimeAgent
 
     for cls in (RealtimeSession, Captions, LiveSession):
         assert issubclass(cls, ConnectedSession)
-    assert issubclass(CascadedAgent, VoiceSession)
-    for cls in (RealtimeSession, Captions, LiveSession, CascadedAgent):
+    for cls in (RealtimeSession, Captions, LiveSession, CascadedAgent, RealtimeAgent):
         for name in ("attach", "detach", "start", "close", "__exit__"):
             assert getattr(cls, name) is getattr(VoiceSession, name), (cls, name)
 
@@ -125,3 +124,17 @@ def test_live_session_starts_with_the_model_in_the_session() -> None:
         session = live.start({"instructions": "Hello."})
         assert session["model"] == "gpt-live-1" and server.received[0]["session"]["instructions"] == "Hello."
         assert live.start() == session and server.connections == 1
+
+
+def test_a_realtime_agent_is_a_voice_session_over_its_realtime_session() -> None:
+    from voicekit.agents import RealtimeAgent
+
+    server = _realtime_server()
+    agent = RealtimeAgent(OFFLINE, instructions="Be brief.", transport=server.transport())
+    session = agent.start()
+    assert session["instructions"] == "Be brief." and session["audio"]["input"]["turn_detection"]["type"] == "server_vad"
+    assert agent.start() == agent.session.session and server.connections == 1
+    agent.close()
+    assert agent.session.closed and not agent.connected
+    with pytest.raises(ClosedError, match="this RealtimeAgent was closed"):
+        agent.send_clip(Clip(np.zeros(2400, np.int16), 24_000))
