@@ -138,3 +138,31 @@ def test_a_realtime_agent_is_a_voice_session_over_its_realtime_session() -> None
     assert agent.session.closed and not agent.connected
     with pytest.raises(ClosedError, match="this RealtimeAgent was closed"):
         agent.send_clip(Clip(np.zeros(2400, np.int16), 24_000))
+
+
+def test_send_clip_with_vad_returns_the_turn_it_started_once_answered() -> None:
+    """The server's VAD ends the turn in the padding; the Future waits for response.done."""
+    server = _realtime_server()
+    appends = 0
+
+    def vad(event: dict[str, Any]) -> list[dict[str, Any]]:
+        nonlocal appends
+        appends += 1
+        if appends == 1:
+            return [{"type": "input_audio_buffer.speech_started", "event_id": "v1", "audio_start_ms": 0,
+                     "item_id": "item_u"}]
+        if appends == 12:  # 1.2 s in: the speech ended, the silence window ran out
+            response = {"id": "resp_1", "object": "realtime.response", "output": []}
+            return [{"type": "input_audio_buffer.speech_stopped", "event_id": "v2", "audio_end_ms": 700,
+                     "item_id": "item_u"},
+                    {"type": "input_audio_buffer.committed", "event_id": "v3", "item_id": "item_u"},
+                    {"type": "response.created", "event_id": "v4", "response": {**response, "status": "in_progress"}},
+                    {"type": "response.done", "event_id": "v5", "response": {**response, "status": "completed"}}]
+        return []
+
+    server.on("input_audio_buffer.append", vad)
+    with RealtimeSession(OFFLINE, transport=server.transport()) as rt:
+        rt.start({"audio": {"input": {"turn_detection": {"type": "server_vad", "silence_duration_ms": 500}}}})
+        turns = rt.send_clip(Clip(np.zeros(12_000, np.int16), 24_000), realtime=False).result(10)
+        assert [(t.user_item_id, t.status, t.speech_end_ms) for t in turns] == [("item_u", "completed", 700)]
+        assert appends == 15  # 500 ms of clip, then 500 ms silence window + 500 ms, in 100 ms chunks
