@@ -244,12 +244,12 @@ class RealtimeAgent(VoiceSession):
             self._usage[response["id"]] = Usage.from_realtime(self.model, response.get("usage"))
             turn = self.session.turn_of(response["id"])
             if self.metrics_table is not None and turn is not None and not turn.awaiting_tool:
-                self.metrics_table.add(self._measure(turn))
+                self._add_metrics([self._measure(turn)])
         elif event.type == "conversation.item.truncated" and self.metrics_table is not None:
             # a reply cut after its response.done: its row now says "interrupted"
             for turn in self.session.turns:
                 if turn.truncated_at_ms is not None and turn.status is not None and not turn.awaiting_tool:
-                    self.metrics_table.add(self._measure(turn))
+                    self._add_metrics([self._measure(turn)])
 
     def _measure(self, turn: Turn) -> TurnMetrics:
         vad_turn = self.vad is not None and turn.speech_end_ms is not None
