@@ -166,3 +166,21 @@ def test_send_clip_with_vad_returns_the_turn_it_started_once_answered() -> None:
         turns = rt.send_clip(Clip(np.zeros(12_000, np.int16), 24_000), realtime=False).result(10)
         assert [(t.user_item_id, t.status, t.speech_end_ms) for t in turns] == [("item_u", "completed", 700)]
         assert appends == 15  # 500 ms of clip, then 500 ms silence window + 500 ms, in 100 ms chunks
+
+
+def test_captions_transcribe_waits_for_the_committed_segment() -> None:
+    server = ScriptedServer("realtime", on_open=[{"type": "session.created", "event_id": "e0", "session": {
+        "type": "transcription", "id": "sess_cap"}}])
+    server.on("session.update", lambda e: [{"type": "session.updated", "event_id": "e1", "session": {
+        **e["session"], "id": "sess_cap"}}])
+    server.on("input_audio_buffer.commit", lambda e: [
+        {"type": "input_audio_buffer.committed", "event_id": "e2", "item_id": "item_1"},
+        {"type": "conversation.item.input_audio_transcription.delta", "event_id": "e3", "item_id": "item_1",
+         "content_index": 0, "delta": "hello"},
+        {"type": "conversation.item.input_audio_transcription.completed", "event_id": "e4", "item_id": "item_1",
+         "content_index": 0, "transcript": "hello", "usage": {"type": "duration", "seconds": 1.0}}])
+    with Captions(OFFLINE, turn_detection=None, transport=server.transport()) as cap:
+        assert cap.start()["type"] == "transcription"
+        segment = cap.transcribe(Clip(np.zeros(4800, np.int16), 24_000), timeout=10)
+        assert segment.text == "hello" and cap.text == "hello" and cap.conversation_id == "sess_cap"
+        assert [e["type"] for e in server.received][-1] == "input_audio_buffer.commit"
