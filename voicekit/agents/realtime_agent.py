@@ -20,13 +20,17 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable, Iterable, Iterator
-from typing import TYPE_CHECKING, Any, Self
+from concurrent.futures import Future
+from typing import TYPE_CHECKING, Any
 
+import numpy as np
+import numpy.typing as npt
 from openai.types.realtime import ConversationItemInputAudioTranscriptionCompletedEvent
 
-from .._lifecycle import Lifecycle
 from ..audio import Clip
 from ..realtime import DEFAULT_MODEL, DEFAULT_TRANSCRIBE_MODEL, RealtimeEvent, RealtimeSession, Turn
+from ..session import Transport, VoiceSession
+from ..session.base import in_thread
 from ..vad import VadSettings
 from .cascaded import DEFAULT_INSTRUCTIONS
 from .pricing import Usage
@@ -36,7 +40,7 @@ from .turn_metrics import TurnMetrics
 if TYPE_CHECKING:
     from openai import AsyncOpenAI, OpenAI
 
-    from ..widgets import EventLog, MetricsTable, Player, Recorder, Transcript
+    from ..widgets import EventLog, MetricsTable, Player, Transcript
 
 __all__ = ["RealtimeAgent"]
 
@@ -44,7 +48,7 @@ DEFAULT_VAD = VadSettings()
 """OpenAI's ``server_vad`` defaults, as the cascaded agent uses them."""
 
 
-class RealtimeAgent:
+class RealtimeAgent(VoiceSession):
     """Talk to one Realtime model, with tools, barge-in and per-turn metrics.
 
     Parameters
@@ -63,6 +67,14 @@ class RealtimeAgent:
         (:meth:`run_turn` commits each clip).
     transcribe : str
         Input transcription model, for the transcript and the user's text.
+    transport : Transport, optional
+        The session's connection (default: the kernel's WebSocket).
+
+    Notes
+    -----
+    A :class:`~voicekit.session.VoiceSession` over its :attr:`session`: ``start``,
+    ``close``, ``attach`` and ``send_clip`` are the base's, the audio and the turns are
+    the session's.
     """
 
     def __init__(
@@ -80,13 +92,14 @@ class RealtimeAgent:
         vad: VadSettings | None = DEFAULT_VAD,
         transcribe: str = DEFAULT_TRANSCRIBE_MODEL,
         max_tokens: int = 120,
+        transport: Transport | None = None,
     ) -> None:
         self.instructions, self.voice, self.model, self.vad = instructions, voice, model, vad
         self.toolbox = Toolbox(tools)
-        self.metrics_table = metrics
         self.max_tokens = max_tokens
         self.session = RealtimeSession(client, model, player=player, transcript=transcript, event_log=event_log,
-                                       functions=self.toolbox.functions(), transcribe=transcribe)
+                                       functions=self.toolbox.functions(), transcribe=transcribe, transport=transport)
+        super().__init__(player=player, transcript=transcript, event_log=event_log, metrics=metrics)
         self.transcribe = transcribe
         self._metrics: dict[int, TurnMetrics] = {}
         self._restore_tool_choice = False
@@ -95,15 +108,14 @@ class RealtimeAgent:
         self.session.on_event(self._on_event)
 
     # ------------------------------------------------------------ lifecycle
-    def start(self, timeout: float = 60.0) -> dict[str, Any]:
-        """Connect and configure the session (instructions, voice, tools, VAD); returns it.
+    def _begin(self, config: dict[str, Any], timeout: float) -> dict[str, Any]:
+        """Connect and configure the session (instructions, voice, tools, VAD, then
+        ``config`` given to ``start``); returns it. A second ``start()`` sends ``config``
+        as an update, if any."""
+        return self.session.start({**self.session_config(), **config}, timeout=timeout)
 
-        Raises
-        ------
-        TimeoutError, RealtimeError
-            As :meth:`RealtimeSession.start`.
-        """
-        return self.session.start(self.session_config(), timeout=timeout)
+    def _restart(self, config: dict[str, Any], timeout: float) -> dict[str, Any]:
+        return self.session.start(config, timeout=timeout)
 
     def session_config(self) -> dict[str, Any]:
         """The ``session.update`` this agent sends (``openai.types.realtime.RealtimeSessionCreateRequestParam``)."""
@@ -122,27 +134,12 @@ class RealtimeAgent:
             "tool_choice": "auto",
         }
 
-    def close(self) -> None:
-        """Close the session. Idempotent; needed only to hang up early (the kernel's exit
-        and re-running the cell that made the agent close it too). Every later call
-        raises :class:`~voicekit.errors.ClosedError`."""
-        self.session.close()
+    def _release(self, timeout: float) -> None:
+        self.session.close(timeout)
 
     @property
-    def lifecycle(self) -> Lifecycle:
-        """The session's open/closed state (the agent lives and dies with its session)."""
-        return self.session.lifecycle
-
-    @property
-    def closed(self) -> bool:
-        return self.session.closed
-
-    def __enter__(self) -> Self:
-        self.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
+    def connected(self) -> bool:
+        return self.session.connected
 
     # ------------------------------------------------------------ turns
     def run_turn(self, user: Clip | str, *, tool_choice: str | None = None, timeout: float = 120.0) -> Turn:
@@ -154,27 +151,51 @@ class RealtimeAgent:
         turn's first response (a ``session.update`` before it); once a tool was
         called the session goes back to ``"auto"``.
         """
+        self.lifecycle.check()
         with self._tool_choice(tool_choice):
             return self.session.run_turn(user, timeout=timeout)
 
-    def send_clip(self, clip: Clip, *, realtime: bool = True, tool_choice: str | None = None,
-                  timeout: float = 120.0) -> Turn:
-        """Stream a recording as a microphone would (paced by default) and wait for the answer.
+    def send_clip(self, clip: Clip, *, chunk_ms: float = 100.0, realtime: bool = True,
+                  pad_ms: float | None = None, timeout: float = 120.0,
+                  tool_choice: str | None = None) -> Future[list[Turn]]:
+        """Stream a recording as a microphone would (paced by default); returns at once a
+        Future of the turns it started, answered (tool calls included), as
+        :meth:`voicekit.session.VoiceSession.send_clip`. ``tool_choice`` as in :meth:`run_turn`.
 
         Raises
         ------
-        TimeoutError
-            If no complete answer arrives within ``timeout`` seconds.
+        ClosedError
+            If the agent was closed.
         """
-        with self._tool_choice(tool_choice):
-            mark = self.session.mark()
-            self.session.send_clip(clip, realtime=realtime)
-            while True:
-                done = self.session.wait_for("response.done", since=mark, timeout=timeout)
-                mark = self.session.events.index(done) + 1
-                turn = self.session.turn_of(done.data["response"]["id"])
-                if turn is not None and not turn.awaiting_tool:
-                    return turn
+        if tool_choice is None:
+            return super().send_clip(clip, chunk_ms=chunk_ms, realtime=realtime, pad_ms=pad_ms, timeout=timeout)
+        self.lifecycle.check()
+
+        def turns() -> list[Turn]:
+            with self._tool_choice(tool_choice):
+                return super(RealtimeAgent, self).send_clip(clip, chunk_ms=chunk_ms, realtime=realtime,
+                                                            pad_ms=pad_ms, timeout=timeout).result()
+
+        return in_thread(turns, "voicekit-RealtimeAgent-send_clip")
+
+    # the audio and the turns are the session's
+    def _hear(self, clip: Clip) -> None:
+        self.session._hear(clip)
+
+    def _stream(self, pcm: npt.NDArray[np.int16], step: int, realtime: bool) -> Future[None]:
+        return self.session._stream(pcm, step, realtime)
+
+    def _default_pad_ms(self) -> float:
+        return self.session._default_pad_ms()
+
+    def _mark_now(self) -> int:
+        return self.session._mark_now()
+
+    def _turn_list(self) -> list[Turn]:
+        return self.session.turns
+
+    def _settle(self, before: int, mark: int, timeout: float) -> list[Turn]:
+        return self.session._settle(before, mark, timeout)
 
     @contextlib.contextmanager
     def _tool_choice(self, choice: str | None) -> Iterator[None]:
@@ -190,16 +211,9 @@ class RealtimeAgent:
             if choice != "auto":  # waits for session.updated, so the session reads "auto" after the turn
                 self.session.update({"tool_choice": "auto"})
 
-    def attach(self, recorder: Recorder) -> None:
-        """Stream ``recorder``'s chunks to the session (the server's VAD takes turns)."""
-        self.session.attach(recorder)
-
-    def detach(self) -> None:
-        """Stop streaming the attached Recorder."""
-        self.session.detach()
-
     def interrupt(self) -> int | None:
         """Barge-in by hand: cancel, clear the Player, truncate to what was heard (ms), or None."""
+        self.lifecycle.check()
         return self.session.interrupt()
 
     @property
@@ -230,12 +244,12 @@ class RealtimeAgent:
             self._usage[response["id"]] = Usage.from_realtime(self.model, response.get("usage"))
             turn = self.session.turn_of(response["id"])
             if self.metrics_table is not None and turn is not None and not turn.awaiting_tool:
-                self.metrics_table.add(self._measure(turn))
+                self._add_metrics([self._measure(turn)])
         elif event.type == "conversation.item.truncated" and self.metrics_table is not None:
             # a reply cut after its response.done: its row now says "interrupted"
             for turn in self.session.turns:
                 if turn.truncated_at_ms is not None and turn.status is not None and not turn.awaiting_tool:
-                    self.metrics_table.add(self._measure(turn))
+                    self._add_metrics([self._measure(turn)])
 
     def _measure(self, turn: Turn) -> TurnMetrics:
         vad_turn = self.vad is not None and turn.speech_end_ms is not None
@@ -246,7 +260,7 @@ class RealtimeAgent:
             input_audio_s=(((turn.speech_end_ms or 0) - (turn.speech_start_ms or 0)) / 1000.0 if vad_turn
                            else None if turn.user_text is not None else 0.0),
             output_audio_s=turn.reply.duration if turn.reply is not None else 0.0,
-            tool_calls=[c["name"] for c in turn.function_calls],
+            tool_calls=[c["name"] for c in turn.tool_calls],
             status={"cancelled": "interrupted", "completed": "completed", "incomplete": "incomplete"}.get(
                 turn.status or "", "failed"),
         )
