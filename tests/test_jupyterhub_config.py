@@ -20,6 +20,7 @@ ROOT = Path(__file__).resolve().parents[1]
 CONFIG = ROOT / "jupyterhub" / "jupyterhub_config.py"
 
 pytest.importorskip("traitlets")
+pytest.importorskip("cryptography", reason="the self-signed certificates are made with cryptography")
 
 
 def _load(monkeypatch: pytest.MonkeyPatch, **env: str) -> Any:
