@@ -58,6 +58,7 @@ Settings from the environment (all optional):
 """
 
 import ipaddress
+import logging
 import os
 import shutil
 import socket
@@ -180,7 +181,9 @@ def copy_notebooks(spawner) -> None:  # spawner: a jupyterhub Spawner
     exists nothing is copied again, so a learner's edits stay. In demo mode the home is
     ``VOICEKIT_HUB_HOMES`` (created here) and the servers run as the hub's user; otherwise
     it is the learner's Unix home, and the copy is given to the learner (the hub runs as
-    root with PAM, so it may chown).
+    root with PAM, so it may chown). A user with no Unix account here (another Spawner:
+    containers, remote hosts) gets no copy and the hub logs why; such a setup brings the
+    notebooks its own way (nbgitpuller, the image).
     """
     if not NOTEBOOKS_FOLDER:
         return
@@ -189,7 +192,12 @@ def copy_notebooks(spawner) -> None:  # spawner: a jupyterhub Spawner
     else:
         import pwd
 
-        entry = pwd.getpwnam(spawner.user.name)
+        try:
+            entry = pwd.getpwnam(spawner.user.name)
+        except KeyError:
+            logging.getLogger("JupyterHub").warning(
+                "voicekit: no Unix account %r on the hub's machine: its notebooks are not copied", spawner.user.name)
+            return
         home, owner = Path(entry.pw_dir), (entry.pw_uid, entry.pw_gid)
     target = home / NOTEBOOKS_FOLDER
     if target.exists():

@@ -20,6 +20,7 @@ ROOT = Path(__file__).resolve().parents[1]
 CONFIG = ROOT / "jupyterhub" / "jupyterhub_config.py"
 
 pytest.importorskip("traitlets")
+pytest.importorskip("cryptography", reason="the self-signed certificates are made with cryptography")
 
 
 def _load(monkeypatch: pytest.MonkeyPatch, **env: str) -> Any:
@@ -106,3 +107,11 @@ def test_a_new_learner_finds_the_notebooks_in_their_home_and_keeps_their_edits(
     mine.write_text("{}")
     config.Spawner.pre_spawn_hook(spawner)  # later starts copy nothing
     assert mine.read_text() == "{}"
+
+
+def test_a_user_without_a_unix_account_gets_no_copy_and_no_failed_spawn(monkeypatch: pytest.MonkeyPatch,
+                                                                        caplog: pytest.LogCaptureFixture) -> None:
+    config = _load(monkeypatch)  # PAM mode: homes are the users' Unix homes
+    spawner = types.SimpleNamespace(user=types.SimpleNamespace(name="no-such-user-voicekit-test"))
+    config.Spawner.pre_spawn_hook(spawner)
+    assert "no Unix account" in caplog.text

@@ -18,6 +18,8 @@ from __future__ import annotations
 import dataclasses
 import os
 import socket
+import subprocess
+import sys
 import time
 import types
 from collections.abc import Iterator
@@ -111,6 +113,27 @@ def test_an_unused_standin_of_another_checkout_is_restarted_from_this_one(
         assert new is not None and new.pid != old.pid and new.differs() is None
         assert os.environ["OPENAI_BASE_URL"] == new.base_url
         assert not psutil.pid_exists(old.pid) or psutil.Process(old.pid).status() == psutil.STATUS_ZOMBIE
+    finally:
+        _runtime.stop()
+        if psutil.pid_exists(old.pid):
+            psutil.Process(old.pid).kill()
+
+
+def test_make_labs_detach_restarts_an_unused_standin_of_another_checkout(tmp_path: Path,
+                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """``voicekit serve --detach`` (what ``make lab`` runs first) does the same as use_standin()."""
+    monkeypatch.setenv("JUPYTER_RUNTIME_DIR", str(tmp_path))
+    old, _ = _runtime.find_or_start(timeout=240)
+    try:
+        other = str(tmp_path / "old-clone" / "voicekit")
+        _runtime.write(dataclasses.replace(old, source=other))
+        env = {k: v for k, v in os.environ.items() if not k.startswith("OPENAI_")}
+        done = subprocess.run([sys.executable, "-m", "voicekit", "serve", "--detach"], capture_output=True, text=True,
+                              timeout=300, env=env, check=False)
+        assert done.returncode == 0, done.stderr
+        assert "restarted from this checkout" in done.stdout and other in done.stdout, done.stdout
+        new = _runtime.read()
+        assert new is not None and new.pid != old.pid and new.differs() is None
     finally:
         _runtime.stop()
         if psutil.pid_exists(old.pid):

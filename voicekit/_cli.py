@@ -137,13 +137,20 @@ def run_subcommand(args: argparse.Namespace) -> int:
     try:
         _export_llm_flags(args)  # --llm-* flags reach the new stand-in through its environment
         rt, started = _runtime.find_or_start(port=args.port, idle_timeout=args.idle_timeout)
+        replaced = None
+        if (differs := rt.differs()) is not None and (
+                new := _runtime.replace_if_unused(rt, port=args.port, idle_timeout=args.idle_timeout)) is not None:
+            rt, started, replaced = new, True, differs
     except VoiceKitError as exc:  # a light install (MissingDependencyError) or a start that failed
         print(f"voicekit serve --detach: {exc}", file=sys.stderr)
         return 2
     print(("started" if started else "already running:") + " " + _describe(rt).replace("voicekit stand-in running", "voicekit stand-in", 1))
-    if (differs := rt.differs()) is not None:
-        print(f"WARNING: this stand-in is reused, but {differs}. To restart it from this checkout: "
-              f"`{sys.executable} -m voicekit stop`, then run this command again.", file=sys.stderr)
+    if replaced is not None:
+        print(f"(restarted from this checkout: {replaced.replace('it runs', 'the old one ran', 1)}, and no kernel "
+              "used it)")
+    elif (differs := rt.differs()) is not None:
+        print(f"WARNING: this stand-in is reused (a kernel uses it), but {differs}. To restart it from this "
+              f"checkout: `{sys.executable} -m voicekit stop`, then run this command again.", file=sys.stderr)
     return 0
 
 

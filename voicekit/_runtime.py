@@ -54,7 +54,8 @@ from .errors import StandinError
 
 __all__ = [
     "DEFAULT_IDLE_TIMEOUT", "STATUS_PATH", "TOKEN_PREFIX", "Runtime", "find_or_start", "find_running",
-    "get_json", "lock", "new_token", "read", "remove", "runtime_path", "stop", "this_build", "verify", "write",
+    "get_json", "lock", "new_token", "read", "remove", "replace_if_unused", "runtime_path", "stop", "this_build",
+    "verify", "write",
 ]
 
 TOKEN_PREFIX = "vk-standin-"
@@ -264,6 +265,29 @@ def find_or_start(
         if rt is not None:
             return rt, False
         return _start(port, idle_timeout, timeout), True
+
+
+def replace_if_unused(
+    rt: Runtime, *, port: int | None = None, idle_timeout: float | None = None, timeout: float = 120.0,
+) -> Runtime | None:
+    """Stop ``rt`` (another checkout's or version's stand-in) and start this one's, if no kernel uses it.
+
+    "Uses" is the stand-in's own count of kernels whose keep-alive pinged it lately
+    (``kernels`` in ``GET /v1/voicekit/status``). Returns the new stand-in, or None when
+    ``rt`` was left alone: a kernel uses it, or it is too old to count (the caller then
+    says how to restart it).
+
+    Raises
+    ------
+    StandinError
+        If the new stand-in does not answer within ``timeout``.
+    """
+    status = get_json(rt.base_url + STATUS_PATH, rt.token)
+    if not isinstance(status, dict) or status.get("kernels") != 0:
+        return None
+    stop()
+    new, _ = find_or_start(port=port, idle_timeout=idle_timeout, timeout=timeout)
+    return new
 
 
 def stop(timeout: float = 15.0) -> Runtime | None:

@@ -284,7 +284,7 @@ def use_standin(*, port: int | None = None, timeout: float = 120.0, quiet: bool 
     ours = rt if rt is not None and rt.base_url == base_url else None
     restarted = None
     if ours is not None and (differs := ours.differs()) is not None and (
-            new := _replace_if_unused(ours, port, timeout)) is not None:
+            new := _runtime.replace_if_unused(ours, port=port, timeout=timeout)) is not None:
         rt = ours = new
         base_url, api_key, how, status, restarted = new.base_url, new.token, "started", None, differs
     if status is None:
@@ -300,21 +300,6 @@ def use_standin(*, port: int | None = None, timeout: float = 120.0, quiet: bool 
     elif ours is not None and (other := _other_checkout(ours)):
         print(other)  # even when quiet: the answers come from other code
     return "standin"
-
-
-def _replace_if_unused(rt: _runtime.Runtime, port: int | None, timeout: float) -> _runtime.Runtime | None:
-    """Stop ``rt`` (another checkout's stand-in) and start this one's, if no kernel uses it; else None.
-
-    "Uses" is the stand-in's own count of kernels that pinged it lately (``kernels`` in its
-    status, :mod:`voicekit.standin.access.identity`); a stand-in too old to count is left
-    alone (the caller then says how to restart it).
-    """
-    status = _runtime.get_json(rt.base_url + _runtime.STATUS_PATH, rt.token)
-    if not isinstance(status, dict) or status.get("kernels") != 0:
-        return None
-    _runtime.stop()
-    new, _ = _runtime.find_or_start(port=port, timeout=timeout)
-    return new
 
 
 def _other_checkout(rt: _runtime.Runtime) -> str | None:
