@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup hub-proxy hub browser lab test test-unit test-notebooks bench bench-widgets lint clean
+.PHONY: setup hub-proxy node-test-deps hub browser lab test test-unit test-notebooks bench bench-widgets lint clean
 
 setup: $(STAMP)
 
@@ -53,6 +53,18 @@ $(PROXY_STAMP): | $(STAMP)
 	    && touch $(PROXY_STAMP); \
 	else echo "No npm: tests/test_jupyterhub.py will skip (it needs configurable-http-proxy)"; fi
 
+# OpenAI's Node SDK for tests/test_standin_tls.py (Realtime over wss:, as Node always opens it);
+# `make test` installs it. Without npm that test skips and says why.
+NODE_TEST_STAMP := tests/node/node_modules/.installed
+
+node-test-deps: $(NODE_TEST_STAMP)
+
+$(NODE_TEST_STAMP): tests/node/package.json
+	@if command -v npm >/dev/null; then \
+	  echo "Installing OpenAI's Node SDK (npm) under tests/node for the TLS test"; \
+	  npm install --silent --no-audit --no-fund --prefix tests/node && touch $(NODE_TEST_STAMP); \
+	else echo "No npm: tests/test_standin_tls.py's Node SDK test will skip"; fi
+
 # The hub's setup, for a class: the kit and the proxy (README, "A class on JupyterHub").
 hub: setup hub-proxy
 
@@ -89,7 +101,7 @@ browser:
 # kernels share one warm stand-in (tests/with_standin.py).
 NB_TWICE := build/notebooks-twice
 
-test: setup browser hub-proxy
+test: setup browser hub-proxy node-test-deps
 	$(BIN)/python -m pytest
 	$(BIN)/python tests/notebooks_twice.py $(NB_TWICE)
 	$(BIN)/python tests/with_standin.py $(BIN)/python -m pytest --nbval-lax -p no:cacheprovider $(NB_TWICE)
