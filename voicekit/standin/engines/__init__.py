@@ -5,8 +5,9 @@ Piper wrappers, the LLM), :mod:`.synthesis` (Piper speech in OpenAI's voice
 variants, sentence by sentence), :mod:`.llm` (SmolLM2 on llama.cpp),
 :mod:`.upstream` (an OpenAI-compatible LLM instead), :mod:`.llm_config`,
 :mod:`.llm_types`, :mod:`.tool_choice` (constrained tool decisions) and
-:mod:`.scheduling` (thread budget, priority locks). Nothing here imports a
-route or a session.
+:mod:`.scheduling` (thread budget, priority locks), :mod:`.multilingual` (the
+multilingual Whisper's files and language codes) and :mod:`.languages` (which Whisper
+hears a request). Nothing here imports a route or a session.
 """
 
 from .bundle import (
