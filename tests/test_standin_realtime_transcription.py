@@ -252,3 +252,16 @@ def test_agents_sdk_streamed_audio_input(standin_server: Any) -> None:
 
     turns = asyncio.run(asyncio.wait_for(run(), timeout=120))
     assert turns and wer(reference, turns[0]) <= 0.25, turns
+
+
+def test_a_realtime_session_checks_the_transcription_language(client: OpenAI) -> None:
+    with client.realtime.connect(model=MODEL) as conn:
+        wire = Wire(conn)
+        wire.recv()
+        for language in ("xx", "de"):
+            wire.send({"type": "session.update", "session": {"type": "realtime", "audio": {"input": {
+                "transcription": {"model": "gpt-4o-transcribe", "language": language}}}}})
+        err = wire.error()["error"]
+        assert err["param"] == "session.audio.input.transcription.language" and "'xx'" in err["message"], err
+        session = wire.until("session.updated")[-1]["session"]
+        assert session["audio"]["input"]["transcription"]["language"] == "de"

@@ -158,3 +158,16 @@ def test_session_close_flushes_a_phrase_still_open(client: OpenAI):
     assert len({w for w in _words(english) if w.startswith(("sand", "whit", "medium", "grain"))}) >= 2, english
     assert not [e for e in events if e["type"] == "session.input_transcript.delta"]  # transcription not set
     assert [e for e in events if e["type"] == "session.output_audio.delta"]
+
+
+def test_a_speaker_who_never_pauses_long_is_translated_as_they_go(tw: Wire):
+    german = _pcm(Clip.from_file(DATA_DIR / "multilingual" / "de_leopard.wav"))
+    loud = np.flatnonzero(np.abs(german.astype(np.int32)) > 1000)
+    german = german[loud[0]:loud[-1] + 1]  # without its silent ends
+    gap = _silence(150)  # far shorter than the phrase pause: one long phrase without the 10 s limit
+    tw.append(np.concatenate([_silence(400), german, gap, german, gap, german, _silence(1000)]))
+    tw.conn.send({"type": "session.close"})
+    events = tw.until("session.closed")
+    texts = [e for e in events if e["type"] == "session.output_transcript.delta"]
+    assert len(texts) >= 2, texts  # cut at a short pause after 10 s
+    assert texts[0]["elapsed_ms"] < texts[-1]["elapsed_ms"]

@@ -6,9 +6,10 @@ variants, sentence by sentence), :mod:`.llm` (SmolLM2 on llama.cpp),
 :mod:`.upstream` (an OpenAI-compatible LLM instead), :mod:`.llm_config`,
 :mod:`.llm_types`, :mod:`.tool_choice` (constrained tool decisions),
 :mod:`.json_bounds` (length bounds that make a constrained output finish),
-:mod:`.carry` (a grammar that makes a reply carry a tool's or a delegation's result) and
-:mod:`.scheduling` (thread budget, priority locks). Nothing here imports a
-route or a session.
+:mod:`.carry` (a grammar that makes a reply carry a tool's or a delegation's result),
+:mod:`.scheduling` (thread budget, priority locks), :mod:`.multilingual` (the
+multilingual Whisper's files and language codes) and :mod:`.languages` (which Whisper
+hears a request). Nothing here imports a route or a session.
 """
 
 from .bundle import (

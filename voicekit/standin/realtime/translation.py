@@ -14,7 +14,7 @@ sends ``session.input_transcript.delta`` (source-language text, only when
 
 How the stand-in does it: phrase by phrase. Silero VAD (:class:`voicekit.vad.TurnDetector`)
 cuts the input at pauses of :data:`PHRASE_PAUSE_MS`, into phrases of at least
-:data:`MIN_PHRASE_MS`; each phrase goes, in order, to
+:data:`MIN_PHRASE_MS` (and at a short pause once one reaches :data:`MAX_PHRASE_MS`); each phrase goes, in order, to
 Whisper (the language is identified per phrase by Whisper ``base``;
 ``tiny.en`` for English, whose "translation" is its transcription, else the
 multilingual Whisper's translate task) and then to Piper, whose audio goes out
@@ -85,6 +85,11 @@ MIN_PHRASE_MS = 1500
 translation both go wrong on a second of speech (measured on ``test_es.wav``: with 500 ms
 pauses and no minimum, "Las arenas son blanquecinas" alone came out as "The black sand, the
 black sand." and the next fragment as "see you in the next video!")."""
+
+MAX_PHRASE_MS = 10_000
+"""A phrase this long ends at the next short pause between words (Silero's ``speech_paused``,
+96 ms of silence), so a speaker who never pauses for :data:`PHRASE_PAUSE_MS` is still
+translated as they go, not at the end."""
 
 _PHRASE_VAD = VadSettings(threshold=0.5, prefix_padding_ms=300, silence_duration_ms=PHRASE_PAUSE_MS)
 _MIN_PHRASE_SAMPLES = REALTIME_SAMPLE_RATE // 5  # 200 ms: shorter is noise, even at session.close
@@ -255,6 +260,10 @@ class TranslationConnection:
             at = round(event.ms * REALTIME_SAMPLE_RATE / 1000)
             if event.kind == "speech_started" and self._phrase_start is None:
                 self._phrase_start = max(self._audio_start, at - round(0.3 * REALTIME_SAMPLE_RATE))
+            elif event.kind == "speech_paused" and self._phrase_start is not None:
+                if at - self._phrase_start >= MAX_PHRASE_MS * REALTIME_SAMPLE_RATE // 1000:
+                    self._phrase(self._phrase_start, min(self.timeline, at))
+                    self._phrase_start = min(self.timeline, at)
             elif event.kind == "speech_stopped" and self._phrase_start is not None:
                 end = min(self.timeline, at)
                 if end - self._phrase_start >= MIN_PHRASE_MS * REALTIME_SAMPLE_RATE // 1000:
