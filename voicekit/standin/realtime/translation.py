@@ -35,11 +35,9 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import binascii
 import copy
 import json
 import logging
-import threading
 import time
 from typing import Any
 
@@ -51,16 +49,19 @@ from openai.types.realtime import (
     RealtimeTranslationSessionCloseEvent,
     RealtimeTranslationSessionUpdateEvent,
 )
-from starlette.websockets import WebSocket, WebSocketDisconnect
+from starlette.websockets import WebSocket
 
 from ...audio import Clip
 from ...formats import REALTIME_SAMPLE_RATE
 from ...vad import TurnDetector, VadSettings
-from ..access.guards import MAX_WS_EVENT_BYTES
 from ..engines import Engines, SttResult, languages
 from ..engines.synthesis import synthesize_pcm
 from ..models import REALTIME_TRANSLATION_MODELS
+from ..transport.hub import EventHub
+from ..transport.links import Link, WebSocketLink
+from ..transport.wire import Registry
 from .events import RealtimeProtocolError, error_event, new_id
+from .items import decode_pcm16
 from .registry import validate
 
 __all__ = ["TARGET_LANGUAGES", "TRANSLATION_MODELS", "TranslationConnection", "translations"]
@@ -154,11 +155,15 @@ def _source_and_translation(engines: Engines, clip: Clip, want_source: bool) -> 
     return source, ml.transcribe(clip, language=code, task="translate").text
 
 
-class TranslationConnection:
-    """One translation WebSocket: its session, the input timeline and the phrases in flight."""
+class TranslationConnection(EventHub):
+    """One translation WebSocket: its session, the input timeline and the phrases in flight.
 
-    def __init__(self, websocket: WebSocket, engines: Engines, session: dict[str, Any]) -> None:
-        self.ws = websocket
+    Its events travel through :class:`~..transport.hub.EventHub`, as the Realtime and
+    Live sessions' do; its client events are registered in :data:`HANDLERS`.
+    """
+
+    def __init__(self, engines: Engines, session: dict[str, Any]) -> None:
+        EventHub.__init__(self)
         self.engines = engines
         self.session = session
         self.timeline = 0
@@ -167,58 +172,40 @@ class TranslationConnection:
         self._audio_start = 0  # timeline position of the first kept sample
         self._phrase_start: int | None = None
         self._detector = TurnDetector(_PHRASE_VAD)
-        self._out: asyncio.Queue[dict[str, Any] | None] = asyncio.Queue()
-        self._loop = asyncio.get_running_loop()
-        self._loop_thread = threading.get_ident()
         self._previous: asyncio.Future[Any] | None = None
-        self._tasks: set[asyncio.Future[Any]] = set()
         self._closed = False
         self._spoke = False
 
     def emit(self, event: dict[str, Any]) -> None:
         """Queue a server event from any thread; it gets its ``event_id`` here."""
-        event = {"event_id": new_id("event"), **event}
-        if threading.get_ident() == self._loop_thread:
-            self._out.put_nowait(event)
-        else:
-            self._loop.call_soon_threadsafe(self._out.put_nowait, event)
+        self.post({"event_id": new_id("event"), **event})
 
-    async def _sender(self) -> None:
-        while (event := await self._out.get()) is not None:
-            try:
-                await self.ws.send_text(json.dumps(event))
-            except (WebSocketDisconnect, RuntimeError):
-                return
+    def reading(self) -> bool:
+        return not self._closed
 
-    async def serve(self) -> None:
+    async def serve(self, link: Link) -> None:
         """Send ``session.created``, then read client events until ``session.close`` or a disconnect."""
-        sender = asyncio.create_task(self._sender())
+        self.add_link(link)
+        self.start_sending()
         self.emit({"type": "session.created", "session": self.session})
         try:
-            while not self._closed:
-                message = await self.ws.receive()
-                if message["type"] == "websocket.disconnect":
-                    break
-                await self._dispatch(message.get("text"))
+            await self.read(link, self._dispatch, self._reject, "Send the audio in smaller appends.")
         finally:
             for task in list(self._tasks):
                 if not self._closed:
                     task.cancel()
             await asyncio.gather(*self._tasks, return_exceptions=True)
-            self._loop.call_soon_threadsafe(self._out.put_nowait, None)  # after events queued from threads
-            await sender
+            await asyncio.sleep(0)  # events queued from worker threads arrive first
+            await self.stop_sending()
             if self._closed:
-                await self.ws.close()
+                await link.close()
 
-    async def _dispatch(self, text: str | None) -> None:
+    def _reject(self, message: str, code: str) -> None:
+        self.emit(error_event(RealtimeProtocolError(message, code=code), None))
+
+    async def _dispatch(self, text: str, link: Link) -> None:
         client_id = None
         try:
-            if text is None:
-                raise RealtimeProtocolError("expected a text frame holding one JSON event, got a binary frame",
-                                            code="invalid_json")
-            if len(text) > MAX_WS_EVENT_BYTES:
-                raise RealtimeProtocolError(f"The event is too large: {len(text)} bytes, the limit is "
-                                            f"{MAX_WS_EVENT_BYTES} bytes.", code="event_too_large")
             try:
                 raw = json.loads(text)
             except json.JSONDecodeError as exc:
@@ -227,33 +214,20 @@ class TranslationConnection:
             if not isinstance(raw, dict):
                 raise RealtimeProtocolError(f"expected a JSON object, got {type(raw).__name__}", code="invalid_json")
             client_id = raw.get("event_id") if isinstance(raw.get("event_id"), str) else None
-            kind = raw.get("type")
-            if kind == "session.input_audio_buffer.append":
-                validate(RealtimeTranslationInputAudioBufferAppendEvent, raw)
-                self._append(raw["audio"])
-            elif kind == "session.update":
-                validate(RealtimeTranslationSessionUpdateEvent, raw)
-                self.session = merge_translation_session(self.session, raw["session"])
-                self.emit({"type": "session.updated", "session": self.session})
-            elif kind == "session.close":
-                validate(RealtimeTranslationSessionCloseEvent, raw)
-                await self._close()
-            else:
+            kind = str(raw.get("type"))
+            if kind not in HANDLERS:
                 raise RealtimeProtocolError(
-                    f"Invalid value: {kind!r}. Supported values are: session.close, "
-                    "session.input_audio_buffer.append, session.update.", code="invalid_value", param="type")
+                    f"Invalid value: {kind!r}. Supported values are: {', '.join(sorted(HANDLERS))}.",
+                    code="invalid_value", param="type")
+            model, handler = HANDLERS[kind]
+            if model is not None:
+                validate(model, raw)
+            await handler(self, raw)
         except RealtimeProtocolError as err:
             self.emit(error_event(err, client_id))
 
     def _append(self, audio_b64: str) -> None:
-        try:
-            data = base64.b64decode(audio_b64, validate=True)
-        except (binascii.Error, ValueError):
-            raise RealtimeProtocolError("audio is not valid base64", code="invalid_value", param="audio") from None
-        if len(data) % 2:
-            raise RealtimeProtocolError(f"expected PCM16 (an even number of bytes), got {len(data)} bytes",
-                                        code="invalid_value", param="audio")
-        pcm = np.frombuffer(data, dtype="<i2").astype(np.int16)
+        pcm = decode_pcm16(audio_b64, "audio")
         self._audio.append(pcm)
         self.timeline += pcm.size
         for event in self._detector.feed(pcm):
@@ -336,6 +310,26 @@ class TranslationConnection:
         self._closed = True
 
 
+HANDLERS = Registry()
+"""Client event type -> (``openai.types.realtime`` translation model, handler)."""
+
+
+@HANDLERS.handles("session.input_audio_buffer.append", RealtimeTranslationInputAudioBufferAppendEvent)
+async def _input_audio_buffer_append(conn: TranslationConnection, event: dict[str, Any]) -> None:
+    conn._append(event["audio"])
+
+
+@HANDLERS.handles("session.update", RealtimeTranslationSessionUpdateEvent)
+async def _session_update(conn: TranslationConnection, event: dict[str, Any]) -> None:
+    conn.session = merge_translation_session(conn.session, event["session"])
+    conn.emit({"type": "session.updated", "session": conn.session})
+
+
+@HANDLERS.handles("session.close", RealtimeTranslationSessionCloseEvent)
+async def _session_close(conn: TranslationConnection, event: dict[str, Any]) -> None:
+    await conn._close()
+
+
 async def translations(websocket: WebSocket) -> None:
     """Serve one translation connection; an unknown model gets an ``error`` event and close code 1008."""
     model = websocket.query_params.get("model") or ""
@@ -349,4 +343,4 @@ async def translations(websocket: WebSocket) -> None:
         await websocket.close(code=1008)
         return
     engines: Engines = websocket.app.state.engines
-    await TranslationConnection(websocket, engines, default_translation_session(model)).serve()
+    await TranslationConnection(engines, default_translation_session(model)).serve(WebSocketLink(websocket))
