@@ -81,7 +81,7 @@ def test_cascaded_multi_turn_spoken_conversation_with_a_tool_call(cascaded: Casc
 
 
 def test_cascaded_vad_ends_the_turn_and_reports_the_silence_window(cascaded: CascadedAgent, speech) -> None:
-    turns = cascaded.send_clip(speech["ls_0890.wav"], realtime=False)
+    turns = cascaded.send_clip(speech["ls_0890.wav"], realtime=False).result()
     assert len(turns) == 1
     m = turns[0].metrics
     assert turns[0].status in DONE and m.vad_silence_ms == 500
@@ -99,7 +99,7 @@ def test_cascaded_head_start_spoken_over_is_dropped(cascaded: CascadedAgent, spe
     real_speculate = cascaded._speculate
     cascaded._speculate = lambda pause_ms: (started.append(pause_ms), real_speculate(pause_ms))  # type: ignore[method-assign]
     one_utterance = Clip(np.concatenate([first, pause, second]), 24_000)
-    turns = cascaded.send_clip(one_utterance, realtime=True)
+    turns = cascaded.send_clip(one_utterance, realtime=True).result()
     assert len(started) >= 2, "expected a head start at the pause between the recordings, and one at the end"
     assert len(turns) == 1 and turns[0].status in DONE
     assert 5.5 < turns[0].metrics.input_audio_s < 6.8  # both recordings and the pause, in one turn
@@ -167,7 +167,7 @@ def test_realtime_multi_turn_spoken_conversation_with_a_tool_call(realtime: Real
     assert first.status in DONE and first.reply is not None
     assert wer(sample_transcripts()["ls_0880.wav"], first.user_transcript or "") < 0.5
     second = realtime.run_turn(question, tool_choice="required")
-    assert [c["name"] for c in second.function_calls] == ["get_weather"]
+    assert [c["name"] for c in second.tool_calls] == ["get_weather"]
     assert second.status in DONE and second.reply is not None and second.assistant_text.strip()
     assert realtime.session.session["tool_choice"] == "auto"  # forced for one turn only
     metrics = realtime.metrics
@@ -180,6 +180,6 @@ def test_realtime_multi_turn_spoken_conversation_with_a_tool_call(realtime: Real
 
 
 def test_realtime_paced_clip(realtime: RealtimeAgent, speech) -> None:
-    turn = realtime.send_clip(speech["cards_005.wav"], realtime=True)
+    turn = realtime.send_clip(speech["cards_005.wav"], realtime=True).result()[-1]
     assert turn.status in DONE and turn.latency_ms is not None
     assert realtime.metrics[-1].voice_to_voice_ms == pytest.approx(turn.latency_ms)

@@ -1,11 +1,13 @@
-"""voicekit._lifecycle: closed sessions and agents say so; objects no cell reaches are closed.
+"""voicekit._lifecycle: closed sessions and agents say so; a re-run cell closes what it replaces.
 
-The sweep runs in a real IPython shell (``InteractiveShell``, as in a kernel), whose
-``post_run_cell`` event fires after each ``run_cell``; the closed errors are checked on
-real sessions and agents against the stand-in.
+The keying runs in a real IPython shell (``InteractiveShell``, as in a kernel), whose
+``pre_run_cell``/``post_run_cell`` events fire around each ``run_cell``; the closed
+errors are checked on real sessions and agents against the stand-in.
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 import numpy as np
 import pytest
@@ -14,8 +16,10 @@ from openai import OpenAI
 import voicekit._lifecycle as lifecycle
 from voicekit import ClosedError, VoiceKitError
 from voicekit.agents import CascadedAgent, RealtimeAgent
+from voicekit.audio import Clip
 from voicekit.realtime import RealtimeSession
 from voicekit.samples import load_sample
+from voicekit.session import VoiceSession
 
 
 class Thing:
@@ -30,15 +34,29 @@ class Thing:
         self.shut += 1
 
 
+class Ears(VoiceSession):
+    """The smallest voice session: it keeps what the microphone sends it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.heard: list[Clip] = []
+
+    def _hear(self, clip: Clip) -> None:
+        self.heard.append(clip)
+
+
 @pytest.fixture(scope="module")
 def shell():
     from IPython.core.interactiveshell import InteractiveShell
 
     sh = InteractiveShell.instance()
-    lifecycle._installed = False  # install the hook on this shell
-    sh.user_ns["Thing"] = Thing
+    lifecycle._installed = False  # install the hooks on this shell
+    sh.user_ns.update(Thing=Thing, Ears=Ears)
+    sh.run_cell("import types, numpy")
+    lifecycle.track(Thing())  # installs
     yield sh
-    sh.events.unregister("post_run_cell", lifecycle._sweep)
+    sh.events.unregister("pre_run_cell", lifecycle._pre_run_cell)
+    sh.events.unregister("post_run_cell", lifecycle._post_run_cell)
     InteractiveShell.clear_instance()
     lifecycle._installed = False
 
@@ -50,36 +68,67 @@ def test_a_rerun_cell_closes_the_object_it_replaced(shell) -> None:
     shell.run_cell("t = Thing()")  # the same cell again
     second = shell.user_ns["t"]
     assert first.lifecycle.closed and first.shut == 1 and not second.lifecycle.closed
-    with pytest.raises(ClosedError, match=r"no variable refers to it any more.*Run the cell that creates it again \(In \[\d+\]\)"):
+    rerun = second.lifecycle.cell
+    with pytest.raises(ClosedError, match=rf"In \[{rerun}\] ran its cell again.*Run the cell that creates it again "
+                                          rf"\(In \[{first.lifecycle.cell}\]\)"):
         first.lifecycle.check()
 
 
-def test_objects_still_reachable_stay_open(shell) -> None:
-    shell.run_cell("class Holder:\n    pass\n")
-    shell.run_cell("h = Holder(); h.inner = [{'x': Thing()}]\nkept = Thing()\nm = (Thing(),)\n")
-    inner, kept, in_tuple = shell.user_ns["h"].inner[0]["x"], shell.user_ns["kept"], shell.user_ns["m"][0]
-    shell.run_cell("other = 1")
-    # via an attribute of a user object, a list, a dict, a tuple
-    assert not inner.lifecycle.closed and not kept.lifecycle.closed and not in_tuple.lifecycle.closed
+def test_objects_kept_in_containers_stay_open(shell) -> None:
+    """Nothing is closed for being "unreachable": not in a SimpleNamespace, a dict, an
+    object array (as a DataFrame cell holds them), nor after ``del``."""
+    shell.run_cell("ns = types.SimpleNamespace(a=Thing())\nd = {'x': Thing()}\narr = numpy.array([Thing()], dtype=object)\n"
+                   "kept = Thing()")
+    held = [shell.user_ns["ns"].a, shell.user_ns["d"]["x"], shell.user_ns["arr"][0], shell.user_ns["kept"]]
+    shell.run_cell("other = Thing()")
     shell.run_cell("del kept")
-    assert kept.lifecycle.closed and not inner.lifecycle.closed
+    assert not any(t.lifecycle.closed for t in held)
 
 
-def test_a_closure_keeps_its_object(shell) -> None:
-    shell.run_cell("def make():\n    obj = Thing()\n    return lambda: obj\nget = make()\n")
-    obj = shell.user_ns["get"]()
-    shell.run_cell("y = 2")
-    assert not obj.lifecycle.closed
-    shell.run_cell("get = None")
-    assert obj.lifecycle.closed
+def test_each_object_of_a_rerun_cell_replaces_its_own_counterpart(shell) -> None:
+    code = "pair = (Thing(), Thing())"
+    shell.run_cell(code)
+    a, b = shell.user_ns["pair"]
+    shell.run_cell("unrelated = Thing()")
+    shell.run_cell(code)
+    c, d = shell.user_ns["pair"]
+    assert a.lifecycle.closed and b.lifecycle.closed and a.shut == b.shut == 1
+    assert not c.lifecycle.closed and not d.lifecycle.closed and not shell.user_ns["unrelated"].lifecycle.closed
 
 
-def test_the_output_history_does_not_keep_an_object_alive(shell) -> None:
-    shell.run_cell("z = Thing()")
-    obj = shell.user_ns["z"]
-    shell.run_cell("z")  # displayed: Out[n] and _ refer to it
-    shell.run_cell("z = None")
-    assert obj.lifecycle.closed
+def test_closed_error_names_the_creating_cell_not_the_last_one_run(shell) -> None:
+    """The learner's fault in 04: the error named the cell that used it (In [5]), not In [4]."""
+    created = shell.execution_count  # the next cell's In [n] (cells counted as in a kernel)
+    shell.run_cell("rt = Thing()", store_history=True)
+    shell.run_cell("x = 1", store_history=True)
+    shell.run_cell("rt.lifecycle.close()", store_history=True)
+    assert shell.execution_count == created + 3
+    with pytest.raises(ClosedError, match=rf"Run the cell that creates it again \(In \[{created}\]\)"):
+        shell.user_ns["rt"].lifecycle.check()
+
+
+def _chunk(rec: Any, seq: int) -> None:
+    pcm = np.zeros(2400, np.int16)
+    rec._handle_custom_msg({"type": "chunk", "seq": seq, "frames": pcm.size, "sample_rate": 24_000, "t_ms": 100 * seq},
+                           [memoryview(pcm.astype("<i2").tobytes())])
+
+
+def test_a_recorder_follows_the_session_that_replaces_its_own(shell) -> None:
+    """The learner's fault in 04: after the session cell was re-run, the Recorder stayed on
+    the replaced session, recorded, and nothing answered."""
+    from voicekit.widgets import Recorder
+
+    rec = Recorder()
+    shell.user_ns["rec"] = rec
+    shell.run_cell("ears = Ears()")
+    old = shell.user_ns["ears"]
+    shell.run_cell("ears.attach(rec)")
+    shell.run_cell("ears = Ears()")  # the session cell again
+    new = shell.user_ns["ears"]
+    rec._handle_custom_msg({"type": "start", "sample_rate": 24_000, "t_ms": 0}, [])
+    _chunk(rec, 0)
+    assert old.closed and not old.heard and len(new.heard) == 1 and not rec.error
+    assert len(rec._on_chunk) == 1
 
 
 def test_close_is_idempotent_and_closed_errors_are_voicekit_errors() -> None:

@@ -107,7 +107,7 @@ def test_a_pause_in_sending_keeps_the_input_transcript_on_the_session_timeline(c
     live.start({"instructions": "Answer in one short sentence."})
     live.run_turn(load_sample("cards_001.wav"))
     time.sleep(4.0)  # idle: no audio sent
-    t_sent = 1000.0 * (live._socket.now() - live._t_started)
+    t_sent = 1000.0 * (live._now() - live._t_started)
     second = live.run_turn(load_sample("cards_005.wav"))
     assert second.user_start_ms is not None and second.user_start_ms >= t_sent - 500, (second.user_start_ms, t_sent)
     assert second.latency_ms is not None and 0 < second.latency_ms < 30_000, second.latency_ms

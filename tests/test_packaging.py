@@ -43,11 +43,21 @@ def test_pins_the_openai_major_version():
 def test_public_surface_is_pinned():
     assert sorted(voicekit.__all__) == sorted([
         "REALTIME_SAMPLE_RATE", "AudioError", "AudioFormatError", "ClosedError", "Clip", "EmptyAudioError",
-        "MicrophoneError", "MissingDependencyError", "RealtimeError", "StandinError", "VoiceKitError", "__version__", "load_sample",
+        "MicrophoneError", "MissingDependencyError", "NotStartedError", "RealtimeError", "StandinError", "VoiceKitError", "__version__", "load_sample",
         "sample_names", "sample_path", "sample_transcripts", "use_standin",
     ])
     for name in voicekit.__all__:
         assert hasattr(voicekit, name), name
+
+
+def test_session_and_testing_surfaces_are_pinned():
+    import voicekit.session
+    import voicekit.testing
+
+    assert sorted(voicekit.session.__all__) == sorted([
+        "RACE_EVENT_PREFIX", "ConnectedSession", "EventRecord", "NotStartedError", "RealtimeEvent", "Transport",
+        "VoiceSession", "WebSocketTransport", "async_client", "elide_audio", "pcm16_24k"])
+    assert sorted(voicekit.testing.__all__) == ["FakeConnection", "ScriptedServer"]
 
 
 def test_readme_opens_with_the_two_commands():

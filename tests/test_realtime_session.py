@@ -15,7 +15,7 @@ import pytest
 from openai import AsyncOpenAI, OpenAI
 
 from voicekit.audio import Clip
-from voicekit.errors import ClosedError, RealtimeError
+from voicekit.errors import ClosedError, NotStartedError, RealtimeError
 from voicekit.metrics import normalize_text, wer
 from voicekit.realtime import RealtimeSession
 from voicekit.realtime.session import MAX_TOOL_ROUNDS
@@ -206,10 +206,10 @@ def test_tools_run_and_their_output_goes_back(session: RealtimeSession) -> None:
     session.start({"tools": [WEATHER_TOOL], "output_modalities": ["text"]})
     turn = session.run_turn("What is the weather in Paris?", tool_choice={"type": "function", "name": "get_weather"})
     assert len(asked) == 1 and "paris" in asked[0].lower()
-    assert [c["name"] for c in turn.function_calls] == ["get_weather"] and len(turn.response_ids) == 2
+    assert [c["name"] for c in turn.tool_calls] == ["get_weather"] and len(turn.response_ids) == 2
     [output] = [e["item"] for e in _client_events(session, "conversation.item.create")
                 if e["item"]["type"] == "function_call_output"]
-    assert output["call_id"] == turn.function_calls[0]["call_id"] and '"forecast": "sunny"' in output["output"]
+    assert output["call_id"] == turn.tool_calls[0]["call_id"] and '"forecast": "sunny"' in output["output"]
     assert turn.status == "completed" and turn.assistant_text.strip()
 
 
@@ -218,7 +218,7 @@ def test_a_required_tool_choice_stops_after_max_rounds(session: RealtimeSession)
     session.start({"tools": [WEATHER_TOOL], "tool_choice": "required", "output_modalities": ["text"],
                    "max_output_tokens": 40})
     turn = session.run_turn("Weather in Oslo?")
-    assert len(turn.response_ids) == MAX_TOOL_ROUNDS + 1 and len(turn.function_calls) >= MAX_TOOL_ROUNDS
+    assert len(turn.response_ids) == MAX_TOOL_ROUNDS + 1 and len(turn.tool_calls) >= MAX_TOOL_ROUNDS
     assert _client_events(session, "response.create")[-1] == {"type": "response.create",
                                                               "response": {"tool_choice": "none"}}
 
@@ -240,7 +240,7 @@ def test_server_errors_raise_from_wait_for_and_the_session_goes_on(session: Real
 
 def test_a_session_needs_start_and_refuses_to_send_after_close(client: OpenAI) -> None:
     s = RealtimeSession(client)
-    with pytest.raises(RuntimeError, match="call start"):
+    with pytest.raises(NotStartedError, match=r"not started yet: run its start\(\) first"):
         s.commit()
     s.start()
     s.close()

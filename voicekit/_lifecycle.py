@@ -1,17 +1,19 @@
-"""Sessions and agents that live in a notebook: closed ones say so, orphans are closed.
+"""Sessions and agents that live in a notebook: closed ones say so, replaced ones are closed.
 
-Learners re-run cells. A re-run ``rt = RealtimeSession(...)`` binds ``rt`` to a new
-session and leaves the old connection open, still feeding its Player, with nothing in
-the notebook able to reach it. So every session and agent registers here
-(:func:`track`), and after each cell (IPython's ``post_run_cell`` event) the ones that
-no variable of the notebook can reach any more are closed: a re-run cell never leaves
-a second connection behind. The kernel's exit closes the rest (``atexit``).
+Learners re-run cells. A re-run ``rt = RealtimeSession(...)`` makes a new session and
+would leave the old connection open, still feeding its Player. So every session and
+agent registers here (:func:`track`) under a key: **the cell that created it**, its
+class, and how many of that class the cell had made before it in that run (as
+:class:`voicekit._callbacks.Callbacks` keys a callback by where it was written). When
+a cell run makes an object under a key that an earlier run of the same cell used, the
+earlier object is closed on the spot and told which object replaces it (a Recorder
+attached to it follows the replacement: :meth:`voicekit.session.VoiceSession._replaces`).
+Nothing else is closed: an object kept in a dict, a ``SimpleNamespace`` or a DataFrame
+cell stays open until ``close()`` or the kernel's exit (``atexit``).
 
-"Reach" is followed from the notebook's variables (names starting with ``_`` and
-IPython's ``In``/``Out`` history left out) through lists, tuples, sets, dicts, bound
-methods, closures, ``functools.partial`` and the attributes of voicekit and
-``__main__`` objects, so a session held by an agent, by a user's own object or by a
-Recorder's callback still counts as reachable.
+The cell is the frontend's cell id (JupyterLab and Notebook 7 send one with each
+execution, ``ExecutionInfo.cell_id``); without one (a plain IPython shell, nbval) it is
+the cell's source text, so an *edited* cell counts as a new cell there.
 
 A closed object raises :class:`~voicekit.errors.ClosedError` from every call that
 would use it, naming why it closed and the cell (``In [n]``) that created it.
@@ -20,13 +22,12 @@ would use it, naming why it closed and the cell (``In [n]``) that created it.
 from __future__ import annotations
 
 import atexit
-import functools
 import logging
 import threading
-import types
 import weakref
-from collections import deque
-from collections.abc import Iterable
+from collections import Counter
+from collections.abc import Hashable
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from .errors import ClosedError
@@ -34,15 +35,6 @@ from .errors import ClosedError
 __all__ = ["Lifecycle", "closed_error", "track"]
 
 logger = logging.getLogger("voicekit")
-
-MAX_DEPTH = 8
-"""How many references deep the reachability walk follows from a notebook variable."""
-
-MAX_NODES = 50_000
-"""Objects visited per walk at most; past that every tracked object counts as reachable."""
-
-_SKIP_NAMES = frozenset({"In", "Out", "exit", "quit", "get_ipython"})
-_ATOMS = (str, bytes, bytearray, int, float, complex, bool, type(None), memoryview)
 
 
 class Closable(Protocol):
@@ -69,7 +61,7 @@ class Lifecycle:
 
     def __init__(self, what: str) -> None:
         self.what = what
-        self.cell = _execution_count()
+        self.cell: int | None = None
         self.reason: str | None = None
         self._lock = threading.Lock()
 
@@ -99,21 +91,80 @@ def closed_error(life: Lifecycle) -> ClosedError:
         "then the cells after it that use it.", what=life.what, reason=life.reason or "")
 
 
+@dataclass
+class _CellRun:
+    """The cell running now: its key, its ``In [n]``, what it made so far."""
+
+    key: Hashable
+    count: int | None
+    made: Counter[str] = field(default_factory=Counter)
+    lifecycles: list[Lifecycle] = field(default_factory=list)
+
+
 _live: weakref.WeakSet[Any] = weakref.WeakSet()
+_by_key: dict[Hashable, weakref.ref[Any]] = {}
+_run: _CellRun | None = None
 _installed = False
 
 
 def track(owner: Closable) -> None:
-    """Register ``owner`` (a :class:`Closable`) for orphan and exit cleanup."""
-    global _installed
+    """Register ``owner`` (a :class:`Closable`) for exit cleanup, keyed by the cell making it;
+    close the object an earlier run of that cell made in its place (see the module docstring)."""
+    _install()
     _live.add(owner)
+    run = _run
+    if run is None:  # not made by a notebook cell (a script, a test, a callback)
+        return
+    life = owner.lifecycle
+    life.cell = run.count
+    run.lifecycles.append(life)
+    key = (run.key, life.what, run.made[life.what])
+    run.made[life.what] += 1
+    earlier = _by_key.get(key)
+    _by_key[key] = weakref.ref(owner)
+    old = earlier() if earlier is not None else None
+    if old is None or old is owner:
+        return
+    where = f"In [{run.count}]" if run.count is not None else "a re-run of its cell"
+    _close(old, f"because {where} ran its cell again and made a new {life.what} in its place")
+    replaces = getattr(owner, "_replaces", None)
+    if replaces is not None:
+        try:
+            replaces(old)
+        except Exception:  # the new object stays usable
+            logger.exception("handing the replaced %s over failed", life.what)
+
+
+def _install() -> None:
+    global _installed
     if _installed:
         return
     _installed = True
     atexit.register(_close_all, "at the kernel's exit")
     shell = _shell()
     if shell is not None:
-        shell.events.register("post_run_cell", _sweep)
+        shell.events.register("pre_run_cell", _pre_run_cell)
+        shell.events.register("post_run_cell", _post_run_cell)
+
+
+def _pre_run_cell(info: Any) -> None:
+    global _run
+    shell = _shell()
+    count = getattr(shell, "execution_count", None)
+    if isinstance(count, int) and getattr(info, "store_history", False):
+        count -= 1  # IPython counts the cell up before pre_run_cell; fixed in _post_run_cell anyway
+    cell_id = getattr(info, "cell_id", None)
+    _run = _CellRun(("cell", cell_id) if cell_id else ("source", getattr(info, "raw_cell", "")),
+                    count if isinstance(count, int) else None)
+
+
+def _post_run_cell(result: Any) -> None:
+    global _run
+    run, _run = _run, None
+    count = getattr(result, "execution_count", None)
+    if run is not None and isinstance(count, int):
+        for life in run.lifecycles:
+            life.cell = count
 
 
 def _shell() -> Any:
@@ -123,12 +174,6 @@ def _shell() -> Any:
         return None
     shell = get_ipython()
     return shell if shell is not None and hasattr(shell, "events") else None
-
-
-def _execution_count() -> int | None:
-    shell = _shell()
-    count = getattr(shell, "execution_count", None)
-    return count if isinstance(count, int) else None
 
 
 def _close_all(reason: str) -> None:
@@ -142,62 +187,3 @@ def _close(owner: Closable, reason: str) -> None:
             owner._shutdown()
     except Exception:  # cleanup must not break the cell or the exit
         logger.exception("closing %s failed", owner.lifecycle.what)
-
-
-def _sweep(*_: Any) -> None:
-    """After a cell: close every open tracked object no notebook variable reaches."""
-    open_ = [o for o in list(_live) if not o.lifecycle.closed]
-    shell = _shell()
-    if not open_ or shell is None:
-        return
-    roots = [v for k, v in list(shell.user_ns.items()) if not k.startswith("_") and k not in _SKIP_NAMES]
-    reached = _reachable(roots)
-    if reached is None:
-        return
-    for owner in open_:
-        if id(owner) not in reached:
-            logger.info("closing an unreachable %s (created in In [%s])", owner.lifecycle.what, owner.lifecycle.cell)
-            _close(owner, "because no variable refers to it any more (a re-run cell replaced it)")
-
-
-def _reachable(roots: Iterable[Any]) -> set[int] | None:
-    """ids of the objects reachable from ``roots``; None if the walk ran past MAX_NODES."""
-    seen: set[int] = set()
-    todo: deque[tuple[Any, int]] = deque((r, 0) for r in roots)
-    while todo:
-        node, depth = todo.pop()
-        if id(node) in seen or isinstance(node, _ATOMS):
-            continue
-        seen.add(id(node))
-        if len(seen) > MAX_NODES:
-            return None
-        if depth < MAX_DEPTH:
-            todo.extend((child, depth + 1) for child in _children(node))
-    return seen
-
-
-def _children(node: Any) -> Iterable[Any]:
-    if isinstance(node, (types.ModuleType, type)):
-        return ()
-    if isinstance(node, dict):
-        return list(node.values())
-    if isinstance(node, (list, tuple, set, frozenset, deque)):
-        return list(node)[:10_000]
-    if isinstance(node, types.MethodType):
-        return (node.__self__,)
-    if isinstance(node, types.FunctionType):
-        return [c.cell_contents for c in node.__closure__ or () if _has_contents(c)]
-    if isinstance(node, functools.partial):
-        return (node.func, *node.args, *node.keywords.values())
-    module = type(node).__module__ or ""
-    if module == "__main__" or module == "voicekit" or module.startswith("voicekit."):
-        return list(getattr(node, "__dict__", {}).values())
-    return ()
-
-
-def _has_contents(cell: types.CellType) -> bool:
-    try:
-        cell.cell_contents  # noqa: B018 -- an empty cell raises
-    except ValueError:
-        return False
-    return True

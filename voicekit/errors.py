@@ -10,7 +10,8 @@
     ├── MicrophoneError (RuntimeError) (the browser could not record: permission, device, context)
     ├── StandinError (RuntimeError)    (the offline stand-in server failed to start)
     ├── RealtimeError (RuntimeError)   (a Realtime session: an ``error`` event, a lost socket)
-    └── ClosedError (RuntimeError)     (a session or agent used after it was closed)
+    ├── ClosedError (RuntimeError)     (a session or agent used after it was closed)
+    └── NotStartedError (RuntimeError) (audio or an event sent before the session's start())
 
 Errors raised by the ``openai`` SDK (``openai.APIError`` and friends) are never
 wrapped: in a teaching kit the SDK's own traceback is part of the lesson.
@@ -25,6 +26,7 @@ __all__ = [
     "EmptyAudioError",
     "MicrophoneError",
     "MissingDependencyError",
+    "NotStartedError",
     "RealtimeError",
     "StandinError",
     "VoiceKitError",
@@ -128,3 +130,8 @@ class ClosedError(VoiceKitError, RuntimeError):
     def __init__(self, message: str, what: str = "", reason: str = "") -> None:
         super().__init__(message)
         self.what, self.reason = what, reason
+
+
+class NotStartedError(VoiceKitError, RuntimeError):
+    """Audio or an event reached a session before its ``start()`` ran (for example a
+    Recorder streaming into a session that a re-run cell made and has not started)."""

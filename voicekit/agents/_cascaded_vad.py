@@ -21,14 +21,14 @@ import numpy.typing as npt
 
 from ..audio import Clip
 from ..formats import REALTIME_SAMPLE_RATE
+from ..session import pcm16_24k
 from ..vad import TurnDetector, VadSettings
 from .cascaded_turn import CascadedTurn, SttResult
 
 if TYPE_CHECKING:
     from .._lifecycle import Lifecycle
-    from ..widgets import Recorder
 
-__all__ = ["HEAD_START_PAUSE_MS", "TAIL_MS", "TurnTakingMixin", "pcm16_24k"]
+__all__ = ["HEAD_START_PAUSE_MS", "TAIL_MS", "TurnTakingMixin"]
 
 TAIL_MS = 200
 """Silence kept after the last speech in a VAD turn's audio, in ms."""
@@ -39,13 +39,12 @@ words, and each false start would queue a transcription ahead of the real one.""
 
 
 class TurnTakingMixin:
-    """``feed``, ``attach`` and ``detach``, and the VAD state behind them."""
+    """``feed`` and the VAD state behind it (``CascadedAgent``'s turn-taking)."""
 
     vad: VadSettings
     head_start: bool
     lifecycle: Lifecycle
     _lock: threading.RLock
-    _recorder: Recorder | None = None
     _detector: TurnDetector[VadSettings]
     _audio: npt.NDArray[np.int16]
     _audio_start_ms: float = 0.0
@@ -77,7 +76,7 @@ class TurnTakingMixin:
             If the agent was closed.
         """
         self.lifecycle.check()
-        pcm = pcm16_24k(audio).samples if isinstance(audio, Clip) else np.asarray(audio, np.int16)
+        pcm = pcm16_24k(audio) if isinstance(audio, Clip) else np.asarray(audio, np.int16)
         with self._lock:
             self._audio = np.concatenate([self._audio, pcm])
             for ev in self._detector.feed(pcm):
@@ -98,27 +97,6 @@ class TurnTakingMixin:
                 if self._audio.size > keep:
                     self._audio_start_ms += (self._audio.size - keep) * 1000 / REALTIME_SAMPLE_RATE
                     self._audio = self._audio[-keep:]
-
-    def attach(self, recorder: Recorder) -> None:
-        """Listen to ``recorder``'s chunks (about 100 ms each) through :meth:`feed`.
-
-        Attaching again (a re-run cell) replaces the earlier attachment: each chunk is
-        heard once. After :meth:`close`, recording raises
-        :class:`~voicekit.errors.ClosedError`, shown by the Recorder.
-        """
-        self.lifecycle.check()
-        self.detach()
-        recorder.on_chunk(self._on_chunk)
-        self._recorder = recorder
-
-    def detach(self) -> None:
-        """Stop listening to the attached Recorder."""
-        if self._recorder is not None:
-            self._recorder.on_chunk(self._on_chunk, remove=True)
-            self._recorder = None
-
-    def _on_chunk(self, chunk: Any) -> None:
-        self.feed(chunk.clip)
 
     def _reset_vad(self) -> None:
         self._detector = TurnDetector(self.vad)
@@ -159,16 +137,3 @@ class TurnTakingMixin:
                               self._next_tool_choice)
         self._adopt(turn, t_end)
         self._submit(self._guarded, turn)
-
-
-def pcm16_24k(audio: Clip) -> Clip:
-    """``audio`` as PCM16 mono at 24,000 Hz (soxr).
-
-    Raises
-    ------
-    TypeError
-        If ``audio`` is not a :class:`~voicekit.Clip`.
-    """
-    if not isinstance(audio, Clip):
-        raise TypeError(f"expected a voicekit Clip, got {type(audio).__name__}")
-    return audio.to_mono().resample(REALTIME_SAMPLE_RATE).to_int16()

@@ -34,17 +34,18 @@ import time
 import uuid
 from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import TYPE_CHECKING, Any, Self
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
 
-from .._lifecycle import Lifecycle, track
 from ..audio import Clip
 from ..formats import REALTIME_SAMPLE_RATE
+from ..session import VoiceSession, pcm16_24k
+from ..session.base import in_thread
 from ..vad import VadSettings
 from ._cascaded_llm import chat_rounds
-from ._cascaded_vad import TurnTakingMixin, pcm16_24k
+from ._cascaded_vad import TurnTakingMixin
 from .cascaded_turn import CascadedTurn, Speaker, SttResult
 from .pricing import Usage
 from .tools import Tool, Toolbox
@@ -67,7 +68,7 @@ DEFAULT_INSTRUCTIONS = (
 
 
 
-class CascadedAgent(TurnTakingMixin):
+class CascadedAgent(TurnTakingMixin, VoiceSession):
     """Talk to an STT → LLM → TTS chain, with tools, barge-in and per-turn metrics.
 
     Parameters
@@ -116,12 +117,12 @@ class CascadedAgent(TurnTakingMixin):
         max_tokens: int = 120,
         head_start: bool = True,
     ) -> None:
+        super().__init__(player=player, transcript=transcript, metrics=metrics)
         self.client = client
         self.instructions = instructions
         self.toolbox = Toolbox(tools)
         self.voice = voice
         self.transcribe_model, self.llm_model, self.tts_model = transcribe_model, llm_model, tts_model
-        self.player, self.transcript, self.metrics_table = player, transcript, metrics
         self.vad = vad or VadSettings()
         self.max_tool_rounds, self.tool_choice, self.max_tokens = max_tool_rounds, tool_choice, max_tokens
         self.head_start = head_start
@@ -132,8 +133,6 @@ class CascadedAgent(TurnTakingMixin):
         self._lock = threading.RLock()  # guards the Player against a barge-in racing an append
         self._current: CascadedTurn | None = None
         self._reset_vad()
-        self.lifecycle = Lifecycle("CascadedAgent")
-        track(self)
 
     # ------------------------------------------------------------ public API
     @property
@@ -179,7 +178,7 @@ class CascadedAgent(TurnTakingMixin):
         """
         self.lifecycle.check()
         self.wait(timeout)
-        audio = pcm16_24k(user) if isinstance(user, Clip) else None
+        audio = Clip(pcm16_24k(user), REALTIME_SAMPLE_RATE) if isinstance(user, Clip) else None
         turn = self._new_turn(audio, None if isinstance(user, Clip) else user, 0.0, tool_choice)
         self._adopt(turn, time.perf_counter())
         self._submit(self._guarded, turn).result(timeout)
@@ -188,47 +187,37 @@ class CascadedAgent(TurnTakingMixin):
         return turn
 
     def send_clip(self, clip: Clip, *, chunk_ms: float = 100.0, realtime: bool = True,
-                  pad_ms: float | None = None, tool_choice: str | None = None,
-                  timeout: float = 120.0) -> list[CascadedTurn]:
-        """Feed a recording through the VAD as a microphone would, and wait for the turns it starts.
-
-        Parameters
-        ----------
-        clip : Clip
-            Any rate or channels (mixed to mono, resampled to 24 kHz).
-        chunk_ms : float
-            Audio per chunk, in ms.
-        realtime : bool
-            Pace the chunks at the speed of speech (default), so the agent's work
-            overlaps the silence window as it would live.
-        pad_ms : float, optional
-            Silence fed after the clip; default the VAD's silence window + 500 ms.
-        tool_choice : str, optional
-            For the turns this clip starts, as in :meth:`run_turn`.
-
-        Returns
-        -------
-        list of CascadedTurn
-            The turns the VAD found, finished.
-
-        Raises
-        ------
-        ClosedError
-            If the agent was closed.
-        """
-        self.lifecycle.check()
-        pcm = pcm16_24k(clip).samples
-        pad = self.vad.silence_duration_ms + 500 if pad_ms is None else pad_ms
-        pcm = np.concatenate([pcm, np.zeros(round(pad * REALTIME_SAMPLE_RATE / 1000), np.int16)])
-        step = max(1, round(chunk_ms * REALTIME_SAMPLE_RATE / 1000))
-        before = len(self.turns)
+                  pad_ms: float | None = None, timeout: float = 120.0,
+                  tool_choice: str | None = None) -> Future[list[CascadedTurn]]:
+        """Feed a recording through the VAD as a microphone would (see
+        :meth:`voicekit.session.VoiceSession.send_clip`; the default padding is the VAD's
+        silence window + 500 ms). ``tool_choice`` holds for the turns this clip starts,
+        as in :meth:`run_turn`. The Future's result is the turns the VAD found, answered;
+        it raises the first turn's error (``openai.APIError`` passed through)."""
         self._next_tool_choice = tool_choice
-        t0 = time.perf_counter()
-        for i in range(0, pcm.size, step):
-            if realtime:
-                time.sleep(max(0.0, t0 + i / REALTIME_SAMPLE_RATE - time.perf_counter()))
-            self.feed(pcm[i:i + step])
-        self._next_tool_choice = None
+        return super().send_clip(clip, chunk_ms=chunk_ms, realtime=realtime, pad_ms=pad_ms, timeout=timeout)
+
+    def _default_pad_ms(self) -> float:
+        return float(self.vad.silence_duration_ms + 500)
+
+    def _turn_list(self) -> list[CascadedTurn]:
+        return self.turns
+
+    def _hear(self, clip: Clip) -> None:
+        self.feed(clip)
+
+    def _stream(self, pcm: npt.NDArray[np.int16], step: int, realtime: bool) -> Future[None]:
+        def feed_all() -> None:
+            t0 = time.perf_counter()
+            for i in range(0, pcm.size, step):
+                if realtime:
+                    time.sleep(max(0.0, t0 + i / REALTIME_SAMPLE_RATE - time.perf_counter()))
+                self.feed(pcm[i:i + step])
+            self._next_tool_choice = None
+
+        return in_thread(feed_all, "voicekit-cascaded-feed")
+
+    def _settle(self, before: int, mark: int, timeout: float) -> list[CascadedTurn]:
         self.wait(timeout)
         for turn in self.turns[before:]:
             if turn.error is not None:
@@ -272,37 +261,16 @@ class CascadedAgent(TurnTakingMixin):
         if turn is not None and not turn.done.wait(timeout):
             raise TimeoutError(f"turn {turn.index} still running after {timeout} s")
 
-    def close(self) -> None:
-        """Cancel the current turn and stop the worker threads. Idempotent.
-
-        Needed only to stop early: the kernel's exit closes every agent, and so does
-        re-running the cell that made it (once no variable refers to it). Every later
-        call raises :class:`~voicekit.errors.ClosedError`; a Recorder still attached
-        shows that error when it records.
-        """
-        if self.lifecycle.close():
-            self._shutdown()
-
-    def _shutdown(self) -> None:
+    def _release(self, timeout: float) -> None:
+        """Cancel the current turn and stop the worker threads."""
         with self._lock:
             self._drop_speculation()
         self._stop_playback()
         self._pool.shutdown(wait=True, cancel_futures=True)
 
-    @property
-    def closed(self) -> bool:
-        """True once :meth:`close` ran (or the notebook dropped the agent)."""
-        return self.lifecycle.closed
-
     def _submit(self, fn: Callable[..., Any], *args: Any) -> Future[Any]:
         self.lifecycle.check()
         return self._pool.submit(fn, *args)
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
     # ------------------------------------------------------------ one turn
     def _new_turn(self, audio: Clip | None, text: str | None, silence_ms: float,
@@ -354,11 +322,8 @@ class CascadedAgent(TurnTakingMixin):
         finally:
             if turn.metrics.status in ("completed", "incomplete") and turn.cancelled.is_set():
                 turn.metrics.status = "interrupted"
-            if self.metrics_table is not None and turn.gate.is_set():
-                try:  # before done: a cell that waited for the turn finds its row
-                    self.metrics_table.add(turn.metrics)
-                except Exception:
-                    logger.exception("MetricsTable.add failed")
+            if turn.gate.is_set():  # before done: a cell that waited for the turn finds its row
+                self._add_metrics([turn.metrics])
             turn.done.set()
 
     def _transcribe(self, audio: Clip) -> SttResult:

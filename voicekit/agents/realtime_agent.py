@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future
 from typing import TYPE_CHECKING, Any, Self
 
 from openai.types.realtime import ConversationItemInputAudioTranscriptionCompletedEvent
@@ -27,6 +28,7 @@ from openai.types.realtime import ConversationItemInputAudioTranscriptionComplet
 from .._lifecycle import Lifecycle
 from ..audio import Clip
 from ..realtime import DEFAULT_MODEL, DEFAULT_TRANSCRIBE_MODEL, RealtimeEvent, RealtimeSession, Turn
+from ..session.base import in_thread
 from ..vad import VadSettings
 from .cascaded import DEFAULT_INSTRUCTIONS
 from .pricing import Usage
@@ -157,24 +159,28 @@ class RealtimeAgent:
         with self._tool_choice(tool_choice):
             return self.session.run_turn(user, timeout=timeout)
 
-    def send_clip(self, clip: Clip, *, realtime: bool = True, tool_choice: str | None = None,
-                  timeout: float = 120.0) -> Turn:
-        """Stream a recording as a microphone would (paced by default) and wait for the answer.
+    def send_clip(self, clip: Clip, *, chunk_ms: float = 100.0, realtime: bool = True,
+                  pad_ms: float | None = None, timeout: float = 120.0,
+                  tool_choice: str | None = None) -> Future[list[Turn]]:
+        """Stream a recording as a microphone would (paced by default); returns at once a
+        Future of the turns it started, answered (tool calls included), as
+        :meth:`voicekit.session.VoiceSession.send_clip`. ``tool_choice`` as in :meth:`run_turn`.
 
         Raises
         ------
-        TimeoutError
-            If no complete answer arrives within ``timeout`` seconds.
+        ClosedError
+            If the agent was closed.
         """
-        with self._tool_choice(tool_choice):
-            mark = self.session.mark()
-            self.session.send_clip(clip, realtime=realtime)
-            while True:
-                done = self.session.wait_for("response.done", since=mark, timeout=timeout)
-                mark = self.session.events.index(done) + 1
-                turn = self.session.turn_of(done.data["response"]["id"])
-                if turn is not None and not turn.awaiting_tool:
-                    return turn
+        self.session.lifecycle.check()
+        if tool_choice is None:
+            return self.session.send_clip(clip, chunk_ms=chunk_ms, realtime=realtime, pad_ms=pad_ms, timeout=timeout)
+
+        def turns() -> list[Turn]:
+            with self._tool_choice(tool_choice):
+                return self.session.send_clip(clip, chunk_ms=chunk_ms, realtime=realtime, pad_ms=pad_ms,
+                                              timeout=timeout).result()
+
+        return in_thread(turns, "voicekit-RealtimeAgent-send_clip")
 
     @contextlib.contextmanager
     def _tool_choice(self, choice: str | None) -> Iterator[None]:
@@ -246,7 +252,7 @@ class RealtimeAgent:
             input_audio_s=(((turn.speech_end_ms or 0) - (turn.speech_start_ms or 0)) / 1000.0 if vad_turn
                            else None if turn.user_text is not None else 0.0),
             output_audio_s=turn.reply.duration if turn.reply is not None else 0.0,
-            tool_calls=[c["name"] for c in turn.function_calls],
+            tool_calls=[c["name"] for c in turn.tool_calls],
             status={"cancelled": "interrupted", "completed": "completed", "incomplete": "incomplete"}.get(
                 turn.status or "", "failed"),
         )

@@ -3,7 +3,8 @@
 ::
 
     live/
-    ├── session.py   LiveSession: start, stream audio, play, transcripts, client delegation
+    ├── session.py   LiveSession (a voicekit.session.ConnectedSession): start, play,
+    │                transcripts, client delegation
     ├── turns.py     LiveTurn records and the talk-overs, from the transcript events
     ├── delegation.py  client delegation: the records, answered by a backend
     └── backends.py  ChatBackend, ResponsesBackend: tool-using backends for client delegation

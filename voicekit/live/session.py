@@ -28,21 +28,14 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterable, Mapping
-from concurrent.futures import Future
-from typing import TYPE_CHECKING, Any, Self
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
 import pydantic
 
-from .._callbacks import CallbackHandle, Callbacks
-from .._lifecycle import Lifecycle, track
 from ..agents.pricing import live_session_cost
 from ..audio import Clip
-from ..formats import REALTIME_SAMPLE_RATE
-from ..realtime._client_events import pcm16_24k
-from ..realtime._socket import RealtimeSocket, event_types
-from ..realtime.turns import RealtimeEvent
+from ..session import ConnectedSession, Transport, WebSocketTransport
 from .delegation import Delegator, LiveDelegation, answers, final_response
 from .turns import LiveBook, LiveTurn, live_metrics
 
@@ -50,7 +43,7 @@ if TYPE_CHECKING:
     from openai import AsyncOpenAI, OpenAI
 
     from ..agents.turn_metrics import TurnMetrics
-    from ..widgets import EventLog, Player, Recorder, Transcript
+    from ..widgets import EventLog, MetricsTable, Player, Transcript
 
 __all__ = ["DEFAULT_LIVE_MODEL", "LiveDelegation", "LiveSession"]
 
@@ -63,10 +56,13 @@ PAD_MS = 1500
 """Silence streamed after a recording, ms: a Live client keeps sending audio while the
 user is quiet, and the model answers into that silence."""
 
+QUIET_MS = 800.0
+"""How long (ms) without reply audio counts as the model having finished answering."""
+
 _GROUPED = {"session.input_transcript.delta", "session.output_transcript.delta", "session.closed"}
 
 
-class LiveSession:
+class LiveSession(ConnectedSession):
     """One GPT-Live conversation, running on a background thread.
 
     Parameters
@@ -76,9 +72,10 @@ class LiveSession:
         is closed with the session.
     model : str
         ``"gpt-live-1"`` (default) or ``"gpt-live-1.1"``.
-    player, transcript, event_log : widgets, optional
+    player, transcript, event_log, metrics : widgets, optional
         Where the model's audio plays (give the Player ``autoplay=True``), where the
-        grouped transcript shows, where every event is listed.
+        grouped transcript shows, where every event is listed, and a MetricsTable that
+        gets a row per turn answered by :meth:`run_turn` or ``send_clip``.
     delegate : callable, optional
         ``delegate(task) -> str`` answers client delegations (``task``: what the user
         asked). None leaves them to you: :meth:`append_commentary` with the id.
@@ -104,18 +101,14 @@ class LiveSession:
 
     def __init__(self, client: AsyncOpenAI | OpenAI, model: str = DEFAULT_LIVE_MODEL, *,
                  player: Player | None = None, transcript: Transcript | None = None,
-                 event_log: EventLog | None = None, delegate: Callable[[str], str] | None = None,
-                 functions: Mapping[str, Callable[..., Any]] | None = None) -> None:
-        from openai import AsyncOpenAI
+                 event_log: EventLog | None = None, metrics: MetricsTable | None = None,
+                 delegate: Callable[[str], str] | None = None,
+                 functions: Mapping[str, Callable[..., Any]] | None = None,
+                 transport: Transport | None = None) -> None:
         from openai.lib.live import TranscriptGrouper
         from openai.types.live import ServerEvent
 
-        if isinstance(client, AsyncOpenAI):
-            self._client, own = client, False
-        else:
-            self._client, own = AsyncOpenAI(api_key=client.api_key, base_url=client.base_url,
-                                            organization=client.organization, project=client.project), True
-        self.model, self.player, self.transcript, self.event_log = model, player, transcript, event_log
+        self.model = model
         self.delegate = delegate
         self.functions = dict(functions or {})
         self.session: dict[str, Any] = {}
@@ -124,42 +117,32 @@ class LiveSession:
         self.closed_event: dict[str, Any] | None = None
         self.segments: dict[str, Any] = {}
         self._segment_rows: dict[str, int] = {}
+        self._quiet_ms = QUIET_MS
         self._book = LiveBook()
         self._t_started: float | None = None
         self._events_adapter: pydantic.TypeAdapter[Any] = pydantic.TypeAdapter(ServerEvent)
         self._grouper = TranscriptGrouper()
         self._grouper.on("segment.updated", self._segment)
-        self._on_event: Callbacks[RealtimeEvent] = Callbacks("LiveSession on_event")
-        self._recorder: Recorder | None = None
-        self._socket = RealtimeSocket(self._client, model, handle=self._handle, on_record=self._recorded,
-                                      close_client=own, connect=lambda c: c.live.connect().__aenter__(),
-                                      append_type="session.input_audio.append")
-        self._delegator = Delegator(self._socket.send_event)
+        if transport is None:
+            transport = WebSocketTransport(client, lambda c: c.live.connect().__aenter__(),
+                                           append_type="session.input_audio.append", name="LiveSession")
+        self._delegator = Delegator(transport.send_event)
         self.delegations = self._delegator.records
-        self.lifecycle = Lifecycle("LiveSession")
-        track(self)
+        super().__init__(transport, player=player, transcript=transcript, event_log=event_log, metrics=metrics)
 
     # ------------------------------------------------------------ lifecycle
-    def start(self, session: Mapping[str, Any] | None = None, *, timeout: float = 60.0) -> dict[str, Any]:
+    def _begin(self, config: dict[str, Any], timeout: float) -> dict[str, Any]:
         """Connect, send ``session.start`` (``session`` plus ``model``) and return the
-        resolved session from ``session.started``. Safe to re-run: a started session
-        returns its session and opens no second connection (its configuration is fixed
-        at start; :meth:`update` changes what may change).
-
-        Raises
-        ------
-        RealtimeError
-            If the server answers with an ``error`` event (an unknown field, say).
-        ClosedError
-            If the session was closed.
-        """
-        self.lifecycle.check()
-        if self._socket.opened:
-            return dict(self.session)
-        self._socket.open(timeout)
+        resolved session from ``session.started``. A second ``start()`` returns the
+        session and opens no second connection (its configuration is fixed at start;
+        :meth:`update` changes what may change)."""
+        self._transport.open(timeout)
         mark = self.mark()
-        self.send({"type": "session.start", "session": {"model": self.model, **dict(session or {})}})
+        self.send({"type": "session.start", "session": {"model": self.model, **config}})
         return dict(self.wait_for("session.started", since=mark, timeout=timeout).data["session"])
+
+    def _restart(self, config: dict[str, Any], timeout: float) -> dict[str, Any]:
+        return dict(self.session)
 
     def update(self, session: Mapping[str, Any], *, timeout: float = 30.0) -> dict[str, Any]:
         """Send ``session.update`` (delegation settings; the voice, audio format and
@@ -168,66 +151,28 @@ class LiveSession:
         self.send({"type": "session.update", "session": dict(session)})
         return dict(self.wait_for("session.updated", since=mark, timeout=timeout).data["session"])
 
-    def close(self, timeout: float = 10.0) -> None:
+    def _release(self, timeout: float) -> None:
         """Send ``session.close``, wait for ``session.closed`` (its reason and final usage
-        land in :attr:`closed_event`), then close the socket. Idempotent; needed only
-        to hang up early: the kernel's exit closes every session."""
-        if self.lifecycle.close():
-            self._shutdown(timeout)
-
-    def _shutdown(self, timeout: float = 10.0) -> None:
-        if self._socket.connected and self.closed_event is None:
+        land in :attr:`closed_event`), then close the socket."""
+        record = self._transport.record
+        if self._transport.connected and self.closed_event is None:
             try:
-                mark = self._socket.mark()
-                self._socket.put("event", {"type": "session.close"})
-                self._socket.wait_for({"session.closed"}, mark, timeout, None, False)
+                mark = record.mark()
+                self._transport.put("event", {"type": "session.close"})
+                record.wait_for("session.closed", mark, timeout, None, False)
             except Exception as exc:  # noqa: BLE001 -- the socket still gets closed
                 logger.warning("no session.closed before closing the socket: %s", exc)
-        if self._socket.opened:
-            self._socket.call(self._delegator.cancel)
-        self._socket.close(timeout)
+        if self._transport.opened:
+            self._transport.call(self._delegator.cancel)
+        self._transport.close(timeout)
         self._grouper.close()
 
-    @property
-    def closed(self) -> bool:
-        return self.lifecycle.closed
-
-    @property
-    def connected(self) -> bool:
-        return self._socket.connected
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    # --------------------------------------------------------------- sending
-    def send(self, event: Mapping[str, Any]) -> Future[None]:
-        """Queue one client event (``openai.types.live.ClientEventParam``)."""
-        self.lifecycle.check()
-        return self._socket.put("event", dict(event))
-
-    def send_audio(self, audio: Clip) -> Future[None]:
-        """Queue one ``session.input_audio.append`` of ``audio`` (resampled to 24 kHz PCM16)."""
-        self.lifecycle.check()
-        return self._socket.put("audio", pcm16_24k(audio))
-
-    def send_clip(self, clip: Clip, *, chunk_ms: float = 100.0, realtime: bool = True,
-                  pad_ms: float = PAD_MS) -> Future[None]:
-        """Stream a recording as a microphone would: ``chunk_ms`` pieces at the speed of
-        speech (``realtime``), then ``pad_ms`` of silence. Returns at once; the Future
-        is done when the last chunk was sent."""
-        self.lifecycle.check()
-        pcm = np.concatenate([pcm16_24k(clip), np.zeros(round(pad_ms * REALTIME_SAMPLE_RATE / 1000), np.int16)])
-        step = max(1, round(chunk_ms * REALTIME_SAMPLE_RATE / 1000))
-        return self._socket.put("clip", (pcm, step, realtime))
+    def _default_pad_ms(self) -> float:
+        return PAD_MS
 
     def run_turn(self, clip: Clip, *, timeout: float = 180.0, quiet_ms: float = 800.0) -> LiveTurn:
-        """Say ``clip`` (at microphone pace) and wait until the model has answered: its
-        first audio, then ``quiet_ms`` without more of it. When the turn delegated work,
-        also wait for each result (a client delegation's commentary to be appended, a
-        Responses delegation's last response to complete) and for the model to speak it.
+        """Say ``clip`` (at microphone pace) and wait until the model has answered; returns
+        the last turn it started (see :meth:`_settle` for when a turn is answered).
 
         Raises
         ------
@@ -235,12 +180,23 @@ class LiveSession:
             If a stage (the answer, a delegation's result, its spoken answer) takes
             longer than ``timeout`` seconds.
         """
-        self.lifecycle.check()
-        mark = self.mark()
-        n_before = len(self.turns)
-        self.send_clip(clip)
+        self._quiet_ms = quiet_ms
+        turns = self.send_clip(clip, timeout=timeout).result()
+        if not turns:
+            raise TimeoutError("the model did not answer")
+        return turns[-1]
+
+    def _turn_list(self) -> list[LiveTurn]:
+        return self._book.turns
+
+    def _settle(self, before: int, mark: int, timeout: float) -> list[LiveTurn]:
+        """Wait until the model answered the clip: its first audio in a new turn, then
+        ``quiet_ms`` without more of it. When the turn delegated work, also wait for each
+        result (a client delegation's commentary to be appended, a Responses
+        delegation's last response to complete) and for the model to speak it."""
+        quiet_ms = self._quiet_ms
         self.wait_for("session.output_audio.delta", since=mark, timeout=timeout,
-                      where=lambda e: len(self.turns) > n_before and self._book.current is not None
+                      where=lambda e: len(self.turns) > before and self._book.current is not None
                       and self._book.current.first_audio_ms is not None)
         self._until_quiet(self.mark(), quiet_ms, time.monotonic() + timeout)
         turn = self._book.current
@@ -257,7 +213,10 @@ class LiveSession:
             after = self.events.index(answered) + 1
             self.wait_for("session.output_audio.delta", since=after, timeout=timeout)
             self._until_quiet(self.mark(), quiet_ms, time.monotonic() + timeout)
-        return turn
+        new = self.turns[before:]
+        metrics = self.metrics
+        self._add_metrics(m for m in metrics if m.turn >= before)
+        return list(new)
 
     def _until_quiet(self, since: int, quiet_ms: float, deadline: float) -> None:
         """Wait until no ``session.output_audio.delta`` came for ``quiet_ms`` (or the deadline)."""
@@ -289,36 +248,7 @@ class LiveSession:
         """``session.thinking.append``: silent context the model knows but does not say."""
         self.send({"type": "session.thinking.append", "content": text, "delegation_id": delegation_id})
 
-    def attach(self, recorder: Recorder) -> None:
-        """Stream ``recorder``'s chunks to the session (replaces an earlier attachment)."""
-        self.lifecycle.check()
-        self.detach()
-        recorder.on_chunk(self._on_chunk)
-        self._recorder = recorder
-
-    def detach(self) -> None:
-        if self._recorder is not None:
-            self._recorder.on_chunk(self._on_chunk, remove=True)
-            self._recorder = None
-
-    def _on_chunk(self, chunk: Any) -> None:
-        self.send_audio(chunk.clip)
-
     # ------------------------------------------------------------ waiting and reading
-    def mark(self) -> int:
-        return self._socket.mark()
-
-    def wait_for(self, event_type: str | Iterable[str], *, since: int | None = None, timeout: float = 60.0,
-                 where: Callable[[RealtimeEvent], bool] | None = None, raise_on_error: bool = True) -> RealtimeEvent:
-        """Block until a server event of ``event_type`` arrives (as
-        :meth:`RealtimeSession.wait_for`: TimeoutError, RealtimeError on an ``error``)."""
-        self.lifecycle.check()
-        return self._socket.wait_for(event_types(event_type), since, timeout, where, raise_on_error)
-
-    @property
-    def events(self) -> list[RealtimeEvent]:
-        return self._socket.events
-
     @property
     def turns(self) -> list[LiveTurn]:
         return self._book.turns
@@ -333,7 +263,7 @@ class LiveSession:
         """Session duration so far, s: the server's usage when it sent one, else the clock."""
         if self.usage and self.usage.get("seconds") is not None:
             return float(self.usage["seconds"])
-        return 0.0 if self._t_started is None else self._socket.now() - self._t_started
+        return 0.0 if self._t_started is None else self._now() - self._t_started
 
     @property
     def cost_usd(self) -> float:
@@ -346,13 +276,9 @@ class LiveSession:
         return live_metrics(self.turns, model=self.model, conversation=str(self.session.get("id", "")),
                             session_ms=1000.0 * self.seconds)
 
-    def on_event(self, callback: Callable[[RealtimeEvent], Any], remove: bool = False) -> CallbackHandle:
-        """Call ``callback(event)`` with every event, both ways (replaced on re-run)."""
-        return self._on_event.register(callback, remove)
-
     # ------------------------------------------------------------ internals
     def _timeline_ms(self) -> float:
-        return 0.0 if self._t_started is None else 1000.0 * (self._socket.now() - self._t_started)
+        return 0.0 if self._t_started is None else 1000.0 * (self._now() - self._t_started)
 
     def _handle(self, data: dict[str, Any]) -> None:
         kind = data.get("type", "")
@@ -361,7 +287,7 @@ class LiveSession:
         if kind in ("session.started", "session.updated"):
             self.session = data["session"]
             if kind == "session.started":
-                self._t_started = self._socket.now()
+                self._t_started = self._now()
         elif kind == "error":
             self.errors.append(data.get("error") or {})
             logger.warning("Live error event: %s", (data.get("error") or {}).get("message"))
@@ -389,11 +315,3 @@ class LiveSession:
         row = self._segment_rows.setdefault(segment.id, len(self._segment_rows))
         if self.transcript is not None:
             self.transcript.show(row, segment.speaker, segment.text, str(self.session.get("id", "")))
-
-    def _recorded(self, event: RealtimeEvent) -> None:
-        if self.event_log is not None:
-            try:
-                self.event_log.add(event)
-            except Exception:
-                logger.exception("EventLog.add failed")
-        self._on_event(event)

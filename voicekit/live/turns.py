@@ -49,6 +49,9 @@ class LiveTurn:
         The user spoke while the model was speaking this turn's answer.
     delegation_ids : list of str
         Delegations created during the turn (``session.delegation.created``).
+    tool_calls : list of dict
+        The same delegations as tool calls, spelled as every turn type of the kit spells
+        them: ``{"name": "delegation", "call_id": <delegation id>, "arguments": <the task>}``.
     """
 
     index: int
@@ -60,6 +63,7 @@ class LiveTurn:
     assistant_end_ms: int | None = None
     talked_over: bool = False
     delegation_ids: list[str] = field(default_factory=list)
+    tool_calls: list[dict[str, Any]] = field(default_factory=list)
     audio_chunks: list[npt.NDArray[np.int16]] = field(default_factory=list, repr=False)
 
     @property
@@ -123,8 +127,10 @@ class LiveBook:
         return turn
 
     def delegation(self, delegation_id: str) -> LiveTurn:
+        """A ``session.delegation.created``: the turn being answered delegated work."""
         turn = self._answering()
         turn.delegation_ids.append(delegation_id)
+        turn.tool_calls.append({"name": "delegation", "call_id": delegation_id, "arguments": turn.user_text})
         return turn
 
     def _answering(self) -> LiveTurn:

@@ -3,12 +3,16 @@
 ::
 
     realtime/
-    ├── session.py    RealtimeSession: the public object (connect, send, turns, waits)
-    ├── captions.py   Captions: a transcription session (live captions, no responses)
-    ├── segments.py   Segment and the bookkeeping that builds them from transcription events
-    ├── _microphone.py  a Recorder streaming into the session; push-to-talk
-    ├── _socket.py    the WebSocket on its own asyncio loop thread, the event record
-    └── turns.py      Turn, RealtimeEvent and the bookkeeping that builds them
+    ├── session.py       RealtimeSession: client events, server events, barge-in, turns
+    ├── push_to_talk.py  the held/released state of a talk button (manual turns)
+    ├── captions.py      Captions: a transcription session (live captions, no responses)
+    ├── segments.py      Segment and the bookkeeping that builds them from transcription events
+    ├── _tools.py        running the model's function calls and answering them
+    └── turns.py         Turn, AudioItem and the bookkeeping that builds them
+
+Both sessions are :class:`voicekit.session.ConnectedSession` objects: the lifecycle, the
+Recorder, ``send_clip``, the event record and the transport (the kernel's WebSocket by
+default) come from :mod:`voicekit.session`.
 
 Protocol facts come from the SDK (``openai.types.realtime``, the GA protocol) and the
 OpenAI guide "Realtime conversations".

@@ -19,26 +19,22 @@ Each item becomes a :class:`~voicekit.realtime.segments.Segment`, shown live in 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
-from concurrent.futures import Future
+import time
+from collections.abc import Callable, Mapping
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any, Self
-
-import numpy as np
+from typing import TYPE_CHECKING, Any
 
 from .._callbacks import CallbackHandle, Callbacks
-from .._lifecycle import Lifecycle, track
 from ..audio import Clip
 from ..formats import REALTIME_SAMPLE_RATE
-from ._client_events import VAD_PAD_MS, pcm16_24k
-from ._socket import RealtimeSocket, event_types
+from ..session import ConnectedSession, Transport, WebSocketTransport
 from .segments import COMPLETED, FAILED, Segment, SegmentBook
-from .turns import RealtimeEvent
+from .session import VAD_PAD_MS, vad_silence_ms
 
 if TYPE_CHECKING:
     from openai import AsyncOpenAI, OpenAI
 
-    from ..widgets import Recorder, Transcript
+    from ..widgets import Transcript
 
 __all__ = ["DEFAULT_CAPTIONS_MODEL", "LOGPROBS_INCLUDE", "SERVER_VAD", "Captions"]
 
@@ -51,7 +47,7 @@ LOGPROBS_INCLUDE = "item.input_audio_transcription.logprobs"
 SERVER_VAD: Mapping[str, Any] = MappingProxyType({"type": "server_vad"})
 """The default turn detection: the server's VAD, with its default settings."""
 
-class Captions:
+class Captions(ConnectedSession):
     """Streaming transcription of a microphone or a recording, shown as it is spoken.
 
     Parameters
@@ -73,6 +69,8 @@ class Captions:
         cuts a segment at each pause); None for manual segments (:meth:`commit`).
     logprobs : bool
         Ask for logprobs (``include: ["item.input_audio_transcription.logprobs"]``).
+    transport : Transport, optional
+        Default: a WebSocket to ``client.realtime.connect(extra_query={"intent": "transcription"})``.
 
     Attributes
     ----------
@@ -100,16 +98,8 @@ class Captions:
         prompt: str | None = None,
         turn_detection: Mapping[str, Any] | None = SERVER_VAD,
         logprobs: bool = False,
+        transport: Transport | None = None,
     ) -> None:
-        from openai import AsyncOpenAI
-
-        if isinstance(client, AsyncOpenAI):
-            self._client, own = client, False
-        else:
-            self._client = AsyncOpenAI(
-                api_key=client.api_key, base_url=client.base_url, organization=client.organization,
-                project=client.project, max_retries=client.max_retries)
-            own = True
         self.model = model
         self.language = language
         self.prompt = prompt
@@ -119,42 +109,22 @@ class Captions:
         self.session: dict[str, Any] = {}
         self.errors: list[dict[str, Any]] = []
         self._book = SegmentBook(transcript)
-        self._recorder: Recorder | None = None
         self._on_segment: Callbacks[Segment] = Callbacks("Captions on_segment")
-        self._socket = RealtimeSocket(self._client, "", handle=self._handle, on_record=self._recorded,
-                                      connect=_transcription_connect, close_client=own)
-        self.lifecycle = Lifecycle("Captions")
-        track(self)
+        if transport is None:
+            transport = WebSocketTransport(client, _transcription_connect, name="Captions")
+        super().__init__(transport, transcript=transcript)
 
     # ------------------------------------------------------------ lifecycle
-    def start(self, *, timeout: float = 60.0) -> dict[str, Any]:
-        """Connect, wait for ``session.created``, send the transcription ``session.update``.
-
-        Returns
-        -------
-        dict
-            The session of ``session.updated`` (``type: "transcription"``).
-
-        Raises
-        ------
-        TimeoutError
-            If the server does not answer within ``timeout`` seconds.
-        RealtimeError
-            If it refuses the update (an ``error`` event: an unknown model, a language
-            the stand-in does not speak...).
-        ClosedError
-            If the captions were closed.
-
-        Notes
-        -----
-        Safe to re-run: once started it opens no second connection and returns the session.
-        """
-        self.lifecycle.check()
-        if self._socket.opened:
-            return dict(self.session)
-        self._socket.open(timeout)
+    def _begin(self, config: dict[str, Any], timeout: float) -> dict[str, Any]:
+        """Connect, wait for ``session.created``, send the transcription ``session.update``
+        (this configuration, then ``session`` given to ``start``), return ``session.updated``'s
+        session (``type: "transcription"``). A second ``start()`` returns the session."""
+        self._transport.open(timeout)
         self.wait_for("session.created", since=0, timeout=timeout)
-        return self.update(self._config(), timeout=timeout)
+        return self.update({**self._config(), **config}, timeout=timeout)
+
+    def _restart(self, config: dict[str, Any], timeout: float) -> dict[str, Any]:
+        return self.update(config, timeout=timeout) if config else dict(self.session)
 
     def update(self, session: Mapping[str, Any], *, timeout: float = 30.0) -> dict[str, Any]:
         """Send ``session.update`` (``"type": "transcription"`` added) and return the
@@ -163,83 +133,10 @@ class Captions:
         self.send({"type": "session.update", "session": {"type": "transcription", **session}})
         return dict(self.wait_for("session.updated", since=mark, timeout=timeout).data["session"])
 
-    def close(self, timeout: float = 10.0) -> None:
-        """Hang up (idempotent). Later calls raise :class:`~voicekit.errors.ClosedError`.
-
-        Needed only to stop early: the kernel's exit closes it, and so does re-running the
-        cell that made it (once no variable refers to it)."""
-        if self.lifecycle.close():
-            self._shutdown(timeout)
-
-    def _shutdown(self, timeout: float = 10.0) -> None:
-        self.detach()
-        self._socket.close(timeout)
-
-    @property
-    def closed(self) -> bool:
-        return self.lifecycle.closed
-
-    @property
-    def connected(self) -> bool:
-        return self._socket.connected
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    # ------------------------------------------------------------- audio in
-    def attach(self, recorder: Recorder) -> None:
-        """Stream ``recorder``'s chunks (about 100 ms each) as they are recorded.
-
-        Attaching again (a re-run cell) replaces the earlier attachment, so each chunk
-        goes out once (:class:`voicekit._callbacks.Callbacks`)."""
-        self.lifecycle.check()
-        self.detach()
-        recorder.on_chunk(self._on_chunk)
-        self._recorder = recorder
-
-    def detach(self) -> None:
-        """Stop streaming the attached Recorder."""
-        if self._recorder is not None:
-            self._recorder.on_chunk(self._on_chunk, remove=True)
-            self._recorder = None
-
-    def send_audio(self, audio: Clip) -> Future[None]:
-        """Queue one ``input_audio_buffer.append`` (any rate; sent as 24 kHz PCM16)."""
-        self.lifecycle.check()
-        return self._socket.put("audio", pcm16_24k(audio))
-
-    def send_clip(self, clip: Clip, *, chunk_ms: float = 100.0, realtime: bool = False,
-                  pad_ms: float | None = None) -> Future[None]:
-        """Stream a recording in ``chunk_ms`` appends; returns at once.
-
-        Parameters
-        ----------
-        clip : Clip
-            Any rate and channels (mixed to mono, resampled to 24,000 Hz PCM16).
-        chunk_ms : float
-            Audio per append, in ms.
-        realtime : bool
-            Pace the appends at the speed of speech, as a microphone does, so the
-            captions appear while the clip "is spoken".
-        pad_ms : float, optional
-            Silence appended, in ms. Default: with VAD, the VAD's silence window plus
-            500 ms, so the server ends the segment; manual, none (call :meth:`commit`).
-
-        Returns
-        -------
-        concurrent.futures.Future
-            Done when the last append was sent.
-        """
-        self.lifecycle.check()
-        pcm = pcm16_24k(clip)
-        if pad_ms is None:
-            pad_ms = self._vad_silence_ms() + VAD_PAD_MS if self.turn_detection else 0.0
-        pad = np.zeros(round(pad_ms * REALTIME_SAMPLE_RATE / 1000), np.int16)
-        step = max(1, round(chunk_ms * REALTIME_SAMPLE_RATE / 1000))
-        return self._socket.put("clip", (np.concatenate([pcm, pad]), step, realtime))
+    def _default_pad_ms(self) -> float:
+        """With VAD, the VAD's silence window plus 500 ms, so the server ends the segment;
+        manual, none (call :meth:`commit`)."""
+        return vad_silence_ms(self.turn_detection) + VAD_PAD_MS if self.turn_detection else 0.0
 
     def commit(self) -> None:
         """Send ``input_audio_buffer.commit``: the audio so far becomes one segment."""
@@ -248,17 +145,6 @@ class Captions:
     def clear_input(self) -> None:
         """Send ``input_audio_buffer.clear`` (drop audio not yet committed)."""
         self.send({"type": "input_audio_buffer.clear"})
-
-    def send(self, event: Mapping[str, Any]) -> Future[None]:
-        """Queue one client event (``openai.types.realtime`` ``RealtimeClientEventParam``).
-
-        Raises
-        ------
-        ClosedError
-            If the captions were closed.
-        """
-        self.lifecycle.check()
-        return self._socket.put("event", dict(event))
 
     def transcribe(self, clip: Clip, *, realtime: bool = False, timeout: float = 120.0) -> Segment:
         """Stream ``clip`` (committed when turns are manual) and wait for its first
@@ -272,28 +158,10 @@ class Captions:
             On an ``error`` event or a closed socket.
         """
         mark = self.mark()
-        self.send_clip(clip, realtime=realtime)
+        self.send_clip(clip, realtime=realtime, timeout=timeout)
         if not self.turn_detection:
             self.commit()
         return self.wait_segment(since=mark, timeout=timeout)
-
-    # ------------------------------------------------------------- waiting
-    def mark(self) -> int:
-        """Remember the current end of :attr:`events`; waits look after it."""
-        return self._socket.mark()
-
-    def wait_for(self, event_type: str | Iterable[str], *, since: int | None = None, timeout: float = 60.0,
-                 where: Callable[[RealtimeEvent], bool] | None = None,
-                 raise_on_error: bool = True) -> RealtimeEvent:
-        """Block until a server event of ``event_type`` arrives after ``since`` (default
-        the last :meth:`mark`); as :meth:`voicekit.realtime.RealtimeSession.wait_for`.
-
-        Raises
-        ------
-        TimeoutError, RealtimeError, ClosedError
-        """
-        self.lifecycle.check()
-        return self._socket.wait_for(event_types(event_type), since, timeout, where, raise_on_error)
 
     def wait_segment(self, *, since: int | None = None, timeout: float = 120.0) -> Segment:
         """Block until a segment completes (or fails) after index ``since`` of :attr:`events`
@@ -309,11 +177,6 @@ class Captions:
 
     # ------------------------------------------------------------- reading
     @property
-    def events(self) -> list[RealtimeEvent]:
-        """Every event sent and received, base64 audio elided."""
-        return self._socket.events
-
-    @property
     def transcript(self) -> Transcript | None:
         """The Transcript the segments are shown in (None: not shown)."""
         return self._book.transcript
@@ -321,6 +184,25 @@ class Captions:
     @transcript.setter
     def transcript(self, transcript: Transcript | None) -> None:
         self._book.transcript = transcript
+
+    def _turn_list(self) -> list[Segment]:
+        return self._book.segments
+
+    def _settle(self, before: int, mark: int, timeout: float) -> list[Segment]:
+        """After a clip was sent with VAD: wait until the segments it started are done."""
+        if not self.turn_detection:
+            return list(self.segments[before:])
+        deadline = time.monotonic() + timeout
+        try:  # the last segment is committed after the VAD's silence window
+            self.wait_for("input_audio_buffer.committed", since=mark, timeout=2.0)
+        except TimeoutError:
+            return list(self.segments[before:])
+        while True:
+            since = len(self.events)
+            new = self.segments[before:]
+            if all(s.done for s in new):
+                return list(new)
+            self.wait_for((COMPLETED, FAILED), since=since, timeout=max(0.0, deadline - time.monotonic()))
 
     @property
     def segments(self) -> list[Segment]:
@@ -363,16 +245,6 @@ class Captions:
             config["include"] = [LOGPROBS_INCLUDE]
         return config
 
-    def _vad_silence_ms(self) -> float:
-        td = self.turn_detection or {}
-        if td.get("type") == "semantic_vad":
-            return 1000.0
-        return float(td.get("silence_duration_ms") or 500)
-
-    def _on_chunk(self, chunk: Any) -> None:
-        self.lifecycle.check()
-        self.send_audio(chunk.clip)
-
     def _handle(self, data: dict[str, Any]) -> None:
         kind = data.get("type", "")
         if kind in ("session.created", "session.updated"):
@@ -381,12 +253,9 @@ class Captions:
         elif kind == "error":
             self.errors.append(data.get("error") or {})
         else:
-            done = self._book.handle(data, self._socket.now())
+            done = self._book.handle(data, self._now())
             if done is not None:
                 self._on_segment(done)
-
-    def _recorded(self, event: RealtimeEvent) -> None:
-        """Nothing to add per event; :meth:`on_segment` is the hook."""
 
 
 def _transcription_connect(client: AsyncOpenAI) -> Any:

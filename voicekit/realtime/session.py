@@ -1,17 +1,17 @@
 """Realtime API sessions that run in the background of a notebook.
 
 :class:`RealtimeSession` opens ``client.realtime.connect(model=...)`` (the GA
-protocol, as ``openai.types.realtime`` defines it) with the SDK's async client, on
-an asyncio loop in a daemon thread of its own. A cell that starts it returns at
-once; the kernel stays free to pass microphone chunks in and widget updates out.
+protocol, as ``openai.types.realtime`` defines it) through a transport
+(:mod:`voicekit.session.transport`; the kernel's WebSocket by default), on an asyncio
+loop in a daemon thread of its own. A cell that starts it returns at once; the kernel
+stays free to pass microphone chunks in and widget updates out.
 
 Wiring (OpenAI guide "Realtime conversations", section "Handling interruptions"):
 
 - microphone chunks (a :class:`~voicekit.widgets.Recorder`) and recordings
-  (:meth:`RealtimeSession.send_clip`) go out as ``input_audio_buffer.append``,
-  PCM16 mono at 24,000 Hz, base64;
-- ``response.output_audio.delta`` goes into a streaming
-  :class:`~voicekit.widgets.Player`;
+  (:meth:`~voicekit.session.VoiceSession.send_clip`) go out as
+  ``input_audio_buffer.append``, PCM16 mono at 24,000 Hz, base64;
+- ``response.output_audio.delta`` goes into a streaming :class:`~voicekit.widgets.Player`;
 - ``input_audio_buffer.speech_started`` while a reply still plays is a barge-in:
   the Player is cleared and ``conversation.item.truncate`` tells the server how
   much of the reply was heard (``audio_end_ms``, clamped to the audio received);
@@ -19,10 +19,8 @@ Wiring (OpenAI guide "Realtime conversations", section "Handling interruptions")
   end of speech (``speech_stopped``, or the commit in push-to-talk) to the first
   reply audio.
 
-Every event, both ways, is recorded in :attr:`RealtimeSession.events`, with the
-base64 audio left out (its size is kept). :meth:`RealtimeSession.wait_for` blocks
-the calling cell until an event arrives, with a timeout; nothing here waits for a
-widget.
+Every event, both ways, is recorded in ``events`` with the base64 audio left out;
+``wait_for`` blocks the calling cell until an event arrives, with a timeout.
 """
 
 from __future__ import annotations
@@ -30,26 +28,21 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Iterable, Mapping
-from concurrent.futures import Future
-from typing import TYPE_CHECKING, Any, Self
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any
 
-from .._callbacks import CallbackHandle, Callbacks
-from .._lifecycle import Lifecycle, track
 from ..audio import Clip
-from ._client_events import ClientEventsMixin
-from ._microphone import MicrophoneMixin
-from ._server_events import ServerEventsMixin
-from ._socket import RACE_EVENT_PREFIX, RealtimeSocket, event_types
+from ..session import RACE_EVENT_PREFIX, ConnectedSession, Transport, WebSocketTransport
 from ._tools import MAX_TOOL_ROUNDS, answer_tools, function_calls
-from .turns import RealtimeEvent, Turn, TurnBook
+from .push_to_talk import PushToTalk
+from .turns import AudioItem, Turn, TurnBook
 
 if TYPE_CHECKING:
     from openai import AsyncOpenAI, OpenAI
 
-    from ..widgets import EventLog, Player, Transcript
+    from ..widgets import EventLog, Player, TalkButton, Transcript
 
-__all__ = ["DEFAULT_MODEL", "DEFAULT_TRANSCRIBE_MODEL", "MAX_TOOL_ROUNDS", "RealtimeSession"]
+__all__ = ["DEFAULT_MODEL", "DEFAULT_TRANSCRIBE_MODEL", "MAX_TOOL_ROUNDS", "VAD_PAD_MS", "RealtimeSession"]
 
 logger = logging.getLogger("voicekit.realtime")
 
@@ -60,24 +53,37 @@ DEFAULT_TRANSCRIBE_MODEL = "gpt-4o-mini-transcribe"
 """Input transcription model the session turns on unless told otherwise (OpenAI's
 default is no input transcription: ``audio.input.transcription`` null)."""
 
+VAD_PAD_MS = 500
+"""Silence sent after a recording, on top of the VAD's ``silence_duration_ms``, so the
+server hears the end of the turn (semantic_vad waits up to 1,000 ms at low eagerness)."""
 
-class RealtimeSession(ClientEventsMixin, ServerEventsMixin, MicrophoneMixin):
+
+_PROGRESS = ("input_audio_buffer.speech_stopped", "input_audio_buffer.committed", "response.created", "response.done")
+"""Server events after which :meth:`RealtimeSession._settle` looks at the turns again."""
+
+
+def vad_silence_ms(turn_detection: Mapping[str, Any] | None) -> float:
+    """The silence (ms) after which a turn detection config ends a turn."""
+    td = turn_detection or {}
+    if td.get("type") == "semantic_vad":
+        return 1000.0
+    return float(td.get("silence_duration_ms") or 500)
+
+
+class RealtimeSession(ConnectedSession):
     """One Realtime conversation, running on a background thread.
 
     Parameters
     ----------
     client : openai.AsyncOpenAI or openai.OpenAI
-        The client to connect with. A sync ``OpenAI`` client is copied into an
-        ``AsyncOpenAI`` with the same key, base URL, organization and project (the
-        socket needs the async client); that copy is closed with the session.
+        The client to connect with (a sync client is copied into an ``AsyncOpenAI``,
+        closed with the session).
     model : str
         Realtime model, default ``"gpt-realtime-mini"``.
-    player : Player, optional
-        Where reply audio goes (PCM16, 24,000 Hz). Give it ``autoplay=True``.
-    transcript : Transcript, optional
-        Shows each turn's user transcript and assistant text as it streams.
-    event_log : EventLog, optional
-        Shows every event (type, time, key fields).
+    player, transcript, event_log : widgets, optional
+        Where reply audio plays (PCM16, 24,000 Hz; give the Player ``autoplay=True``),
+        where each turn's user transcript and assistant text stream, where every event
+        is listed.
     functions : mapping of str to callable, optional
         Tools to run when the model calls them: ``functions[name](**arguments)``;
         the result (``json.dumps`` unless a str) goes back as a
@@ -86,8 +92,10 @@ class RealtimeSession(ClientEventsMixin, ServerEventsMixin, MicrophoneMixin):
         rounds in one turn, the follow-up asks for no more tool calls.
     transcribe : str or None
         Input transcription model, turned on by :meth:`start` (default
-        ``"gpt-4o-mini-transcribe"``), so the user's words reach :attr:`turns` and
-        the Transcript; None leaves the session's setting alone.
+        ``"gpt-4o-mini-transcribe"``); None leaves the session's setting alone.
+    transport : Transport, optional
+        The connection; default a :class:`~voicekit.session.WebSocketTransport` to
+        ``client.realtime.connect(model=model)``.
 
     Attributes
     ----------
@@ -96,113 +104,46 @@ class RealtimeSession(ClientEventsMixin, ServerEventsMixin, MicrophoneMixin):
     turns : list of Turn
         One per user input (speech, a committed buffer or a text message).
     session : dict
-        The session as the server last reported it (``session.created`` or
-        ``session.updated``).
+        The session as the server last reported it.
     errors : list of dict
         The ``error`` objects of every ``error`` event received.
-
-    Raises
-    ------
-    RealtimeError
-        From :meth:`wait_for` when an ``error`` event arrives or the socket closes.
     """
 
-    def __init__(
-        self,
-        client: AsyncOpenAI | OpenAI,
-        model: str = DEFAULT_MODEL,
-        *,
-        player: Player | None = None,
-        transcript: Transcript | None = None,
-        event_log: EventLog | None = None,
-        functions: Mapping[str, Callable[..., Any]] | None = None,
-        transcribe: str | None = DEFAULT_TRANSCRIBE_MODEL,
-    ) -> None:
-        from openai import AsyncOpenAI
-
-        if isinstance(client, AsyncOpenAI):
-            self._client, self._own_client = client, False
-        else:
-            self._client = AsyncOpenAI(
-                api_key=client.api_key, base_url=client.base_url, organization=client.organization,
-                project=client.project, max_retries=client.max_retries)
-            self._own_client = True
+    def __init__(self, client: AsyncOpenAI | OpenAI, model: str = DEFAULT_MODEL, *,
+                 player: Player | None = None, transcript: Transcript | None = None,
+                 event_log: EventLog | None = None, functions: Mapping[str, Callable[..., Any]] | None = None,
+                 transcribe: str | None = DEFAULT_TRANSCRIBE_MODEL, transport: Transport | None = None) -> None:
         self.model = model
-        self.player = player
-        self.transcript = transcript
-        self.event_log = event_log
         self.functions = dict(functions or {})
         self.transcribe = transcribe
         self.session: dict[str, Any] = {}
         self.errors: list[dict[str, Any]] = []
         self._book = TurnBook(transcript)
-        self._on_event: Callbacks[RealtimeEvent] = Callbacks("RealtimeSession on_event")
-        self._socket = RealtimeSocket(self._client, model, handle=self._handle, on_record=self._recorded,
-                                      close_client=self._own_client)
-        self._socket.before_send = self._before_send
-        self.lifecycle = Lifecycle("RealtimeSession")
-        track(self)
         self._interrupted: set[str] = set()  # responses whose audio is no longer played
         self._race_ids = 0
+        self._ptt = PushToTalk(self)
+        if transport is None:
+            transport = WebSocketTransport(client, lambda c: c.realtime.connect(model=model).enter(),
+                                           name="RealtimeSession")
+        super().__init__(transport, player=player, transcript=transcript, event_log=event_log)
 
     # ------------------------------------------------------------ lifecycle
-    def start(self, session: Mapping[str, Any] | None = None, *, timeout: float = 60.0) -> dict[str, Any]:
-        """Connect, wait for ``session.created``, then send one ``session.update``
-        with ``session`` (partial; merged deeply by the server) and the input
-        transcription model (see ``transcribe``).
-
-        Returns
-        -------
-        dict
-            The session the server reports: ``session.updated`` when an update was
-            sent, else ``session.created``.
-
-        Raises
-        ------
-        TimeoutError
-            If the server does not answer within ``timeout`` seconds.
-        RealtimeError
-            If it answers the update with an ``error`` event.
-        ClosedError
-            If the session was closed.
-
-        Notes
-        -----
-        Safe to re-run: on a session already started it opens no second connection,
-        and only sends the update.
-        """
-        self.lifecycle.check()
-        patch = dict(session or {})
-        if self._socket.opened:
-            return self.update(patch, timeout=timeout) if patch else dict(self.session)
-        self._socket.open(timeout)
+    def _begin(self, config: dict[str, Any], timeout: float) -> dict[str, Any]:
+        """Connect, wait for ``session.created``, then send one ``session.update`` with
+        ``session`` (partial; merged by the server) and the input transcription model.
+        A second :meth:`start` only sends the update."""
+        self._transport.open(timeout)
         created = self.wait_for("session.created", since=0, timeout=timeout)
         if self.transcribe is not None:
-            audio = dict(patch.get("audio") or {})
+            audio = dict(config.get("audio") or {})
             audio["input"] = {"transcription": {"model": self.transcribe}, **(audio.get("input") or {})}
-            patch["audio"] = audio
-        if patch:
-            return self.update(patch, timeout=timeout)
+            config["audio"] = audio
+        if config:
+            return self.update(config, timeout=timeout)
         return dict(created.data["session"])
 
-    def close(self, timeout: float = 10.0) -> None:
-        """Close the socket (and the copied client), stop the thread. Idempotent.
-
-        Needed only to hang up early: the kernel's exit closes every session, and so
-        does re-running the cell that made it (once no variable refers to it). Every
-        later call raises :class:`~voicekit.errors.ClosedError`; a Recorder still
-        attached shows that error when it records.
-        """
-        if self.lifecycle.close():
-            self._shutdown(timeout)
-
-    def _shutdown(self, timeout: float = 10.0) -> None:
-        self._socket.close(timeout)
-
-    @property
-    def closed(self) -> bool:
-        """True once :meth:`close` ran (or the notebook dropped the session)."""
-        return self.lifecycle.closed
+    def _restart(self, config: dict[str, Any], timeout: float) -> dict[str, Any]:
+        return self.update(config, timeout=timeout) if config else dict(self.session)
 
     @property
     def conversation_id(self) -> str:
@@ -210,60 +151,66 @@ class RealtimeSession(ClientEventsMixin, ServerEventsMixin, MicrophoneMixin):
         session id (``session.created``), or a voicekit id before it arrives."""
         return self._book.conversation
 
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
     @property
-    def connected(self) -> bool:
-        """True between :meth:`start` and :meth:`close` while the socket is open."""
-        return self._socket.connected
+    def transcript(self) -> Transcript | None:
+        return self._book.transcript  # type: ignore[return-value]
 
-    # --------------------------------------------------------------- sending
-    def send(self, event: Mapping[str, Any]) -> Future[None]:
-        """Queue one client event (a dict shaped like ``openai.types.realtime``'s
-        ``RealtimeClientEventParam``). Events go out in the order queued; the
-        Future is done once this one was sent.
+    @transcript.setter
+    def transcript(self, transcript: Transcript | None) -> None:
+        self._book.transcript = transcript
 
-        Raises
-        ------
-        ClosedError
-            If the session was closed.
-        """
-        self.lifecycle.check()
-        return self._socket.put("event", dict(event))
-
+    # --------------------------------------------------------------- client events
     def update(self, session: Mapping[str, Any], *, timeout: float = 30.0) -> dict[str, Any]:
         """Send ``session.update`` and return the merged session from ``session.updated``.
-
-        ``session`` is partial; ``"type": "realtime"`` is added when missing.
-        """
+        ``session`` is partial; ``"type": "realtime"`` is added when missing."""
         mark = self.mark()
         self.send({"type": "session.update", "session": {"type": "realtime", **session}})
         return dict(self.wait_for("session.updated", since=mark, timeout=timeout).data["session"])
 
+    def send_text(self, text: str, *, respond: bool = True) -> None:
+        """Add a user message with ``input_text`` and, by default, ask for a response."""
+        self.send({"type": "conversation.item.create", "item": {
+            "type": "message", "role": "user", "content": [{"type": "input_text", "text": text}]}})
+        if respond:
+            self.create_response()
+
+    def commit(self) -> None:
+        """Send ``input_audio_buffer.commit`` (manual turns: the user finished speaking)."""
+        self.send({"type": "input_audio_buffer.commit"})
+
+    def clear_input(self) -> None:
+        """Send ``input_audio_buffer.clear`` (drop audio not yet committed)."""
+        self.send({"type": "input_audio_buffer.clear"})
+
+    def create_response(self, **response: Any) -> None:
+        """Send ``response.create``; keyword arguments are per-response overrides
+        (``instructions``, ``output_modalities``, ``tool_choice``, ``conversation``...)."""
+        self.send({"type": "response.create", **({"response": response} if response else {})})
+
+    def cancel_response(self) -> None:
+        """Send ``response.cancel`` (the server answers with an error if none is active)."""
+        self.send({"type": "response.cancel"})
+
+    def truncate(self, item_id: str, audio_end_ms: int, content_index: int = 0) -> None:
+        """Send ``conversation.item.truncate``: the assistant audio heard ends at
+        ``audio_end_ms`` (ms from the start of that item's audio)."""
+        self.send({"type": "conversation.item.truncate", "item_id": item_id,
+                   "content_index": content_index, "audio_end_ms": int(audio_end_ms)})
+
     # ------------------------------------------------------------- turns
     def run_turn(self, user: Clip | str, *, timeout: float = 120.0, **response: Any) -> Turn:
-        """Send one user turn (a recording or a text message) and wait for the reply.
+        """Send one user turn (a recording, as fast as the socket takes it, or a text
+        message) and wait for the reply; returns the :class:`Turn`.
 
-        A recording is streamed with :meth:`send_clip`; with manual turns it is then
-        committed and a response requested; a response still in progress is
-        waited for first (keyword arguments are that
-        ``response.create``'s overrides, as in :meth:`create_response`; with
-        server VAD the server asks for the response itself). With :attr:`functions`, tool calls are
-        run and answered on the way; without, the turn returns at the tool call.
-        Returns the :class:`Turn`.
+        With manual turns the recording is committed and a response requested
+        (keyword arguments are that ``response.create``'s overrides); with server VAD
+        the server asks for the response itself. A response still in progress is
+        waited for first. With :attr:`functions`, tool calls are run and answered on
+        the way; without, the turn returns at the tool call.
 
         Raises
         ------
-        TimeoutError
-            If no final ``response.done`` arrives within ``timeout`` seconds.
-        RealtimeError
-            If the server sends an ``error`` event meanwhile.
-        ClosedError
-            If the session was closed.
+        TimeoutError, RealtimeError, ClosedError
         """
         self.lifecycle.check()
         active = self._book.active_response
@@ -274,7 +221,7 @@ class RealtimeSession(ClientEventsMixin, ServerEventsMixin, MicrophoneMixin):
             self.send_text(user, respond=False)
             self.create_response(**response)
         else:
-            self.send_clip(user)
+            self._stream_clip(user)
             if not self.turn_detection:
                 self.commit()
                 self.create_response(**response)
@@ -286,14 +233,35 @@ class RealtimeSession(ClientEventsMixin, ServerEventsMixin, MicrophoneMixin):
             if turn is not None and not (turn.awaiting_tool and self.functions):
                 return turn
 
+    def _stream_clip(self, clip: Clip) -> None:
+        self.send_clip(clip, realtime=False, pad_ms=None if self.turn_detection else 0.0)
+
+    def _settle(self, before: int, mark: int, timeout: float) -> list[Turn]:
+        """After a clip was sent: wait until the turns it started are answered."""
+        if not self.turn_detection:
+            return list(self.turns[before:])
+        deadline = time.monotonic() + timeout
+        try:  # no speech in the clip: no turn
+            self.wait_for("input_audio_buffer.speech_started", since=mark, timeout=2.0)
+        except TimeoutError:
+            if len(self.turns) == before:
+                return []
+        while True:
+            since = len(self.events)
+            new = self.turns[before:]
+            if new and self._book.active_response is None and all(
+                    t.status is not None and not (t.awaiting_tool and self.functions) for t in new):
+                return list(new)
+            self.wait_for(_PROGRESS, since=since, timeout=max(0.0, deadline - time.monotonic()))
+
     def interrupt(self) -> int | None:
         """Stop the reply now: cancel it if still generating, clear the Player and
         truncate the assistant item to what was heard. Returns ``audio_end_ms``, or
         None when no reply audio was playing."""
         self.lifecycle.check()
-        return self._socket.call(self._interrupt)
+        return self._transport.call(self._interrupt)
 
-    def _interrupt(self) -> int | None:  # on the socket's thread: no delta can slip past the clear
+    def _interrupt(self) -> int | None:  # on the transport's thread: no delta can slip past the clear
         if self._book.active_response is not None:
             # it may finish before the cancel arrives: the server's "no active response"
             # error for this event id is expected, so it neither raises nor counts
@@ -301,49 +269,49 @@ class RealtimeSession(ClientEventsMixin, ServerEventsMixin, MicrophoneMixin):
             self.send({"type": "response.cancel", "event_id": f"{RACE_EVENT_PREFIX}{self._race_ids}"})
         return self._barge_in()
 
-    # ------------------------------------------------------------ waiting
-    def mark(self) -> int:
-        """Remember the current end of :attr:`events`; :meth:`wait_for` looks after it."""
-        return self._socket.mark()
+    # ------------------------------------------------------------- push-to-talk
+    def push_to_talk(self, button: TalkButton | None = None, *, timeout: float = 30.0) -> TalkButton:
+        """Switch to manual turns (``turn_detection: null``) and return a button:
+        hold it to talk (the Recorder's chunks are sent only while it is held);
+        release commits the buffer and asks for a response. Pressing it while a
+        reply plays interrupts the reply. Pass ``button`` to wire one already shown."""
+        from ..widgets import TalkButton
 
-    def wait_for(self, event_type: str | Iterable[str], *, since: int | None = None, timeout: float = 60.0,
-                 where: Callable[[RealtimeEvent], bool] | None = None,
-                 raise_on_error: bool = True) -> RealtimeEvent:
-        """Block until a server event of ``event_type`` arrives and return it.
+        self.update({"audio": {"input": {"turn_detection": None}}}, timeout=timeout)
+        button = button if button is not None else TalkButton()
+        button.on_press(self.begin_talk)
+        button.on_release(self.end_talk)
+        self._ptt.active, self._ptt.talking = True, False
+        return button
 
-        Parameters
-        ----------
-        event_type : str or iterable of str
-            Server event type(s), for example ``"response.done"``.
-        since : int, optional
-            Index in :attr:`events` to search from; default the last :meth:`mark`
-            (call ``mark()`` before sending, so a fast reply cannot be missed).
-        timeout : float
-            Seconds.
-        where : callable, optional
-            Extra condition on the event.
-        raise_on_error : bool
-            Raise :class:`RealtimeError` if an ``error`` event arrives first.
-
-        Raises
-        ------
-        TimeoutError
-            After ``timeout`` seconds; the message lists the last events seen.
-        RealtimeError
-            On an ``error`` event (when ``raise_on_error``) or a closed socket.
-        ClosedError
-            If the session was closed (its :attr:`events` stay readable).
-        """
+    def begin_talk(self) -> None:
+        """Push-to-talk pressed: interrupt any reply, clear the input buffer, open the mic.
+        Ignored (with a warning) unless the session has manual turns."""
         self.lifecycle.check()
-        return self._socket.wait_for(event_types(event_type), since, timeout, where, raise_on_error)
+        self._ptt.begin()
+
+    def end_talk(self) -> None:
+        """Push-to-talk released: commit what was said and ask for a response."""
+        self.lifecycle.check()
+        self._ptt.end()
+
+    def talk(self, clip: Clip) -> None:
+        """Push-to-talk without a microphone: press, send ``clip``, release."""
+        self.begin_talk()
+        self.send_clip(clip, realtime=False, pad_ms=0)
+        self._ptt.frames += clip.n_frames
+        self.end_talk()
+
+    def _hear(self, clip: Clip) -> None:
+        if self._ptt.passes(clip):
+            self.send_audio(clip)
 
     # ------------------------------------------------------------- reading
     @property
-    def events(self) -> list[RealtimeEvent]:
-        return self._socket.events
-
-    @property
     def turns(self) -> list[Turn]:
+        return self._book.turns
+
+    def _turn_list(self) -> list[Turn]:
         return self._book.turns
 
     def turn_of(self, response_id: str) -> Turn | None:
@@ -363,16 +331,40 @@ class RealtimeSession(ClientEventsMixin, ServerEventsMixin, MicrophoneMixin):
         """The session's ``audio.input.turn_detection`` (None: manual turns)."""
         return ((self.session.get("audio") or {}).get("input") or {}).get("turn_detection")
 
-    def on_event(self, callback: Callable[[RealtimeEvent], Any], remove: bool = False) -> CallbackHandle:
-        """Call ``callback(event)`` with every :class:`RealtimeEvent`, on the session's
-        thread (keep it short; exceptions are logged). Registering again from a re-run
-        cell replaces it (:class:`voicekit._callbacks.Callbacks`); returns a handle."""
-        return self._on_event.register(callback, remove)
+    def _default_pad_ms(self) -> float:
+        return vad_silence_ms(self.turn_detection) + VAD_PAD_MS if self.turn_detection else 0.0
 
-    # ------------------------------------------------------------ internals
+    # ------------------------------------------------------------ server events
     def _before_send(self, event: dict[str, Any]) -> None:
         if event["type"] == "input_audio_buffer.commit":
-            self._book.commit_sent(self._socket.now())
+            self._book.commit_sent(self._now())
+
+    def _handle(self, data: dict[str, Any]) -> None:
+        kind = data.get("type", "")
+        now = self._now()
+        if kind in ("session.created", "session.updated"):
+            self.session = data["session"]
+            if self.turn_detection is not None:
+                self._ptt.active = False  # VAD turns: the microphone streams all the time
+        elif kind == "error":
+            err = data.get("error") or {}
+            if str(err.get("event_id") or "").startswith(RACE_EVENT_PREFIX):
+                logger.debug("expected race: %s", err.get("message"))
+            else:
+                self.errors.append(err)
+                logger.warning("Realtime error event: %s", err.get("message"))
+        elif kind == "input_audio_buffer.speech_started":
+            if (self.turn_detection or {}).get("interrupt_response", True) is not False:
+                self._barge_in()
+        elif kind == "response.output_audio.delta":
+            pcm = Clip.from_base64_pcm16(data["delta"]).samples
+            self._book.audio_delta(data, pcm, now, self.player.duration_ms if self.player is not None else 0.0)
+            # deltas already on the way when the user barged in are not played
+            if self.player is not None and data["response_id"] not in self._interrupted:
+                self.player.append(pcm)
+        elif kind == "response.done" and self.functions:
+            self._run_tools(data["response"])
+        self._book.handle(data, now)
 
     def _run_tools(self, response: dict[str, Any]) -> None:
         calls = function_calls(response)
@@ -381,12 +373,29 @@ class RealtimeSession(ClientEventsMixin, ServerEventsMixin, MicrophoneMixin):
         turn = self._book.turn_of_response(response["id"])
         rounds = len(turn.response_ids) if turn is not None else 1
         asyncio.get_running_loop().create_task(
-            answer_tools(calls, self.functions, self._socket.send_event, last=rounds >= MAX_TOOL_ROUNDS))
+            answer_tools(calls, self.functions, self._transport.send_event, last=rounds >= MAX_TOOL_ROUNDS))
 
-    def _recorded(self, event: RealtimeEvent) -> None:
-        if self.event_log is not None:
-            try:
-                self.event_log.add(event)
-            except Exception:
-                logger.exception("EventLog.add failed")
-        self._on_event(event)
+    def _barge_in(self) -> int | None:
+        item = self._book.playing_item
+        if item is None:
+            return None
+        heard = self._heard_ms(item)
+        if heard >= item.received_ms and self._book.active_response != item.response_id:  # all of it was heard
+            return None
+        self._interrupted.add(item.response_id)
+        if self.player is not None:
+            self.player.clear()
+        end_ms = int(heard)
+        item.truncated_at_ms = end_ms
+        self.truncate(item.item_id, end_ms)
+        return end_ms
+
+    def _heard_ms(self, item: AudioItem) -> float:
+        """ms of ``item`` heard: the Player's reported position when a browser plays
+        it, else the wall time since its first audio (real-time playback assumed)."""
+        player = self.player
+        if player is not None and (player.playing or player.played_ms > 0):
+            heard = player.played_ms - item.player_offset_ms
+        else:
+            heard = (self._now() - item.t_first) * 1000.0
+        return min(max(heard, 0.0), item.received_ms)

@@ -8,80 +8,19 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol
+from typing import Any, Protocol
 
 import numpy as np
 import numpy.typing as npt
 
 from ..audio import Clip
 from ..formats import REALTIME_SAMPLE_RATE
+from ..session.events import RealtimeEvent, elide_audio
 
 __all__ = ["AudioItem", "RealtimeEvent", "Turn", "TurnBook", "elide_audio"]
 
-# Where base64 audio sits in an event: the client's audio appends and the server's audio
-# deltas, in Realtime (input_audio_buffer.append, response.output_audio.delta) and in
-# GPT-Live (session.input_audio.append, session.output_audio.delta).
-_AUDIO_FIELDS = {"input_audio_buffer.append": "audio", "response.output_audio.delta": "delta",
-                 "session.input_audio.append": "audio", "session.output_audio.delta": "delta"}
-
-# The fields worth a glance per event type, for summaries and the event log.
-_KEY_FIELDS = ("audio_start_ms", "audio_end_ms", "item_id", "response_id", "role", "transcript", "delta",
-               "text", "name", "call_id", "arguments", "code", "message", "status", "audio")
-
-
 class TranscriptSink(Protocol):
     def show(self, turn: int, role: str, text: str, conversation: str = "") -> None: ...
-
-
-@dataclass(frozen=True)
-class RealtimeEvent:
-    """One Realtime event as a :class:`~voicekit.realtime.RealtimeSession` saw it.
-
-    Attributes
-    ----------
-    t : float
-        Seconds since the session started (monotonic clock), when it was sent or
-        received.
-    source : "client" or "server"
-        Who sent it.
-    type : str
-        The event type, for example ``"response.output_audio.delta"``.
-    data : dict
-        The event as JSON, base64 audio replaced by ``"<N bytes PCM16>"``.
-    """
-
-    t: float
-    source: Literal["client", "server"]
-    type: str
-    data: dict[str, Any]
-
-    def summary(self) -> str:
-        """Key fields as ``name=value`` pairs (ids, ms, text, status, error)."""
-        parts = []
-        flat = {**self.data, **(self.data.get("error") or {})}
-        for nested, prefix in (("response", "response_"), ("item", "item_")):
-            inner = self.data.get(nested)
-            if isinstance(inner, dict):
-                flat.setdefault(f"{prefix}id", inner.get("id"))
-                for key in ("status", "role", "name", "arguments", "call_id"):
-                    flat.setdefault(key, inner.get(key))
-        for key in _KEY_FIELDS:
-            value = flat.get(key)
-            if value is None or isinstance(value, (dict, list)):
-                continue
-            text = str(value)
-            parts.append(f"{key}={text[:60] + '…' if len(text) > 60 else text}")
-        return " ".join(parts)
-
-
-def elide_audio(data: dict[str, Any]) -> dict[str, Any]:
-    """``data`` with its base64 audio field (if any) replaced by its decoded size."""
-    key = _AUDIO_FIELDS.get(data.get("type", ""))
-    if key is None or not isinstance(data.get(key), str):
-        return data
-    b64 = data[key]
-    size = len(b64) * 3 // 4 - b64[-2:].count("=")
-    return {**data, key: f"<{size} bytes PCM16>"}
 
 
 @dataclass
@@ -127,8 +66,9 @@ class Turn:
         The last ``response.done`` status: completed, cancelled, incomplete, failed.
     usage : dict or None
         That response's ``usage`` (tokens).
-    function_calls : list of dict
-        ``{"name", "call_id", "arguments"}`` for each tool call, in order.
+    tool_calls : list of dict
+        ``{"name", "call_id", "arguments"}`` for each tool call, in order (every
+        turn type of the kit spells it ``tool_calls``).
     truncated_at_ms : int or None
         ``audio_end_ms`` of the truncate after a barge-in.
     """
@@ -146,7 +86,7 @@ class Turn:
     assistant_text: str = ""
     status: str | None = None
     usage: dict[str, Any] | None = None
-    function_calls: list[dict[str, Any]] = field(default_factory=list)
+    tool_calls: list[dict[str, Any]] = field(default_factory=list)
     truncated_at_ms: int | None = None
     awaiting_tool: bool = False
     audio_chunks: list[npt.NDArray[np.int16]] = field(default_factory=list, repr=False)
@@ -311,5 +251,5 @@ class TurnBook:
         turn.t_done = now
         calls = [{"name": o.get("name"), "call_id": o.get("call_id"), "arguments": o.get("arguments")}
                  for o in response.get("output") or [] if o.get("type") == "function_call"]
-        turn.function_calls.extend(calls)
+        turn.tool_calls.extend(calls)
         turn.awaiting_tool = bool(calls) and turn.status == "completed"

@@ -1,0 +1,127 @@
+"""voicekit.session: the one session model, tested with voicekit.testing's scripted server.
+
+No stand-in here: the server side is a :class:`voicekit.testing.ScriptedServer`, whose
+events are validated with the SDK's own server event models.
+"""
+
+from __future__ import annotations
+
+import base64
+from typing import Any
+
+import numpy as np
+import pytest
+from openai import OpenAI
+
+from voicekit.audio import Clip
+from voicekit.errors import ClosedError, NotStartedError, RealtimeError
+from voicekit.live import LiveSession
+from voicekit.realtime import Captions, RealtimeSession
+from voicekit.session import ConnectedSession, VoiceSession
+from voicekit.testing import ScriptedServer
+from voicekit.widgets import Player
+
+OFFLINE = OpenAI(api_key="not-used", base_url="http://127.0.0.1:9/v1")  # never connected to
+
+
+def _realtime_server() -> ScriptedServer:
+    server = ScriptedServer("realtime", on_open=[{"type": "session.created", "event_id": "e0", "session": {
+        "type": "realtime", "id": "sess_fake", "model": "gpt-realtime-mini"}}])
+    merged: dict[str, Any] = {"type": "realtime", "id": "sess_fake"}
+
+    def updated(event: dict[str, Any]) -> list[dict[str, Any]]:
+        merged.update(event["session"])
+        return [{"type": "session.updated", "event_id": "e1", "session": dict(merged)}]
+
+    server.on("session.update", updated)
+    return server
+
+
+def _appends(server: ScriptedServer) -> list[dict[str, Any]]:
+    return [e for e in server.received if e["type"] == "input_audio_buffer.append"]
+
+
+def test_every_session_and_agent_shares_the_one_base() -> None:
+    from voicekit.agents import CascadedAgent
+
+    for cls in (RealtimeSession, Captions, LiveSession):
+        assert issubclass(cls, ConnectedSession)
+    assert issubclass(CascadedAgent, VoiceSession)
+    for cls in (RealtimeSession, Captions, LiveSession, CascadedAgent):
+        for name in ("attach", "detach", "start", "close", "__exit__"):
+            assert getattr(cls, name) is getattr(VoiceSession, name), (cls, name)
+
+
+def test_start_is_idempotent_and_configures_once() -> None:
+    server = _realtime_server()
+    with RealtimeSession(OFFLINE, transport=server.transport()) as rt:
+        session = rt.start({"instructions": "Be brief."})
+        assert session["instructions"] == "Be brief." and session["audio"]["input"]["transcription"]["model"]
+        assert rt.start() == rt.session and server.connections == 1
+        assert rt.conversation_id == "sess_fake"
+    assert rt.closed and not rt.connected
+    with pytest.raises(ClosedError, match="this RealtimeSession was closed by close()"):
+        rt.send({"type": "input_audio_buffer.clear"})
+
+
+def test_nothing_is_sent_before_start() -> None:
+    rt = RealtimeSession(OFFLINE, transport=_realtime_server().transport())
+    with pytest.raises(NotStartedError, match="not started yet"):
+        rt.send_clip(Clip(np.zeros(2400, np.int16), 24_000))
+    rt.close()
+
+
+@pytest.mark.parametrize("realtime", [False, True])
+def test_send_clip_streams_padded_chunks_and_returns_the_turns(realtime: bool) -> None:
+    server = _realtime_server()
+    with RealtimeSession(OFFLINE, transport=server.transport()) as rt:
+        rt.start({"audio": {"input": {"turn_detection": None}}})
+        clip = Clip(np.ones(16_000, np.int16), 16_000)  # 1 s at 16 kHz: resampled to 24 kHz
+        sent = rt.send_clip(clip, chunk_ms=250, realtime=realtime, pad_ms=0)
+        assert sent.result(10) == []  # manual turns: the clip starts none
+        appends = _appends(server)
+        assert len(appends) == 4
+        assert sum(len(base64.b64decode(e["audio"])) for e in appends) == 2 * 24_000
+        spread = rt.events[-1].t - next(e.t for e in rt.events if e.type == "input_audio_buffer.append")
+        assert (spread > 0.6) is realtime  # paced: 750 ms between the first and the last chunk
+
+
+def test_barge_in_clears_the_player_and_truncates_to_what_was_heard() -> None:
+    server = _realtime_server()
+    player = Player()
+    with RealtimeSession(OFFLINE, player=player, transport=server.transport()) as rt:
+        rt.start()
+        reply = base64.b64encode(np.zeros(24_000, "<i2").tobytes()).decode()  # 1 s of reply audio
+        server.push({"type": "response.created", "event_id": "e2", "response": {
+            "id": "resp_1", "object": "realtime.response", "status": "in_progress", "output": []}})
+        server.push({"type": "response.output_audio.delta", "event_id": "e3", "response_id": "resp_1",
+                     "item_id": "item_a", "output_index": 0, "content_index": 0, "delta": reply})
+        rt.wait_for("response.output_audio.delta", since=0, timeout=5)
+        server.push({"type": "input_audio_buffer.speech_started", "event_id": "e4", "audio_start_ms": 0,
+                     "item_id": "item_u"})
+        rt.wait_for("input_audio_buffer.speech_started", since=0, timeout=5)
+        rt.send({"type": "input_audio_buffer.clear"}).result(5)  # sent after the truncate queued before it
+        truncate = next(e for e in server.received if e["type"] == "conversation.item.truncate")
+        assert truncate["item_id"] == "item_a" and 0 <= truncate["audio_end_ms"] < 1000
+        assert player.duration_ms == 0
+
+
+def test_a_sideband_carries_no_audio_but_every_event() -> None:
+    """The WebRTC case: media on the peer, events on the sideband."""
+    server = _realtime_server()
+    with RealtimeSession(OFFLINE, transport=server.transport(carries_audio=False)) as rt:
+        rt.start()
+        with pytest.raises(RealtimeError, match="sideband"):
+            rt.send_audio(Clip(np.zeros(2400, np.int16), 24_000))
+        rt.update({"instructions": "Hi."})
+        assert rt.session["instructions"] == "Hi."
+
+
+def test_live_session_starts_with_the_model_in_the_session() -> None:
+    server = ScriptedServer("live")
+    server.on("session.start", lambda e: [{"type": "session.started", "event_id": "e1", "session": {
+        "id": "sess_live", "model": e["session"]["model"], "expires_at": 0, "status": "active"}}])
+    with LiveSession(OFFLINE, transport=server.transport()) as live:
+        session = live.start({"instructions": "Hello."})
+        assert session["model"] == "gpt-live-1" and server.received[0]["session"]["instructions"] == "Hello."
+        assert live.start() == session and server.connections == 1
