@@ -186,6 +186,7 @@ class KernelPeer:
         self._thread.start()
         self.peer: ClientPeer = self._run(self._make())
         self.said_until: float | None = None
+        """time.monotonic() when the last :meth:`wait_for_reply` returned."""
 
     async def _make(self) -> ClientPeer:
         return ClientPeer()
@@ -220,8 +221,9 @@ class KernelPeer:
         return float(self._run(queue()))
 
     def wait_for_reply(self, *, timeout: float = 120.0, quiet_s: float = 1.5) -> np.ndarray:
-        """Wait until the recording was sent, the reply sounded, then ``quiet_s`` of silence;
-        returns what the speaker heard after the recording ended (int16 mono 48 kHz).
+        """Wait until the recording was sent, a reply sounded after it (and after the
+        previous reply waited for), then ``quiet_s`` of silence; returns what the speaker
+        heard from the start of that wait (int16 mono 48 kHz).
 
         Raises
         ------
@@ -233,19 +235,19 @@ class KernelPeer:
             if time.monotonic() > deadline:
                 raise TimeoutError("the recording was not sent")
             time.sleep(0.05)
-        sent = self.peer.mic.sent_until
-        while self.peer.first_sound_after(sent) is None:
+        since = max(self.peer.mic.sent_until, self.said_until or 0.0)
+        while self.peer.first_sound_after(since) is None:
             if time.monotonic() > deadline:
                 raise TimeoutError(f"no reply was heard within {timeout} s")
             time.sleep(0.1)
         while True:
-            loud = [at for at, x in list(self.peer.heard) if at >= sent and x.size
+            loud = [at for at, x in list(self.peer.heard) if at >= since and x.size
                     and int(np.abs(x.astype(np.int32)).max()) > 300]
             if time.monotonic() - loud[-1] > quiet_s or time.monotonic() > deadline:
                 break
             time.sleep(0.1)
-        self.said_until = sent
-        return self.peer.audio_since(sent)
+        self.said_until = time.monotonic()
+        return self.peer.audio_since(since)
 
     def latency_s(self) -> float | None:
         """Seconds from the end of the last recording to the first sound heard after it."""

@@ -52,7 +52,16 @@ function gathered(pc) {
 }
 
 // One call engine per widget model, shared by its views (a second view shows the same call).
-const engines = new Map();
+// Kept on globalThis: anywidget may evaluate this module once per widget.
+const engines = globalThis.__voicekitCallEngines || (globalThis.__voicekitCallEngines = new Map());
+
+// How many of this page's calls hold a peer connection now (tests check it never passes 1).
+function countLive() {
+  let n = 0;
+  engines.forEach((e) => { if (e.active()) n += 1; });
+  return n;
+}
+globalThis.voicekitLiveCalls = countLive;
 
 function createEngine(model) {
   const listeners = new Set();
