@@ -186,6 +186,8 @@ class KernelPeer:
         self._thread.start()
         self.peer: ClientPeer = self._run(self._make())
         self.said_until: float | None = None
+        self.dialed: float | None = None
+        """time.monotonic() when :meth:`dial` was called."""
         """time.monotonic() when the last :meth:`wait_for_reply` returned."""
 
     async def _make(self) -> ClientPeer:
@@ -198,6 +200,7 @@ class KernelPeer:
         """Call ``call`` (a :class:`voicekit.webrtc.Call`): offer, answer, sideband joined.
         With an ephemeral-key Call, post the offer with the minted key, as the page does.
         Returns the call id."""
+        self.dialed = time.monotonic()
         offer = self._run(self.peer.offer())
         if not call.ephemeral:
             return str(call.answer(offer, lambda sdp: self._run(self.peer.accept(sdp)), timeout=timeout))
@@ -221,9 +224,10 @@ class KernelPeer:
         return float(self._run(queue()))
 
     def wait_for_reply(self, *, timeout: float = 120.0, quiet_s: float = 1.5) -> np.ndarray:
-        """Wait until the recording was sent, a reply sounded after it (and after the
-        previous reply waited for), then ``quiet_s`` of silence; returns what the speaker
-        heard from the start of that wait (int16 mono 48 kHz).
+        """Wait until what :meth:`say` queued was sent, then for a reply that sounds after
+        it (and after the call was dialled, and after the previous reply waited for), then
+        ``quiet_s`` of silence; returns what the speaker heard from that point (int16 mono
+        48 kHz). A reply to a question asked on the sideband is waited for the same way.
 
         Raises
         ------
@@ -231,11 +235,11 @@ class KernelPeer:
             If no reply sounded within ``timeout`` seconds.
         """
         deadline = time.monotonic() + timeout
-        while self.peer.mic.pending.size or self.peer.mic.sent_until is None:
+        while self.peer.mic.pending.size:
             if time.monotonic() > deadline:
                 raise TimeoutError("the recording was not sent")
             time.sleep(0.05)
-        since = max(self.peer.mic.sent_until, self.said_until or 0.0)
+        since = max(self.peer.mic.sent_until or 0.0, self.said_until or 0.0, self.dialed or 0.0)
         while self.peer.first_sound_after(since) is None:
             if time.monotonic() > deadline:
                 raise TimeoutError(f"no reply was heard within {timeout} s")
