@@ -76,13 +76,14 @@ def get_weather(city: str) -> str:
 
 def cascaded_turn(client: OpenAI, clip: Clip) -> TurnMetrics:
     with CascadedAgent(client, tools=[get_weather]) as agent:
-        turns = agent.send_clip(clip, realtime=True)
+        turns = agent.send_clip(clip, realtime=True).result()
         return turns[-1].metrics
 
 
 def realtime_turn(client: OpenAI, clip: Clip) -> TurnMetrics:
     with RealtimeAgent(client, tools=[get_weather]) as agent:
-        agent.send_clip(clip, realtime=True)
+        agent.start()
+        agent.send_clip(clip, realtime=True).result()
         return agent.metrics[-1]
 
 

@@ -20,6 +20,7 @@ from voicekit.audio import Clip
 from voicekit.realtime import RealtimeSession
 from voicekit.samples import load_sample
 from voicekit.session import VoiceSession
+from voicekit.widgets import Recorder
 
 
 class Thing:
@@ -116,8 +117,6 @@ def _chunk(rec: Any, seq: int) -> None:
 def test_a_recorder_follows_the_session_that_replaces_its_own(shell) -> None:
     """The learner's fault in 04: after the session cell was re-run, the Recorder stayed on
     the replaced session, recorded, and nothing answered."""
-    from voicekit.widgets import Recorder
-
     rec = Recorder()
     shell.user_ns["rec"] = rec
     shell.run_cell("ears = Ears()")
@@ -167,14 +166,14 @@ def test_a_closed_realtime_agent_raises_a_clear_error(client: OpenAI) -> None:
     agent = RealtimeAgent(client)
     agent.start()
     agent.close()
-    assert agent.closed
-    with pytest.raises(ClosedError, match="this RealtimeSession was closed"):
-        agent.run_turn("hi")
+    assert agent.closed and agent.session.closed and not agent.connected
+    for call in (lambda: agent.run_turn("hi"), lambda: agent.send_clip(load_sample("cards_001.wav")),
+                 agent.interrupt, lambda: agent.attach(Recorder())):
+        with pytest.raises(ClosedError, match="this RealtimeAgent was closed by close()"):
+            call()
 
 
 def test_recording_into_a_closed_session_shows_the_error_in_the_recorder(client: OpenAI) -> None:
-    from voicekit.widgets import Recorder
-
     rec = Recorder()
     rt = RealtimeSession(client)
     rt.start()

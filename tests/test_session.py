@@ -42,12 +42,11 @@ def _appends(server: ScriptedServer) -> list[dict[str, Any]]:
 
 
 def test_every_session_and_agent_shares_the_one_base() -> None:
-    from voicekit.agents import CascadedAgent
+    from voicekit.agents import CascadedAgent, RealtimeAgent
 
     for cls in (RealtimeSession, Captions, LiveSession):
         assert issubclass(cls, ConnectedSession)
-    assert issubclass(CascadedAgent, VoiceSession)
-    for cls in (RealtimeSession, Captions, LiveSession, CascadedAgent):
+    for cls in (RealtimeSession, Captions, LiveSession, CascadedAgent, RealtimeAgent):
         for name in ("attach", "detach", "start", "close", "__exit__"):
             assert getattr(cls, name) is getattr(VoiceSession, name), (cls, name)
 
@@ -125,3 +124,63 @@ def test_live_session_starts_with_the_model_in_the_session() -> None:
         session = live.start({"instructions": "Hello."})
         assert session["model"] == "gpt-live-1" and server.received[0]["session"]["instructions"] == "Hello."
         assert live.start() == session and server.connections == 1
+
+
+def test_a_realtime_agent_is_a_voice_session_over_its_realtime_session() -> None:
+    from voicekit.agents import RealtimeAgent
+
+    server = _realtime_server()
+    agent = RealtimeAgent(OFFLINE, instructions="Be brief.", transport=server.transport())
+    session = agent.start()
+    assert session["instructions"] == "Be brief." and session["audio"]["input"]["turn_detection"]["type"] == "server_vad"
+    assert agent.start() == agent.session.session and server.connections == 1
+    agent.close()
+    assert agent.session.closed and not agent.connected
+    with pytest.raises(ClosedError, match="this RealtimeAgent was closed"):
+        agent.send_clip(Clip(np.zeros(2400, np.int16), 24_000))
+
+
+def test_send_clip_with_vad_returns_the_turn_it_started_once_answered() -> None:
+    """The server's VAD ends the turn in the padding; the Future waits for response.done."""
+    server = _realtime_server()
+    appends = 0
+
+    def vad(event: dict[str, Any]) -> list[dict[str, Any]]:
+        nonlocal appends
+        appends += 1
+        if appends == 1:
+            return [{"type": "input_audio_buffer.speech_started", "event_id": "v1", "audio_start_ms": 0,
+                     "item_id": "item_u"}]
+        if appends == 12:  # 1.2 s in: the speech ended, the silence window ran out
+            response = {"id": "resp_1", "object": "realtime.response", "output": []}
+            return [{"type": "input_audio_buffer.speech_stopped", "event_id": "v2", "audio_end_ms": 700,
+                     "item_id": "item_u"},
+                    {"type": "input_audio_buffer.committed", "event_id": "v3", "item_id": "item_u"},
+                    {"type": "response.created", "event_id": "v4", "response": {**response, "status": "in_progress"}},
+                    {"type": "response.done", "event_id": "v5", "response": {**response, "status": "completed"}}]
+        return []
+
+    server.on("input_audio_buffer.append", vad)
+    with RealtimeSession(OFFLINE, transport=server.transport()) as rt:
+        rt.start({"audio": {"input": {"turn_detection": {"type": "server_vad", "silence_duration_ms": 500}}}})
+        turns = rt.send_clip(Clip(np.zeros(12_000, np.int16), 24_000), realtime=False).result(10)
+        assert [(t.user_item_id, t.status, t.speech_end_ms) for t in turns] == [("item_u", "completed", 700)]
+        assert appends == 15  # 500 ms of clip, then 500 ms silence window + 500 ms, in 100 ms chunks
+
+
+def test_captions_transcribe_waits_for_the_committed_segment() -> None:
+    server = ScriptedServer("realtime", on_open=[{"type": "session.created", "event_id": "e0", "session": {
+        "type": "transcription", "id": "sess_cap"}}])
+    server.on("session.update", lambda e: [{"type": "session.updated", "event_id": "e1", "session": {
+        **e["session"], "id": "sess_cap"}}])
+    server.on("input_audio_buffer.commit", lambda e: [
+        {"type": "input_audio_buffer.committed", "event_id": "e2", "item_id": "item_1"},
+        {"type": "conversation.item.input_audio_transcription.delta", "event_id": "e3", "item_id": "item_1",
+         "content_index": 0, "delta": "hello"},
+        {"type": "conversation.item.input_audio_transcription.completed", "event_id": "e4", "item_id": "item_1",
+         "content_index": 0, "transcript": "hello", "usage": {"type": "duration", "seconds": 1.0}}])
+    with Captions(OFFLINE, turn_detection=None, transport=server.transport()) as cap:
+        assert cap.start()["type"] == "transcription"
+        segment = cap.transcribe(Clip(np.zeros(4800, np.int16), 24_000), timeout=10)
+        assert segment.text == "hello" and cap.text == "hello" and cap.conversation_id == "sess_cap"
+        assert [e["type"] for e in server.received][-1] == "input_audio_buffer.commit"

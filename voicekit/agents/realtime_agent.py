@@ -21,13 +21,15 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future
-from typing import TYPE_CHECKING, Any, Self
+from typing import TYPE_CHECKING, Any
 
+import numpy as np
+import numpy.typing as npt
 from openai.types.realtime import ConversationItemInputAudioTranscriptionCompletedEvent
 
-from .._lifecycle import Lifecycle
 from ..audio import Clip
 from ..realtime import DEFAULT_MODEL, DEFAULT_TRANSCRIBE_MODEL, RealtimeEvent, RealtimeSession, Turn
+from ..session import Transport, VoiceSession
 from ..session.base import in_thread
 from ..vad import VadSettings
 from .cascaded import DEFAULT_INSTRUCTIONS
@@ -38,7 +40,7 @@ from .turn_metrics import TurnMetrics
 if TYPE_CHECKING:
     from openai import AsyncOpenAI, OpenAI
 
-    from ..widgets import EventLog, MetricsTable, Player, Recorder, Transcript
+    from ..widgets import EventLog, MetricsTable, Player, Transcript
 
 __all__ = ["RealtimeAgent"]
 
@@ -46,7 +48,7 @@ DEFAULT_VAD = VadSettings()
 """OpenAI's ``server_vad`` defaults, as the cascaded agent uses them."""
 
 
-class RealtimeAgent:
+class RealtimeAgent(VoiceSession):
     """Talk to one Realtime model, with tools, barge-in and per-turn metrics.
 
     Parameters
@@ -65,6 +67,14 @@ class RealtimeAgent:
         (:meth:`run_turn` commits each clip).
     transcribe : str
         Input transcription model, for the transcript and the user's text.
+    transport : Transport, optional
+        The session's connection (default: the kernel's WebSocket).
+
+    Notes
+    -----
+    A :class:`~voicekit.session.VoiceSession` over its :attr:`session`: ``start``,
+    ``close``, ``attach`` and ``send_clip`` are the base's, the audio and the turns are
+    the session's.
     """
 
     def __init__(
@@ -82,13 +92,14 @@ class RealtimeAgent:
         vad: VadSettings | None = DEFAULT_VAD,
         transcribe: str = DEFAULT_TRANSCRIBE_MODEL,
         max_tokens: int = 120,
+        transport: Transport | None = None,
     ) -> None:
         self.instructions, self.voice, self.model, self.vad = instructions, voice, model, vad
         self.toolbox = Toolbox(tools)
-        self.metrics_table = metrics
         self.max_tokens = max_tokens
         self.session = RealtimeSession(client, model, player=player, transcript=transcript, event_log=event_log,
-                                       functions=self.toolbox.functions(), transcribe=transcribe)
+                                       functions=self.toolbox.functions(), transcribe=transcribe, transport=transport)
+        super().__init__(player=player, transcript=transcript, event_log=event_log, metrics=metrics)
         self.transcribe = transcribe
         self._metrics: dict[int, TurnMetrics] = {}
         self._restore_tool_choice = False
@@ -97,15 +108,14 @@ class RealtimeAgent:
         self.session.on_event(self._on_event)
 
     # ------------------------------------------------------------ lifecycle
-    def start(self, timeout: float = 60.0) -> dict[str, Any]:
-        """Connect and configure the session (instructions, voice, tools, VAD); returns it.
+    def _begin(self, config: dict[str, Any], timeout: float) -> dict[str, Any]:
+        """Connect and configure the session (instructions, voice, tools, VAD, then
+        ``config`` given to ``start``); returns it. A second ``start()`` sends ``config``
+        as an update, if any."""
+        return self.session.start({**self.session_config(), **config}, timeout=timeout)
 
-        Raises
-        ------
-        TimeoutError, RealtimeError
-            As :meth:`RealtimeSession.start`.
-        """
-        return self.session.start(self.session_config(), timeout=timeout)
+    def _restart(self, config: dict[str, Any], timeout: float) -> dict[str, Any]:
+        return self.session.start(config, timeout=timeout)
 
     def session_config(self) -> dict[str, Any]:
         """The ``session.update`` this agent sends (``openai.types.realtime.RealtimeSessionCreateRequestParam``)."""
@@ -124,27 +134,12 @@ class RealtimeAgent:
             "tool_choice": "auto",
         }
 
-    def close(self) -> None:
-        """Close the session. Idempotent; needed only to hang up early (the kernel's exit
-        and re-running the cell that made the agent close it too). Every later call
-        raises :class:`~voicekit.errors.ClosedError`."""
-        self.session.close()
+    def _release(self, timeout: float) -> None:
+        self.session.close(timeout)
 
     @property
-    def lifecycle(self) -> Lifecycle:
-        """The session's open/closed state (the agent lives and dies with its session)."""
-        return self.session.lifecycle
-
-    @property
-    def closed(self) -> bool:
-        return self.session.closed
-
-    def __enter__(self) -> Self:
-        self.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
+    def connected(self) -> bool:
+        return self.session.connected
 
     # ------------------------------------------------------------ turns
     def run_turn(self, user: Clip | str, *, tool_choice: str | None = None, timeout: float = 120.0) -> Turn:
@@ -156,6 +151,7 @@ class RealtimeAgent:
         turn's first response (a ``session.update`` before it); once a tool was
         called the session goes back to ``"auto"``.
         """
+        self.lifecycle.check()
         with self._tool_choice(tool_choice):
             return self.session.run_turn(user, timeout=timeout)
 
@@ -171,16 +167,35 @@ class RealtimeAgent:
         ClosedError
             If the agent was closed.
         """
-        self.session.lifecycle.check()
         if tool_choice is None:
-            return self.session.send_clip(clip, chunk_ms=chunk_ms, realtime=realtime, pad_ms=pad_ms, timeout=timeout)
+            return super().send_clip(clip, chunk_ms=chunk_ms, realtime=realtime, pad_ms=pad_ms, timeout=timeout)
+        self.lifecycle.check()
 
         def turns() -> list[Turn]:
             with self._tool_choice(tool_choice):
-                return self.session.send_clip(clip, chunk_ms=chunk_ms, realtime=realtime, pad_ms=pad_ms,
-                                              timeout=timeout).result()
+                return super(RealtimeAgent, self).send_clip(clip, chunk_ms=chunk_ms, realtime=realtime,
+                                                            pad_ms=pad_ms, timeout=timeout).result()
 
         return in_thread(turns, "voicekit-RealtimeAgent-send_clip")
+
+    # the audio and the turns are the session's
+    def _hear(self, clip: Clip) -> None:
+        self.session._hear(clip)
+
+    def _stream(self, pcm: npt.NDArray[np.int16], step: int, realtime: bool) -> Future[None]:
+        return self.session._stream(pcm, step, realtime)
+
+    def _default_pad_ms(self) -> float:
+        return self.session._default_pad_ms()
+
+    def _mark_now(self) -> int:
+        return self.session._mark_now()
+
+    def _turn_list(self) -> list[Turn]:
+        return self.session.turns
+
+    def _settle(self, before: int, mark: int, timeout: float) -> list[Turn]:
+        return self.session._settle(before, mark, timeout)
 
     @contextlib.contextmanager
     def _tool_choice(self, choice: str | None) -> Iterator[None]:
@@ -196,16 +211,9 @@ class RealtimeAgent:
             if choice != "auto":  # waits for session.updated, so the session reads "auto" after the turn
                 self.session.update({"tool_choice": "auto"})
 
-    def attach(self, recorder: Recorder) -> None:
-        """Stream ``recorder``'s chunks to the session (the server's VAD takes turns)."""
-        self.session.attach(recorder)
-
-    def detach(self) -> None:
-        """Stop streaming the attached Recorder."""
-        self.session.detach()
-
     def interrupt(self) -> int | None:
         """Barge-in by hand: cancel, clear the Player, truncate to what was heard (ms), or None."""
+        self.lifecycle.check()
         return self.session.interrupt()
 
     @property
@@ -236,12 +244,12 @@ class RealtimeAgent:
             self._usage[response["id"]] = Usage.from_realtime(self.model, response.get("usage"))
             turn = self.session.turn_of(response["id"])
             if self.metrics_table is not None and turn is not None and not turn.awaiting_tool:
-                self.metrics_table.add(self._measure(turn))
+                self._add_metrics([self._measure(turn)])
         elif event.type == "conversation.item.truncated" and self.metrics_table is not None:
             # a reply cut after its response.done: its row now says "interrupted"
             for turn in self.session.turns:
                 if turn.truncated_at_ms is not None and turn.status is not None and not turn.awaiting_tool:
-                    self.metrics_table.add(self._measure(turn))
+                    self._add_metrics([self._measure(turn)])
 
     def _measure(self, turn: Turn) -> TurnMetrics:
         vad_turn = self.vad is not None and turn.speech_end_ms is not None

@@ -25,7 +25,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..realtime.turns import RealtimeEvent
+from ..session.events import RealtimeEvent
 
 __all__ = ["Delegator", "LiveDelegation", "answer_id", "answers", "final_response"]
 

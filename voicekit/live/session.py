@@ -198,7 +198,7 @@ class LiveSession(ConnectedSession):
         self.wait_for("session.output_audio.delta", since=mark, timeout=timeout,
                       where=lambda e: len(self.turns) > before and self._book.current is not None
                       and self._book.current.first_audio_ms is not None)
-        self._until_quiet(self.mark(), quiet_ms, time.monotonic() + timeout)
+        self._until_quiet(len(self.events), quiet_ms, time.monotonic() + timeout)
         turn = self._book.current
         assert turn is not None
         for record in [r for r in self.delegations if r.id in turn.delegation_ids]:
@@ -212,7 +212,7 @@ class LiveSession(ConnectedSession):
                 continue
             after = self.events.index(answered) + 1
             self.wait_for("session.output_audio.delta", since=after, timeout=timeout)
-            self._until_quiet(self.mark(), quiet_ms, time.monotonic() + timeout)
+            self._until_quiet(len(self.events), quiet_ms, time.monotonic() + timeout)
         new = self.turns[before:]
         metrics = self.metrics
         self._add_metrics(m for m in metrics if m.turn >= before)
