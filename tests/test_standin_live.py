@@ -18,6 +18,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import httpx
 import numpy as np
 import openai
 import pytest
@@ -260,15 +261,18 @@ def test_startup_input_history_and_refused_startup_settings(standin_server) -> N
     run_live(standin_server.base_url, body)
 
 
-def test_unsupported_transports_are_refused_by_name(client: OpenAI, standin_server) -> None:
-    with pytest.raises(openai.BadRequestError, match="WebRTC"):
+def test_webrtc_needs_an_offer_and_unknown_sessions_and_sip_are_named(client: OpenAI, standin_server) -> None:
+    """WebRTC sessions work (tests/test_standin_webrtc.py); here what is refused, and how."""
+    with pytest.raises(openai.BadRequestError, match="m=audio"):
         client.live.create(session={"model": MODEL}, transport={"type": "webrtc", "sdp": "v=0"})  # type: ignore[arg-type,typeddict-item]
-    with pytest.raises(openai.BadRequestError, match="SIP"):
+    with pytest.raises(openai.NotFoundError, match="sess_123"):
         client.live.sessions.hangup("sess_123")
+    r = httpx.post(f"{standin_server.base_url}/live/sessions/sess_123/accept", json={"session": {"model": MODEL}})
+    assert r.status_code == 400 and "SIP" in r.json()["error"]["message"]
     with client.live.sideband.connect(session_id="sess_123", max_retries=0) as side:
         event = json.loads(side.recv_bytes())
         _no_extras(SERVER_EVENT.validate_python(event, strict=True))
-        assert event["type"] == "error" and "Sideband" in event["error"]["message"]
+        assert event["type"] == "error" and event["error"]["code"] == "session_not_found"
 
 
 # -- a spoken conversation --------------------------------------------------------------

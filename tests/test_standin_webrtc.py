@@ -257,9 +257,11 @@ def test_bad_offers_and_limits_get_openai_shaped_errors(standin_server: Any, cli
         assert r.status_code == 429 and r.json()["error"]["code"] == "rate_limit_exceeded"
     finally:
         registry.max_calls = before
-    r = httpx.options(f"{base}/realtime/calls", headers={"Origin": "http://127.0.0.1:8888",
-                                                         "Access-Control-Request-Method": "POST"})
+    r = httpx.options(f"{base}/realtime/calls", headers={
+        "Origin": "http://127.0.0.1:8888", "Access-Control-Request-Method": "POST",
+        "Access-Control-Request-Headers": "authorization,content-type,x-openai-agents-sdk"})
     assert r.status_code == 204 and r.headers["access-control-allow-origin"] == "http://127.0.0.1:8888"
+    assert "x-openai-agents-sdk" in r.headers["access-control-allow-headers"]  # the Agents SDK for JS sends it
     r = httpx.options(f"{base}/realtime/calls", headers={"Origin": "https://evil.example"})
     assert r.status_code == 403  # a foreign page gets nothing (access.guards)
 
@@ -386,5 +388,49 @@ def test_a_peer_that_never_connects_or_goes_silent_is_closed(standin_server: Any
         silent.mic.stop()  # the microphone track ends: no more media
         await gone(call_id, 10)
         await silent.close()
+
+    _run(standin_server, body)
+
+
+def test_live_client_delegation_is_answered_from_the_sideband(standin_server: Any) -> None:
+    from voicekit.samples import load_sample
+
+    robot = ("You are the voice of a small robot. Delegate every request to move the robot forward, back, left "
+             "or right to the backend.")
+    request = load_sample("goforward_16k_s16le.raw").to_mono().resample(24_000).to_int16().samples.reshape(-1)
+
+    async def body(aclient: AsyncOpenAI) -> None:
+        peer = ClientPeer()
+        created = await aclient.live.create(session={
+            "model": "gpt-live-1", "instructions": robot, "delegation": {"type": "client", "acknowledgement_delay_ms": 0}},
+            transport={"type": "webrtc", "sdp": await peer.offer()})
+        async with aclient.live.sideband.connect(session_id=created.session.id) as sideband:
+            await peer.accept(created.transport.sdp)
+            await peer.wait("session.started", 30)
+            peer.mic.say(request)
+            delegation = None
+            async for event in sideband:
+                LIVE_EVENT.validate_python(event.model_dump(mode="json", exclude_unset=True))
+                if event.type == "session.delegation.created":
+                    delegation = event.delegation
+                    break
+            assert delegation is not None and delegation.target == "client"
+            mark = len(peer.events)
+            await sideband.send({"type": "session.commentary.append", "event_id": "result", "delegation_id": delegation.id,
+                                 "content": "The robot moved ten meters forward and stopped."})
+            appended = None
+            async for event in sideband:
+                if event.type == "session.commentary.appended":
+                    appended = event
+                if event.type == "session.output_transcript.delta" and appended is not None:
+                    break
+            assert appended is not None and appended.client_event_id == "result"
+            t = time.monotonic()
+            said = await peer.wait("session.output_transcript.delta", 60, after=mark)  # the page sees the result spoken
+            assert said["delta"].strip()
+            await asyncio.sleep(2)
+            assert voiced_seconds(peer.audio_since(t)) > 0.3  # and hears it
+            await aclient.live.sessions.hangup(created.session.id)
+        await peer.close()
 
     _run(standin_server, body)

@@ -162,7 +162,9 @@ class EphemeralGate:
         allow = {
             **_cors_headers(origin),
             "Access-Control-Allow-Methods": "POST",
-            "Access-Control-Allow-Headers": "authorization, content-type",
+            # what the page asks for (the Agents SDK for JavaScript adds X-OpenAI-Agents-SDK)
+            "Access-Control-Allow-Headers": headers.get("access-control-request-headers")
+            or "authorization, content-type",
             "Access-Control-Max-Age": "600",
         }
         return Response(status_code=204, headers=allow if origin else {})
