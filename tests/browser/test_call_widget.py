@@ -118,7 +118,8 @@ def test_call_hear_a_reply_a_tool_hang_up_and_rerun(call_browser: Any, standin_s
             assert time.monotonic() < deadline, "the reply never sounded in the page"
             time.sleep(0.3)
         assert kernel.eval("call.widget.error") == ""
-        assert kernel.eval("call.session.turns[0].user_text").strip()
+        # what the page's microphone said, transcribed from the sideband's events
+        kernel.wait_for("any((t.user or '').strip() for t in call.session.turns)", timeout=60)
 
         # a tool through the sideband, the answer heard in the page
         heard = page.evaluate(HEARD)[0]
@@ -141,8 +142,14 @@ def test_call_hear_a_reply_a_tool_hang_up_and_rerun(call_browser: Any, standin_s
         kernel.wait_for("call.calls == 2 and call.session is not None and call.session.connected", timeout=60)
         kernel.run("old = call")
         run_cell(page, 1)
-        kernel.wait_for("call is not old and old.lifecycle.closed and old.call_id is None "
-                        "and old.session.closed", timeout=60)
+        try:
+            kernel.wait_for("call is not old and old.lifecycle.closed and old.call_id is None "
+                            "and old.session.closed", timeout=60)
+        except TimeoutError:
+            print(kernel.eval("dict(new=call is not old, closed=old.lifecycle.closed, reason=old.lifecycle.reason, "
+                              "call_id=old.call_id, session=old.session.closed, cell=old.lifecycle.cell, "
+                              "new_cell=call.lifecycle.cell)"))
+            raise
         deadline = time.monotonic() + 20
         while page.evaluate("globalThis.voicekitLiveCalls()") != 0:
             assert time.monotonic() < deadline, "the old call's peer connection stayed open"
