@@ -11,6 +11,7 @@ DOM for the project key.
 
 from __future__ import annotations
 
+import shutil
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -26,7 +27,9 @@ from browser.harness import (
     JupyterServer,
     Kernel,
     open_notebook,
+    run_all,
     run_cell,
+    wait_run_all,
     write_notebook,
 )
 from voicekit.audio import Clip
@@ -34,6 +37,7 @@ from voicekit.samples import sample_path
 
 pytestmark = pytest.mark.timeout(600)
 
+NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks"
 KEY = "sk-proj-call-widget-browser-test-key"
 NOTEBOOK = "call.ipynb"
 SETUP = """
@@ -170,6 +174,42 @@ def test_call_hear_a_reply_a_tool_hang_up_and_rerun(call_browser: Any, standin_s
     finally:
         if kernel is not None:
             kernel.run("call.close()")
+            kernel.close()
+        page.close()
+        server.stop()
+
+
+def test_run_all_of_04c_then_call_from_the_page(call_browser: Any, standin_server: Any, tmp_path: Path) -> None:
+    """A learner's first go: Run All on 04c_webrtc in JupyterLab (every call there is made
+    by a kernel peer, and no cell waits for a click), then Call in the first widget."""
+    notebook = "04c_webrtc.ipynb"
+    shutil.copy(NOTEBOOKS / notebook, tmp_path / notebook)
+    server = JupyterServer("lab", tmp_path, env={"OPENAI_BASE_URL": standin_server.base_url}).start()
+    page = call_browser.new_page()
+    kernel: Kernel | None = None
+    try:
+        open_notebook(page, server, notebook)
+        run_all(page)
+        wait_run_all(page, server, notebook, timeout=900)
+        kernel = server.kernel_for(notebook)
+        assert kernel.eval("call.call_id") is None and kernel.eval("call.calls") == 1  # the kernel peer's call
+        first = page.locator(".voicekit-call").first
+        first.get_by_role("button", name="Call", exact=True).click()
+        kernel.wait_for("call.calls == 2 and call.session.connected", timeout=60)
+        deadline = time.monotonic() + 240
+        while page.evaluate(HEARD)[0] < 1:
+            assert time.monotonic() < deadline, "the reply never sounded in the page"
+            time.sleep(0.3)
+        assert kernel.eval("call.widget.error") == ""
+        assert kernel.eval("client.api_key") not in page.content()
+        first.get_by_role("button", name="Hang up", exact=True).click()
+        kernel.wait_for("call.call_id is None", timeout=30)
+    except Exception:
+        _screenshot(page, "call-widget-run-all-04c")
+        print(server.log_tail())
+        raise
+    finally:
+        if kernel is not None:
             kernel.close()
         page.close()
         server.stop()
