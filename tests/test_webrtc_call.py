@@ -101,11 +101,14 @@ def test_a_second_call_hangs_up_the_first(keyed: OpenAI) -> None:
     call = Call(keyed, "realtime", session={"instructions": "Answer in one short sentence."})
     with call, KernelPeer() as first, KernelPeer() as second:
         first.dial(call)
+        assert call.widget.state == "connected" and "peer in the kernel" in call.widget.note  # shown in the page
         old = call.session
         first_id = call.call_id
         second.dial(call)
         assert old is not None and old.lifecycle.closed
         assert call.call_id != first_id and call.calls == 2
+        call.hangup()
+        assert call.widget.state == "ended" and "waits for a click" in call.widget.note
         deadline = time.monotonic() + 10
         while first.peer.pc.connectionState not in ("closed", "failed") and not first.peer.closed.is_set():
             assert time.monotonic() < deadline, "the first call's peer was not hung up"

@@ -47,6 +47,9 @@ __all__ = ["APIS", "Call", "SidebandLive"]
 logger = logging.getLogger("voicekit.webrtc")
 
 APIS = ("realtime", "live")
+WAITING = "The call waits for a click on Call (it needs your microphone); running the cells never starts it."
+KERNEL_PEER = ("A peer in the kernel is on this call (a recording as its microphone). "
+               "Call hangs it up and calls from this page.")
 EPHEMERAL_SECONDS = 600
 """Lifetime asked for an ephemeral key (OpenAI's default is 600 s, "Client secrets")."""
 
@@ -129,8 +132,7 @@ class Call:
             widget = CallWidget("Realtime" if api == "realtime" else "GPT-Live")
         self.widget = widget
         self.widget.ephemeral = ephemeral
-        self.widget.note = ("The call waits for a click on Call (it needs your microphone); "
-                            "running the cells never starts it.")
+        self.widget.note = WAITING
         self.widget.handle(self._on_page)
         self.lifecycle = Lifecycle("Call")
         track(self)
@@ -145,12 +147,14 @@ class Call:
             return {"type": "realtime", "model": self.model, **self.config}
         return {"model": self.model, **self.config}
 
-    def answer(self, offer: str, deliver: Callable[[str], Any], *, timeout: float = 30.0) -> str:
+    def answer(self, offer: str, deliver: Callable[[str], Any], *, timeout: float = 30.0,
+               from_page: bool = False) -> str:
         """Answer the page's SDP ``offer`` with the project key and join the call.
 
         ``deliver(answer_sdp)`` hands the answer to the peer; then the sideband session
         starts (GPT-Live's sideband attaches before, so it sees ``session.started``).
-        Hangs up the previous call first. Returns the call id.
+        Hangs up the previous call first. Returns the call id. ``from_page``: the offer
+        is the widget's (else a kernel peer's, which the widget then shows).
 
         Raises
         ------
@@ -171,8 +175,10 @@ class Call:
             else:
                 created = self.client.live.create(session=self.session_config(),  # type: ignore[arg-type]
                                                   transport={"type": "webrtc", "sdp": offer})
-                self._join(created.session.id, timeout, before=lambda: deliver(str(created.transport.sdp)))
-            return call_id if self.api == "realtime" else created.session.id
+                call_id = created.session.id
+                self._join(call_id, timeout, before=lambda: deliver(str(created.transport.sdp)))
+            self._shown(from_page)
+            return call_id
 
     def mint_key(self) -> tuple[str, str]:
         """Realtime's ephemeral-key variant: a short-lived key carrying the session, and
@@ -191,12 +197,18 @@ class Call:
             expires_after={"anchor": "created_at", "seconds": EPHEMERAL_SECONDS})
         return secret.value, str(self.client.base_url).rstrip("/") + "/realtime/calls"
 
-    def attach(self, call_id: str, *, timeout: float = 30.0) -> None:
-        """Join a call the page opened itself (ephemeral-key variant) on the sideband."""
+    def attach(self, call_id: str, *, timeout: float = 30.0, from_page: bool = False) -> None:
+        """Join a call the page (or a kernel peer) opened itself with an ephemeral key, on
+        the sideband."""
         self.lifecycle.check()
         with self._lock:
             self.hangup(tell_page=False)
             self._join(call_id, timeout)
+            self._shown(from_page)
+
+    def _shown(self, from_page: bool) -> None:
+        if not from_page:
+            self.widget.state, self.widget.note = "connected", KERNEL_PEER
 
     def _join(self, call_id: str, timeout: float, before: Callable[[], Any] | None = None) -> None:
         self.call_id = call_id
@@ -244,6 +256,8 @@ class Call:
             if tell_page and call_id is not None:
                 self.widget.tell({"type": "hangup", "reason": "the kernel hung up"})
                 self.widget.state = "ended"
+            if self.widget.note == KERNEL_PEER:
+                self.widget.note = WAITING
 
     def close(self) -> None:
         """Hang up and stop answering the page. Idempotent."""
@@ -271,7 +285,8 @@ class Call:
             if self.ephemeral:
                 raise RealtimeError("this Call uses an ephemeral key: the page posts its own offer")
             self.widget.error = ""
-            self.answer(str(message["sdp"]), lambda sdp: self.widget.tell({"type": "answer", "sdp": sdp}))
+            self.answer(str(message["sdp"]), lambda sdp: self.widget.tell({"type": "answer", "sdp": sdp}),
+                        from_page=True)
         elif kind == "need_key":
             value, url = self.mint_key()
             self.widget.tell({"type": "key", "value": value, "url": url})
@@ -279,6 +294,6 @@ class Call:
             if not message.get("call_id"):
                 raise RealtimeError("the server's answer named no call (no Location header): "
                                     "the sideband cannot join, so tools will not run")
-            self.attach(str(message["call_id"]))
+            self.attach(str(message["call_id"]), from_page=True)
         elif kind == "hangup":
             self.hangup(tell_page=False)

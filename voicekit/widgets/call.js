@@ -281,7 +281,7 @@ function render({ model, el }) {
     status.dataset.state = s;
     meter.value = live ? Math.max(-60, engine.state.levelDb) : -60;
     count.textContent = live ? `${engine.state.events} events` : "";
-    note.textContent = s === "idle" ? model.get("note") : "";
+    note.textContent = engine.active() ? "" : model.get("note");
     error.textContent = model.get("error");
   };
   button.addEventListener("click", () => {
