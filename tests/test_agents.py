@@ -96,8 +96,9 @@ def test_cascaded_head_start_spoken_over_is_dropped(cascaded: CascadedAgent, spe
     pause = np.zeros(3_600, np.int16)  # with the recordings' edges, a pause of about 250 ms: the head start
     # begins (after 100 ms), the turn does not end (500 ms)
     started = []
-    real_speculate = cascaded._speculate
-    cascaded._speculate = lambda pause_ms: (started.append(pause_ms), real_speculate(pause_ms))  # type: ignore[method-assign]
+    real_speculate = cascaded._turn_taking._speculate
+    cascaded._turn_taking._speculate = (  # type: ignore[method-assign]
+        lambda pause_ms: (started.append(pause_ms), real_speculate(pause_ms)))
     one_utterance = Clip(np.concatenate([first, pause, second]), 24_000)
     turns = cascaded.send_clip(one_utterance, realtime=True).result()
     assert len(started) >= 2, "expected a head start at the pause between the recordings, and one at the end"

@@ -45,7 +45,7 @@ from ..session import VoiceSession, pcm16_24k
 from ..session.base import in_thread
 from ..vad import VadSettings
 from ._cascaded_llm import chat_rounds
-from ._cascaded_vad import TurnTakingMixin
+from ._cascaded_vad import TurnTaker
 from .cascaded_turn import CascadedTurn, Speaker, SttResult
 from .pricing import Usage
 from .tools import Tool, Toolbox
@@ -68,7 +68,7 @@ DEFAULT_INSTRUCTIONS = (
 
 
 
-class CascadedAgent(TurnTakingMixin, VoiceSession):
+class CascadedAgent(VoiceSession):
     """Talk to an STT → LLM → TTS chain, with tools, barge-in and per-turn metrics.
 
     Parameters
@@ -132,7 +132,7 @@ class CascadedAgent(TurnTakingMixin, VoiceSession):
         self._pool = ThreadPoolExecutor(max_workers=6, thread_name_prefix="voicekit-cascaded")
         self._lock = threading.RLock()  # guards the Player against a barge-in racing an append
         self._current: CascadedTurn | None = None
-        self._reset_vad()
+        self._turn_taking = TurnTaker(self)
 
     # ------------------------------------------------------------ public API
     @property
@@ -153,7 +153,7 @@ class CascadedAgent(TurnTakingMixin, VoiceSession):
         self.lifecycle.check()
         self.wait()
         with self._lock:
-            self._drop_speculation()
+            self._turn_taking.drop_speculation()
             self.messages = []
             self.turns = []
             self._current = None
@@ -186,6 +186,21 @@ class CascadedAgent(TurnTakingMixin, VoiceSession):
             raise turn.error
         return turn
 
+    def feed(self, audio: Clip | npt.NDArray[np.int16]) -> None:
+        """Push microphone audio (a Clip, or int16 samples at 24 kHz) through the VAD.
+
+        A pause starts the answer in the background (held until the turn ends
+        there); the end of a turn releases it, or starts it; speech while the
+        agent answers interrupts it (barge-in).
+
+        Raises
+        ------
+        ClosedError
+            If the agent was closed.
+        """
+        self.lifecycle.check()
+        self._turn_taking.feed(audio)
+
     def send_clip(self, clip: Clip, *, chunk_ms: float = 100.0, realtime: bool = True,
                   pad_ms: float | None = None, timeout: float = 120.0,
                   tool_choice: str | None = None) -> Future[list[CascadedTurn]]:
@@ -194,7 +209,7 @@ class CascadedAgent(TurnTakingMixin, VoiceSession):
         silence window + 500 ms). ``tool_choice`` holds for the turns this clip starts,
         as in :meth:`run_turn`. The Future's result is the turns the VAD found, answered;
         it raises the first turn's error (``openai.APIError`` passed through)."""
-        self._next_tool_choice = tool_choice
+        self._turn_taking.next_tool_choice = tool_choice
         return super().send_clip(clip, chunk_ms=chunk_ms, realtime=realtime, pad_ms=pad_ms, timeout=timeout)
 
     def _default_pad_ms(self) -> float:
@@ -213,7 +228,7 @@ class CascadedAgent(TurnTakingMixin, VoiceSession):
                 if realtime:
                     time.sleep(max(0.0, t0 + i / REALTIME_SAMPLE_RATE - time.perf_counter()))
                 self.feed(pcm[i:i + step])
-            self._next_tool_choice = None
+            self._turn_taking.next_tool_choice = None
 
         return in_thread(feed_all, "voicekit-cascaded-feed")
 
@@ -264,7 +279,7 @@ class CascadedAgent(TurnTakingMixin, VoiceSession):
     def _release(self, timeout: float) -> None:
         """Cancel the current turn and stop the worker threads."""
         with self._lock:
-            self._drop_speculation()
+            self._turn_taking.drop_speculation()
         self._stop_playback()
         self._pool.shutdown(wait=True, cancel_futures=True)
 
