@@ -11,7 +11,7 @@ new session per turn on four paths:
     time; the first ``response.output_audio.delta`` received.
 ``realtime_webrtc``
     ``client.realtime.calls.create`` and an aiortc client peer (the test
-    suite's ``tests/webrtc_peer.py``) whose microphone track plays the same
+    kit's ``voicekit/webrtc/peer.py``) whose microphone track plays the same
     audio at real time; the first audible frame (peak > 300) received on the
     peer's audio track.
 ``live_websocket`` / ``live_webrtc``
@@ -40,7 +40,6 @@ import sys
 import tempfile
 import time
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -49,9 +48,7 @@ from standin import AUDIO_DIR, Progress, _free_port, load_recordings, spawn_serv
 
 from voicekit.audio import Clip
 from voicekit.samples import load_sample, sample_names
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-from webrtc_peer import ClientPeer
+from voicekit.webrtc.peer import ClientPeer
 
 RATE = 24_000
 CHUNK = RATE * 40 // 1000

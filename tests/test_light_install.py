@@ -52,7 +52,8 @@ BLOCKED = sorted({m for m in _deps.STANDIN_MODULES if m not in ("starlette", "uv
 stay visible: the Agents SDK's ``mcp`` dependency brings them to a light install anyway."""
 
 CLIENT_MODULES = ("voicekit", "voicekit.widgets", "voicekit.realtime", "voicekit.agents", "voicekit.live",
-                  "voicekit.chat", "voicekit.metrics", "voicekit.plots", "voicekit.vad")
+                  "voicekit.chat", "voicekit.metrics", "voicekit.plots", "voicekit.vad",
+                  "voicekit.webrtc")
 
 
 def _project(text: str | None = None) -> dict[str, object]:

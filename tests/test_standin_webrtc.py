@@ -1,6 +1,6 @@
 """WebRTC calls on the stand-in, driven by the unchanged SDK and an aiortc client peer (no browser).
 
-The peer (``webrtc_peer.ClientPeer``) plays a real recording as its microphone
+The peer (``voicekit.webrtc.peer.ClientPeer``) plays a real recording as its microphone
 at real-time pace and records what it hears. Every data-channel and sideband
 event is validated with the SDK's models (the Realtime contract of
 ``test_standin_realtime.check_event``; ``openai.types.live`` for Live).
@@ -31,9 +31,9 @@ from openai import AsyncOpenAI, AuthenticationError, BadRequestError, OpenAI
 from openai.types.live import ConnectServerEvent
 from pydantic import TypeAdapter
 from test_standin_realtime import check_event
-from webrtc_peer import RATE, ClientPeer, voiced_seconds
 
 from voicekit.samples import sample_path
+from voicekit.webrtc.peer import RATE, ClientPeer, voiced_seconds
 
 pytestmark = pytest.mark.timeout(240)
 

@@ -145,6 +145,26 @@ def _install() -> None:
     if shell is not None:
         shell.events.register("pre_run_cell", _pre_run_cell)
         shell.events.register("post_run_cell", _post_run_cell)
+        _adopt_running_cell(shell)
+
+
+def _adopt_running_cell(shell: Any) -> None:
+    """Installed from inside a cell (the kernel's first session is made there): key that
+    cell too, from the execute request being run (ipykernel's parent header: its
+    ``metadata.cellId``, else its code), or a re-run of it would not close what it made."""
+    global _run
+    kernel = getattr(shell, "kernel", None)
+    try:
+        parent = kernel.get_parent("shell") if kernel is not None else None
+    except Exception:  # noqa: BLE001 -- not ipykernel: nothing to adopt
+        return
+    if _run is not None or not isinstance(parent, dict) or \
+            (parent.get("header") or {}).get("msg_type") != "execute_request":
+        return
+    cell_id = (parent.get("metadata") or {}).get("cellId")
+    count = getattr(shell, "execution_count", None)
+    _run = _CellRun(("cell", cell_id) if cell_id else ("source", (parent.get("content") or {}).get("code", "")),
+                    count - 1 if isinstance(count, int) else None)  # fixed in _post_run_cell
 
 
 def _pre_run_cell(info: Any) -> None:

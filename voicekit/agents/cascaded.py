@@ -316,7 +316,7 @@ class CascadedAgent(VoiceSession):
             m.voice_to_voice_ms = max(0.0, 1000 * (now - turn.t_end))
         turn.reply_chunks.append(pcm)
         if self.player is not None:
-            self.player.append(pcm)
+            self.player.append(pcm, turn=f"turn-{turn.index}")  # a new turn flushes an older one's backlog
 
     def _show(self, turn: CascadedTurn) -> None:
         if self.transcript is None or not turn.gate.is_set():

@@ -143,6 +143,8 @@ class VoiceSession:
         self.detach()
         recorder.on_chunk(self._on_chunk)
         self._recorder = recorder
+        if self.player is not None:  # the learner's turn starts clean: earlier cells' replies stop
+            self.player.clear_when_recording(recorder)
 
     def detach(self) -> None:
         """Stop streaming the attached Recorder."""

@@ -15,6 +15,7 @@ Import this subpackage explicitly (``from voicekit.widgets import Recorder``);
 
 from __future__ import annotations
 
+from .call import CallWidget
 from .event_log import EventLog
 from .metrics_table import MetricsTable
 from .player import Player
@@ -26,6 +27,7 @@ from .webrtc import clip_from_ipywebrtc
 
 __all__ = [
     "AudioChunk",
+    "CallWidget",
     "EventLog",
     "MetricsTable",
     "Player",

@@ -1,6 +1,9 @@
-"""A WebRTC client peer for tests, on aiortc: a recording as the microphone, the reply recorded.
+"""A WebRTC client peer on aiortc: a recording as the microphone, the reply recorded.
 
-It plays the part of a browser: one audio track (a real recording resampled
+It plays the part of a browser where there is none (the tests, the benchmarks, and a
+notebook run by nbval or with no one to press Call): :class:`ClientPeer` on an
+asyncio loop, :class:`KernelPeer` the same from a notebook cell (its own thread). It
+needs aiortc (the ``standin`` extra). Like a browser, one audio track (a real recording resampled
 to 48 kHz, paced at real time, then silence) and an ``oai-events`` data
 channel. It offers loopback host candidates, as Chromium does with
 ``--allow-loopback-in-peer-connection`` (through the stand-in's
@@ -14,15 +17,13 @@ import fractions
 import json
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Self
 
 import numpy as np
 import soxr
 from aiortc import MediaStreamTrack, RTCPeerConnection, RTCSessionDescription
 from aiortc.mediastreams import MediaStreamError
 from av import AudioFrame
-
-from voicekit.standin.transport import ice
 
 RATE = 48_000
 FRAME = 960
@@ -73,7 +74,8 @@ class Microphone(MediaStreamTrack):
 class ClientPeer:
     """The test's browser: a microphone, a speaker that records, and the data channel's events."""
 
-    def __init__(self, *, data_channel: bool = True) -> None:
+    def __init__(self, *, data_channel: bool = True, loopback: bool = True) -> None:
+        self.loopback = loopback
         self.pc = RTCPeerConnection()
         self.mic = Microphone()
         self.pc.addTrack(self.mic)
@@ -92,7 +94,10 @@ class ClientPeer:
         self._tasks: list[asyncio.Task[Any]] = []
 
     async def offer(self) -> str:
-        ice.install()
+        if self.loopback:  # the stand-in on this machine: offer loopback candidates, as Chromium's flag does
+            from ..standin.transport import ice
+
+            ice.install()
         await self.pc.setLocalDescription(await self.pc.createOffer())
         return str(self.pc.localDescription.sdp)
 
@@ -164,3 +169,116 @@ def voiced_seconds(pcm48: np.ndarray, threshold: int = 300) -> float:
         return 0.0
     frames = np.abs(pcm48[: n * FRAME].astype(np.int32)).reshape(n, FRAME).max(axis=1)
     return float((frames > threshold).sum() * FRAME / RATE)
+
+
+class KernelPeer:
+    """A :class:`ClientPeer` driven from a notebook cell: it calls a
+    :class:`voicekit.webrtc.Call` as the page's widget would, on its own thread.
+
+    Use it where no browser presses Call (nbval, Run All in a script): it makes a real
+    WebRTC call, so what a cell asserts about the reply was heard on a real track.
+    Close it (or use ``with``) to stop its thread; closing hangs up nothing by itself.
+    """
+
+    def __init__(self) -> None:
+        import threading
+
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, name="voicekit-kernel-peer", daemon=True)
+        self._thread.start()
+        self.peer: ClientPeer = self._run(self._make())
+        self.said_until: float | None = None
+        self.dialed: float | None = None
+        """time.monotonic() when :meth:`dial` was called."""
+        """time.monotonic() when the last :meth:`wait_for_reply` returned."""
+
+    async def _make(self) -> ClientPeer:
+        return ClientPeer()
+
+    def _run(self, coro: Any, timeout: float = 60.0) -> Any:
+        return asyncio.run_coroutine_threadsafe(coro, self._loop).result(timeout)
+
+    def dial(self, call: Any, *, timeout: float = 30.0) -> str:
+        """Call ``call`` (a :class:`voicekit.webrtc.Call`): offer, answer, sideband joined.
+        With an ephemeral-key Call, post the offer with the minted key, as the page does.
+        Returns the call id."""
+        from urllib.parse import urlparse
+
+        self.dialed = time.monotonic()
+        # a server on this machine (the stand-in) is reached on loopback; OpenAI on the machine's own addresses
+        self.peer.loopback = urlparse(str(call.client.base_url)).hostname in ("127.0.0.1", "localhost", "::1")
+        offer = self._run(self.peer.offer())
+        if not call.ephemeral:
+            return str(call.answer(offer, lambda sdp: self._run(self.peer.accept(sdp)), timeout=timeout))
+        import httpx
+
+        key, url = call.mint_key()
+        r = httpx.post(url, content=offer, timeout=timeout,
+                       headers={"Authorization": f"Bearer {key}", "Content-Type": "application/sdp"})
+        r.raise_for_status()
+        self._run(self.peer.accept(r.text))
+        call_id = r.headers["location"].rstrip("/").rsplit("/", 1)[1]
+        call.attach(call_id, timeout=timeout)
+        return call_id
+
+    def say(self, pcm24: np.ndarray) -> float:
+        """Play ``pcm24`` (int16 mono 24 kHz) into the microphone track; returns its length, s."""
+        async def queue() -> float:
+            self.peer.mic.sent_until = None
+            return self.peer.mic.say(pcm24)
+
+        return float(self._run(queue()))
+
+    def wait_for_reply(self, *, timeout: float = 120.0, quiet_s: float = 1.5) -> np.ndarray:
+        """Wait until what :meth:`say` queued was sent, then for a reply that sounds after
+        it (and after the call was dialled, and after the previous reply waited for), then
+        ``quiet_s`` of silence; returns what the speaker heard from that point (int16 mono
+        48 kHz). A reply to a question asked on the sideband is waited for the same way.
+
+        Raises
+        ------
+        TimeoutError
+            If no reply sounded within ``timeout`` seconds.
+        """
+        deadline = time.monotonic() + timeout
+        while self.peer.mic.pending.size:
+            if time.monotonic() > deadline:
+                raise TimeoutError("the recording was not sent")
+            time.sleep(0.05)
+        since = max(self.peer.mic.sent_until or 0.0, self.said_until or 0.0, self.dialed or 0.0)
+        while self.peer.first_sound_after(since) is None:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"no reply was heard within {timeout} s")
+            time.sleep(0.1)
+        while True:
+            loud = [at for at, x in list(self.peer.heard) if at >= since and x.size
+                    and int(np.abs(x.astype(np.int32)).max()) > 300]
+            if time.monotonic() - loud[-1] > quiet_s or time.monotonic() > deadline:
+                break
+            time.sleep(0.1)
+        self.said_until = time.monotonic()
+        return self.peer.audio_since(since)
+
+    def latency_s(self) -> float | None:
+        """Seconds from the end of the last recording to the first sound heard after it."""
+        sent = self.peer.mic.sent_until
+        first = self.peer.first_sound_after(sent) if sent is not None else None
+        return None if first is None or sent is None else first - sent
+
+    def close(self) -> None:
+        """Close the peer connection and stop the thread. Idempotent."""
+        if not self._thread.is_alive():
+            return
+        try:
+            self._run(self.peer.close(), 10.0)
+        finally:
+            self._loop.call_soon_threadsafe(self._loop.stop)
+            self._thread.join(5.0)
+            if not self._thread.is_alive():
+                self._loop.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -1,0 +1,215 @@
+"""The WebRTC call widget in a real Chromium, in JupyterLab 4 and in Notebook 7.
+
+The page holds the media (Chromium's fake microphone plays ``ls_0880.wav`` once, then
+silence; ``--allow-loopback-in-peer-connection`` lets it offer loopback candidates to the
+stand-in on 127.0.0.1), the kernel holds the key (``voicekit.webrtc.Call``). A real
+Playwright click on Call; the reply is *heard* when the page's AnalyserNode on the
+played track passes the widget's speaking level. Then a tool through the sideband, a
+hang-up, a re-run of the cell during a call, and a spy on every comm message and the
+DOM for the project key.
+"""
+
+from __future__ import annotations
+
+import shutil
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from browser.conftest import _screenshot
+from browser.harness import (
+    CHROMIUM_FLAGS,
+    Browser,
+    JupyterServer,
+    Kernel,
+    open_notebook,
+    run_all,
+    run_cell,
+    wait_run_all,
+    write_notebook,
+)
+from voicekit.audio import Clip
+from voicekit.samples import sample_path
+
+pytestmark = pytest.mark.timeout(600)
+
+NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks"
+KEY = "sk-proj-call-widget-browser-test-key"
+NOTEBOOK = "call.ipynb"
+SETUP = """
+import json, os
+from openai import OpenAI
+from voicekit.webrtc import Call
+from voicekit.widgets import EventLog, Transcript
+
+client = OpenAI(base_url=os.environ["OPENAI_BASE_URL"])  # the key: OPENAI_API_KEY, never in the page
+wire = []  # every comm message of every Call widget, both ways, as JSON
+ran = []
+
+def get_weather(city: str) -> str:
+    ran.append(city)
+    return f"Sunny and 21 degrees in {city}."
+
+def spy(widget):
+    send = widget.comm.send
+    def spied(data=None, metadata=None, buffers=None):
+        wire.append(json.dumps(data, default=str))
+        return send(data=data, metadata=metadata, buffers=buffers)
+    widget.comm.send = spied
+    widget.on_msg(lambda w, content, buffers: wire.append(json.dumps(content, default=str)))
+"""
+CALL_CELL = """
+WEATHER_TOOL = {"type": "function", "name": "get_weather", "description": "Get the weather for a city.",
+                "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}}
+transcript = Transcript()
+call = Call(client, "realtime", session={"instructions": "Answer in one short sentence.", "tools": [WEATHER_TOOL]},
+            functions={"get_weather": get_weather}, transcript=transcript)
+spy(call.widget)
+wire.append(json.dumps(call.widget.get_state(), default=str))
+call
+"""
+HEARD = "() => [...document.querySelectorAll('.voicekit-call')].map((e) => e.voicekitCall.state.firstSound.length)"
+
+
+@pytest.fixture(scope="module")
+def call_browser(browser: Browser, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """A Chromium whose fake microphone says one line after 1 s, then a minute of silence
+    (Chromium loops the file; a second line during the reply would be a barge-in)."""
+    out = tmp_path_factory.mktemp("call-mic")
+    speech = Clip.from_file(sample_path("ls_0880.wav")).to_mono().resample(48_000).to_int16().samples
+    wav = out / "mic.wav"
+    Clip(np.concatenate([np.zeros(48_000, np.int16), speech, np.zeros(60 * 48_000, np.int16)]), 48_000).to_file(wav)
+    args = [*CHROMIUM_FLAGS, f"--use-file-for-fake-audio-capture={wav}", "--allow-loopback-in-peer-connection",
+            "--autoplay-policy=no-user-gesture-required"]
+    context = browser._pw.chromium.launch_persistent_context(
+        str(out / "profile"), executable_path=browser.executable, headless=True, args=args,
+        viewport={"width": 1280, "height": 900})
+    try:
+        yield context
+    finally:
+        context.close()
+
+
+@pytest.mark.parametrize("app", ["lab", "notebook"], ids=["lab4", "notebook7"])
+def test_call_hear_a_reply_a_tool_hang_up_and_rerun(call_browser: Any, standin_server: Any, app: str,
+                                                   tmp_path: Path) -> None:
+    write_notebook(tmp_path / NOTEBOOK, [SETUP, CALL_CELL])
+    server = JupyterServer(app, tmp_path, env={"OPENAI_BASE_URL": standin_server.base_url,
+                                               "OPENAI_API_KEY": KEY}).start()
+    page = call_browser.new_page()
+    kernel: Kernel | None = None
+    try:
+        open_notebook(page, server, NOTEBOOK)
+        run_cell(page, 0)
+        run_cell(page, 1)
+        widget = page.locator(".voicekit-call")
+        widget.get_by_role("button", name="Call", exact=True).wait_for(timeout=60_000)
+        assert "waits for a click" in widget.inner_text()
+        kernel = server.kernel_for(NOTEBOOK)
+        kernel.wait_for("'call' in globals()", timeout=60)
+        assert kernel.eval("call.call_id") is None  # running the cell started nothing
+
+        # call, talk (the fake microphone), hear the reply on the played track
+        widget.get_by_role("button", name="Call", exact=True).click()
+        kernel.wait_for("call.session is not None and call.session.connected", timeout=60)
+        widget.get_by_role("button", name="Hang up", exact=True).wait_for(timeout=30_000)
+        kernel.wait_for("any(t.status == 'completed' for t in call.session.turns)", timeout=240)
+        deadline = time.monotonic() + 60
+        while page.evaluate(HEARD)[0] < 1:
+            assert time.monotonic() < deadline, "the reply never sounded in the page"
+            time.sleep(0.3)
+        assert kernel.eval("call.widget.error") == ""
+        # what the page's microphone said, transcribed from the sideband's events
+        kernel.wait_for("any((t.user or '').strip() for t in call.session.turns)", timeout=60)
+
+        # a tool through the sideband, the answer heard in the page
+        heard = page.evaluate(HEARD)[0]
+        kernel.run("tool_turn = call.session.run_turn('What is the weather in Paris?', "
+                   "tool_choice={'type': 'function', 'name': 'get_weather'})", timeout=240)
+        assert kernel.eval("len(ran)") >= 1 and kernel.eval("bool(tool_turn.tool_calls)")
+        deadline = time.monotonic() + 60
+        while page.evaluate(HEARD)[0] <= heard:
+            assert time.monotonic() < deadline, "the tool's answer never sounded in the page"
+            time.sleep(0.3)
+
+        # hang up from the page
+        widget.get_by_role("button", name="Hang up", exact=True).click()
+        kernel.wait_for("call.call_id is None and call.session.closed", timeout=30)
+        assert page.evaluate("globalThis.voicekitLiveCalls()") == 0
+        widget.get_by_role("button", name="Call", exact=True).wait_for(timeout=10_000)
+
+        # call again, then re-run the cell during the call: the old call is hung up first
+        widget.get_by_role("button", name="Call", exact=True).click()
+        kernel.wait_for("call.calls == 2 and call.session is not None and call.session.connected", timeout=60)
+        kernel.run("old = call")
+        run_cell(page, 1)
+        try:
+            kernel.wait_for("call is not old and old.lifecycle.closed and old.call_id is None "
+                            "and old.session.closed", timeout=60)
+        except TimeoutError:
+            print(kernel.eval("dict(new=call is not old, closed=old.lifecycle.closed, reason=old.lifecycle.reason, "
+                              "call_id=old.call_id, session=old.session.closed, cell=old.lifecycle.cell, "
+                              "new_cell=call.lifecycle.cell)"))
+            raise
+        deadline = time.monotonic() + 20
+        while page.evaluate("globalThis.voicekitLiveCalls()") != 0:
+            assert time.monotonic() < deadline, "the old call's peer connection stayed open"
+            time.sleep(0.3)
+        page.locator(".voicekit-call").get_by_role("button", name="Call", exact=True).wait_for(timeout=30_000)
+
+        # the project key is in no comm message, either way, and nowhere in the page
+        assert kernel.eval("client.api_key") == KEY
+        wire = kernel.eval("wire")
+        assert any('"type": "answer"' in m for m in wire) and any('"type": "offer"' in m for m in wire)
+        assert not [m for m in wire if KEY in m]
+        assert KEY not in page.content()
+    except Exception:
+        _screenshot(page, f"call-widget-{app}")
+        print(server.log_tail())
+        raise
+    finally:
+        if kernel is not None:
+            kernel.run("call.close()")
+            kernel.close()
+        page.close()
+        server.stop()
+
+
+def test_run_all_of_04c_then_call_from_the_page(call_browser: Any, standin_server: Any, tmp_path: Path) -> None:
+    """A learner's first go: Run All on 04c_webrtc in JupyterLab (every call there is made
+    by a kernel peer, and no cell waits for a click), then Call in the first widget."""
+    notebook = "04c_webrtc.ipynb"
+    shutil.copy(NOTEBOOKS / notebook, tmp_path / notebook)
+    server = JupyterServer("lab", tmp_path, env={"OPENAI_BASE_URL": standin_server.base_url}).start()
+    page = call_browser.new_page()
+    kernel: Kernel | None = None
+    try:
+        open_notebook(page, server, notebook)
+        run_all(page)
+        wait_run_all(page, server, notebook, timeout=900)
+        kernel = server.kernel_for(notebook)
+        assert kernel.eval("call.call_id") is None and kernel.eval("call.calls") == 1  # the kernel peer's call
+        first = page.locator(".voicekit-call").first
+        first.get_by_role("button", name="Call", exact=True).click()
+        kernel.wait_for("call.calls == 2 and call.session.connected", timeout=60)
+        deadline = time.monotonic() + 240
+        while page.evaluate(HEARD)[0] < 1:
+            assert time.monotonic() < deadline, "the reply never sounded in the page"
+            time.sleep(0.3)
+        assert kernel.eval("call.widget.error") == ""
+        assert kernel.eval("client.api_key") not in page.content()
+        first.get_by_role("button", name="Hang up", exact=True).click()
+        kernel.wait_for("call.call_id is None", timeout=30)
+    except Exception:
+        _screenshot(page, "call-widget-run-all-04c")
+        print(server.log_tail())
+        raise
+    finally:
+        if kernel is not None:
+            kernel.close()
+        page.close()
+        server.stop()
