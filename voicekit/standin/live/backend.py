@@ -109,13 +109,14 @@ class ResponsesBackend:
                 self._announce(delegation, event["response"]["id"])
             if event.get("type") in ("response.completed", "response.incomplete", "response.failed"):
                 final = event["response"]
+                # before the client sees the final event: its response.item.create + response.create may
+                # arrive at once, and must continue this response (issue 24, defect 7: a new delegation
+                # without previous_response_id answered "No tool call found for function call output")
+                self.last_response_id = final["id"]
+                if any(o.get("type") == "function_call" for o in final.get("output", [])):
+                    self.waiting = delegation
             conn.emit({"type": "response.event", "event": event, "delegation_id": delegation.id})
-        if final is None:
-            return
-        self.last_response_id = final["id"]
-        calls = [o for o in final.get("output", []) if o.get("type") == "function_call"]
-        if calls:
-            self.waiting = delegation
+        if final is None or self.waiting is delegation:
             return
         text = " ".join(p.get("text", "") for o in final.get("output", []) if o.get("type") == "message"
                         for p in o.get("content", []) if p.get("type") == "output_text").strip()
