@@ -299,6 +299,15 @@ class Browser:
                 self._pw.stop()
             raise
 
+    def launch(self, mic_wav: Path, user_data_dir: Path, *extra_args: str) -> Any:
+        """Another Chromium context on this Playwright (its sync API runs once per thread), its
+        fake microphone playing ``mic_wav``, with ``extra_args`` (e.g. WebRTC's
+        ``--allow-loopback-in-peer-connection``); the caller closes it."""
+        args = [*CHROMIUM_FLAGS, f"--use-file-for-fake-audio-capture={mic_wav}", *extra_args]
+        return self._pw.chromium.launch_persistent_context(
+            str(user_data_dir), executable_path=self.executable, headless=True, args=args,
+            viewport={"width": 1280, "height": 900})
+
     def with_mic(self, mic_wav: Path, user_data_dir: Path) -> Browser:
         """Another Chromium, its fake microphone playing ``mic_wav``; close it first."""
         return Browser(self.executable, mic_wav, user_data_dir, playwright=self._pw)

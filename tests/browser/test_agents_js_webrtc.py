@@ -28,7 +28,7 @@ import numpy as np
 import pytest
 from openai import OpenAI
 
-from browser.harness import CHROMIUM_FLAGS, free_port
+from browser.harness import Browser, free_port
 from voicekit.audio import Clip
 from voicekit.samples import sample_path
 
@@ -68,38 +68,33 @@ def served(bundle: Path) -> Iterator[str]:
 
 
 def test_the_agents_sdk_for_javascript_calls_over_webrtc_and_hears_a_reply(
-        chromium: str, served: str, standin_server: Any, client: OpenAI,
+        browser: Browser, served: str, standin_server: Any, client: OpenAI,
         tmp_path_factory: pytest.TempPathFactory) -> None:
-    from playwright.sync_api import sync_playwright
-
     out = tmp_path_factory.mktemp("agents-js")
     speech = Clip.from_file(sample_path("ls_0880.wav")).to_mono().resample(48_000).to_int16().samples
     wav = out / "mic.wav"  # one utterance, then a minute of silence (Chromium loops the file)
     Clip(np.concatenate([np.zeros(48_000, np.int16), speech, np.zeros(60 * 48_000, np.int16)]), 48_000).to_file(wav)
     key = client.realtime.client_secrets.create(session={"type": "realtime", "model": "gpt-realtime-mini"}).value
-    args = [*CHROMIUM_FLAGS, f"--use-file-for-fake-audio-capture={wav}", "--allow-loopback-in-peer-connection",
-            "--autoplay-policy=no-user-gesture-required"]
-    with sync_playwright() as pw:
-        context = pw.chromium.launch_persistent_context(str(out / "profile"), executable_path=chromium,
-                                                        headless=True, args=args)
-        try:
-            page = context.new_page()
-            page.goto(f"{served}/index.html")
-            page.wait_for_function("typeof window.runAgent === 'function'")
-            page.evaluate("([base, key]) => window.runAgent(base, key)", [standin_server.base_url, key])
-            deadline = time.monotonic() + 120
-            state: dict[str, Any] = {}
-            while time.monotonic() < deadline:
-                state = page.evaluate("window.agentState")
-                if state["error"] or "output_audio_buffer.stopped" in state["events"]:
-                    break
-                time.sleep(0.5)
-            assert state["error"] is None, state["error"]
-            assert state["status"] == "connected"
-            assert "session.updated" in state["events"]  # the SDK's session.update was taken
-            assert "output_audio_buffer.stopped" in state["events"], sorted(set(state["events"]))
-            history = "\n".join(state["history"])
-            assert '"role":"user"' in history and '"role":"assistant"' in history, history
-            assert state["peak"] > 0.05, f"the reply was not audible: peak {state['peak']:.3f}"
-        finally:
-            context.close()
+    context = browser.launch(wav, out / "profile", "--allow-loopback-in-peer-connection",
+                             "--autoplay-policy=no-user-gesture-required")
+    try:
+        page = context.new_page()
+        page.goto(f"{served}/index.html")
+        page.wait_for_function("typeof window.runAgent === 'function'")
+        page.evaluate("([base, key]) => window.runAgent(base, key)", [standin_server.base_url, key])
+        deadline = time.monotonic() + 120
+        state: dict[str, Any] = {}
+        while time.monotonic() < deadline:
+            state = page.evaluate("window.agentState")
+            if state["error"] or "output_audio_buffer.stopped" in state["events"]:
+                break
+            time.sleep(0.5)
+        assert state["error"] is None, state["error"]
+        assert state["status"] == "connected"
+        assert "session.updated" in state["events"]  # the SDK's session.update was taken
+        assert "output_audio_buffer.stopped" in state["events"], sorted(set(state["events"]))
+        history = "\n".join(state["history"])
+        assert '"role":"user"' in history and '"role":"assistant"' in history, history
+        assert state["peak"] > 0.05, f"the reply was not audible: peak {state['peak']:.3f}"
+    finally:
+        context.close()

@@ -22,7 +22,6 @@ import pytest
 
 from browser.conftest import _screenshot
 from browser.harness import (
-    CHROMIUM_FLAGS,
     Browser,
     JupyterServer,
     Kernel,
@@ -83,11 +82,8 @@ def call_browser(browser: Browser, tmp_path_factory: pytest.TempPathFactory) -> 
     speech = Clip.from_file(sample_path("ls_0880.wav")).to_mono().resample(48_000).to_int16().samples
     wav = out / "mic.wav"
     Clip(np.concatenate([np.zeros(48_000, np.int16), speech, np.zeros(60 * 48_000, np.int16)]), 48_000).to_file(wav)
-    args = [*CHROMIUM_FLAGS, f"--use-file-for-fake-audio-capture={wav}", "--allow-loopback-in-peer-connection",
-            "--autoplay-policy=no-user-gesture-required"]
-    context = browser._pw.chromium.launch_persistent_context(
-        str(out / "profile"), executable_path=browser.executable, headless=True, args=args,
-        viewport={"width": 1280, "height": 900})
+    context = browser.launch(wav, out / "profile", "--allow-loopback-in-peer-connection",
+                             "--autoplay-policy=no-user-gesture-required")
     try:
         yield context
     finally:

@@ -24,7 +24,7 @@ import numpy as np
 import pytest
 from openai import OpenAI
 
-from browser.harness import CHROMIUM_FLAGS, free_port
+from browser.harness import Browser, free_port
 from voicekit.audio import Clip
 from voicekit.samples import sample_path
 
@@ -45,24 +45,19 @@ def page_server() -> Iterator[str]:
 
 
 @pytest.fixture(scope="module")
-def webrtc_browser(chromium: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
+def webrtc_browser(browser: Browser, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     out = tmp_path_factory.mktemp("webrtc-mic")
     # one utterance, then a minute of silence: Chromium loops the file, and a second utterance
     # during the reply would be a barge-in (the stand-in then clears the reply, as OpenAI does)
     speech = Clip.from_file(sample_path("ls_0880.wav")).to_mono().resample(48_000).to_int16().samples
     wav = out / "mic.wav"
     Clip(np.concatenate([np.zeros(24_000, np.int16), speech, np.zeros(60 * 48_000, np.int16)]), 48_000).to_file(wav)
-    args = [*CHROMIUM_FLAGS, f"--use-file-for-fake-audio-capture={wav}", "--allow-loopback-in-peer-connection",
-            "--autoplay-policy=no-user-gesture-required"]
-    with sync_playwright() as pw:
-        context = pw.chromium.launch_persistent_context(str(out / "profile"), executable_path=chromium,
-                                                        headless=True, args=args)
-        try:
-            yield context
-        finally:
-            context.close()
+    context = browser.launch(wav, out / "profile", "--allow-loopback-in-peer-connection",
+                             "--autoplay-policy=no-user-gesture-required")
+    try:
+        yield context
+    finally:
+        context.close()
 
 
 @pytest.mark.parametrize("wait_for_ice", [False, True], ids=["trickle-offer", "gathered-offer"])
