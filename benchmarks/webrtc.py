@@ -8,7 +8,8 @@ new session per turn on four paths:
 
 ``realtime_websocket``
     ``client.realtime.connect``; 24 kHz PCM16 appended in 40 ms chunks at real
-    time; the first ``response.output_audio.delta`` received.
+    time; the first audible sample (peak > 300) of the deltas, played from the
+    first delta's arrival without a gap.
 ``realtime_webrtc``
     ``client.realtime.calls.create`` and an aiortc client peer (the test
     kit's ``voicekit/webrtc/peer.py``) whose microphone track plays the same
@@ -54,6 +55,8 @@ RATE = 24_000
 CHUNK = RATE * 40 // 1000
 LEAD_IN_S = 0.5
 TIMEOUT_S = 90.0
+AUDIBLE = 300
+"""Peak (int16) that counts as audible, on every path."""
 REALTIME_SESSION = {"type": "realtime", "model": "gpt-realtime-mini", "instructions": "Answer in one short sentence."}
 LIVE_SESSION = {"model": "gpt-live-1", "instructions": "Answer in one short sentence."}
 
@@ -85,6 +88,26 @@ async def _paced_appends(send: Any, pcm: np.ndarray, stop: asyncio.Event) -> flo
     return ended
 
 
+class _Audible:
+    """When a client that plays the deltas from the first one's arrival, without a gap, first
+    plays a sample louder than the WebRTC path's threshold (as the peer's track is judged)."""
+
+    def __init__(self) -> None:
+        self.t0: float | None = None
+        self.samples = 0
+
+    def feed(self, b64: str) -> float:
+        now = time.monotonic()
+        if self.t0 is None:
+            self.t0 = now
+        pcm = np.frombuffer(base64.b64decode(b64), dtype="<i2")
+        loud = np.flatnonzero(np.abs(pcm.astype(np.int32)) > AUDIBLE)
+        if loud.size:
+            return max(now, self.t0 + (self.samples + int(loud[0])) / RATE)
+        self.samples += pcm.size
+        return 0.0
+
+
 async def realtime_websocket(client: AsyncOpenAI, pcm: np.ndarray) -> float:
     async with client.realtime.connect(model=REALTIME_SESSION["model"]) as conn:
         await conn.recv()
@@ -94,9 +117,9 @@ async def realtime_websocket(client: AsyncOpenAI, pcm: np.ndarray) -> float:
             lambda b64: conn.input_audio_buffer.append(audio=b64), pcm, stop))
         try:
             async with asyncio.timeout(TIMEOUT_S):
+                audible = _Audible()
                 async for event in conn:
-                    if event.type == "response.output_audio.delta":
-                        got = time.monotonic()
+                    if event.type == "response.output_audio.delta" and (got := audible.feed(event.delta)):
                         break
         finally:
             stop.set()
@@ -108,14 +131,14 @@ async def live_websocket(client: AsyncOpenAI, pcm: np.ndarray) -> float:
         await conn.send({"type": "session.start", "session": LIVE_SESSION})
         stop = asyncio.Event()
         sender: asyncio.Future[float] | None = None
+        audible = _Audible()
         try:
             async with asyncio.timeout(TIMEOUT_S):
                 async for event in conn:
                     if event.type == "session.started":
                         sender = asyncio.ensure_future(_paced_appends(
                             lambda b64: conn.send({"type": "session.input_audio.append", "audio": b64}), pcm, stop))
-                    if event.type == "session.output_audio.delta":
-                        got = time.monotonic()
+                    if event.type == "session.output_audio.delta" and (got := audible.feed(event.delta)):
                         break
         finally:
             stop.set()
