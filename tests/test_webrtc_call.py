@@ -25,7 +25,7 @@ from voicekit.widgets import EventLog, Transcript
 
 pytestmark = pytest.mark.timeout(300)
 
-KEY = "sk-proj-voicekit-test-key-must-not-reach-the-page"
+KEY = "test-proj-voicekit-key-must-not-reach-the-page"
 WEATHER_TOOL = {
     "type": "function", "name": "get_weather", "description": "Get the current weather for a city.",
     "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]},

@@ -13,7 +13,7 @@ from voicekit.errors import ClosedError
 from voicekit.webrtc import Call
 from voicekit.widgets import CallWidget
 
-KEY = "sk-proj-call-widget-unit-test-key"
+KEY = "test-proj-call-widget-unit-key"
 
 
 @pytest.fixture

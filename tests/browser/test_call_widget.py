@@ -37,7 +37,7 @@ from voicekit.samples import sample_path
 pytestmark = pytest.mark.timeout(600)
 
 NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks"
-KEY = "sk-proj-call-widget-browser-test-key"
+KEY = "test-proj-call-widget-browser-key"
 NOTEBOOK = "call.ipynb"
 SETUP = """
 import json, os
