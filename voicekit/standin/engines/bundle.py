@@ -69,7 +69,7 @@ from ._integrity import verify
 from .llm import LanguageModel, LLMEngine
 from .llm_config import LLMConfig
 from .multilingual import language_name
-from .scheduling import INTERACTIVE, Activity, PriorityLock, thread_plan
+from .scheduling import INTERACTIVE, Activity, PriorityLock, locked_steps, thread_plan
 from .upstream import UpstreamLLM
 
 T = TypeVar("T")
@@ -428,26 +428,6 @@ class Engines:
             for _ in self.tts.stream("Hello."):
                 pass
         load_silero()
-
-
-def locked_steps(lock: PriorityLock, steps: Iterator[T], priority: int = INTERACTIVE) -> Iterator[T]:
-    """Yield from ``steps``, holding ``lock`` only while each next item is computed.
-
-    For the generators of a streamed response: Starlette leaves a generator
-    suspended, not closed, when the client goes away (an agent abandoning a
-    cancelled answer, a barge-in), so a lock held across ``yield`` would stay
-    held and every later request would wait for it forever. Each step takes the
-    lock at ``priority`` (:data:`.scheduling.INTERACTIVE` or ``BATCH``).
-    """
-    while True:
-        with lock.hold(priority):
-            item = next(steps, _END)
-        if item is _END:
-            return
-        yield item
-
-
-_END: Any = object()
 
 
 def audio_tokens(duration_s: float) -> int:

@@ -33,9 +33,12 @@ from __future__ import annotations
 import itertools
 import json
 import re
+from collections.abc import Sequence
 from typing import Any
 
-__all__ = ["MAX_FACTS", "MAX_GAP_CHARS", "MAX_PREFIX_CHARS", "MAX_TAIL_CHARS", "carry_grammar", "facts_of"]
+from .llm_types import Turn
+
+__all__ = ["MAX_FACTS", "MAX_GAP_CHARS", "MAX_PREFIX_CHARS", "MAX_TAIL_CHARS", "carry_grammar", "facts_of", "with_carry_grammar"]
 
 MAX_PREFIX_CHARS = 240
 """The most of a result in words that becomes the reply's beginning (whole sentences, or one cut at a word)."""
@@ -145,3 +148,21 @@ def carry_grammar(*results: str) -> str | None:
         *(f"{name} ::= {_either_case(fact)}" for name, fact in zip(names, facts, strict=True)),
     ]
     return "\n".join(rules) + "\n"
+
+
+def with_carry_grammar(turns: Sequence[Turn], options: dict[str, Any] | None) -> dict[str, Any] | None:
+    """``options`` with a :mod:`.carry` grammar when the conversation ends on tool results.
+
+    A reply written right after tool results must carry them (SmolLM2 otherwise
+    talks about the weather without the tool's numbers). A request
+    that constrains its reply itself (``json_schema``, ``grammar``) keeps its own.
+    """
+    outputs: list[str] = []
+    for t in reversed(turns):
+        if t.role != "tool":
+            break
+        outputs.insert(0, t.content)
+    if not outputs or {"json_schema", "grammar"} & set(options or {}):
+        return options
+    grammar = carry_grammar(*outputs)
+    return options if grammar is None else {**(options or {}), "grammar": grammar}

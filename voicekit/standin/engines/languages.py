@@ -61,9 +61,9 @@ from collections.abc import Iterator
 from typing import Any
 
 from ...audio import Clip
-from .bundle import Engines, SttResult, SttSegment, WhisperEngine, locked_steps
+from .bundle import Engines, SttResult, SttSegment, WhisperEngine
 from .multilingual import language_codes
-from .scheduling import INTERACTIVE
+from .scheduling import INTERACTIVE, locked_steps
 
 __all__ = ["GATE_COMPRESSION", "GATE_LOGPROB", "compression_ratio", "detect", "is_known", "looks_english", "stream", "transcribe"]
 

@@ -44,7 +44,7 @@ from typing import Any, Protocol
 
 from ...errors import StandinError
 from ._integrity import verify
-from .carry import carry_grammar
+from .carry import with_carry_grammar
 from .json_bounds import bounded
 from .llm_types import LLMUsage, TextDelta, ToolCall, ToolSpec, Turn
 from .tool_choice import _decision_prompt, decide_or_stream, tool_choice_schema
@@ -405,27 +405,9 @@ class LLMEngine:
             If ``tool_choice`` names a tool that is not in ``tools``.
         """
         usage = usage if usage is not None else LLMUsage()
-        options = _carrying(turns, options)
+        options = with_carry_grammar(turns, options)
         yield from decide_or_stream(self, turns, tools, tool_choice, usage, seed=seed, max_tokens=max_tokens,
                                     temperature=temperature, stop=stop, options=options)
-
-
-def _carrying(turns: Sequence[Turn], options: dict[str, Any] | None) -> dict[str, Any] | None:
-    """``options`` with a :mod:`.carry` grammar when the conversation ends on tool results.
-
-    A reply written right after tool results must carry them (SmolLM2 otherwise
-    talks about the weather without the tool's numbers: :mod:`.carry`). A request
-    that constrains its reply itself (``json_schema``, ``grammar``) keeps its own.
-    """
-    outputs: list[str] = []
-    for t in reversed(turns):
-        if t.role != "tool":
-            break
-        outputs.insert(0, t.content)
-    if not outputs or {"json_schema", "grammar"} & set(options or {}):
-        return options
-    grammar = carry_grammar(*outputs)
-    return options if grammar is None else {**(options or {}), "grammar": grammar}
 
 
 def _for_template(turns: Sequence[Turn]) -> list[Turn]:

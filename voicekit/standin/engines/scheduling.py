@@ -50,7 +50,7 @@ T = TypeVar("T")
 
 __all__ = [
     "BATCH", "BATCH_MIN_AUDIO_S", "INTERACTIVE", "INTERACTIVE_GRACE_S", "THREADS_ENV", "Activity", "ClosingStreamingResponse", "PriorityLock",
-    "ThreadPlan", "thread_plan", "upload_priority",
+    "ThreadPlan", "locked_steps", "thread_plan", "upload_priority",
 ]
 
 INTERACTIVE = 0
@@ -333,3 +333,20 @@ class _Steps:
             close = getattr(self._gen, "close", None)
             if close is not None:
                 close()
+
+
+def locked_steps(lock: PriorityLock, steps: Iterator[T], priority: int = INTERACTIVE) -> Iterator[T]:
+    """Yield from ``steps``, holding ``lock`` only while each next item is computed.
+
+    For the generators of a streamed response: Starlette leaves a generator
+    suspended, not closed, when the client goes away (an agent abandoning a
+    cancelled answer, a barge-in), so a lock held across ``yield`` would stay
+    held and every later request would wait for it forever. Each step takes the
+    lock at ``priority`` (:data:`INTERACTIVE` or ``BATCH``).
+    """
+    while True:
+        with lock.hold(priority):
+            item = next(steps, _END)
+        if item is _END:
+            return
+        yield item

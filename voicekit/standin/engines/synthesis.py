@@ -15,7 +15,8 @@ import numpy.typing as npt
 from openai.types.audio import speech_create_params
 
 from ...formats import SPEECH_PCM_SAMPLE_RATE, float_to_int16, int16_to_float
-from .bundle import PiperEngine, locked_steps
+from .bundle import PiperEngine
+from .scheduling import locked_steps
 
 __all__ = ["MAX_PIECE_CHARS", "OPENAI_VOICES", "VOICE_VARIANTS", "VoiceVariant", "bounded_pieces", "split_first_clause",
            "synthesize_pcm"]
