@@ -70,6 +70,16 @@ def fake_mic_wav(source: Path, out_dir: Path) -> tuple[Path, Clip]:
     return out, speech
 
 
+def one_line_mic(source: Path, out_dir: Path, lead_s: float = 1.0) -> Path:
+    """A 48 kHz fake-microphone WAV: ``lead_s`` of silence, ``source`` once, then a minute of
+    silence. Chromium loops the file; a second line during a WebRTC reply would be a barge-in."""
+    speech = Clip.from_file(source).to_mono().resample(48_000).to_int16().samples
+    out = out_dir / "mic.wav"
+    Clip(np.concatenate([np.zeros(int(lead_s * 48_000), np.int16), speech, np.zeros(60 * 48_000, np.int16)]),
+         48_000).to_file(out)
+    return out
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

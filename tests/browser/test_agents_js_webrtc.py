@@ -24,12 +24,10 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pytest
 from openai import OpenAI
 
-from browser.harness import Browser, free_port
-from voicekit.audio import Clip
+from browser.harness import Browser, free_port, one_line_mic
 from voicekit.samples import sample_path
 
 HERE = Path(__file__).parent / "agents_js"
@@ -71,9 +69,7 @@ def test_the_agents_sdk_for_javascript_calls_over_webrtc_and_hears_a_reply(
         browser: Browser, served: str, standin_server: Any, client: OpenAI,
         tmp_path_factory: pytest.TempPathFactory) -> None:
     out = tmp_path_factory.mktemp("agents-js")
-    speech = Clip.from_file(sample_path("ls_0880.wav")).to_mono().resample(48_000).to_int16().samples
-    wav = out / "mic.wav"  # one utterance, then a minute of silence (Chromium loops the file)
-    Clip(np.concatenate([np.zeros(48_000, np.int16), speech, np.zeros(60 * 48_000, np.int16)]), 48_000).to_file(wav)
+    wav = one_line_mic(sample_path("ls_0880.wav"), out)
     key = client.realtime.client_secrets.create(session={"type": "realtime", "model": "gpt-realtime-mini"}).value
     context = browser.launch(wav, out / "profile", "--allow-loopback-in-peer-connection",
                              "--autoplay-policy=no-user-gesture-required")

@@ -17,7 +17,6 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pytest
 
 from browser.conftest import _screenshot
@@ -25,13 +24,13 @@ from browser.harness import (
     Browser,
     JupyterServer,
     Kernel,
+    one_line_mic,
     open_notebook,
     run_all,
     run_cell,
     wait_run_all,
     write_notebook,
 )
-from voicekit.audio import Clip
 from voicekit.samples import sample_path
 
 pytestmark = pytest.mark.timeout(600)
@@ -79,9 +78,7 @@ def call_browser(browser: Browser, tmp_path_factory: pytest.TempPathFactory) -> 
     """A Chromium whose fake microphone says one line after 1 s, then a minute of silence
     (Chromium loops the file; a second line during the reply would be a barge-in)."""
     out = tmp_path_factory.mktemp("call-mic")
-    speech = Clip.from_file(sample_path("ls_0880.wav")).to_mono().resample(48_000).to_int16().samples
-    wav = out / "mic.wav"
-    Clip(np.concatenate([np.zeros(48_000, np.int16), speech, np.zeros(60 * 48_000, np.int16)]), 48_000).to_file(wav)
+    wav = one_line_mic(sample_path("ls_0880.wav"), out)
     context = browser.launch(wav, out / "profile", "--allow-loopback-in-peer-connection",
                              "--autoplay-policy=no-user-gesture-required")
     try:

@@ -20,12 +20,10 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pytest
 from openai import OpenAI
 
-from browser.harness import Browser, free_port
-from voicekit.audio import Clip
+from browser.harness import Browser, free_port, one_line_mic
 from voicekit.samples import sample_path
 
 PAGES = Path(__file__).parent / "pages"
@@ -49,9 +47,7 @@ def webrtc_browser(browser: Browser, tmp_path_factory: pytest.TempPathFactory) -
     out = tmp_path_factory.mktemp("webrtc-mic")
     # one utterance, then a minute of silence: Chromium loops the file, and a second utterance
     # during the reply would be a barge-in (the stand-in then clears the reply, as OpenAI does)
-    speech = Clip.from_file(sample_path("ls_0880.wav")).to_mono().resample(48_000).to_int16().samples
-    wav = out / "mic.wav"
-    Clip(np.concatenate([np.zeros(24_000, np.int16), speech, np.zeros(60 * 48_000, np.int16)]), 48_000).to_file(wav)
+    wav = one_line_mic(sample_path("ls_0880.wav"), out, lead_s=0.5)
     context = browser.launch(wav, out / "profile", "--allow-loopback-in-peer-connection",
                              "--autoplay-policy=no-user-gesture-required")
     try:
