@@ -113,6 +113,7 @@ def test_cascaded_head_start_spoken_over_is_dropped(cascaded: CascadedAgent, spe
 
 def test_cascaded_barge_in_stops_playback_and_keeps_only_what_was_spoken(cascaded: CascadedAgent, speech) -> None:
     cascaded.instructions = "Answer with a long story of at least five sentences."
+    cascaded.temperature = 0.0  # greedy: the same long story every run, never a one-line answer
     silence = np.zeros(24_000, np.int16)
     cascaded.feed(speech["cards_005.wav"])
     cascaded.feed(Clip(silence, 24_000))  # the VAD ends the turn; the answer starts in the background

@@ -119,7 +119,9 @@ def test_call_hear_a_reply_a_tool_hang_up_and_rerun(call_browser: Any, standin_s
         # what the page's microphone said, transcribed from the sideband's events
         kernel.wait_for("any((t.user or '').strip() for t in call.session.turns)", timeout=60)
 
-        # a tool through the sideband, the answer heard in the page
+        # a tool through the sideband, the answer heard in the page: once the first reply
+        # has finished playing, so the answer starts a new sound rather than continuing it
+        kernel.wait_for("call.widget.state == 'listening'", timeout=60)
         heard = page.evaluate(HEARD)[0]
         kernel.run("tool_turn = call.session.run_turn('What is the weather in Paris?', "
                    "tool_choice={'type': 'function', 'name': 'get_weather'})", timeout=240)

@@ -31,6 +31,7 @@ class ChatSettings(Protocol):
     client: OpenAI
     llm_model: str
     max_tokens: int
+    temperature: float | None
     toolbox: Toolbox
     tool_choice: str
     max_tool_rounds: int
@@ -47,15 +48,17 @@ def chat_rounds(agent: ChatSettings, turn: CascadedTurn, messages: list[dict[str
     m = turn.metrics
     pending, first_piece = "", True
     for round_ in range(agent.max_tool_rounds + 1):
-        tools: dict[str, Any] = {}
+        options: dict[str, Any] = {}
         if agent.toolbox:
             choice = (turn.tool_choice or agent.tool_choice) if round_ == 0 else "auto"
-            tools = {"tools": agent.toolbox.chat_tools(),
-                     "tool_choice": choice if round_ < agent.max_tool_rounds else "none"}
+            options = {"tools": agent.toolbox.chat_tools(),
+                       "tool_choice": choice if round_ < agent.max_tool_rounds else "none"}
+        if agent.temperature is not None:
+            options["temperature"] = agent.temperature
         t_req = time.perf_counter()
         stream = agent.client.chat.completions.create(  # type: ignore[call-overload]
             model=agent.llm_model, messages=messages, stream=True,
-            stream_options={"include_usage": True}, max_completion_tokens=agent.max_tokens, **tools)
+            stream_options={"include_usage": True}, max_completion_tokens=agent.max_tokens, **options)
         content: list[str] = []
         calls: dict[int, dict[str, str]] = {}
         with stream:

@@ -93,6 +93,12 @@ class CascadedAgent(VoiceSession):
     max_tool_rounds : int
         Chat requests that may end in tool calls per turn; the next one is sent with
         ``tool_choice="none"``.
+    max_tokens : int
+        The reply's length limit per chat request (``max_completion_tokens``); a reply
+        cut there ends its turn ``incomplete``.
+    temperature : float, optional
+        The chat request's sampling temperature; None leaves the API's default. 0 makes
+        the offline stand-in's replies repeatable (greedy decoding).
     head_start : bool
         Start transcribing, answering and speaking at a pause, during the VAD's
         silence window (default True); False starts at the end of the turn.
@@ -115,6 +121,7 @@ class CascadedAgent(VoiceSession):
         max_tool_rounds: int = 3,
         tool_choice: str = "auto",
         max_tokens: int = 120,
+        temperature: float | None = None,
         head_start: bool = True,
     ) -> None:
         super().__init__(player=player, transcript=transcript, metrics=metrics)
@@ -125,6 +132,7 @@ class CascadedAgent(VoiceSession):
         self.transcribe_model, self.llm_model, self.tts_model = transcribe_model, llm_model, tts_model
         self.vad = vad or VadSettings()
         self.max_tool_rounds, self.tool_choice, self.max_tokens = max_tool_rounds, tool_choice, max_tokens
+        self.temperature = temperature
         self.head_start = head_start
         self.messages: list[dict[str, Any]] = []
         self.turns: list[CascadedTurn] = []

@@ -172,11 +172,15 @@ def stream(
     """:func:`transcribe`, lazily: ``(duration_s, segments)``, each segment decoded as iterated.
 
     Takes the engines' lock itself, step by step (:func:`.bundle.locked_steps`), never
-    across a ``yield``. Without ``language``, ``tiny.en``'s segments of the first 30 s (decoded with
-    its fallback schedule, so English is decoded as before) pass the gate or send the
-    whole clip to the multilingual model. So English without ``language`` streams its
-    first window's segments together, once that window is decoded; later windows
-    stream one by one. With ``language="en"`` every segment streams as decoded.
+    across a ``yield``. Without ``language``, ``tiny.en``'s segments of the first 30 s, decoded
+    at temperature 0 only (as :func:`transcribe`'s gate), pass the gate or send the whole
+    clip to the multilingual model. The gate never sees a sampled decode: the fallback
+    schedule samples at temperatures above 0, and a sampled English phrase ("Thank you
+    very much.") can pass the gate on French speech. English whose first window needs
+    the fallback is decoded again from the start with the schedule. So English without
+    ``language`` streams its first window's segments together, once that window is
+    decoded; later windows stream one by one, at temperature 0 when the first window
+    did not need the schedule. With ``language="en"`` every segment streams as decoded.
     """
     def run(engine: WhisperEngine, **extra: Any) -> tuple[float, Iterator[SttSegment]]:
         with engine.lock.hold(priority):
@@ -187,13 +191,18 @@ def stream(
         return run(engines.stt)
     if language:
         return run(engines.multilingual(), language=language, task=task)
-    duration, segments = run(engines.stt)
+    gate_kwargs = {} if kwargs.get("temperature") else {"fallback": False}
+    duration, segments = run(engines.stt, **gate_kwargs)
     head: list[SttSegment] = []  # the first 30 s window's segments decide
     for seg in segments:
         head.append(seg)
         if seg.end >= FIRST_WINDOW_S or seg.seek > head[0].seek:
             break
     if looks_english(head):
+        if gate_kwargs and _needs_fallback(head):
+            getattr(segments, "close", lambda: None)()
+            return run(engines.stt)
+
         def chained() -> Iterator[SttSegment]:
             yield from head
             yield from segments
