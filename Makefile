@@ -11,7 +11,7 @@ setup: $(STAMP)
 # What a kernel adds to a notebook's metadata.language_info when it runs (ipykernel's
 # kernel_info: the Python version and the like). nbstripout's git filter strips these too
 # (git config filter.nbstripout.extrakeys), so `git status` stays clean after Run All; the
-# committed notebooks keep language_info.name only (tests/test_notebooks_clean.py).
+# committed notebooks keep language_info.name only (tests/project/test_notebooks_clean.py).
 NB_EXTRA_KEYS := $(addprefix metadata.language_info.,codemirror_mode file_extension mimetype \
   nbconvert_exporter pygments_lexer version)
 
@@ -38,7 +38,7 @@ $(STAMP): pyproject.toml requirements-nodeps.txt Makefile jupyter/overrides.json
 	@cp jupyter/jupyter_server_config.py $(VENV)/etc/jupyter/jupyter_server_config.py
 	@touch $(STAMP)
 
-# JupyterHub's proxy, from npm, for tests/test_jupyterhub.py and a class on one machine
+# JupyterHub's proxy, from npm, for tests/project/test_jupyterhub.py and a class on one machine
 # (README, "A class on JupyterHub"); `make test` and `make hub` install it, `make lab` does
 # not (a learner needs no proxy). Without npm that test skips and says why.
 PROXY_STAMP := $(VENV)/node/.installed
@@ -51,19 +51,19 @@ $(PROXY_STAMP): | $(STAMP)
 	  mkdir -p $(VENV)/node; \
 	  npm install --silent --no-audit --no-fund --prefix $(VENV)/node configurable-http-proxy@5 \
 	    && touch $(PROXY_STAMP); \
-	else echo "No npm: tests/test_jupyterhub.py will skip (it needs configurable-http-proxy)"; fi
+	else echo "No npm: tests/project/test_jupyterhub.py will skip (it needs configurable-http-proxy)"; fi
 
-# OpenAI's Node SDK for tests/test_standin_tls.py (Realtime over wss:, as Node always opens it);
+# OpenAI's Node SDK for tests/standin/test_standin_tls.py (Realtime over wss:, as Node always opens it);
 # `make test` installs it. Without npm that test skips and says why.
-NODE_TEST_STAMP := tests/node/node_modules/.installed
+NODE_TEST_STAMP := tests/standin/node/node_modules/.installed
 
 node-test-deps: $(NODE_TEST_STAMP)
 
-$(NODE_TEST_STAMP): tests/node/package.json
+$(NODE_TEST_STAMP): tests/standin/node/package.json
 	@if command -v npm >/dev/null; then \
-	  echo "Installing OpenAI's Node SDK (npm) under tests/node for the TLS test"; \
-	  npm install --silent --no-audit --no-fund --prefix tests/node && touch $(NODE_TEST_STAMP); \
-	else echo "No npm: tests/test_standin_tls.py's Node SDK test will skip"; fi
+	  echo "Installing OpenAI's Node SDK (npm) under tests/standin/node for the TLS test"; \
+	  npm install --silent --no-audit --no-fund --prefix tests/standin/node && touch $(NODE_TEST_STAMP); \
+	else echo "No npm: tests/standin/test_standin_tls.py's Node SDK test will skip"; fi
 
 # The hub's setup, for a class: the kit and the proxy (README, "A class on JupyterHub").
 hub: setup hub-proxy
@@ -97,18 +97,18 @@ browser:
 	fi
 
 # Each notebook runs under nbval twice in one kernel, as Run All pressed twice, then checks
-# that every session it left answers a spoken turn (tests/notebooks_twice.py); the
-# kernels share one warm stand-in (tests/with_standin.py).
+# that every session it left answers a spoken turn (scripts/notebooks_twice.py); the
+# kernels share one warm stand-in (scripts/with_standin.py).
 NB_TWICE := build/notebooks-twice
 
 test: setup browser hub-proxy node-test-deps
 	$(BIN)/python -m pytest
-	$(BIN)/python tests/notebooks_twice.py $(NB_TWICE)
-	$(BIN)/python tests/with_standin.py $(BIN)/python -m pytest --nbval-lax -p no:cacheprovider $(NB_TWICE)
+	$(BIN)/python scripts/notebooks_twice.py $(NB_TWICE)
+	$(BIN)/python scripts/with_standin.py $(BIN)/python -m pytest --nbval-lax -p no:cacheprovider $(NB_TWICE)
 
 # One plain pass of the notebooks under nbval (what a learner's Run All does once).
 test-notebooks: setup
-	$(BIN)/python tests/with_standin.py $(BIN)/python -m pytest --nbval-lax notebooks/
+	$(BIN)/python scripts/with_standin.py $(BIN)/python -m pytest --nbval-lax notebooks/
 	$(BIN)/ruff check voicekit tests benchmarks
 	$(BIN)/mypy voicekit
 

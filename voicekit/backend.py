@@ -212,7 +212,7 @@ def use_standin(*, port: int | None = None, timeout: float = 120.0, quiet: bool 
       Stand-in keys are told apart: the placeholder :data:`STANDIN_API_KEY` and
       tokens starting ``vk-standin-`` (OpenAI's keys start ``sk-``).
     - Otherwise the stand-in ``OPENAI_BASE_URL`` names is reused if it answers
-      (``tests/with_standin.py``, or a ``voicekit serve`` you started), then the
+      (``scripts/with_standin.py``, or a ``voicekit serve`` you started), then the
       one on ``127.0.0.1:port`` if ``port`` is given; then this user's shared
       stand-in (runtime file ``voicekit-standin-<hostname>.json`` in Jupyter's
       runtime directory, verified by an HMAC identity check). If none runs, one

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import voicekit
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _requirements_yml() -> set[str]:

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 DEPENDENCY_FILES = ["Makefile", "pyproject.toml", "requirements-nodeps.txt", "jupyter/overrides.json",
                     "jupyter/jupyter_server_config.py"]
 

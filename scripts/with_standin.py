@@ -1,6 +1,6 @@
 """Run a command with one stand-in shared by everything it starts.
 
-``python tests/with_standin.py CMD ARGS...`` starts the stand-in (real engines, a free
+``python scripts/with_standin.py CMD ARGS...`` starts the stand-in (real engines, a free
 127.0.0.1 port) in this process, runs ``CMD`` with ``OPENAI_BASE_URL`` pointing at it,
 and exits with the command's exit code. ``make test`` runs the notebooks under it, so
 their kernels reuse one warm stand-in (``voicekit.use_standin()`` reuses the server
@@ -18,7 +18,7 @@ from voicekit.standin import StandinServer
 
 def main(argv: list[str]) -> int:
     if not argv:
-        print("usage: python tests/with_standin.py CMD [ARGS...]", file=sys.stderr)
+        print("usage: python scripts/with_standin.py CMD [ARGS...]", file=sys.stderr)
         return 2
     env = {k: v for k, v in os.environ.items() if not k.startswith("OPENAI_")}
     with StandinServer() as server:

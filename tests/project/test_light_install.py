@@ -35,7 +35,7 @@ from packaging.utils import canonicalize_name
 from voicekit import _deps
 from voicekit.errors import MissingDependencyError
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 ENGINES = {
     canonicalize_name(d)

@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 from websockets.sync.client import connect
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 TOKEN = "test-jupyter-token"
 
 

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from tls_cert import self_signed
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 CONFIG = ROOT / "jupyterhub" / "jupyterhub_config.py"
 
 pytest.importorskip("traitlets")

@@ -1,13 +1,13 @@
 """Run a command against a stand-in whose LLM is an upstream: a second stand-in (issue 17).
 
-``python tests/with_upstream.py CMD ARGS...`` starts one stand-in (real engines) as the
+``python scripts/with_upstream.py CMD ARGS...`` starts one stand-in (real engines) as the
 *upstream* and a second, the *front*, sharing its Whisper and Piper, whose every
 text-generation step goes to the upstream over HTTP (``UpstreamLLM``, as with
 ``voicekit serve --llm-base-url ... --llm-model gpt-4o-mini``). ``CMD`` runs with
 ``OPENAI_BASE_URL`` pointing at the front. ``VOICEKIT_LLM_TOOLS`` (auto, native, json)
 chooses how tools reach the upstream. For example, the notebooks on an upstream::
 
-    .venv/bin/python tests/with_upstream.py .venv/bin/python -m pytest --nbval-lax notebooks/03_chat_audio.ipynb
+    .venv/bin/python scripts/with_upstream.py .venv/bin/python -m pytest --nbval-lax notebooks/03_chat_audio.ipynb
 """
 
 from __future__ import annotations
@@ -52,7 +52,7 @@ def front_engines(engines: Engines, llm: UpstreamLLM) -> Engines:
 
 def main(argv: list[str]) -> int:
     if not argv:
-        print("usage: python tests/with_upstream.py CMD [ARGS...]", file=sys.stderr)
+        print("usage: python scripts/with_upstream.py CMD [ARGS...]", file=sys.stderr)
         return 2
     env = {k: v for k, v in os.environ.items() if not k.startswith("OPENAI_")}
     with StandinServer() as upstream:

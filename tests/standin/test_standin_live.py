@@ -262,7 +262,7 @@ def test_startup_input_history_and_refused_startup_settings(standin_server) -> N
 
 
 def test_webrtc_needs_an_offer_and_unknown_sessions_and_sip_are_named(client: OpenAI, standin_server) -> None:
-    """WebRTC sessions work (tests/test_standin_webrtc.py); here what is refused, and how."""
+    """WebRTC sessions work (tests/standin/test_standin_webrtc.py); here what is refused, and how."""
     with pytest.raises(openai.BadRequestError, match="m=audio"):
         client.live.create(session={"model": MODEL}, transport={"type": "webrtc", "sdp": "v=0"})  # type: ignore[arg-type,typeddict-item]
     with pytest.raises(openai.NotFoundError, match="sess_123"):
@@ -569,7 +569,7 @@ def test_no_import_cycles_in_the_live_standin() -> None:
     the parts import the shared state, never the connection."""
     import ast
 
-    root = Path(__file__).resolve().parents[1]
+    root = Path(__file__).resolve().parents[2]
     graph: dict[str, set[str]] = {}
     for path in (root / "voicekit" / "standin" / "live").rglob("*.py"):
         parts = list(path.relative_to(root).with_suffix("").parts)

@@ -1,4 +1,4 @@
-"""tests/notebooks_twice.py: the twice-run copies ``make test`` runs under nbval.
+"""scripts/notebooks_twice.py: the twice-run copies ``make test`` runs under nbval.
 
 The copies themselves run in ``make test`` (``pytest --nbval-lax build/notebooks-twice``);
 this checks that they hold every cell twice, in order, then the two checks.
@@ -11,7 +11,7 @@ from pathlib import Path
 import nbformat
 from notebooks_twice import main, twice
 
-NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
+NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks"
 
 
 def test_each_copy_holds_the_notebook_twice_then_the_checks(tmp_path: Path) -> None:

@@ -98,14 +98,14 @@ NODE_DIR = Path(__file__).parent / "node"
 def test_openais_node_sdk_reaches_realtime_over_wss(tls_server, tls_files) -> None:
     """The Node SDK (``openai`` on npm) always opens Realtime as ``wss:``; it trusts the
     certificate through ``NODE_EXTRA_CA_CERTS``, as the README says. Needs ``node`` and
-    ``npm install`` in ``tests/node`` (skipped, saying so, without them)."""
+    ``npm install`` in ``tests/standin/node`` (skipped, saying so, without them)."""
     import json
     import os
     import shutil
 
     node = shutil.which("node")
     if node is None or not (NODE_DIR / "node_modules" / "openai").is_dir():
-        pytest.skip("needs node and the npm packages: cd tests/node && npm install")
+        pytest.skip("needs node and the npm packages: cd tests/standin/node && npm install")
     env = {k: v for k, v in os.environ.items() if not k.startswith("OPENAI_")}
     env.update(OPENAI_BASE_URL=tls_server.base_url, OPENAI_API_KEY="test-no-key", NODE_EXTRA_CA_CERTS=str(tls_files[0]))
     done = subprocess.run([node, "realtime_tls.mjs"], cwd=NODE_DIR, env=env, check=False, capture_output=True,

@@ -1,6 +1,6 @@
 """Each notebook as a learner who presses Run All twice, then talks, would run it.
 
-``python tests/notebooks_twice.py OUTDIR`` writes, for every notebook in
+``python scripts/notebooks_twice.py OUTDIR`` writes, for every notebook in
 ``notebooks/``, a copy whose cells appear twice in a row, followed by two check cells,
 so that ``pytest --nbval-lax OUTDIR`` runs each notebook twice in one kernel (the real
 ipykernel, under nbval, which fails on any error or failing ``assert``) and then checks:
@@ -23,7 +23,7 @@ import nbformat
 
 ROOT = Path(__file__).resolve().parent.parent
 
-CALLBACKS_CHECK = '''# check (added by tests/notebooks_twice.py): no callback registered twice
+CALLBACKS_CHECK = '''# check (added by scripts/notebooks_twice.py): no callback registered twice
 from voicekit.widgets import Recorder as _Rec, TalkButton as _Btn
 for _name, _obj in list(globals().items()):
     if isinstance(_obj, _Rec):
@@ -34,7 +34,7 @@ for _name, _obj in list(globals().items()):
         assert len(_obj._on_press) <= 1 and len(_obj._on_release) <= 1, _name
 '''
 
-SESSIONS_CHECK = '''# check (added by tests/notebooks_twice.py): every session or agent left answers a spoken turn
+SESSIONS_CHECK = '''# check (added by scripts/notebooks_twice.py): every session or agent left answers a spoken turn
 from voicekit import load_sample as _load
 from voicekit.agents import CascadedAgent as _Cascaded, RealtimeAgent as _RtAgent
 from voicekit.live import LiveSession as _Live
@@ -90,7 +90,7 @@ def twice(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
 
 def main(argv: list[str]) -> int:
     if len(argv) != 1:
-        print("usage: python tests/notebooks_twice.py OUTDIR", file=sys.stderr)
+        print("usage: python scripts/notebooks_twice.py OUTDIR", file=sys.stderr)
         return 2
     out = Path(argv[0])
     out.mkdir(parents=True, exist_ok=True)

@@ -42,7 +42,7 @@ from tls_cert import self_signed
 
 from voicekit.standin.server import free_port
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 CONFIG = ROOT / "jupyterhub" / "jupyterhub_config.py"
 NODE_BIN = ROOT / ".venv" / "node" / "node_modules" / ".bin"
 USERS = ("ada", "grace", "alan")
