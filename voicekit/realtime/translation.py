@@ -65,10 +65,10 @@ PAD_MS = 1500
 """Silence streamed after a recording, ms: the guide asks for silence between phrases, and
 the stand-in ends a phrase at a 700 ms pause."""
 
-QUIET_S = 4.0
-""":meth:`~voicekit.session.VoiceSession.send_clip`'s Future is done once no translation
-delta arrived for this long after the recording was sent (the protocol marks no phrase's
-end; :meth:`TranslationSession.finish` waits for ``session.closed`` instead, exactly)."""
+QUIET_S = 6.0
+""":meth:`~voicekit.session.VoiceSession.send_clip`'s Future is done once translation
+deltas came after the recording was sent and then none for this long (the protocol marks
+no phrase's end; :meth:`TranslationSession.finish` waits for ``session.closed``, exactly)."""
 
 _CLIENT_EVENT: pydantic.TypeAdapter[Any] | None = None
 
@@ -267,23 +267,26 @@ class TranslationSession(ConnectedSession):
         return float(PAD_MS)
 
     def _settle(self, before: int, mark: int, timeout: float) -> list[Phrase]:
-        """After a clip was sent: wait until no translation delta came for :data:`QUIET_S`."""
+        """After a clip was sent: wait for the first translation delta after ``mark`` (none
+        within ``timeout``: nothing was translated, ``[]``), then until none came for
+        :data:`QUIET_S` (the protocol marks no phrase's end; :meth:`finish` is exact)."""
         deadline = time.monotonic() + timeout
-        self._last_delta_s = max(self._last_delta_s, self._now())
-        while True:
-            quiet_until = self._last_delta_s + QUIET_S
-            left = quiet_until - self._now()
+        deltas = (tp.SOURCE_DELTA, tp.OUTPUT_DELTA, tp.AUDIO_DELTA, "session.closed")
+        try:
+            self.wait_for(deltas, since=mark, timeout=timeout)
+        except TimeoutError:
+            return list(self.phrases[before:])
+        while self._transport.record.closed is None:
+            left = self._last_delta_s + QUIET_S - self._now()
             if left <= 0:
-                return list(self.phrases[before:])
+                break
             if time.monotonic() + left > deadline:
                 raise TimeoutError(f"translation still arriving after {timeout:g} s")
             try:
-                self.wait_for((tp.SOURCE_DELTA, tp.OUTPUT_DELTA, tp.AUDIO_DELTA, "session.closed"),
-                              since=len(self.events), timeout=left)
+                self.wait_for(deltas, since=len(self.events), timeout=left)
             except TimeoutError:
-                continue
-            if self._transport.record.closed is not None:
-                return list(self.phrases[before:])
+                pass
+        return list(self.phrases[before:])
 
     # ------------------------------------------------------------ internals
     def _config(self) -> dict[str, Any]:
