@@ -173,3 +173,28 @@ def test_the_stand_in_translates_the_shipped_german_recording_through_the_sdk(cl
     assert any(e.type == "session.closed" for e in ts.events)
     # appends are recorded with their audio elided
     assert all(e.data["audio"].endswith("bytes PCM16>") for e in ts.events if e.type == "session.input_audio_buffer.append")
+
+
+def test_send_clip_is_done_once_the_translation_went_quiet(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No event marks a phrase's end: send_clip waits for the first delta, then for quiet."""
+    from voicekit.realtime import translation
+
+    monkeypatch.setattr(translation, "QUIET_S", 0.3)
+    server = _server()
+    appends: list[int] = []
+
+    def on_append(event: dict[str, Any]) -> list[dict[str, Any]]:
+        appends.append(1)
+        return _phrase_events(600, "Hallo.", "Hello.") if len(appends) == 8 else []
+
+    server.on("session.input_audio_buffer.append", on_append)
+    with TranslationSession(None, transport=server.transport()) as ts:  # type: ignore[arg-type]
+        ts.start()
+        done = ts.send_clip(Clip(np.zeros(REALTIME_SAMPLE_RATE, np.int16), REALTIME_SAMPLE_RATE), realtime=False,
+                            pad_ms=0)
+        phrases = done.result(timeout=30)
+        assert [p.translation for p in phrases] == ["Hello."]
+        assert len(appends) == 10  # 1 s in 100 ms appends, each checked with the SDK's model
+        silent = ts.send_clip(Clip(np.zeros(2400, np.int16), REALTIME_SAMPLE_RATE), realtime=False, pad_ms=0,
+                              timeout=1.0)
+        assert silent.result(timeout=30) == []  # nothing translated within the timeout: no phrase
