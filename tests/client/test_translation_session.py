@@ -185,7 +185,7 @@ def test_send_clip_is_done_once_the_translation_went_quiet(monkeypatch: pytest.M
 
     def on_append(event: dict[str, Any]) -> list[dict[str, Any]]:
         appends.append(1)
-        return _phrase_events(600, "Hallo.", "Hello.") if len(appends) == 8 else []
+        return _phrase_events(600, "Hallo.", "Hello.") if len(appends) == 4 else []
 
     server.on("session.input_audio_buffer.append", on_append)
     with TranslationSession(None, transport=server.transport()) as ts:  # type: ignore[arg-type]
@@ -194,7 +194,7 @@ def test_send_clip_is_done_once_the_translation_went_quiet(monkeypatch: pytest.M
                             pad_ms=0)
         phrases = done.result(timeout=30)
         assert [p.translation for p in phrases] == ["Hello."]
-        assert len(appends) == 10  # 1 s in 100 ms appends, each checked with the SDK's model
+        assert len(appends) == 5  # 1 s in 200 ms appends (the SDK's advice), each checked with its model
         silent = ts.send_clip(Clip(np.zeros(2400, np.int16), REALTIME_SAMPLE_RATE), realtime=False, pad_ms=0,
                               timeout=1.0)
         assert silent.result(timeout=30) == []  # nothing translated within the timeout: no phrase

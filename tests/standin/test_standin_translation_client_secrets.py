@@ -65,7 +65,7 @@ def test_translation_client_secrets_refuse_what_the_stand_in_cannot_do(client: O
 
 def test_a_realtime_client_secret_does_not_open_a_translation_session(standin_server: Any, client: OpenAI) -> None:
     secret = client.realtime.client_secrets.create()
-    with OpenAI(base_url=standin_server.base_url, api_key=secret.value, max_retries=0) as ek_client:
-        with pytest.raises(Exception) as ws_info, ek_client.realtime.translations.connect(model=MODEL) as conn:
-            conn.recv_bytes()
+    with (OpenAI(base_url=standin_server.base_url, api_key=secret.value, max_retries=0) as ek_client,
+          pytest.raises(Exception) as ws_info, ek_client.realtime.translations.connect(model=MODEL) as conn):
+        conn.recv_bytes()
     assert "401" in str(ws_info.value)

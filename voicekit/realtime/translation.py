@@ -30,6 +30,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Mapping
+from concurrent.futures import Future
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -46,7 +47,7 @@ if TYPE_CHECKING:
 
     from ..widgets import EventLog, Player, TranslationLines
 
-__all__ = ["APPEND", "DEFAULT_SOURCE_TRANSCRIBE_MODEL", "DEFAULT_TRANSLATION_MODEL", "PAD_MS", "QUIET_S",
+__all__ = ["APPEND", "CHUNK_MS", "DEFAULT_SOURCE_TRANSCRIBE_MODEL", "DEFAULT_TRANSLATION_MODEL", "PAD_MS", "QUIET_S",
            "TranslationSession", "validate_client_event"]
 
 logger = logging.getLogger("voicekit.realtime")
@@ -60,6 +61,10 @@ default is none: no ``session.input_transcript.delta``)."""
 
 APPEND = "session.input_audio_buffer.append"
 """The client event that carries the input audio."""
+
+CHUNK_MS = 200
+"""Audio per append, ms: "translation consumes 200 ms engine frames; for best realtime
+behavior, append audio in 200 ms chunks" (the SDK's ``RealtimeTranslationInputAudioBufferAppendEvent``)."""
 
 PAD_MS = 1500
 """Silence streamed after a recording, ms: the guide asks for silence between phrases, and
@@ -206,9 +211,15 @@ class TranslationSession(ConnectedSession):
         self.wait_for("session.closed", since=mark, timeout=timeout)
         return list(self.phrases)
 
+    def send_clip(self, clip: Clip, *, chunk_ms: float = CHUNK_MS, realtime: bool = True,
+                  pad_ms: float | None = None, timeout: float = 120.0) -> Future[list[Any]]:
+        """As :meth:`~voicekit.session.VoiceSession.send_clip`, in :data:`CHUNK_MS` (200 ms)
+        appends by default; its Future is done as :data:`QUIET_S` says."""
+        return super().send_clip(clip, chunk_ms=chunk_ms, realtime=realtime, pad_ms=pad_ms, timeout=timeout)
+
     def translate(self, clip: Clip, *, realtime: bool = True, timeout: float = 180.0) -> list[Phrase]:
-        """Stream ``clip`` (at the pace of speech by default, then :data:`PAD_MS` of
-        silence), then :meth:`finish`; returns the phrases it made.
+        """Stream ``clip`` in :data:`CHUNK_MS` appends (at the pace of speech by default),
+        then :data:`PAD_MS` of silence, then :meth:`finish`; returns the phrases it made.
 
         Raises
         ------
@@ -222,7 +233,7 @@ class TranslationSession(ConnectedSession):
 
     def _stream_pad(self, clip: Clip, realtime: bool) -> Any:
         pcm = np.concatenate([pcm16_24k(clip), np.zeros(PAD_MS * REALTIME_SAMPLE_RATE // 1000, np.int16)])
-        return self._stream(pcm, REALTIME_SAMPLE_RATE // 10, realtime)
+        return self._stream(pcm, CHUNK_MS * REALTIME_SAMPLE_RATE // 1000, realtime)
 
     # ------------------------------------------------------------- reading
     @property
