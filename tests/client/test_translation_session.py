@@ -198,3 +198,13 @@ def test_send_clip_is_done_once_the_translation_went_quiet(monkeypatch: pytest.M
         silent = ts.send_clip(Clip(np.zeros(2400, np.int16), REALTIME_SAMPLE_RATE), realtime=False, pad_ms=0,
                               timeout=1.0)
         assert silent.result(timeout=30) == []  # nothing translated within the timeout: no phrase
+
+
+def test_public_surface() -> None:
+    from voicekit.realtime import translation, translation_phrases
+
+    assert sorted(translation.__all__) == ["APPEND", "CHUNK_MS", "DEFAULT_SOURCE_TRANSCRIBE_MODEL",
+                                           "DEFAULT_TRANSLATION_MODEL", "PAD_MS", "QUIET_S", "TranslationSession",
+                                           "validate_client_event"]
+    assert sorted(translation_phrases.__all__) == ["AUDIO_DELTA", "OUTPUT_DELTA", "PHRASE_GAP_MS", "SOURCE_DELTA",
+                                                   "Phrase", "PhraseBook", "SentLog"]

@@ -24,3 +24,9 @@ def test_rows_are_replaced_per_session_and_phrase_and_errors_follow() -> None:
 def test_the_front_end_writes_text_never_html() -> None:
     js = (Path(__file__).resolve().parents[2] / "voicekit" / "widgets" / "translation_lines.js").read_text()
     assert "textContent" in js and ".innerHTML" not in js and "insertAdjacentHTML" not in js
+
+
+def test_public_surface() -> None:
+    from voicekit.widgets import translation_lines
+
+    assert translation_lines.__all__ == ["TranslationLines"]
