@@ -206,5 +206,5 @@ def test_public_surface() -> None:
     assert sorted(translation.__all__) == ["APPEND", "CHUNK_MS", "DEFAULT_SOURCE_TRANSCRIBE_MODEL",
                                            "DEFAULT_TRANSLATION_MODEL", "PAD_MS", "QUIET_S", "TranslationSession",
                                            "validate_client_event"]
-    assert sorted(translation_phrases.__all__) == ["AUDIO_DELTA", "OUTPUT_DELTA", "PHRASE_GAP_MS", "SOURCE_DELTA",
-                                                   "Phrase", "PhraseBook", "SentLog"]
+    assert sorted(translation_phrases.__all__) == ["AUDIO_DELTA", "OUTPUT_DELTA", "PHRASE_GAP_MS", "Phrase",
+                                                   "PhraseBook", "SOURCE_DELTA", "SentLog"]
