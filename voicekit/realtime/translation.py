@@ -23,6 +23,10 @@ Every client event is validated with the SDK's ``RealtimeTranslationClientEvent`
 goes out. The deltas are grouped into :class:`~.translation_phrases.Phrase` objects
 (source, translation, audio, lag), shown side by side in a
 :class:`~voicekit.widgets.TranslationLines`; the audio plays in a streaming Player.
+
+The SDK has a class of the same name, ``openai.lib.realtime_translation.TranslationSession``:
+a bare context manager over the connection, with no thread, widgets or phrases. This one
+connects through the generated binding (``client.realtime.translations.connect``) itself.
 """
 
 from __future__ import annotations
