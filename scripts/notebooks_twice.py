@@ -7,8 +7,9 @@ ipykernel, under nbval, which fails on any error or failing ``assert``) and then
 
 1. no Recorder or TalkButton has a callback registered twice;
 2. every voicekit session or agent left in the notebook's namespace answers a spoken
-   turn (a shipped recording; live captions transcribe it), which fails if a cell
-   closed what a later interaction needs, or if a session lost its connection.
+   turn (a shipped recording; live captions transcribe it, a translation session still
+   open translates it), which fails if a cell closed what a later interaction needs, or
+   if a session lost its connection.
 
 ``make test`` runs it instead of a plain single nbval pass, so the notebooks run twice,
 not three times. The copies carry no outputs and are not committed (``build/``).
@@ -38,13 +39,21 @@ SESSIONS_CHECK = '''# check (added by scripts/notebooks_twice.py): every session
 from voicekit import load_sample as _load
 from voicekit.agents import CascadedAgent as _Cascaded, RealtimeAgent as _RtAgent
 from voicekit.live import LiveSession as _Live
-from voicekit.realtime import Captions as _Captions, RealtimeSession as _RtSession
+from voicekit.realtime import Captions as _Captions, RealtimeSession as _RtSession, TranslationSession as _Tr
 
 _answered = {}
 for _name, _obj in list(globals().items()):
-    if _name.startswith("_") or not isinstance(_obj, (_Cascaded, _RtAgent, _RtSession, _Live, _Captions)):
+    if _name.startswith("_") or not isinstance(_obj, (_Cascaded, _RtAgent, _RtSession, _Live, _Captions, _Tr)):
         continue
     assert not _obj.closed, f"{_name} was closed by a cell, but a later interaction needs it"
+    if isinstance(_obj, _Tr):  # translations answer in speech; one ended by session.close is over by design
+        if any(_e.type == "session.closed" for _e in _obj.events):
+            continue
+        assert _obj.connected, f"{_name} lost its connection"
+        _phrases = _obj.translate(_load("ls_0880.wav"), realtime=False, timeout=180)
+        assert any(_p.audio is not None for _p in _phrases), f"{_name} translated nothing"
+        _answered[_name] = _obj.translation
+        continue
     if isinstance(_obj, _Captions):  # captions answer with text, not speech
         assert _obj.connected, f"{_name} lost its connection"
         _segment = _obj.transcribe(_load("cards_001.wav"), timeout=180)

@@ -4,7 +4,8 @@ A :class:`ScriptedServer` plays the server's side of one connection: each client
 a session sends is handed to the handlers registered for its type (as the stand-in's
 Realtime handlers register by event type), and the server events they return are
 delivered back, each validated first with the SDK's own server event model
-(``openai.types.realtime.RealtimeServerEvent`` or ``openai.types.live.ServerEvent``), so
+(``openai.types.realtime.RealtimeServerEvent``, ``openai.types.live.ServerEvent`` or
+``openai.types.realtime.RealtimeTranslationServerEvent``), so
 a fake cannot send what the real server could not. Plug it under any session::
 
     server = ScriptedServer("realtime", on_open=[{"type": "session.created", ...}])
@@ -29,7 +30,8 @@ __all__ = ["FakeConnection", "ScriptedServer"]
 
 Handler = Callable[[dict[str, Any]], Iterable[Mapping[str, Any]]]
 
-_APPEND = {"realtime": "input_audio_buffer.append", "live": "session.input_audio.append"}
+_APPEND = {"realtime": "input_audio_buffer.append", "live": "session.input_audio.append",
+           "translation": "session.input_audio_buffer.append"}
 
 
 def _adapter(protocol: str) -> pydantic.TypeAdapter[Any]:
@@ -37,6 +39,10 @@ def _adapter(protocol: str) -> pydantic.TypeAdapter[Any]:
         from openai.types.live import ServerEvent
 
         return pydantic.TypeAdapter(ServerEvent)
+    if protocol == "translation":
+        from openai.types.realtime import RealtimeTranslationServerEvent
+
+        return pydantic.TypeAdapter(RealtimeTranslationServerEvent)
     from openai.types.realtime import RealtimeServerEvent
 
     return pydantic.TypeAdapter(RealtimeServerEvent)
@@ -47,8 +53,9 @@ class ScriptedServer:
 
     Parameters
     ----------
-    protocol : "realtime" or "live"
-        Which SDK models validate the server events.
+    protocol : "realtime", "live" or "translation"
+        Which SDK models validate the server events (``RealtimeServerEvent``,
+        ``openai.types.live.ServerEvent`` or ``RealtimeTranslationServerEvent``).
     on_open : iterable of dict
         Server events sent as soon as a connection opens (``session.created``).
 
@@ -60,7 +67,7 @@ class ScriptedServer:
         How many connections were opened.
     """
 
-    def __init__(self, protocol: Literal["realtime", "live"] = "realtime", *,
+    def __init__(self, protocol: Literal["realtime", "live", "translation"] = "realtime", *,
                  on_open: Iterable[Mapping[str, Any]] = ()) -> None:
         self.protocol = protocol
         self.on_open = [dict(e) for e in on_open]

@@ -34,7 +34,7 @@ KERNELSPEC = {"display_name": "Python 3 (ipykernel)", "language": "python", "nam
 """The one kernelspec every notebook carries (what ipykernel's own kernelspec says)."""
 EXPECTED = {
     "00_setup.ipynb", "01_transcription.ipynb", "01b_record_and_play.ipynb", "02_speech.ipynb",
-    "03_chat_audio.ipynb", "04_realtime.ipynb", "04b_live.ipynb", "04c_webrtc.ipynb", "05_cascaded_agent.ipynb", "06_realtime_agent.ipynb", "07_compare.ipynb",
+    "03_chat_audio.ipynb", "04_realtime.ipynb", "04b_live.ipynb", "04c_webrtc.ipynb", "04d_translation.ipynb", "05_cascaded_agent.ipynb", "06_realtime_agent.ipynb", "07_compare.ipynb",
     "08_agents_sdk.ipynb",
 }
 _ASSERT_LINE = re.compile(r"^\s*assert\b", re.MULTILINE)

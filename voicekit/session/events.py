@@ -26,9 +26,11 @@ as the response ends): an ``error`` event naming one does not make waits raise."
 
 # Where base64 audio sits in an event: the client's audio appends and the server's audio
 # deltas, in Realtime (input_audio_buffer.append, response.output_audio.delta) and in
-# GPT-Live (session.input_audio.append, session.output_audio.delta).
+# GPT-Live (session.input_audio.append, session.output_audio.delta), and in Realtime
+# translation (session.input_audio_buffer.append, session.output_audio.delta).
 _AUDIO_FIELDS = {"input_audio_buffer.append": "audio", "response.output_audio.delta": "delta",
-                 "session.input_audio.append": "audio", "session.output_audio.delta": "delta"}
+                 "session.input_audio.append": "audio", "session.output_audio.delta": "delta",
+                 "session.input_audio_buffer.append": "audio"}
 
 # The fields worth a glance per event type, for summaries and the event log.
 _KEY_FIELDS = ("audio_start_ms", "audio_end_ms", "item_id", "response_id", "role", "transcript", "delta",

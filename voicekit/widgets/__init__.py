@@ -1,7 +1,8 @@
 """Jupyter widgets: a microphone :class:`Recorder`, an audio :class:`Player`, a
 live waveform and spectrogram (:class:`Scope`), and for voice conversations a live
 :class:`Transcript`, an :class:`EventLog` of Realtime events, a push-to-talk
-:class:`TalkButton` and a :class:`MetricsTable` of per-turn agent measurements.
+:class:`TalkButton`, a :class:`MetricsTable` of per-turn agent measurements and, for
+live translation, :class:`TranslationLines` (source and translation side by side).
 
 Both are anywidget classes whose front end is a plain ES module beside the Python
 file (``recorder.js``, ``player.js``): no build step, no CDN, nothing fetched at run
@@ -23,6 +24,7 @@ from .recorder import AudioChunk, Recorder, RecorderStats
 from .scope import Scope
 from .talk_button import TalkButton
 from .transcript import Transcript
+from .translation_lines import TranslationLines
 from .webrtc import clip_from_ipywebrtc
 
 __all__ = [
@@ -36,5 +38,6 @@ __all__ = [
     "Scope",
     "TalkButton",
     "Transcript",
+    "TranslationLines",
     "clip_from_ipywebrtc",
 ]

@@ -14,9 +14,13 @@ ephemeral keys (its guide: the server exchanges the SDP).
 outside :class:`~.auth.TokenAuth`) that
 
 - lets an ``ek_`` key through only to ``POST /v1/realtime/calls`` and the
-  Realtime WebSocket (``GET /v1/realtime`` without ``call_id``), marking the
-  request with the key's :class:`Grant` (``scope["voicekit.ephemeral"]``);
-  anywhere else, or once expired, it is refused with OpenAI's 401 shape;
+  Realtime WebSocket (``GET /v1/realtime`` without ``call_id``), or, for a key
+  minted by ``POST /v1/realtime/translations/client_secrets`` (API reference
+  ``realtime.translations.client_secrets``; its grant's session has ``type:
+  "translation"``), only to the translation WebSocket (``GET
+  /v1/realtime/translations``), marking the request with the key's :class:`Grant`
+  (``scope["voicekit.ephemeral"]``); anywhere else, or once expired, it is
+  refused with OpenAI's 401 shape;
 - answers CORS for ``/v1/realtime/calls`` only (the preflight, and
   ``Access-Control-Allow-Origin`` plus ``Expose-Headers: Location`` on a
   call made with an ephemeral key), for the origins the guards let through:
@@ -52,6 +56,7 @@ MAX_TTL_S = 7200
 
 CALLS_PATH = "/v1/realtime/calls"
 REALTIME_WS_PATH = "/v1/realtime"
+TRANSLATIONS_WS_PATH = "/v1/realtime/translations"
 
 
 @dataclass(frozen=True)
@@ -129,7 +134,12 @@ class EphemeralGate:
             return
         try:
             grant = self.keys.check(key)
-            if not self._allowed(scope):
+            if grant.session.get("type") == "translation" and not self._allowed_translation(scope):
+                raise OpenAIError(
+                    401, "This ephemeral key (ek_...) was minted for Realtime translation: it opens the translation "
+                         "WebSocket only (GET /v1/realtime/translations?model=...). Use the project key on the server "
+                         f"for {scope.get('method', 'GET')} {path}.", code="invalid_api_key")
+            if grant.session.get("type") != "translation" and not self._allowed(scope):
                 raise OpenAIError(
                     401, "Ephemeral keys (ek_...) open Realtime sessions only: POST /v1/realtime/calls and the "
                          "Realtime WebSocket (GET /v1/realtime?model=...). Use the project key on the server for "
@@ -155,6 +165,10 @@ class EphemeralGate:
             return bool(path == CALLS_PATH and scope["method"] == "POST")
         query = scope.get("query_string", b"").decode("latin-1")
         return path == REALTIME_WS_PATH and "call_id=" not in query
+
+    @staticmethod
+    def _allowed_translation(scope: Scope) -> bool:
+        return bool(scope["type"] == "websocket" and scope.get("path", "") == TRANSLATIONS_WS_PATH)
 
     @staticmethod
     def _preflight(headers: Headers) -> Response:

@@ -331,7 +331,8 @@ async def _session_close(conn: TranslationConnection, event: dict[str, Any]) -> 
 
 
 async def translations(websocket: WebSocket) -> None:
-    """Serve one translation connection; an unknown model gets an ``error`` event and close code 1008."""
+    """Serve one translation connection; an unknown model gets an ``error`` event and close code 1008.
+    Opened with an ephemeral key, the session starts with the key's ``audio`` configuration."""
     model = websocket.query_params.get("model") or ""
     await websocket.accept()
     if model not in TRANSLATION_MODELS:
@@ -343,4 +344,8 @@ async def translations(websocket: WebSocket) -> None:
         await websocket.close(code=1008)
         return
     engines: Engines = websocket.app.state.engines
-    await TranslationConnection(engines, default_translation_session(model)).serve(WebSocketLink(websocket))
+    session = default_translation_session(model)
+    grant = websocket.scope.get("voicekit.ephemeral")  # an ek_ key from translations/client_secrets
+    if grant is not None:
+        session["audio"] = copy.deepcopy(grant.session["audio"])
+    await TranslationConnection(engines, session).serve(WebSocketLink(websocket))

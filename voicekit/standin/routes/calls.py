@@ -6,6 +6,9 @@ controls" (``voice-server-controls``):
 
 - ``POST /v1/realtime/client_secrets``: an ephemeral key (:mod:`..access.ephemeral`)
   with its effective session (``ClientSecretCreateResponse``).
+- ``POST /v1/realtime/translations/client_secrets`` (``realtime.translations.client_secrets``):
+  an ephemeral key for the translation WebSocket only, with its effective translation
+  session (``RealtimeTranslationClientSecretCreateResponse``).
 - ``POST /v1/realtime/calls``: the SDP offer, as a raw ``application/sdp`` body
   (a browser, with an ephemeral key) or ``multipart/form-data`` with ``sdp``
   and ``session`` (the SDK's ``calls.create``, the "unified interface");
@@ -23,8 +26,13 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import pydantic
 from openai.types.live import LiveCreateResponse
-from openai.types.realtime import ClientSecretCreateResponse
+from openai.types.realtime import (
+    ClientSecretCreateResponse,
+    RealtimeTranslationClientSecretCreateResponse,
+    RealtimeTranslationSessionCreateRequestParam,
+)
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
@@ -36,6 +44,11 @@ from ..live.errors import LiveError
 from ..realtime.call import RealtimeCall, configured_session
 from ..realtime.events import RealtimeProtocolError
 from ..realtime.session import session_identity
+from ..realtime.translation import (
+    TRANSLATION_MODELS,
+    default_translation_session,
+    merge_translation_session,
+)
 from ..transport.calls import CallRegistry
 from ..transport.webrtc import OfferError
 
@@ -43,6 +56,8 @@ __all__ = ["MAX_SDP_BYTES", "routes"]
 
 MAX_SDP_BYTES = 64 * 1024
 """The largest SDP offer accepted (a browser's is 2 to 6 KB)."""
+
+_TRANSLATION_REQUEST = pydantic.TypeAdapter(RealtimeTranslationSessionCreateRequestParam)
 
 
 def _registry(request: Request) -> CallRegistry:
@@ -86,9 +101,8 @@ def _realtime_session(config: Any, base: dict[str, Any] | None = None) -> dict[s
 
 # -- ephemeral keys -----------------------------------------------------------------------------
 
-async def client_secrets(request: Request) -> JSONResponse:
-    """``POST /v1/realtime/client_secrets``."""
-    body = await _json(request)
+def _ttl(body: dict[str, Any]) -> int:
+    """``expires_after.seconds`` of a client secret request (``ClientSecretCreateParams.ExpiresAfter``)."""
     unknown = set(body) - {"session", "expires_after"}
     if unknown:
         name = min(unknown)
@@ -103,10 +117,50 @@ async def client_secrets(request: Request) -> JSONResponse:
     if isinstance(seconds, bool) or not isinstance(seconds, int) or not MIN_TTL_S <= seconds <= MAX_TTL_S:
         raise _bad(f"expires_after.seconds must be an integer between {MIN_TTL_S} and {MAX_TTL_S}, got {seconds!r}",
                    "expires_after.seconds")
+    return int(seconds)
+
+
+async def client_secrets(request: Request) -> JSONResponse:
+    """``POST /v1/realtime/client_secrets``."""
+    body = await _json(request)
+    seconds = _ttl(body)
     session = _realtime_session(body.get("session"))
     value, grant = _keys(request).mint(session, seconds)
     out = {"value": value, "expires_at": grant.expires_at, "session": session}
     ClientSecretCreateResponse.model_validate(out)  # what we send is what the SDK parses
+    return JSONResponse(out)
+
+
+async def translation_client_secrets(request: Request) -> JSONResponse:
+    """``POST /v1/realtime/translations/client_secrets``: ``session`` (required, a
+    ``RealtimeTranslationSessionCreateRequest``: ``model`` and ``audio``) and ``expires_after``."""
+    body = await _json(request)
+    seconds = _ttl(body)
+    config = body.get("session")
+    if not isinstance(config, dict):
+        raise _bad("Missing required parameter: 'session' (an object with the translation 'model')." if config is None
+                   else f"expected 'session' to be an object, got {type(config).__name__}", "session",
+                   "missing_required_parameter" if config is None else "invalid_type")
+    model = config.get("model")
+    if model not in TRANSLATION_MODELS:
+        raise _bad(f"Invalid value: {model!r}. The stand-in's Realtime translation answers to "
+                   f"{', '.join(TRANSLATION_MODELS)} only.", "session.model")
+    unknown = set(config) - {"model", "audio"}
+    if unknown:
+        name = min(unknown)
+        raise _bad(f"Unknown parameter: 'session.{name}'.", f"session.{name}", "unknown_parameter")
+    try:
+        _TRANSLATION_REQUEST.validate_python(config, strict=True)
+        session = merge_translation_session(default_translation_session(str(model)), {"audio": config.get("audio")})
+    except pydantic.ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise _bad(f"Invalid 'session.{where}': {first['msg']}.", f"session.{where}") from None
+    except RealtimeProtocolError as err:
+        raise OpenAIError(400, err.message, param=err.param or "session", code=err.code) from None
+    value, grant = _keys(request).mint(session, seconds)
+    out = {"value": value, "expires_at": grant.expires_at, "session": session}
+    RealtimeTranslationClientSecretCreateResponse.model_validate(out)  # what we send is what the SDK parses
     return JSONResponse(out)
 
 
@@ -238,6 +292,7 @@ async def hangup_live(request: Request) -> Response:
 
 routes = [
     Route("/v1/realtime/client_secrets", client_secrets, methods=["POST"]),
+    Route("/v1/realtime/translations/client_secrets", translation_client_secrets, methods=["POST"]),
     Route("/v1/realtime/calls", create_call, methods=["POST"]),
     Route("/v1/realtime/calls/{call_id}/hangup", hangup_call, methods=["POST"]),
     Route("/v1/realtime/calls/{call_id}/{part:str}", sip_part, methods=["POST"]),
