@@ -32,6 +32,7 @@ from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, Self
 
 from .._lifecycle import Lifecycle, track
+from ..agents import RealtimeMeter
 from ..errors import RealtimeError
 from ..live import LiveSession
 from ..realtime import RealtimeSession
@@ -90,7 +91,10 @@ class Call:
     delegate : callable, optional
         GPT-Live client delegation: ``delegate(task) -> str``, answered on the sideband.
     transcript, event_log, metrics : widgets, optional
-        Fed by the sideband, as on the WebSocket path (``metrics``: GPT-Live).
+        Fed by the sideband, as on the WebSocket path: a MetricsTable row per turn
+        (Realtime: :class:`~voicekit.agents.RealtimeMeter`; GPT-Live: its session's
+        metrics). What only the page knows, when the reply's audio played and how long
+        it was, shows as "–" (:mod:`voicekit.agents.realtime_metrics`).
     ephemeral : bool
         Realtime only: mint an ephemeral key for the page and let it post its offer.
     widget : CallWidget, optional
@@ -104,6 +108,9 @@ class Call:
         The current call's id (``rtc_...``) or GPT-Live session id.
     calls : int
         How many calls were answered.
+    meter : RealtimeMeter or None
+        The current Realtime call's metrics (``meter.metrics``: a TurnMetrics per turn);
+        None for GPT-Live (``session.metrics``) and before the first call.
     """
 
     def __init__(self, client: OpenAI, api: str = "realtime", *, session: Mapping[str, Any] | None = None,
@@ -125,6 +132,7 @@ class Call:
         self.session: RealtimeSession | SidebandLive | None = None
         self.call_id: str | None = None
         self.calls = 0
+        self.meter: RealtimeMeter | None = None
         self._lock = threading.RLock()
         if widget is None:
             from ..widgets import CallWidget
@@ -220,6 +228,9 @@ class Call:
             self.session = RealtimeSession(self.client, self.model, transcript=self.transcript,
                                            event_log=self.event_log, functions=self.functions,
                                            transport=transport)
+            self.meter = RealtimeMeter(self.session)
+            if self.metrics is not None:
+                self.meter.follow(self.metrics)
             self.session.start(timeout=timeout)
         else:
             transport = WebSocketTransport(
