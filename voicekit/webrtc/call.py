@@ -15,7 +15,10 @@ OpenAI's guides "WebRTC" (``voice-webrtc``) and "Server controls"
   session_id=...)``). The sideband is the ``transport`` of an ordinary
   :class:`~voicekit.realtime.RealtimeSession` or :class:`~voicekit.live.LiveSession`
   (:class:`~voicekit.session.WebSocketTransport` with ``carries_audio=False``), so its
-  Transcript, EventLog, turns and tools work as on the kernel's WebSocket.
+  Transcript, EventLog, turns, tools and MetricsTable rows work as on the kernel's
+  WebSocket. A Realtime sideband never receives the reply's audio: its turns' latency
+  runs to ``output_audio_buffer.started`` and their reply seconds are unknown
+  (:mod:`voicekit.agents.realtime_metrics`).
 
 With ``ephemeral=True`` (Realtime only; GPT-Live has none) the kernel mints a
 short-lived ``ek_...`` key (``client.realtime.client_secrets.create``) and the page
