@@ -268,12 +268,16 @@ def test_a_live_call_from_the_page_delegates_to_the_kernel(call_browser: Any, st
         server.stop()
 
 
-def test_run_all_of_04c_then_call_from_the_page(call_browser: Any, standin_server: Any, tmp_path: Path) -> None:
-    """A learner's first go: Run All on 04c_webrtc in JupyterLab (every call there is made
-    by a kernel peer, and no cell waits for a click), then Call in the first widget."""
+@pytest.mark.parametrize("app", ["lab", "notebook"], ids=["lab4", "notebook7"])
+def test_run_all_of_04c_then_call_from_the_page(call_browser: Any, standin_server: Any, app: str,
+                                                tmp_path: Path) -> None:
+    """A learner's first go: Run All on 04c_webrtc (every call there is made by a kernel
+    peer, and no cell waits for a click), then Call in the Realtime widget and, once it
+    is hung up, in the GPT-Live one: a reply heard from each, in JupyterLab 4 and
+    Notebook 7."""
     notebook = "04c_webrtc.ipynb"
     shutil.copy(NOTEBOOKS / notebook, tmp_path / notebook)
-    server = JupyterServer("lab", tmp_path, env={"OPENAI_BASE_URL": standin_server.base_url}).start()
+    server = JupyterServer(app, tmp_path, env={"OPENAI_BASE_URL": standin_server.base_url}).start()
     page = call_browser.new_page()
     kernel: Kernel | None = None
     try:
@@ -282,19 +286,37 @@ def test_run_all_of_04c_then_call_from_the_page(call_browser: Any, standin_serve
         wait_run_all(page, server, notebook, timeout=900)
         kernel = server.kernel_for(notebook)
         assert kernel.eval("call.call_id") is None and kernel.eval("call.calls") == 1  # the kernel peer's call
-        first = page.locator(".voicekit-call").first
-        first.get_by_role("button", name="Call", exact=True).click()
+        assert kernel.eval("live_call.call_id") is None and kernel.eval("live_call.calls") == 1
+        widgets = page.locator(".voicekit-call")
+        realtime, live = widgets.nth(0), widgets.nth(1)
+        assert "GPT-Live" in live.inner_text()
+
+        realtime.get_by_role("button", name="Call", exact=True).click()
         kernel.wait_for("call.calls == 2 and call.session.connected", timeout=60)
         deadline = time.monotonic() + 240
         while page.evaluate(HEARD)[0] < 1:
-            assert time.monotonic() < deadline, "the reply never sounded in the page"
+            assert time.monotonic() < deadline, "the Realtime reply never sounded in the page"
             time.sleep(0.3)
         assert kernel.eval("call.widget.error") == ""
-        assert kernel.eval("client.api_key") not in page.content()
-        first.get_by_role("button", name="Hang up", exact=True).click()
+        realtime.get_by_role("button", name="Hang up", exact=True).click()
         kernel.wait_for("call.call_id is None", timeout=30)
+
+        # the page's microphone plays its line once: ask Live to speak first, so that
+        # what is heard answers this call (the sideband's session.commentary.append)
+        live.get_by_role("button", name="Call", exact=True).click()
+        kernel.wait_for("live_call.calls == 2 and live_call.session.connected "
+                        "and live_call.session.session.get('id') == live_call.call_id", timeout=60)
+        kernel.run("live_call.session.append_commentary('Say hello to the learner who just called.')")
+        deadline = time.monotonic() + 240
+        while page.evaluate(HEARD)[1] < 1:
+            assert time.monotonic() < deadline, "the Live reply never sounded in the page"
+            time.sleep(0.3)
+        assert kernel.eval("live_call.widget.error") == ""
+        live.get_by_role("button", name="Hang up", exact=True).click()
+        kernel.wait_for("live_call.call_id is None and live_call.session.closed", timeout=30)
+        assert kernel.eval("client.api_key") not in page.content()
     except Exception:
-        _screenshot(page, "call-widget-run-all-04c")
+        _screenshot(page, f"call-widget-run-all-04c-{app}")
         print(server.log_tail())
         raise
     finally:
