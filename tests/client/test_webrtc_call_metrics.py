@@ -73,3 +73,27 @@ def test_a_realtime_webrtc_call_fills_the_metrics_table_from_its_sideband(client
         cells = table.value.split("<tbody>")[1]
         assert cells.count("<td>–</td>") >= 4  # STT, LLM TTFT, TTS TTFB, audio out
 
+
+
+def test_a_live_webrtc_call_fills_the_metrics_table_as_the_model_finishes(client: OpenAI) -> None:
+    """GPT-Live over WebRTC: the page's microphone, not a kernel ``send_clip``, makes the
+    turns, so the row is added when the SDK's TranscriptGrouper closes the model's
+    segment. GPT-Live's sideband gets the output audio reflected
+    (``openai.types.live.OutputAudioDeltaEvent``), so voice-to-voice and the reply's
+    seconds are known."""
+    table = MetricsTable()
+    call = Call(client, "live", session={"instructions": "Answer in one short sentence."}, metrics=table)
+    with call, KernelPeer() as peer:
+        peer.dial(call)
+        session = call.session
+        assert session is not None and call.meter is None and not session.transport.carries_audio
+        peer.say(_speech())
+        assert voiced_seconds(peer.wait_for_reply(timeout=180)) > 0.5
+        deadline = time.monotonic() + 60
+        while not any(r["reply"] for r in table.rows):
+            assert time.monotonic() < deadline, "the Live call's turn made no MetricsTable row"
+            time.sleep(0.2)
+        row = next(r for r in table.rows if r["reply"])
+        assert row["agent"] == "live" and row["conversation"] == call.call_id and row["user"]
+        assert row["v2v_ms"] is not None and row["v2v_ms"] > 0 and row["audio_out_s"] > 0.3
+        assert row["cost_usd"] > 0
