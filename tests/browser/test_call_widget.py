@@ -6,7 +6,9 @@ stand-in on 127.0.0.1), the kernel holds the key (``voicekit.webrtc.Call``). A r
 Playwright click on Call; the reply is *heard* when the page's AnalyserNode on the
 played track passes the widget's speaking level. Then a tool through the sideband, a
 hang-up, a re-run of the cell during a call, and a spy on every comm message and the
-DOM for the project key.
+DOM for the project key. The same for a GPT-Live call (``client.live.create`` and
+``live.sideband``), whose client delegation runs in the kernel. Last, Run All on
+``04c_webrtc`` and then a click on Call.
 """
 
 from __future__ import annotations
@@ -174,12 +176,108 @@ def test_call_hear_a_reply_a_tool_hang_up_and_rerun(call_browser: Any, standin_s
         server.stop()
 
 
-def test_run_all_of_04c_then_call_from_the_page(call_browser: Any, standin_server: Any, tmp_path: Path) -> None:
-    """A learner's first go: Run All on 04c_webrtc in JupyterLab (every call there is made
-    by a kernel peer, and no cell waits for a click), then Call in the first widget."""
+LIVE_CELL = """
+delegated = []  # the tasks GPT-Live handed to the kernel
+
+def backend(task: str) -> str:
+    delegated.append(task)
+    return "It is sunny and 21 degrees in Paris."
+
+live_transcript = Transcript()
+call = Call(client, "live", session={"instructions": "Answer in one short sentence. Always delegate to the backend.",
+                                     "delegation": {"type": "client"}},
+            delegate=backend, transcript=live_transcript)
+spy(call.widget)
+wire.append(json.dumps(call.widget.get_state(), default=str))
+call
+"""
+
+
+@pytest.mark.parametrize("app", ["lab", "notebook"], ids=["lab4", "notebook7"])
+def test_a_live_call_from_the_page_delegates_to_the_kernel(call_browser: Any, standin_server: Any, app: str,
+                                                          tmp_path: Path) -> None:
+    """GPT-Live from the page: ``client.live.create`` with the page's offer,
+    ``live.sideband`` in the kernel, in JupyterLab 4 and Notebook 7. The fake microphone's line is answered, the model's
+    client delegation runs in the kernel and is answered on the sideband, the reply is
+    heard on the played track, and Hang up ends the session."""
+    write_notebook(tmp_path / NOTEBOOK, [SETUP, LIVE_CELL])
+    server = JupyterServer(app, tmp_path, env={"OPENAI_BASE_URL": standin_server.base_url,
+                                                 "OPENAI_API_KEY": KEY}).start()
+    page = call_browser.new_page()
+    kernel: Kernel | None = None
+    try:
+        open_notebook(page, server, NOTEBOOK)
+        run_cell(page, 0)
+        run_cell(page, 1)
+        widget = page.locator(".voicekit-call")
+        widget.get_by_role("button", name="Call", exact=True).wait_for(timeout=60_000)
+        assert "GPT-Live" in widget.inner_text() and "waits for a click" in widget.inner_text()
+        kernel = server.kernel_for(NOTEBOOK)
+        kernel.wait_for("'call' in globals() and call.api == 'live'", timeout=60)
+        assert kernel.eval("call.call_id") is None
+
+        widget.get_by_role("button", name="Call", exact=True).click()
+        kernel.wait_for("call.session is not None and call.session.connected", timeout=60)
+        widget.get_by_role("button", name="Hang up", exact=True).wait_for(timeout=30_000)
+        try:  # the session as session.started named it: the one live.create made with the page's offer
+            kernel.wait_for("call.call_id.startswith('sess_') and call.session.session.get('id') == call.call_id",
+                            timeout=30)
+        except TimeoutError:
+            print(kernel.eval("dict(call_id=call.call_id, session=call.session.session)"))
+            raise
+
+        # the page's microphone was heard (the sideband's input transcript) ...
+        kernel.wait_for("any(t.user_text.strip() for t in call.session.turns)", timeout=240)
+        # ... the model delegated, the kernel ran the backend and answered on the sideband
+        kernel.wait_for("len(delegated) >= 1 and any(d.result for d in call.session.delegations)", timeout=240)
+        kernel.wait_for("any(e.type == 'session.commentary.appended' for e in call.session.events)", timeout=60)
+        # the model speaks the result: output transcript after the commentary was appended
+        kernel.wait_for("(lambda ev: any(e.type == 'session.output_transcript.delta' for e in ev[[e.type for e in ev]"
+                        ".index('session.commentary.appended'):]))(call.session.events)", timeout=120)
+        assert kernel.eval("[e.data['delegation_id'] for e in call.session.events if e.source == 'client' "
+                           "and e.type == 'session.commentary.append'] == [call.session.delegations[0].id]")
+        assert kernel.eval("call.session.delegations[0].target") == "client"
+        # ... and the reply sounded on the page's played track
+        deadline = time.monotonic() + 120
+        while page.evaluate(HEARD)[0] < 1:
+            assert time.monotonic() < deadline, "the Live reply never sounded in the page"
+            time.sleep(0.3)
+        kernel.wait_for("any(t.assistant_text.strip() for t in call.session.turns)", timeout=60)
+        assert kernel.eval("call.widget.error") == ""
+        assert kernel.eval("any(l['role'] == 'assistant' for l in live_transcript.lines)")
+
+        # hang up from the page: the session ends on the server and in the kernel
+        widget.get_by_role("button", name="Hang up", exact=True).click()
+        kernel.wait_for("call.call_id is None and call.session.closed", timeout=30)
+        assert page.evaluate("globalThis.voicekitLiveCalls()") == 0
+        widget.get_by_role("button", name="Call", exact=True).wait_for(timeout=10_000)
+
+        wire = kernel.eval("wire")
+        assert any('"type": "answer"' in m for m in wire) and any('"type": "offer"' in m for m in wire)
+        assert not [m for m in wire if KEY in m]
+        assert KEY not in page.content()
+    except Exception:
+        _screenshot(page, f"call-widget-live-{app}")
+        print(server.log_tail())
+        raise
+    finally:
+        if kernel is not None:
+            kernel.run("call.close()")
+            kernel.close()
+        page.close()
+        server.stop()
+
+
+@pytest.mark.parametrize("app", ["lab", "notebook"], ids=["lab4", "notebook7"])
+def test_run_all_of_04c_then_call_from_the_page(call_browser: Any, standin_server: Any, app: str,
+                                                tmp_path: Path) -> None:
+    """A learner's first go: Run All on 04c_webrtc (every call there is made by a kernel
+    peer, and no cell waits for a click), then Call in the Realtime widget and, once it
+    is hung up, in the GPT-Live one: a reply heard from each, in JupyterLab 4 and
+    Notebook 7."""
     notebook = "04c_webrtc.ipynb"
     shutil.copy(NOTEBOOKS / notebook, tmp_path / notebook)
-    server = JupyterServer("lab", tmp_path, env={"OPENAI_BASE_URL": standin_server.base_url}).start()
+    server = JupyterServer(app, tmp_path, env={"OPENAI_BASE_URL": standin_server.base_url}).start()
     page = call_browser.new_page()
     kernel: Kernel | None = None
     try:
@@ -188,19 +286,37 @@ def test_run_all_of_04c_then_call_from_the_page(call_browser: Any, standin_serve
         wait_run_all(page, server, notebook, timeout=900)
         kernel = server.kernel_for(notebook)
         assert kernel.eval("call.call_id") is None and kernel.eval("call.calls") == 1  # the kernel peer's call
-        first = page.locator(".voicekit-call").first
-        first.get_by_role("button", name="Call", exact=True).click()
+        assert kernel.eval("live_call.call_id") is None and kernel.eval("live_call.calls") == 1
+        widgets = page.locator(".voicekit-call")
+        realtime, live = widgets.nth(0), widgets.nth(1)
+        assert "GPT-Live" in live.inner_text()
+
+        realtime.get_by_role("button", name="Call", exact=True).click()
         kernel.wait_for("call.calls == 2 and call.session.connected", timeout=60)
         deadline = time.monotonic() + 240
         while page.evaluate(HEARD)[0] < 1:
-            assert time.monotonic() < deadline, "the reply never sounded in the page"
+            assert time.monotonic() < deadline, "the Realtime reply never sounded in the page"
             time.sleep(0.3)
         assert kernel.eval("call.widget.error") == ""
-        assert kernel.eval("client.api_key") not in page.content()
-        first.get_by_role("button", name="Hang up", exact=True).click()
+        realtime.get_by_role("button", name="Hang up", exact=True).click()
         kernel.wait_for("call.call_id is None", timeout=30)
+
+        # the page's microphone plays its line once: ask Live to speak first, so that
+        # what is heard answers this call (the sideband's session.commentary.append)
+        live.get_by_role("button", name="Call", exact=True).click()
+        kernel.wait_for("live_call.calls == 2 and live_call.session.connected "
+                        "and live_call.session.session.get('id') == live_call.call_id", timeout=60)
+        kernel.run("live_call.session.append_commentary('Say hello to the learner who just called.')")
+        deadline = time.monotonic() + 240
+        while page.evaluate(HEARD)[1] < 1:
+            assert time.monotonic() < deadline, "the Live reply never sounded in the page"
+            time.sleep(0.3)
+        assert kernel.eval("live_call.widget.error") == ""
+        live.get_by_role("button", name="Hang up", exact=True).click()
+        kernel.wait_for("live_call.call_id is None and live_call.session.closed", timeout=30)
+        assert kernel.eval("client.api_key") not in page.content()
     except Exception:
-        _screenshot(page, "call-widget-run-all-04c")
+        _screenshot(page, f"call-widget-run-all-04c-{app}")
         print(server.log_tail())
         raise
     finally:

@@ -89,6 +89,35 @@ def test_truncated_marks_the_item_and_its_turn() -> None:
     assert book.turns[0].truncated_at_ms == 640 and book.playing_item is None
 
 
+def test_a_sideband_turn_has_no_audio_but_its_latency_and_truncation_from_the_events() -> None:
+    """A WebRTC call's sideband gets no ``response.output_audio.delta``: the reply's audio
+    shows as ``output_audio_buffer.started``, and a barge-in's truncation names an item
+    the book knows from ``response.output_item.added``."""
+    book = TurnBook()
+    _vad_turn(book, "item_u1", t_stop=2.0)
+    book.handle({"type": "response.created", "response": {"id": "resp_1"}}, 2.05)
+    book.handle({"type": "response.output_item.added", "response_id": "resp_1", "output_index": 0,
+                 "item": {"id": "item_a1", "type": "message", "role": "assistant", "content": []}}, 2.1)
+    book.handle({"type": "output_audio_buffer.started", "response_id": "resp_1"}, 2.35)
+    book.handle({"type": "output_audio_buffer.started", "response_id": "resp_1"}, 2.9)  # the first one counts
+    book.handle({"type": "response.done", "response": {"id": "resp_1", "status": "completed", "output": []}}, 3.0)
+    book.handle({"type": "conversation.item.truncated", "item_id": "item_a1", "content_index": 0,
+                 "audio_end_ms": 900}, 3.5)
+    [turn] = book.turns
+    assert turn.reply is None and turn.t_first_audio is None and turn.t_audio_started == 2.35
+    assert turn.latency_ms == pytest.approx(350.0)
+    assert turn.truncated_at_ms == 900
+
+
+def test_an_audio_delta_wins_over_output_audio_buffer_started() -> None:
+    book = TurnBook()
+    _vad_turn(book, "item_u1", t_stop=2.0)
+    book.handle({"type": "response.created", "response": {"id": "resp_1"}}, 2.05)
+    _delta(book, "resp_1", "item_a1", 2400, now=2.2)
+    book.handle({"type": "output_audio_buffer.started", "response_id": "resp_1"}, 2.6)
+    assert book.turns[0].latency_ms == pytest.approx(200.0)
+
+
 def test_elide_audio_keeps_the_size_not_the_samples() -> None:
     audio = base64.b64encode(bytes(4801)).decode()
     event = {"type": "input_audio_buffer.append", "audio": audio}

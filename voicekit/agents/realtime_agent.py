@@ -5,9 +5,9 @@ as an agent: the same instructions and :mod:`tools <voicekit.agents.tools>` as
 :class:`~voicekit.agents.cascaded.CascadedAgent`, server VAD with the same settings,
 tool calls run and answered automatically, barge-in with
 ``conversation.item.truncate``, and a :class:`~voicekit.agents.turn_metrics.TurnMetrics`
-per turn (voice-to-voice from ``input_audio_buffer.speech_stopped`` to the first
-``response.output_audio.delta``; tokens from each ``response.done`` usage, plus
-the input transcription's usage).
+per turn (:class:`~voicekit.agents.realtime_metrics.RealtimeMeter`: voice-to-voice
+from ``input_audio_buffer.speech_stopped`` to the first ``response.output_audio.delta``;
+tokens from each ``response.done`` usage, plus the input transcription's usage).
 
 One model hears and speaks, so there are no stage latencies: the metrics'
 ``stt_ms``, ``llm_ttft_ms`` and ``tts_ttfb_ms`` stay None.
@@ -25,7 +25,6 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
-from openai.types.realtime import ConversationItemInputAudioTranscriptionCompletedEvent
 
 from ..audio import Clip
 from ..realtime import DEFAULT_MODEL, DEFAULT_TRANSCRIBE_MODEL, RealtimeEvent, RealtimeSession, Turn
@@ -33,7 +32,7 @@ from ..session import Transport, VoiceSession
 from ..session.base import in_thread
 from ..vad import VadSettings
 from .cascaded import DEFAULT_INSTRUCTIONS
-from .pricing import Usage
+from .realtime_metrics import RealtimeMeter
 from .tools import Tool, Toolbox
 from .turn_metrics import TurnMetrics
 
@@ -70,6 +69,11 @@ class RealtimeAgent(VoiceSession):
     transport : Transport, optional
         The session's connection (default: the kernel's WebSocket).
 
+    Attributes
+    ----------
+    meter : RealtimeMeter
+        Makes the :class:`TurnMetrics` of the session's turns.
+
     Notes
     -----
     A :class:`~voicekit.session.VoiceSession` over its :attr:`session`: ``start``,
@@ -101,10 +105,8 @@ class RealtimeAgent(VoiceSession):
                                        functions=self.toolbox.functions(), transcribe=transcribe, transport=transport)
         super().__init__(player=player, transcript=transcript, event_log=event_log, metrics=metrics)
         self.transcribe = transcribe
-        self._metrics: dict[int, TurnMetrics] = {}
+        self.meter = RealtimeMeter(self.session)
         self._restore_tool_choice = False
-        self._usage: dict[str, Usage] = {}  # response id -> its usage (response.done)
-        self._stt_usage: dict[str, Usage] = {}  # user item id -> its input transcription's usage
         self.session.on_event(self._on_event)
 
     # ------------------------------------------------------------ lifecycle
@@ -223,12 +225,8 @@ class RealtimeAgent(VoiceSession):
 
     @property
     def metrics(self) -> list[TurnMetrics]:
-        """The :class:`TurnMetrics` of every finished turn, in order."""
-        out = []
-        for turn in self.session.turns:
-            if turn.status is not None and not turn.awaiting_tool:
-                out.append(self._measure(turn))
-        return out
+        """The :class:`TurnMetrics` of every finished turn, in order (:attr:`meter`)."""
+        return self.meter.metrics
 
     # ------------------------------------------------------------ internals
     def _on_event(self, event: RealtimeEvent) -> None:
@@ -236,39 +234,4 @@ class RealtimeAgent(VoiceSession):
             # before the tool's answer asks for the next response: no second forced call
             self._restore_tool_choice = False
             self.session.send({"type": "session.update", "session": {"type": "realtime", "tool_choice": "auto"}})
-        elif event.type == "conversation.item.input_audio_transcription.completed":
-            done = ConversationItemInputAudioTranscriptionCompletedEvent.model_validate(event.data)
-            self._stt_usage[done.item_id] = Usage.from_transcription(self.transcribe, done.usage)
-        elif event.type == "response.done":
-            response = event.data["response"]
-            self._usage[response["id"]] = Usage.from_realtime(self.model, response.get("usage"))
-            turn = self.session.turn_of(response["id"])
-            if self.metrics_table is not None and turn is not None and not turn.awaiting_tool:
-                self._add_metrics([self._measure(turn)])
-        elif event.type == "conversation.item.truncated" and self.metrics_table is not None:
-            # a reply cut after its response.done: its row now says "interrupted"
-            for turn in self.session.turns:
-                if turn.truncated_at_ms is not None and turn.status is not None and not turn.awaiting_tool:
-                    self._add_metrics([self._measure(turn)])
-
-    def _measure(self, turn: Turn) -> TurnMetrics:
-        vad_turn = self.vad is not None and turn.speech_end_ms is not None
-        m = TurnMetrics(
-            "realtime", turn.index, conversation=self.session.conversation_id, user_text=turn.user or "",
-            reply_text=turn.assistant_text, voice_to_voice_ms=turn.latency_ms,
-            vad_silence_ms=float(self.vad.silence_duration_ms) if vad_turn and self.vad is not None else 0.0,
-            input_audio_s=(((turn.speech_end_ms or 0) - (turn.speech_start_ms or 0)) / 1000.0 if vad_turn
-                           else None if turn.user_text is not None else 0.0),
-            output_audio_s=turn.reply.duration if turn.reply is not None else 0.0,
-            tool_calls=[c["name"] for c in turn.tool_calls],
-            status={"cancelled": "interrupted", "completed": "completed", "incomplete": "incomplete"}.get(
-                turn.status or "", "failed"),
-        )
-        if turn.truncated_at_ms is not None:
-            m.status = "interrupted"
-        for response_id in turn.response_ids:
-            if response_id in self._usage:
-                m.add_usage(self._usage[response_id])
-        if turn.user_item_id in self._stt_usage:
-            m.add_usage(self._stt_usage[turn.user_item_id])
-        return m
+        self._add_metrics(self.meter.handle(event))

@@ -4,7 +4,9 @@ Times are milliseconds on the client's clock (``time.perf_counter``):
 
 - **voice-to-voice**: from the moment the agent knows the user stopped
   speaking (the VAD's ``speech_stopped``, a push-to-talk release, or a clip
-  handed over in code) to the first reply audio received. The VAD's silence
+  handed over in code) to the first reply audio received (on a WebRTC call's
+  sideband, which receives no audio: to ``output_audio_buffer.started``, see
+  :mod:`voicekit.agents.realtime_metrics`). The VAD's silence
   window (``silence_duration_ms``), which passes *before* that moment, is not
   in it; it is reported beside it as ``vad_silence_ms``.
 - **STT**: the Transcription API call, request to transcript.
@@ -50,8 +52,9 @@ class TurnMetrics:
         Stage latencies of the cascaded agent, ms.
     input_audio_s : float or None
         Seconds of user audio in; None for a typed turn (no audio: does not apply).
-    output_audio_s : float
-        Seconds of reply audio out.
+    output_audio_s : float or None
+        Seconds of reply audio out; None when the kernel never had the reply's audio
+        (a WebRTC call's sideband: the audio went to the page over the peer).
     usage : list of Usage
         Tokens per model (cached input counted inside input).
     tool_calls : list of str
@@ -77,7 +80,7 @@ class TurnMetrics:
     llm_ttft_ms: float | None = None
     tts_ttfb_ms: float | None = None
     input_audio_s: float | None = 0.0
-    output_audio_s: float = 0.0
+    output_audio_s: float | None = 0.0
     usage: list[Usage] = field(default_factory=list)
     tool_calls: list[str] = field(default_factory=list)
     status: str = "completed"
@@ -115,7 +118,7 @@ class TurnMetrics:
             "stt_ms": ms(self.stt_ms), "llm_ttft_ms": ms(self.llm_ttft_ms), "tts_ttfb_ms": ms(self.tts_ttfb_ms),
             "tools": ", ".join(self.tool_calls), "tokens": self.tokens,
             "audio_in_s": None if self.input_audio_s is None else round(self.input_audio_s, 2),
-            "audio_out_s": round(self.output_audio_s, 2),
+            "audio_out_s": None if self.output_audio_s is None else round(self.output_audio_s, 2),
             "cost_usd": round(self.cost_usd, 6),
         }
 

@@ -75,7 +75,9 @@ class LiveSession(ConnectedSession):
     player, transcript, event_log, metrics : widgets, optional
         Where the model's audio plays (give the Player ``autoplay=True``), where the
         grouped transcript shows, where every event is listed, and a MetricsTable that
-        gets a row per turn answered by :meth:`run_turn` or ``send_clip``.
+        gets a row per turn answered by :meth:`run_turn` or ``send_clip``, and with a
+        Recorder or a WebRTC call's microphone, each time the SDK's
+        ``TranscriptGrouper`` closes a segment of the model's.
     delegate : callable, optional
         ``delegate(task) -> str`` answers client delegations (``task``: what the user
         asked). None leaves them to you: :meth:`append_commentary` with the id.
@@ -123,6 +125,7 @@ class LiveSession(ConnectedSession):
         self._events_adapter: pydantic.TypeAdapter[Any] = pydantic.TypeAdapter(ServerEvent)
         self._grouper = TranscriptGrouper()
         self._grouper.on("segment.updated", self._segment)
+        self._grouper.on("segment.closed", self._segment_closed)
         if transport is None:
             transport = WebSocketTransport(client, lambda c: c.live.connect().__aenter__(),
                                            append_type="session.input_audio.append", name="LiveSession")
@@ -309,6 +312,15 @@ class LiveSession(ConnectedSession):
             self.usage = data.get("usage")
         elif kind == "session.closed":
             self.closed_event, self.usage = data, data.get("usage")
+
+    def _segment_closed(self, closed: Any) -> None:
+        """The SDK's grouper closed a segment (``TranscriptSegmentClosedEvent``: a speaker
+        change, ``assistant_silence_ms`` of inactivity, the session's end). When it is the
+        model's, the turns that have a reply go to the MetricsTable (a row measured again
+        replaces its own): with a Recorder or a WebRTC call's microphone no ``send_clip``
+        settles the turns, and GPT-Live sends no end of turn."""
+        if closed.segment.speaker == "assistant" and self.metrics_table is not None:
+            self._add_metrics(m for m in self.metrics if m.reply_text)
 
     def _segment(self, segment: Any) -> None:
         self.segments[segment.id] = segment

@@ -60,6 +60,10 @@ class Turn:
         Session seconds at ``speech_stopped`` (or at sending the commit, for
         manual turns), at the first ``response.output_audio.delta``, and at the
         last ``response.done``.
+    t_audio_started : float or None
+        Session seconds at the first ``output_audio_buffer.started`` (WebRTC and SIP
+        only: the server began sending the reply on the peer). A WebRTC call's
+        sideband gets no audio deltas, so this is its only sign of the reply's audio.
     assistant_text : str
         The reply's transcript (audio) or text, as streamed.
     status : str or None
@@ -82,6 +86,7 @@ class Turn:
     t_end_of_speech: float | None = None
     t_first_audio: float | None = None
     t_done: float | None = None
+    t_audio_started: float | None = None
     response_ids: list[str] = field(default_factory=list)
     assistant_text: str = ""
     status: str | None = None
@@ -98,10 +103,13 @@ class Turn:
 
     @property
     def latency_ms(self) -> float | None:
-        """End of speech to first reply audio, in ms (None if either is missing)."""
-        if self.t_end_of_speech is None or self.t_first_audio is None:
+        """End of speech to first reply audio, in ms (None if either is missing): to the
+        first audio delta received, or, where none arrives (a WebRTC sideband), to
+        ``output_audio_buffer.started``. Neither includes playback in a page."""
+        first = self.t_first_audio if self.t_first_audio is not None else self.t_audio_started
+        if self.t_end_of_speech is None or first is None:
             return None
-        return 1000.0 * (self.t_first_audio - self.t_end_of_speech)
+        return 1000.0 * (first - self.t_end_of_speech)
 
     @property
     def reply(self) -> Clip | None:
@@ -123,6 +131,7 @@ class TurnBook:
         self.active_response: str | None = None  # the response being generated
         self._by_response: dict[str, Turn] = {}
         self._items: dict[str, AudioItem] = {}
+        self._item_responses: dict[str, str] = {}  # assistant item id -> its response id
         self._last_item: AudioItem | None = None
         self._t_commit: float | None = None
 
@@ -182,15 +191,23 @@ class TurnBook:
             if turn is not None:
                 turn.assistant_text += data["delta"]
                 self._show(turn, "assistant", turn.assistant_text)
+        elif kind == "response.output_item.added":
+            self._item_responses[data["item"].get("id") or ""] = data["response_id"]
+        elif kind == "output_audio_buffer.started":
+            turn = self._by_response.get(data.get("response_id") or "")
+            if turn is not None and turn.t_audio_started is None:
+                turn.t_audio_started = now
         elif kind == "response.done":
             self._response_done(data["response"], now)
         elif kind == "conversation.item.truncated":
             item = self._items.get(data["item_id"])
             if item is not None:
                 item.truncated_at_ms = data["audio_end_ms"]
-                turn = self._by_response.get(item.response_id)
-                if turn is not None:
-                    turn.truncated_at_ms = data["audio_end_ms"]
+            # the item's response: from its audio (WebSocket), else from the item (a sideband gets no audio)
+            response_id = item.response_id if item is not None else self._item_responses.get(data["item_id"])
+            turn = self._by_response.get(response_id or "")
+            if turn is not None:
+                turn.truncated_at_ms = data["audio_end_ms"]
 
     # ------------------------------------------------------------ internals
     def _new(self, **fields: Any) -> Turn:

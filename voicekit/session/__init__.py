@@ -5,7 +5,8 @@
     session/
     ├── base.py       VoiceSession (lifecycle, Recorder, send_clip, widgets) and
     │                 ConnectedSession (plus a transport: send, events, mark, wait_for)
-    ├── transport.py  Transport, and WebSocketTransport: today's kernel WebSocket
+    ├── transport.py  Transport, and WebSocketTransport: the kernel's WebSocket, or
+    │                 the sideband of a WebRTC call (voicekit.webrtc)
     └── events.py     RealtimeEvent and the EventRecord with its waits
 
 ``RealtimeSession``, ``Captions`` and ``LiveSession`` are connected sessions;

@@ -253,7 +253,8 @@ class ConnectedSession(VoiceSession):
 
     @property
     def transport(self) -> Transport:
-        """The connection underneath (a WebSocket today)."""
+        """The connection underneath: the kernel's WebSocket, or the sideband of a WebRTC
+        call (``transport.carries_audio`` is then False)."""
         return self._transport
 
     @property

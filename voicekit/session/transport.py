@@ -5,15 +5,19 @@ server through a :class:`Transport`, an object passed in (httpx's ``Client`` ove
 ``BaseTransport``; the Agents SDK's ``RealtimeSession`` over ``OpenAIRealtimeWebSocket``
 or ``OpenAIRealtimeWebRTC``). The protocol is the same over each:
 
-- :class:`WebSocketTransport` (today's path): the kernel holds the WebSocket
+- :class:`WebSocketTransport`: the kernel holds the WebSocket
   (``client.realtime.connect(model=...)`` or ``client.live.connect()``), sends the
   microphone as base64 PCM16 appends and receives the reply audio as deltas;
-- a WebRTC call (to come): the browser's peer carries the media, and the kernel joins
-  the same session over a *sideband* WebSocket (``client.realtime.connect(call_id=...)``,
-  ``client.live.sideband.connect(session_id=...)``; OpenAI guides "WebRTC" and "Server
-  controls"). Such a transport is a :class:`WebSocketTransport` with that ``connect``
-  and ``carries_audio=False``: no input audio is sent by the kernel and no output audio
-  is received by it, while every other event flows as here.
+- a WebRTC call (:class:`voicekit.webrtc.Call`): the browser's peer carries the media,
+  and the kernel joins the same session over a *sideband* WebSocket
+  (``client.realtime.connect(call_id=...)``, ``client.live.sideband.connect(session_id=...)``;
+  OpenAI guides "WebRTC" and "Server controls"). Such a transport is a
+  :class:`WebSocketTransport` with that ``connect`` and ``carries_audio=False``: the
+  kernel sends no input audio; a Realtime sideband receives no output audio (only
+  ``output_audio_buffer.started``/``stopped`` say when the peer sends it), a GPT-Live
+  sideband receives it reflected (``session.output_audio.delta``, PCM16 24 kHz with
+  ``end_ms``; ``openai.types.live.OutputAudioDeltaEvent``). Every other event flows
+  as on the kernel's WebSocket.
 
 :class:`voicekit.testing.FakeConnection` plugs a scripted server in through ``connect``.
 """
@@ -55,7 +59,8 @@ class Transport(Protocol):
     carries_audio : bool
         True when the kernel sends the input audio and receives the output audio on this
         connection (a WebSocket); False when a WebRTC peer carries the media and this is
-        the sideband (``send_audio`` then refuses, and no audio delta arrives).
+        the sideband (``send_audio`` then refuses; a Realtime sideband receives no audio
+        delta, a GPT-Live one the output audio reflected, see the module docstring).
     """
 
     record: EventRecord

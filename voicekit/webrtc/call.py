@@ -15,7 +15,10 @@ OpenAI's guides "WebRTC" (``voice-webrtc``) and "Server controls"
   session_id=...)``). The sideband is the ``transport`` of an ordinary
   :class:`~voicekit.realtime.RealtimeSession` or :class:`~voicekit.live.LiveSession`
   (:class:`~voicekit.session.WebSocketTransport` with ``carries_audio=False``), so its
-  Transcript, EventLog, turns and tools work as on the kernel's WebSocket.
+  Transcript, EventLog, turns, tools and MetricsTable rows work as on the kernel's
+  WebSocket. A Realtime sideband never receives the reply's audio: its turns' latency
+  runs to ``output_audio_buffer.started`` and their reply seconds are unknown
+  (:mod:`voicekit.agents.realtime_metrics`).
 
 With ``ephemeral=True`` (Realtime only; GPT-Live has none) the kernel mints a
 short-lived ``ek_...`` key (``client.realtime.client_secrets.create``) and the page
@@ -32,6 +35,7 @@ from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, Self
 
 from .._lifecycle import Lifecycle, track
+from ..agents import RealtimeMeter
 from ..errors import RealtimeError
 from ..live import LiveSession
 from ..realtime import RealtimeSession
@@ -90,7 +94,10 @@ class Call:
     delegate : callable, optional
         GPT-Live client delegation: ``delegate(task) -> str``, answered on the sideband.
     transcript, event_log, metrics : widgets, optional
-        Fed by the sideband, as on the WebSocket path (``metrics``: GPT-Live).
+        Fed by the sideband, as on the WebSocket path: a MetricsTable row per turn
+        (Realtime: :class:`~voicekit.agents.RealtimeMeter`; GPT-Live: its session's
+        metrics). What only the page knows, when the reply's audio played and how long
+        it was, shows as "–" (:mod:`voicekit.agents.realtime_metrics`).
     ephemeral : bool
         Realtime only: mint an ephemeral key for the page and let it post its offer.
     widget : CallWidget, optional
@@ -104,6 +111,9 @@ class Call:
         The current call's id (``rtc_...``) or GPT-Live session id.
     calls : int
         How many calls were answered.
+    meter : RealtimeMeter or None
+        The current Realtime call's metrics (``meter.metrics``: a TurnMetrics per turn);
+        None for GPT-Live (``session.metrics``) and before the first call.
     """
 
     def __init__(self, client: OpenAI, api: str = "realtime", *, session: Mapping[str, Any] | None = None,
@@ -125,6 +135,7 @@ class Call:
         self.session: RealtimeSession | SidebandLive | None = None
         self.call_id: str | None = None
         self.calls = 0
+        self.meter: RealtimeMeter | None = None
         self._lock = threading.RLock()
         if widget is None:
             from ..widgets import CallWidget
@@ -220,6 +231,9 @@ class Call:
             self.session = RealtimeSession(self.client, self.model, transcript=self.transcript,
                                            event_log=self.event_log, functions=self.functions,
                                            transport=transport)
+            self.meter = RealtimeMeter(self.session)
+            if self.metrics is not None:
+                self.meter.follow(self.metrics)
             self.session.start(timeout=timeout)
         else:
             transport = WebSocketTransport(
