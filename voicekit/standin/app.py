@@ -35,6 +35,7 @@ from .engines import Engines
 from .errors import OpenAIError, error_response, handle_openai_error
 from .request_id import HEADER, RequestId, request_id_of
 from .routes import calls, chat, responses, speech, transcriptions
+from .timings import routes as timing_routes
 from .transport.calls import CallRegistry
 
 __all__ = ["create_app"]
@@ -127,7 +128,7 @@ def create_app(
         await warm
 
     app = Starlette(
-        routes=[*identity_routes, *models.routes, *transcriptions.routes, *speech.routes, *chat.routes, *responses.routes, *realtime.routes,
+        routes=[*identity_routes, *timing_routes, *models.routes, *transcriptions.routes, *speech.routes, *chat.routes, *responses.routes, *realtime.routes,
                 *calls.routes, *live.routes, WebSocketRoute("/{path:path}", _unknown_websocket)],  # the catch-all stays last
         exception_handlers={
             OpenAIError: handle_openai_error,
