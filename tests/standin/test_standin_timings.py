@@ -6,12 +6,15 @@ long anything took.
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
 from openai import OpenAI
+from test_standin_live import MODEL as LIVE_MODEL
+from test_standin_live import LiveWire, run_live, speech
 from test_standin_realtime import MODEL, Wire, pcm16, turn_audio
 from test_standin_realtime import _paced as paced
 
@@ -71,6 +74,26 @@ def test_a_turn_sent_at_once_has_no_head_start(client: OpenAI, ls_0880: np.ndarr
     after = turn["after_window_ms"]
     assert "head_start" not in after  # the whole window arrived with the speech: no time to start early
     assert after["window_end"] == 0 <= after["response_start"] <= after["first_delta_sent"]
+
+
+def test_a_live_turn_reports_its_stages(client: OpenAI, standin_server: Any) -> None:
+    async def body(wire: LiveWire) -> str:
+        wire.start_microphone()
+        await asyncio.sleep(0.3)
+        wire.say(speech("cards_001.wav"))
+        await wire.next_of("session.output_audio.delta", 0, 120)
+        session_id = str(wire.of("session.started")[0]["session"]["id"])
+        await wire.close()
+        return session_id
+
+    session_id = run_live(standin_server.base_url, body, {"model": LIVE_MODEL})
+    turns = timings(client, session_id)
+    assert len(turns) == 1 and turns[0]["response_id"] is None  # Live has no response ids
+    after = turns[0]["after_window_ms"]
+    assert {"speech_end", "stt_done", "llm_first_token", "tts_first_chunk", "response_start",
+            "first_delta_sent"} <= set(after), after
+    assert after["speech_end"] < 0 == after["window_end"] <= after["response_start"] <= after["first_delta_sent"]
+    assert after["stt_done"] <= after["llm_first_token"] <= after["tts_first_chunk"] <= after["first_delta_sent"]
 
 
 def test_a_clock_keeps_the_first_mark_and_refuses_unknown_stages() -> None:

@@ -206,7 +206,7 @@ class Listener:
         if key[1] is not None:
             end = _samples(key[1])
             arrived = next((t for n, t in self._arrivals if n >= end), None)
-            if arrived is not None:
+            if arrived is not None and self._arrivals[0][0] < end:  # else that append is no longer kept
                 clock.mark("speech_end", arrived)
         record(clock)
         return clock

@@ -139,7 +139,7 @@ class InputTurns(Lookahead):
         if pause_ms is not None:
             end = ms_to_samples(pause_ms)
             arrived = next((t for n, t in self._arrivals if n >= end), None)
-            if arrived is not None:
+            if arrived is not None and self._arrivals[0][0] < end:  # else that append is no longer kept
                 clock.mark("speech_end", arrived)
         record(clock)
         return clock
