@@ -30,6 +30,15 @@ after_silence_ms
 first_text_ms, transcript_ms
     End of speech to the first ``session.output_transcript.delta`` and to the
     first ``session.input_transcript.delta``.
+stages
+    The server's stage times of each turn (``GET /v1/voicekit/timings``, as in
+    ``realtime.py``): from the end of the 400 ms window (``after_window_ms``)
+    and from the end of speech (``after_speech_ms``); p10, median, p90.
+first_session
+    The first turn of the first session on the fresh server (the warm-up turn,
+    not in the figures above), with its stages: a new server's cold costs.
+machine
+    ``os.getloadavg()`` before and after.
 
 Goal (issue 16, on 2 cores): a median at or below Realtime's.
 """
@@ -49,7 +58,7 @@ from typing import Any
 
 import numpy as np
 from openai import AsyncOpenAI, OpenAI
-from realtime import _summary, recordings
+from realtime import MIN_TURNS, _summary, loadavg, recordings, stage_summary
 from standin import Progress, RssSampler, _free_port, _mb, check_alive, spawn_server, wait_ready
 
 from voicekit.audio import Clip
@@ -80,8 +89,9 @@ async def one_turn(base_url: str, clip: Clip, timeout: float = 90.0) -> dict[str
     async with AsyncOpenAI(base_url=base_url, api_key="bench-no-key", max_retries=0) as client, \
             client.live.connect(max_retries=0) as conn:
         await conn.session.start(session={"model": MODEL, "instructions": INSTRUCTIONS})
-        while (await conn.recv()).type != "session.started":
+        while (started := await conn.recv()).type != "session.started":
             pass
+        session_id = started.session.id  # type: ignore[union-attr]
 
         async def send() -> None:
             start = time.perf_counter()
@@ -117,6 +127,10 @@ async def one_turn(base_url: str, clip: Clip, timeout: float = 90.0) -> dict[str
             await asyncio.gather(sender, return_exceptions=True)
         out["reply_start"] = "".join(said).strip()
         await conn.session.close()
+        answer: Any = await client.get("/voicekit/timings", cast_to=object, options={"params": {"session_id": session_id}})
+        turns = answer["data"]
+        out["stages"] = ({"after_window_ms": turns[0]["after_window_ms"], "after_speech_ms": turns[0]["after_speech_ms"]}
+                         if turns else {})
     for key in ("transcript", "first_text", "first_audio"):
         if key in times:
             out[f"{key}_ms"] = round(1000 * (times[key] - times["speech_end"]), 1)
@@ -125,7 +139,8 @@ async def one_turn(base_url: str, clip: Clip, timeout: float = 90.0) -> dict[str
     return out
 
 
-def run(port: int, repeats: int, progress: Progress) -> dict[str, Any]:
+def run(port: int, repeats: int, progress: Progress, min_turns: int = MIN_TURNS) -> dict[str, Any]:
+    load_before = loadavg()
     with tempfile.TemporaryFile() as log:
         proc = spawn_server(port, log)
         sampler = RssSampler(proc.pid)
@@ -135,8 +150,10 @@ def run(port: int, repeats: int, progress: Progress) -> dict[str, Any]:
             wait_ready(OpenAI(base_url=base_url, api_key="bench-no-key", max_retries=0), proc, port, time.perf_counter())
             clips = recordings()
             progress(f"warm-up turn ({clips[0][0]})")
-            asyncio.run(one_turn(base_url, clips[0][1]))
+            first_session = {"file": clips[0][0], **asyncio.run(one_turn(base_url, clips[0][1]))}
+            progress(f"first session: first audio {first_session.get('first_audio_ms')} ms after the end of speech")
             rows = []
+            repeats = max(repeats, -(-min_turns // len(clips)))
             for r in range(repeats):
                 for name, clip in clips:
                     row = {"file": name, "repeat": r, "duration_s": round(clip.duration, 2),
@@ -158,9 +175,12 @@ def run(port: int, repeats: int, progress: Progress) -> dict[str, Any]:
         "after_silence_ms": _summary([r["after_silence_ms"] for r in rows if "after_silence_ms" in r]),
         "first_text_ms": _summary([r["first_text_ms"] for r in rows if "first_text_ms" in r]),
         "transcript_ms": _summary([r["transcript_ms"] for r in rows if "transcript_ms" in r]),
+        "stages": stage_summary(rows),
+        "first_session": first_session,
         "server_rss_mb": _mb(sampler.peak_bytes),
         "per_file": rows,
-        "machine": {"cpu_count": os.cpu_count(), "loadavg_1min_end": round(os.getloadavg()[0], 2)},
+        "machine": {"cpu_count": os.cpu_count(), "loadavg_before": load_before, "loadavg_after": loadavg(),
+                    "loadavg_1min_end": round(os.getloadavg()[0], 2)},
     }
 
 
@@ -168,15 +188,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--port", type=int, default=0, help="loopback port (default: a free one)")
     parser.add_argument("--repeats", type=int, default=1, help="passes over the recordings (default 1)")
+    parser.add_argument("--min-turns", type=int, default=MIN_TURNS,
+                        help=f"at least this many measured turns (more passes if needed; default {MIN_TURNS})")
     parser.add_argument("--json-only", action="store_true", help="print only the JSON line")
     args = parser.parse_args(argv)
     progress = Progress(args.json_only)
-    result = run(args.port or _free_port(), args.repeats, progress)
+    result = run(args.port or _free_port(), args.repeats, progress, args.min_turns)
     if not args.json_only:
         f, a = result["first_audio_ms"], result["after_silence_ms"]
         print(f"end of speech -> first audio median {f.get('median')} ms, p90 {f.get('p90')} ms over {result['n']} "
               f"turns ({a.get('median')} / {a.get('p90')} ms after the {END_OF_TURN_SILENCE_MS} ms silence window); "
-              f"server RSS peak {result['server_rss_mb']} MB", file=sys.stderr)
+              f"server RSS peak {result['server_rss_mb']} MB; first session {result['first_session'].get('first_audio_ms')} "
+              f"ms; load {result['machine']['loadavg_before'][0]} -> {result['machine']['loadavg_after'][0]}",
+              file=sys.stderr)
     print(json.dumps(result))
     return 0
 

@@ -23,6 +23,15 @@ voice-to-voice
     to the first reply audio received. The 500 ms silence window comes before
     and is reported separately (``vad_silence_ms``).
 
+server stages (realtime agent)
+    ``realtime.server_stages``: the stand-in's own stage times of each Realtime turn
+    (``GET /v1/voicekit/timings``, as in ``realtime.py``): p10, median, p90 per stage,
+    from the end of the window and from the end of speech.
+
+At least 10 turns per agent (``--min-turns``; more passes over the files if needed);
+p10, median and p90 of each figure; ``machine.loadavg_before``/``loadavg_after`` are
+``os.getloadavg()`` around the run.
+
 Targets (issue 6, 2 cores): median <= 800 ms for each agent; stretch <= 600 ms
 cascaded, <= 400 ms realtime.
 
@@ -49,6 +58,7 @@ from pathlib import Path
 from typing import Any, Self
 
 from openai import OpenAI
+from realtime import MIN_TURNS, loadavg, stage_summary
 from standin import Progress, _free_port, check_alive, spawn_server, wait_ready
 
 from voicekit import Clip
@@ -87,6 +97,16 @@ def realtime_turn(client: OpenAI, clip: Clip) -> TurnMetrics:
         return agent.metrics[-1]
 
 
+def newest_server_stages(client: OpenAI) -> dict[str, Any]:
+    """The stage times of the stand-in's newest answered turn (``GET /v1/voicekit/timings``): turns run
+    one at a time here, so that is the turn just measured."""
+    answer: Any = client.get("/voicekit/timings", cast_to=object)
+    answered = [t for t in answer["data"] if t["response_id"]]
+    if not answered:
+        return {}
+    return {"after_window_ms": answered[-1]["after_window_ms"], "after_speech_ms": answered[-1]["after_speech_ms"]}
+
+
 def measure(client: OpenAI, clips: Sequence[tuple[str, Clip]], repeats: int, progress: Progress,
             label: str = "") -> tuple[dict[str, list[TurnMetrics]], list[dict[str, Any]]]:
     """``repeats`` passes over ``clips`` with each agent: the turns per agent and one row per turn."""
@@ -98,21 +118,25 @@ def measure(client: OpenAI, clips: Sequence[tuple[str, Clip]], repeats: int, pro
                 m = fn(client, clip)
                 results[agent].append(m)
                 rows.append({"file": name, "repeat": r, **m.row()})
+                if agent == "realtime":
+                    rows[-1]["stages"] = newest_server_stages(client)
                 progress(f"{label}{agent:9s} {name}: voice-to-voice {m.voice_to_voice_ms and round(m.voice_to_voice_ms)} ms "
                          f"(STT {m.stt_ms and round(m.stt_ms)}, LLM TTFT {m.llm_ttft_ms and round(m.llm_ttft_ms)}, "
                          f"TTS TTFB {m.tts_ttfb_ms and round(m.tts_ttfb_ms)}) {m.status}")
     return results, rows
 
 
-def _summaries(results: dict[str, list[TurnMetrics]]) -> dict[str, Any]:
+def _summaries(results: dict[str, list[TurnMetrics]], rows: list[dict[str, Any]]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for agent, turns in results.items():
         s = summarize(turns)
         goal, stretch = TARGETS_MS[agent]
-        out[agent] = {"median_ms": s["median_ms"], "p90_ms": s["p90_ms"], "stages": s["stages"], "n": s["n"],
+        out[agent] = {"p10_ms": s["p10_ms"], "median_ms": s["median_ms"], "p90_ms": s["p90_ms"], "stages": s["stages"],
+                      "n": s["n"],
                       "vad_silence_ms": turns[0].vad_silence_ms if turns else None,
                       "goal_met": s["median_ms"] is not None and s["median_ms"] <= goal,
                       "stretch_met": s["median_ms"] is not None and s["median_ms"] <= stretch}
+    out["realtime"]["server_stages"] = stage_summary([r for r in rows if "stages" in r])
     return out
 
 
@@ -159,8 +183,10 @@ def _loaded_vs_quiet(quiet: dict[str, Any], loaded: dict[str, Any]) -> dict[str,
 
 
 def run(port: int, files: Sequence[Path], repeats: int, progress: Progress,
-        background_load: bool = False) -> dict[str, Any]:
+        background_load: bool = False, min_turns: int = MIN_TURNS) -> dict[str, Any]:
     clips = [(f.name, Clip.from_file(f)) for f in files]
+    repeats = max(repeats, -(-min_turns // len(clips)))
+    load_before = loadavg()
     loaded: dict[str, Any] | None = None
     with tempfile.TemporaryFile() as log:
         proc = spawn_server(port, log)
@@ -173,25 +199,25 @@ def run(port: int, files: Sequence[Path], repeats: int, progress: Progress,
             load_quiet = os.getloadavg()[0]
             results, rows = measure(client, clips, repeats, progress)
             if background_load:
-                load_before = os.getloadavg()[0]
+                load_quiet_end = os.getloadavg()[0]
                 with BackgroundLoad():
                     progress("with one CPU-bound process beside the benchmark:")
                     loaded_results, loaded_rows = measure(client, clips, repeats, progress, label="loaded ")
                     load_loaded = os.getloadavg()[0]
-                loaded = {**_summaries(loaded_results), "per_turn": loaded_rows,
-                          "loadavg_1min_quiet_end": round(load_before, 2),
+                loaded = {**_summaries(loaded_results, loaded_rows), "per_turn": loaded_rows,
+                          "loadavg_1min_quiet_end": round(load_quiet_end, 2),
                           "loadavg_1min_loaded_end": round(load_loaded, 2)}
             check_alive(proc, port)
         finally:
             proc.terminate()
             proc.wait(timeout=10)
-    out: dict[str, Any] = _summaries(results)
+    out: dict[str, Any] = _summaries(results, rows)
     out["n"] = len(rows) // 2
     out["per_turn"] = rows
     if loaded is not None:
         out["background_load"] = {**_loaded_vs_quiet(out, loaded), "ratio_goal": LOADED_RATIO_GOAL, "loaded": loaded}
-    out["machine"] = {"cpu_count": os.cpu_count(), "loadavg_1min_start": round(load_quiet, 2),
-                      "loadavg_1min_end": round(os.getloadavg()[0], 2)}
+    out["machine"] = {"cpu_count": os.cpu_count(), "loadavg_before": load_before, "loadavg_after": loadavg(),
+                      "loadavg_1min_start": round(load_quiet, 2), "loadavg_1min_end": round(os.getloadavg()[0], 2)}
     return out
 
 
@@ -199,6 +225,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--audio", action="append", type=Path, help="a recording (repeatable); default: the shipped ones")
     parser.add_argument("--repeats", type=int, default=1, help="passes over the recordings (default 1)")
+    parser.add_argument("--min-turns", type=int, default=MIN_TURNS,
+                        help=f"at least this many turns per agent (more passes if needed; default {MIN_TURNS})")
     parser.add_argument("--port", type=int, default=0, help="loopback port (default: a free one)")
     parser.add_argument("--background-load", action="store_true",
                         help="after the quiet pass, the same pass beside one CPU-bound process; report both medians")
@@ -209,7 +237,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if not Path(f).is_file():
             parser.error(f"expected an audio file, got {str(f)!r} (no such file)")
     progress = Progress(False)  # progress goes to stderr; stdout carries only the JSON line
-    result = run(args.port or _free_port(), files, args.repeats, progress, background_load=args.background_load)
+    result = run(args.port or _free_port(), files, args.repeats, progress, background_load=args.background_load,
+                 min_turns=args.min_turns)
     if not args.json:
         for agent in ("cascaded", "realtime"):
             r = result[agent]

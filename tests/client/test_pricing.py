@@ -74,5 +74,5 @@ def test_percentile_and_summarize():
     turns = [TurnMetrics("cascaded", i, voice_to_voice_ms=v, stt_ms=100.0) for i, v in enumerate([300.0, 500.0, 400.0])]
     turns.append(TurnMetrics("cascaded", 3))  # no audio reply: left out
     s = summarize(turns)
-    assert s["n"] == 3 and s["median_ms"] == 400.0 and s["p90_ms"] == 480.0
-    assert s["stages"] == {"stt_ms": {"median_ms": 100.0, "p90_ms": 100.0}}
+    assert s["n"] == 3 and s["p10_ms"] == 320.0 and s["median_ms"] == 400.0 and s["p90_ms"] == 480.0
+    assert s["stages"] == {"stt_ms": {"p10_ms": 100.0, "median_ms": 100.0, "p90_ms": 100.0}}

@@ -134,19 +134,21 @@ def percentile(values: Sequence[float], q: float) -> float:
 
 
 def summarize(turns: Iterable[TurnMetrics]) -> dict[str, Any]:
-    """Median and p90 (ms) of voice-to-voice and of each stage, over the turns that have them.
+    """p10, median and p90 (ms) of voice-to-voice and of each stage, over the turns that have them.
 
-    Returns ``{"n", "median_ms", "p90_ms", "stages": {stage: {"median_ms", "p90_ms"}}}``;
+    Returns ``{"n", "p10_ms", "median_ms", "p90_ms", "stages": {stage: {"p10_ms", "median_ms", "p90_ms"}}}``;
     stages absent from every turn are left out.
     """
     turns = list(turns)
     v2v = [t.voice_to_voice_ms for t in turns if t.voice_to_voice_ms is not None]
-    out: dict[str, Any] = {"n": len(v2v), "median_ms": _r(statistics.median(v2v)) if v2v else None,
+    out: dict[str, Any] = {"n": len(v2v), "p10_ms": _r(percentile(v2v, 10)) if v2v else None,
+                           "median_ms": _r(statistics.median(v2v)) if v2v else None,
                            "p90_ms": _r(percentile(v2v, 90)) if v2v else None, "stages": {}}
     for stage in ("stt_ms", "llm_ttft_ms", "tts_ttfb_ms"):
         xs = [getattr(t, stage) for t in turns if getattr(t, stage) is not None]
         if xs:
-            out["stages"][stage] = {"median_ms": _r(statistics.median(xs)), "p90_ms": _r(percentile(xs, 90))}
+            out["stages"][stage] = {"p10_ms": _r(percentile(xs, 10)), "median_ms": _r(statistics.median(xs)),
+                                    "p90_ms": _r(percentile(xs, 90))}
     return out
 
 

@@ -35,6 +35,7 @@ from .engines import Engines
 from .errors import OpenAIError, error_response, handle_openai_error
 from .request_id import HEADER, RequestId, request_id_of
 from .routes import calls, chat, responses, speech, transcriptions
+from .timings import routes as timing_routes
 from .transport.calls import CallRegistry
 
 __all__ = ["create_app"]
@@ -119,15 +120,16 @@ def create_app(
         app.state.engines = load_engines()
         app.state.loop = asyncio.get_running_loop()
         log.info("stand-in engines loaded")
-        # Warm the engines in the background: the server already accepts
-        # requests, which wait on each engine's lock while it warms.
-        warm = asyncio.ensure_future(asyncio.to_thread(_warm_up, app.state.engines))
+        # Warm the engines before accepting requests (as LLM inference servers do): a
+        # session started as soon as the server answered waited behind the warm-up's
+        # Whisper, LLM and Piper runs, stage by stage (GPT-Live's first turn on a fresh
+        # server; benchmarks/README.md, "The first turn of a fresh server").
+        await asyncio.to_thread(_warm_up, app.state.engines)
         yield
         await app.state.calls.end_all()
-        await warm
 
     app = Starlette(
-        routes=[*identity_routes, *models.routes, *transcriptions.routes, *speech.routes, *chat.routes, *responses.routes, *realtime.routes,
+        routes=[*identity_routes, *timing_routes, *models.routes, *transcriptions.routes, *speech.routes, *chat.routes, *responses.routes, *realtime.routes,
                 *calls.routes, *live.routes, WebSocketRoute("/{path:path}", _unknown_websocket)],  # the catch-all stays last
         exception_handlers={
             OpenAIError: handle_openai_error,

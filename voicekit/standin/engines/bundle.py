@@ -413,8 +413,8 @@ class Engines:
         A first call pays one-time setup (allocations, kernel selection): measured
         on 2 cores, Whisper took 1.1 s on a 5 s clip the first time and 0.6 s
         after; the LLM's first token 120 ms then 45 ms; Piper's first sentence
-        150 ms then 65-90 ms. The stand-in calls this in the background after it
-        starts, so the first request of a session is not the slow one.
+        150 ms then 65-90 ms. The stand-in calls this before it accepts requests, so
+        the first turn of the first session is neither cold nor waiting behind it.
         """
         from ...vad import load_silero
         from .llm import Turn

@@ -30,6 +30,7 @@ them only if the utterance ends at that pause with the context unchanged.
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import logging
 import time
@@ -42,6 +43,7 @@ from ...formats import REALTIME_SAMPLE_RATE
 from ...vad import TurnDetector, VadEvent, VadSettings
 from ..engines import SttResult
 from ..realtime.headstart import HeadStart
+from ..timings import TurnClock, record
 from .replies import answer_user, head_start
 from .state import LiveState
 
@@ -102,6 +104,10 @@ class Listener:
         self._last_feed = time.perf_counter()
         self._wanted: int | None = None
         """A newer pause (ms) to transcribe once the run in flight ends (at most one runs at a time)."""
+        self._clock: tuple[tuple[int, int], TurnClock] | None = None
+        """The stage clock (:mod:`..timings`) of the newest speculative run, for its ``(start, pause_ms)``."""
+        self._arrivals: collections.deque[tuple[int, float]] = collections.deque(maxlen=512)
+        """(input samples so far, ``time.monotonic()``) after each recent append."""
 
     @property
     def in_speech(self) -> bool:
@@ -116,6 +122,7 @@ class Listener:
             pcm = np.zeros_like(pcm)
         self.audio = np.concatenate([self.audio, pcm])
         conn.input_samples += pcm.size
+        self._arrivals.append((conn.input_samples, time.monotonic()))
         events = self.detector.feed(pcm)
         if self._head is not None and not self.detector.pausing and not any(
                 e.kind == "speech_stopped" for e in events):
@@ -166,6 +173,10 @@ class Listener:
         clip = self._clip(start, end)
         task = self.conn.spawn(asyncio.to_thread(self.conn.engines.stt.transcribe, clip, beam_size=BEAM_SIZE))
         self._speculation = ((start, pause_ms), task)
+        clock = TurnClock(self._session_id())
+        clock.mark("stt_start")
+        self._clock = ((start, pause_ms), clock)
+        task.add_done_callback(lambda _task: clock.mark("stt_done"))
         task.add_done_callback(self._speculated)
 
     def _speculated(self, task: asyncio.Future[SttResult]) -> None:
@@ -175,9 +186,30 @@ class Listener:
         elif (wanted is None and self._speculation is not None and self._speculation[1] is task
               and self.detector.pausing and not task.cancelled() and task.exception() is None):
             self.drop_head()
-            head = head_start(self.conn, task.result().text)
+            head = head_start(self.conn, task.result().text, self._clock_for(self._speculation[0]))
             if head is not None:
                 self._head = (self._speculation[0], head)
+
+    def _session_id(self) -> str | None:
+        return None if self.conn.session is None else self.conn.session.get("id")
+
+    def _clock_for(self, key: tuple[int, int | None]) -> TurnClock:
+        """The stage clock of the speculative run on ``key``, else a new one."""
+        if self._clock is not None and self._clock[0] == key:
+            return self._clock[1]
+        return TurnClock(self._session_id())
+
+    def _turn_clock(self, key: tuple[int, int | None]) -> TurnClock:
+        """The clock of the utterance ending now, its window end and speech end marked, kept (:func:`..timings.record`)."""
+        clock, self._clock = self._clock_for(key), None
+        clock.mark("window_end")
+        if key[1] is not None:
+            end = _samples(key[1])
+            arrived = next((t for n, t in self._arrivals if n >= end), None)
+            if arrived is not None and self._arrivals[0][0] < end:  # else that append is no longer kept
+                clock.mark("speech_end", arrived)
+        record(clock)
+        return clock
 
     def drop_head(self) -> None:
         """Close the answer started during the silence, if any (the LLM stops at its next token)."""
@@ -200,19 +232,23 @@ class Listener:
         clip = self._clip(start, end)
         self.speech_start_ms = None
         if _ms(end - start) >= MIN_UTTERANCE_MS and not self.conn.muted:
-            self.conn.spawn(self._transcribe(clip, _ms(start), _ms(end), reuse, head[1] if head else None))
+            clock = self._turn_clock(key)
+            self.conn.spawn(self._transcribe(clip, _ms(start), _ms(end), reuse, head[1] if head else None, clock))
         elif head is not None:
             head[1].close()
 
     async def _transcribe(self, clip: Clip, start_ms: float, end_ms: float,
-                          speculative: asyncio.Future[SttResult] | None, head: HeadStart | None = None) -> None:
-        """Whisper one utterance, send its transcript, and let the model answer it."""
+                          speculative: asyncio.Future[SttResult] | None, head: HeadStart | None = None,
+                          clock: TurnClock | None = None) -> None:
+        """Whisper one utterance, send its transcript, and let the model answer it (``clock``: its stage times)."""
         result = None
         if speculative is not None:
             with contextlib.suppress(Exception):
                 result = await speculative
         if result is None:
             result = await asyncio.to_thread(self.conn.engines.stt.transcribe, clip, beam_size=BEAM_SIZE)
+        if clock is not None:
+            clock.mark("stt_done")
         text = result.text.strip()
         if not text or self.conn.closed:
             if head is not None:
@@ -230,4 +266,4 @@ class Listener:
                             "start_ms": int(s), "end_ms": int(e)})
             first = False
         self.conn.context.add("user", text)
-        await answer_user(self.conn, head)
+        await answer_user(self.conn, head, clock)

@@ -22,6 +22,7 @@ import logging
 from ..engines.carry import carry_grammar
 from ..engines.llm import Turn
 from ..realtime.headstart import HeadStart
+from ..timings import TurnClock
 from .delegation import ACK_INSTRUCTION, Delegation, delegation_rules, wants_delegation
 from .errors import new_id
 from .speaker import Outcome, Utterance
@@ -44,13 +45,15 @@ ACK_MAX_TOKENS = 24
 
 
 async def say(conn: LiveState, *, extra_system: str = "", max_tokens: int = REPLY_MAX_TOKENS,
-              head_start: HeadStart | None = None, grammar: str | None = None) -> Outcome:
+              head_start: HeadStart | None = None, grammar: str | None = None,
+              clock: TurnClock | None = None) -> Outcome:
     """Speak one turn written by the LLM from the session context; returns how it went.
 
     ``grammar`` (GBNF) constrains what the LLM may write (:mod:`..engines.carry`).
 
     The turn joins the context as far as it was heard (all of it, unless it was stopped).
-    ``head_start`` is adopted if it was made for exactly this turn (see :mod:`.speaker`).
+    ``head_start`` is adopted if it was made for exactly this turn (see :mod:`.speaker`);
+    ``clock`` gets the turn's stage times (:mod:`..timings`).
     """
     assert conn.session is not None
     async with conn.speak_lock:
@@ -62,7 +65,7 @@ async def say(conn: LiveState, *, extra_system: str = "", max_tokens: int = REPL
                               voice=conn.session["audio"]["output"]["voice"], max_tokens=max_tokens,
                               emit=conn.emit, now_ms=conn.now_ms, not_before_ms=conn.output_end_ms,
                               first=not any(t.heard for t in conn.turns), head_start=head_start,
-                              rate=int(conn.session["audio"]["format"]["rate"]), grammar=grammar)
+                              rate=int(conn.session["audio"]["format"]["rate"]), grammar=grammar, clock=clock)
         conn.current = utterance
         try:
             outcome = await utterance.play()
@@ -92,8 +95,9 @@ def _rules(conn: LiveState) -> list[str]:
     return rules
 
 
-async def answer_user(conn: LiveState, head_start: HeadStart | None = None) -> None:
-    """The user's utterance has ended (its transcript is in the context): delegate it or answer it."""
+async def answer_user(conn: LiveState, head_start: HeadStart | None = None, clock: TurnClock | None = None) -> None:
+    """The user's utterance has ended (its transcript is in the context): delegate it or answer it
+    (``clock``: the utterance's stage times, :mod:`..timings`)."""
     assert conn.session is not None
     if conn.delegation_given:
         if head_start is not None:
@@ -106,10 +110,10 @@ async def answer_user(conn: LiveState, head_start: HeadStart | None = None) -> N
             log.debug("delegating (%s)", how)
             await delegate(conn)
             return
-    await say(conn, head_start=head_start)
+    await say(conn, head_start=head_start, clock=clock)
 
 
-def head_start(conn: LiveState, transcript: str) -> HeadStart | None:
+def head_start(conn: LiveState, transcript: str, clock: TurnClock | None = None) -> HeadStart | None:
     """Start the answer to a user utterance transcribed during its end-of-turn silence, or None.
 
     Only when the answer is certain to be a plain spoken reply: no delegation
@@ -120,7 +124,7 @@ def head_start(conn: LiveState, transcript: str) -> HeadStart | None:
         return None
     turns = [*conn.context.turns(), Turn("user", transcript.strip())]
     return HeadStart(conn.engines.llm, turns, tools=(), tool_choice="none", max_tokens=REPLY_MAX_TOKENS,
-                     tts=conn.engines.tts, speech=(conn.session["audio"]["output"]["voice"], 1.0))
+                     tts=conn.engines.tts, speech=(conn.session["audio"]["output"]["voice"], 1.0), clock=clock)
 
 
 async def delegate(conn: LiveState) -> Delegation:

@@ -37,6 +37,7 @@ from ..engines import Engines
 from ..engines.llm import LLMUsage, Turn
 from ..engines.synthesis import synthesize_pcm
 from ..realtime.headstart import HeadStart
+from ..timings import TurnClock
 
 __all__ = ["CHUNK_MS", "LEAD_MS", "Utterance"]
 
@@ -104,6 +105,8 @@ class Utterance:
         Output sample rate in Hz: the session's ``audio.format.rate``.
     grammar : str, optional
         A GBNF grammar the reply must follow (a head start is then never adopted).
+    clock : TurnClock, optional
+        Marked at the LLM's first token and phrase, Piper's first chunk and the first audio delta.
     head_start : HeadStart, optional
         Work started during the end-of-turn silence
         (:class:`voicekit.standin.realtime.headstart.HeadStart`); used only if it
@@ -113,8 +116,10 @@ class Utterance:
     def __init__(self, engines: Engines, turns: list[Turn], *, voice: str, max_tokens: int, emit: Emit,
                  now_ms: Callable[[], float], not_before_ms: float = 0.0, first: bool = True,
                  head_start: HeadStart | None = None, rate: int = REALTIME_SAMPLE_RATE,
-                 grammar: str | None = None) -> None:
+                 grammar: str | None = None, clock: TurnClock | None = None) -> None:
         self.engines = engines
+        self.clock = clock or TurnClock()
+        """The stage times of the turn this answers (:mod:`..timings`); a fresh unrecorded one otherwise."""
         self.turns = turns
         self.voice = voice
         self.max_tokens = max_tokens
@@ -162,11 +167,15 @@ class Utterance:
                 if self._stop.is_set():
                     return
                 text = getattr(delta, "text", "")
+                if text:
+                    self.clock.mark("llm_first_token")
                 pieces, pending = speakable(pending + text, first=first)
                 for piece in pieces:
+                    self.clock.mark("llm_first_phrase")
                     first = False
                     self._say(piece, put)
             if pending.strip() and not self._stop.is_set():
+                self.clock.mark("llm_first_phrase")
                 self._say(pending.strip(), put)
         finally:
             put(None)
@@ -177,6 +186,7 @@ class Utterance:
         for pcm in ready or synthesize_pcm(self.engines.tts, text, voice=self.voice, sample_rate=REALTIME_SAMPLE_RATE):
             if self._stop.is_set():
                 return
+            self.clock.mark("tts_first_chunk")
             parts.append(pcm)
         if parts:
             pcm = np.concatenate(parts)
@@ -196,6 +206,7 @@ class Utterance:
         def put(piece: _Piece | None) -> None:
             loop.call_soon_threadsafe(pieces.put_nowait, piece)
 
+        self.clock.mark("response_start")
         worker = loop.run_in_executor(None, self._write, put)
         started = time.perf_counter()
         due: list[_Due] = []
@@ -220,6 +231,7 @@ class Utterance:
                     if item.event["type"] == "session.output_audio.delta" and self.outcome.first_audio_s is None:
                         self.outcome.first_audio_s = time.perf_counter() - started
                         self.speaking = True
+                        self.clock.mark("first_delta_sent")
                     if item.word:
                         heard.append(item.word)
                         self.outcome.end_ms = int(item.event["end_ms"])  # type: ignore[call-overload]

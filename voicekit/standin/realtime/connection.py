@@ -25,6 +25,7 @@ could start, and ``interrupt_response`` is on: that next turn will answer.
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import json
 import logging
@@ -36,6 +37,7 @@ import numpy.typing as npt
 from ...formats import REALTIME_SAMPLE_RATE
 from ...vad import TurnDetector
 from ..engines import Engines, SttResult
+from ..timings import TurnClock
 from ..transport.hub import Accepts, EventHub
 from ..transport.links import Link
 from ..transport.wire import Registry
@@ -102,6 +104,9 @@ class RealtimeConnection(EventHub, InputTurns):
         self._speculation: tuple[tuple[int, int], asyncio.Future[SttResult]] | None = None
         self._speculation_wanted: tuple[int, int] | None = None
         self._head_start: tuple[tuple[int, int], HeadStart] | None = None
+        self._pause_clock: tuple[tuple[int, int], TurnClock] | None = None
+        self._arrivals: collections.deque[tuple[int, float]] = collections.deque(maxlen=256)
+        """(timeline sample count, ``time.monotonic()``) after each recent append: when audio arrived."""
         self._closing = False
         self._auto: tuple[asyncio.Future[Any], HeadStart | None] | None = None
         self._last_transcription: asyncio.Future[Any] | None = None
@@ -251,7 +256,8 @@ class RealtimeConnection(EventHub, InputTurns):
             return self.conversation.get(str(raw.get("id")), "response.create")
         return item_from_client(raw, f"response.input[{index}]", self.transcribe_later)
 
-    def start_response(self, overrides: dict[str, Any], head_start: HeadStart | None = None) -> ResponseRun:
+    def start_response(self, overrides: dict[str, Any], head_start: HeadStart | None = None,
+                       clock: TurnClock | None = None) -> ResponseRun:
         """Start a response now (adopting ``head_start`` if it matches; see :mod:`.headstart`).
 
         Raises
@@ -270,7 +276,8 @@ class RealtimeConnection(EventHub, InputTurns):
             )
         if self.idle_task is not None:
             self.idle_task.cancel()
-        run = ResponseRun(self.engines, self.conversation, self.response_config(overrides), self.emit, head_start)
+        run = ResponseRun(self.engines, self.conversation, self.response_config(overrides), self.emit, head_start,
+                          clock)
         self.active = run
         run.announce()
         self.active_task = asyncio.ensure_future(self._run(run))
@@ -287,7 +294,8 @@ class RealtimeConnection(EventHub, InputTurns):
             wait_s = run.audio_samples / REALTIME_SAMPLE_RATE + timing.idle_timeout_ms / 1000
             self.idle_task = asyncio.ensure_future(self._idle(wait_s))
 
-    async def respond_after_active(self, overrides: dict[str, Any], head_start: HeadStart | None = None) -> None:
+    async def respond_after_active(self, overrides: dict[str, Any], head_start: HeadStart | None = None,
+                                   clock: TurnClock | None = None) -> None:
         """VAD's automatic response: waits for the running response (a cancelled one winding
         down, or one the client started meanwhile), then starts, unless the user is talking again."""
         try:
@@ -304,7 +312,7 @@ class RealtimeConnection(EventHub, InputTurns):
             if head_start is not None:
                 head_start.close()
             return
-        self.start_response(overrides, head_start)
+        self.start_response(overrides, head_start, clock)
 
     async def _idle(self, wait_s: float) -> None:
         """``idle_timeout_ms``: no speech after the reply played out, so prompt the user (wall-clock timer)."""

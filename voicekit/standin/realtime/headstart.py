@@ -33,6 +33,7 @@ from ...phrases import speakable
 from ..engines.llm import LanguageModel, LLMUsage, TextDelta, ToolCall, ToolSpec, Turn
 from ..engines.synthesis import synthesize_pcm
 from ..routes.speech import PiperEngine
+from ..timings import TurnClock
 
 __all__ = ["HeadStart"]
 
@@ -52,11 +53,15 @@ class HeadStart:
         Speaks the first piece (24 kHz PCM16) when ``speech`` is given.
     speech : (voice, speed), optional
         The reply's voice and speed; None for a text-only reply.
+    clock : TurnClock, optional
+        Marked at the LLM's first token and first phrase, and Piper's first chunk.
     """
 
     def __init__(self, llm: LanguageModel, turns: Sequence[Turn], *, tools: Sequence[ToolSpec],
                  tool_choice: str | None, max_tokens: int, tts: PiperEngine | None = None,
-                 speech: tuple[str, float] | None = None) -> None:
+                 speech: tuple[str, float] | None = None, clock: TurnClock | None = None) -> None:
+        self.clock = clock or TurnClock()
+        self.clock.mark("head_start")
         self.turns = list(turns)
         self.tools = tuple(tools)
         self.tool_choice = tool_choice
@@ -121,10 +126,13 @@ class HeadStart:
             for event in llm.respond(self.turns, tools=self.tools, tool_choice=self.tool_choice,
                                      max_tokens=self.max_tokens, usage=self.usage, stop=self.stop):
                 piece = None
+                if isinstance(event, TextDelta):
+                    self.clock.mark("llm_first_token")
                 if pending is not None and isinstance(event, TextDelta):
                     pieces, pending = speakable(pending + event.text, first=True)
                     if pieces:  # the response cuts the same first piece from the same text
                         piece, pending, self._first_piece = pieces[0], None, pieces[0]
+                        self.clock.mark("llm_first_phrase")
                 self._queue.put(event)
                 if piece is not None:
                     self._speak_first(piece)  # the LLM goes on writing meanwhile (its own thread)
@@ -139,8 +147,12 @@ class HeadStart:
         voice, speed = self.speech
         try:
             if not self._closed:
-                self._first_audio = list(synthesize_pcm(self._tts, piece, voice=voice, speed=speed,
-                                                        sample_rate=REALTIME_SAMPLE_RATE))
+                chunks = []
+                for chunk in synthesize_pcm(self._tts, piece, voice=voice, speed=speed,
+                                            sample_rate=REALTIME_SAMPLE_RATE):
+                    self.clock.mark("tts_first_chunk")
+                    chunks.append(chunk)
+                self._first_audio = chunks
         except Exception:  # noqa: BLE001 -- the response then speaks the piece itself
             self._first_audio = None
         finally:

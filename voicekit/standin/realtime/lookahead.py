@@ -34,6 +34,7 @@ from ...formats import REALTIME_SAMPLE_RATE
 from ...vad import TurnDetector
 from ..engines import Engines, SttResult, languages
 from ..engines.llm import Turn
+from ..timings import TurnClock
 from .config import ResponseConfig, reply_max_tokens, speech_of
 from .conversation import Conversation
 from .headstart import HeadStart
@@ -74,6 +75,7 @@ class Lookahead:
     _speculation: tuple[tuple[int, int], asyncio.Future[SttResult]] | None
     _speculation_wanted: tuple[int, int] | None
     _head_start: tuple[tuple[int, int], HeadStart] | None
+    _pause_clock: tuple[tuple[int, int], TurnClock] | None
 
     def spawn(self, work: Awaitable[Any]) -> asyncio.Future[Any]:
         raise NotImplementedError
@@ -100,6 +102,10 @@ class Lookahead:
             prompt=config.get("prompt"), beam_size=REALTIME_BEAM_SIZE)))
         log.debug("speculative transcription of [%d, %d) ms", samples_to_ms(start), pause_ms)
         self._speculation = ((start, pause_ms), task)
+        clock = TurnClock(self.session.get("id"))
+        clock.mark("stt_start")
+        self._pause_clock = ((start, pause_ms), clock)
+        task.add_done_callback(lambda _task: clock.mark("stt_done"))
         task.add_done_callback(self._speculation_finished)
 
     def _speculation_finished(self, task: asyncio.Future[Any]) -> None:
@@ -126,9 +132,17 @@ class Lookahead:
         turns = self.conversation.turns(self.conversation.items(), config.instructions) + [Turn("user", text)]
         self._drop_head_start()
         head = HeadStart(self.engines.llm, turns, tools=config.tools, tool_choice=config.tool_choice,
-                         max_tokens=reply_max_tokens(config), tts=self.engines.tts, speech=speech_of(config))
+                         max_tokens=reply_max_tokens(config), tts=self.engines.tts, speech=speech_of(config),
+                         clock=self._clock_for(key))
         self._head_start = (key, head)
         log.debug("head start for [%d, %d) ms", samples_to_ms(key[0]), key[1])
+
+    def _clock_for(self, key: tuple[int, int | None]) -> TurnClock:
+        """The stage clock of the speculation on ``key`` (:mod:`..timings`), else a new one."""
+        kept = self._pause_clock
+        if kept is not None and kept[0] == key:
+            return kept[1]
+        return TurnClock(self.session.get("id"))
 
     def _take_head_start(self, start: int, pause_ms: int | None) -> HeadStart | None:
         """The head start made for exactly ``[start, pause_ms)``; any other is closed."""

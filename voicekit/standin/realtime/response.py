@@ -40,6 +40,7 @@ from ..engines import Engines, audio_tokens
 from ..engines.llm import ContextLengthError, LLMUsage, TextDelta, ToolCall, Turn
 from ..engines.synthesis import synthesize_pcm
 from ..errors import UpstreamError
+from ..timings import TurnClock
 from .config import ResponseConfig, reply_max_tokens, speech_of
 from .conversation import Conversation, Item
 from .events import RealtimeProtocolError, error_event, new_id
@@ -67,8 +68,12 @@ class ResponseRun:
     """
 
     def __init__(self, engines: Engines, conversation: Conversation, config: ResponseConfig, emit: Emit,
-                 head_start: HeadStart | None = None) -> None:
+                 head_start: HeadStart | None = None, clock: TurnClock | None = None) -> None:
         self.id = new_id("resp")
+        self.clock = clock or TurnClock()
+        """The turn's stage times (:mod:`..timings`); a response the client asked for gets its own, unrecorded."""
+        if self.clock.response_id is None:
+            self.clock.response_id = self.id
         self.engines = engines
         self.conversation = conversation
         self.config = config
@@ -138,6 +143,7 @@ class ResponseRun:
         response, so the event keeps its place among the events of the event loop."""
         if not self._announced:
             self._announced = True
+            self.clock.mark("response_start")
             self.emit({"type": "response.created", "response": self._response("in_progress")})
 
     def run(self) -> None:
@@ -185,16 +191,19 @@ class ResponseRun:
                 continue
             if message is None:
                 message = self._open_message()
+            self.clock.mark("llm_first_token")
             self._text_delta(message, event.text)
             if "audio" in c.output_modalities:
                 pieces, pending = speakable(pending + event.text, first=not spoken_any)
                 for piece in pieces:
+                    self.clock.mark("llm_first_phrase")
                     spoken_any = True
                     self._speak(message, piece)
         if not self.output and not self.stop.is_set():
             message = self._open_message()  # an empty reply is still a (completed, empty) message
         if message is not None:
             if pending.strip() and "audio" in c.output_modalities and not self.stop.is_set():
+                self.clock.mark("llm_first_phrase")  # a reply shorter than a phrase: all of it
                 self._speak(message, pending.strip())
             self._close_message(message)
         if self.stop.is_set():
@@ -290,6 +299,7 @@ class ResponseRun:
         audio = ready if ready is not None else synthesize_pcm(
             self.engines.tts, text, voice=c.voice, speed=c.speed, sample_rate=REALTIME_SAMPLE_RATE)
         for pcm in audio:
+            self.clock.mark("tts_first_chunk")
             for k in range(0, pcm.size, step):
                 if not self._append_audio(item, pcm[k:k + step], text if first else None):
                     return
@@ -307,6 +317,7 @@ class ResponseRun:
             self.audio_samples += pcm.size
             self.emit({"type": "response.output_audio.delta", **self._where(item), "content_index": 0,
                        "delta": _b64(pcm)})
+            self.clock.mark("first_delta_sent")
             return True
 
     def _close_message(self, item: Item) -> None:

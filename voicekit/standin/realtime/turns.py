@@ -16,6 +16,8 @@ which sends the events and runs the responses.
 from __future__ import annotations
 
 import asyncio
+import time
+from collections import deque
 from typing import Any
 
 import numpy as np
@@ -24,6 +26,7 @@ import numpy.typing as npt
 from ...formats import REALTIME_SAMPLE_RATE
 from ...vad import TurnDetector, VadEvent
 from ..engines import SttResult
+from ..timings import TurnClock, record
 from .conversation import Item, user_audio_item
 from .events import RealtimeProtocolError, new_id
 from .headstart import HeadStart
@@ -41,6 +44,7 @@ class InputTurns(Lookahead):
     active: ResponseRun | None
     idle_task: asyncio.Task[None] | None
     _auto: tuple[asyncio.Future[Any], HeadStart | None] | None
+    _arrivals: deque[tuple[int, float]]
 
     @property
     def transcribing(self) -> bool:
@@ -52,7 +56,8 @@ class InputTurns(Lookahead):
     def transcribe_later(self, item: Item, speculative: asyncio.Future[SttResult] | None = None) -> None:
         raise NotImplementedError
 
-    async def respond_after_active(self, overrides: dict[str, Any], head_start: HeadStart | None = None) -> None:
+    async def respond_after_active(self, overrides: dict[str, Any], head_start: HeadStart | None = None,
+                                   clock: TurnClock | None = None) -> None:
         raise NotImplementedError
 
     def configure_vad(self) -> None:
@@ -70,6 +75,7 @@ class InputTurns(Lookahead):
         """Add audio to the buffer and run VAD over it."""
         self.buffer = np.concatenate([self.buffer, pcm])
         self.timeline += pcm.size
+        self._arrivals.append((self.timeline, time.monotonic()))
         if self.detector is None:
             return
         for event in self.detector.feed(pcm):
@@ -107,16 +113,36 @@ class InputTurns(Lookahead):
         self.emit({"type": "input_audio_buffer.speech_stopped", "audio_end_ms": ms, "item_id": item_id})
         start = self._turn_start()
         end = min(self.timeline, max(start, ms_to_samples(ms)))
+        clock = self._turn_clock(start, event.pause_ms)
+        clock.item_id = item_id
         head = self._take_head_start(start, event.pause_ms)
-        self.commit(start, end, item_id, self._take_speculation(start, event.pause_ms))
+        item = self.commit(start, end, item_id, self._take_speculation(start, event.pause_ms))
+        if item.transcript is not None:
+            item.transcript.add_done_callback(lambda _f: clock.mark("stt_done"))
         if self.detector.timing.create_response and not self.transcribing:
             if self._auto is not None and not self._auto[0].done():
                 self._auto[0].cancel()  # still waiting: the next response answers both turns
                 if self._auto[1] is not None:
                     self._auto[1].close()
-            self._auto = (self.spawn(self.respond_after_active({}, head)), head)
+            self._auto = (self.spawn(self.respond_after_active({}, head, clock)), head)
         elif head is not None:
             head.close()
+
+    def _turn_clock(self, start: int, pause_ms: int | None) -> TurnClock:
+        """The stage clock of the turn ending now (:mod:`..timings`), kept among the recent ones.
+
+        Its ``speech_end`` is when the audio at ``pause_ms`` (where the silence began) arrived.
+        """
+        clock = self._clock_for((start, pause_ms))
+        self._pause_clock = None
+        clock.mark("window_end")
+        if pause_ms is not None:
+            end = ms_to_samples(pause_ms)
+            arrived = next((t for n, t in self._arrivals if n >= end), None)
+            if arrived is not None and self._arrivals[0][0] < end:  # else that append is no longer kept
+                clock.mark("speech_end", arrived)
+        record(clock)
+        return clock
 
     def commit(
         self, start: int, end: int, item_id: str | None = None, speculative: asyncio.Future[SttResult] | None = None,
