@@ -12,7 +12,8 @@ the figures are positions in the audio, the same at any pace and any machine loa
 Only ``model_ms`` (one Smart Turn call, wall clock) depends on the machine.
 
 "Before" is ``semantic_vad`` as it was, a fixed silence window of 250 / 500 / 1,000 ms
-(eagerness high / auto / low); "after" is ``semantic_vad`` with Smart Turn.
+(eagerness high / auto / low); "after" is ``semantic_vad`` with Smart Turn. ``live_before``
+is GPT-Live's old fixed 400 ms window, ``live_after`` its listener's settings now.
 
 Measured, per setting
 ---------------------
@@ -43,8 +44,14 @@ from voicekit.audio import Clip
 from voicekit.formats import REALTIME_SAMPLE_RATE
 from voicekit.samples import load_sample, sample_names
 from voicekit.standin.engines.turn_model import smart_turn
+from voicekit.standin.live.listener import (
+    END_OF_TURN_SILENCE_MS,
+    PREFIX_MS,
+    TURN_CHECK_MS,
+    TURN_THRESHOLD,
+)
 from voicekit.standin.realtime.session import vad_timing
-from voicekit.vad import TurnDetector
+from voicekit.vad import TurnDetector, VadSettings
 
 BEFORE = {"high": 250, "auto": 500, "low": 1000}
 """The old ``semantic_vad`` silence windows (ms) by eagerness."""
@@ -59,9 +66,10 @@ def _pcm(clip: Clip) -> np.ndarray:
     return np.concatenate([pad(LEAD_MS), pcm, pad(TAIL_MS)])
 
 
-def _turns(pcm: np.ndarray, turn_detection: dict[str, Any], model_ms: list[float]) -> list[tuple[int, int]]:
+def _turns(pcm: np.ndarray, turn_detection: dict[str, Any] | VadSettings,
+           model_ms: list[float]) -> list[tuple[int, int]]:
     """``(audio_end_ms, pause_ms)`` of each turn the detector ends, fed in 40 ms chunks."""
-    detector = TurnDetector(vad_timing(turn_detection))
+    detector = TurnDetector(turn_detection if isinstance(turn_detection, VadSettings) else vad_timing(turn_detection))
     step = REALTIME_SAMPLE_RATE * CHUNK_MS // 1000
     ends = []
     for k in range(0, pcm.size, step):
@@ -95,7 +103,11 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         clips = [(name, load_sample(name)) for name in sample_names()]
     clips += [(Path(p).name, Clip.from_file(p)) for p in args.extra]
     smart_turn()  # load before timing
-    settings: dict[str, dict[str, Any]] = {}
+    settings: dict[str, dict[str, Any] | VadSettings] = {
+        "live_before": VadSettings(prefix_padding_ms=PREFIX_MS, silence_duration_ms=400),
+        "live_after": VadSettings(prefix_padding_ms=PREFIX_MS, silence_duration_ms=END_OF_TURN_SILENCE_MS,
+                                  turn_threshold=TURN_THRESHOLD, turn_check_ms=TURN_CHECK_MS),
+    }
     for eagerness, window in BEFORE.items():
         settings[f"before_{eagerness}"] = {"type": "server_vad", "silence_duration_ms": window}
         settings[f"after_{eagerness}"] = {"type": "semantic_vad", "eagerness": eagerness}

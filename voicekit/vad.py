@@ -104,6 +104,10 @@ class VadSettings:
     threshold: float = 0.5
     prefix_padding_ms: int = 300
     silence_duration_ms: int = 500
+    turn_threshold: float | None = None
+    """With an end-of-turn model: the probability that ends a turn at a pause (None: no model)."""
+    turn_check_ms: int = 256
+    """Silence (ms) before the model is asked; ``silence_duration_ms`` is then the longest wait."""
 
 
 SILERO_PATH = Path(__file__).parent / "data" / "silero_vad_v6.onnx"

@@ -12,17 +12,26 @@ from typing import Any
 import numpy as np
 import pytest
 from openai import OpenAI
-from test_standin_realtime import LEAD_IN_MS, MODEL, Wire, pcm16, silence_ms, turn_audio
+from test_standin_realtime import LEAD_IN_MS, MODEL, Wire, pcm16, turn_audio
 
 from voicekit.audio import Clip
 from voicekit.formats import REALTIME_SAMPLE_RATE
 from voicekit.standin.realtime.session import SEMANTIC_VAD_SILENCE_MS
 
-PAUSE_AT_S = 2.256
-"""In ls_0870 ("and mister john dashwood had then leisure | to consider how much ..."), a
-breath mid-sentence: Silero hears 32 ms of silence there. The tests widen it to 800 ms."""
+PAUSE_AT_S = 4.36
+"""A short breath mid-sentence in ls_0870 ("and mister john dashwood had then leisure to consider
+how much there might be prudently in his power to do for them"), about 4.4 s in: Silero hears
+64 ms of silence there. The tests widen it to 800 ms with the recording's own room tone (its
+first 200 ms, repeated): a microphone never sends digital zeros, and the model hears the difference."""
 
 PAUSE_MS = 800
+
+
+def _paused(pcm: np.ndarray) -> np.ndarray:
+    """``pcm`` with :data:`PAUSE_MS` of its room tone inserted at :data:`PAUSE_AT_S`."""
+    cut = int(PAUSE_AT_S * REALTIME_SAMPLE_RATE)
+    tone = pcm[:REALTIME_SAMPLE_RATE // 5]
+    return np.concatenate([pcm[:cut], np.tile(tone, PAUSE_MS // 200), pcm[cut:]])
 
 
 @pytest.fixture(scope="module")
@@ -50,9 +59,7 @@ def _ms(pcm: np.ndarray) -> int:
 
 
 def test_a_mid_sentence_pause_stays_one_turn(client: OpenAI, speech: dict[str, np.ndarray]) -> None:
-    pcm = speech["ls_0870.wav"]
-    cut = int(PAUSE_AT_S * REALTIME_SAMPLE_RATE)
-    paused = np.concatenate([pcm[:cut], silence_ms(PAUSE_MS), pcm[cut:]])
+    paused = _paused(speech["ls_0870.wav"])
     audio = turn_audio(paused, tail_ms=2500)
     pause_end_ms = LEAD_IN_MS + int(PAUSE_AT_S * 1000) + PAUSE_MS
     # A fixed 500 ms window (server_vad, and semantic_vad before the model) cuts the speaker off there
@@ -81,3 +88,30 @@ def test_eagerness_sets_the_longest_wait(client: OpenAI, speech: dict[str, np.nd
     assert len(high) == len(low) == 1
     gap = SEMANTIC_VAD_SILENCE_MS["low"] - SEMANTIC_VAD_SILENCE_MS["high"]
     assert abs((low[0] - high[0]) - gap) <= 64, (high, low)
+
+
+def test_live_ends_the_utterance_after_a_mid_sentence_pause_not_at_it(
+        standin_server: Any, speech: dict[str, np.ndarray]) -> None:
+    """GPT-Live: the same paused sentence at microphone pace. A fixed 400 ms window (before
+    Smart Turn) ended the utterance at the pause and transcribed the first half while the
+    microphone was still sending the second; now no transcript comes before the whole
+    sentence has been sent (stated on the audio timeline: the position the microphone had
+    reached when the first transcript arrived). One-sided: the model's judgement can never
+    make this fail wrongly, but on the old code it fails only when Whisper transcribes the
+    first half within about 3 s (it did here at load 8; under heavier load it may not)."""
+    from test_standin_live import MODEL as LIVE_MODEL
+    from test_standin_live import LiveWire, run_live
+
+    paused = _paused(speech["ls_0870.wav"])
+
+    async def body(wire: LiveWire) -> None:
+        wire.start_microphone()
+        begins = wire.say(paused)
+        await wire.next_of("session.input_transcript.delta", 0, 180)
+        reached = wire.sent_ms
+        assert reached >= begins + _ms(paused) - 100, (reached, begins + _ms(paused))
+        heard = " ".join(e["delta"] for e in wire.of("session.input_transcript.delta")).lower()
+        assert "dashwood" in heard
+        await wire.close()
+
+    run_live(standin_server.base_url, body, {"model": LIVE_MODEL})
