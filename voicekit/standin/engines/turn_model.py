@@ -110,7 +110,7 @@ class SmartTurn:
 
 @functools.cache
 def smart_turn() -> SmartTurn:
-    """The process's Smart Turn model, loaded at first use (about 20 MB of RSS).
+    """The process's Smart Turn model, loaded at first use (about 100 MiB of RSS once it has run, measured in a fresh process).
 
     Raises
     ------
