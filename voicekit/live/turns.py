@@ -24,7 +24,10 @@ clocks part as soon as the input is not streamed at microphone pace from
 the client's clock; a WebRTC call's page, not the kernel, sends the audio). The figure
 includes the model's own wait for the end of the turn (the stand-in's 400 ms
 end-of-turn silence; Realtime's VAD window is left out of its figure instead) and
-excludes the network legs and the playback.
+excludes the network legs and the playback. It is where the reply begins in the
+conversation: a server may send audio ahead of its place on the timeline (the
+stand-in up to 250 ms, ``voicekit.standin.live.speaker.LEAD_MS``), so a client that
+plays it on receipt can start it up to that much earlier.
 """
 
 from __future__ import annotations
