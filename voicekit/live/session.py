@@ -281,6 +281,7 @@ class LiveSession(ConnectedSession):
 
     # ------------------------------------------------------------ internals
     def _timeline_ms(self) -> float:
+        """The client's clock, ms since it received ``session.started`` (not the server's timeline)."""
         return 0.0 if self._t_started is None else 1000.0 * (self._now() - self._t_started)
 
     def _handle(self, data: dict[str, Any]) -> None:
@@ -300,7 +301,7 @@ class LiveSession(ConnectedSession):
             self._book.output_delta(data)
         elif kind == "session.output_audio.delta":
             pcm = Clip.from_base64_pcm16(data["delta"]).samples
-            self._book.audio(pcm, self._timeline_ms())
+            self._book.audio(pcm, self._timeline_ms(), data.get("start_ms"))
             if self.player is not None:
                 self.player.append(pcm)
         elif kind == "response.event":

@@ -7,6 +7,27 @@ each with ``start_ms``/``end_ms`` on the session timeline (ms since
 groups them into :class:`LiveTurn` records: a turn is what the user said until the model
 answered, and that answer. The display transcript uses the SDK's own
 ``openai.lib.live.TranscriptGrouper`` instead (:mod:`voicekit.live.session`).
+
+Voice-to-voice on one clock
+---------------------------
+GPT-Live sends no ``speech_stopped``: the model decides by itself that the user has
+finished. A turn's :attr:`LiveTurn.latency_ms` therefore runs from the end of the
+user's speech (the last input transcript fragment's ``end_ms``) to the start of the
+model's reply audio, **both on the server's session timeline**: the first output
+transcript fragment's ``start_ms`` (the SDK's ``OutputTranscriptDeltaEvent``: where
+that text's audio lies on the timeline), or a reflected audio delta's ``start_ms`` on a
+sideband (``OutputAudioDeltaEvent``: "required on reflected sideband events"). The
+primary WebSocket's audio deltas carry no time, so the client's clock at their receipt
+(:attr:`LiveTurn.first_audio_ms`) is never subtracted from a timeline time: the two
+clocks part as soon as the input is not streamed at microphone pace from
+``session.started`` on (a recording sent as fast as possible puts the timeline ahead of
+the client's clock; a WebRTC call's page, not the kernel, sends the audio). The figure
+includes the model's own wait for the end of the turn (the stand-in's 400 ms
+end-of-turn silence; Realtime's VAD window is left out of its figure instead) and
+excludes the network legs and the playback. It is where the reply begins in the
+conversation: a server may send audio ahead of its place on the timeline (the
+stand-in up to 250 ms, ``voicekit.standin.live.speaker.LEAD_MS``), so a client that
+plays it on receipt can start it up to that much earlier.
 """
 
 from __future__ import annotations
@@ -39,9 +60,14 @@ class LiveTurn:
         Where the user's speech lies on the session timeline, ms.
     assistant_text : str
         The output transcript: what the model said, up to where it stopped.
+    reply_start_ms : int or None
+        Where the model's reply audio starts on the session timeline, ms (the server's
+        clock: see "Voice-to-voice on one clock" in :mod:`voicekit.live.turns`).
     first_audio_ms : float or None
-        The session timeline (client clock, ms since ``session.started``) at the
-        turn's first ``session.output_audio.delta``.
+        The client's clock at the receipt of the turn's first
+        ``session.output_audio.delta``: ms since the client received
+        ``session.started``. Not on the session timeline: never compare it with the
+        ``*_ms`` fields above.
     assistant_end_ms : int or None
         The end of the model's speech on the session timeline (its last output
         transcript fragment).
@@ -59,6 +85,7 @@ class LiveTurn:
     user_start_ms: int | None = None
     user_end_ms: int | None = None
     assistant_text: str = ""
+    reply_start_ms: int | None = None
     first_audio_ms: float | None = None
     assistant_end_ms: int | None = None
     talked_over: bool = False
@@ -68,12 +95,13 @@ class LiveTurn:
 
     @property
     def latency_ms(self) -> float | None:
-        """End of the user's speech to the model's first audio, ms on the session timeline
-        (None if either is missing). Valid when the input streams at microphone pace, as
-        :meth:`LiveSession.send_clip` and a Recorder send it."""
-        if self.user_end_ms is None or self.first_audio_ms is None:
+        """End of the user's speech to the start of the model's reply audio, ms, both on
+        the session timeline (``reply_start_ms - user_end_ms``; see the module
+        docstring). None until both are known: a reply over the primary WebSocket is
+        placed on the timeline by its first output transcript fragment."""
+        if self.user_end_ms is None or self.reply_start_ms is None:
             return None
-        return self.first_audio_ms - self.user_end_ms
+        return float(self.reply_start_ms - self.user_end_ms)
 
     @property
     def reply(self) -> Clip | None:
@@ -116,14 +144,19 @@ class LiveBook:
         turn = self._answering()
         turn.assistant_text += data["delta"]
         turn.assistant_end_ms = data["end_ms"]
+        _reply_starts(turn, data["start_ms"])
         return turn
 
-    def audio(self, pcm: npt.NDArray[np.int16], timeline_ms: float) -> LiveTurn:
-        """A ``session.output_audio.delta`` (decoded), received at ``timeline_ms``."""
+    def audio(self, pcm: npt.NDArray[np.int16], received_ms: float, start_ms: int | None = None) -> LiveTurn:
+        """A ``session.output_audio.delta`` (decoded), received at ``received_ms`` on the
+        client's clock; ``start_ms``: its place on the session timeline (reflected
+        sideband audio only; the primary WebSocket's deltas have none)."""
         turn = self._answering()
         turn.audio_chunks.append(pcm)
         if turn.first_audio_ms is None:
-            turn.first_audio_ms = timeline_ms
+            turn.first_audio_ms = received_ms
+        if start_ms is not None:
+            _reply_starts(turn, start_ms)
         return turn
 
     def delegation(self, delegation_id: str) -> LiveTurn:
@@ -139,6 +172,11 @@ class LiveBook:
             turn = LiveTurn(index=0)
             self.turns.append(turn)
         return turn
+
+
+def _reply_starts(turn: LiveTurn, start_ms: int) -> None:
+    if turn.reply_start_ms is None or start_ms < turn.reply_start_ms:
+        turn.reply_start_ms = start_ms
 
 
 def live_metrics(turns: list[LiveTurn], *, model: str, conversation: str, session_ms: float) -> list[TurnMetrics]:

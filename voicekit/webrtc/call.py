@@ -18,7 +18,9 @@ OpenAI's guides "WebRTC" (``voice-webrtc``) and "Server controls"
   Transcript, EventLog, turns, tools and MetricsTable rows work as on the kernel's
   WebSocket. A Realtime sideband never receives the reply's audio: its turns' latency
   runs to ``output_audio_buffer.started`` and their reply seconds are unknown
-  (:mod:`voicekit.agents.realtime_metrics`).
+  (:mod:`voicekit.agents.realtime_metrics`). A GPT-Live sideband receives it
+  reflected, placed on the session timeline, and measures voice-to-voice on that
+  timeline (:mod:`voicekit.live.turns`).
 
 With ``ephemeral=True`` (Realtime only; GPT-Live has none) the kernel mints a
 short-lived ``ek_...`` key (``client.realtime.client_secrets.create``) and the page
