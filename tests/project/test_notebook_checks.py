@@ -24,7 +24,7 @@ def cell(notebook: str, needle: str) -> str:
 
 
 def run(source: str, namespace: dict[str, Any]) -> None:
-    exec(compile(source, "<check>", "exec"), {"json": json, **namespace})
+    exec(compile(source, "<check>", "exec"), {"json": json, **namespace})  # noqa: S102 (the notebook's own cell)
 
 
 # ------------------------------------------------------------ 04: French, text only
@@ -118,3 +118,22 @@ def test_07_claims_only_what_the_figures_show() -> None:
     with pytest.raises(AssertionError):  # an agent that skipped a probe
         run(check, {"outcomes": {**right, "live": [True]}, "probes": probes,
                     "accuracy": {"cascaded": 0.5, "realtime": 1.0, "live": 1.0}})
+
+
+# ------------------------------------------------------------ 05: reset() and a re-run barge-in cell
+RESET_CHECK = cell("05_cascaded_agent", 'assert story.status == "interrupted"')
+
+
+def barge_in_05(rows: list[tuple[str, int]], story_conversation: str) -> dict[str, Any]:
+    story = NS(status="interrupted", spoken_text="Once", metrics=NS(conversation=story_conversation))
+    return {"story": story, "agent": NS(messages=[{}, {}, {"role": "assistant", "content": "Once"}]),
+            "table": NS(rows=[{"conversation": c, "turn": t} for c, t in rows])}
+
+
+def test_05_reset_check_holds_after_a_rerun_and_fails_without_reset() -> None:
+    first = [("conv_a", 0), ("conv_a", 1), ("conv_a", 2)]
+    run(RESET_CHECK, barge_in_05([*first, ("conv_b", 0), ("conv_b", 1)], "conv_b"))
+    # the barge-in cell run twice: three conversations, and the check still holds (issue 25, item 4)
+    run(RESET_CHECK, barge_in_05([*first, ("conv_b", 0), ("conv_b", 1), ("conv_c", 0), ("conv_c", 1)], "conv_c"))
+    with pytest.raises(AssertionError, match="reset"):  # no reset(): the story went on the first conversation
+        run(RESET_CHECK, barge_in_05([*first, ("conv_a", 3)], "conv_a"))
