@@ -147,6 +147,11 @@ class VoiceSession:
         if self.player is not None:  # the learner's turn starts clean: earlier cells' replies stop
             self.player.clear_when_recording(recorder)
 
+    @property
+    def recorder(self) -> Recorder | None:
+        """The attached :class:`~voicekit.widgets.Recorder`, or None."""
+        return self._recorder
+
     def detach(self) -> None:
         """Stop streaming the attached Recorder."""
         if self._recorder is not None:
