@@ -73,11 +73,12 @@ def live_04b(arguments: dict[str, str], output: str, reply: str = "It is 9:30am.
 
 def test_04b_time_check_passes_the_exercise_as_written() -> None:
     run(TIME_CHECK, live_04b({"city": "Tokyo"}, "It is 10:42 in Tokyo."))
+    run(TIME_CHECK, live_04b({"city": "the_city_name"}, "It is 10:42 in the_city_name."))  # the stand-in's model
     run(TIME_CHECK, live_04b({"city": "Tokyo"}, "It is 10:42 in Tokyo.", "It's 10:42 in Tokyo.", backend="openai"))
 
 
 @pytest.mark.parametrize("namespace", [
-    live_04b({"city": "Paris"}, "It is 10:42 in Paris."),  # the wrong city
+    live_04b({"city": "Paris"}, "It is 10:42 in Paris.", "It is 10:42.", backend="openai"),  # the wrong city
     live_04b({"city": "Tokyo"}, ""),  # the tool's answer never reached the model
     live_04b({"city": "Tokyo"}, "Sunny.", name="get_weather"),  # the wrong tool
     live_04b({"city": "Tokyo"}, "It is 10:42 in Tokyo.", "It is 9:30am.", backend="openai"),  # contradicts the tool
