@@ -100,7 +100,7 @@ def test_cascaded_head_start_spoken_over_is_dropped(cascaded: CascadedAgent, spe
     started = []
     real_speculate = cascaded._turn_taking._speculate
     cascaded._turn_taking._speculate = (  # type: ignore[method-assign]
-        lambda pause_ms: (started.append(pause_ms), real_speculate(pause_ms)))
+        lambda pause_ms, fed_ms: (started.append(pause_ms), real_speculate(pause_ms, fed_ms)))
     one_utterance = Clip(np.concatenate([first, pause, second]), 24_000)
     turns = cascaded.send_clip(one_utterance, realtime=True).result()
     assert len(started) >= 2, "expected a head start at the pause between the recordings, and one at the end"
