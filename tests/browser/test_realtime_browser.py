@@ -154,3 +154,28 @@ def test_push_to_talk_button_commits_on_release(realtime_page: Session, spoken_t
     assert sent.count("input_audio_buffer.append") >= 15  # about 2.5 s of 100 ms chunks
     k.wait_for("len(rt.turns) > n_turns and rt.turns[-1].status is not None", timeout=120)
     assert k.eval("rt.turns[-1].latency_ms") > 0
+
+
+def test_push_to_talk_button_opens_the_microphone_and_says_so_in_the_page(realtime_page: Session,
+                                                                          spoken_turn: dict[str, Any]) -> None:
+    """Issue 25, item 1: with the Recorder stopped, holding the button opens the microphone,
+    the page says "say something", and release sends; after a switch back to VAD turns the
+    button is disabled with the reason shown under it."""
+    page, k = realtime_page.page, realtime_page.kernel
+    k.run("rec.recording = False; rt.push_to_talk(talk); n_turns = len(rt.turns); mark = rt.mark()")
+    button = page.locator(".vk-talk")
+    box = button.bounding_box()
+    assert box is not None
+    page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    page.mouse.down()
+    k.wait_for("talk.pressed and rec.recording", timeout=10)
+    page.locator(".vk-talk-hint", has_text="say something").wait_for(timeout=10_000)
+    time.sleep(2.5)
+    page.mouse.up()
+    k.wait_for("not talk.pressed and not rec.recording", timeout=10)
+    k.wait_for("'input_audio_buffer.commit' in [e.type for e in rt.events[mark:] if e.source == 'client']", timeout=10)
+    assert k.eval("sum(e.type == 'input_audio_buffer.append' for e in rt.events[mark:])") >= 15
+    k.wait_for("len(rt.turns) > n_turns and rt.turns[-1].status is not None", timeout=120)
+    k.run("rt.update({'audio': {'input': {'turn_detection': {'type': 'server_vad'}}}})")
+    page.locator(".vk-talk-error", has_text="push_to_talk()").wait_for(timeout=10_000)
+    assert button.is_disabled()

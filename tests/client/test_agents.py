@@ -100,7 +100,7 @@ def test_cascaded_head_start_spoken_over_is_dropped(cascaded: CascadedAgent, spe
     started = []
     real_speculate = cascaded._turn_taking._speculate
     cascaded._turn_taking._speculate = (  # type: ignore[method-assign]
-        lambda pause_ms: (started.append(pause_ms), real_speculate(pause_ms)))
+        lambda pause_ms, fed_ms: (started.append(pause_ms), real_speculate(pause_ms, fed_ms)))
     one_utterance = Clip(np.concatenate([first, pause, second]), 24_000)
     turns = cascaded.send_clip(one_utterance, realtime=True).result()
     assert len(started) >= 2, "expected a head start at the pause between the recordings, and one at the end"
@@ -109,6 +109,34 @@ def test_cascaded_head_start_spoken_over_is_dropped(cascaded: CascadedAgent, spe
     assert "young man" in turns[0].user_text.lower() and "of" in turns[0].user_text.lower()
     assert [m["role"] for m in cascaded.messages] == ["system", "user", "assistant"]
     assert [r["turn"] for r in cascaded.metrics_table.rows] == [0]
+
+
+def test_cascaded_head_start_held_reply_counts_the_wait_when_the_microphone_lags(cascaded: CascadedAgent,
+                                                                                   speech) -> None:
+    """Issue 25, item 4: 05's table read voice-to-voice 0 ms. Microphone audio that reached the
+    kernel late let the head start's reply be ready, and held, before the VAD saw the end of the
+    silence window; the adopted reply then "arrived" at once. The wait is counted on the
+    microphone's clock: from the pause's arrival plus the rest of the window."""
+    cascaded.head_start = True
+    pcm = speech["ls_0880.wav"].to_mono().resample(24_000).to_int16().samples
+    cascaded.feed(pcm)
+    cascaded.feed(np.zeros(4_800, np.int16))  # 200 ms of pause: the head start begins
+    spec = cascaded._turn_taking._speculation
+    assert spec is not None, "expected a head start at the pause"
+    turn = spec[1]
+    t_spec = time.perf_counter()
+    deadline = time.monotonic() + 120
+    while not turn.held and time.monotonic() < deadline:  # its first reply audio, held behind the gate
+        time.sleep(0.02)
+    assert turn.held, "the head start's reply audio never came"
+    waited_ms = 1000 * (time.perf_counter() - t_spec)
+    cascaded.feed(np.zeros(24_000, np.int16))  # the rest of the silence arrives late, all at once
+    cascaded.wait(120)
+    m = turn.metrics
+    assert turn.status in DONE and m.vad_silence_ms == 500
+    # 300 ms of the window were still to come after the head start's 200 ms of pause
+    assert m.voice_to_voice_ms is not None and m.voice_to_voice_ms >= waited_ms - 300 - 50, (m, waited_ms)
+    assert cascaded.metrics_table.rows[-1]["v2v_ms"] > 0
 
 
 def test_cascaded_barge_in_stops_playback_and_keeps_only_what_was_spoken(cascaded: CascadedAgent, speech) -> None:

@@ -175,3 +175,26 @@ def test_segment_book_keeps_commit_order_failures_and_delta_logprobs() -> None:
     assert done.committed_s == 2.0 and done.first_delta_s == 2.5 and done.completed_s == 3.5
     assert [s.item_id for s in book.segments] == ["a", "b"]
     assert book.handle({"type": "session.updated"}, 4.0) is None
+
+
+def test_speech_cut_off_by_stop_is_captioned_at_stop_not_in_the_next_recording(client: OpenAI) -> None:
+    """Issue 25, item 5: Stop in the middle of a sentence left it in the server's input
+    buffer, and it surfaced as a stale line inside the next recording. On Stop the session
+    sends the silence the VAD needs, so the fragment ends its segment at once."""
+    pcm = load_sample("ls_0890.wav").to_mono().resample(24_000).to_int16().samples[:24_000 * 3]  # cut mid-sentence
+    rec = Recorder()
+    with Captions(client, language="en") as cap:
+        cap.start()
+        cap.attach(rec)
+        mark = cap.mark()
+        rec._handle_custom_msg({"type": "start", "sample_rate": 24_000, "t_ms": 0}, [])
+        chunks = range(0, pcm.size, 2400)
+        for seq, i in enumerate(chunks):
+            rec._handle_custom_msg({"type": "chunk", "seq": seq, "sample_rate": 24_000, "t_ms": 0},
+                                   [memoryview(pcm[i:i + 2400].astype("<i2").tobytes())])
+        with pytest.raises(TimeoutError):  # no pause yet: the segment is still open
+            cap.wait_for("input_audio_buffer.speech_stopped", since=mark, timeout=3)
+        rec._handle_custom_msg({"type": "stop", "chunks": len(chunks)}, [])
+        segment = cap.wait_segment(since=mark, timeout=60)
+    assert segment.done and segment.text.strip(), segment
+    assert {"unless", "rather", "cold"} & set(segment.text.lower().replace(",", " ").split()), segment.text

@@ -18,6 +18,7 @@ from voicekit.audio import Clip
 from voicekit.errors import ClosedError, NotStartedError, RealtimeError
 from voicekit.metrics import normalize_text, wer
 from voicekit.realtime import RealtimeSession
+from voicekit.realtime.push_to_talk import LISTENING, NO_AUDIO, NO_RECORDER, VAD_TURNS
 from voicekit.realtime.session import MAX_TOOL_ROUNDS
 from voicekit.samples import sample_transcripts
 from voicekit.widgets import EventLog, Player, Recorder, Transcript
@@ -158,14 +159,21 @@ def test_push_to_talk_sends_the_microphone_only_while_held(
     speak()  # not held: nothing goes out
     with caplog.at_level(logging.WARNING, "voicekit.realtime"):
         button.press()
+        assert rec.recording and button.hint == LISTENING  # it opened the microphone, and says so
         button.release()
     assert "no audio sent; nothing committed" in caplog.text
+    # ... and the widget itself says it, not only the log (issue 25, item 1)
+    assert not rec.recording and button.error == NO_AUDIO and not button.hint
     assert not _client_events(session, "input_audio_buffer.append")
     assert not _client_events(session, "input_audio_buffer.commit")
     mark = session.mark()
     button.press()
+    assert button.error == "" and button.hint == LISTENING
     speak()
     button.release()
+    assert not rec.recording and session._ptt.talking  # the Recorder's last chunks may still come
+    rec._handle_custom_msg({"type": "stop", "chunks": math.ceil(pcm.size / 2400)}, [])
+    assert not session._ptt.talking and button.hint.startswith("Sent 1.")  # committed at the Recorder's stop
     done = session.wait_for("response.done", since=mark, timeout=120)
     sent = [e.type for e in session.events[mark:] if e.source == "client"]
     assert sent[0] == "input_audio_buffer.clear" and sent[-2:] == ["input_audio_buffer.commit", "response.create"]
@@ -177,12 +185,26 @@ def test_push_to_talk_sends_the_microphone_only_while_held(
     assert wer(ref, transcribed.data["transcript"]) <= 0.34
     session.update({"audio": {"input": {"turn_detection": {"type": "server_vad"}}}})
     mark = session.mark()
-    speak()  # back to VAD turns: the microphone streams again, and the button is ignored
+    # back to VAD turns: the button is disabled and says why, in the widget
+    assert button.disabled and button.error == VAD_TURNS and "push_to_talk()" in button.error
+    speak()  # the microphone streams again, and the button is ignored
     button.press()
     assert sum(e.type == "input_audio_buffer.append" for e in session.events[mark:]) == math.ceil(pcm.size / 2400)
     assert not [e for e in session.events[mark:] if e.type == "input_audio_buffer.clear"]
     session.detach()
     assert len(rec._on_chunk) == 0
+
+
+def test_push_to_talk_with_no_recorder_says_so_in_the_button(session: RealtimeSession) -> None:
+    session.start()
+    button = session.push_to_talk()
+    mark = session.mark()
+    button.press()
+    assert button.error == NO_RECORDER and not button.hint
+    button.release()
+    assert not [e for e in session.events[mark:] if e.source == "client"], "nothing is sent"
+    session.push_to_talk(button)  # a re-run cell: the button starts clean
+    assert button.error == "" and not button.disabled
 
 
 def test_push_to_talk_from_code_uses_a_recording(session: RealtimeSession,

@@ -66,7 +66,8 @@ class TurnTaker:
     _audio: npt.NDArray[np.int16]  # 24 kHz: the current speech, or the prefix padding before it
     _audio_start_ms: float  # where _audio starts on the fed timeline
     _speech_from_ms: float
-    _speculation: tuple[float, CascadedTurn] | None  # (pause ms, its head-start turn)
+    _speculation: tuple[float, CascadedTurn, float, float] | None
+    # (pause ms, its head-start turn, the timeline's end then in ms, time.perf_counter() then)
 
     def __init__(self, agent: TurnHost) -> None:
         self._agent = agent
@@ -87,12 +88,12 @@ class TurnTaker:
                     if agent.speaking:
                         agent.interrupt()
                 elif ev.kind == "speech_stopped":
-                    self._end_of_speech(ev.pause_ms if ev.pause_ms is not None else ev.ms)
+                    self._end_of_speech(ev.pause_ms if ev.pause_ms is not None else ev.ms, ev.ms)
             pause = self._detector.pause_ms
             fed_ms = self._audio_start_ms + self._audio.size * 1000 / REALTIME_SAMPLE_RATE
             if (agent.head_start and pause is not None and fed_ms - pause >= HEAD_START_PAUSE_MS
                     and (self._speculation is None or self._speculation[0] != pause)):
-                self._speculate(pause)
+                self._speculate(pause, fed_ms)
             if not self._detector.in_speech:  # keep only the prefix padding before speech
                 keep = round((agent.vad.prefix_padding_ms + 100) * REALTIME_SAMPLE_RATE / 1000)
                 if self._audio.size > keep:
@@ -118,7 +119,7 @@ class TurnTaker:
             self._speculation[1].cancelled.set()
             self._speculation = None
 
-    def _speculate(self, pause_ms: float) -> None:
+    def _speculate(self, pause_ms: float, fed_ms: float) -> None:
         """Head start at a pause: transcribe, answer and speak, all held behind the turn's gate."""
         agent = self._agent
         self.drop_speculation()
@@ -126,15 +127,22 @@ class TurnTaker:
                                self.next_tool_choice)
         assert turn.audio is not None
         turn.stt = agent._submit(agent._transcribe, turn.audio)
-        self._speculation = (pause_ms, turn)
+        self._speculation = (pause_ms, turn, fed_ms, time.perf_counter())
         agent._submit(agent._guarded, turn)
 
-    def _end_of_speech(self, pause_ms: float) -> None:
+    def _end_of_speech(self, pause_ms: float, end_ms: float) -> None:
+        """The VAD ended the turn at ``pause_ms``; ``end_ms`` is where on the timeline it knew
+        (the pause plus the silence window)."""
         agent = self._agent
         t_end = time.perf_counter()
         spec, self._speculation = self._speculation, None
         if spec is not None and spec[0] == pause_ms and not spec[1].cancelled.is_set():
-            agent._adopt(spec[1], t_end)  # the head start was for exactly this turn
+            # The end of speech on the microphone's clock: the silence window ran on from the
+            # head start at the speed of speech. Audio that reaches the kernel late (a busy
+            # kernel, a burst of chunks) would otherwise put it after the held reply, and
+            # voice-to-voice would read 0 ms for a reply the user waited seconds for.
+            _, turn, fed_ms, t_spec = spec
+            agent._adopt(turn, min(t_end, t_spec + max(0.0, end_ms - fed_ms) / 1000))
             return
         if spec is not None:
             spec[1].cancelled.set()

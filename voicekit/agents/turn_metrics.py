@@ -8,7 +8,10 @@ Times are milliseconds on the client's clock (``time.perf_counter``):
   sideband, which receives no audio: to ``output_audio_buffer.started``, see
   :mod:`voicekit.agents.realtime_metrics`). The VAD's silence
   window (``silence_duration_ms``), which passes *before* that moment, is not
-  in it; it is reported beside it as ``vad_silence_ms``.
+  in it; it is reported beside it as ``vad_silence_ms``. For a head-start turn
+  that moment is placed on the microphone's clock (the pause's arrival plus the
+  rest of the silence window), so microphone audio that reaches the kernel late
+  does not hide the wait behind a reply that was ready and held.
 - **STT**: the Transcription API call, request to transcript.
 - **LLM TTFT**: the first Chat Completions request of the turn, request to the
   first streamed token (text or a tool call).

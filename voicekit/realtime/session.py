@@ -277,17 +277,35 @@ class RealtimeSession(ConnectedSession):
     # ------------------------------------------------------------- push-to-talk
     def push_to_talk(self, button: TalkButton | None = None, *, timeout: float = 30.0) -> TalkButton:
         """Switch to manual turns (``turn_detection: null``) and return a button:
-        hold it to talk (the Recorder's chunks are sent only while it is held);
+        hold it to talk (the attached Recorder's chunks are sent only while it is held,
+        and the button starts and stops that Recorder itself when it is not recording);
         release commits the buffer and asks for a response. Pressing it while a
-        reply plays interrupts the reply. Pass ``button`` to wire one already shown."""
+        reply plays interrupts the reply. The button's own lines say "say something"
+        while it listens, and why it cannot work when it cannot (a later
+        ``session.update`` back to VAD turns disables it; no Recorder attached; nothing
+        heard). Pass ``button`` to wire one already shown."""
         from ..widgets import TalkButton
 
         self.update({"audio": {"input": {"turn_detection": None}}}, timeout=timeout)
         button = button if button is not None else TalkButton()
-        button.on_press(self.begin_talk)
-        button.on_release(self.end_talk)
-        self._ptt.active, self._ptt.talking = True, False
+        button.on_press(self._button_pressed)
+        button.on_release(self._button_released)
+        self._ptt.wire(button)
         return button
+
+    def _button_pressed(self) -> None:
+        # the button opens the attached Recorder's microphone itself, and says in the
+        # widget why it cannot work (VAD turns, no Recorder): push_to_talk.PushToTalk.press
+        self.lifecycle.check()
+        self._ptt.press()
+
+    def _button_released(self) -> None:
+        self.lifecycle.check()
+        self._ptt.release()
+
+    def _on_recording_stopped(self, clip: Clip) -> None:
+        self._ptt.recording_stopped()  # a release that waited for the microphone's last chunks
+        super()._on_recording_stopped(clip)
 
     def begin_talk(self) -> None:
         """Push-to-talk pressed: interrupt any reply, clear the input buffer, open the mic.
@@ -305,6 +323,7 @@ class RealtimeSession(ConnectedSession):
         self.begin_talk()
         self.send_clip(clip, realtime=False, pad_ms=0)
         self._ptt.frames += clip.n_frames
+        self._ptt.seconds += clip.duration
         self.end_talk()
 
     def _hear(self, clip: Clip) -> None:
@@ -350,7 +369,7 @@ class RealtimeSession(ConnectedSession):
         if kind in ("session.created", "session.updated"):
             self.session = data["session"]
             if self.turn_detection is not None:
-                self._ptt.active = False  # VAD turns: the microphone streams all the time
+                self._ptt.vad_turns()  # the microphone streams all the time; the button says it is off
         elif kind == "error":
             err = data.get("error") or {}
             if str(err.get("event_id") or "").startswith(RACE_EVENT_PREFIX):

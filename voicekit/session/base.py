@@ -142,19 +142,38 @@ class VoiceSession:
         self.lifecycle.check()
         self.detach()
         recorder.on_chunk(self._on_chunk)
+        recorder.on_clip(self._on_recording_stopped)
         self._recorder = recorder
         if self.player is not None:  # the learner's turn starts clean: earlier cells' replies stop
             self.player.clear_when_recording(recorder)
+
+    @property
+    def recorder(self) -> Recorder | None:
+        """The attached :class:`~voicekit.widgets.Recorder`, or None."""
+        return self._recorder
 
     def detach(self) -> None:
         """Stop streaming the attached Recorder."""
         if self._recorder is not None:
             self._recorder.on_chunk(self._on_chunk, remove=True)
+            self._recorder.on_clip(self._on_recording_stopped, remove=True)
             self._recorder = None
 
     def _on_chunk(self, chunk: Any) -> None:
         self.lifecycle.check()
         self._hear(chunk.clip)
+
+    def _on_recording_stopped(self, _clip: Clip) -> None:
+        """**Stop** pressed: the microphone goes quiet, so send the silence the turn detection
+        needs (:meth:`_default_pad_ms`, as fast as the connection takes it). Speech cut off
+        by Stop then ends its turn now (a caption, an answer) instead of staying in the
+        input buffer and surfacing inside the next recording (issue 25, item 5). Nothing
+        is sent with manual turns (pad 0) or once closed (the chunks already said so)."""
+        pad = self._default_pad_ms()
+        if self.closed or pad <= 0:
+            return
+        step = round(100 * REALTIME_SAMPLE_RATE / 1000)
+        self._stream(np.zeros(round(pad * REALTIME_SAMPLE_RATE / 1000), np.int16), step, False)
 
     # ------------------------------------------------------------- recordings
     def send_clip(self, clip: Clip, *, chunk_ms: float = 100.0, realtime: bool = True,

@@ -43,12 +43,21 @@ class TalkButton(anywidget.AnyWidget):
         Synced with the browser.
     label : str
         Text on the button.
+    hint : str
+        A line under the button (what to do now: "say something" while it listens).
+    error : str
+        A red line under the button: why holding it does nothing.
+    disabled : bool
+        Greyed out (with ``error`` saying why): the button cannot work as things are.
     """
 
     _esm = HERE / "talk_button.js"
     _css = CSS
     pressed = traitlets.Bool(False).tag(sync=True)
     label = traitlets.Unicode("Hold to talk").tag(sync=True)
+    hint = traitlets.Unicode("").tag(sync=True)
+    error = traitlets.Unicode("").tag(sync=True)
+    disabled = traitlets.Bool(False).tag(sync=True)
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)

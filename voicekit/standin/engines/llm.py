@@ -47,6 +47,7 @@ from ._integrity import verify
 from .carry import with_carry_grammar
 from .json_bounds import bounded
 from .llm_types import LLMUsage, TextDelta, ToolCall, ToolSpec, Turn
+from .sentence_limit import SentenceLimit, asked_sentences, usage_of_cut_reply
 from .tool_choice import _decision_prompt, decide_or_stream, tool_choice_schema
 
 __all__ = [
@@ -252,7 +253,8 @@ class LLMEngine:
         params.cpuparams.n_threads = plan.llm
         params.cpuparams_batch.n_threads = plan.llm_batch
         params.verbosity = -1  # llama.cpp logs nothing but errors
-        params.cache_ram_mib = 0  # no extra host-RAM prompt cache (default 8 GiB); the slot's KV cache still reuses prefixes
+        # sessions share the slots: a prompt cache in RAM (default 8 GiB) keeps one's conversation when another evicts it
+        params.cache_ram_mib = 64  # 04b after Run All: 3.1-5.7 s -> 1.0-1.4 s (benchmarks/live_after_run_all.py)
         params.n_batch = params.n_ubatch = 512
         # A conversation that ends on an assistant turn is a finished turn, not a
         # prefix to continue: with prefill on, llama.cpp feeds that text to the
@@ -339,11 +341,14 @@ class LLMEngine:
         ``frequency_penalty``, ``presence_penalty``, ``top_p``, ``stop``,
         ``json_schema`` (output constrained to the schema by a grammar) and
         ``grammar`` (a GBNF grammar, as :mod:`.carry` writes); they
-        apply on top of :data:`REPETITION_CONTROL` (and may override it).
+        apply on top of :data:`REPETITION_CONTROL` (and may override it). Free text stops at
+        the sentence count the instructions ask for (:mod:`.sentence_limit`).
         """
         import time
 
         stop = stop or threading.Event()
+        structured = any(k in (options or {}) for k in ("json_schema", "grammar"))
+        limit = SentenceLimit(None if structured else asked_sentences(turns))
         pieces: queue.Queue[Any] = queue.Queue()
         done = object()
         req = self._request(turns, max_tokens, temperature, seed, {**REPETITION_CONTROL, **(options or {})})
@@ -374,13 +379,18 @@ class LLMEngine:
                 if item.get("usage") and usage is not None:
                     usage.add(item["usage"])
                 for choice in item.get("choices", []):
-                    text = (choice.get("delta") or {}).get("content")
+                    text = limit.feed((choice.get("delta") or {}).get("content") or "")
                     if text:
                         if usage is not None and usage.ttft_s is None:
                             usage.ttft_s = time.perf_counter() - start
                         yield text
+                    if limit.done:  # llama.cpp stops at its next token; its usage chunk still comes
+                        stop.set()
                     if choice.get("finish_reason") and usage is not None:
-                        usage.finish_reason = choice["finish_reason"]
+                        usage.finish_reason = "stop" if limit.done else choice["finish_reason"]
+            if limit.done and usage is not None:
+                usage.add(usage_of_cut_reply(self._complete, {k: v for k, v in req.items() if k != "stream_options"},
+                                             limit.tokens))
         finally:
             stop.set()  # llama.cpp stops at the next token
             if worker is not threading.current_thread():  # a dropped generator may be finalised anywhere
