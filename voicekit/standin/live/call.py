@@ -126,7 +126,7 @@ class LiveCall:
 
     async def _audio_in(self, pcm: np.ndarray) -> None:
         if self.conn.listener is not None and not self.conn.closed:
-            await self.conn.listener.feed(pcm)
+            self.conn.listener.feed(pcm)
 
     async def _read_data_channel(self) -> None:
         await self.conn.read(self.link)
