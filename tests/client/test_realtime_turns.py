@@ -139,3 +139,40 @@ def test_event_summary_names_the_key_fields() -> None:
     added = RealtimeEvent(1.0, "server", "conversation.item.added", {"type": "conversation.item.added", "item": {
         "id": "item_9", "type": "function_call", "name": "get_weather", "arguments": "{}", "call_id": "call_1"}})
     assert added.summary() == "item_id=item_9 name=get_weather call_id=call_1 arguments={}"
+
+
+class _Sideband:
+    """What RealtimeMeter reads of a RealtimeSession, over a hand-fed TurnBook (a sideband)."""
+
+    def __init__(self, book: TurnBook) -> None:
+        self.book, self.model, self.transcribe, self.conversation_id = book, "gpt-realtime-mini", None, "sess_1"
+        self.turn_detection = {"type": "server_vad", "silence_duration_ms": 500}
+        self.transport = type("T", (), {"carries_audio": False})()
+
+    @property
+    def turns(self) -> list:
+        return self.book.turns
+
+    def turn_of(self, response_id: str):
+        return self.book.turn_of_response(response_id)
+
+
+def test_a_sideband_row_gets_its_voice_to_voice_when_the_sound_starts_after_response_done() -> None:
+    """The server may finish writing a reply before the peer starts playing it: the row
+    shown at ``response.done`` has no voice-to-voice yet, and ``output_audio_buffer.started``
+    gives it (found in a Run All of 04c in Chromium: the row stayed at '–')."""
+    from voicekit.agents.realtime_metrics import RealtimeMeter
+
+    book = TurnBook()
+    meter = RealtimeMeter(_Sideband(book))  # type: ignore[arg-type]
+
+    def feed(event: dict, now: float) -> list:
+        book.handle(event, now)
+        return meter.handle(RealtimeEvent(now, "server", event["type"], event))
+
+    _vad_turn(book, "item_u1", t_stop=2.0)
+    feed({"type": "response.created", "response": {"id": "resp_1"}}, 2.05)
+    [row] = feed({"type": "response.done", "response": {"id": "resp_1", "status": "completed", "output": []}}, 2.3)
+    assert row.voice_to_voice_ms is None
+    [row] = feed({"type": "output_audio_buffer.started", "response_id": "resp_1"}, 2.4)
+    assert row.voice_to_voice_ms == pytest.approx(400.0) and row.turn == 0

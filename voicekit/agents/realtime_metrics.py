@@ -79,7 +79,9 @@ class RealtimeMeter:
 
     def handle(self, event: RealtimeEvent) -> list[TurnMetrics]:
         """Take one event (both ways; only server events count). Returns the rows to
-        show now: the turn this ``response.done`` finished, or the finished turns a
+        show now: the turn this ``response.done`` finished, the finished turn whose
+        ``output_audio_buffer.started`` came after its ``response.done`` (a sideband: its
+        voice-to-voice is known only then), or the finished turns a
         ``conversation.item.truncated`` cut (now "interrupted"); else none."""
         if event.source != "server":
             return []
@@ -91,6 +93,12 @@ class RealtimeMeter:
             self._usage[response["id"]] = Usage.from_realtime(self.session.model, response.get("usage"))
             turn = self.session.turn_of(response["id"])
             if turn is not None and not turn.awaiting_tool:
+                return [self.measure(turn)]
+        elif event.type == "output_audio_buffer.started" and not self.session.transport.carries_audio:
+            # on a sideband the reply's first sound may be announced after its response.done
+            # (the server writes faster than the peer plays): that turn's row gets its figure now
+            turn = self.session.turn_of(str(event.data.get("response_id") or ""))
+            if turn is not None and turn.status is not None and not turn.awaiting_tool:
                 return [self.measure(turn)]
         elif event.type == "conversation.item.truncated":
             return [self.measure(t) for t in self.session.turns
