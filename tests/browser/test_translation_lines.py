@@ -94,6 +94,8 @@ def test_translation_lines_show_text_side_by_side_and_errors_in_red(browser: Bro
         assert rows and all(r["conversation"] == kernel.eval("translator.conversation_id") for r in rows), rows
         shown = _dom_rows(page, 0, len(rows))
         assert len(shown) == len(rows), (shown, rows)
+        heads = page.locator(".vk-translation").first.locator("th").all_text_contents()
+        assert heads == ["Speaker", "Translation", "lag"], heads
         for row, (index, source, target, lag) in zip(rows, shown, strict=True):
             assert index == str(row["index"])
             assert source == ["vk-source", row["source"] or "…"]
