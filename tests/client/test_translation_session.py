@@ -143,6 +143,21 @@ def test_error_events_show_in_the_lines_and_raise_in_the_cell() -> None:
         ts.finish()
 
 
+def test_a_start_the_server_refused_raises_again_when_called_again() -> None:
+    """A second ``start()`` after the server refused the first one's ``session.update`` (a
+    French target) sends the configuration again and raises again: it does not hand back
+    the English session of ``session.created`` as if French had been accepted."""
+    server = _server()
+    lines = TranslationLines()
+    with TranslationSession(None, transport=server.transport(), language="fr", lines=lines) as ts:  # type: ignore[arg-type]
+        for _ in range(2):
+            with pytest.raises(RealtimeError, match="English only"):
+                ts.start(timeout=5)
+        assert [e["session"]["audio"]["output"]["language"] for e in server.received
+                if e["type"] == "session.update"] == ["fr", "fr"]
+    assert len(lines.errors) == 2
+
+
 def test_deltas_a_few_frames_apart_stay_one_line_until_a_sentence_ends() -> None:
     """OpenAI streams deltas 200 ms apart: they join one phrase; a sentence end starts the next."""
     from voicekit.realtime.translation_phrases import PhraseBook, SentLog

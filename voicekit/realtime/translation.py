@@ -160,6 +160,7 @@ class TranslationSession(ConnectedSession):
         self._sent = SentLog()
         self._book = PhraseBook(lines, self._sent)
         self._last_delta_s = 0.0
+        self._configured = False  # the server accepted start()'s session.update
         if transport is None:
             transport = WebSocketTransport(client, lambda c: c.realtime.translations.connect(model=model).enter(),
                                            append_type=APPEND, name="TranslationSession")
@@ -169,13 +170,21 @@ class TranslationSession(ConnectedSession):
     def _begin(self, config: dict[str, Any], timeout: float) -> dict[str, Any]:
         """Connect, wait for ``session.created``, send one ``session.update`` with this
         configuration (then ``session`` given to ``start``, merged by the server) and return
-        the session of ``session.updated``. A second ``start()`` only sends the update."""
+        the session of ``session.updated``. A second ``start()`` only sends the update, or,
+        when the server refused the first one's, the whole configuration again."""
         self._transport.open(timeout)
         self.wait_for("session.created", since=0, timeout=timeout)
-        return self.update(_merge(self._config(), config), timeout=timeout)
+        return self._configure(config, timeout)
 
     def _restart(self, config: dict[str, Any], timeout: float) -> dict[str, Any]:
+        if not self._configured:  # refused (e.g. a target other than English on the stand-in): raise again
+            return self._configure(config, timeout)
         return self.update(config, timeout=timeout) if config else dict(self.session)
+
+    def _configure(self, config: dict[str, Any], timeout: float) -> dict[str, Any]:
+        session = self.update(_merge(self._config(), config), timeout=timeout)
+        self._configured = True
+        return session
 
     def update(self, session: Mapping[str, Any], *, timeout: float = 30.0) -> dict[str, Any]:
         """Send ``session.update`` (``session``: a ``RealtimeTranslationSessionUpdateRequest``,
