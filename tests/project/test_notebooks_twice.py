@@ -30,3 +30,11 @@ def test_each_copy_holds_the_notebook_twice_then_the_checks(tmp_path: Path) -> N
 def test_twice_keeps_the_kernelspec() -> None:
     nb = nbformat.read(min(NOTEBOOKS.glob("*.ipynb")), as_version=4)
     assert twice(nb).metadata["kernelspec"]["name"] == "python3"
+
+
+def test_order_lists_every_copy_once_the_slowest_first(tmp_path: Path) -> None:
+    assert main([str(tmp_path)]) == 0
+    order = [Path(line) for line in (tmp_path / "order.txt").read_text().splitlines()]
+    assert sorted(p.name for p in order) == sorted(p.name for p in NOTEBOOKS.glob("*.ipynb"))
+    assert all(p.exists() for p in order)
+    assert order[0].stem == "07_compare"  # the longest in make test: it must not start last
