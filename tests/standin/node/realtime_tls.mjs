@@ -7,10 +7,12 @@ import { OpenAIRealtimeWS } from "openai/realtime/ws";
 const client = new OpenAI({ maxRetries: 0 });
 const { data: model, request_id } = await client.models.retrieve("whisper-1").withResponse();
 const rt = await OpenAIRealtimeWS.create(client, { model: "gpt-realtime-mini" });  // always wss: for https
+let timer;
 const session = await new Promise((resolve, reject) => {
   rt.on("session.created", (event) => resolve(event.session));
   rt.on("error", (err) => reject(err));
-  setTimeout(() => reject(new Error("no session.created within 60 s")), 60000);
+  timer = setTimeout(() => reject(new Error("no session.created within 60 s")), 60000);
 });
+clearTimeout(timer);  // a pending timer keeps Node running until it fires
 rt.close();
 console.log(JSON.stringify({ model: model.id, request_id, session_type: session.type, url: rt.url.toString() }));
