@@ -98,15 +98,15 @@ browser:
 
 # Each notebook runs under nbval twice in one kernel, as Run All pressed twice, then checks
 # that every session it left answers a spoken turn (scripts/notebooks_twice.py); the
-# kernels share one warm stand-in (scripts/with_standin.py). Two notebooks run at once
-# (pytest-xdist, whole files per worker, the slowest first: order.txt), as a learner with
-# two notebooks open would; it keeps CI under its 40 minutes on 2 cores.
+# kernels reuse a warm stand-in. Two notebooks run at once (pytest-xdist, whole files per
+# worker, the slowest first: order.txt), each worker with a stand-in of its own
+# (scripts/standin_per_worker.py says why); it keeps CI under its 40 minutes on 2 cores.
 NB_TWICE := build/notebooks-twice
 
 test: setup browser hub-proxy node-test-deps
 	$(BIN)/python -m pytest
 	$(BIN)/python scripts/notebooks_twice.py $(NB_TWICE)
-	$(BIN)/python scripts/with_standin.py $(BIN)/python -m pytest --nbval-lax -p no:cacheprovider \
+	$(BIN)/python -m pytest --nbval-lax -p no:cacheprovider -p standin_per_worker \
 	  -n 2 --dist loadfile $$(cat $(NB_TWICE)/order.txt)
 
 # One plain pass of the notebooks under nbval (what a learner's Run All does once).
