@@ -112,17 +112,19 @@ class Session:
 @contextmanager
 def notebook_session(browser: Browser, app: str, root: Path, cells: list[str], *,
                      env: dict[str, str] | None = None, ready: str | None = None,
-                     before_close: str | None = None) -> Iterator[Session]:
+                     before_close: str | None = None, button: str | None = "Record") -> Iterator[Session]:
     """A Jupyter ``app`` server on ``root`` with a notebook of ``cells`` open in a new
-    page and its first cell run (until the Recorder's button shows, and the kernel
-    expression ``ready`` is true); ``before_close`` runs in the kernel at the end."""
+    page and its first cell run (until the page shows a ``button`` button, the
+    Recorder's by default, and the kernel expression ``ready`` is true); ``before_close``
+    runs in the kernel at the end."""
     write_notebook(root / NOTEBOOK, cells)
     server = JupyterServer(app, root, env=env).start()
     page = browser.new_page()
     kernel = None
     try:
         open_and_run_first_cell(page, server, NOTEBOOK)
-        page.get_by_role("button", name="Record", exact=True).wait_for(timeout=60_000)
+        if button is not None:
+            page.get_by_role("button", name=button, exact=True).wait_for(timeout=60_000)
         kernel = server.kernel_for(NOTEBOOK)
         if ready is not None:
             kernel.wait_for(ready, timeout=60)

@@ -17,13 +17,12 @@ from typing import Any
 
 import pytest
 
-from browser.conftest import _screenshot
-from browser.harness import Browser, JupyterServer, Kernel, open_notebook, run_cell, write_notebook
+from browser.conftest import NOTEBOOK, notebook_session
+from browser.harness import Browser, run_cell
 from voicekit.metrics import normalize_text
 
 pytestmark = pytest.mark.timeout(300)
 
-NOTEBOOK = "translation_lines.ipynb"
 SETUP = """\
 from openai import OpenAI
 from voicekit import Clip
@@ -76,16 +75,12 @@ def _dom_rows(page: Any, widget: int, at_least: int, timeout: float = 20.0) -> l
 @pytest.mark.parametrize("app", ["lab", "notebook"], ids=["lab4", "notebook7"])
 def test_translation_lines_show_text_side_by_side_and_errors_in_red(browser: Browser, standin_server: Any, app: str,
                                                                    tmp_path: Path) -> None:
-    write_notebook(tmp_path / NOTEBOOK, [SETUP, TRANSLATE, HTML, FRENCH])
-    server = JupyterServer(app, tmp_path, env={"OPENAI_BASE_URL": standin_server.base_url,
-                                               "OPENAI_API_KEY": "test-no-key"}).start()
-    page = browser.new_page()
-    kernel: Kernel | None = None
-    try:
-        open_notebook(page, server, NOTEBOOK)
-        _run_to_end(page, 0, 60)
+    env = {"OPENAI_BASE_URL": standin_server.base_url, "OPENAI_API_KEY": "test-no-key"}
+    close = "[s.close() for s in (globals().get('translator'), globals().get('french')) if s is not None]"
+    with notebook_session(browser, app, tmp_path, [SETUP, TRANSLATE, HTML, FRENCH], env=env,
+                          before_close=close, button=None) as session:
+        page, kernel = session.page, session.kernel
         page.locator(".vk-translation").first.filter(has_text="nothing translated yet").wait_for(timeout=30_000)
-        kernel = server.kernel_for(NOTEBOOK)
 
         # 1-2. the German recording translated: each row of the kernel's lines.rows is in the page
         _run_to_end(page, 1, 180)
@@ -128,13 +123,3 @@ def test_translation_lines_show_text_side_by_side_and_errors_in_red(browser: Bro
         traceback = stderr.filter(has_text="Traceback")
         traceback.first.wait_for(timeout=20_000)
         assert "RealtimeError" in traceback.first.text_content() and "English only" in traceback.first.text_content()
-    except Exception:
-        _screenshot(page, f"translation-lines-{app}")
-        print(server.log_tail())
-        raise
-    finally:
-        if kernel is not None:
-            kernel.run("[s.close() for s in (globals().get('translator'), globals().get('french')) if s is not None]")
-            kernel.close()
-        page.close()
-        server.stop()
