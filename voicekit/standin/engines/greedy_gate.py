@@ -1,30 +1,32 @@
 """Greedy (temperature 0) LLM requests run alone, so their answer does not depend on other sessions.
 
-llama.cpp decodes the requests of its slots together, in one batch, and its
-matrix products are not bit-identical across batch shapes: "llama.cpp does not
-produce bit-for-bit identical results as the batch size is changed"
-(ggml-org/llama.cpp pull request 6950; issue 7052, "Non-deterministic output of
-the llama.cpp server when using multiple slots"). A greedy decode follows the largest logit, so when two
-candidates are close, another session's request in the same batch can change
-the answer: measured on the stand-in, a required tool call's argument went from
-``{"minutes": 7}`` to ``{"city": "36"}`` while another session decoded a story
-and a tool decision (``benchmarks/determinism.py``). The prompt cache has the
-same effect: a prompt whose prefix was computed in another batch is not
-processed bit for bit as it would be alone (ggml-org/llama.cpp issue 6734:
-with ``cache_prompt`` the server's second answer differs from its first).
+llama.cpp decodes the requests of its slots together, in one batch, and it does
+not promise the same result then: "llama.cpp does not produce bit-for-bit
+identical results as the batch size is changed" (ggml-org/llama.cpp pull
+request 6950; issue 7052, "Non-deterministic output of the llama.cpp server
+when using multiple slots"). On the stand-in it was worse than rounding. While
+other sessions asked for stories and tool calls, a required tool call for "Set
+a timer for seven minutes please." came back as ``get_weather({"city":
+"city_9"})``, words of the *other* session's prompt ("Weather in city number
+9 ..."): 5 of 8 rounds of six greedy questions changed under load
+(``benchmarks/determinism.py``, 2026-12-06). With this gate, 0 of 10 rounds
+changed. Sampled replies were not seen to mix (two sessions at once, 24
+replies, each repeating its own secret word).
 
 :class:`GreedyGate` is a readers-writer gate over the engine:
 
-- a greedy request is *exclusive*: it waits until no other request decodes, and
-  none starts while it runs;
-- any other request is *shared*: such requests run together, as llama.cpp batches
-  them, as long as no greedy request runs or waits (a waiting greedy request is
-  served first, so a stream of sampled requests cannot starve it).
+- a greedy request (every tool decision, and any request with
+  ``temperature=0``) is *exclusive*: it waits until no other request decodes,
+  and none starts while it runs;
+- any other request is *shared*: such requests run together, as llama.cpp
+  batches them, as long as no greedy request runs or waits (a waiting greedy
+  request is served first, so sampled requests cannot starve it).
 
-Greedy requests also skip the prompt cache (``cache_prompt: false``), so each is
-computed from its whole prompt, the same way whatever ran before it. So the
-same greedy request gives the same answer alone or under load, which is what a
-temperature-0 self-check needs. Sampled requests (temperature > 0) keep the
+Greedy requests also skip the prompt cache (``cache_prompt: false``): a prefix
+cached from another request's batch is not bit for bit what the prompt alone
+gives (ggml-org/llama.cpp issue 6734), so each greedy request is computed from
+its whole prompt. So the same greedy request gives the same answer alone or
+under load, which a temperature-0 self-check needs. Sampled requests keep the
 batching and the cache; like OpenAI's ``seed``, their repeatability is best
 effort.
 """
