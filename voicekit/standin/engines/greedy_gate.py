@@ -9,7 +9,7 @@ other sessions asked for stories and tool calls, a required tool call for "Set
 a timer for seven minutes please." came back as ``get_weather({"city":
 "city_9"})``, words of the *other* session's prompt ("Weather in city number
 9 ..."): 5 of 6 rounds of six greedy questions changed under load
-(``benchmarks/determinism.py``, 2026-12-06). With this gate, 0 of 10 rounds
+(``benchmarks/determinism.py``, 2026-12-06). With this gate, 0 of 12 rounds
 changed. Sampled replies were not seen to mix (two sessions at once, 24
 replies, each repeating its own secret word).
 
