@@ -45,6 +45,7 @@ from typing import Any, Protocol
 from ...errors import StandinError
 from ._integrity import verify
 from .carry import with_carry_grammar
+from .greedy_gate import GreedyGate
 from .json_bounds import bounded
 from .llm_types import LLMUsage, TextDelta, ToolCall, ToolSpec, Turn
 from .sentence_limit import SentenceLimit, asked_sentences, usage_of_cut_reply
@@ -111,18 +112,15 @@ REPETITION_CONTROL: dict[str, float | int] = {
 }
 """llama.cpp sampler settings every free-text reply gets: the DRY ("don't repeat yourself") sampler.
 
-DRY lowers the odds of a token that would extend a sequence already seen in
-the context, more steeply the longer the repeat (penalty
-``multiplier * base ** (length - allowed_length)``), so a reply cannot fall
-into a loop; a single repeated word or a quoted phrase is barely touched.
-The values are the sampler author's recommended ones. Measured on SmolLM2-135M
-(notebook 03's "Repeat what the user said." over ls_0880, 512-token cap,
-8 runs at temperature 0.2 plus one at 0): without it, 4 of 9 replies ran to
-the cap, the worst repeating one line 52 times; with it, 2 of 9 ran to the
-cap, rambling but not looping (a line at most 7 times), and the greedy reply
-stopped by itself. A repeat penalty (``repeat_penalty`` 1.05-1.1) stopped
-every reply before the cap, but also stopped the model repeating the user's
-sentence when asked to, so it is not on by default.
+DRY lowers the odds of a token that would extend a sequence already seen in the context, more
+steeply the longer the repeat (penalty ``multiplier * base ** (length - allowed_length)``), so a
+reply cannot fall into a loop; a single repeated word or a quoted phrase is barely touched. The
+values are the sampler author's recommended ones. Measured on SmolLM2-135M (notebook 03's "Repeat
+what the user said." over ls_0880, 512-token cap, 8 runs at temperature 0.2 plus one at 0): without
+it, 4 of 9 replies ran to the cap, the worst repeating one line 52 times; with it, 2 of 9 ran to the
+cap, rambling but not looping (a line at most 7 times), and the greedy reply stopped by itself. A
+repeat penalty (``repeat_penalty`` 1.05-1.1) stopped every reply before the cap, but also stopped
+the model repeating the user's sentence when asked to, so it is not on by default.
 
 The tool decision pass runs without it: its JSON is constrained by a grammar
 and may need to repeat the user's words. A request's own ``frequency_penalty``
@@ -267,6 +265,7 @@ class LLMEngine:
                 f"llama.cpp could not load {self.path}: expected a GGUF chat model file ({exc})"
             ) from exc
         self.name = self.path.name
+        self._gate = GreedyGate()  # greedy requests alone: the same answer under load (.greedy_gate)
 
     @property
     def description(self) -> str:
@@ -297,7 +296,7 @@ class LLMEngine:
         return req
 
     def _complete(self, req: dict[str, Any]) -> dict[str, Any]:
-        result = self._server.handle_chat_completions(req)
+        result = self._gate.run(self._server.handle_chat_completions, req)
         if not isinstance(result, dict) or "choices" not in result:
             raise _failure(result)
         return result
@@ -362,7 +361,7 @@ class LLMEngine:
 
         def run() -> None:
             try:
-                self._server.handle_chat_completions(req, on_chunk)
+                self._gate.run(self._server.handle_chat_completions, req, on_chunk)
             except Exception as exc:  # noqa: BLE001 -- re-raised in the consuming thread
                 pieces.put(exc)
             finally:
