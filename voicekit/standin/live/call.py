@@ -58,7 +58,9 @@ def resolve_webrtc_session(config: dict[str, Any]) -> tuple[dict[str, Any], dict
     Raises
     ------
     LiveError
-        As :func:`.config.resolve_start`; ``wake_policy`` is not emulated.
+        As :func:`.config.resolve_start`; ``wake_policy`` is not emulated; ``audio.format`` is not a
+        field of the SDK's ``MediaSessionConfigParam`` ("WebRTC and SIP negotiate their audio format
+        on the media transport"), and a 16 kHz format would have played the 24 kHz track at the wrong rate.
     """
     config = dict(config)
     client = config.pop("client", None)
@@ -66,6 +68,11 @@ def resolve_webrtc_session(config: dict[str, Any]) -> tuple[dict[str, Any], dict
     if config.pop("wake_policy", None) is not None:
         raise unsupported("session.wake_policy", "the stand-in listens all the time; leave it out",
                           param="session.wake_policy")
+    audio = config.get("audio")
+    if isinstance(audio, dict) and "format" in audio:  # MediaSessionConfig's audio has output only
+        raise LiveError("Unknown parameter: 'session.audio.format'. A WebRTC session negotiates its audio format "
+                        "on the media transport (Opus on the track); leave it out.", code="unknown_parameter",
+                        param="session.audio.format")
     channel = None
     if client is not None:
         channel = check_strict(ClientConfig, client, "session.client").model_dump()["data_channel"]
