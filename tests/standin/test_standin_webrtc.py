@@ -12,8 +12,10 @@ Sources: OpenAI guides "WebRTC" (``voice-webrtc``) and "Server controls"
 from __future__ import annotations
 
 import asyncio
+import base64
 import gc
 import io
+import itertools
 import json
 import threading
 import time
@@ -337,6 +339,19 @@ def test_live_webrtc_session_with_a_sideband(standin_server: Any) -> None:
         types = [e["type"] for e in side_events]
         assert "session.input_transcript.delta" in types and "session.output_audio.delta" in types
         assert "session.output_audio.delta" not in [e["type"] for e in peer.events]
+        # the sideband gets both sides' audio reflected (openai.types.live): the output with its place on the
+        # timeline ("required on reflected sideband events"), the microphone as session.input_audio.append
+        # server events (PCM16 24 kHz, no event_id); the page's data channel gets neither
+        reflected_out = [e for e in side_events if e["type"] == "session.output_audio.delta"]
+        assert all(0 <= e["start_ms"] < e["end_ms"] for e in reflected_out), reflected_out[:3]
+        assert all(a["end_ms"] <= b["start_ms"] + 1 for a, b in itertools.pairwise(reflected_out))
+        reflected_in = [e for e in side_events if e["type"] == "session.input_audio.append"]
+        assert reflected_in and all(set(e) == {"type", "audio"} for e in reflected_in)
+        mic = np.concatenate([np.frombuffer(base64.b64decode(e["audio"]), "<i2") for e in reflected_in])
+        said = _speech()
+        assert mic.size >= 0.9 * said.size, f"{mic.size / 24_000:.2f} s reflected of {said.size / 24_000:.2f} s said"
+        assert voiced_seconds(np.repeat(mic, RATE // 24_000)) > 1.0  # the recording, not silence
+        assert "session.input_audio.append" not in [e["type"] for e in peer.events]
         assert voiced_seconds(peer.audio_since(peer.mic.sent_until or 0)) > 0.5
         await peer.close()
 
