@@ -164,6 +164,52 @@ def test_sideband_answers_a_tool_call_while_the_peer_listens(standin_server: Any
     _run(standin_server, body)
 
 
+def test_sideband_steers_the_call_and_closes_with_it(standin_server: Any) -> None:
+    """The sideband's session.update and response.cancel act on the call the page hears (guide "Server
+    controls"); hanging the call up closes the sideband too."""
+    async def body(aclient: AsyncOpenAI) -> None:
+        peer, call_id = await _realtime_call(aclient, {"type": "realtime", "model": "gpt-realtime-mini"})
+        await peer.wait("session.created", 30)
+        async with aclient.realtime.connect(call_id=call_id) as sideband:
+            assert (await sideband.recv()).type == "session.created"
+            mark = len(peer.events)
+            await sideband.session.update(session={
+                "type": "realtime", "instructions": "Tell a long story of at least ten sentences about the sea."})
+            updated = await peer.wait("session.updated", 30, after=mark)
+            assert updated["session"]["instructions"].startswith("Tell a long story")
+            peer.send({"type": "conversation.item.create", "item": {
+                "type": "message", "role": "user", "content": [{"type": "input_text", "text": "Go on."}]}})
+            peer.send({"type": "response.create"})
+            created = await peer.wait("response.created", 60, after=mark)
+            await sideband.response.cancel(response_id=created["response"]["id"])
+            done = await peer.wait("response.done", 60, after=mark)
+            assert done["response"]["id"] == created["response"]["id"]
+            assert done["response"]["status"] == "cancelled", done["response"]["status"]
+            for event in peer.events[mark:]:
+                check_event(event)
+            await aclient.realtime.calls.hangup(call_id)
+
+            async def rest() -> list[Any]:
+                return [event async for event in sideband]  # ends when the server closes the socket
+
+            await asyncio.wait_for(rest(), 10)
+        await asyncio.wait_for(peer.closed.wait(), 10)
+        await peer.close()
+
+    _run(standin_server, body)
+
+
+def test_output_audio_buffer_clear_is_refused_on_a_websocket(client: OpenAI) -> None:
+    """On a WebSocket the client plays the audio: output_audio_buffer.clear is WebRTC's (and SIP's)."""
+    with client.realtime.connect(model="gpt-realtime-mini") as conn:
+        assert conn.recv().type == "session.created"
+        conn.send({"type": "output_audio_buffer.clear", "event_id": "evt_clear"})
+        event = conn.recv()
+        check_event(event.model_dump(mode="json", exclude_unset=True))
+        assert event.type == "error" and event.error.event_id == "evt_clear", event
+        assert "conversation.item.truncate" in event.error.message
+
+
 def test_barge_in_clears_the_output_and_truncates_at_what_was_sent(standin_server: Any) -> None:
     async def body(aclient: AsyncOpenAI) -> None:
         peer, call_id = await _realtime_call(aclient, {
