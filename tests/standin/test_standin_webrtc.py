@@ -453,6 +453,35 @@ def test_a_peer_that_never_connects_or_goes_silent_is_closed(standin_server: Any
     _run(standin_server, body)
 
 
+def test_a_call_silent_both_ways_is_closed(standin_server: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A connected peer whose microphone sends only silence (a muted tab left open) is closed after
+    VOICEKIT_WEBRTC_SILENCE_TIMEOUT_S; one that speaks, or is spoken to, is not."""
+    from voicekit.standin.transport import webrtc
+
+    monkeypatch.setattr(webrtc, "SILENCE_TIMEOUT_S", 3.0)
+    registry = standin_server.app.state.calls
+
+    async def body(aclient: AsyncOpenAI) -> None:
+        talker, talker_id = await _realtime_call(aclient, {"type": "realtime", "model": "gpt-realtime-mini",
+                                                           "audio": {"input": {"turn_detection": None}}})
+        muted, muted_id = await _realtime_call(aclient, {"type": "realtime", "model": "gpt-realtime-mini"})
+        await talker.wait("session.created", 30)
+        await muted.wait("session.created", 30)
+        t0 = time.monotonic()
+        talker.mic.say(np.concatenate([_speech("ls_0880.wav")] * 3))  # 9 s; no turn detection, so no reply
+        while registry.get(muted_id, "realtime") is not None:
+            assert time.monotonic() - t0 < 15, "a call silent both ways is still open"
+            await asyncio.sleep(0.1)
+        assert time.monotonic() - t0 >= 2.5
+        await asyncio.wait_for(muted.closed.wait(), 10)  # the peer's data channel closes with it
+        assert registry.get(talker_id, "realtime") is not None, "the call that carried speech was closed"
+        await aclient.realtime.calls.hangup(talker_id)
+        await talker.close()
+        await muted.close()
+
+    _run(standin_server, body)
+
+
 def test_live_client_delegation_is_answered_from_the_sideband(standin_server: Any) -> None:
     from voicekit.samples import load_sample
 

@@ -14,8 +14,9 @@ host addresses ICE offers is :mod:`.ice`'s.
   20 ms a frame, and silence between replies (a WebRTC track never stops).
   Each queued chunk keeps the item it belongs to, so the session knows how
   much of an item was actually sent when the user barges in.
-- **Idle**: a peer whose media stops for :data:`MEDIA_TIMEOUT_S`, or that never
-  connects within :data:`CONNECT_TIMEOUT_S`, is closed and ``on_end`` called.
+- **Idle**: a peer whose media stops for :data:`MEDIA_TIMEOUT_S`, that never
+  connects within :data:`CONNECT_TIMEOUT_S`, or whose call has been silent both
+  ways for :data:`SILENCE_TIMEOUT_S`, is closed and ``on_end`` called.
 """
 
 from __future__ import annotations
@@ -38,7 +39,8 @@ from ...formats import REALTIME_SAMPLE_RATE
 from . import ice
 from .links import DataChannelLink
 
-__all__ = ["CONNECT_TIMEOUT_S", "MEDIA_TIMEOUT_S", "OPUS_SAMPLE_RATE", "Chunk", "OfferError", "OutputTrack", "Peer"]
+__all__ = ["CONNECT_TIMEOUT_S", "MEDIA_TIMEOUT_S", "OPUS_SAMPLE_RATE", "SILENCE_TIMEOUT_S", "Chunk", "OfferError",
+           "OutputTrack", "Peer"]
 
 log = logging.getLogger("voicekit.standin.webrtc")
 
@@ -54,6 +56,14 @@ CONNECT_TIMEOUT_S = float(os.environ.get("VOICEKIT_WEBRTC_CONNECT_TIMEOUT_S", "3
 MEDIA_TIMEOUT_S = float(os.environ.get("VOICEKIT_WEBRTC_MEDIA_TIMEOUT_S", "60"))
 """A connected peer whose microphone track sends nothing this long (s) is closed (a browser sends
 frames all the time, silence included, so this is a peer that went away without hanging up)."""
+
+SILENCE_TIMEOUT_S = float(os.environ.get("VOICEKIT_WEBRTC_SILENCE_TIMEOUT_S", "900"))
+"""A connected peer that has been silent this long (s) is closed: its microphone sent frames, but none
+louder than :data:`SILENT_PEAK`, and nothing played to it (a tab left open on a call, its microphone
+muted, holds one of the server's calls; :mod:`.calls`)."""
+
+SILENT_PEAK = 300
+"""The int16 peak (24 kHz) a microphone frame must pass to count as sound, not silence."""
 
 DATA_CHANNEL_LABEL = "oai-events"
 
@@ -241,6 +251,7 @@ class Peer:
     async def _read(self, track: Any) -> None:
         from aiortc.mediastreams import MediaStreamError
 
+        last_sound = time.monotonic()
         while not self.closed:
             try:
                 frame = await asyncio.wait_for(track.recv(), MEDIA_TIMEOUT_S)
@@ -250,6 +261,12 @@ class Peer:
             except MediaStreamError:
                 return
             pcm = self._to_session_rate(frame)
+            now = time.monotonic()
+            if self.output.queued or (pcm.size and max(int(pcm.max()), -int(pcm.min())) > SILENT_PEAK):
+                last_sound = now
+            elif now - last_sound >= SILENCE_TIMEOUT_S:
+                await self.end(f"the call was silent for {SILENCE_TIMEOUT_S:g} s")
+                return
             if pcm.size:
                 try:
                     await self.on_audio(pcm)
