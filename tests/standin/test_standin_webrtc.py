@@ -296,6 +296,10 @@ def test_bad_offers_and_limits_get_openai_shaped_errors(standin_server: Any, cli
     r = httpx.post(f"{base}/realtime/calls", content="v=0\r\n" + "a=x\r\n" * 20_000,
                    headers={"Content-Type": "application/sdp"})
     assert r.status_code == 413
+    # the SDK's form (calls.create) with an offer over the cap: 413 in OpenAI's shape, not Starlette's plain text
+    r = httpx.post(f"{base}/realtime/calls", files={"sdp": (None, "v=0\r\n" + "a=x\r\n" * 20_000),
+                                                    "session": (None, '{"type": "realtime"}')})
+    assert r.status_code == 413 and r.json()["error"]["code"] == "request_too_large", r.text
     r = httpx.post(f"{base}/realtime/calls/rtc_nope/hangup")
     assert r.status_code == 404 and r.json()["error"]["code"] == "call_not_found"
     registry = standin_server.app.state.calls

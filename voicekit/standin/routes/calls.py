@@ -33,6 +33,7 @@ from openai.types.realtime import (
     RealtimeTranslationClientSecretCreateResponse,
     RealtimeTranslationSessionCreateRequestParam,
 )
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
@@ -177,7 +178,14 @@ async def _offer_and_session(request: Request, grant: Grant | None) -> tuple[str
         session = _realtime_session(None, base) if base is not None else configured_session(None)
         return raw.decode("utf-8", "replace"), session
     if kind == "multipart/form-data":
-        form = await request.form(max_part_size=MAX_SDP_BYTES)
+        try:
+            form = await request.form(max_part_size=MAX_SDP_BYTES)
+        except HTTPException as exc:  # Starlette's answer to a form it cannot parse: plain text, not OpenAI's shape
+            if "maximum size" in str(exc.detail):
+                raise OpenAIError(413, f"The SDP offer (or the session) is over the limit of {MAX_SDP_BYTES} bytes.",
+                                  code="request_too_large") from None
+            raise _bad(f"expected a multipart/form-data body with 'sdp' and 'session': {exc.detail}",
+                       code="invalid_multipart") from None
         sdp = form.get("sdp")
         if sdp is None:
             raise _bad("Missing required parameter: 'sdp'.", "sdp", "missing_required_parameter")
