@@ -353,7 +353,7 @@ def test_ten_calls_in_a_row_leave_nothing_behind(standin_server: Any) -> None:
 
 # -- GPT-Live ----------------------------------------------------------------------------------
 
-def test_live_webrtc_session_with_a_sideband(standin_server: Any) -> None:
+def test_live_webrtc_session_with_a_sideband(standin_server: Any, client: OpenAI) -> None:
     async def body(aclient: AsyncOpenAI) -> None:
         peer = ClientPeer()
         offer = await peer.offer()
@@ -376,9 +376,16 @@ def test_live_webrtc_session_with_a_sideband(standin_server: Any) -> None:
                 data = event.model_dump(mode="json", exclude_unset=True)
                 LIVE_EVENT.validate_python(data)
                 side_events.append(data)
-                if event.type == "session.output_transcript.delta" and len(side_events) > 5:
+                if event.type == "session.usage.updated" and any(  # the model has finished its turn
+                        e["type"] == "session.output_transcript.delta" for e in side_events):
                     break
-            await asyncio.sleep(3)  # the reply plays
+            await asyncio.sleep(1)  # the track plays its last frames
+            # the reply heard on the track is the reply spoken: Whisper's transcript of it matches
+            said = "".join(e["delta"] for e in side_events if e["type"] == "session.output_transcript.delta")
+            heard = peer.audio_since(peer.mic.sent_until or 0)
+            assert voiced_seconds(heard) > 0.5
+            wer = _words_wer(said, await asyncio.to_thread(_transcribe, client, heard))
+            assert wer < 0.5, f"WER {wer:.2f} between the output transcript {said!r} and what was heard"
             await aclient.live.sessions.hangup(session_id)
             async for event in sideband:
                 if event.type == "session.closed":
