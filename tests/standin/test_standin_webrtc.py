@@ -535,3 +535,27 @@ def test_live_client_delegation_is_answered_from_the_sideband(standin_server: An
         await peer.close()
 
     _run(standin_server, body)
+
+
+def test_both_peers_hold_one_frame_in_their_jitter_buffers() -> None:
+    """aiortc's audio receivers hold 4 frames (80 ms) before releasing one, on each side: the stand-in
+    heard the end of speech, and a client peer the reply, that much late (issue 21 item 9: Opus and
+    the jitter buffer are the only extra steps, within 50 ms of the WebSocket). Both sides hold one."""
+    from voicekit.standin.transport import webrtc
+    from voicekit.standin.transport.links import DataChannelLink
+
+    async def main() -> list[int]:
+        async def nothing(*_: Any) -> None:
+            return None
+
+        server = webrtc.Peer(DataChannelLink(), on_audio=nothing, on_play=lambda c, n: None,
+                             on_connected=lambda: None, on_end=nothing)
+        client = ClientPeer()
+        await server.answer(await client.offer())
+        held = [t.receiver._RTCRtpReceiver__jitter_buffer._prefetch  # aiortc's own name for it
+                for pc in (server.pc, client.pc) for t in pc.getTransceivers() if t.kind == "audio"]
+        await client.close()
+        await server.close()
+        return held
+
+    assert asyncio.run(main()) == [webrtc.JITTER_FRAMES] * 2 == [1, 1]
