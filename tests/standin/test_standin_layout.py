@@ -38,3 +38,19 @@ def test_no_session_or_engine_imports_the_speech_route() -> None:
                  for layer in SESSION_LAYERS for path in sorted((STANDIN / layer).rglob("*.py"))
                  for line, name in _imports(path) if name.startswith("voicekit.standin.routes.speech")]
     assert not offenders, offenders
+
+
+def test_no_module_imports_another_subpackages_private_module() -> None:
+    """STYLE.md: a private ``_module`` is its package's own; GPT-Live's config took the Responses route's
+    ``_input`` for the model list (now ``standin/models.py``'s ``RESPONSES_MODELS``)."""
+    package_root = STANDIN.parent
+    offenders = []
+    for path in sorted(package_root.rglob("*.py")):
+        parts = path.relative_to(package_root.parent).with_suffix("").parts
+        importer = ".".join(parts if path.name == "__init__.py" else parts[:-1])
+        for line, name in _imports(path):
+            owner, _, leaf = name.rpartition(".")
+            if leaf.startswith("_") and not leaf.startswith("__") and owner.startswith("voicekit") and not (
+                    importer == owner or importer.startswith(owner + ".")):
+                offenders.append(f"{path.relative_to(package_root.parent)}:{line}: {name}")
+    assert not offenders, offenders
