@@ -17,6 +17,7 @@ import gc
 import io
 import itertools
 import json
+import socket
 import threading
 import time
 from collections.abc import Awaitable, Callable
@@ -296,6 +297,12 @@ def test_bad_offers_and_limits_get_openai_shaped_errors(standin_server: Any, cli
     r = httpx.post(f"{base}/realtime/calls", content="v=0\r\n" + "a=x\r\n" * 20_000,
                    headers={"Content-Type": "application/sdp"})
     assert r.status_code == 413
+    # a body that says it is over the cap is refused before it is read (the client has sent 1 KB of 10 MB)
+    host, port = base.split("//", 1)[1].split("/", 1)[0].split(":")
+    with socket.create_connection((host, int(port)), timeout=10) as sock:
+        sock.sendall(f"POST /v1/realtime/calls HTTP/1.1\r\nHost: {host}:{port}\r\nContent-Type: application/sdp\r\n"
+                     f"Content-Length: {10 * 1024 * 1024}\r\n\r\n".encode() + b"v=0\r\n" * 200)
+        assert sock.recv(4096).startswith(b"HTTP/1.1 413")  # the old code waited for the rest: timeout
     # the SDK's form (calls.create) with an offer over the cap: 413 in OpenAI's shape, not Starlette's plain text
     r = httpx.post(f"{base}/realtime/calls", files={"sdp": (None, "v=0\r\n" + "a=x\r\n" * 20_000),
                                                     "session": (None, '{"type": "realtime"}')})

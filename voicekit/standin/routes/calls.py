@@ -167,14 +167,27 @@ async def translation_client_secrets(request: Request) -> JSONResponse:
 
 # -- Realtime calls -----------------------------------------------------------------------------
 
+async def _capped_body(request: Request) -> bytes:
+    """The body, refused with 413 once it passes :data:`MAX_SDP_BYTES`: at once from its
+    ``Content-Length``, else while it streams (never read whole first)."""
+    length = request.headers.get("content-length", "")
+    if length.isdigit() and int(length) > MAX_SDP_BYTES:
+        raise OpenAIError(413, f"The SDP offer is {length} bytes; the limit is {MAX_SDP_BYTES}.",
+                          code="request_too_large")
+    raw = bytearray()
+    async for chunk in request.stream():
+        raw += chunk
+        if len(raw) > MAX_SDP_BYTES:
+            raise OpenAIError(413, f"The SDP offer is over the limit of {MAX_SDP_BYTES} bytes.",
+                              code="request_too_large")
+    return bytes(raw)
+
+
 async def _offer_and_session(request: Request, grant: Grant | None) -> tuple[str, dict[str, Any]]:
     kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
     base = dict(grant.session) if grant is not None else None
     if kind == "application/sdp":
-        raw = await request.body()
-        if len(raw) > MAX_SDP_BYTES:
-            raise OpenAIError(413, f"The SDP offer is {len(raw)} bytes; the limit is {MAX_SDP_BYTES}.",
-                              code="request_too_large")
+        raw = await _capped_body(request)
         session = _realtime_session(None, base) if base is not None else configured_session(None)
         return raw.decode("utf-8", "replace"), session
     if kind == "multipart/form-data":
