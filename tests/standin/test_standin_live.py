@@ -262,7 +262,7 @@ def test_startup_input_history_and_refused_startup_settings(standin_server) -> N
 
 
 def test_webrtc_needs_an_offer_and_unknown_sessions_and_sip_are_named(client: OpenAI, standin_server) -> None:
-    """WebRTC sessions work (tests/standin/test_standin_webrtc.py); here what is refused, and how."""
+    """WebRTC sessions work (tests/standin/test_standin_webrtc_live.py); here what is refused, and how."""
     with pytest.raises(openai.BadRequestError, match="m=audio"):
         client.live.create(session={"model": MODEL}, transport={"type": "webrtc", "sdp": "v=0"})  # type: ignore[arg-type,typeddict-item]
     # MediaSessionConfigParam's audio has no format: "WebRTC and SIP negotiate their audio format on the media
