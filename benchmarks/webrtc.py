@@ -26,6 +26,10 @@ path warms the engines first. On the WebSocket the stand-in sends audio as soon
 as it is made (GPT-Live: up to 250 ms before it is due); on WebRTC the audio
 leaves in real time, so Live's WebRTC figure includes that pacing.
 
+``media_path_ms``: the media path alone, one way each (``--media-only`` runs just this, in seconds,
+without a server or engines): a click from the stand-in's output track to the client peer, and
+from the client's microphone to the stand-in's peer.
+
 Target (issue 21, on 2 cores): WebRTC within 50 ms of the WebSocket.
 """
 
@@ -193,6 +197,49 @@ PATHS = {"realtime_websocket": realtime_websocket, "realtime_webrtc": realtime_w
          "live_websocket": live_websocket, "live_webrtc": live_webrtc}
 
 
+async def media_path(clicks: int = 20) -> dict[str, Any]:
+    """The media path alone, no engines: a loud 20 ms click pushed on the stand-in's output track until
+    the client peer receives it, and one said on the client's microphone until the stand-in's peer
+    decodes it (Opus, RTP on loopback, both jitter buffers: ``VOICEKIT_WEBRTC_JITTER_FRAMES``)."""
+    from voicekit.standin.transport.links import DataChannelLink
+    from voicekit.standin.transport.webrtc import Chunk, Peer
+
+    heard_in: list[float] = []
+
+    async def on_audio(pcm: np.ndarray) -> None:
+        if int(np.abs(pcm.astype(np.int32)).max()) > 3000:
+            heard_in.append(time.monotonic())
+
+    async def on_end(reason: str) -> None:
+        return None
+
+    server = Peer(DataChannelLink(), on_audio=on_audio, on_play=lambda c, n: None, on_connected=lambda: None,
+                  on_end=on_end)
+    client = ClientPeer()
+    await client.accept(await server.answer(await client.offer()))
+    await asyncio.wait_for(server.connected.wait(), 30)
+    await asyncio.sleep(1.0)
+    out_ms: list[float] = []
+    in_ms: list[float] = []
+    for _ in range(clicks):
+        t = time.monotonic()
+        server.output.push(Chunk(np.full(960, 10_000, np.int16), None, None, 0))
+        while (first := client.first_sound_after(t, 3000)) is None and time.monotonic() - t < 2:
+            await asyncio.sleep(0.002)
+        if first is not None:
+            out_ms.append(1000 * (first - t))
+        n, t = len(heard_in), time.monotonic()
+        client.mic.say(np.full(480, 10_000, np.int16))
+        while len(heard_in) == n and time.monotonic() - t < 2:
+            await asyncio.sleep(0.002)
+        if len(heard_in) > n:
+            in_ms.append(1000 * (heard_in[n] - t))
+        await asyncio.sleep(0.2)
+    await client.close()
+    await server.close()
+    return {"stand_in_to_peer": _stats(out_ms), "peer_to_stand_in": _stats(in_ms)}
+
+
 def _stats(values: list[float]) -> dict[str, Any]:
     ordered = sorted(values)
     p90 = ordered[min(len(ordered) - 1, round(0.9 * (len(ordered) - 1)))]
@@ -223,8 +270,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=2, help="passes over the recordings per path (default 2)")
     parser.add_argument("--json-only", action="store_true")
+    parser.add_argument("--media-only", action="store_true",
+                        help="only the media path's one-way latency (no server, no engines; seconds)")
     args = parser.parse_args(argv)
     progress = Progress(args.json_only)
+    os.environ.setdefault("VOICEKIT_WEBRTC_HOST", "127.0.0.1")
+    if args.media_only:
+        load_before = os.getloadavg()
+        media = asyncio.run(media_path())
+        print(json.dumps({"media_path_ms": media, "load_before": [round(x, 2) for x in load_before],
+                          "load_after": [round(x, 2) for x in os.getloadavg()], "cpus": os.cpu_count()}))
+        return 0
     port = _free_port()
     os.environ.setdefault("VOICEKIT_WEBRTC_HOST", "127.0.0.1")
     with tempfile.TemporaryFile() as log:
@@ -234,6 +290,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             wait_ready(OpenAI(base_url=base_url, api_key="x"), proc, port, time.perf_counter())
             load_before = os.getloadavg()
             result = asyncio.run(run(base_url, args.rounds, progress))
+            result["media_path_ms"] = asyncio.run(media_path())
             result["load_before"] = [round(x, 2) for x in load_before]
             result["load_after"] = [round(x, 2) for x in os.getloadavg()]
             result["cpus"] = os.cpu_count()

@@ -135,3 +135,40 @@ def test_beyond_loopback_without_token_generates_and_enforces_one(tmp_path) -> N
             rest = proc.stderr.read()
             assert token is None or token not in rest  # printed once only
             proc.stderr.close()
+
+
+def test_webrtc_calls_and_sidebands_need_the_token(secured: StandinServer) -> None:
+    """Issue 21 item 7: a call, a hangup or a sideband with a wrong or missing token gets 401; CORS is
+    answered on /v1/realtime/calls only for the ephemeral-key form."""
+    base, wrong = secured.base_url, "vk-wrong-token-0000000000"
+    offer = "v=0\r\nm=audio 9 UDP/TLS/RTP/SAVPF 111\r\n"
+    page = {"Content-Type": "application/sdp", "Origin": "http://127.0.0.1:8888"}
+    for headers in ({}, {"Authorization": f"Bearer {wrong}"}):
+        for path in ("/realtime/calls", "/realtime/calls/rtc_x/hangup", "/live/sessions/sess_x/hangup"):
+            r = httpx.post(base + path, content=offer, headers={**page, **headers})
+            assert r.status_code == 401, (path, r.status_code)
+            assert "access-control-allow-origin" not in r.headers
+    with OpenAI(base_url=base, api_key=wrong, max_retries=0) as bad, pytest.raises(openai.AuthenticationError):
+        bad.realtime.calls.create(sdp=offer, session={"type": "realtime", "model": MODEL})  # type: ignore[arg-type]
+
+    async def attach(url_call: str) -> None:
+        async with AsyncOpenAI(base_url=base, api_key=wrong, max_retries=0) as c:
+            if url_call.startswith("rtc_"):
+                async with c.realtime.connect(call_id=url_call):
+                    pass
+            else:
+                async with c.live.sideband.connect(session_id=url_call):
+                    pass
+
+    for target in ("rtc_x", "sess_x"):
+        with pytest.raises(Exception) as info:
+            asyncio.run(attach(target))
+        response = getattr(info.value, "response", None)
+        assert response is not None and response.status_code == 401, (target, repr(info.value))
+    # the project token's form gets no CORS (a page never holds it); an ephemeral key's does
+    r = httpx.post(base + "/realtime/calls", content="hello", headers={**page, "Authorization": f"Bearer {TOKEN}"})
+    assert r.status_code == 400 and "access-control-allow-origin" not in r.headers
+    with OpenAI(base_url=base, api_key=TOKEN, max_retries=0) as good:
+        key = good.realtime.client_secrets.create().value
+    r = httpx.post(base + "/realtime/calls", content="hello", headers={**page, "Authorization": f"Bearer {key}"})
+    assert r.status_code == 400 and r.headers["access-control-allow-origin"] == "http://127.0.0.1:8888"

@@ -262,9 +262,15 @@ def test_startup_input_history_and_refused_startup_settings(standin_server) -> N
 
 
 def test_webrtc_needs_an_offer_and_unknown_sessions_and_sip_are_named(client: OpenAI, standin_server) -> None:
-    """WebRTC sessions work (tests/standin/test_standin_webrtc.py); here what is refused, and how."""
+    """WebRTC sessions work (tests/standin/test_standin_webrtc_live.py); here what is refused, and how."""
     with pytest.raises(openai.BadRequestError, match="m=audio"):
         client.live.create(session={"model": MODEL}, transport={"type": "webrtc", "sdp": "v=0"})  # type: ignore[arg-type,typeddict-item]
+    # MediaSessionConfigParam's audio has no format: "WebRTC and SIP negotiate their audio format on the media
+    # transport" (the track is Opus; the stand-in's peer resamples it to 24 kHz, whatever a format said)
+    with pytest.raises(openai.BadRequestError, match="audio.format") as info:
+        client.live.create(session={"model": MODEL, "audio": {"format": {"type": "audio/pcm", "rate": 16000}}},  # type: ignore[typeddict-unknown-key]
+                           transport={"type": "webrtc", "sdp": "v=0\r\nm=audio 9 UDP/TLS/RTP/SAVPF 111\r\n"})
+    assert info.value.param == "session.audio.format"
     with pytest.raises(openai.NotFoundError, match="sess_123"):
         client.live.sessions.hangup("sess_123")
     r = httpx.post(f"{standin_server.base_url}/live/sessions/sess_123/accept", json={"session": {"model": MODEL}})

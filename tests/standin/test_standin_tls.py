@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from openai import DefaultHttpxClient, OpenAI
+from openai import AsyncOpenAI, DefaultAsyncHttpxClient, DefaultHttpxClient, OpenAI
 
 from voicekit.errors import StandinError
 from voicekit.standin import StandinServer
@@ -115,3 +115,45 @@ def test_openais_node_sdk_reaches_realtime_over_wss(tls_server, tls_files) -> No
     assert got["model"] == "whisper-1" and got["session_type"] == "realtime" and got["url"].startswith("wss://")
     assert got["request_id"].startswith("req_")
 
+
+
+def test_openais_node_sdk_is_the_sideband_of_a_webrtc_call(tls_server, tls_files) -> None:
+    """A client nobody here wrote on a WebRTC call's sideband (issue 21 item 3): the Node SDK's
+    ``OpenAIRealtimeWS({callID})`` joins the call a Python aiortc peer made, its ``session.update``
+    reaches the peer's data channel, and its ``client.realtime.calls.hangup`` ends the call, closing
+    the peer and the sideband. Needs node and ``npm install`` in ``tests/standin/node``."""
+    import asyncio
+    import json
+    import os
+    import shutil
+
+    from voicekit.webrtc.peer import ClientPeer
+
+    node = shutil.which("node")
+    if node is None or not (NODE_DIR / "node_modules" / "openai").is_dir():
+        pytest.skip("needs node and the npm packages: cd tests/standin/node && npm install")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OPENAI_")}
+    env.update(OPENAI_BASE_URL=tls_server.base_url, OPENAI_API_KEY="test-no-key", NODE_EXTRA_CA_CERTS=str(tls_files[0]))
+    trust = ssl.create_default_context(cafile=str(tls_files[0]))
+
+    async def main() -> tuple[dict[str, object], list[str]]:
+        async with AsyncOpenAI(base_url=tls_server.base_url, api_key="test-no-key", max_retries=0,
+                               http_client=DefaultAsyncHttpxClient(verify=trust)) as client:
+            peer = ClientPeer()
+            raw = await client.realtime.calls.with_raw_response.create(
+                sdp=await peer.offer(), session={"type": "realtime", "model": "gpt-realtime-mini"})
+            await peer.accept(raw.http_response.text)
+            await peer.wait("session.created", 30)
+            call_id = raw.headers["location"].rsplit("/", 1)[1]
+            done = await asyncio.to_thread(subprocess.run, [node, "sideband_tls.mjs", call_id], cwd=NODE_DIR,
+                                           env=env, check=False, capture_output=True, text=True, timeout=120)
+            assert done.returncode == 0, done.stderr
+            await asyncio.wait_for(peer.closed.wait(), 10)  # the hangup closed the page's side too
+            await peer.close()
+            return json.loads(done.stdout.strip().splitlines()[-1]), [e["type"] for e in peer.events]
+
+    got, page = asyncio.run(main())
+    assert got["seen"][:2] == ["session.created", "session.updated"] and "hangup" in got["seen"], got
+    assert got["instructions"] == "Set from Node." and got["end"] == "closed"
+    assert "?call_id=rtc_" in str(got["url"])
+    assert "session.updated" in page

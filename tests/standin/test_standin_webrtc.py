@@ -15,6 +15,7 @@ import asyncio
 import gc
 import io
 import json
+import socket
 import threading
 import time
 from collections.abc import Awaitable, Callable
@@ -28,8 +29,6 @@ import pytest
 import soundfile as sf
 import soxr
 from openai import AsyncOpenAI, AuthenticationError, BadRequestError, OpenAI
-from openai.types.live import ConnectServerEvent
-from pydantic import TypeAdapter
 from test_standin_realtime import check_event
 
 from voicekit.samples import sample_path
@@ -37,7 +36,6 @@ from voicekit.webrtc.peer import RATE, ClientPeer, voiced_seconds
 
 pytestmark = pytest.mark.timeout(240)
 
-LIVE_EVENT = TypeAdapter(ConnectServerEvent)
 WEATHER_TOOL = {
     "type": "function", "name": "get_weather", "description": "Get the current weather for a city.",
     "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]},
@@ -162,6 +160,52 @@ def test_sideband_answers_a_tool_call_while_the_peer_listens(standin_server: Any
     _run(standin_server, body)
 
 
+def test_sideband_steers_the_call_and_closes_with_it(standin_server: Any) -> None:
+    """The sideband's session.update and response.cancel act on the call the page hears (guide "Server
+    controls"); hanging the call up closes the sideband too."""
+    async def body(aclient: AsyncOpenAI) -> None:
+        peer, call_id = await _realtime_call(aclient, {"type": "realtime", "model": "gpt-realtime-mini"})
+        await peer.wait("session.created", 30)
+        async with aclient.realtime.connect(call_id=call_id) as sideband:
+            assert (await sideband.recv()).type == "session.created"
+            mark = len(peer.events)
+            await sideband.session.update(session={
+                "type": "realtime", "instructions": "Tell a long story of at least ten sentences about the sea."})
+            updated = await peer.wait("session.updated", 30, after=mark)
+            assert updated["session"]["instructions"].startswith("Tell a long story")
+            peer.send({"type": "conversation.item.create", "item": {
+                "type": "message", "role": "user", "content": [{"type": "input_text", "text": "Go on."}]}})
+            peer.send({"type": "response.create"})
+            created = await peer.wait("response.created", 60, after=mark)
+            await sideband.response.cancel(response_id=created["response"]["id"])
+            done = await peer.wait("response.done", 60, after=mark)
+            assert done["response"]["id"] == created["response"]["id"]
+            assert done["response"]["status"] == "cancelled", done["response"]["status"]
+            for event in peer.events[mark:]:
+                check_event(event)
+            await aclient.realtime.calls.hangup(call_id)
+
+            async def rest() -> list[Any]:
+                return [event async for event in sideband]  # ends when the server closes the socket
+
+            await asyncio.wait_for(rest(), 10)
+        await asyncio.wait_for(peer.closed.wait(), 10)
+        await peer.close()
+
+    _run(standin_server, body)
+
+
+def test_output_audio_buffer_clear_is_refused_on_a_websocket(client: OpenAI) -> None:
+    """On a WebSocket the client plays the audio: output_audio_buffer.clear is WebRTC's (and SIP's)."""
+    with client.realtime.connect(model="gpt-realtime-mini") as conn:
+        assert conn.recv().type == "session.created"
+        conn.send({"type": "output_audio_buffer.clear", "event_id": "evt_clear"})
+        event = conn.recv()
+        check_event(event.model_dump(mode="json", exclude_unset=True))
+        assert event.type == "error" and event.error.event_id == "evt_clear", event
+        assert "conversation.item.truncate" in event.error.message
+
+
 def test_barge_in_clears_the_output_and_truncates_at_what_was_sent(standin_server: Any) -> None:
     async def body(aclient: AsyncOpenAI) -> None:
         peer, call_id = await _realtime_call(aclient, {
@@ -248,6 +292,16 @@ def test_bad_offers_and_limits_get_openai_shaped_errors(standin_server: Any, cli
     r = httpx.post(f"{base}/realtime/calls", content="v=0\r\n" + "a=x\r\n" * 20_000,
                    headers={"Content-Type": "application/sdp"})
     assert r.status_code == 413
+    # a body that says it is over the cap is refused before it is read (the client has sent 1 KB of 10 MB)
+    host, port = base.split("//", 1)[1].split("/", 1)[0].split(":")
+    with socket.create_connection((host, int(port)), timeout=10) as sock:
+        sock.sendall(f"POST /v1/realtime/calls HTTP/1.1\r\nHost: {host}:{port}\r\nContent-Type: application/sdp\r\n"
+                     f"Content-Length: {10 * 1024 * 1024}\r\n\r\n".encode() + b"v=0\r\n" * 200)
+        assert sock.recv(4096).startswith(b"HTTP/1.1 413")  # the old code waited for the rest: timeout
+    # the SDK's form (calls.create) with an offer over the cap: 413 in OpenAI's shape, not Starlette's plain text
+    r = httpx.post(f"{base}/realtime/calls", files={"sdp": (None, "v=0\r\n" + "a=x\r\n" * 20_000),
+                                                    "session": (None, '{"type": "realtime"}')})
+    assert r.status_code == 413 and r.json()["error"]["code"] == "request_too_large", r.text
     r = httpx.post(f"{base}/realtime/calls/rtc_nope/hangup")
     assert r.status_code == 404 and r.json()["error"]["code"] == "call_not_found"
     registry = standin_server.app.state.calls
@@ -299,68 +353,6 @@ def test_ten_calls_in_a_row_leave_nothing_behind(standin_server: Any) -> None:
     assert after[3] <= before[3], f"tasks on the server's loop {before[3]} -> {after[3]}"
 
 
-# -- GPT-Live ----------------------------------------------------------------------------------
-
-def test_live_webrtc_session_with_a_sideband(standin_server: Any) -> None:
-    async def body(aclient: AsyncOpenAI) -> None:
-        peer = ClientPeer()
-        offer = await peer.offer()
-        created = await aclient.live.create(session={"model": "gpt-live-1",
-                                                     "instructions": "Answer in one short sentence."},
-                                            transport={"type": "webrtc", "sdp": offer})
-        session_id = created.session.id
-        side_events: list[dict[str, Any]] = []
-        async with aclient.live.sideband.connect(session_id=session_id) as sideband:
-            await peer.accept(created.transport.sdp)  # the browser connects after the sideband attached
-            first = await sideband.recv()
-            assert first.type == "session.started"
-            started = await peer.wait("session.started", 30)
-            assert started["session"]["id"] == session_id
-            peer.send({"type": "session.start", "session": {"model": "gpt-live-1"}})
-            err = await peer.wait("error", 10)
-            assert err["error"]["code"] == "session_already_started"
-            peer.mic.say(_speech())
-            async for event in sideband:
-                data = event.model_dump(mode="json", exclude_unset=True)
-                LIVE_EVENT.validate_python(data)
-                side_events.append(data)
-                if event.type == "session.output_transcript.delta" and len(side_events) > 5:
-                    break
-            await asyncio.sleep(3)  # the reply plays
-            await aclient.live.sessions.hangup(session_id)
-            async for event in sideband:
-                if event.type == "session.closed":
-                    assert event.reason == "remote_hangup"
-                    break
-        for event in peer.events:
-            LIVE_EVENT.validate_python(event)
-        types = [e["type"] for e in side_events]
-        assert "session.input_transcript.delta" in types and "session.output_audio.delta" in types
-        assert "session.output_audio.delta" not in [e["type"] for e in peer.events]
-        assert voiced_seconds(peer.audio_since(peer.mic.sent_until or 0)) > 0.5
-        await peer.close()
-
-    _run(standin_server, body)
-
-
-def test_live_sideband_refuses_unknown_sessions_and_a_second_attach(standin_server: Any) -> None:
-    async def body(aclient: AsyncOpenAI) -> None:
-        async with aclient.live.sideband.connect(session_id="sess_nope") as sideband:
-            event = await sideband.recv()
-            assert event.type == "error" and event.error.code == "session_not_found"
-        peer = ClientPeer()
-        created = await aclient.live.create(session={"model": "gpt-live-1"},
-                                            transport={"type": "webrtc", "sdp": await peer.offer()})
-        async with (aclient.live.sideband.connect(session_id=created.session.id),
-                    aclient.live.sideband.connect(session_id=created.session.id) as second):
-            event = await second.recv()
-            assert event.type == "error" and event.error.code == "sideband_already_attached"
-        await aclient.live.sessions.hangup(created.session.id)
-        await peer.close()
-
-    _run(standin_server, body)
-
-
 def test_a_peer_that_never_connects_or_goes_silent_is_closed(standin_server: Any,
                                                               monkeypatch: pytest.MonkeyPatch) -> None:
     from voicekit.standin.transport import webrtc
@@ -392,45 +384,54 @@ def test_a_peer_that_never_connects_or_goes_silent_is_closed(standin_server: Any
     _run(standin_server, body)
 
 
-def test_live_client_delegation_is_answered_from_the_sideband(standin_server: Any) -> None:
-    from voicekit.samples import load_sample
+def test_a_call_silent_both_ways_is_closed(standin_server: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A connected peer whose microphone sends only silence (a muted tab left open) is closed after
+    VOICEKIT_WEBRTC_SILENCE_TIMEOUT_S; one that speaks, or is spoken to, is not."""
+    from voicekit.standin.transport import webrtc
 
-    robot = ("You are the voice of a small robot. Delegate every request to move the robot forward, back, left "
-             "or right to the backend.")
-    request = load_sample("goforward_16k_s16le.raw").to_mono().resample(24_000).to_int16().samples.reshape(-1)
+    monkeypatch.setattr(webrtc, "SILENCE_TIMEOUT_S", 3.0)
+    registry = standin_server.app.state.calls
 
     async def body(aclient: AsyncOpenAI) -> None:
-        peer = ClientPeer()
-        created = await aclient.live.create(session={
-            "model": "gpt-live-1", "instructions": robot, "delegation": {"type": "client", "acknowledgement_delay_ms": 0}},
-            transport={"type": "webrtc", "sdp": await peer.offer()})
-        async with aclient.live.sideband.connect(session_id=created.session.id) as sideband:
-            await peer.accept(created.transport.sdp)
-            await peer.wait("session.started", 30)
-            peer.mic.say(request)
-            delegation = None
-            async for event in sideband:
-                LIVE_EVENT.validate_python(event.model_dump(mode="json", exclude_unset=True))
-                if event.type == "session.delegation.created":
-                    delegation = event.delegation
-                    break
-            assert delegation is not None and delegation.target == "client"
-            mark = len(peer.events)
-            await sideband.send({"type": "session.commentary.append", "event_id": "result", "delegation_id": delegation.id,
-                                 "content": "The robot moved ten meters forward and stopped."})
-            appended = None
-            async for event in sideband:
-                if event.type == "session.commentary.appended":
-                    appended = event
-                if event.type == "session.output_transcript.delta" and appended is not None:
-                    break
-            assert appended is not None and appended.client_event_id == "result"
-            t = time.monotonic()
-            said = await peer.wait("session.output_transcript.delta", 60, after=mark)  # the page sees the result spoken
-            assert said["delta"].strip()
-            await asyncio.sleep(2)
-            assert voiced_seconds(peer.audio_since(t)) > 0.3  # and hears it
-            await aclient.live.sessions.hangup(created.session.id)
-        await peer.close()
+        talker, talker_id = await _realtime_call(aclient, {"type": "realtime", "model": "gpt-realtime-mini",
+                                                           "audio": {"input": {"turn_detection": None}}})
+        muted, muted_id = await _realtime_call(aclient, {"type": "realtime", "model": "gpt-realtime-mini"})
+        await talker.wait("session.created", 30)
+        await muted.wait("session.created", 30)
+        t0 = time.monotonic()
+        talker.mic.say(np.concatenate([_speech("ls_0880.wav")] * 3))  # 9 s; no turn detection, so no reply
+        while registry.get(muted_id, "realtime") is not None:
+            assert time.monotonic() - t0 < 15, "a call silent both ways is still open"
+            await asyncio.sleep(0.1)
+        assert time.monotonic() - t0 >= 2.5
+        await asyncio.wait_for(muted.closed.wait(), 10)  # the peer's data channel closes with it
+        assert registry.get(talker_id, "realtime") is not None, "the call that carried speech was closed"
+        await aclient.realtime.calls.hangup(talker_id)
+        await talker.close()
+        await muted.close()
 
     _run(standin_server, body)
+
+
+def test_both_peers_hold_one_frame_in_their_jitter_buffers() -> None:
+    """aiortc's audio receivers hold 4 frames (80 ms) before releasing one, on each side: the stand-in
+    heard the end of speech, and a client peer the reply, that much late (issue 21 item 9: Opus and
+    the jitter buffer are the only extra steps, within 50 ms of the WebSocket). Both sides hold one."""
+    from voicekit.standin.transport import webrtc
+    from voicekit.standin.transport.links import DataChannelLink
+
+    async def main() -> list[int]:
+        async def nothing(*_: Any) -> None:
+            return None
+
+        server = webrtc.Peer(DataChannelLink(), on_audio=nothing, on_play=lambda c, n: None,
+                             on_connected=lambda: None, on_end=nothing)
+        client = ClientPeer()
+        await server.answer(await client.offer())
+        held = [t.receiver._RTCRtpReceiver__jitter_buffer._prefetch  # aiortc's own name for it
+                for pc in (server.pc, client.pc) for t in pc.getTransceivers() if t.kind == "audio"]
+        await client.close()
+        await server.close()
+        return held
+
+    assert asyncio.run(main()) == [webrtc.JITTER_FRAMES] * 2 == [1, 1]

@@ -98,6 +98,9 @@ class ClientPeer:
             from ..standin.transport import ice
 
             ice.install()
+        from ..standin.transport.webrtc import shorten_jitter_buffer
+
+        shorten_jitter_buffer(self.pc)  # a browser's adaptive buffer is short on loopback; aiortc's holds 80 ms
         await self.pc.setLocalDescription(await self.pc.createOffer())
         return str(self.pc.localDescription.sdp)
 

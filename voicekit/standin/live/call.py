@@ -16,8 +16,12 @@ OpenAI guides "WebRTC" (``voice-webrtc``, Live tab) and "Server controls"
   narrow which client and server events it carries.
 - ``/v1/live/sessions/{id}/attach`` is the sideband, one at a time. It may
   attach before the browser connects, and then sees the session from
-  ``session.started``. It gets every server event, output audio included
-  (reflected, as the SDK's ``OutputAudioDeltaEvent`` says), and may send any
+  ``session.started``. It gets every server event, and the audio of both
+  sides reflected, as the SDK's ``openai.types.live`` models describe them:
+  ``session.output_audio.delta`` with ``start_ms``/``end_ms`` on the session
+  timeline (``OutputAudioDeltaEvent``: "required on reflected sideband
+  events"), and the microphone as ``session.input_audio.append`` server events
+  (PCM16 24 kHz, no ``event_id``, before model-input muting); it may send any
   command but ``session.start`` and input audio, e.g. answer a client
   delegation.
 - ``client.live.sessions.hangup`` ends the call: ``session.closed`` (reason
@@ -48,7 +52,8 @@ __all__ = ["LiveCall", "resolve_webrtc_session"]
 log = logging.getLogger("voicekit.standin.live")
 
 _AUDIO_DELTA = "session.output_audio.delta"
-_SIDEBAND_REFUSED = frozenset({"session.start", "session.input_audio.append"})
+_INPUT_REFLECTED = "session.input_audio.append"
+_SIDEBAND_REFUSED = frozenset({"session.start", _INPUT_REFLECTED})
 
 
 def resolve_webrtc_session(config: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any] | None]:
@@ -58,7 +63,9 @@ def resolve_webrtc_session(config: dict[str, Any]) -> tuple[dict[str, Any], dict
     Raises
     ------
     LiveError
-        As :func:`.config.resolve_start`; ``wake_policy`` is not emulated.
+        As :func:`.config.resolve_start`; ``wake_policy`` is not emulated; ``audio.format`` is not a
+        field of the SDK's ``MediaSessionConfigParam`` ("WebRTC and SIP negotiate their audio format
+        on the media transport"), and a 16 kHz format would have played the 24 kHz track at the wrong rate.
     """
     config = dict(config)
     client = config.pop("client", None)
@@ -66,6 +73,11 @@ def resolve_webrtc_session(config: dict[str, Any]) -> tuple[dict[str, Any], dict
     if config.pop("wake_policy", None) is not None:
         raise unsupported("session.wake_policy", "the stand-in listens all the time; leave it out",
                           param="session.wake_policy")
+    audio = config.get("audio")
+    if isinstance(audio, dict) and "format" in audio:  # MediaSessionConfig's audio has output only
+        raise LiveError("Unknown parameter: 'session.audio.format'. A WebRTC session negotiates its audio format "
+                        "on the media transport (Opus on the track); leave it out.", code="unknown_parameter",
+                        param="session.audio.format")
     channel = None
     if client is not None:
         channel = check_strict(ClientConfig, client, "session.client").model_dump()["data_channel"]
@@ -77,7 +89,7 @@ def _server_filter(channel: dict[str, Any] | None) -> Any:
 
     def accepts(event: dict[str, Any]) -> bool:
         kind = event.get("type")
-        if kind == _AUDIO_DELTA:
+        if kind in (_AUDIO_DELTA, _INPUT_REFLECTED):  # the audio is on the tracks; reflections are the sideband's
             return False
         if allowed is None or allowed == "all" or kind in ("error", "session.closed"):
             return True
@@ -125,8 +137,12 @@ class LiveCall:
         self.conn.emit({"type": "session.started", "session": self.resolved})
 
     async def _audio_in(self, pcm: np.ndarray) -> None:
-        if self.conn.listener is not None and not self.conn.closed:
-            self.conn.listener.feed(pcm)
+        if self.conn.listener is None or self.conn.closed:
+            return
+        if self.sideband is not None:  # reflected before model-input muting (openai.types.live.ServerEvent)
+            self.conn.emit({"type": _INPUT_REFLECTED,
+                            "audio": base64.b64encode(pcm.astype("<i2").tobytes()).decode("ascii")})
+        self.conn.listener.feed(pcm)
 
     async def _read_data_channel(self) -> None:
         await self.conn.read(self.link)

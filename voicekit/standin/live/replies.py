@@ -65,7 +65,8 @@ async def say(conn: LiveState, *, extra_system: str = "", max_tokens: int = REPL
                               voice=conn.session["audio"]["output"]["voice"], max_tokens=max_tokens,
                               emit=conn.emit, now_ms=conn.now_ms, not_before_ms=conn.output_end_ms,
                               first=not any(t.heard for t in conn.turns), head_start=head_start,
-                              rate=int(conn.session["audio"]["format"]["rate"]), grammar=grammar, clock=clock)
+                              rate=int(conn.session["audio"]["format"]["rate"]), grammar=grammar, clock=clock,
+                              timed_audio=conn.webrtc is not None)
         conn.current = utterance
         try:
             outcome = await utterance.play()

@@ -116,8 +116,12 @@ class Utterance:
     def __init__(self, engines: Engines, turns: list[Turn], *, voice: str, max_tokens: int, emit: Emit,
                  now_ms: Callable[[], float], not_before_ms: float = 0.0, first: bool = True,
                  head_start: HeadStart | None = None, rate: int = REALTIME_SAMPLE_RATE,
-                 grammar: str | None = None, clock: TurnClock | None = None) -> None:
+                 grammar: str | None = None, clock: TurnClock | None = None, timed_audio: bool = False) -> None:
         self.engines = engines
+        self.timed_audio = timed_audio
+        """Give each audio delta its ``start_ms``/``end_ms`` on the timeline: on a WebRTC session the deltas
+        reach only the sideband, whose reflected output audio carries them (``OutputAudioDeltaEvent``:
+        "required on reflected sideband events; omitted on the primary WebSocket")."""
         self.clock = clock or TurnClock()
         """The stage times of the turn this answers (:mod:`..timings`); a fresh unrecorded one otherwise."""
         self.turns = turns
@@ -257,7 +261,10 @@ class Utterance:
         for k in range(0, piece.pcm.size, step):
             chunk = piece.pcm[k:k + step]
             at = start_ms + 1000.0 * k / self.rate
-            out.append(_Due(at - LEAD_MS, {"type": "session.output_audio.delta", "delta": _b64(chunk)}))
+            delta: dict[str, object] = {"type": "session.output_audio.delta", "delta": _b64(chunk)}
+            if self.timed_audio:
+                delta.update(start_ms=int(at), end_ms=int(at + 1000.0 * chunk.size / self.rate))
+            out.append(_Due(at - LEAD_MS, delta))
         duration_ms = 1000.0 * piece.pcm.size / self.rate
         words = piece.text.split()
         total = sum(len(w) + 1 for w in words) or 1

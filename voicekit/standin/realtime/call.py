@@ -81,7 +81,7 @@ def _no_output_audio(event: dict[str, Any]) -> bool:
 
 
 class RealtimeCall:
-    """One WebRTC call: its session, its peer, and at most one sideband at a time.
+    """One WebRTC call: its session, its peer, and the sidebands attached to it (each gets every event).
 
     Attributes
     ----------

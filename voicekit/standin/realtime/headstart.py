@@ -30,9 +30,9 @@ import numpy.typing as npt
 
 from ...formats import REALTIME_SAMPLE_RATE
 from ...phrases import speakable
+from ..engines import PiperEngine
 from ..engines.llm import LanguageModel, LLMUsage, TextDelta, ToolCall, ToolSpec, Turn
 from ..engines.synthesis import synthesize_pcm
-from ..routes.speech import PiperEngine
 from ..timings import TurnClock
 
 __all__ = ["HeadStart"]

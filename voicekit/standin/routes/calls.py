@@ -33,6 +33,7 @@ from openai.types.realtime import (
     RealtimeTranslationClientSecretCreateResponse,
     RealtimeTranslationSessionCreateRequestParam,
 )
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
@@ -166,18 +167,38 @@ async def translation_client_secrets(request: Request) -> JSONResponse:
 
 # -- Realtime calls -----------------------------------------------------------------------------
 
+async def _capped_body(request: Request) -> bytes:
+    """The body, refused with 413 once it passes :data:`MAX_SDP_BYTES`: at once from its
+    ``Content-Length``, else while it streams (never read whole first)."""
+    length = request.headers.get("content-length", "")
+    if length.isdigit() and int(length) > MAX_SDP_BYTES:
+        raise OpenAIError(413, f"The SDP offer is {length} bytes; the limit is {MAX_SDP_BYTES}.",
+                          code="request_too_large")
+    raw = bytearray()
+    async for chunk in request.stream():
+        raw += chunk
+        if len(raw) > MAX_SDP_BYTES:
+            raise OpenAIError(413, f"The SDP offer is over the limit of {MAX_SDP_BYTES} bytes.",
+                              code="request_too_large")
+    return bytes(raw)
+
+
 async def _offer_and_session(request: Request, grant: Grant | None) -> tuple[str, dict[str, Any]]:
     kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
     base = dict(grant.session) if grant is not None else None
     if kind == "application/sdp":
-        raw = await request.body()
-        if len(raw) > MAX_SDP_BYTES:
-            raise OpenAIError(413, f"The SDP offer is {len(raw)} bytes; the limit is {MAX_SDP_BYTES}.",
-                              code="request_too_large")
+        raw = await _capped_body(request)
         session = _realtime_session(None, base) if base is not None else configured_session(None)
         return raw.decode("utf-8", "replace"), session
     if kind == "multipart/form-data":
-        form = await request.form(max_part_size=MAX_SDP_BYTES)
+        try:
+            form = await request.form(max_part_size=MAX_SDP_BYTES)
+        except HTTPException as exc:  # Starlette's answer to a form it cannot parse: plain text, not OpenAI's shape
+            if "maximum size" in str(exc.detail):
+                raise OpenAIError(413, f"The SDP offer (or the session) is over the limit of {MAX_SDP_BYTES} bytes.",
+                                  code="request_too_large") from None
+            raise _bad(f"expected a multipart/form-data body with 'sdp' and 'session': {exc.detail}",
+                       code="invalid_multipart") from None
         sdp = form.get("sdp")
         if sdp is None:
             raise _bad("Missing required parameter: 'sdp'.", "sdp", "missing_required_parameter")

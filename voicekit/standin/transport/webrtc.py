@@ -14,8 +14,9 @@ host addresses ICE offers is :mod:`.ice`'s.
   20 ms a frame, and silence between replies (a WebRTC track never stops).
   Each queued chunk keeps the item it belongs to, so the session knows how
   much of an item was actually sent when the user barges in.
-- **Idle**: a peer whose media stops for :data:`MEDIA_TIMEOUT_S`, or that never
-  connects within :data:`CONNECT_TIMEOUT_S`, is closed and ``on_end`` called.
+- **Idle**: a peer whose media stops for :data:`MEDIA_TIMEOUT_S`, that never
+  connects within :data:`CONNECT_TIMEOUT_S`, or whose call has been silent both
+  ways for :data:`SILENCE_TIMEOUT_S`, is closed and ``on_end`` called.
 """
 
 from __future__ import annotations
@@ -38,7 +39,8 @@ from ...formats import REALTIME_SAMPLE_RATE
 from . import ice
 from .links import DataChannelLink
 
-__all__ = ["CONNECT_TIMEOUT_S", "MEDIA_TIMEOUT_S", "OPUS_SAMPLE_RATE", "Chunk", "OfferError", "OutputTrack", "Peer"]
+__all__ = ["CONNECT_TIMEOUT_S", "JITTER_FRAMES", "MEDIA_TIMEOUT_S", "OPUS_SAMPLE_RATE", "SILENCE_TIMEOUT_S", "Chunk",
+           "OfferError", "OutputTrack", "Peer", "shorten_jitter_buffer"]
 
 log = logging.getLogger("voicekit.standin.webrtc")
 
@@ -54,6 +56,17 @@ CONNECT_TIMEOUT_S = float(os.environ.get("VOICEKIT_WEBRTC_CONNECT_TIMEOUT_S", "3
 MEDIA_TIMEOUT_S = float(os.environ.get("VOICEKIT_WEBRTC_MEDIA_TIMEOUT_S", "60"))
 """A connected peer whose microphone track sends nothing this long (s) is closed (a browser sends
 frames all the time, silence included, so this is a peer that went away without hanging up)."""
+
+SILENCE_TIMEOUT_S = float(os.environ.get("VOICEKIT_WEBRTC_SILENCE_TIMEOUT_S", "900"))
+"""A connected peer that has been silent this long (s) is closed: its microphone sent frames, but none
+louder than :data:`SILENT_PEAK`, and nothing played to it (a tab left open on a call, its microphone
+muted, holds one of the server's calls; :mod:`.calls`)."""
+
+SILENT_PEAK = 300
+"""The int16 peak (24 kHz) a microphone frame must pass to count as sound, not silence."""
+
+JITTER_FRAMES = int(os.environ.get("VOICEKIT_WEBRTC_JITTER_FRAMES", "1"))
+"""Frames aiortc's receive jitter buffer holds back before it releases one (see :func:`shorten_jitter_buffer`)."""
 
 DATA_CHANNEL_LABEL = "oai-events"
 
@@ -147,6 +160,29 @@ def _make_output_track(on_play: Callable[[Chunk, int], None]) -> Any:
     return _Track()
 
 
+def shorten_jitter_buffer(pc: Any) -> None:
+    """Make the audio receivers of ``pc`` (an ``RTCPeerConnection``) hold :data:`JITTER_FRAMES` frames.
+
+    aiortc's ``RTCRtpReceiver`` makes its audio ``JitterBuffer(capacity=16, prefetch=4)`` and has no
+    option for it: a frame comes out only once 4 more have arrived, 80 ms at 20 ms a frame, on each
+    receiving side. The stand-in hears the end of the user's speech that much later, and a client
+    peer hears the reply that much later (measured on loopback: about 100 ms one way with 4, 35 ms
+    with 1). A browser's jitter buffer adapts to the network; on a loopback or LAN call nothing
+    arrives out of order, so one frame is enough. Call it after the transceivers exist (after
+    ``setRemoteDescription`` of an offer, or ``addTrack``), before media flows.
+    """
+    from aiortc.jitterbuffer import JitterBuffer
+
+    for transceiver in pc.getTransceivers():
+        receiver = transceiver.receiver
+        if transceiver.kind != "audio":
+            continue
+        if not hasattr(receiver, "_RTCRtpReceiver__jitter_buffer"):  # an aiortc that keeps it elsewhere
+            log.warning("aiortc's RTCRtpReceiver has no jitter buffer attribute: its own stays (80 ms)")
+            continue
+        receiver._RTCRtpReceiver__jitter_buffer = JitterBuffer(capacity=16, prefetch=JITTER_FRAMES)
+
+
 class Peer:
     """One aiortc ``RTCPeerConnection`` answering a browser's (or any client's) offer.
 
@@ -200,6 +236,7 @@ class Peer:
         except (ValueError, KeyError, IndexError) as exc:
             await pc.close()
             raise OfferError(f"expected an SDP offer that a WebRTC peer can answer: {exc}") from None
+        shorten_jitter_buffer(pc)
         for transceiver in pc.getTransceivers():
             if transceiver.kind == "audio":
                 transceiver.sender.replaceTrack(self.output)
@@ -241,6 +278,7 @@ class Peer:
     async def _read(self, track: Any) -> None:
         from aiortc.mediastreams import MediaStreamError
 
+        last_sound = time.monotonic()
         while not self.closed:
             try:
                 frame = await asyncio.wait_for(track.recv(), MEDIA_TIMEOUT_S)
@@ -250,6 +288,12 @@ class Peer:
             except MediaStreamError:
                 return
             pcm = self._to_session_rate(frame)
+            now = time.monotonic()
+            if self.output.queued or (pcm.size and max(int(pcm.max()), -int(pcm.min())) > SILENT_PEAK):
+                last_sound = now
+            elif now - last_sound >= SILENCE_TIMEOUT_S:
+                await self.end(f"the call was silent for {SILENCE_TIMEOUT_S:g} s")
+                return
             if pcm.size:
                 try:
                     await self.on_audio(pcm)
