@@ -19,6 +19,7 @@ from openai.types.audio.speech_model import SpeechModel
 from openai.types.audio_model import AudioModel
 from openai.types.live import SessionConfig
 from openai.types.realtime import RealtimeSessionCreateRequest
+from openai.types.shared import ResponsesModel
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
@@ -26,7 +27,7 @@ from starlette.routing import Route
 from .errors import model_not_found
 
 __all__ = ["BEAM_SIZES", "CHAT_MODELS", "LIVE_MODELS", "LLM_FIELD", "OWNED_BY", "REALTIME_MODELS",
-           "REALTIME_TRANSLATION_MODELS", "SPEECH_MODELS", "TRANSCRIPTION_MODELS", "TRANSLATION_MODELS", "routes"]
+           "REALTIME_TRANSLATION_MODELS", "RESPONSES_MODELS", "SPEECH_MODELS", "TRANSCRIPTION_MODELS", "TRANSLATION_MODELS", "routes"]
 
 OWNED_BY = "voicekit-standin"
 TRANSCRIPTION_MODELS: tuple[str, ...] = typing.get_args(AudioModel)
@@ -45,6 +46,11 @@ LIVE_MODELS: tuple[str, ...] = tuple(
     for name in typing.get_args(arg)
     if isinstance(name, str)
 )
+RESPONSES_MODELS: frozenset[str] = frozenset(
+    name for arg in typing.get_args(ResponsesModel) for name in typing.get_args(arg) if isinstance(name, str)
+)
+"""Model names the Responses API answers to (``POST /v1/responses``, and a GPT-Live session's
+Responses delegation): the string literals of the SDK's ``ResponsesModel``."""
 REALTIME_TRANSLATION_MODELS: tuple[str, ...] = ("gpt-realtime-translate",)
 """The Realtime translation API's model (``client.realtime.translations.connect(model=...)``; the SDK
 types it as a plain ``str``, so the name is OpenAI's guide's, not a Literal's)."""

@@ -30,7 +30,7 @@ import pydantic
 from openai.types.live import SessionConfig, SessionUpdateConfig
 from openai.types.live.built_in_voice import BuiltInVoice
 
-from ..routes.responses._input import RESPONSES_MODELS
+from ..models import RESPONSES_MODELS
 from .backend import check_backend
 from .errors import LiveError, new_id, unsupported
 

@@ -19,23 +19,18 @@ from __future__ import annotations
 
 import functools
 import secrets
-import typing
 from dataclasses import dataclass, field
 from typing import Any
 
 from openai.types.responses import Response, response_create_params
-from openai.types.shared import ResponsesModel
 from pydantic import TypeAdapter, ValidationError
 
 from ...engines.llm import DEFAULT_TEMPERATURE, ToolSpec, Turn
+from ...models import RESPONSES_MODELS
 from .._wire import bad, check_known, declared_params, number, positive_int
 
 __all__ = ["RESPONSES_MODELS", "ResponseRequest", "item_id", "items_to_turns", "parse_request"]
 
-RESPONSES_MODELS: frozenset[str] = frozenset(
-    name for arg in typing.get_args(ResponsesModel) for name in typing.get_args(arg) if isinstance(name, str)
-)
-"""Model names the Responses API answers to: the string literals of the SDK's ``ResponsesModel``."""
 
 KNOWN_PARAMS = declared_params(response_create_params.ResponseCreateParamsBase, extra=("stream",))
 """Top-level fields of the SDK's ``ResponseCreateParams``; any other is an unknown parameter."""
