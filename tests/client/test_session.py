@@ -184,3 +184,19 @@ def test_captions_transcribe_waits_for_the_committed_segment() -> None:
         segment = cap.transcribe(Clip(np.zeros(4800, np.int16), 24_000), timeout=10)
         assert segment.text == "hello" and cap.text == "hello" and cap.conversation_id == "sess_cap"
         assert [e["type"] for e in server.received][-1] == "input_audio_buffer.commit"
+
+
+def test_a_talk_button_of_a_closed_session_says_so_in_the_widget() -> None:
+    """The 04 fault's other widget: step 5's button stayed wired to the RealtimeSession
+    that a re-run of its cell closed; holding it raised a ClosedError into the log only.
+    Now the button is disabled with the reason, and a press still shows the error."""
+    server = _realtime_server()
+    rt = RealtimeSession(OFFLINE, transport=server.transport())
+    rt.start()
+    button = rt.push_to_talk(timeout=5)
+    assert not button.disabled and not button.error
+    rt.close()
+    assert button.disabled and "RealtimeSession was closed" in button.error and "push_to_talk()" in button.error
+    button.error = ""
+    button.press()  # a press anyway (the page may not have greyed it out yet): said in the widget
+    assert "RealtimeSession was closed" in button.error

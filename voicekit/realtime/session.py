@@ -31,6 +31,7 @@ import time
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
+from .._lifecycle import closed_error
 from ..audio import Clip
 from ..session import RACE_EVENT_PREFIX, ConnectedSession, Transport, WebSocketTransport
 from ._tools import MAX_TOOL_ROUNDS, answer_tools, function_calls
@@ -287,6 +288,11 @@ class RealtimeSession(ConnectedSession):
         button.on_release(self._button_released)
         self._ptt.wire(button)
         return button
+
+    def _release(self, timeout: float) -> None:
+        # a TalkButton wired to this session (a cell after the one that made it) says it is closed
+        self._ptt.closed(str(closed_error(self.lifecycle)))
+        super()._release(timeout)
 
     def _button_pressed(self) -> None:
         # the button opens the attached Recorder's microphone itself, and says in the
