@@ -271,6 +271,74 @@ def test_a_live_call_from_the_page_delegates_to_the_kernel(call_browser: Any, st
         server.stop()
 
 
+SECOND_CALL = """
+live_call = Call(client, "live", session={"instructions": "Answer in one short sentence."})
+live_call
+"""
+
+
+def _spy_on_kernel_frames(page: Any) -> list[str]:
+    """Every frame of the page's kernel WebSockets (every comm message and output, both
+    ways), as text, from the moment this is called."""
+    frames: list[str] = []
+
+    def on_socket(ws: Any) -> None:
+        for event in ("framesent", "framereceived"):
+            ws.on(event, lambda payload: frames.append(
+                payload if isinstance(payload, str) else bytes(payload).decode("utf-8", "replace")))
+
+    page.on("websocket", on_socket)
+    return frames
+
+
+@pytest.mark.parametrize("app", ["lab", "notebook"], ids=["lab4", "notebook7"])
+def test_a_call_in_another_widget_hangs_up_the_first(call_browser: Any, standin_server: Any, app: str,
+                                                     tmp_path: Path) -> None:
+    """Never two calls on one microphone: with a Realtime and a GPT-Live Call on one page
+    (as in 04c), Call in the second hangs up the first, in the page and in the kernel.
+    And the project key is in no frame between the page and the kernel, nor in the DOM."""
+    write_notebook(tmp_path / NOTEBOOK, [SETUP, CALL_CELL, SECOND_CALL])
+    server = JupyterServer(app, tmp_path, env={"OPENAI_BASE_URL": standin_server.base_url,
+                                               "OPENAI_API_KEY": KEY}).start()
+    page = call_browser.new_page()
+    frames = _spy_on_kernel_frames(page)
+    kernel: Kernel | None = None
+    try:
+        open_notebook(page, server, NOTEBOOK)
+        for i in range(3):
+            run_cell(page, i)
+        first, second = page.locator(".voicekit-call").nth(0), page.locator(".voicekit-call").nth(1)
+        second.get_by_role("button", name="Call", exact=True).wait_for(timeout=60_000)
+        kernel = server.kernel_for(NOTEBOOK)
+        kernel.wait_for("'live_call' in globals()", timeout=60)
+
+        first.get_by_role("button", name="Call", exact=True).click()
+        kernel.wait_for("call.session is not None and call.session.connected", timeout=60)
+        first_id = kernel.eval("call.call_id")
+        second.get_by_role("button", name="Call", exact=True).click()
+        assert page.evaluate("globalThis.voicekitLiveCalls()") <= 1
+        kernel.wait_for("live_call.session is not None and live_call.session.connected", timeout=60)
+        kernel.wait_for("call.call_id is None and call.session.closed", timeout=30)  # the page told its kernel
+        assert first_id is not None and page.evaluate("globalThis.voicekitLiveCalls()") == 1
+        assert "another call" in first.inner_text()
+        first.get_by_role("button", name="Call", exact=True).wait_for(timeout=10_000)
+
+        second.get_by_role("button", name="Hang up", exact=True).click()
+        kernel.wait_for("live_call.call_id is None", timeout=30)
+        assert [f for f in frames if '"type": "offer"' in f or '"type":"offer"' in f]  # the spy saw the comm
+        assert not [f for f in frames if KEY in f] and KEY not in page.content()
+    except Exception:
+        _screenshot(page, f"call-widget-two-{app}")
+        print(server.log_tail())
+        raise
+    finally:
+        if kernel is not None:
+            kernel.run("call.close(); live_call.close()")
+            kernel.close()
+        page.close()
+        server.stop()
+
+
 @pytest.mark.parametrize("app", ["lab", "notebook"], ids=["lab4", "notebook7"])
 def test_run_all_of_04c_then_call_from_the_page(call_browser: Any, standin_server: Any, app: str,
                                                 tmp_path: Path) -> None:

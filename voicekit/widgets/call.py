@@ -10,7 +10,9 @@ The page (``call.js`` beside this file, no build step) holds the media, as OpenA
   ``AnalyserNode`` on the played stream, dBFS);
 - a Call / Hang up button and the state: ``idle``, ``connecting``, ``connected``,
   ``speaking`` (the reply is audible), ``listening`` (connected, the reply is quiet),
-  ``ended``, ``error``.
+  ``ended``, ``error``;
+- one call per page: Call in one widget hangs up a call still running in another (its
+  kernel is told, and its note says why), so two calls never share the microphone.
 
 This widget only carries messages. Who answers the offer is the kernel's
 :class:`voicekit.webrtc.Call`, the trusted server: it holds the key and the SDP
