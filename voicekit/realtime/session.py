@@ -398,7 +398,8 @@ class RealtimeSession(ConnectedSession):
         turn = self._book.turn_of_response(response["id"])
         rounds = len(turn.response_ids) if turn is not None else 1
         asyncio.get_running_loop().create_task(
-            answer_tools(calls, self.functions, self._transport.send_event, last=rounds >= MAX_TOOL_ROUNDS))
+            answer_tools(calls, self.functions, self._transport.send_event, last=rounds >= MAX_TOOL_ROUNDS,
+                         ran=self._book.tool_output))
 
     def _barge_in(self) -> int | None:
         item = self._book.playing_item
