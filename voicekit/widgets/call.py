@@ -90,6 +90,13 @@ class CallWidget(anywidget.AnyWidget):
         self._handler: Callable[[dict[str, Any]], None] | None = None
         self.on_msg(self._on_msg)
 
+    def __repr__(self) -> str:
+        """The output's text/plain (what a frontend with no widgets, nbconvert or nbval
+        shows): the call, its state, the note and any error, as the widget shows them."""
+        what = (self.label or "WebRTC") + (" (ephemeral key)" if self.ephemeral else "")
+        lines = [f"{what} call widget: {self.state}", self.note, f"Error: {self.error}" if self.error else ""]
+        return "\n".join(line for line in lines if line)
+
     def handle(self, handler: Callable[[dict[str, Any]], None] | None) -> None:
         """``handler(message)`` runs with each message from the page (one handler)."""
         self._handler = handler
