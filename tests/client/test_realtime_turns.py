@@ -73,7 +73,8 @@ def test_a_tool_round_stays_in_one_turn_and_a_new_input_starts_the_next() -> Non
     book.handle({"type": "response.created", "response": {"id": "resp_3"}}, 3.0)  # no new input: a turn of its own
     first, second = book.turns
     assert first.user == "weather in Paris?" and first.response_ids == ["resp_1", "resp_2"]
-    assert first.tool_calls == [{"name": "get_weather", "call_id": "call_1", "arguments": '{"city": "Paris"}'}]
+    assert first.tool_calls == [{"name": "get_weather", "call_id": "call_1", "arguments": '{"city": "Paris"}',
+                                 "output": None, "ok": None}]  # a ToolCallRecord: not run here
     assert not first.awaiting_tool and second.user is None and second.response_ids == ["resp_3"]
 
 

@@ -7,6 +7,7 @@ events are validated with the SDK's own server event models.
 from __future__ import annotations
 
 import base64
+import time
 from typing import Any
 
 import numpy as np
@@ -184,3 +185,66 @@ def test_captions_transcribe_waits_for_the_committed_segment() -> None:
         segment = cap.transcribe(Clip(np.zeros(4800, np.int16), 24_000), timeout=10)
         assert segment.text == "hello" and cap.text == "hello" and cap.conversation_id == "sess_cap"
         assert [e["type"] for e in server.received][-1] == "input_audio_buffer.commit"
+
+
+def test_a_talk_button_of_a_closed_session_says_so_in_the_widget() -> None:
+    """The 04 fault's other widget: step 5's button stayed wired to the RealtimeSession
+    that a re-run of its cell closed; holding it raised a ClosedError into the log only.
+    Now the button is disabled with the reason, and a press still shows the error."""
+    server = _realtime_server()
+    rt = RealtimeSession(OFFLINE, transport=server.transport())
+    rt.start()
+    button = rt.push_to_talk(timeout=5)
+    assert not button.disabled and not button.error
+    rt.close()
+    assert button.disabled and "RealtimeSession was closed" in button.error and "push_to_talk()" in button.error
+    button.error = ""
+    button.press()  # a press anyway (the page may not have greyed it out yet): said in the widget
+    assert "RealtimeSession was closed" in button.error
+
+
+def test_every_turn_type_records_its_tool_calls_the_same_way() -> None:
+    """One spelling, one meaning: ``turn.tool_calls`` holds the same record type on a
+    Realtime, a GPT-Live and a cascaded turn, read as ``c.name`` (05) or ``c["name"]``
+    (04, 06), with the output the model got where the kit ran the tool."""
+    from voicekit.agents import Toolbox, ToolCallRecord
+    from voicekit.live.turns import LiveBook
+
+    def get_weather(city: str) -> str:
+        """The weather in a city.
+
+        Parameters
+        ----------
+        city : str
+            Its name.
+        """
+        return f"Sunny in {city}."
+
+    server = _realtime_server()
+    done = {"id": "resp_1", "object": "realtime.response", "status": "completed", "output": [
+        {"type": "function_call", "id": "item_f", "name": "get_weather", "call_id": "call_1",
+         "arguments": '{"city": "Paris"}'}]}
+    with RealtimeSession(OFFLINE, functions={"get_weather": get_weather}, transport=server.transport()) as rt:
+        rt.start()
+        rt.send_text("Weather in Paris?", respond=False)
+        server.push({"type": "response.created", "event_id": "e5", "response": {**done, "status": "in_progress",
+                                                                                 "output": []}})
+        server.push({"type": "response.done", "event_id": "e6", "response": done})
+        rt.wait_for("response.done", since=0, timeout=5)
+        deadline = time.monotonic() + 5
+        while not any(e["type"] == "response.create" for e in server.received):
+            assert time.monotonic() < deadline, "the tool's answer was not sent"
+            time.sleep(0.05)
+        realtime_call = rt.turns[0].tool_calls[0]
+    live = LiveBook()
+    live.input_delta({"type": "session.input_transcript.delta", "delta": "Weather in Paris?", "start_ms": 0,
+                      "end_ms": 900})
+    live_call = live.delegation("del_1").tool_calls[0]
+    cascaded_call = Toolbox([get_weather]).run("get_weather", '{"city": "Paris"}', "call_9")
+    for call in (realtime_call, live_call, cascaded_call):
+        assert isinstance(call, ToolCallRecord), type(call)
+        assert call["name"] == call.name and call["call_id"] == call.call_id and call["arguments"] == call.arguments
+    assert (realtime_call.name, realtime_call.call_id, realtime_call.output, realtime_call.ok) == (
+        "get_weather", "call_1", "Sunny in Paris.", True)
+    assert (live_call.name, live_call.call_id, live_call.arguments) == ("delegation", "del_1", "Weather in Paris?")
+    assert cascaded_call.output == "Sunny in Paris." and cascaded_call.ok

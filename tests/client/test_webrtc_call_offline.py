@@ -72,3 +72,16 @@ def test_a_closed_call_tells_the_page_and_answers_no_more(offline: OpenAI) -> No
     assert "closed" in call.widget.note
     with pytest.raises(ClosedError):
         call.answer("v=0\r\n", lambda sdp: None)
+
+
+def test_with_no_browser_the_output_text_says_the_call_waits_for_a_click(offline: OpenAI) -> None:
+    """Run All with no browser attached (nbconvert, nbval, a frontend without widgets) shows
+    a widget's text/plain: it says what the widget would (was ``<...CallWidget object at 0x...>``)."""
+    call = Call(offline, "realtime")
+    data = call._repr_mimebundle_()
+    data = data[0] if isinstance(data, tuple) else data
+    text = data["text/plain"]
+    assert "Realtime" in text and "waits for a click" in text and "object at 0x" not in text
+    call.widget.show_error("the server refused the offer")
+    assert "the server refused the offer" in repr(call.widget)
+    call.close()

@@ -41,6 +41,8 @@ from typing import Any
 import docstring_parser
 import pydantic
 
+from ..session.tool_calls import ToolCallRecord
+
 if typing.TYPE_CHECKING:
     from openai.types.chat import ChatCompletionFunctionToolParam
     from openai.types.realtime import RealtimeFunctionToolParam
@@ -151,21 +153,6 @@ def tool(fn: Callable[..., Any] | None = None, *, name: str | None = None, descr
         raise TypeError(f"tool {fn.__name__}: expected a docstring (the model reads it to decide when to call the tool)")
     model = pydantic.create_model(f"{fn.__name__}_arguments", __config__=pydantic.ConfigDict(extra="forbid"), **fields)
     return Tool(fn=fn, name=name or fn.__name__, description=text, arguments_model=model)
-
-
-@dataclass
-class ToolCallRecord:
-    """One tool call the model made, and what it got back.
-
-    ``output`` is the text the model reads (JSON for non-string results, or
-    ``{"error": ...}`` when the call failed, so the model can say so).
-    """
-
-    name: str
-    arguments: str
-    output: str
-    ok: bool
-    call_id: str | None = None
 
 
 class Toolbox(Mapping[str, Tool]):

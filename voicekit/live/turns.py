@@ -42,6 +42,7 @@ from ..agents.pricing import live_session_cost
 from ..agents.turn_metrics import TurnMetrics
 from ..audio import Clip
 from ..formats import REALTIME_SAMPLE_RATE
+from ..session.tool_calls import ToolCallRecord
 
 __all__ = ["LiveBook", "LiveTurn", "live_metrics"]
 
@@ -75,9 +76,11 @@ class LiveTurn:
         The user spoke while the model was speaking this turn's answer.
     delegation_ids : list of str
         Delegations created during the turn (``session.delegation.created``).
-    tool_calls : list of dict
-        The same delegations as tool calls, spelled as every turn type of the kit spells
-        them: ``{"name": "delegation", "call_id": <delegation id>, "arguments": <the task>}``.
+    tool_calls : list of ToolCallRecord
+        The same delegations as tool calls, recorded as on every turn type of the kit
+        (:mod:`voicekit.session.tool_calls`): ``name="delegation"``, ``call_id`` the
+        delegation id, ``arguments`` the task (the user's words); the result is in
+        ``LiveSession.delegations``.
     """
 
     index: int
@@ -90,7 +93,7 @@ class LiveTurn:
     assistant_end_ms: int | None = None
     talked_over: bool = False
     delegation_ids: list[str] = field(default_factory=list)
-    tool_calls: list[dict[str, Any]] = field(default_factory=list)
+    tool_calls: list[ToolCallRecord] = field(default_factory=list)
     audio_chunks: list[npt.NDArray[np.int16]] = field(default_factory=list, repr=False)
 
     @property
@@ -163,7 +166,7 @@ class LiveBook:
         """A ``session.delegation.created``: the turn being answered delegated work."""
         turn = self._answering()
         turn.delegation_ids.append(delegation_id)
-        turn.tool_calls.append({"name": "delegation", "call_id": delegation_id, "arguments": turn.user_text})
+        turn.tool_calls.append(ToolCallRecord(name="delegation", arguments=turn.user_text, call_id=delegation_id))
         return turn
 
     def _answering(self) -> LiveTurn:

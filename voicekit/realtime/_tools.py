@@ -31,12 +31,14 @@ def function_calls(response: Mapping[str, Any]) -> list[dict[str, Any]]:
 
 
 async def answer_tools(calls: list[dict[str, Any]], functions: Mapping[str, Callable[..., Any]],
-                       send: Callable[[dict[str, Any]], Awaitable[None]], *, last: bool) -> None:
+                       send: Callable[[dict[str, Any]], Awaitable[None]], *, last: bool,
+                       ran: Callable[[str, str, bool], None] | None = None) -> None:
     """Run ``calls``, send their outputs and one ``response.create`` (``tool_choice: "none"``
     when ``last``). A failing or unknown function answers ``{"error": ...}``: the model
-    hears the error and can say so."""
+    hears the error and can say so. ``ran(call_id, output, ok)`` is told each output."""
     for call in calls:
         fn = functions.get(call["name"])
+        ok = True
         try:
             if fn is None:
                 raise KeyError(f"no function named {call['name']!r} in RealtimeSession.functions")
@@ -44,7 +46,9 @@ async def answer_tools(calls: list[dict[str, Any]], functions: Mapping[str, Call
             output = result if isinstance(result, str) else json.dumps(result)
         except Exception as exc:  # noqa: BLE001
             logger.warning("tool %s failed: %s", call["name"], exc)
-            output = json.dumps({"error": f"{type(exc).__name__}: {exc}"})
+            output, ok = json.dumps({"error": f"{type(exc).__name__}: {exc}"}), False
+        if ran is not None:
+            ran(call["call_id"], output, ok)
         await send({"type": "conversation.item.create", "item": {
             "type": "function_call_output", "call_id": call["call_id"], "output": output}})
     await send({"type": "response.create", **({"response": {"tool_choice": "none"}} if last else {})})

@@ -73,6 +73,14 @@ class PushToTalk:
         self.active, self.talking = True, False
         button.disabled, button.error, button.hint = False, "", ""
 
+    def closed(self, why: str) -> None:
+        """The session was closed (``why``: its ClosedError's message): the button is
+        disabled and says so, with what to run for a working one."""
+        self.active = self.talking = False
+        if self.button is not None:
+            self.button.disabled, self.button.hint = True, ""
+            self.button.error = f"{why} This button was wired to it: run its push_to_talk() cell again."
+
     def vad_turns(self) -> None:
         """The session went back to VAD turns: the button is disabled and says why."""
         self.active = self.talking = False

@@ -31,6 +31,7 @@ import time
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
+from .._lifecycle import closed_error
 from ..audio import Clip
 from ..session import RACE_EVENT_PREFIX, ConnectedSession, Transport, WebSocketTransport
 from ._tools import MAX_TOOL_ROUNDS, answer_tools, function_calls
@@ -288,6 +289,11 @@ class RealtimeSession(ConnectedSession):
         self._ptt.wire(button)
         return button
 
+    def _release(self, timeout: float) -> None:
+        # a TalkButton wired to this session (a cell after the one that made it) says it is closed
+        self._ptt.closed(str(closed_error(self.lifecycle)))
+        super()._release(timeout)
+
     def _button_pressed(self) -> None:
         # the button opens the attached Recorder's microphone itself, and says in the
         # widget why it cannot work (VAD turns, no Recorder): push_to_talk.PushToTalk.press
@@ -392,7 +398,8 @@ class RealtimeSession(ConnectedSession):
         turn = self._book.turn_of_response(response["id"])
         rounds = len(turn.response_ids) if turn is not None else 1
         asyncio.get_running_loop().create_task(
-            answer_tools(calls, self.functions, self._transport.send_event, last=rounds >= MAX_TOOL_ROUNDS))
+            answer_tools(calls, self.functions, self._transport.send_event, last=rounds >= MAX_TOOL_ROUNDS,
+                         ran=self._book.tool_output))
 
     def _barge_in(self) -> int | None:
         item = self._book.playing_item

@@ -16,6 +16,7 @@ import numpy.typing as npt
 from ..audio import Clip
 from ..formats import REALTIME_SAMPLE_RATE
 from ..session.events import RealtimeEvent, elide_audio
+from ..session.tool_calls import ToolCallRecord
 
 __all__ = ["AudioItem", "RealtimeEvent", "Turn", "TurnBook", "elide_audio"]
 
@@ -70,9 +71,11 @@ class Turn:
         The last ``response.done`` status: completed, cancelled, incomplete, failed.
     usage : dict or None
         That response's ``usage`` (tokens).
-    tool_calls : list of dict
-        ``{"name", "call_id", "arguments"}`` for each tool call, in order (every
-        turn type of the kit spells it ``tool_calls``).
+    tool_calls : list of ToolCallRecord
+        Each ``function_call`` of the turn's responses, in order: ``name``, ``call_id``,
+        ``arguments``, and ``output`` and ``ok`` once the session ran it (its ``functions``).
+        The same record type on every turn of the kit (:mod:`voicekit.session.tool_calls`);
+        ``call["name"]`` reads it too.
     truncated_at_ms : int or None
         ``audio_end_ms`` of the truncate after a barge-in.
     """
@@ -91,7 +94,7 @@ class Turn:
     assistant_text: str = ""
     status: str | None = None
     usage: dict[str, Any] | None = None
-    tool_calls: list[dict[str, Any]] = field(default_factory=list)
+    tool_calls: list[ToolCallRecord] = field(default_factory=list)
     truncated_at_ms: int | None = None
     awaiting_tool: bool = False
     audio_chunks: list[npt.NDArray[np.int16]] = field(default_factory=list, repr=False)
@@ -257,6 +260,14 @@ class TurnBook:
         self._by_response[response_id] = turn
         self.active_response = response_id
 
+    def tool_output(self, call_id: str, output: str, ok: bool) -> None:
+        """The session ran the tool call ``call_id``: record what the model reads back."""
+        for turn in reversed(self.turns):
+            for call in turn.tool_calls:
+                if call.call_id == call_id:
+                    call.output, call.ok = output, ok
+                    return
+
     def _response_done(self, response: dict[str, Any], now: float) -> None:
         if self.active_response == response["id"]:
             self.active_response = None
@@ -266,7 +277,8 @@ class TurnBook:
         turn.status = response.get("status")
         turn.usage = response.get("usage")
         turn.t_done = now
-        calls = [{"name": o.get("name"), "call_id": o.get("call_id"), "arguments": o.get("arguments")}
+        calls = [ToolCallRecord(name=str(o.get("name") or ""), arguments=str(o.get("arguments") or ""),
+                                call_id=o.get("call_id"))
                  for o in response.get("output") or [] if o.get("type") == "function_call"]
         turn.tool_calls.extend(calls)
         turn.awaiting_tool = bool(calls) and turn.status == "completed"

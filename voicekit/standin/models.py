@@ -49,8 +49,8 @@ LIVE_MODELS: tuple[str, ...] = tuple(
 RESPONSES_MODELS: frozenset[str] = frozenset(
     name for arg in typing.get_args(ResponsesModel) for name in typing.get_args(arg) if isinstance(name, str)
 )
-"""Model names the Responses API answers to: the string literals of the SDK's ``ResponsesModel`` (the
-Responses route's, and GPT-Live's Responses delegation's)."""
+"""Model names the Responses API answers to (``POST /v1/responses``, and a GPT-Live session's
+Responses delegation): the string literals of the SDK's ``ResponsesModel``."""
 REALTIME_TRANSLATION_MODELS: tuple[str, ...] = ("gpt-realtime-translate",)
 """The Realtime translation API's model (``client.realtime.translations.connect(model=...)``; the SDK
 types it as a plain ``str``, so the name is OpenAI's guide's, not a Literal's)."""

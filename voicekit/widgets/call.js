@@ -23,6 +23,8 @@ const MESSAGES = {
 // plays from the speakers while the microphone is open.
 const CONSTRAINTS = { echoCancellation: true, noiseSuppression: false, autoGainControl: false };
 const SPEAKING_HOLD_MS = 300;
+const ANOTHER_CALL = "Hung up: a call started in another call widget of this page (one microphone, one call). " +
+  "Click Call to take it back.";
 const ICE_WAIT_MS = 2000;
 
 // The browser's own getUserMedia (see recorder.js: ipywebrtc's adapter wraps it).
@@ -68,6 +70,7 @@ function createEngine(model) {
   const state = { levelDb: -100, events: 0, firstSound: [], heardSince: 0 };
   let pc = null, mic = null, ctx = null, analyser = null, timer = null, audio = null;
   let pending = null, lastLoud = 0, lastSync = 0, speaking = false;
+  let noteBefore = null; // the kernel's note, while another widget's call replaced it
 
   const notify = () => listeners.forEach((f) => f(state));
 
@@ -149,7 +152,9 @@ function createEngine(model) {
   }
 
   async function call(audioEl) {
-    teardown(true); // never two calls on one microphone
+    teardown(true); // never two calls on one microphone: this widget's last call, and any
+    engines.forEach((other) => { if (other !== me && other.active()) other.endedBy(ANOTHER_CALL); });
+    if (noteBefore !== null) { model.set("note", noteBefore); noteBefore = null; }
     audio = audioEl;
     model.set("error", "");
     model.set("calls", model.get("calls") + 1);
@@ -232,10 +237,17 @@ function createEngine(model) {
     }
   });
 
-  return {
+  const me = {
     state, listeners, call, hangup: () => { teardown(true); setState("ended"); },
     active: () => pc !== null,
+    endedBy: (why) => { // another widget's call takes the microphone: hang up, and say why
+      teardown(true);
+      if (noteBefore === null) noteBefore = model.get("note");
+      model.set("note", why);
+      setState("ended");
+    },
   };
+  return me;
 }
 
 function render({ model, el }) {

@@ -10,7 +10,9 @@ The page (``call.js`` beside this file, no build step) holds the media, as OpenA
   ``AnalyserNode`` on the played stream, dBFS);
 - a Call / Hang up button and the state: ``idle``, ``connecting``, ``connected``,
   ``speaking`` (the reply is audible), ``listening`` (connected, the reply is quiet),
-  ``ended``, ``error``.
+  ``ended``, ``error``;
+- one call per page: Call in one widget hangs up a call still running in another (its
+  kernel is told, and its note says why), so two calls never share the microphone.
 
 This widget only carries messages. Who answers the offer is the kernel's
 :class:`voicekit.webrtc.Call`, the trusted server: it holds the key and the SDP
@@ -87,6 +89,13 @@ class CallWidget(anywidget.AnyWidget):
         super().__init__(label=label, speaking_db=speaking_db, **kwargs)
         self._handler: Callable[[dict[str, Any]], None] | None = None
         self.on_msg(self._on_msg)
+
+    def __repr__(self) -> str:
+        """The output's text/plain (what a frontend with no widgets, nbconvert or nbval
+        shows): the call, its state, the note and any error, as the widget shows them."""
+        what = (self.label or "WebRTC") + (" (ephemeral key)" if self.ephemeral else "")
+        lines = [f"{what} call widget: {self.state}", self.note, f"Error: {self.error}" if self.error else ""]
+        return "\n".join(line for line in lines if line)
 
     def handle(self, handler: Callable[[dict[str, Any]], None] | None) -> None:
         """``handler(message)`` runs with each message from the page (one handler)."""

@@ -46,7 +46,8 @@ class TalkButton(anywidget.AnyWidget):
     hint : str
         A line under the button (what to do now: "say something" while it listens).
     error : str
-        A red line under the button: why holding it does nothing.
+        A red line under the button: why holding it does nothing (also the error of a
+        press or release callback that raised, such as a closed session's ``ClosedError``).
     disabled : bool
         Greyed out (with ``error`` saying why): the button cannot work as things are.
     """
@@ -63,6 +64,8 @@ class TalkButton(anywidget.AnyWidget):
         super().__init__(**kwargs)
         self._on_press: Callbacks[None] = Callbacks("TalkButton on_press")
         self._on_release: Callbacks[None] = Callbacks("TalkButton on_release")
+        for hooks in (self._on_press, self._on_release):
+            hooks.on_failure = self._callback_failed
         self.observe(self._changed, names="pressed")
 
     def on_press(self, callback: Callable[[], Any]) -> CallbackHandle:
@@ -83,5 +86,9 @@ class TalkButton(anywidget.AnyWidget):
         self.pressed = False
 
     def _changed(self, change: dict[str, Any]) -> None:
-        # a trait observer has no caller to raise to: Callbacks logs failures
+        # a trait observer has no caller to raise to: Callbacks logs failures, and the
+        # error line shows them (a closed session's ClosedError says which cell to run)
         (self._on_press if change["new"] else self._on_release)(None)
+
+    def _callback_failed(self, what: str, exc: BaseException) -> None:
+        self.error, self.hint = f"{type(exc).__name__}: {exc}", ""
