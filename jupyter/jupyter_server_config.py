@@ -13,7 +13,20 @@ Windows), a socket path must fit 107 bytes while Jupyter puts them under the hom
 directory's runtime folder, and a kernel on another host (JupyterHub spawners) cannot use
 it. Older Jupyter (no ``transport_encryption``) or a libzmq without CurveZMQ
 (``zmq.has("curve")`` false) keeps the default, and the warning.
+
+Saving: ``git status`` stays clean after Run All. nbstripout's git filter strips a saved
+notebook's outputs and kernel metadata (``make setup``), but git compares a file's size
+with the size recorded in its index entry *before* it runs any filter: a notebook saved
+with outputs has another size, so ``git status`` listed it as modified although ``git
+diff`` was empty (issue 25, item 9). After each save of a notebook git tracks, a
+post-save hook re-records that index entry with the blob it already has
+(``git update-index --cacheinfo``: same content, no size), so git compares the content
+through the filter: clean after Run All, modified after a real edit. Nothing is staged.
+Outside a git checkout (a JupyterHub learner's home), or without git, it does nothing.
 """
+
+import os
+import subprocess
 
 import zmq
 
@@ -27,3 +40,25 @@ except ImportError:  # not a Jupyter Server process
 if (MappingKernelManager is not None and "transport_encryption" in MappingKernelManager.class_trait_names()
         and zmq.has("curve")):
     c.MappingKernelManager.transport_encryption = "auto"
+
+
+def git_sees_the_stripped_notebook(model, os_path, contents_manager, **kwargs):
+    """Post-save hook (see the module docstring): make git compare a saved notebook by content."""
+    if model.get("type") != "notebook":
+        return
+    folder, name = os.path.split(os_path)
+
+    def git(*args):
+        return subprocess.run(["git", "-C", folder, *args], capture_output=True, text=True, timeout=30)
+
+    try:
+        entry = git("ls-files", "--stage", "--", name).stdout.split(None, 3)
+        if len(entry) != 4 or entry[2] != "0":  # untracked, outside a checkout, or mid-merge
+            return
+        mode, blob = entry[0], entry[1]
+        git("update-index", "--cacheinfo", f"{mode},{blob},{name}")
+    except (OSError, subprocess.SubprocessError) as exc:  # no git: the learner's status is theirs to read
+        contents_manager.log.debug("voicekit: git index not refreshed for %s: %s", os_path, exc)
+
+
+c.ContentsManager.post_save_hook = git_sees_the_stripped_notebook

@@ -136,13 +136,25 @@ if BIND_URL != HUB_URL:
     c.JupyterHub.public_url = HUB_URL + "/"
 
 # The stand-in: one per hub, on loopback, reached through the hub's proxy. Its engines
-# load once (~5-10 s) when the hub starts.
+# load and warm up once when the hub starts, before it answers: 10-20 s on a quiet
+# machine, 40 s and more on a busy one. The hub waits SERVICE_START_S for it (JupyterHub
+# 6's service "timeout"; its default of 30 s made the hub exit with "Cannot connect to
+# voicekit service managed" on a loaded 2-core machine). JupyterHub 5 has no such field
+# and waits its own 30 s.
+SERVICE_START_S = 300
+try:
+    from jupyterhub.services.service import Service as _Service
+
+    _WAIT = {"timeout": SERVICE_START_S} if "timeout" in _Service.class_traits(input=True) else {}
+except ImportError:  # the config read without JupyterHub (a check of what it sets)
+    _WAIT = {}
 c.JupyterHub.services = [
     {
         "name": SERVICE,
         "url": f"http://127.0.0.1:{SERVICE_PORT}",
         "command": [sys.executable, "-m", "voicekit.standin.hub", "--log-level", "warning"],
         "display": False,
+        **_WAIT,
         # The stand-in refuses Host names other than loopback ones (DNS rebinding): the
         # proxy passes the learners' Host on, so name the hub's (and the kernels' URL's).
         "environment": {"VOICEKIT_ALLOWED_HOSTS": ",".join(sorted({

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from browser.conftest import Session, _screenshot
+from browser.conftest import Session, _screenshot, notebook_session
 from browser.harness import LEAD_SILENCE_S, run_cell
 from voicekit.audio import Clip
 from voicekit.metrics import normalize_text, wer
@@ -270,6 +270,26 @@ def test_no_secure_context_on_jupyterhub_gives_advice_that_fits_a_hub(jupyter: S
     k.wait_for("len(errors) == 1", timeout=10)
     assert k.eval("errors[0].kind") == "insecure_context"
     assert "ask whoever runs it" in k.eval("rec.error")
+
+
+def test_the_call_widget_on_jupyterhub_gives_advice_that_fits_a_hub(browser: Any, tmp_path: Path) -> None:
+    """The CallWidget (04c's WebRTC call) with no secure context on a hub: https, not localhost
+    (issue 25 item 12; it said "Open Jupyter at http://localhost" on a hub too)."""
+    cell = "from voicekit.widgets import CallWidget\nhub_call = CallWidget('a call')\ndisplay(hub_call)"
+    with notebook_session(browser, "lab", tmp_path, [cell], button="Call") as s:
+        provoke, undo, _ = _FAILURES["insecure_context"]
+        s.page.evaluate("""() => { const el = document.getElementById('jupyter-config-data');
+                                   el.textContent = JSON.stringify({...JSON.parse(el.textContent), hubPrefix: '/hub/'}); }""")
+        s.page.evaluate(provoke)
+        try:
+            s.page.get_by_role("button", name="Call", exact=True).click()
+            alert = s.page.locator(".voicekit-call [role=alert]")
+            alert.filter(has_text="served over https").wait_for(timeout=10_000)
+            assert "localhost" not in alert.inner_text()
+        finally:
+            s.page.evaluate(undo)
+        s.kernel.wait_for("hub_call.state == 'error'", timeout=10)
+        assert "ask whoever runs it" in s.kernel.eval("hub_call.error")
 
 
 _FIREFOX_RATES = """() => {

@@ -3,6 +3,7 @@ answered by a backend with a tool, the transcript, close -> session.closed."""
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 from openai import OpenAI
 
@@ -46,6 +47,9 @@ def test_a_spoken_turn_then_a_delegated_one_then_close(client: OpenAI) -> None:
                                      input="What is the weather like in Paris today?")
     weather = live.run_turn(Clip.from_bytes(wav.content))
     assert weather.delegation_ids and weather is not first
+    # the Player holds the newest turn's reply, no backlog of older ones before it (issue 25, item 2)
+    assert weather.reply is not None and player.clip is not None
+    np.testing.assert_array_equal(player.clip.samples, weather.reply.samples)
     (done,) = [d for d in live.delegations if d.id in weather.delegation_ids]
     assert done.target == "client" and done.result and done.error is None
     assert [c.name for c in backend.calls] == ["get_weather"] and "paris" in backend.calls[0].arguments.lower()

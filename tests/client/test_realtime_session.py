@@ -138,6 +138,27 @@ def test_barge_in_reads_the_position_the_browser_reports(
     assert session.interrupt() is None  # nothing is playing any more
 
 
+def test_the_next_cells_clip_talks_over_no_finished_reply_and_the_player_keeps_no_backlog(
+        session: RealtimeSession, speech: dict[str, tuple[Clip, str]]) -> None:
+    """Issue 25 item 2: after Run All, 06 and 07 logged turns nobody interrupted as "interrupted"
+    (the next cell's clip cut off the reply still playing), and the Player queued every reply
+    behind the last. A clip sent from code after a reply was received in full leaves that reply
+    whole; the new reply's audio replaces what was left of the old one in the Player."""
+    session.start({"instructions": "Answer in three long sentences."})
+    player = session.player
+    assert player is not None
+    first = session.run_turn(speech["ls_0880.wav"][0])
+    assert first.reply is not None and first.reply.duration > 0.5
+    player.set_trait("playing", True)  # the browser has played 250 ms of it so far
+    player.set_trait("played_ms", 250.0)
+    second = session.run_turn(speech["cards_001.wav"][0])
+    assert not _client_events(session, "conversation.item.truncate"), "a finished reply was truncated"
+    assert first.truncated_at_ms is None and first.status in ("completed", "incomplete"), first.status
+    assert second.reply is not None and player.clip is not None
+    np.testing.assert_array_equal(player.clip.samples, second.reply.samples)  # no backlog before it
+    assert not session.errors
+
+
 def test_push_to_talk_sends_the_microphone_only_while_held(
         session: RealtimeSession, speech: dict[str, tuple[Clip, str]], caplog: pytest.LogCaptureFixture) -> None:
     session.start()

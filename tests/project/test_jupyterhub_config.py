@@ -83,6 +83,18 @@ def test_plain_http_off_loopback_warns_that_no_microphone_works(monkeypatch: pyt
     assert "no microphone" in err and "https" in err
 
 
+def test_the_hub_waits_for_the_stand_in_to_warm_up(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The stand-in warms its engines before it answers (40 s and more on a busy 2-core machine);
+    with JupyterHub's default 30 s wait the hub exited: "Cannot connect to voicekit service managed"."""
+    service_class = pytest.importorskip("jupyterhub.services.service").Service
+    config = _load(monkeypatch)
+    (service,) = [s for s in config.JupyterHub.services if s["name"] == "voicekit"]
+    fields = service_class.class_traits(input=True)
+    assert set(service) <= set(fields), f"fields this JupyterHub does not take: {set(service) - set(fields)}"
+    if "timeout" in fields:  # JupyterHub 6 and later
+        assert service["timeout"] >= 300, service
+
+
 def test_kernels_reach_the_stand_in_by_its_internal_url(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     cert, key = self_signed(tmp_path)
     config = _load(monkeypatch, VOICEKIT_HUB_URL="https://hub.example.org:8443", VOICEKIT_HUB_SSL_CERT=str(cert),

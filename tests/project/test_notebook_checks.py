@@ -88,6 +88,23 @@ def test_04b_time_check_fails_on_a_wrong_answer(namespace: dict[str, Any]) -> No
         run(TIME_CHECK, namespace)
 
 
+# ------------------------------------------------------------ 04b: talk over a story
+TALK_OVER_CHECK = cell("04b_live", "assert live.talk_overs")
+
+
+def talk_over_04b(question: str) -> dict[str, Any]:
+    story = NS(user_text=question, talked_over=True)
+    return {"live": NS(talk_overs=[{"at_ms": 1200}]), "story": story, "cut_in": NS(user_text="Ten of clubs.")}
+
+
+def test_04b_talk_over_check_wants_a_story_asked_for() -> None:
+    """Issue 25 item 6: step 4 says 'tell a long one' when asked for a story, and its question
+    was ls_0890 ('unless to be rather cold hearted'), no story asked; the model said 'The old-santed.'"""
+    run(TALK_OVER_CHECK, talk_over_04b("Please tell me a long story about a dragon."))
+    with pytest.raises(AssertionError, match="ask for a story"):
+        run(TALK_OVER_CHECK, talk_over_04b("Unless to be rather cold-hearted and selfish."))
+
+
 # ------------------------------------------------------------ 05: the tool's output reaches the model
 WEATHER_CHECK = cell("05_cascaded_agent", "assert [c.name for c in weather.tool_calls]")
 

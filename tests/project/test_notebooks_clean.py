@@ -166,8 +166,9 @@ def _as_saved_after_run_all(committed: str) -> str:
 @pytest.mark.parametrize("path", _notebook_paths(), ids=lambda p: p.name)
 def test_git_status_stays_clean_after_run_all(path: Path) -> None:
     """Issue 25, item 9: after Run All, git's clean filter turns the saved notebook back into
-    exactly the committed blob (``git hash-object --path`` applies the filter as ``git status``
-    does), so the notebook does not show as modified. ``make setup`` installs the extra keys."""
+    exactly the committed blob (``git hash-object --path`` applies the filter). ``make setup``
+    installs the extra keys. That ``git status`` then runs the filter at all (a saved notebook's
+    size differs) is the kit's Jupyter settings' part: tests/project/test_jupyter_config.py."""
     if not _in_git():
         pytest.skip("not a git checkout")
     rel = path.relative_to(ROOT).as_posix()

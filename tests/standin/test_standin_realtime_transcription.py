@@ -102,9 +102,11 @@ def test_server_vad_turn_is_transcribed_with_deltas_then_completed(tr: Wire) -> 
     added = next(e for e in events if e["type"] == "conversation.item.added")["item"]
     assert added["id"] == item_id and added["role"] == "user" and added["content"][0]["type"] == "input_audio"
     done = events[-1]
-    deltas = "".join(e["delta"] for e in events if e["type"].endswith("transcription.delta"))
-    assert done["item_id"] == item_id and deltas.strip() == done["transcript"]
+    pieces = [e["delta"] for e in events if e["type"].endswith("transcription.delta")]
+    assert done["item_id"] == item_id and "".join(pieces).strip() == done["transcript"]
     assert wer(reference, done["transcript"]) <= 0.25, done["transcript"]
+    # one word per delta, as notebook 01 says (issue 25 item 6: it printed one delta per segment)
+    assert pieces == [(" " if k else "") + w for k, w in enumerate(done["transcript"].split())], pieces
     usage = done["usage"]
     assert usage["type"] == "tokens" and usage["input_token_details"]["audio_tokens"] >= 50 * pcm.size // 24000
     assert usage["total_tokens"] == usage["input_tokens"] + usage["output_tokens"] and usage["output_tokens"] > 0

@@ -187,6 +187,9 @@ class RealtimeAgent(VoiceSession):
     def _stream(self, pcm: npt.NDArray[np.int16], step: int, realtime: bool) -> Future[None]:
         return self.session._stream(pcm, step, realtime)
 
+    def _clip_from_code(self) -> None:
+        self.session._clip_from_code()
+
     def _default_pad_ms(self) -> float:
         return self.session._default_pad_ms()
 

@@ -301,9 +301,9 @@ class LiveSession(ConnectedSession):
             self._book.output_delta(data)
         elif kind == "session.output_audio.delta":
             pcm = Clip.from_base64_pcm16(data["delta"]).samples
-            self._book.audio(pcm, self._timeline_ms(), data.get("start_ms"))
-            if self.player is not None:
-                self.player.append(pcm)
+            turn = self._book.audio(pcm, self._timeline_ms(), data.get("start_ms"))
+            if self.player is not None:  # a new turn's first audio flushes older replies' backlog (issue 25, item 2)
+                self.player.append(pcm, turn=f"turn-{turn.index}")
         elif kind == "response.event":
             self._delegator.response_event(data, self.functions)
         elif kind == "session.delegation.created":

@@ -234,6 +234,9 @@ class RealtimeSession(ConnectedSession):
             if turn is not None and not (turn.awaiting_tool and self.functions):
                 return turn
 
+    def _clip_from_code(self) -> None:
+        self._book.let_go_of_a_finished_reply()
+
     def _stream_clip(self, clip: Clip) -> None:
         self.send_clip(clip, realtime=False, pad_ms=None if self.turn_detection else 0.0)
 
@@ -383,10 +386,15 @@ class RealtimeSession(ConnectedSession):
                 self._barge_in()
         elif kind == "response.output_audio.delta":
             pcm = Clip.from_base64_pcm16(data["delta"]).samples
-            self._book.audio_delta(data, pcm, now, self.player.duration_ms if self.player is not None else 0.0)
-            # deltas already on the way when the user barged in are not played
-            if self.player is not None and data["response_id"] not in self._interrupted:
-                self.player.append(pcm)
+            player = self.player
+            start_ms = player.duration_ms if player is not None else 0.0
+            # deltas already on the way when the user barged in are not played; a new turn's
+            # first audio flushes what older replies still have queued (issue 25, item 2)
+            if player is not None and data["response_id"] not in self._interrupted:
+                turn = self._book.turn_of_response(data["response_id"])
+                player.append(pcm, turn=f"turn-{turn.index}" if turn is not None else data["response_id"])
+                start_ms = player.duration_ms - 1000.0 * pcm.size / player.sample_rate
+            self._book.audio_delta(data, pcm, now, start_ms)
         elif kind == "response.done" and self.functions:
             self._run_tools(data["response"])
         self._book.handle(data, now)

@@ -34,6 +34,7 @@ class AudioItem:
     player_offset_ms: float  # where it starts in the Player's stream, in ms
     frames: int = 0
     truncated_at_ms: int | None = None
+    let_go: bool = False  # received in full when a cell sent the next clip: never truncated
 
     @property
     def received_ms(self) -> float:
@@ -140,9 +141,19 @@ class TurnBook:
 
     @property
     def playing_item(self) -> AudioItem | None:
-        """The latest assistant audio item, unless it was already truncated."""
+        """The latest assistant audio item, unless it was already truncated (or let go)."""
         item = self._last_item
-        return item if item is not None and item.truncated_at_ms is None else None
+        return item if item is not None and item.truncated_at_ms is None and not item.let_go else None
+
+    def let_go_of_a_finished_reply(self) -> None:
+        """A cell sends the next clip (:meth:`~voicekit.session.VoiceSession.send_clip`): the
+        latest reply, if its response is done, is not talked over by that clip. It stays
+        whole in the conversation and its turn is not "interrupted"; the Player drops what
+        is left of it when the next reply's audio comes. A reply still being written is
+        talked over as before (04 step 7)."""
+        item = self._last_item
+        if item is not None and item.truncated_at_ms is None and self.active_response != item.response_id:
+            item.let_go = True
 
     def turn_of_response(self, response_id: str) -> Turn | None:
         return self._by_response.get(response_id)

@@ -212,6 +212,7 @@ class VoiceSession:
         pcm = np.concatenate([pcm16_24k(clip), np.zeros(round(pad * REALTIME_SAMPLE_RATE / 1000), np.int16)])
         step = max(1, round(chunk_ms * REALTIME_SAMPLE_RATE / 1000))
         before, mark = len(self._turn_list()), self._mark_now()
+        self._clip_from_code()
         sent = self._stream(pcm, step, realtime)
         return in_thread(lambda: (sent.result(timeout), self._settle(before, mark, timeout))[1],
                          f"voicekit-{self.lifecycle.what}-send_clip")
@@ -247,6 +248,9 @@ class VoiceSession:
 
     def _mark_now(self) -> int:
         return 0
+
+    def _clip_from_code(self) -> None:
+        """A cell (not the microphone) starts the next turn with :meth:`send_clip`."""
 
     def _turn_list(self) -> Sequence[Any]:
         return []

@@ -2,9 +2,11 @@
 
 One stand-in per hub, for a whole class: the hub starts it (``c.JupyterHub.services``,
 see ``jupyterhub/jupyterhub_config.py``), restarts it if it dies, and routes
-``/services/<name>/`` on its proxy to it. Each learner's kernel reaches it through the
-hub's proxy at ``<hub URL>/services/<name>/v1`` (``OPENAI_BASE_URL``), with its own
-server's API token as ``OPENAI_API_KEY``; the stand-in asks the hub who owns each token
+``/services/<name>/`` on its proxy to it. Each learner's kernel reaches it at its
+internal URL, ``http://127.0.0.1:<service port>/v1`` (``OPENAI_BASE_URL``; no public
+certificate, no proxy), clients elsewhere through the hub's proxy at
+``<hub URL>/services/<name>/v1``, each with its own server's API token as
+``OPENAI_API_KEY``; the stand-in asks the hub who owns each token
 presented (``Authorization: Bearer ...``, HTTP and the Realtime WebSocket handshake;
 ``vk-standin-<hub token>`` or the bare hub token) and lets it in only with the
 ``access:services!service=<name>`` scope.

@@ -10,8 +10,8 @@ fields of ``RealtimeTranscriptionSessionCreateResponse`` (:mod:`.session`).
 Events for each committed turn: ``input_audio_buffer.committed``,
 ``conversation.item.added`` and ``conversation.item.done`` (a user message
 with one ``input_audio`` part whose transcript is still null), then
-``conversation.item.input_audio_transcription.delta`` as Whisper decodes
-each segment, then ``...completed`` with the whole transcript and ``usage``
+``conversation.item.input_audio_transcription.delta``, one word per delta (with
+its leading space), as Whisper decodes each segment, then ``...completed`` with the whole transcript and ``usage``
 (tokens: 50 audio tokens per second, as in :mod:`voicekit.standin.routes.chat`, plus
 the prompt's Whisper tokens; for ``whisper-1``, billed by time, the audio's
 duration in seconds, as ``POST /v1/audio/transcriptions`` reports it). Turns are transcribed in commit order.
@@ -35,8 +35,9 @@ LLM) still answers in English.
 
 How the stand-in differs: every model (``gpt-4o-mini-transcribe``,
 ``gpt-4o-transcribe``, ``whisper-1``, ``gpt-realtime-whisper``, ...) is the
-same local Whisper of ``POST /v1/audio/transcriptions``; deltas arrive per
-segment, after the turn is committed, not while it is spoken.
+same local Whisper of ``POST /v1/audio/transcriptions``; a segment's words arrive
+together once Whisper has decoded it, after the turn is committed, not while it is
+spoken (OpenAI's models send smaller deltas as they decode).
 """
 
 from __future__ import annotations
@@ -45,6 +46,7 @@ import asyncio
 import contextlib
 import functools
 import math
+import re
 import typing
 from collections.abc import Callable
 from typing import Any
@@ -192,16 +194,32 @@ def _settings(session: dict[str, Any]) -> tuple[dict[str, Any] | None, int, bool
 
 def _stream(engines: Engines, clip: Clip, item: Item, config: dict[str, Any], beam: int, logprobs: bool,
             emit: Emit) -> SttResult:
-    """Whisper ``clip`` segment by segment, emitting a delta per segment (on a worker thread)."""
+    """Whisper ``clip`` segment by segment, emitting each segment's words as deltas (on a worker thread)."""
     done: list[SttSegment] = []
     duration, segments = languages.stream(engines, clip, language=input_language(config), prompt=config.get("prompt"),
                                           beam_size=beam or None, word_timestamps=logprobs)
     for seg in segments:
-        emit({"type": "conversation.item.input_audio_transcription.delta", "item_id": item.id,
-              "content_index": 0, "delta": seg.text if done else seg.text.lstrip(),
-              **({"logprobs": _logprobs([seg])} if logprobs else {})})
+        _emit_words(seg, not done, item, logprobs, emit)
         done.append(seg)
     return SttResult(done, input_language(config) or "", duration)
+
+
+_WORD = re.compile(r"\s*\S+")
+
+
+def _emit_words(seg: SttSegment, first: bool, item: Item, logprobs: bool, emit: Emit) -> None:
+    """One ``...transcription.delta`` per word of ``seg`` (with its leading space; the
+    transcript's first word without). The deltas join into the segment's text; with
+    ``logprobs`` each carries its word's entry (or the first carries the segment's, when
+    Whisper gave no word timings), so they join into the ``completed`` event's list."""
+    text = seg.text.lstrip() if first else seg.text
+    words = _WORD.findall(text) or [text]
+    entries = _logprobs([seg]) if logprobs else []
+    per_word = len(entries) == len(words)
+    for k, word in enumerate(words):
+        extra = {"logprobs": [entries[k]] if per_word else (entries if k == 0 else [])} if logprobs else {}
+        emit({"type": "conversation.item.input_audio_transcription.delta", "item_id": item.id,
+              "content_index": 0, "delta": word, **extra})
 
 
 async def transcribe_item(engines: Engines, session: dict[str, Any], item: Item, emit: Emit,
@@ -256,9 +274,7 @@ async def transcribe_item(engines: Engines, session: dict[str, Any], item: Item,
         return
     if not streamed:
         for k, segment in enumerate(result.segments):
-            emit({"type": "conversation.item.input_audio_transcription.delta", "item_id": item.id,
-                  "content_index": 0, "delta": segment.text if k else segment.text.lstrip(),
-                  **({"logprobs": _logprobs([segment])} if logprobs else {})})
+            _emit_words(segment, k == 0, item, logprobs, emit)
     usage = ({"type": "duration", "seconds": round(clip.duration, 3)} if config.get("model") == "whisper-1"
              else _usage(engines, clip.duration, config.get("prompt"), result.n_tokens))
     emit({"type": "conversation.item.input_audio_transcription.completed", "item_id": item.id, "content_index": 0,
