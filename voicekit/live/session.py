@@ -35,7 +35,7 @@ import pydantic
 
 from ..agents.pricing import live_session_cost
 from ..audio import Clip
-from ..session import ConnectedSession, Transport, WebSocketTransport
+from ..session import ConnectedSession, Transport, WebSocketTransport, client_events
 from .delegation import Delegator, LiveDelegation, answers, final_response
 from .turns import LiveBook, LiveTurn, live_metrics
 
@@ -100,6 +100,8 @@ class LiveSession(ConnectedSession):
     errors : list of dict
         Every ``error`` event's ``error`` object.
     """
+
+    CLIENT_EVENTS = client_events.LIVE  # every event sent is checked with the SDK's model
 
     def __init__(self, client: AsyncOpenAI | OpenAI, model: str = DEFAULT_LIVE_MODEL, *,
                  player: Player | None = None, transcript: Transcript | None = None,

@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 from .._callbacks import CallbackHandle, Callbacks
 from ..audio import Clip
 from ..formats import REALTIME_SAMPLE_RATE
-from ..session import ConnectedSession, Transport, WebSocketTransport
+from ..session import ConnectedSession, Transport, WebSocketTransport, client_events
 from .segments import COMPLETED, FAILED, Segment, SegmentBook
 from .session import VAD_PAD_MS, vad_silence_ms
 
@@ -87,6 +87,8 @@ class Captions(ConnectedSession):
     any rate are resampled with soxr. Nothing here waits for a widget: a Recorder's
     chunks arrive through :meth:`attach`, and :meth:`wait_segment` blocks with a timeout.
     """
+
+    CLIENT_EVENTS = client_events.REALTIME  # every event sent is checked with the SDK's model
 
     def __init__(
         self,

@@ -33,7 +33,13 @@ from typing import TYPE_CHECKING, Any
 
 from .._lifecycle import closed_error
 from ..audio import Clip
-from ..session import RACE_EVENT_PREFIX, ConnectedSession, Transport, WebSocketTransport
+from ..session import (
+    RACE_EVENT_PREFIX,
+    ConnectedSession,
+    Transport,
+    WebSocketTransport,
+    client_events,
+)
 from ._tools import MAX_TOOL_ROUNDS, answer_tools, function_calls
 from .push_to_talk import PushToTalk
 from .turns import AudioItem, Turn, TurnBook
@@ -109,6 +115,8 @@ class RealtimeSession(ConnectedSession):
     errors : list of dict
         The ``error`` objects of every ``error`` event received.
     """
+
+    CLIENT_EVENTS = client_events.REALTIME  # every event sent is checked with the SDK's model
 
     def __init__(self, client: AsyncOpenAI | OpenAI, model: str = DEFAULT_MODEL, *,
                  player: Player | None = None, transcript: Transcript | None = None,

@@ -38,11 +38,11 @@ from concurrent.futures import Future
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pydantic
 
 from ..audio import Clip
 from ..formats import REALTIME_SAMPLE_RATE
-from ..session import ConnectedSession, Transport, WebSocketTransport, pcm16_24k
+from ..session import ConnectedSession, Transport, WebSocketTransport, client_events, pcm16_24k
+from ..session.client_events import TRANSLATION, check_client_event
 from . import translation_phrases as tp
 from .translation_phrases import Phrase, PhraseBook, SentLog
 
@@ -79,34 +79,16 @@ QUIET_S = 6.0
 deltas came after the recording was sent and then none for this long (the protocol marks
 no phrase's end; :meth:`TranslationSession.finish` waits for ``session.closed``, exactly)."""
 
-_CLIENT_EVENT: pydantic.TypeAdapter[Any] | None = None
-
-
 def validate_client_event(event: Mapping[str, Any]) -> None:
     """Check ``event`` against the SDK's ``RealtimeTranslationClientEvent`` union (strict
-    types, and no field the SDK's models do not declare).
+    types, and no field the SDK's models do not declare); :func:`voicekit.session.client_events.check_client_event`.
 
     Raises
     ------
     ValueError
-        A ``pydantic.ValidationError`` naming what the SDK's model refuses, or a field
-        it does not define.
+        Naming what the SDK's model refuses, or a field it does not define.
     """
-    global _CLIENT_EVENT
-    if _CLIENT_EVENT is None:
-        from openai.types.realtime import RealtimeTranslationClientEvent
-
-        _CLIENT_EVENT = pydantic.TypeAdapter(RealtimeTranslationClientEvent)
-    _no_extras(_CLIENT_EVENT.validate_python(dict(event), strict=True), str(event.get("type")))
-
-
-def _no_extras(model: Any, path: str) -> None:
-    if isinstance(model, pydantic.BaseModel):
-        if model.model_extra:
-            raise ValueError(f"{path} has fields the SDK's translation models do not define: "
-                             f"{sorted(model.model_extra)}")
-        for name in type(model).model_fields:
-            _no_extras(getattr(model, name), f"{path}.{name}")
+    check_client_event(TRANSLATION, event)
 
 
 class TranslationSession(ConnectedSession):
@@ -145,6 +127,8 @@ class TranslationSession(ConnectedSession):
     errors : list of dict
         The ``error`` objects of every ``error`` event received.
     """
+
+    CLIENT_EVENTS = client_events.TRANSLATION  # every event sent is checked with the SDK's model
 
     def __init__(self, client: AsyncOpenAI | OpenAI, model: str = DEFAULT_TRANSLATION_MODEL, *,
                  language: str = "en", transcribe: str | None = DEFAULT_SOURCE_TRANSCRIBE_MODEL,
@@ -201,13 +185,6 @@ class TranslationSession(ConnectedSession):
         mark = self.mark()
         self.send({"type": "session.update", "session": dict(session)})
         return dict(self.wait_for("session.updated", since=mark, timeout=timeout).data["session"])
-
-    def send(self, event: Mapping[str, Any]) -> Any:
-        """Queue one client event after checking it with the SDK's translation client
-        event models (``ValueError`` if they refuse it); see
-        :meth:`~voicekit.session.ConnectedSession.send`."""
-        validate_client_event(event)
-        return super().send(event)
 
     def finish(self, *, timeout: float = 120.0) -> list[Phrase]:
         """Send ``session.close``: the server translates what it still has, answers

@@ -25,7 +25,7 @@ import logging
 import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import Future
-from typing import TYPE_CHECKING, Any, Self
+from typing import TYPE_CHECKING, Any, ClassVar, Self
 
 import numpy as np
 import numpy.typing as npt
@@ -35,6 +35,7 @@ from .._lifecycle import Lifecycle, track
 from ..audio import Clip
 from ..errors import NotStartedError
 from ..formats import REALTIME_SAMPLE_RATE
+from .client_events import check_client_event
 from .events import RealtimeEvent
 
 if TYPE_CHECKING:
@@ -266,6 +267,10 @@ class ConnectedSession(VoiceSession):
     transport's thread, before it is recorded) and may implement ``_before_send(event)``.
     """
 
+    CLIENT_EVENTS: ClassVar[str | None] = None
+    """The SDK's client event union that :meth:`send` checks every event against
+    (:data:`.client_events.REALTIME`, ``LIVE`` or ``TRANSLATION``); None sends unchecked."""
+
     def __init__(self, transport: Transport, *, player: Player | None = None, transcript: Transcript | None = None,
                  event_log: EventLog | None = None, metrics: MetricsTable | None = None) -> None:
         super().__init__(player=player, transcript=transcript, event_log=event_log, metrics=metrics)
@@ -299,8 +304,13 @@ class ConnectedSession(VoiceSession):
             If the session was closed.
         NotStartedError
             Before :meth:`start`.
+        ValueError
+            If the SDK's model of this session's client events refuses it
+            (:attr:`CLIENT_EVENTS`; nothing is sent).
         """
         self._check_started()
+        if self.CLIENT_EVENTS is not None:
+            check_client_event(self.CLIENT_EVENTS, event)
         return self._transport.put("event", dict(event))
 
     def send_audio(self, audio: Clip) -> Future[None]:
