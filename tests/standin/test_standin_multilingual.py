@@ -192,3 +192,18 @@ def test_translation_into_english_shares_the_glosses_content_words(ml_client, co
     got = {w.rstrip("s") for w in _words(r.text)}
     shared = {w for w in GLOSS_WORDS[code] if w.rstrip("s") in got}
     assert len(shared) >= 2, r.text
+
+
+def test_the_multilingual_model_is_released_when_idle_and_reloaded_with_the_same_answer(ml_server, ml_client):
+    import time
+
+    from voicekit.standin.engines.resident import MULTILINGUAL_IDLE_S
+
+    engines, upload = ml_server.engines, _clip("de").to_file_tuple()
+    first = ml_client.audio.transcriptions.create(model="whisper-1", file=upload, language="de").text
+    assert engines.multilingual_loaded
+    assert engines.release_idle(time.monotonic() + MULTILINGUAL_IDLE_S / 2) == []  # used just now: kept
+    assert engines.release_idle(time.monotonic() + MULTILINGUAL_IDLE_S + 1) == ["whisper-base"]
+    assert not engines.multilingual_loaded  # its ~260 MB can go
+    again = ml_client.audio.transcriptions.create(model="whisper-1", file=upload, language="de").text
+    assert again == first and engines.multilingual_loaded

@@ -504,6 +504,26 @@ def test_run_response_yields_checked_events_and_stores_the_result():
     assert store.get(final["id"]) is None
 
 
+def test_the_store_is_bounded_in_bytes_too_oldest_first_and_always_keeps_the_newest():
+    from voicekit.standin.engines.llm import TextDelta
+    from voicekit.standin.routes.responses import ResponseStore, run_response
+
+    store = ResponseStore(max_bytes=400_000)  # issue 26: 1,000 responses of megabytes each were all kept
+    ids = []
+    for k in range(3):
+        body = {"model": MODEL, "input": f"Summarise {k}: " + "word " * 30_000}  # about 150 KB of JSON each
+        ids.append(list(run_response(ScriptedEngines(ScriptedLLM(TextDelta("Done."))), body, store))[-1]["response"]["id"])
+    assert store.get(ids[0]) is None and store.get(ids[1]) is not None and store.get(ids[2]) is not None
+    assert store.delete(ids[1]) and not store.delete(ids[1])
+    tiny = ResponseStore(max_bytes=10)  # one response over the budget is still kept, so a continuation works
+    first = list(run_response(ScriptedEngines(ScriptedLLM(TextDelta("A."))), {"model": MODEL, "input": "Hi"}, tiny))
+    rid = first[-1]["response"]["id"]
+    assert tiny.get(rid) is not None
+    body = {"model": MODEL, "input": "And?", "previous_response_id": rid}
+    assert list(run_response(ScriptedEngines(ScriptedLLM(TextDelta("B."))), body, tiny))[-1]["response"]["status"] == "completed"
+    assert tiny.get(rid) is None
+
+
 def test_stream_response_runs_in_a_worker_thread_and_ends_incomplete_at_the_cap():
     import asyncio
 

@@ -25,7 +25,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import WebSocketRoute
 from starlette.websockets import WebSocket
 
-from . import live, models, realtime
+from . import housekeeping, live, models, realtime
 from .access.auth import TokenAuth, TokenCheck
 from .access.ephemeral import EphemeralGate, EphemeralKeys
 from .access.guards import MAX_JSON_BODY_BYTES, Guards
@@ -125,7 +125,12 @@ def create_app(
         # Whisper, LLM and Piper runs, stage by stage (GPT-Live's first turn on a fresh
         # server; benchmarks/README.md, "The first turn of a fresh server").
         await asyncio.to_thread(_warm_up, app.state.engines)
-        yield
+        keeper = asyncio.create_task(housekeeping.run(app.state.engines))  # idle models go (issue 26)
+        try:
+            yield
+        finally:
+            keeper.cancel()
+            await asyncio.gather(keeper, return_exceptions=True)
         await app.state.calls.end_all()
 
     app = Starlette(

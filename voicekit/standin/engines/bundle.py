@@ -55,7 +55,6 @@ voice-to-voice 622 to 6,216 ms, load 2.1-3.7), and on one it did not (533 to
 from __future__ import annotations
 
 import math
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -69,6 +68,7 @@ from ._integrity import verify
 from .llm import LanguageModel, LLMEngine
 from .llm_config import LLMConfig
 from .multilingual import language_name
+from .resident import Resident
 from .scheduling import INTERACTIVE, Activity, PriorityLock, locked_steps, thread_plan
 from .upstream import UpstreamLLM
 
@@ -367,17 +367,19 @@ class Engines:
         for lock in locks:
             lock.activity = self.activity
         self.activity.mark_model(llm)
-        self._multilingual: WhisperEngine | None = None
-        self._multilingual_loading = threading.Lock()
+        shared = getattr(stt, "lock", None)
+        self._multilingual: Resident[WhisperEngine] = Resident(
+            lambda: WhisperEngine(multilingual=True, lock=shared if isinstance(shared, PriorityLock) else None))
 
     @property
     def multilingual_loaded(self) -> bool:
-        """Whether :meth:`multilingual` has loaded the multilingual Whisper in this process."""
-        return self._multilingual is not None
+        """Whether the multilingual Whisper is loaded in this process now."""
+        return self._multilingual.loaded
 
     def multilingual(self) -> WhisperEngine:
-        """The multilingual Whisper (``base``), loaded on the first call (about 2 s and 260 MB RSS
-        on 2 cores; the first call of a machine also assembles it, :mod:`.multilingual`).
+        """The multilingual Whisper (``base``), loaded on first need (about 2 s and 260 MB RSS
+        on 2 cores; the first call of a machine also assembles it, :mod:`.multilingual`) and
+        released after :data:`.resident.MULTILINGUAL_IDLE_S` s unused (:meth:`release_idle`).
 
         It shares :attr:`stt`'s lock, so the two Whisper models never run at once.
 
@@ -386,11 +388,15 @@ class Engines:
         StandinError
             If its packages are missing or a file fails its integrity check.
         """
-        with self._multilingual_loading:
-            if self._multilingual is None:
-                lock = getattr(self.stt, "lock", None)
-                self._multilingual = WhisperEngine(multilingual=True, lock=lock if isinstance(lock, PriorityLock) else None)
-            return self._multilingual
+        return self._multilingual.get()
+
+    def release_idle(self, now: float | None = None) -> list[str]:
+        """Release the models loaded on demand and unused for their idle time at ``now``
+        (a ``time.monotonic()``, default the present); the names released.
+
+        Called by the stand-in's housekeeping (:mod:`..housekeeping`); the next call reloads.
+        """
+        return ["whisper-base"] if self._multilingual.release_idle(now) else []
 
     @classmethod
     def load(cls, llm: LLMConfig | None = None) -> Engines:

@@ -36,6 +36,8 @@ import logging
 import time
 from typing import Any
 
+import numpy as np
+
 from ..transport.hub import Accepts, EventHub
 from ..transport.links import Link
 from ..transport.wire import Registry
@@ -135,6 +137,8 @@ class LiveConnection(LiveState):
             await self.webrtc.close()
         await self.stop_sending()
         await self.close_links()
+        if isinstance(self.listener, Listener):  # its input audio goes now, not when the garbage collector finds the session
+            self.listener.audio = np.zeros(0, np.int16)
 
     # -- session ----------------------------------------------------------------------
 

@@ -203,6 +203,8 @@ class RealtimeConnection(EventHub, InputTurns):
         if self.webrtc is not None:
             await self.webrtc.close()
         await self.stop_sending()
+        self.conversation.clear()  # its audio goes now, not when the garbage collector finds the session
+        self.buffer = np.zeros(0, np.int16)
 
     # -- session -----------------------------------------------------------------
 

@@ -8,7 +8,7 @@ Routes (OpenAI API reference, "Responses"; shapes from the SDK's
 - ``GET /v1/responses/{id}``, ``DELETE /v1/responses/{id}`` and
   ``GET /v1/responses/{id}/input_items`` (``order``, ``limit``, ``after``):
   stored responses (``store`` defaults to true), kept in memory, the newest
-  :data:`MAX_STORED` of them.
+  :data:`MAX_STORED` of them within :data:`MAX_STORED_BYTES`.
 - WebSocket mode (OpenAI guide "WebSocket mode"; the SDK's
   ``client.responses.connect()``): a WebSocket at ``/v1/responses`` takes
   ``response.create`` events (the SDK's ``ResponsesClientEvent``) and answers
@@ -53,6 +53,7 @@ from .._wire import bad
 from ._input import parse_request
 from ._run import (
     MAX_STORED,
+    MAX_STORED_BYTES,
     ResponseStore,
     response_store,
     run_parsed,
@@ -61,7 +62,7 @@ from ._run import (
 )
 from ._ws import responses_socket
 
-__all__ = ["MAX_STORED", "ResponseStore", "routes", "run_response", "stream_response"]
+__all__ = ["MAX_STORED", "MAX_STORED_BYTES", "ResponseStore", "routes", "run_response", "stream_response"]
 
 
 async def _json(request: Request) -> Any:

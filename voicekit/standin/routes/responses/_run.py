@@ -11,6 +11,8 @@ of that context: OpenAI does not carry them over (API reference,
 
 from __future__ import annotations
 
+import json
+import os
 import threading
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -26,10 +28,20 @@ from .._wire import bad
 from ._input import ResponseRequest, items_to_turns, parse_request
 from ._stream import response_events
 
-__all__ = ["MAX_STORED", "ResponseStore", "StoredResponse", "response_store", "run_parsed", "run_response", "stream_response"]
+__all__ = ["MAX_STORED", "MAX_STORED_BYTES", "ResponseStore", "StoredResponse", "response_store", "run_parsed", "run_response", "stream_response"]
 
 MAX_STORED = 1000
 """Stored responses kept in memory (the oldest go first)."""
+
+MAX_STORED_BYTES = int(os.environ.get("VOICEKIT_RESPONSES_MAX_BYTES", str(64 * 2**20)))
+"""What the stored responses may add up to, 64 MiB by default (``VOICEKIT_RESPONSES_MAX_BYTES``):
+each counts the JSON of its own input items and of the response (an ``input_file`` part can
+be megabytes); the oldest go first, the newest is always kept. Without it, 1,000 large
+requests could hold gigabytes (issue 26, "Memory")."""
+
+
+def _json_size(value: Any) -> int:
+    return len(json.dumps(value, separators=(",", ":"), default=str))
 
 
 @dataclass
@@ -40,21 +52,33 @@ class StoredResponse:
     input_items: list[dict[str, Any]]
     context: list[dict[str, Any]]
 
+    @property
+    def size(self) -> int:
+        """What it counts against :data:`MAX_STORED_BYTES`: the JSON of its input items and response."""
+        return _json_size(self.input_items) + _json_size(self.response)
+
 
 @dataclass
 class ResponseStore:
-    """Finished responses by id, bounded to ``max_items`` (thread-safe)."""
+    """Finished responses by id, bounded to ``max_items`` and ``max_bytes`` (thread-safe; the oldest go first)."""
 
     max_items: int = MAX_STORED
+    max_bytes: int = MAX_STORED_BYTES
     _items: OrderedDict[str, StoredResponse] = field(default_factory=OrderedDict)
+    _sizes: dict[str, int] = field(default_factory=dict)
+    _bytes: int = 0
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def put(self, stored: StoredResponse) -> None:
-        """Keep ``stored`` under its response id, dropping the oldest beyond ``max_items``."""
+        """Keep ``stored`` under its response id, dropping the oldest beyond ``max_items`` or ``max_bytes``."""
+        size = stored.size
         with self._lock:
-            self._items[stored.response["id"]] = stored
-            while len(self._items) > self.max_items:
-                self._items.popitem(last=False)
+            rid = stored.response["id"]
+            self._forget(rid)
+            self._items[rid], self._sizes[rid] = stored, size
+            self._bytes += size
+            while len(self._items) > self.max_items or (self._bytes > self.max_bytes and len(self._items) > 1):
+                self._forget(next(iter(self._items)))
 
     def get(self, response_id: str) -> StoredResponse | None:
         """The stored response, or None."""
@@ -64,7 +88,13 @@ class ResponseStore:
     def delete(self, response_id: str) -> bool:
         """Forget a response; False when it was not stored."""
         with self._lock:
-            return self._items.pop(response_id, None) is not None
+            return self._forget(response_id)
+
+    def _forget(self, response_id: str) -> bool:
+        if self._items.pop(response_id, None) is None:
+            return False
+        self._bytes -= self._sizes.pop(response_id)
+        return True
 
 
 def response_store(app_state: Any) -> ResponseStore:

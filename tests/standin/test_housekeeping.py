@@ -1,0 +1,78 @@
+"""The stand-in's housekeeping (issue 26, "Memory"): idle models released, freed C heap returned."""
+
+from __future__ import annotations
+
+import asyncio
+import ctypes
+import sys
+
+import psutil
+import pytest
+
+from voicekit.standin import housekeeping
+from voicekit.standin.engines.resident import Resident
+
+
+def test_resident_loads_on_first_use_is_kept_while_used_and_released_when_idle():
+    loads: list[int] = []
+    model = Resident(lambda: loads.append(1) or len(loads), idle_s=10.0)
+    assert not model.loaded and not model.release_idle()
+    assert model.get() == 1 and model.get() == 1 and len(loads) == 1
+    import time
+
+    now = time.monotonic()
+    assert not model.release_idle(now + 5.0) and model.loaded
+    assert model.release_idle(now + 10.5) and not model.loaded
+    assert model.get() == 2  # the next call loads it again
+
+
+def test_sweep_releases_what_the_engines_report_and_tolerates_engines_without_it():
+    class Engines:
+        def release_idle(self) -> list[str]:
+            return ["whisper-base"]
+
+    assert housekeeping.sweep(Engines()) == ["whisper-base"]
+    assert housekeeping.sweep(object()) == []
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's malloc_trim")
+def test_sweep_returns_freed_heap_pages_to_the_system():
+    libc = ctypes.CDLL(None)
+    libc.malloc.restype, libc.malloc.argtypes = ctypes.c_void_p, [ctypes.c_size_t]
+    libc.free.argtypes = [ctypes.c_void_p]
+    if not hasattr(libc, "malloc_trim"):
+        pytest.skip("not glibc")
+    proc = psutil.Process()
+    block, n = 96 * 1024, 1600  # below the mmap threshold: from the heap, as the engines' small buffers
+    blocks = [libc.malloc(block) for _ in range(n)]
+    for b in blocks:
+        ctypes.memset(b, 1, block)
+    keep = blocks.pop()  # the newest stays: the heap's top cannot shrink past it by itself
+    for b in blocks:
+        libc.free(b)
+    held = proc.memory_info().rss
+    housekeeping.sweep(object())
+    after = proc.memory_info().rss
+    libc.free(keep)
+    assert held - after > 100 * 2**20, f"RSS {held / 2**20:.0f} -> {after / 2**20:.0f} MiB"
+
+
+def test_run_sweeps_every_interval_until_cancelled():
+    calls: list[int] = []
+
+    class Engines:
+        def release_idle(self) -> list[str]:
+            calls.append(1)
+            if len(calls) == 2:
+                raise RuntimeError("a failing pass is logged, not fatal")
+            return []
+
+    async def main() -> None:
+        task = asyncio.create_task(housekeeping.run(Engines(), interval_s=0.01))
+        while len(calls) < 3:
+            await asyncio.sleep(0.01)
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+
+    asyncio.run(asyncio.wait_for(main(), 30))
+    assert len(calls) >= 3
