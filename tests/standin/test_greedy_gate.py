@@ -87,16 +87,13 @@ def test_a_waiting_greedy_request_goes_before_later_sampled_ones():
     assert order == ["first", "greedy", "later"]
 
 
-def test_only_greedy_requests_skip_the_prompt_cache_and_the_callers_dict_is_kept():
+def test_requests_go_to_llama_cpp_as_given_with_their_chunk_callback():
     gate, llama = GreedyGate(), FakeLlama()
     greedy = {"name": "g", "temperature": 0}
-    sampled = {"name": "s", "temperature": 0.2}
-    gate.run(llama.handle, greedy)
-    gate.run(llama.handle, sampled, lambda chunk: False)
-    sent = {r["name"]: r for r in llama.requests}
-    assert sent["g"]["cache_prompt"] is False
-    assert "cache_prompt" not in sent["s"]
-    assert "cache_prompt" not in greedy
+    chunks: list[dict] = []
+    assert gate.run(llama.handle, greedy)["choices"][0]["message"]["content"] == "g"
+    gate.run(llama.handle, {"name": "s", "temperature": 0.2}, chunks.append)
+    assert llama.requests[0] == greedy and len(chunks) == 1  # the prompt cache stays on: see the module
 
 
 def test_a_failing_request_releases_the_gate():

@@ -22,13 +22,16 @@ replies, each repeating its own secret word).
   batches them, as long as no greedy request runs or waits (a waiting greedy
   request is served first, so sampled requests cannot starve it).
 
-Greedy requests also skip the prompt cache (``cache_prompt: false``): a prefix
-cached from another request's batch is not bit for bit what the prompt alone
-gives (ggml-org/llama.cpp issue 6734), so each greedy request is computed from
-its whole prompt. So the same greedy request gives the same answer alone or
-under load, which a temperature-0 self-check needs. Sampled requests keep the
-batching and the cache; like OpenAI's ``seed``, their repeatability is best
-effort.
+So the same greedy request gives the same answer alone or under load, which a
+temperature-0 self-check needs. Greedy requests keep llama.cpp's prompt cache.
+Skipping it (``cache_prompt: false``) would also rule out the small differences
+of a cached prefix (ggml-org/llama.cpp issue 6734), but it cost every GPT-Live
+turn after 04b's Run All 3 s (its long conversation processed again on each
+decision: 4.1-5.0 s against 1.2-2.5 s with the cache, load about 1,
+``benchmarks/live_after_run_all.py``), and the rounds above did not need it. So
+a greedy answer repeats under load; after a different history of requests it
+may, rarely, not. Sampled requests keep the batching; like OpenAI's ``seed``,
+their repeatability is best effort.
 """
 
 from __future__ import annotations
@@ -77,14 +80,8 @@ class GreedyGate:
                 self._cond.notify_all()
 
     def run(self, handle: Callable[..., T], req: dict[str, Any], *args: Any) -> T:
-        """``handle(req, *args)``, a llama.cpp request: alone and without the prompt cache if greedy.
-
-        A request is greedy when its ``temperature`` is 0; it is then sent with
-        ``cache_prompt: False`` (a copy of ``req``; the caller's dict is left as it is).
-        """
+        """``handle(req, *args)``, a llama.cpp request, run alone if greedy (its ``temperature`` is 0)."""
         greedy = req.get("temperature") == 0
-        if greedy:
-            req = {**req, "cache_prompt": False}
         with self.hold(exclusive=greedy):
             return handle(req, *args)
 
