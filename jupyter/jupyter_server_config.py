@@ -27,6 +27,7 @@ Outside a git checkout (a JupyterHub learner's home), or without git, it does no
 
 import os
 import subprocess
+import warnings
 
 import zmq
 
@@ -49,7 +50,7 @@ def git_sees_the_stripped_notebook(model, os_path, contents_manager, **kwargs):
     folder, name = os.path.split(os_path)
 
     def git(*args):
-        return subprocess.run(["git", "-C", folder, *args], capture_output=True, text=True, timeout=30)
+        return subprocess.run(["git", "-C", folder, *args], check=False, capture_output=True, text=True, timeout=30)
 
     try:
         entry = git("ls-files", "--stage", "--", name).stdout.split(None, 3)
@@ -61,4 +62,10 @@ def git_sees_the_stripped_notebook(model, os_path, contents_manager, **kwargs):
         contents_manager.log.debug("voicekit: git index not refreshed for %s: %s", os_path, exc)
 
 
+# jupyter_server applies this config to its contents manager more than once, and warns at the
+# second time that the hook replaces itself ("Overriding existing post_save_hook
+# (git_sees_the_stripped_notebook) with a new one (git_sees_the_stripped_notebook)"): noise in
+# `make lab`'s output. Only that self-replacement is silenced; a different hook still warns.
+warnings.filterwarnings("ignore", message=r"Overriding existing post_save_hook \(git_sees_the_stripped_notebook\) "
+                        r"with a new one \(git_sees_the_stripped_notebook\)")
 c.ContentsManager.post_save_hook = git_sees_the_stripped_notebook
