@@ -90,6 +90,7 @@ def test_kernels_run_encrypted_and_print_no_plain_tcp_warning(server: tuple[str,
     connection = json.loads((runtime / f"kernel-{kernel['id']}.json").read_text())
     assert connection.get("curve_publickey"), f"no CurveZMQ key in the kernel's connection file: {sorted(connection)}"
     assert "without encryption" not in log.read_text()
+    assert "Overriding existing post_save_hook" not in log.read_text()  # the config's git hook, applied twice
 
 
 def _git(repo: Path, *args: str) -> str:
