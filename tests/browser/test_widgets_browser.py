@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from browser.conftest import Session, _screenshot
+from browser.conftest import Session, _screenshot, shut_down
 from browser.harness import LEAD_SILENCE_S, run_cell
 from voicekit.audio import Clip
 from voicekit.metrics import normalize_text, wer
@@ -316,13 +316,14 @@ def test_notebook_01b_records_plays_and_transcribes_your_voice(
     from browser.harness import open_notebook
 
     (jupyter.tmp / NOTEBOOK_01B.name).write_bytes(NOTEBOOK_01B.read_bytes())
+    notebook = str(Path(jupyter.notebook).parent / NOTEBOOK_01B.name)  # beside the widgets' notebook
     page = browser.new_page()
     logs: list[str] = []
     page.on("console", lambda m: logs.append(f"{m.type}: {m.text}"))
     kernel = None
     try:
-        open_notebook(page, jupyter.server, NOTEBOOK_01B.name)
-        kernel = jupyter.server.kernel_for(NOTEBOOK_01B.name)
+        open_notebook(page, jupyter.server, notebook)
+        kernel = jupyter.server.kernel_for(notebook)
         # The kernel reuses the session's stand-in instead of starting its own.
         kernel.run(f"import os; os.environ['OPENAI_BASE_URL'] = {standin_server.base_url!r}")
         run_cell(page, 0)  # imports, use_standin(), client
@@ -356,6 +357,7 @@ def test_notebook_01b_records_plays_and_transcribes_your_voice(
         if kernel is not None:
             kernel.close()
         page.close()
+        shut_down(jupyter.server, notebook)
 
 
 def _record_by_clicks_on(page: Any, seconds: float) -> None:
