@@ -1,15 +1,19 @@
-"""Fixtures for the browser tests: Chromium, a fake microphone, one Jupyter server per app.
+"""Fixtures for the browser tests: Chromium, a fake microphone, shared Jupyter servers.
 
 Chromium is Debian's ``/usr/bin/chromium`` (``make browser`` installs it as root).
 On CI (``CI=true``) a missing Chromium fails the run; elsewhere the tests are skipped
 with the reason. Each failing test leaves a screenshot in ``tests/browser/artifacts/``.
+
+The tests share one Jupyter server per app and kernel environment (``jupyter_servers``):
+each test still writes its own notebook copy, in a folder of its own, opens it in its own
+page (so its own kernel) and shuts that kernel down at its end.
 """
 
 from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,6 +35,10 @@ from voicekit.audio import Clip
 ARTIFACTS = Path(__file__).parent / "artifacts"
 SPEECH_FILE = "ls_0890.wav"  # 5.3 s; the stand-in's Whisper tiny.en gets it word for word
 NOTEBOOK = "widgets_test.ipynb"
+PROJECT_KEY = "test-proj-call-widget-browser-key"
+"""``OPENAI_API_KEY`` of the kernels that are given one (:func:`kernel_env`): a key that is not
+a stand-in's, so ``use_standin()`` would leave it be; the call widget tests check that it
+never reaches the page."""
 
 SETUP_CELL = """\
 import voicekit
@@ -98,57 +106,103 @@ def browser(chromium: str, speech: tuple[Path, Clip, str],
     b.close()
 
 
+def kernel_env(standin_server: Any, *, key: bool) -> dict[str, str]:
+    """The environment of a shared server's kernels: ``OPENAI_BASE_URL`` names the test
+    session's stand-in (``use_standin()`` reuses it), and with ``key`` ``OPENAI_API_KEY`` is
+    :data:`PROJECT_KEY` (without, a notebook's ``use_standin()`` sets the stand-in's own)."""
+    env = {"OPENAI_BASE_URL": standin_server.base_url}
+    if key:
+        env["OPENAI_API_KEY"] = PROJECT_KEY
+    return env
+
+
+@pytest.fixture(scope="package")
+def jupyter_servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[..., JupyterServer]]:
+    """``jupyter_servers(app, env)``: the one running Jupyter server of ``app`` ("lab" for
+    JupyterLab 4, "notebook" for Notebook 7) whose kernels get ``env``, started on first use
+    and shared by every browser test asking for the same pair (a server's start took 15 to
+    30 s of each test file's setup on CI's 2 cores). A test puts its notebook in a folder of
+    its own (:meth:`JupyterServer.folder`) and shuts its kernel down
+    (:meth:`JupyterServer.shutdown_session`). All stop at the end of the browser tests."""
+    servers: dict[tuple[str, tuple[tuple[str, str], ...]], JupyterServer] = {}
+
+    def get(app: str, env: dict[str, str] | None = None) -> JupyterServer:
+        key = (app, tuple(sorted((env or {}).items())))
+        if key not in servers:
+            servers[key] = JupyterServer(app, tmp_path_factory.mktemp(f"jupyter-{app}"), env=env).start()
+        return servers[key]
+
+    yield get
+    for server in servers.values():
+        server.stop()
+
+
+def shut_down(server: JupyterServer, notebook: str) -> None:
+    """Shut ``notebook``'s kernel down at the end of a test (its server runs on, shared): the
+    test's own result matters more than a server too busy to answer, so that is printed."""
+    try:
+        server.shutdown_session(notebook)
+    except OSError as exc:
+        print(f"could not shut down the kernel of {notebook}: {exc}")
+
+
 @dataclass
 class Session:
-    """One app's server, its page showing the test notebook, and that page's kernel."""
+    """One app's server, its page showing the test notebook, and that page's kernel.
+
+    ``tmp`` is the notebook's own folder (the kernel's working directory), ``notebook`` its
+    path relative to the server's root."""
 
     app: str
     server: JupyterServer
     page: Any
     kernel: Kernel
     tmp: Path
+    notebook: str
 
 
 @contextmanager
-def notebook_session(browser: Browser, app: str, root: Path, cells: list[str], *,
-                     env: dict[str, str] | None = None, ready: str | None = None,
-                     before_close: str | None = None, button: str | None = "Record") -> Iterator[Session]:
-    """A Jupyter ``app`` server on ``root`` with a notebook of ``cells`` open in a new
-    page and its first cell run (until the page shows a ``button`` button, the
+def notebook_session(browser: Browser, server: JupyterServer, name: str, cells: list[str], *,
+                     ready: str | None = None, before_close: str | None = None,
+                     button: str | None = "Record") -> Iterator[Session]:
+    """A notebook of ``cells`` in a new folder ``name-*`` on the (shared) ``server``, open
+    in a new page and its first cell run (until the page shows a ``button`` button, the
     Recorder's by default, and the kernel expression ``ready`` is true); ``before_close``
-    runs in the kernel at the end."""
-    write_notebook(root / NOTEBOOK, cells)
-    server = JupyterServer(app, root, env=env).start()
+    runs in the kernel at the end, then the page closes and the kernel shuts down."""
+    folder, rel = server.folder(name)
+    notebook = f"{rel}/{NOTEBOOK}"
+    write_notebook(folder / NOTEBOOK, cells)
     page = browser.new_page()
     kernel = None
     try:
-        open_and_run_first_cell(page, server, NOTEBOOK)
+        open_and_run_first_cell(page, server, notebook)
         if button is not None:
             page.get_by_role("button", name=button, exact=True).wait_for(timeout=60_000)
-        kernel = server.kernel_for(NOTEBOOK)
+        kernel = server.kernel_for(notebook)
         if ready is not None:
             kernel.wait_for(ready, timeout=60)
-        yield Session(app, server, page, kernel, root)
+        yield Session(server.app, server, page, kernel, folder, notebook)
     except Exception:
-        _screenshot(page, f"{root.name}-setup")
+        _screenshot(page, f"{name}-{server.app}-setup")
         print(server.log_tail())
         raise
     finally:
-        if kernel is not None:
-            if before_close is not None:
-                kernel.run(before_close)
-            kernel.close()
-        page.close()
-        server.stop()
+        try:
+            if kernel is not None:
+                if before_close is not None:
+                    kernel.run(before_close)
+                kernel.close()
+            page.close()
+        finally:
+            shut_down(server, notebook)
 
 
 @pytest.fixture(scope="package", params=["lab", "notebook"], ids=["lab4", "notebook7"])
-def jupyter(request: pytest.FixtureRequest, browser: Browser,
-            tmp_path_factory: pytest.TempPathFactory) -> Iterator[Session]:
+def jupyter(request: pytest.FixtureRequest, browser: Browser, standin_server: Any,
+            jupyter_servers: Callable[..., JupyterServer]) -> Iterator[Session]:
     """JupyterLab 4 or Notebook 7 with the test notebook open and its first cell run."""
-    app = request.param
-    with notebook_session(browser, app, tmp_path_factory.mktemp(f"jupyter-{app}"),
-                          [SETUP_CELL, WEBRTC_CELL]) as session:
+    server = jupyter_servers(request.param, kernel_env(standin_server, key=False))
+    with notebook_session(browser, server, "widgets", [SETUP_CELL, WEBRTC_CELL]) as session:
         yield session
 
 

@@ -26,6 +26,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from pathlib import Path
@@ -86,6 +87,12 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def is_session_of(session: dict[str, Any], notebook: str) -> bool:
+    """Whether a session of ``/api/sessions`` is ``notebook``'s (its path from the root, exactly:
+    a shared server holds other tests' notebooks of the same name in other folders)."""
+    return str(session.get("path", "")).lstrip("/") == notebook.lstrip("/")
+
+
 def _is_root() -> bool:
     return hasattr(os, "geteuid") and os.geteuid() == 0
 
@@ -119,11 +126,19 @@ class JupyterServer:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
+    def folder(self, prefix: str) -> tuple[Path, str]:
+        """A new empty folder under the server's root, for one test's notebooks on a server
+        that several tests share: (its path, its path relative to the root, for
+        :meth:`notebook_url` and the kernel look-ups as ``f"{rel}/{name}"``)."""
+        path = Path(tempfile.mkdtemp(prefix=f"{prefix}-", dir=self.root))
+        return path, path.name
+
     def notebook_url(self, name: str) -> str:
-        """The page of notebook ``name``. In JupyterLab each notebook gets a workspace
-        of its own, so a second page does not restore the first page's tabs."""
+        """The page of notebook ``name`` (a path relative to the root). In JupyterLab each
+        notebook path gets a workspace of its own, so a second page does not restore
+        another page's tabs (and start their kernels)."""
         if self.app == "lab":
-            workspace = "".join(c if c.isalnum() else "-" for c in Path(name).stem)
+            workspace = "".join(c if c.isalnum() else "-" for c in str(Path(name).with_suffix("")))
             return f"{self.url}/lab/workspaces/{workspace}/tree/{name}?token={self.token}"
         return f"{self.url}/notebooks/{name}?token={self.token}"
 
@@ -151,7 +166,7 @@ class JupyterServer:
                 self.stop()
                 raise RuntimeError(f"jupyter {self.app} exited: {tail}")
             try:
-                self.api("status")
+                self.api("status", timeout=5)
                 return self
             except OSError:
                 time.sleep(0.3)
@@ -159,18 +174,19 @@ class JupyterServer:
         self.stop()
         raise RuntimeError(f"jupyter {self.app} did not answer in {timeout} s: {tail}")
 
-    def api(self, path: str, method: str = "GET") -> Any:
+    def api(self, path: str, method: str = "GET", timeout: float = 30.0) -> Any:
+        """The JSON answer of the server's REST API at ``/api/{path}``; raises OSError."""
         req = urllib.request.Request(f"{self.url}/api/{path}", method=method,
                                      headers={"Authorization": f"token {self.token}"})
-        with urllib.request.urlopen(req, timeout=5) as resp:
+        with urllib.request.urlopen(req, timeout=timeout) as resp:
             body = resp.read()
             return json.loads(body) if body else None
 
     def shutdown_session(self, notebook: str) -> None:
         """End ``notebook``'s session and its kernel (what closing it with "Shut Down" does)."""
         for session in self.api("sessions"):
-            if session.get("path", "").endswith(notebook):
-                self.api(f"sessions/{session['id']}", method="DELETE")
+            if is_session_of(session, notebook):  # waits for the kernel to exit
+                self.api(f"sessions/{session['id']}", method="DELETE", timeout=120)
 
     def log_tail(self, n: int = 3000) -> str:
         try:
@@ -183,7 +199,7 @@ class JupyterServer:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             for session in self.api("sessions"):
-                if session.get("path", "").endswith(notebook) and session.get("kernel"):
+                if is_session_of(session, notebook) and session.get("kernel"):
                     cf = self.runtime / f"kernel-{session['kernel']['id']}.json"
                     if cf.is_file():
                         return Kernel(cf)
@@ -196,7 +212,7 @@ class JupyterServer:
         while time.monotonic() < deadline:
             for session in self.api("sessions"):
                 kernel = session.get("kernel") or {}
-                if (session.get("path", "").endswith(notebook)
+                if (is_session_of(session, notebook)
                         and kernel.get("execution_state") == "idle"
                         and kernel.get("connections", 0) >= 1):
                     return
@@ -393,7 +409,7 @@ def wait_run_all(page: Any, server: JupyterServer, notebook: str, timeout: float
     while time.monotonic() < deadline:
         prompts = page.evaluate(_PROMPTS)
         busy = any("*" in p for p in prompts)
-        idle = any(s.get("path", "").endswith(notebook)
+        idle = any(is_session_of(s, notebook)
                    and (s.get("kernel") or {}).get("execution_state") == "idle"
                    for s in server.api("sessions"))
         started = any(re.search(r"\d", p) for p in prompts)

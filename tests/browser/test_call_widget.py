@@ -15,13 +15,13 @@ from __future__ import annotations
 
 import shutil
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from browser.conftest import _screenshot
+from browser.conftest import PROJECT_KEY, _screenshot, kernel_env, shut_down
 from browser.harness import (
     Browser,
     JupyterServer,
@@ -38,7 +38,7 @@ from voicekit.samples import sample_path
 pytestmark = pytest.mark.timeout(600)
 
 NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks"
-KEY = "test-proj-call-widget-browser-key"
+KEY = PROJECT_KEY  # the kernels' OPENAI_API_KEY (kernel_env(..., key=True))
 NOTEBOOK = "call.ipynb"
 SETUP = """
 import json, os
@@ -100,20 +100,21 @@ def call_browser(browser: Browser, tmp_path_factory: pytest.TempPathFactory) -> 
 
 @pytest.mark.parametrize("app", ["lab", "notebook"], ids=["lab4", "notebook7"])
 def test_call_hear_a_reply_a_tool_hang_up_and_rerun(call_browser: Any, standin_server: Any, app: str,
-                                                   tmp_path: Path) -> None:
-    write_notebook(tmp_path / NOTEBOOK, [SETUP, CALL_CELL])
-    server = JupyterServer(app, tmp_path, env={"OPENAI_BASE_URL": standin_server.base_url,
-                                               "OPENAI_API_KEY": KEY}).start()
+                                                   jupyter_servers: Callable[..., JupyterServer]) -> None:
+    server = jupyter_servers(app, kernel_env(standin_server, key=True))
+    folder, rel = server.folder("call")
+    notebook = f"{rel}/{NOTEBOOK}"
+    write_notebook(folder / NOTEBOOK, [SETUP, CALL_CELL])
     page = call_browser.new_page()
     kernel: Kernel | None = None
     try:
-        open_notebook(page, server, NOTEBOOK)
+        open_notebook(page, server, notebook)
         run_cell(page, 0)
         run_cell(page, 1)
         widget = page.locator(".voicekit-call")
         widget.get_by_role("button", name="Call", exact=True).wait_for(timeout=60_000)
         assert "waits for a click" in widget.inner_text()
-        kernel = server.kernel_for(NOTEBOOK)
+        kernel = server.kernel_for(notebook)
         kernel.wait_for("'call' in globals()", timeout=60)
         assert kernel.eval("call.call_id") is None  # running the cell started nothing
 
@@ -179,7 +180,7 @@ def test_call_hear_a_reply_a_tool_hang_up_and_rerun(call_browser: Any, standin_s
             kernel.run("call.close()")
             kernel.close()
         page.close()
-        server.stop()
+        shut_down(server, notebook)
 
 
 LIVE_CELL = """
@@ -201,24 +202,25 @@ call
 
 @pytest.mark.parametrize("app", ["lab", "notebook"], ids=["lab4", "notebook7"])
 def test_a_live_call_from_the_page_delegates_to_the_kernel(call_browser: Any, standin_server: Any, app: str,
-                                                          tmp_path: Path) -> None:
+                                                          jupyter_servers: Callable[..., JupyterServer]) -> None:
     """GPT-Live from the page: ``client.live.create`` with the page's offer,
     ``live.sideband`` in the kernel, in JupyterLab 4 and Notebook 7. The fake microphone's line is answered, the model's
     client delegation runs in the kernel and is answered on the sideband, the reply is
     heard on the played track, and Hang up ends the session."""
-    write_notebook(tmp_path / NOTEBOOK, [SETUP, LIVE_CELL])
-    server = JupyterServer(app, tmp_path, env={"OPENAI_BASE_URL": standin_server.base_url,
-                                                 "OPENAI_API_KEY": KEY}).start()
+    server = jupyter_servers(app, kernel_env(standin_server, key=True))
+    folder, rel = server.folder("live-call")
+    notebook = f"{rel}/{NOTEBOOK}"
+    write_notebook(folder / NOTEBOOK, [SETUP, LIVE_CELL])
     page = call_browser.new_page()
     kernel: Kernel | None = None
     try:
-        open_notebook(page, server, NOTEBOOK)
+        open_notebook(page, server, notebook)
         run_cell(page, 0)
         run_cell(page, 1)
         widget = page.locator(".voicekit-call")
         widget.get_by_role("button", name="Call", exact=True).wait_for(timeout=60_000)
         assert "GPT-Live" in widget.inner_text() and "waits for a click" in widget.inner_text()
-        kernel = server.kernel_for(NOTEBOOK)
+        kernel = server.kernel_for(notebook)
         kernel.wait_for("'call' in globals() and call.api == 'live'", timeout=60)
         assert kernel.eval("call.call_id") is None
 
@@ -268,19 +270,20 @@ def test_a_live_call_from_the_page_delegates_to_the_kernel(call_browser: Any, st
             kernel.run("call.close()")
             kernel.close()
         page.close()
-        server.stop()
+        shut_down(server, notebook)
 
 
 @pytest.mark.parametrize("app", ["lab", "notebook"], ids=["lab4", "notebook7"])
 def test_run_all_of_04c_then_call_from_the_page(call_browser: Any, standin_server: Any, app: str,
-                                                tmp_path: Path) -> None:
+                                                jupyter_servers: Callable[..., JupyterServer]) -> None:
     """A learner's first go: Run All on 04c_webrtc (every call there is made by a kernel
     peer, and no cell waits for a click), then Call in the Realtime widget and, once it
     is hung up, in the GPT-Live one: a reply heard from each, in JupyterLab 4 and
     Notebook 7."""
-    notebook = "04c_webrtc.ipynb"
-    shutil.copy(NOTEBOOKS / notebook, tmp_path / notebook)
-    server = JupyterServer(app, tmp_path, env={"OPENAI_BASE_URL": standin_server.base_url}).start()
+    server = jupyter_servers(app, kernel_env(standin_server, key=False))  # 04c's use_standin() sets a key
+    folder, rel = server.folder("04c")
+    notebook = f"{rel}/04c_webrtc.ipynb"
+    shutil.copy(NOTEBOOKS / "04c_webrtc.ipynb", folder / "04c_webrtc.ipynb")
     page = call_browser.new_page()
     kernel: Kernel | None = None
     try:
@@ -326,4 +329,4 @@ def test_run_all_of_04c_then_call_from_the_page(call_browser: Any, standin_serve
         if kernel is not None:
             kernel.close()
         page.close()
-        server.stop()
+        shut_down(server, notebook)

@@ -12,13 +12,12 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Iterator
-from pathlib import Path
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
 
-from browser.conftest import _screenshot
+from browser.conftest import _screenshot, kernel_env, shut_down
 from browser.harness import (
     Browser,
     JupyterServer,
@@ -69,23 +68,24 @@ def _spy_on_kernel_frames(page: Any) -> list[str]:
 
 @pytest.mark.parametrize("app", ["lab", "notebook"], ids=["lab4", "notebook7"])
 def test_a_call_in_another_widget_hangs_up_the_first(call_browser: Any, standin_server: Any, app: str,
-                                                     tmp_path: Path) -> None:
+                                                     jupyter_servers: Callable[..., JupyterServer]) -> None:
     """Never two calls on one microphone: with a Realtime and a GPT-Live Call on one page
     (as in 04c), Call in the second hangs up the first, in the page and in the kernel.
     And the project key is in no frame between the page and the kernel, nor in the DOM."""
-    write_notebook(tmp_path / NOTEBOOK, [SETUP, CALL_CELL, SECOND_CALL])
-    server = JupyterServer(app, tmp_path, env={"OPENAI_BASE_URL": standin_server.base_url,
-                                               "OPENAI_API_KEY": KEY}).start()
+    server = jupyter_servers(app, kernel_env(standin_server, key=True))
+    folder, rel = server.folder("call-two")
+    notebook = f"{rel}/{NOTEBOOK}"
+    write_notebook(folder / NOTEBOOK, [SETUP, CALL_CELL, SECOND_CALL])
     page = call_browser.new_page()
     frames = _spy_on_kernel_frames(page)
     kernel: Kernel | None = None
     try:
-        open_notebook(page, server, NOTEBOOK)
+        open_notebook(page, server, notebook)
         for i in range(3):
             run_cell(page, i)
         first, second = page.locator(".voicekit-call").nth(0), page.locator(".voicekit-call").nth(1)
         second.get_by_role("button", name="Call", exact=True).wait_for(timeout=60_000)
-        kernel = server.kernel_for(NOTEBOOK)
+        kernel = server.kernel_for(notebook)
         kernel.wait_for("'live_call' in globals()", timeout=60)
 
         first.get_by_role("button", name="Call", exact=True).click()
@@ -113,7 +113,7 @@ def test_a_call_in_another_widget_hangs_up_the_first(call_browser: Any, standin_
             kernel.run("call.close(); live_call.close()")
             kernel.close()
         page.close()
-        server.stop()
+        shut_down(server, notebook)
 
 
 EPHEMERAL_CALL = """
@@ -126,26 +126,27 @@ ek_call
 
 @pytest.mark.parametrize("app", ["lab", "notebook"], ids=["lab4", "notebook7"])
 def test_the_ephemeral_key_variant_from_the_page(call_browser: Any, standin_server: Any, app: str,
-                                                 tmp_path: Path) -> None:
+                                                 jupyter_servers: Callable[..., JupyterServer]) -> None:
     """The ephemeral-key variant in the widget: the kernel mints an ``ek_`` key, the page
     posts its own offer to ``/v1/realtime/calls`` with it (a cross-origin request from the
     Jupyter page), tells the kernel the call id, and the kernel joins the sideband. The
     reply to a question asked there is heard in the page. The ``ek_`` key reaches the page
     in the one ``key`` message; the project key in no frame between page and kernel."""
-    write_notebook(tmp_path / NOTEBOOK, [SETUP, EPHEMERAL_CALL])
-    server = JupyterServer(app, tmp_path, env={"OPENAI_BASE_URL": standin_server.base_url,
-                                               "OPENAI_API_KEY": KEY}).start()
+    server = jupyter_servers(app, kernel_env(standin_server, key=True))
+    folder, rel = server.folder("call-ephemeral")
+    notebook = f"{rel}/{NOTEBOOK}"
+    write_notebook(folder / NOTEBOOK, [SETUP, EPHEMERAL_CALL])
     page = call_browser.new_page()
     frames = _spy_on_kernel_frames(page)
     kernel: Kernel | None = None
     try:
-        open_notebook(page, server, NOTEBOOK)
+        open_notebook(page, server, notebook)
         run_cell(page, 0)
         run_cell(page, 1)
         widget = page.locator(".voicekit-call")
         widget.get_by_role("button", name="Call", exact=True).wait_for(timeout=60_000)
         assert "ephemeral key" in widget.inner_text() and "waits for a click" in widget.inner_text()
-        kernel = server.kernel_for(NOTEBOOK)
+        kernel = server.kernel_for(notebook)
         kernel.wait_for("'ek_call' in globals()", timeout=60)
 
         widget.get_by_role("button", name="Call", exact=True).click()
@@ -173,4 +174,4 @@ def test_the_ephemeral_key_variant_from_the_page(call_browser: Any, standin_serv
             kernel.run("ek_call.close()")
             kernel.close()
         page.close()
-        server.stop()
+        shut_down(server, notebook)

@@ -19,14 +19,14 @@ from __future__ import annotations
 import os
 import shutil
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from browser.conftest import _screenshot
+from browser.conftest import _screenshot, kernel_env, shut_down
 from browser.harness import (
     LEAD_SILENCE_S,
     Browser,
@@ -68,37 +68,28 @@ class Opened:
         return self.page.locator(".jp-Notebook .jp-CodeCell").nth(code_cell_index(self.path, needle))
 
 
-def _server(standin_server: Any, root: Path, app: str) -> JupyterServer:
-    env = {"OPENAI_BASE_URL": standin_server.base_url}  # use_standin() reuses it
-    return JupyterServer(app, root, env=env).start()
+@pytest.fixture(scope="module")
+def lab(browser: Browser, standin_server: Any, jupyter_servers: Callable[..., JupyterServer]) -> JupyterServer:
+    """The shared JupyterLab whose kernels' OPENAI_BASE_URL is the stand-in (use_standin() reuses it)."""
+    return jupyter_servers("lab", kernel_env(standin_server, key=False))
 
 
 @pytest.fixture(scope="module")
-def lab(browser: Browser, standin_server: Any,
-        tmp_path_factory: pytest.TempPathFactory) -> Iterator[JupyterServer]:
-    server = _server(standin_server, tmp_path_factory.mktemp("live-lab"), "lab")
-    yield server
-    server.stop()
-
-
-@pytest.fixture(scope="module")
-def notebook7(browser: Browser, standin_server: Any,
-              tmp_path_factory: pytest.TempPathFactory) -> Iterator[JupyterServer]:
-    server = _server(standin_server, tmp_path_factory.mktemp("live-nb7"), "notebook")
-    yield server
-    server.stop()
+def notebook7(browser: Browser, standin_server: Any, jupyter_servers: Callable[..., JupyterServer]) -> JupyterServer:
+    return jupyter_servers("notebook", kernel_env(standin_server, key=False))
 
 
 @pytest.fixture
 def run_all_of(browser: Browser) -> Iterator[Any]:
-    """``run_all_of(server, "04_realtime")``: open a fresh copy, Run All, wait; an Opened.
-    At the end the page closes and the kernel shuts down."""
+    """``run_all_of(server, "04_realtime")``: open a fresh copy (in a folder of its own on the
+    shared server), Run All, wait; an Opened. At the end the page closes and the kernel shuts down."""
     opened: list[tuple[JupyterServer, str, Any, Kernel | None]] = []
 
     def run(server: JupyterServer, stem: str) -> Opened:
-        name = f"{stem}.ipynb"
-        path = server.root / name
-        shutil.copyfile(NOTEBOOKS / name, path)
+        folder, rel = server.folder(stem)
+        name = f"{rel}/{stem}.ipynb"
+        path = folder / f"{stem}.ipynb"
+        shutil.copyfile(NOTEBOOKS / path.name, path)
         page = browser.new_page()
         logs: list[str] = []
         page.on("console", lambda m: logs.append(f"{m.type}: {m.text}"))
@@ -126,10 +117,7 @@ def run_all_of(browser: Browser) -> Iterator[Any]:
         if kernel is not None:
             kernel.close()
         page.close()
-        try:
-            server.shutdown_session(name)
-        except OSError as exc:  # the server may be gone; the test's own result matters more
-            print(f"could not shut down the kernel of {name}: {exc}")
+        shut_down(server, name)
 
 
 def _click_record(cell: Any) -> Any:

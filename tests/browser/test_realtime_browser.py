@@ -6,14 +6,14 @@ reply plays in the Player, and the Transcript and EventLog show it.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from browser.conftest import Session, notebook_session
-from browser.harness import Browser
+from browser.conftest import Session, kernel_env, notebook_session
+from browser.harness import Browser, JupyterServer
 from voicekit.audio import Clip
 from voicekit.metrics import normalize_text
 
@@ -38,9 +38,9 @@ display(rec, player, transcript, talk, log)
 
 @pytest.fixture(scope="module")
 def realtime_page(browser: Browser, standin_server: Any,
-                  tmp_path_factory: pytest.TempPathFactory) -> Iterator[Session]:
-    env = {"OPENAI_BASE_URL": standin_server.base_url, "OPENAI_API_KEY": "test-no-key"}
-    with notebook_session(browser, "lab", tmp_path_factory.mktemp("jupyter-realtime"), [SETUP_CELL], env=env,
+                  jupyter_servers: Callable[..., JupyterServer]) -> Iterator[Session]:
+    server = jupyter_servers("lab", kernel_env(standin_server, key=True))
+    with notebook_session(browser, server, "realtime", [SETUP_CELL],
                           ready="rt.connected", before_close="rt.close()") as session:
         yield session
 

@@ -2,7 +2,7 @@
 in a real Chromium (JupyterLab 4) with fake microphones at known levels.
 
 Chromium takes its fake microphone's file at launch, so each level gets its own Chromium
-(``Browser.with_mic``) and its own notebook on one Jupyter server. The files are the
+(``Browser.with_mic``) and its own notebook on the browser tests' shared JupyterLab. The files are the
 shipped ``voicekit/data/ls_0890.wav`` scaled: peaking at 0.3 (quiet), and 3 times full
 scale, hard-clipped (loud).
 """
@@ -11,14 +11,14 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
 
-from browser.conftest import _screenshot
+from browser.conftest import _screenshot, kernel_env, shut_down
 from browser.harness import (
     LEAD_SILENCE_S,
     TAIL_SILENCE_S,
@@ -83,17 +83,17 @@ class _Page:
 
 
 @pytest.fixture(scope="module")
-def level_server(chromium: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[JupyterServer]:
-    server = JupyterServer("lab", tmp_path_factory.mktemp("jupyter-levels")).start()
-    yield server
-    server.stop()
+def level_server(chromium: str, standin_server: Any,
+                 jupyter_servers: Callable[..., JupyterServer]) -> JupyterServer:
+    return jupyter_servers("lab", kernel_env(standin_server, key=False))
 
 
 def _level_page(browser: Browser, server: JupyterServer, name: str, gain: float) -> Iterator[_Page]:
-    wav, speech_s = _mic_wav(server.root / f"mic_{name}.wav", gain)
-    notebook = f"levels_{name}.ipynb"
+    folder, rel = server.folder(f"levels-{name}")
+    wav, speech_s = _mic_wav(folder / f"mic_{name}.wav", gain)
+    notebook = f"{rel}/levels_{name}.ipynb"
     write_notebook(server.root / notebook, [SETUP_CELL])
-    other = browser.with_mic(wav, server.root / f"profile-{name}")
+    other = browser.with_mic(wav, folder / f"profile-{name}")
     page = other.new_page()
     kernel = None
     try:
@@ -109,6 +109,7 @@ def _level_page(browser: Browser, server: JupyterServer, name: str, gain: float)
         if kernel is not None:
             kernel.close()
         other.close()
+        shut_down(server, notebook)
 
 
 @pytest.fixture(scope="module")

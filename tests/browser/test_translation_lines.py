@@ -12,13 +12,13 @@ error in red in the widget while the cell shows the ``RealtimeError``.
 from __future__ import annotations
 
 import time
-from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 
-from browser.conftest import NOTEBOOK, notebook_session
-from browser.harness import Browser, run_cell
+from browser.conftest import NOTEBOOK, kernel_env, notebook_session
+from browser.harness import Browser, JupyterServer, run_cell
 from voicekit.metrics import normalize_text
 
 pytestmark = pytest.mark.timeout(300)
@@ -73,11 +73,11 @@ def _dom_rows(page: Any, widget: int, at_least: int, timeout: float = 20.0) -> l
 
 
 @pytest.mark.parametrize("app", ["lab", "notebook"], ids=["lab4", "notebook7"])
-def test_translation_lines_show_text_side_by_side_and_errors_in_red(browser: Browser, standin_server: Any, app: str,
-                                                                   tmp_path: Path) -> None:
-    env = {"OPENAI_BASE_URL": standin_server.base_url, "OPENAI_API_KEY": "test-no-key"}
+def test_translation_lines_show_text_side_by_side_and_errors_in_red(
+        browser: Browser, standin_server: Any, app: str, jupyter_servers: Callable[..., JupyterServer]) -> None:
+    server = jupyter_servers(app, kernel_env(standin_server, key=True))
     close = "[s.close() for s in (globals().get('translator'), globals().get('french')) if s is not None]"
-    with notebook_session(browser, app, tmp_path, [SETUP, TRANSLATE, HTML, FRENCH], env=env,
+    with notebook_session(browser, server, "translation", [SETUP, TRANSLATE, HTML, FRENCH],
                           before_close=close, button=None) as session:
         page, kernel = session.page, session.kernel
         page.locator(".vk-translation").first.filter(has_text="nothing translated yet").wait_for(timeout=30_000)

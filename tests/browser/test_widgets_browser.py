@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from browser.conftest import Session, _screenshot, notebook_session
+from browser.conftest import Session, _screenshot, kernel_env, notebook_session, shut_down
 from browser.harness import LEAD_SILENCE_S, run_cell
 from voicekit.audio import Clip
 from voicekit.metrics import normalize_text, wer
@@ -272,11 +272,13 @@ def test_no_secure_context_on_jupyterhub_gives_advice_that_fits_a_hub(jupyter: S
     assert "ask whoever runs it" in k.eval("rec.error")
 
 
-def test_the_call_widget_on_jupyterhub_gives_advice_that_fits_a_hub(browser: Any, tmp_path: Path) -> None:
+def test_the_call_widget_on_jupyterhub_gives_advice_that_fits_a_hub(browser: Any, jupyter_servers: Any,
+                                                                    standin_server: Any) -> None:
     """The CallWidget (04c's WebRTC call) with no secure context on a hub: https, not localhost
     (issue 25 item 12; it said "Open Jupyter at http://localhost" on a hub too)."""
     cell = "from voicekit.widgets import CallWidget\nhub_call = CallWidget('a call')\ndisplay(hub_call)"
-    with notebook_session(browser, "lab", tmp_path, [cell], button="Call") as s:
+    server = jupyter_servers("lab", kernel_env(standin_server, key=False))
+    with notebook_session(browser, server, "hub-call", [cell], button="Call") as s:
         provoke, undo, _ = _FAILURES["insecure_context"]
         s.page.evaluate("""() => { const el = document.getElementById('jupyter-config-data');
                                    el.textContent = JSON.stringify({...JSON.parse(el.textContent), hubPrefix: '/hub/'}); }""")
@@ -336,13 +338,14 @@ def test_notebook_01b_records_plays_and_transcribes_your_voice(
     from browser.harness import open_notebook
 
     (jupyter.tmp / NOTEBOOK_01B.name).write_bytes(NOTEBOOK_01B.read_bytes())
+    notebook = str(Path(jupyter.notebook).parent / NOTEBOOK_01B.name)  # beside the widgets' notebook
     page = browser.new_page()
     logs: list[str] = []
     page.on("console", lambda m: logs.append(f"{m.type}: {m.text}"))
     kernel = None
     try:
-        open_notebook(page, jupyter.server, NOTEBOOK_01B.name)
-        kernel = jupyter.server.kernel_for(NOTEBOOK_01B.name)
+        open_notebook(page, jupyter.server, notebook)
+        kernel = jupyter.server.kernel_for(notebook)
         # The kernel reuses the session's stand-in instead of starting its own.
         kernel.run(f"import os; os.environ['OPENAI_BASE_URL'] = {standin_server.base_url!r}")
         run_cell(page, 0)  # imports, use_standin(), client
@@ -376,6 +379,7 @@ def test_notebook_01b_records_plays_and_transcribes_your_voice(
         if kernel is not None:
             kernel.close()
         page.close()
+        shut_down(jupyter.server, notebook)
 
 
 def _record_by_clicks_on(page: Any, seconds: float) -> None:
