@@ -27,10 +27,12 @@ from browser.harness import (
     Kernel,
     fake_mic_wav,
     find_chromium,
+    one_line_mic,
     open_and_run_first_cell,
     write_notebook,
 )
 from voicekit.audio import Clip
+from voicekit.samples import sample_path
 
 ARTIFACTS = Path(__file__).parent / "artifacts"
 SPEECH_FILE = "ls_0890.wav"  # 5.3 s; the stand-in's Whisper tiny.en gets it word for word
@@ -232,3 +234,17 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
 @pytest.fixture(scope="session", autouse=True)
 def _fresh_artifacts() -> None:
     shutil.rmtree(ARTIFACTS, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def call_browser(browser: Browser, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """A Chromium whose fake microphone says one line after 1 s, then a minute of silence
+    (Chromium loops the file; a second line during the reply would be a barge-in)."""
+    out = tmp_path_factory.mktemp("call-mic")
+    wav = one_line_mic(sample_path("ls_0880.wav"), out)
+    context = browser.launch(wav, out / "profile", "--allow-loopback-in-peer-connection",
+                             "--autoplay-policy=no-user-gesture-required")
+    try:
+        yield context
+    finally:
+        context.close()

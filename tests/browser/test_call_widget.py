@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import shutil
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -23,17 +23,14 @@ import pytest
 
 from browser.conftest import PROJECT_KEY, _screenshot, kernel_env, shut_down
 from browser.harness import (
-    Browser,
     JupyterServer,
     Kernel,
-    one_line_mic,
     open_notebook,
     run_all,
     run_cell,
     wait_run_all,
     write_notebook,
 )
-from voicekit.samples import sample_path
 
 pytestmark = pytest.mark.timeout(600)
 
@@ -82,20 +79,6 @@ def _assert_the_key_stayed_in_the_kernel(kernel: Kernel, page: Any) -> None:
     assert any('"type": "answer"' in m for m in wire) and any('"type": "offer"' in m for m in wire)
     assert not [m for m in wire if KEY in m]
     assert KEY not in page.content()
-
-
-@pytest.fixture(scope="module")
-def call_browser(browser: Browser, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    """A Chromium whose fake microphone says one line after 1 s, then a minute of silence
-    (Chromium loops the file; a second line during the reply would be a barge-in)."""
-    out = tmp_path_factory.mktemp("call-mic")
-    wav = one_line_mic(sample_path("ls_0880.wav"), out)
-    context = browser.launch(wav, out / "profile", "--allow-loopback-in-peer-connection",
-                             "--autoplay-policy=no-user-gesture-required")
-    try:
-        yield context
-    finally:
-        context.close()
 
 
 @pytest.mark.parametrize("app", ["lab", "notebook"], ids=["lab4", "notebook7"])

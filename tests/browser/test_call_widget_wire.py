@@ -12,38 +12,22 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 
 from browser.conftest import _screenshot, kernel_env, shut_down
 from browser.harness import (
-    Browser,
     JupyterServer,
     Kernel,
-    one_line_mic,
     open_notebook,
     run_cell,
     write_notebook,
 )
 from browser.test_call_widget import CALL_CELL, HEARD, KEY, NOTEBOOK, SETUP
-from voicekit.samples import sample_path
 
 pytestmark = pytest.mark.timeout(600)
-
-
-@pytest.fixture(scope="module")
-def call_browser(browser: Browser, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    """A Chromium whose fake microphone says one line after 1 s, then a minute of silence."""
-    out = tmp_path_factory.mktemp("call-wire-mic")
-    wav = one_line_mic(sample_path("ls_0880.wav"), out)
-    context = browser.launch(wav, out / "profile", "--allow-loopback-in-peer-connection",
-                             "--autoplay-policy=no-user-gesture-required")
-    try:
-        yield context
-    finally:
-        context.close()
 
 
 SECOND_CALL = """

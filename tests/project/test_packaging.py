@@ -91,5 +91,5 @@ def test_widget_front_ends_ship_with_the_package():
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())
     globs = project["tool"]["setuptools"]["package-data"]["voicekit"]
     assert "widgets/*.js" in globs and "widgets/*.css" in globs
-    for name in ("recorder.js", "player.js", "scope.js", "widgets.css"):
+    for name in ("recorder.js", "player.js", "scope.js", "call.js", "hub.js", "widgets.css"):
         assert (ROOT / "voicekit" / "widgets" / name).is_file(), name

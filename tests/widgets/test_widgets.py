@@ -315,3 +315,15 @@ def test_scope_shows_a_whole_clip_and_follows_a_recorder() -> None:
     assert scope.n_columns == 20  # cleared at chunk 0, then 200 ms
     with pytest.raises(AudioFormatError, match="int16"):
         scope.push(np.zeros(3, np.float32))  # type: ignore[arg-type]
+
+
+def test_the_recorder_and_the_call_widget_share_one_hub_check() -> None:
+    """hub.js is in front of both modules, and neither defines the hub check again (a
+    duplicate in one would drift from the other)."""
+    from voicekit.widgets import Recorder
+    from voicekit.widgets.call import CallWidget
+
+    for widget in (Recorder, CallWidget):
+        source = widget._esm
+        assert source.count("function onJupyterHub(") == 1, widget.__name__
+        assert "hubInsecureContext(" in source.split("function hubInsecureContext(")[1], widget.__name__

@@ -20,7 +20,17 @@ logger = logging.getLogger("voicekit.widgets")
 HERE = Path(__file__).parent
 CSS = HERE / "widgets.css"
 
-__all__ = ["CSS", "HERE", "CallbackHandle", "Callbacks", "callback_key", "logger", "new_uid", "pcm16_from_buffer"]
+__all__ = ["CSS", "HERE", "CallbackHandle", "Callbacks", "callback_key", "esm_with_hub", "logger", "new_uid", "pcm16_from_buffer"]
+
+
+def esm_with_hub(name: str) -> str:
+    """The anywidget module ``name`` (a file beside this one) with ``hub.js`` in front of it.
+
+    ``hub.js`` holds what the Recorder's and the call widget's pages share (whether the page
+    is JupyterHub's, and the advice for an insecure context there); an anywidget module is
+    loaded from a string, so it cannot import a sibling file.
+    """
+    return (HERE / "hub.js").read_text(encoding="utf-8") + "\n" + (HERE / name).read_text(encoding="utf-8")
 
 
 def new_uid() -> str:

@@ -19,24 +19,10 @@ const MESSAGES = {
   microphone_busy: "The microphone could not be opened: another program may be using it.",
 };
 
-// On JupyterHub the page is the hub's: "open Jupyter at localhost" is advice a learner cannot
-// follow, the hub must be served over https (recorder.js gives the Recorder the same advice).
-// JupyterHub's single-user server puts hubPrefix in the page config, #jupyter-config-data.
+// On JupyterHub, hub.js's advice replaces the one naming localhost.
 const HUB_MESSAGES = {
-  insecure_context:
-    "This page is not a secure context, so the browser offers no microphone or WebRTC " +
-    "(navigator.mediaDevices is undefined). On JupyterHub, the hub must be served over " +
-    "https: ask whoever runs it (voicekit's README, \"A class on JupyterHub\", says how).",
+  insecure_context: hubInsecureContext("microphone or WebRTC"),
 };
-
-function onJupyterHub() {
-  try {
-    const el = document.getElementById("jupyter-config-data");
-    return Boolean(el && JSON.parse(el.textContent).hubPrefix);
-  } catch (err) {
-    return false;
-  }
-}
 
 // The Recorder's "echo" processing (voicekit.widgets.recorder.PROCESSING): the reply
 // plays from the speakers while the microphone is open.

@@ -40,7 +40,7 @@ from typing import Any
 import anywidget
 import traitlets
 
-from ._base import CSS, HERE, logger
+from ._base import CSS, esm_with_hub, logger
 
 __all__ = ["CALL_STATES", "CallWidget"]
 
@@ -74,7 +74,7 @@ class CallWidget(anywidget.AnyWidget):
         True: the page asks the kernel for an ephemeral key and posts its offer itself.
     """
 
-    _esm = HERE / "call.js"
+    _esm = esm_with_hub("call.js")
     _css = CSS
     label = traitlets.Unicode("").tag(sync=True)
     state = traitlets.Enum(CALL_STATES, "idle").tag(sync=True)

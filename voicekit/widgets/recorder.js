@@ -61,24 +61,10 @@ const MESSAGES = {
     "start from a click. Click Record.",
 };
 
-// On JupyterHub, "open it at localhost" is advice a learner cannot follow: the page is the
-// hub's. JupyterHub's single-user server puts hubPrefix in the page config
-// (jupyterhub/singleuser/extension.py), which JupyterLab and Notebook 7 keep in #jupyter-config-data.
+// On JupyterHub, hub.js's advice replaces the one naming localhost.
 const HUB_MESSAGES = {
-  insecure_context:
-    "This page is not a secure context, so the browser offers no microphone " +
-    "(navigator.mediaDevices is undefined). On JupyterHub, the hub must be served over " +
-    "https: ask whoever runs it (voicekit's README, \"A class on JupyterHub\", says how).",
+  insecure_context: hubInsecureContext("microphone"),
 };
-
-function onJupyterHub() {
-  try {
-    const el = document.getElementById("jupyter-config-data");
-    return Boolean(el && JSON.parse(el.textContent).hubPrefix);
-  } catch (err) {
-    return false;
-  }
-}
 
 // A sample at or above -0.1 dBFS counts as clipped (voicekit.widgets.recorder.CLIP_DBFS).
 const CLIP_LEVEL = Math.pow(10, -0.1 / 20);

@@ -30,7 +30,7 @@ from .._decode import check_rate as _check_rate
 from ..audio import Clip
 from ..errors import AudioFormatError, MicrophoneError
 from ..formats import REALTIME_SAMPLE_RATE
-from ._base import CSS, HERE, CallbackHandle, Callbacks, logger, new_uid, pcm16_from_buffer
+from ._base import CSS, CallbackHandle, Callbacks, esm_with_hub, logger, new_uid, pcm16_from_buffer
 
 __all__ = ["CLIP_DBFS", "PROCESSING", "AudioChunk", "Recorder", "RecorderStats"]
 
@@ -169,7 +169,7 @@ class Recorder(anywidget.AnyWidget):
         For a ``processing`` value not in :data:`PROCESSING`.
     """
 
-    _esm = HERE / "recorder.js"
+    _esm = esm_with_hub("recorder.js")
     _css = CSS
     _uid = traitlets.Unicode().tag(sync=True)
     recording = traitlets.Bool(False).tag(sync=True)
