@@ -115,6 +115,23 @@ def test_a_target_other_than_english_is_an_error_naming_the_limit(tw: Wire):
     assert tw.until("session.updated")[-1]["session"]["audio"]["output"]["language"] == "en"
 
 
+def test_malformed_events_get_error_events_naming_what_was_expected(tw: Wire):
+    """Text that is not a JSON object, and an event type the API has not, each get an
+    ``error`` event (naming the client's ``event_id`` where it has one), and the socket stays open."""
+    tw.conn.send_raw("{not json")
+    err = tw.until("error")[-1]["error"]
+    assert err["code"] == "invalid_json" and "at character 1" in err["message"]
+    tw.conn.send_raw("[1, 2]")
+    err = tw.until("error")[-1]["error"]
+    assert err["code"] == "invalid_json" and "got list" in err["message"]
+    tw.conn.send_raw(json.dumps({"type": "response.create", "event_id": "evt_x"}))
+    err = tw.until("error")[-1]["error"]
+    assert (err["code"], err["param"], err["event_id"]) == ("invalid_value", "type", "evt_x")
+    assert "session.input_audio_buffer.append" in err["message"]
+    tw.conn.send({"type": "session.update", "session": {"audio": {"output": {"language": "en"}}}})
+    assert tw.until("session.updated")[-1]["type"] == "session.updated"
+
+
 def test_an_unknown_model_is_refused_naming_it(client: OpenAI):
     with client.realtime.translations.connect(model="gpt-realtime-mini") as conn:
         event = json.loads(conn.recv_bytes())

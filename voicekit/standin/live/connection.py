@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import time
 from typing import Any
@@ -40,7 +39,7 @@ import numpy as np
 
 from ..transport.hub import Accepts, EventHub
 from ..transport.links import Link
-from ..transport.wire import Registry
+from ..transport.wire import Registry, client_event_object, event_id_of
 from .backend import ResponsesBackend
 from .config import check_strict
 from .context import Context
@@ -87,24 +86,15 @@ class LiveConnection(LiveState):
         handlers = self.handlers
         client_id = None
         try:
-            try:
-                raw = json.loads(text)
-            except json.JSONDecodeError as exc:
-                raise LiveError(f"expected one JSON object per message: {exc.msg} at character {exc.pos}",
-                                code="invalid_json") from None
-            if not isinstance(raw, dict):
-                raise LiveError(f"expected a JSON object, got {type(raw).__name__}", code="invalid_json")
-            client_id = raw.get("event_id") if isinstance(raw.get("event_id"), str) else None
+            raw = client_event_object(text, LiveError)
+            client_id = event_id_of(raw)
             kind = raw.get("type")
-            if kind not in handlers:
-                raise LiveError(f"Invalid value: {kind!r}. Supported values are: {', '.join(sorted(handlers))}.",
-                                code="invalid_value", param="type")
+            model, handler = handlers.entry(kind, LiveError)
             if self.webrtc is not None:
                 self.webrtc.allows(kind, link)
             if self.session is None and kind != "session.start":
                 raise LiveError(f"The session has not started: send session.start (with session.model) as the "
                                 f"first event, got {kind!r}", code="session_not_started", param="type")
-            model, handler = handlers[str(kind)]
             if model is not None:
                 check_strict(model, raw)
             self.client_event_id = client_id

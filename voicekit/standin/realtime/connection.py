@@ -27,7 +27,6 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
-import json
 import logging
 from typing import Any
 
@@ -40,7 +39,7 @@ from ..engines import Engines, SttResult
 from ..timings import TurnClock
 from ..transport.hub import Accepts, EventHub
 from ..transport.links import Link
-from ..transport.wire import Registry
+from ..transport.wire import Registry, client_event_object, event_id_of
 from .config import ResponseConfig, response_config
 from .conversation import Conversation, Item
 from .events import RealtimeProtocolError, error_event, new_id
@@ -155,15 +154,8 @@ class RealtimeConnection(EventHub, InputTurns):
         handlers = self.handlers
         client_id = None
         try:
-            try:
-                raw = json.loads(text)
-            except json.JSONDecodeError as exc:
-                raise RealtimeProtocolError(
-                    f"expected one JSON object per message: {exc.msg} at character {exc.pos}", code="invalid_json"
-                ) from None
-            if not isinstance(raw, dict):
-                raise RealtimeProtocolError(f"expected a JSON object, got {type(raw).__name__}", code="invalid_json")
-            client_id = raw.get("event_id") if isinstance(raw.get("event_id"), str) else None
+            raw = client_event_object(text, RealtimeProtocolError)
+            client_id = event_id_of(raw)
             kind = raw.get("type")
             if kind == "transcription_session.update":
                 raise RealtimeProtocolError(
@@ -171,12 +163,7 @@ class RealtimeConnection(EventHub, InputTurns):
                     "off. Send session.update with session.type 'transcription' instead.",
                     code="invalid_value", param="type",
                 )
-            if kind not in handlers:
-                raise RealtimeProtocolError(
-                    f"Invalid value: {kind!r}. Supported values are: {', '.join(sorted(handlers))}.",
-                    code="invalid_value", param="type",
-                )
-            model, handler = handlers[str(kind)]
+            model, handler = handlers.entry(kind, RealtimeProtocolError)
             if model is not None:
                 validate(model, raw)
             await handler(self, raw)

@@ -36,7 +36,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import copy
-import json
 import logging
 import time
 from typing import Any
@@ -59,7 +58,7 @@ from ..engines.synthesis import synthesize_pcm
 from ..models import REALTIME_TRANSLATION_MODELS
 from ..transport.hub import EventHub
 from ..transport.links import Link, WebSocketLink
-from ..transport.wire import Registry
+from ..transport.wire import Registry, client_event_object, event_id_of
 from .events import RealtimeProtocolError, error_event, new_id
 from .items import decode_pcm16
 from .registry import validate
@@ -206,20 +205,9 @@ class TranslationConnection(EventHub):
     async def _dispatch(self, text: str, link: Link) -> None:
         client_id = None
         try:
-            try:
-                raw = json.loads(text)
-            except json.JSONDecodeError as exc:
-                raise RealtimeProtocolError(f"expected one JSON object per message: {exc.msg}",
-                                            code="invalid_json") from None
-            if not isinstance(raw, dict):
-                raise RealtimeProtocolError(f"expected a JSON object, got {type(raw).__name__}", code="invalid_json")
-            client_id = raw.get("event_id") if isinstance(raw.get("event_id"), str) else None
-            kind = str(raw.get("type"))
-            if kind not in HANDLERS:
-                raise RealtimeProtocolError(
-                    f"Invalid value: {kind!r}. Supported values are: {', '.join(sorted(HANDLERS))}.",
-                    code="invalid_value", param="type")
-            model, handler = HANDLERS[kind]
+            raw = client_event_object(text, RealtimeProtocolError)
+            client_id = event_id_of(raw)
+            model, handler = HANDLERS.entry(raw.get("type"), RealtimeProtocolError)
             if model is not None:
                 validate(model, raw)
             await handler(self, raw)
