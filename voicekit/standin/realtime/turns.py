@@ -26,6 +26,7 @@ import numpy.typing as npt
 from ...formats import REALTIME_SAMPLE_RATE
 from ...vad import TurnDetector, VadEvent
 from ..engines import SttResult
+from ..engines.turn_model import smart_turn
 from ..timings import TurnClock, record
 from .conversation import Item, user_audio_item
 from .events import RealtimeProtocolError, new_id
@@ -78,14 +79,25 @@ class InputTurns(Lookahead):
         self._arrivals.append((self.timeline, time.monotonic()))
         if self.detector is None:
             return
-        for event in self.detector.feed(pcm):
-            if event.kind == "speech_started":
-                await self._speech_started(event.ms)
-            elif event.kind == "speech_paused":
-                if not self.transcribing:
-                    self._speculate(self._turn_start(), event.ms)
-            else:
-                await self._speech_stopped(event)
+        detector = self.detector
+        events = detector.feed(pcm)
+        while True:
+            for event in events:
+                if event.kind == "speech_started":
+                    await self._speech_started(event.ms)
+                elif event.kind == "speech_paused":
+                    if not self.transcribing:
+                        self._speculate(self._turn_start(), event.ms)
+                else:
+                    await self._speech_stopped(event)
+            check = detector.check
+            if check is None or self.detector is not detector:
+                break
+            # semantic_vad: Smart Turn judges the pause (in a thread; this connection's
+            # later events wait, so the turn ends at the same audio position at any pace).
+            events = detector.decide(await asyncio.to_thread(smart_turn().probability, check.audio))
+        if self.detector is None:
+            return
         if self._head_start is not None and not self.detector.pausing:
             self._drop_head_start()  # the user talks again: that reply will not be given
 
