@@ -44,7 +44,7 @@ from ..transport.wire import Registry
 from .backend import ResponsesBackend
 from .config import check_strict
 from .context import Context
-from .errors import LiveError, error_event
+from .errors import LiveError, error_event, new_id
 from .listener import Listener
 from .state import LiveState
 
@@ -74,6 +74,13 @@ class LiveConnection(LiveState):
 
     def _reject(self, message: str, code: str) -> None:
         self.emit(error_event(LiveError(message, code=code), None))
+
+    def fitted(self, event: dict[str, Any], refusal: str) -> dict[str, Any] | None:
+        """An ``error`` (``event_too_large``) for a link that refused ``event`` as too large (a WebRTC
+        data channel's max-message-size), so the client hears back; the session goes on."""
+        err = LiveError(f"The {event.get('type')} event could not be sent on this link: {refusal}",
+                        code="event_too_large")
+        return {"event_id": new_id("event"), **error_event(err, None)}
 
     async def serve(self, link: Link, handlers: Registry) -> None:
         """Read client events until the link closes or ``session.closed`` has been sent, then shut down."""
