@@ -6,6 +6,7 @@ the stand-in decides a turn's end at a fixed point of the audio whatever the pac
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -115,3 +116,39 @@ def test_live_ends_the_utterance_after_a_mid_sentence_pause_not_at_it(
         await wire.close()
 
     run_live(standin_server.base_url, body, {"model": LIVE_MODEL})
+
+
+def test_the_connection_keeps_reading_while_the_model_judges_a_pause(
+        client: OpenAI, speech: dict[str, np.ndarray], monkeypatch: pytest.MonkeyPatch) -> None:
+    """The model runs as a task, never on the path that reads the input (a WebRTC track's frames,
+    the WebSocket's events): with the model held, a later client event is still answered, and the
+    turn ends at the pause once the verdict comes. Before, ``append_audio`` awaited the model, so
+    nothing after the pause was read until it answered (here: until the 30 s hold ran out)."""
+    from voicekit.standin.realtime import turns
+
+    held, answered = threading.Event(), threading.Event()
+
+    class Held:
+        def probability(self, audio: np.ndarray) -> float:
+            held.wait(30)
+            answered.set()
+            return 0.9  # finished
+
+    monkeypatch.setattr(turns, "smart_turn", lambda: Held())
+    audio = turn_audio(speech["cards_003.wav"], tail_ms=2500)
+    with client.realtime.connect(model=MODEL) as conn:
+        wire = Wire(conn)
+        wire.recv()
+        wire.send({"type": "session.update", "session": {"type": "realtime", "audio": {"input": {
+            "turn_detection": {"type": "semantic_vad", "create_response": False}}}}})
+        wire.until("session.updated")
+        wire.append(audio)
+        wire.send({"type": "conversation.item.create", "item": {
+            "type": "message", "role": "user", "content": [{"type": "input_text", "text": "Hello."}]}})
+        before = wire.until("conversation.item.done")
+        assert not answered.is_set(), "the item was added only after the model had answered"
+        assert "input_audio_buffer.speech_stopped" not in [e["type"] for e in before]
+        held.set()
+        stopped = wire.until("input_audio_buffer.speech_stopped")[-1]
+    fixed = _stops(client, audio, {"type": "server_vad", "silence_duration_ms": 500})
+    assert stopped["audio_end_ms"] <= fixed[0] - 200, (stopped, fixed)  # ended at the check, 256 ms in

@@ -109,7 +109,8 @@ class Listener:
         self.detector: TurnDetector[VadSettings] = TurnDetector(
             VadSettings(prefix_padding_ms=PREFIX_MS, silence_duration_ms=END_OF_TURN_SILENCE_MS,
                         turn_threshold=TURN_THRESHOLD, turn_check_ms=TURN_CHECK_MS))
-        self._feeding = asyncio.Lock()  # the handler, a WebRTC track and watch() feed in order
+        self._judging: asyncio.Future[None] | None = None
+        """The running Smart Turn check (:meth:`_judge`), if any."""
         self.audio: npt.NDArray[np.int16] = np.zeros(0, np.int16)
         self.audio_start = 0
         self.speech_start_ms: float | None = None
@@ -130,17 +131,12 @@ class Listener:
         return bool(self.detector.in_speech)
 
     async def feed(self, pcm: npt.NDArray[np.int16]) -> None:
-        """Take one appended chunk (int16 ``(n,)``, 24 kHz): VAD, the turn model, talk-over, utterance ends.
+        """Take one appended chunk (int16 ``(n,)``, 24 kHz): VAD, talk-over, utterance ends.
 
-        Raises
-        ------
-        StandinError
-            If the Smart Turn model file is missing or fails its pinned SHA-256.
+        Never waits for the turn model: a pause it must judge is judged by a task
+        (:meth:`_judge`) while later audio keeps coming in, scored and held by the detector
+        until the verdict, so the utterance still ends at that point of the audio.
         """
-        async with self._feeding:
-            await self._feed(pcm)
-
-    async def _feed(self, pcm: npt.NDArray[np.int16]) -> None:
         conn = self.conn
         self._last_feed = time.perf_counter()
         if conn.muted:
@@ -148,10 +144,27 @@ class Listener:
         self.audio = np.concatenate([self.audio, pcm])
         conn.input_samples += pcm.size
         self._arrivals.append((conn.input_samples, time.monotonic()))
-        events = self.detector.feed(pcm)
-        while self.detector.check is not None:  # the model judges the pause, at that point of the audio
-            p = await asyncio.to_thread(smart_turn().probability, self.detector.check.audio)
-            events += self.detector.decide(p)
+        self._events(self.detector.feed(pcm))
+        if self.detector.check is not None and self._judging is None:
+            self._judging = conn.spawn(self._judge())
+
+    async def _judge(self) -> None:
+        """Smart Turn on each pause the detector stopped at, in a thread; a model that fails
+        counts as "not finished" (the utterance ends after :data:`END_OF_TURN_SILENCE_MS`)."""
+        try:
+            while (check := self.detector.check) is not None and not self.conn.closed:
+                try:
+                    p = await asyncio.to_thread(smart_turn().probability, check.audio)
+                except Exception:
+                    log.exception("Smart Turn failed; the pause runs to %d ms", END_OF_TURN_SILENCE_MS)
+                    p = 0.0
+                self._events(self.detector.decide(p))
+        finally:
+            self._judging = None
+
+    def _events(self, events: list[VadEvent]) -> None:
+        """Act on the detector's events, then trim the kept audio and check for talk-over."""
+        conn = self.conn
         if self._head is not None and not self.detector.pausing and not any(
                 e.kind == "speech_stopped" for e in events):
             self.drop_head()  # the user speaks again: that answer will not be given
