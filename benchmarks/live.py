@@ -21,10 +21,13 @@ first_audio_ms
     the recording's last Silero VAD speech window (probability >= 0.5), at the
     moment the paced sender sent that sample. Live has no ``speech_stopped``
     event: the model decides when to answer, so the stand-in's end-of-turn
-    silence (:data:`voicekit.standin.live.listener.END_OF_TURN_SILENCE_MS`) is
-    part of this figure. Median, p90 and per recording.
+    silence is part of this figure: :data:`voicekit.standin.live.listener.TURN_CHECK_MS`
+    when Smart Turn judges the utterance finished, up to
+    :data:`~voicekit.standin.live.listener.END_OF_TURN_SILENCE_MS` when it does not.
+    Median, p90 and per recording.
 after_silence_ms
-    ``first_audio_ms`` minus that silence window: comparable with
+    ``first_audio_ms`` minus the shortest silence (``TURN_CHECK_MS``; a turn the model
+    misjudged waited longer, so this overstates it): comparable with
     ``benchmarks/realtime.py``'s ``first_audio_ms``, which starts at
     ``speech_stopped``, after Realtime's own 500 ms window.
 first_text_ms, transcript_ms
@@ -63,7 +66,7 @@ from standin import Progress, RssSampler, _free_port, _mb, check_alive, spawn_se
 
 from voicekit.audio import Clip
 from voicekit.formats import REALTIME_SAMPLE_RATE
-from voicekit.standin.live.listener import END_OF_TURN_SILENCE_MS
+from voicekit.standin.live.listener import END_OF_TURN_SILENCE_MS, TURN_CHECK_MS
 from voicekit.vad import WINDOW_MS, SileroStream
 
 MODEL = "gpt-live-1"
@@ -135,7 +138,7 @@ async def one_turn(base_url: str, clip: Clip, timeout: float = 90.0) -> dict[str
         if key in times:
             out[f"{key}_ms"] = round(1000 * (times[key] - times["speech_end"]), 1)
     if "first_audio_ms" in out:
-        out["after_silence_ms"] = round(out["first_audio_ms"] - END_OF_TURN_SILENCE_MS, 1)
+        out["after_silence_ms"] = round(out["first_audio_ms"] - TURN_CHECK_MS, 1)
     return out
 
 
@@ -170,7 +173,8 @@ def run(port: int, repeats: int, progress: Progress, min_turns: int = MIN_TURNS)
     return {
         "mode": "paced",
         "n": len([r for r in rows if "first_audio_ms" in r]),
-        "end_of_turn_silence_ms": END_OF_TURN_SILENCE_MS,
+        "end_of_turn_silence_ms": TURN_CHECK_MS,
+        "end_of_turn_longest_wait_ms": END_OF_TURN_SILENCE_MS,
         "first_audio_ms": _summary([r["first_audio_ms"] for r in rows if "first_audio_ms" in r]),
         "after_silence_ms": _summary([r["after_silence_ms"] for r in rows if "after_silence_ms" in r]),
         "first_text_ms": _summary([r["first_text_ms"] for r in rows if "first_text_ms" in r]),
@@ -197,7 +201,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not args.json_only:
         f, a = result["first_audio_ms"], result["after_silence_ms"]
         print(f"end of speech -> first audio median {f.get('median')} ms, p90 {f.get('p90')} ms over {result['n']} "
-              f"turns ({a.get('median')} / {a.get('p90')} ms after the {END_OF_TURN_SILENCE_MS} ms silence window); "
+              f"turns ({a.get('median')} / {a.get('p90')} ms after the {TURN_CHECK_MS} ms turn check); "
               f"server RSS peak {result['server_rss_mb']} MB; first session {result['first_session'].get('first_audio_ms')} "
               f"ms; load {result['machine']['loadavg_before'][0]} -> {result['machine']['loadavg_after'][0]}",
               file=sys.stderr)

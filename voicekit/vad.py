@@ -23,6 +23,16 @@ While speech is pausing, the detector also reports ``speech_paused`` (once the
 pause has lasted :data:`PAUSE_REPORT_MS`): an internal event, never sent to
 the client, that lets the connection start Whisper on the turn so far while
 the silence window runs (see :mod:`voicekit.standin.realtime.lookahead`).
+
+With an end-of-turn model (settings whose ``turn_threshold`` is not None, as the
+stand-in's ``semantic_vad``), a pause that reaches ``turn_check_ms`` of silence
+stops the walk and sets :attr:`TurnDetector.check`: the turn's audio so far
+(16 kHz float32, the last 8 s). The caller asks the model and passes its
+probability to :meth:`TurnDetector.decide`: at or above ``turn_threshold`` the
+turn ends there (``speech_stopped`` at the check point), below it the pause is
+left to run, and ``silence_duration_ms`` becomes the longest wait. The decision
+sits at a fixed point of the audio timeline, so the events do not depend on how
+fast the audio comes or how long the model takes.
 """
 
 from __future__ import annotations
@@ -43,6 +53,7 @@ __all__ = [
     "SILERO_PATH",
     "SILERO_SHA256",
     "SileroStream",
+    "TurnCheck",
     "TurnDetector",
     "VadEvent",
     "VadSettings",
@@ -67,6 +78,12 @@ NEG_THRESHOLD_GAP = 0.15
 PAUSE_REPORT_MS = 96
 """A pause this long (3 windows) is reported as ``speech_paused``; shorter gaps between words are not."""
 
+TURN_AUDIO_S = 8
+"""Seconds of a turn's audio an end-of-turn check carries (Smart Turn reads the last 8 s)."""
+
+TURN_PREFIX_MS = 500
+"""Audio before the speech start that a check includes (Pipecat's ``pre_speech_ms``)."""
+
 
 class VadTiming(Protocol):
     """What :class:`TurnDetector` reads from its settings."""
@@ -87,6 +104,10 @@ class VadSettings:
     threshold: float = 0.5
     prefix_padding_ms: int = 300
     silence_duration_ms: int = 500
+    turn_threshold: float | None = None
+    """With an end-of-turn model: the probability that ends a turn at a pause (None: no model)."""
+    turn_check_ms: int = 256
+    """Silence (ms) before the model is asked; ``silence_duration_ms`` is then the longest wait."""
 
 
 SILERO_PATH = Path(__file__).parent / "data" / "silero_vad_v6.onnx"
@@ -139,10 +160,17 @@ class SileroStream:
         self._c = np.zeros((1, 1, 128), np.float32)
         self.windows = 0
         """Windows scored so far; window ``k`` covers ``[32 k, 32 (k + 1))`` ms of the timeline."""
+        self.keep_history = False
+        """Keep the 16 kHz audio (:attr:`history`) for end-of-turn checks; off by default."""
+        self.history = np.zeros(0, np.float32)
+        """The most recent 16 kHz audio (float32), starting at 16 kHz sample :attr:`history_start`."""
+        self.history_start = 0
 
     def feed(self, pcm: npt.NDArray[np.int16]) -> npt.NDArray[np.float32]:
         """Score ``pcm`` (int16, shape ``(n,)``, 24 kHz); returns one probability per completed window."""
         x = self._resampler.resample_chunk(pcm.astype(np.float32) / 32768.0)
+        if self.keep_history:
+            self.history = np.concatenate([self.history, x])
         buf = np.concatenate([self._pending, x])
         n = buf.size // WINDOW
         self._pending = buf[n * WINDOW:]
@@ -156,6 +184,18 @@ class SileroStream:
         self._context = blocks[-1, -CONTEXT:].copy()
         self.windows += n
         return np.asarray(out, np.float32).reshape(-1)
+
+    def audio(self, start: int, end: int) -> npt.NDArray[np.float32]:
+        """Kept 16 kHz audio for samples ``[start, end)`` (float32; what is no longer kept is left out)."""
+        lo = max(0, start - self.history_start)
+        return self.history[lo:max(lo, end - self.history_start)].copy()
+
+    def forget_before(self, sample: int) -> None:
+        """Drop kept audio before 16 kHz sample ``sample``."""
+        drop = min(self.history.size, sample - self.history_start)
+        if drop > 0:
+            self.history = self.history[drop:]
+            self.history_start += drop
 
 
 @dataclass(frozen=True)
@@ -171,6 +211,16 @@ class VadEvent:
     kind: str
     ms: int
     pause_ms: int | None = None
+
+
+@dataclass(frozen=True)
+class TurnCheck:
+    """A pause to judge: ``audio`` (float32 ``(n,)``, 16 kHz, at most 8 s) is the turn up to
+    ``ms`` on the timeline; its silence began at ``pause_ms``."""
+
+    ms: int
+    pause_ms: int
+    audio: npt.NDArray[np.float32]
 
 
 T = TypeVar("T", bound=VadTiming)
@@ -192,6 +242,12 @@ class TurnDetector(Generic[T]):
         self.in_speech = False
         self._silence_since: float | None = None
         self._pause_reported = False
+        self.check: TurnCheck | None = None
+        """The pause waiting for :meth:`decide`; the walk stops there until then."""
+        self._checked = False
+        self._backlog: list[float] = []
+        self._walked = self.stream.windows
+        self._speech_window = 0
 
     @property
     def pausing(self) -> bool:
@@ -209,23 +265,64 @@ class TurnDetector(Generic[T]):
         self.in_speech = False
         self._silence_since = None
         self._pause_reported = False
+        self._checked = False
+        self.check = None
 
     def feed(self, pcm: npt.NDArray[np.int16]) -> list[VadEvent]:
-        """Advance by ``pcm`` (int16 ``(n,)``, 24 kHz); returns the turn events it completes, in order."""
-        first = self.stream.windows
+        """Advance by ``pcm`` (int16 ``(n,)``, 24 kHz); returns the turn events it completes, in order.
+
+        With an end-of-turn model the walk may stop at a pause (:attr:`check` set):
+        later audio waits, already scored, until :meth:`decide`.
+        """
+        self.stream.keep_history = getattr(self.timing, "turn_threshold", None) is not None
+        self._backlog.extend(self.stream.feed(pcm).tolist())
+        return self._walk()
+
+    def decide(self, probability: float) -> list[VadEvent]:
+        """The model's answer for :attr:`check` (P(turn over), 0-1); returns the events it completes.
+
+        Raises
+        ------
+        RuntimeError
+            If no check is waiting.
+        """
+        check = self.check
+        if check is None:
+            raise RuntimeError("expected a pending end-of-turn check, found none")
+        self.check = None
+        events: list[VadEvent] = []
+        if probability >= float(getattr(self.timing, "turn_threshold", 0.5)):
+            events.append(VadEvent("speech_stopped", check.ms, check.pause_ms))
+            self.in_speech = False
+            self._silence_since = None
+            self._pause_reported = False
+            self._checked = False
+        return events + self._walk()
+
+    def _walk(self) -> list[VadEvent]:
         events: list[VadEvent] = []
         threshold = self.timing.threshold
-        for i, p in enumerate(self.stream.feed(pcm)):
-            start_ms = self.offset_ms + (first + i) * WINDOW_MS
+        turn_threshold = getattr(self.timing, "turn_threshold", None)
+        check_ms = float(getattr(self.timing, "turn_check_ms", 0))
+        taken = 0
+        for p in self._backlog:
+            if self.check is not None:
+                break
+            taken += 1
+            window = self._walked
+            self._walked += 1
+            start_ms = self.offset_ms + window * WINDOW_MS
             if not self.in_speech:
                 if p >= threshold:
                     self.in_speech = True
                     self._silence_since = None
+                    self._speech_window = window
                     events.append(VadEvent("speech_started", int(start_ms)))
                 continue
             if p >= threshold:
                 self._silence_since = None
                 self._pause_reported = False
+                self._checked = False
             elif p < threshold - NEG_THRESHOLD_GAP and self._silence_since is None:
                 self._silence_since = start_ms
             end_ms = start_ms + WINDOW_MS
@@ -237,7 +334,20 @@ class TurnDetector(Generic[T]):
                 self.in_speech = False
                 self._silence_since = None
                 self._pause_reported = False
-            elif silent_ms >= PAUSE_REPORT_MS and not self._pause_reported:
+                self._checked = False
+                continue
+            if silent_ms >= PAUSE_REPORT_MS and not self._pause_reported:
                 self._pause_reported = True
                 events.append(VadEvent("speech_paused", round(self._silence_since)))
+            if turn_threshold is not None and not self._checked and silent_ms >= check_ms:
+                self._checked = True
+                end = (window + 1) * WINDOW
+                first = max(self._speech_window * WINDOW - TURN_PREFIX_MS * VAD_SAMPLE_RATE // 1000,
+                            end - TURN_AUDIO_S * VAD_SAMPLE_RATE)
+                self.check = TurnCheck(round(end_ms), round(self._silence_since), self.stream.audio(first, end))
+        del self._backlog[:taken]
+        if self.stream.keep_history:  # keep what a later check can still read
+            start = self._speech_window if self.in_speech else self._walked
+            self.stream.forget_before(max(start * WINDOW - TURN_PREFIX_MS * VAD_SAMPLE_RATE // 1000,
+                                          self._walked * WINDOW - TURN_AUDIO_S * VAD_SAMPLE_RATE))
         return events

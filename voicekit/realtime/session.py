@@ -62,7 +62,12 @@ default is no input transcription: ``audio.input.transcription`` null)."""
 
 VAD_PAD_MS = 500
 """Silence sent after a recording, on top of the VAD's ``silence_duration_ms``, so the
-server hears the end of the turn (semantic_vad waits up to 1,000 ms at low eagerness)."""
+server hears the end of the turn."""
+
+SEMANTIC_VAD_LONGEST_MS = {"high": 1000.0, "medium": 2000.0, "auto": 2000.0, "low": 4000.0}
+"""The longest the offline stand-in's ``semantic_vad`` waits in a pause its turn model judges
+unfinished, by eagerness (half of OpenAI's documented 2, 4 and 8 s). A recording whose end
+the model misjudges still ends its turn within the padding sent after it."""
 
 
 _PROGRESS = ("input_audio_buffer.speech_stopped", "input_audio_buffer.committed", "response.created", "response.done")
@@ -73,7 +78,7 @@ def vad_silence_ms(turn_detection: Mapping[str, Any] | None) -> float:
     """The silence (ms) after which a turn detection config ends a turn."""
     td = turn_detection or {}
     if td.get("type") == "semantic_vad":
-        return 1000.0
+        return SEMANTIC_VAD_LONGEST_MS.get(str(td.get("eagerness") or "auto"), 2000.0)
     return float(td.get("silence_duration_ms") or 500)
 
 

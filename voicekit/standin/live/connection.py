@@ -18,8 +18,8 @@ line up.
 Full duplex, emulated
 ---------------------
 The stand-in listens all the time (Silero VAD over every appended chunk, while
-it speaks too). A user utterance ends after :data:`.listener.END_OF_TURN_SILENCE_MS` of
-silence; Whisper has usually transcribed it by then (it starts on the speech
+it speaks too). A user utterance ends at a pause Smart Turn judges final (at 256 ms of
+silence), else after :data:`.listener.END_OF_TURN_SILENCE_MS`; Whisper has usually transcribed it by then (it starts on the speech
 so far once a pause reaches 96 ms, :data:`voicekit.vad.PAUSE_REPORT_MS`). The
 transcript goes out as ``session.input_transcript.delta`` and the model
 answers (:mod:`.replies`, :mod:`.speaker`). If the user speaks for
@@ -43,7 +43,7 @@ from ..transport.wire import Registry, client_event_object, event_id_of
 from .backend import ResponsesBackend
 from .config import check_strict
 from .context import Context
-from .errors import LiveError, error_event
+from .errors import LiveError, error_event, new_id
 from .listener import Listener
 from .state import LiveState
 
@@ -73,6 +73,13 @@ class LiveConnection(LiveState):
 
     def _reject(self, message: str, code: str) -> None:
         self.emit(error_event(LiveError(message, code=code), None))
+
+    def fitted(self, event: dict[str, Any], refusal: str) -> dict[str, Any] | None:
+        """An ``error`` (``event_too_large``) for a link that refused ``event`` as too large (a WebRTC
+        data channel's max-message-size), so the client hears back; the session goes on."""
+        err = LiveError(f"The {event.get('type')} event could not be sent on this link: {refusal}",
+                        code="event_too_large")
+        return {"event_id": new_id("event"), **error_event(err, None)}
 
     async def serve(self, link: Link, handlers: Registry) -> None:
         """Read client events until the link closes or ``session.closed`` has been sent, then shut down."""

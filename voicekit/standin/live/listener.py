@@ -6,8 +6,13 @@ docstring of ``InputAudioMutedEvent`` says: the timeline moves on, nothing is
 transcribed.
 
 Utterances follow Silero VAD (:class:`voicekit.vad.TurnDetector`, threshold
-0.5, 300 ms of audio kept before the speech start). An utterance ends after
-:data:`END_OF_TURN_SILENCE_MS` of silence; its transcript goes out as
+0.5, 300 ms of audio kept before the speech start) and an end-of-turn model,
+Smart Turn v3.2 (:mod:`..engines.turn_model`), as the Realtime stand-in's
+``semantic_vad`` does: at :data:`TURN_CHECK_MS` of silence the model judges
+whether the user has finished (at or above :data:`TURN_THRESHOLD`: the utterance
+ends there); a pause it judges unfinished ends the utterance only after
+:data:`END_OF_TURN_SILENCE_MS`. OpenAI does not publish how GPT-Live decides;
+before the model the stand-in ended every utterance after a fixed 400 ms. Its transcript goes out as
 ``session.input_transcript.delta`` events, one per Whisper segment, with
 ``start_ms``/``end_ms`` on the session timeline. OpenAI streams the input
 transcript while the user speaks; the stand-in sends it when the utterance
@@ -42,18 +47,26 @@ from ...audio import Clip
 from ...formats import REALTIME_SAMPLE_RATE
 from ...vad import TurnDetector, VadEvent, VadSettings
 from ..engines import SttResult
+from ..engines.turn_model import smart_turn
 from ..realtime.headstart import HeadStart
 from ..timings import TurnClock, record
 from .replies import answer_user, head_start
 from .state import LiveState
 
-__all__ = ["BEAM_SIZE", "END_OF_TURN_SILENCE_MS", "PREFIX_MS", "TALK_OVER_MS", "Listener"]
+__all__ = ["BEAM_SIZE", "END_OF_TURN_SILENCE_MS", "PREFIX_MS", "TALK_OVER_MS", "TURN_CHECK_MS", "TURN_THRESHOLD",
+           "Listener"]
 
 log = logging.getLogger("voicekit.standin.live")
 
-END_OF_TURN_SILENCE_MS = 400
-"""Silence after speech at which the user's utterance ends and the model may answer, in ms
-(Realtime's ``server_vad`` default is 500)."""
+END_OF_TURN_SILENCE_MS = 1200
+"""The longest silence after speech before the user's utterance ends, in ms: the wait when the
+turn model judges the pause unfinished (a finished one ends at :data:`TURN_CHECK_MS`)."""
+
+TURN_CHECK_MS = 256
+"""Silence (ms) at which Smart Turn is asked whether the utterance is over."""
+
+TURN_THRESHOLD = 0.5
+"""Smart Turn's probability that ends an utterance (Pipecat's default)."""
 
 TALK_OVER_MS = 400
 """VAD speech this long while the model writes or speaks stops it, in ms; a shorter sound does not."""
@@ -94,7 +107,10 @@ class Listener:
     def __init__(self, conn: LiveState) -> None:
         self.conn = conn
         self.detector: TurnDetector[VadSettings] = TurnDetector(
-            VadSettings(prefix_padding_ms=PREFIX_MS, silence_duration_ms=END_OF_TURN_SILENCE_MS))
+            VadSettings(prefix_padding_ms=PREFIX_MS, silence_duration_ms=END_OF_TURN_SILENCE_MS,
+                        turn_threshold=TURN_THRESHOLD, turn_check_ms=TURN_CHECK_MS))
+        self._judging: asyncio.Future[None] | None = None
+        """The running Smart Turn check (:meth:`_judge`), if any."""
         self.audio: npt.NDArray[np.int16] = np.zeros(0, np.int16)
         self.audio_start = 0
         self.speech_start_ms: float | None = None
@@ -114,8 +130,13 @@ class Listener:
         """True while the VAD hears the user speaking."""
         return bool(self.detector.in_speech)
 
-    def feed(self, pcm: npt.NDArray[np.int16]) -> None:
-        """Take one appended chunk (int16 ``(n,)``, 24 kHz): VAD, talk-over, utterance ends."""
+    async def feed(self, pcm: npt.NDArray[np.int16]) -> None:
+        """Take one appended chunk (int16 ``(n,)``, 24 kHz): VAD, talk-over, utterance ends.
+
+        Never waits for the turn model: a pause it must judge is judged by a task
+        (:meth:`_judge`) while later audio keeps coming in, scored and held by the detector
+        until the verdict, so the utterance still ends at that point of the audio.
+        """
         conn = self.conn
         self._last_feed = time.perf_counter()
         if conn.muted:
@@ -123,7 +144,27 @@ class Listener:
         self.audio = np.concatenate([self.audio, pcm])
         conn.input_samples += pcm.size
         self._arrivals.append((conn.input_samples, time.monotonic()))
-        events = self.detector.feed(pcm)
+        self._events(self.detector.feed(pcm))
+        if self.detector.check is not None and self._judging is None:
+            self._judging = conn.spawn(self._judge())
+
+    async def _judge(self) -> None:
+        """Smart Turn on each pause the detector stopped at, in a thread; a model that fails
+        counts as "not finished" (the utterance ends after :data:`END_OF_TURN_SILENCE_MS`)."""
+        try:
+            while (check := self.detector.check) is not None and not self.conn.closed:
+                try:
+                    p = await asyncio.to_thread(smart_turn().probability, check.audio)
+                except Exception:
+                    log.exception("Smart Turn failed; the pause runs to %d ms", END_OF_TURN_SILENCE_MS)
+                    p = 0.0
+                self._events(self.detector.decide(p))
+        finally:
+            self._judging = None
+
+    def _events(self, events: list[VadEvent]) -> None:
+        """Act on the detector's events, then trim the kept audio and check for talk-over."""
+        conn = self.conn
         if self._head is not None and not self.detector.pausing and not any(
                 e.kind == "speech_stopped" for e in events):
             self.drop_head()  # the user speaks again: that answer will not be given
@@ -151,7 +192,7 @@ class Listener:
             await asyncio.sleep(0.1)
             if self.detector.in_speech and time.perf_counter() - self._last_feed >= STALL_S:
                 log.debug("no audio for %.1f s mid-utterance: taken as silence", STALL_S)
-                self.feed(np.zeros(_samples(END_OF_TURN_SILENCE_MS + 100), np.int16))
+                await self.feed(np.zeros(_samples(END_OF_TURN_SILENCE_MS + 100), np.int16))
 
     def _utterance_start(self) -> int:
         assert self.speech_start_ms is not None

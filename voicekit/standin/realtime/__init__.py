@@ -32,8 +32,10 @@ How the stand-in differs from OpenAI
 - The model hears only Whisper's transcript: no tone, no emotion; English unless
   ``audio.input.transcription.language`` names another language, and it answers in English.
 - ``/v1/realtime/translations`` (:mod:`.translation`): OpenAI's Realtime translation API, into English only.
-- ``semantic_vad`` runs as Silero VAD with a silence window set by ``eagerness``
-  (:data:`.session.SEMANTIC_VAD_SILENCE_MS`).
+- ``semantic_vad`` runs Silero VAD plus Pipecat's Smart Turn v3.2 end-of-turn model
+  (:mod:`..engines.turn_model`), which judges from the audio at a 256 ms pause whether the
+  turn is over; ``eagerness`` sets its threshold and the longest wait
+  (:data:`.session.SEMANTIC_VAD_THRESHOLD`, :data:`.session.SEMANTIC_VAD_SILENCE_MS`).
 - Input and output audio are ``audio/pcm`` at 24 kHz only (no G.711).
 - A truncated assistant item keeps the transcript of the sentences heard
   (OpenAI deletes it); see :mod:`.conversation`.

@@ -142,6 +142,21 @@ class RealtimeConnection(EventHub, InputTurns):
     def _reject(self, message: str, code: str) -> None:
         self.emit(error_event(RealtimeProtocolError(message, code=code), None))
 
+    def fitted(self, event: dict[str, Any], refusal: str) -> dict[str, Any] | None:
+        """An event for a link that refused ``event`` as too large (a WebRTC data channel takes
+        messages up to the browser's max-message-size, 256 KiB in Chromium: about 4 s of a user
+        item's audio once base64 is in JSON). ``conversation.item.retrieved`` goes without the
+        audio bytes (the item, its transcript included, stays whole; a sideband WebSocket still
+        gets the audio); any other event becomes an ``error`` (``event_too_large``) naming it.
+        OpenAI does not document this case: the stand-in's choice, so the client always hears back."""
+        if event.get("type") == "conversation.item.retrieved":
+            item = dict(event["item"])
+            item["content"] = [{k: v for k, v in part.items() if k != "audio"} for part in item.get("content", [])]
+            return {**event, "item": item}
+        err = RealtimeProtocolError(f"The {event.get('type')} event could not be sent on this link: {refusal}",
+                                    code="event_too_large")
+        return {"event_id": new_id("event"), **error_event(err, None)}
+
     async def serve(self, link: Link, handlers: Registry) -> None:
         """Send ``session.created``, then read client events until the link closes, then shut down."""
         self.open(link, handlers)

@@ -12,6 +12,13 @@ audio had started by then. OpenAI deletes the transcript of truncated audio
 so that no text the user did not hear stays in the context; the stand-in keeps
 the part that was heard, which serves the same aim and leaves a small model
 something to continue from.
+
+Memory: a session keeps the audio of its newest items up to :data:`MAX_AUDIO_S`
+seconds in all (user and assistant, 24 kHz int16: 10 minutes are 28.8 MB). Older
+items keep their text and transcript but lose their audio bytes, oldest first:
+``conversation.item.retrieved`` then carries no ``audio`` for them, and truncating
+one is refused as for an item without audio. OpenAI sets no such limit within its
+60-minute sessions; a classroom stand-in shares one process among many sessions.
 """
 
 from __future__ import annotations
@@ -30,7 +37,10 @@ from ...formats import REALTIME_SAMPLE_RATE
 from ..engines.llm import Turn
 from .events import RealtimeProtocolError, new_id
 
-__all__ = ["Conversation", "Item"]
+__all__ = ["MAX_AUDIO_S", "Conversation", "Item"]
+
+MAX_AUDIO_S = 600
+"""Seconds of item audio a session keeps, newest items first (see the module docstring)."""
 
 
 @dataclass
@@ -112,7 +122,20 @@ class Conversation:
             else:
                 index = self._index(previous_item_id, "previous_item_id", "conversation.item.create") + 1
             self._items.insert(index, item)
+            self._bound_audio()
             return self._items[index - 1].id if index > 0 else None
+
+    def _bound_audio(self) -> None:
+        """Drop the audio of the oldest items beyond :data:`MAX_AUDIO_S` (under the lock)."""
+        budget = MAX_AUDIO_S * REALTIME_SAMPLE_RATE
+        for item in reversed(self._items):
+            if item.audio is None:
+                continue
+            if budget >= item.audio.size or (item.transcript is not None and not item.transcript.done()):
+                budget -= item.audio.size  # kept (audio Whisper has yet to read is always kept)
+            else:
+                budget = 0
+                item.audio = None
 
     def _index(self, item_id: str, param: str, action: str) -> int:
         for k, item in enumerate(self._items):

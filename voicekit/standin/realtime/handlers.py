@@ -60,11 +60,13 @@ async def input_audio_buffer_append(conn: Connection, event: dict[str, Any]) -> 
 
 @handles("input_audio_buffer.commit", InputAudioBufferCommitEvent)
 async def input_audio_buffer_commit(conn: Connection, event: dict[str, Any]) -> None:
+    await conn.turn_judged()
     conn.commit_all()
 
 
 @handles("input_audio_buffer.clear", InputAudioBufferClearEvent)
 async def input_audio_buffer_clear(conn: Connection, event: dict[str, Any]) -> None:
+    await conn.turn_judged()
     conn.clear_buffer()
     conn.emit({"type": "input_audio_buffer.cleared"})
 

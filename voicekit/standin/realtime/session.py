@@ -83,15 +83,24 @@ SEMANTIC_VAD_DEFAULTS: dict[str, Any] = {
     "interrupt_response": True,
 }
 
-SEMANTIC_VAD_SILENCE_MS: dict[str, int] = {"high": 250, "medium": 500, "auto": 500, "low": 1000}
-"""How the stand-in maps ``semantic_vad`` ``eagerness`` onto a silence window (ms).
+SEMANTIC_VAD_SILENCE_MS: dict[str, int] = {"high": 1000, "medium": 2000, "auto": 2000, "low": 4000}
+"""The longest ``semantic_vad`` waits in a pause, by ``eagerness`` (ms): the fallback when the
+turn model keeps judging the turn unfinished.
 
-The stand-in has no turn-end model, so ``semantic_vad`` runs as Silero
-``server_vad`` (threshold 0.5, 300 ms prefix padding) whose silence window
-depends on eagerness. OpenAI documents the longest waits as 2 s (high),
-4 s (medium, and auto, which equals medium) and 8 s (low); the windows here
-keep those 1 : 2 : 4 proportions at conversational lengths.
+OpenAI documents the longest waits as 2 s (high), 4 s (medium, and auto, which equals
+medium) and 8 s (low) ("Voice activity detection" guide); the stand-in keeps those
+1 : 2 : 4 proportions at half the length, so a sentence its small model misjudges
+(read-aloud prosody) does not leave a learner waiting 4 s.
 """
+
+SEMANTIC_VAD_THRESHOLD: dict[str, float] = {"high": 0.3, "medium": 0.5, "auto": 0.5, "low": 0.7}
+"""``eagerness`` -> the Smart Turn probability that ends a turn at a pause (0.5 is Pipecat's
+default; lower ends turns sooner, higher lets the speaker take their time)."""
+
+SEMANTIC_VAD_CHECK_MS = 256
+"""Silence (ms) after which ``semantic_vad`` asks Smart Turn whether the turn is over. Pauses
+between the items of a spoken list are shorter; a finished sentence then ends 256 ms after its
+last word instead of after a fixed window."""
 
 
 SESSION_LIFETIME_S = 60 * 60
@@ -311,12 +320,18 @@ class VadTiming:
     create_response: bool
     interrupt_response: bool
     idle_timeout_ms: int | None
+    turn_threshold: float | None = None
+    """End-of-turn model probability that ends a turn at a pause; None: no model (``server_vad``)."""
+    turn_check_ms: int = SEMANTIC_VAD_CHECK_MS
+    """Silence (ms) before the model is asked."""
 
 
 def vad_timing(turn_detection: dict[str, Any] | None) -> VadTiming | None:
     """The detector settings for a session's ``turn_detection``; None means manual commit.
 
-    ``semantic_vad`` maps by ``eagerness`` through :data:`SEMANTIC_VAD_SILENCE_MS`.
+    ``semantic_vad`` runs Silero VAD with the Smart Turn model
+    (:mod:`voicekit.standin.engines.turn_model`): ``eagerness`` picks its threshold
+    (:data:`SEMANTIC_VAD_THRESHOLD`) and the longest wait (:data:`SEMANTIC_VAD_SILENCE_MS`).
     """
     if not turn_detection:
         return None
@@ -328,6 +343,7 @@ def vad_timing(turn_detection: dict[str, Any] | None) -> VadTiming | None:
             create_response=turn_detection.get("create_response", True) is not False,
             interrupt_response=turn_detection.get("interrupt_response", True) is not False,
             idle_timeout_ms=None,
+            turn_threshold=SEMANTIC_VAD_THRESHOLD[turn_detection.get("eagerness") or "auto"],
         )
     td = {**SERVER_VAD_DEFAULTS, **{k: v for k, v in turn_detection.items() if v is not None}}
     return VadTiming(

@@ -16,6 +16,7 @@ which sends the events and runs the responses.
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections import deque
 from typing import Any
@@ -26,6 +27,7 @@ import numpy.typing as npt
 from ...formats import REALTIME_SAMPLE_RATE
 from ...vad import TurnDetector, VadEvent
 from ..engines import SttResult
+from ..engines.turn_model import smart_turn
 from ..timings import TurnClock, record
 from .conversation import Item, user_audio_item
 from .events import RealtimeProtocolError, new_id
@@ -36,6 +38,8 @@ from .session import vad_timing
 
 __all__ = ["InputTurns"]
 
+log = logging.getLogger("voicekit.standin.realtime")
+
 
 class InputTurns(Lookahead):
     """The buffer (``buffer`` from timeline sample ``buffer_start``), the detector and the turn in progress."""
@@ -45,6 +49,8 @@ class InputTurns(Lookahead):
     idle_task: asyncio.Task[None] | None
     _auto: tuple[asyncio.Future[Any], HeadStart | None] | None
     _arrivals: deque[tuple[int, float]]
+    _judging: asyncio.Future[None] | None = None
+    """The running Smart Turn check (:meth:`_judge`), if any."""
 
     @property
     def transcribing(self) -> bool:
@@ -72,13 +78,22 @@ class InputTurns(Lookahead):
             self.detector.timing = timing
 
     async def append_audio(self, pcm: npt.NDArray[np.int16]) -> None:
-        """Add audio to the buffer and run VAD over it."""
+        """Add audio to the buffer and run VAD over it (never waiting for the turn model: :meth:`_judge`)."""
         self.buffer = np.concatenate([self.buffer, pcm])
         self.timeline += pcm.size
         self._arrivals.append((self.timeline, time.monotonic()))
         if self.detector is None:
             return
-        for event in self.detector.feed(pcm):
+        detector = self.detector
+        await self._turn_events(detector.feed(pcm))
+        if detector.check is not None and self._judging is None:
+            self._judging = self.spawn(self._judge(detector))
+
+    async def _turn_events(self, events: list[VadEvent]) -> None:
+        """Act on the detector's events, in order (none of this waits: events cannot interleave)."""
+        for event in events:
+            if self.detector is None:
+                return
             if event.kind == "speech_started":
                 await self._speech_started(event.ms)
             elif event.kind == "speech_paused":
@@ -86,8 +101,35 @@ class InputTurns(Lookahead):
                     self._speculate(self._turn_start(), event.ms)
             else:
                 await self._speech_stopped(event)
-        if self._head_start is not None and not self.detector.pausing:
+        if self.detector is not None and self._head_start is not None and not self.detector.pausing:
             self._drop_head_start()  # the user talks again: that reply will not be given
+
+    async def _judge(self, detector: TurnDetector[Any]) -> None:
+        """semantic_vad: Smart Turn judges each pause the detector stopped at, in a thread, as a task.
+
+        :meth:`append_audio` never waits for it, so a WebRTC track's frames keep being read;
+        audio that comes meanwhile waits, scored, in the detector, and the turn ends at the same
+        audio position at any pace. A model that fails counts as "not finished": the longest
+        wait ends the turn.
+        """
+        try:
+            while (check := detector.check) is not None and self.detector is detector:
+                try:
+                    p = await asyncio.to_thread(smart_turn().probability, check.audio)
+                except Exception:
+                    log.exception("Smart Turn failed; the pause runs to semantic_vad's longest wait")
+                    p = 0.0
+                if self.detector is not detector or detector.check is not check:
+                    continue  # VAD turned off, or the buffer committed or cleared meanwhile
+                await self._turn_events(detector.decide(p))
+        finally:
+            self._judging = None
+
+    async def turn_judged(self) -> None:
+        """Wait for a running Smart Turn check: a client event sent after some audio (a commit,
+        a clear) then acts after VAD has walked that audio, as it did when appends waited."""
+        if self._judging is not None:
+            await asyncio.shield(self._judging)
 
     def _turn_start(self) -> int:
         """First sample of the turn in progress: speech start minus ``prefix_padding_ms``, within the buffer."""

@@ -6,7 +6,10 @@ engine worker threads, and takes client events from one or more links
 channel plus an optional sideband WebSocket. The hub
 
 - queues server events from any thread and sends them in the order they were
-  made, to every link that accepts them (:meth:`EventHub.add_link`);
+  made, to every link that accepts them (:meth:`EventHub.add_link`); an event a
+  link cannot carry (larger than a data channel's max-message-size) is replaced
+  on that link by what :meth:`EventHub.fitted` gives, and the events after it
+  still go out;
 - lets a transport *tap* the stream first: a WebRTC peer takes the output
   audio deltas off it and plays them on its media track (:mod:`.webrtc`);
 - reads a link's frames, refusing binary and oversized ones with an error
@@ -19,14 +22,17 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import logging
 import threading
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 from ..access.guards import MAX_WS_EVENT_BYTES
-from .links import BINARY, Link
+from .links import BINARY, Link, MessageTooLarge
 
 __all__ = ["Accepts", "EventHub", "Tap"]
+
+log = logging.getLogger("voicekit.standin")
 
 Accepts = Callable[[dict[str, Any]], bool]
 """Whether a link carries a server event (e.g. a data channel carries no output audio deltas)."""
@@ -85,8 +91,29 @@ class EventHub:
                     continue
                 if text is None:
                     text = json.dumps(event)
-                if not await link.send(text):
+                if not await self._send(link, event, text):
                     self._links.pop(link, None)
+
+    async def _send(self, link: Link, event: dict[str, Any], text: str) -> bool:
+        """Send ``text`` (``event``) on ``link``; False once the link has closed. Never raises: the
+        sender serves every link and tap, so one failed frame must not stop the session's events."""
+        try:
+            try:
+                return await link.send(text)
+            except MessageTooLarge as exc:
+                instead = self.fitted(event, str(exc))
+                log.warning("the %s could not carry %s (%d bytes): %s; sent %s instead", link.name,
+                            event.get("type"), len(text), exc, None if instead is None else instead.get("type"))
+                return True if instead is None else await link.send(json.dumps(instead))
+        except Exception:
+            log.exception("sending %s on the %s failed", event.get("type"), link.name)
+            return True
+
+    def fitted(self, event: dict[str, Any], refusal: str) -> dict[str, Any] | None:
+        """What goes on a link instead of ``event`` when the link refused it as too large
+        (``refusal`` says why): a smaller form of it, an ``error`` event, or None (nothing).
+        Sessions override it; the hub's own answer is None."""
+        return None
 
     async def stop_sending(self) -> None:
         """Send what is queued, then stop the sender."""

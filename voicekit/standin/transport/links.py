@@ -12,15 +12,24 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from typing import Any, Protocol
 
 from aiortc.exceptions import InvalidStateError
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
-__all__ = ["BINARY", "DataChannelLink", "Link", "WebSocketLink"]
+__all__ = ["BINARY", "DataChannelLink", "Link", "MessageTooLarge", "WebSocketLink"]
+
+log = logging.getLogger("voicekit.standin.webrtc")
 
 BINARY = object()
 """What :meth:`Link.receive` returns for a binary frame (the protocols carry JSON text only)."""
+
+
+class MessageTooLarge(ValueError):
+    """A frame larger than the link can carry: a WebRTC data channel takes messages up to the
+    remote peer's SDP ``a=max-message-size`` (Chromium: 262,144 bytes; aiortc assumes 65,536
+    when the offer names none). The link stays open; the frame was not sent."""
 
 
 class Link(Protocol):
@@ -34,7 +43,13 @@ class Link(Protocol):
         ...
 
     async def send(self, text: str) -> bool:
-        """Send one text frame; False if the link has closed."""
+        """Send one text frame; False if the link has closed.
+
+        Raises
+        ------
+        MessageTooLarge
+            If the frame is larger than the link carries (the link stays usable).
+        """
         ...
 
     async def close(self, code: int = 1000) -> None:
@@ -114,7 +129,10 @@ class DataChannelLink:
     def _flush(self) -> None:
         backlog, self._backlog = self._backlog, []
         for text in backlog:
-            self._send_now(text)
+            try:
+                self._send_now(text)
+            except MessageTooLarge as exc:  # a session's first events; the rest of the backlog still goes
+                log.warning("an event made before the data channel opened was not sent: %s", exc)
 
     def _on_message(self, message: str | bytes) -> None:
         self._inbox.put_nowait(message if isinstance(message, str) else BINARY)
@@ -129,6 +147,8 @@ class DataChannelLink:
         except (InvalidStateError, ConnectionError):  # the transport is gone
             self.closed = True
             return False
+        except ValueError as exc:  # aiortc: larger than the remote's max-message-size; nothing was queued
+            raise MessageTooLarge(str(exc)) from None
         return True
 
     async def receive(self) -> str | object | None:

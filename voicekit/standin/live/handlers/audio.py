@@ -55,8 +55,8 @@ async def input_audio_append(conn: LiveState, event: dict[str, Any]) -> None:
         pcm = np.asarray(conn.resampler.resample_chunk(pcm), np.int16).reshape(-1)
     gap_ms = conn.wall_ms() - 1000.0 * conn.input_samples / REALTIME_SAMPLE_RATE
     if gap_ms > GAP_FILL_MS and not conn.listener.in_speech:
-        conn.listener.feed(np.zeros(round(gap_ms * REALTIME_SAMPLE_RATE / 1000), np.int16))
-    conn.listener.feed(pcm)
+        await conn.listener.feed(np.zeros(round(gap_ms * REALTIME_SAMPLE_RATE / 1000), np.int16))
+    await conn.listener.feed(pcm)
 
 
 @handles("session.input_audio.mute", InputAudioMuteEvent)
