@@ -88,6 +88,7 @@ class InputTurns(Lookahead):
                 await self._speech_stopped(event)
         if self._head_start is not None and not self.detector.pausing:
             self._drop_head_start()  # the user talks again: that reply will not be given
+        self._abandon_stale()
 
     def _turn_start(self) -> int:
         """First sample of the turn in progress: speech start minus ``prefix_padding_ms``, within the buffer."""
