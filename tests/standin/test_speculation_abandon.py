@@ -131,3 +131,38 @@ def test_a_queued_pause_that_speech_went_on_after_is_dropped() -> None:
         return len(turns.engines.stt.runs)
 
     assert asyncio.run(main()) == 1
+
+
+def test_live_abandons_the_run_of_a_pause_that_speech_went_on_after() -> None:
+    from voicekit.standin.live.listener import Listener
+
+    async def main() -> list[tuple[int, threading.Event | None]]:
+        conn = SimpleNamespace(engines=SimpleNamespace(stt=_Stt()), spawn=asyncio.ensure_future, closed=False,
+                               input_samples=24_000 * 3, muted=False, current=None, session=None)
+        ears = Listener(conn)  # type: ignore[arg-type]
+        ears.audio = np.zeros(conn.input_samples, np.int16)
+        ears.speech_start_ms = 500.0
+        detector = SimpleNamespace(pause_ms=1_000, pausing=True, in_speech=True)
+        ears.detector = detector  # type: ignore[assignment]
+        ears._speculate(1_000)  # a mid-utterance pause: a run starts
+        await asyncio.sleep(0.1)
+        assert ears._speculation is not None
+        first = ears._speculation[1]
+        detector.pause_ms = 2_000  # speech went on, and paused again
+        ears._speculate(2_000)
+        await asyncio.wait([first], timeout=2)
+        assert first.done() and isinstance(first.exception(), Abandoned)  # not run to its end (5 s)
+        for _ in range(100):
+            if len(conn.engines.stt.runs) == 2:
+                break
+            await asyncio.sleep(0.02)
+        assert ears._speculation is not None and ears._speculation[0][1] == 2_000
+        ears._abandon_stale()
+        assert ears._abandon is not None and not ears._abandon.is_set()  # the newest pause's run goes on
+        detector.pause_ms = None
+        ears._abandon_stale()
+        await asyncio.wait([ears._speculation[1]], timeout=2)
+        return conn.engines.stt.runs
+
+    runs = asyncio.run(main())
+    assert len(runs) == 2 and all(e is not None and e.is_set() for _, e in runs)

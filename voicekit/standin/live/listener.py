@@ -18,7 +18,8 @@ as a Live client does) has its utterance ended after :data:`STALL_S`.
 
 Whisper starts early: when a pause reaches 96 ms
 (:data:`voicekit.vad.PAUSE_REPORT_MS`) it transcribes the speech so far (one
-run at a time; the newest pause waits for the run in flight), and if the
+run at a time; the newest pause waits for the run in flight, which is abandoned at
+its next Whisper call once speech went on after its pause, :mod:`..engines.abandon`), and if the
 utterance ends at that pause the result is used, so the reply need not wait
 for Whisper after the silence window. If the model will simply answer (no
 delegation configured, nothing playing), the LLM and Piper also start on that
@@ -33,6 +34,7 @@ import asyncio
 import collections
 import contextlib
 import logging
+import threading
 import time
 
 import numpy as np
@@ -103,6 +105,8 @@ class Listener:
         """The answer started on a speculative transcript, for that ``(start, pause_ms)``."""
         self._last_feed = time.perf_counter()
         self._wanted: int | None = None
+        self._abandon: threading.Event | None = None
+        """Set to abandon the speculative run in flight (speech went on after its pause)."""
         """A newer pause (ms) to transcribe once the run in flight ends (at most one runs at a time)."""
         self._clock: tuple[tuple[int, int], TurnClock] | None = None
         """The stage clock (:mod:`..timings`) of the newest speculative run, for its ``(start, pause_ms)``."""
@@ -134,6 +138,7 @@ class Listener:
                 self._speculate(event.ms)
             else:
                 self._utterance_ended(event)
+        self._abandon_stale()
         if self.speech_start_ms is None:  # keep only the prefix padding while silent
             keep = _samples(PREFIX_MS)
             if self.audio.size > keep:
@@ -165,13 +170,16 @@ class Listener:
             return
         if self._speculation is not None and not self._speculation[1].done():
             self._wanted = pause_ms
+            self._abandon_stale()
             return
         self._wanted = None
         start, end = self._utterance_start(), min(self.conn.input_samples, _samples(pause_ms))
         if _ms(end - start) < MIN_UTTERANCE_MS:
             return
         clip = self._clip(start, end)
-        task = self.conn.spawn(asyncio.to_thread(self.conn.engines.stt.transcribe, clip, beam_size=BEAM_SIZE))
+        self._abandon = threading.Event()
+        task = self.conn.spawn(asyncio.to_thread(self.conn.engines.stt.transcribe, clip, beam_size=BEAM_SIZE,
+                                                 abandon=self._abandon))
         self._speculation = ((start, pause_ms), task)
         clock = TurnClock(self._session_id())
         clock.mark("stt_start")
@@ -179,9 +187,15 @@ class Listener:
         task.add_done_callback(lambda _task: clock.mark("stt_done"))
         task.add_done_callback(self._speculated)
 
+    def _abandon_stale(self) -> None:
+        spec = self._speculation
+        if spec is not None and self._abandon is not None and self.detector.pause_ms != spec[0][1]:
+            self._abandon.set()
+
     def _speculated(self, task: asyncio.Future[SttResult]) -> None:
         wanted, self._wanted = self._wanted, None
-        if wanted is not None and not self.conn.closed and self._speculation is not None:
+        if (wanted is not None and not self.conn.closed and self._speculation is not None
+                and self.detector.pause_ms == wanted):  # else speech went on after it too
             self._speculate(wanted)
         elif (wanted is None and self._speculation is not None and self._speculation[1] is task
               and self.detector.pausing and not task.cancelled() and task.exception() is None):
