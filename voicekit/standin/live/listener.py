@@ -44,6 +44,7 @@ from ...audio import Clip
 from ...formats import REALTIME_SAMPLE_RATE
 from ...vad import TurnDetector, VadEvent, VadSettings
 from ..engines import SttResult
+from ..engines.abandon import Abandoned
 from ..realtime.headstart import HeadStart
 from ..timings import TurnClock, record
 from .replies import answer_user, head_start
@@ -100,7 +101,7 @@ class Listener:
         self.audio: npt.NDArray[np.int16] = np.zeros(0, np.int16)
         self.audio_start = 0
         self.speech_start_ms: float | None = None
-        self._speculation: tuple[tuple[int, int], asyncio.Future[SttResult]] | None = None
+        self._speculation: tuple[tuple[int, int], asyncio.Future[SttResult | None]] | None = None
         self._head: tuple[tuple[int, int], HeadStart] | None = None
         """The answer started on a speculative transcript, for that ``(start, pause_ms)``."""
         self._last_feed = time.perf_counter()
@@ -178,8 +179,7 @@ class Listener:
             return
         clip = self._clip(start, end)
         self._abandon = threading.Event()
-        task = self.conn.spawn(asyncio.to_thread(self.conn.engines.stt.transcribe, clip, beam_size=BEAM_SIZE,
-                                                 abandon=self._abandon))
+        task = self.conn.spawn(self._speculative_stt(clip, self._abandon))
         self._speculation = ((start, pause_ms), task)
         clock = TurnClock(self._session_id())
         clock.mark("stt_start")
@@ -187,20 +187,28 @@ class Listener:
         task.add_done_callback(lambda _task: clock.mark("stt_done"))
         task.add_done_callback(self._speculated)
 
+    async def _speculative_stt(self, clip: Clip, abandon: threading.Event) -> SttResult | None:
+        """Whisper's transcript of ``clip``, or None if the run was abandoned (not an error of the session)."""
+        try:
+            return await asyncio.to_thread(self.conn.engines.stt.transcribe, clip, beam_size=BEAM_SIZE, abandon=abandon)
+        except Abandoned:
+            return None
+
     def _abandon_stale(self) -> None:
         spec = self._speculation
         if spec is not None and self._abandon is not None and self.detector.pause_ms != spec[0][1]:
             self._abandon.set()
 
-    def _speculated(self, task: asyncio.Future[SttResult]) -> None:
+    def _speculated(self, task: asyncio.Future[SttResult | None]) -> None:
         wanted, self._wanted = self._wanted, None
         if (wanted is not None and not self.conn.closed and self._speculation is not None
                 and self.detector.pause_ms == wanted):  # else speech went on after it too
             self._speculate(wanted)
         elif (wanted is None and self._speculation is not None and self._speculation[1] is task
-              and self.detector.pausing and not task.cancelled() and task.exception() is None):
+              and self.detector.pausing and not task.cancelled() and task.exception() is None
+              and (spoken := task.result()) is not None):
             self.drop_head()
-            head = head_start(self.conn, task.result().text, self._clock_for(self._speculation[0]))
+            head = head_start(self.conn, spoken.text, self._clock_for(self._speculation[0]))
             if head is not None:
                 self._head = (self._speculation[0], head)
 
@@ -252,7 +260,7 @@ class Listener:
             head[1].close()
 
     async def _transcribe(self, clip: Clip, start_ms: float, end_ms: float,
-                          speculative: asyncio.Future[SttResult] | None, head: HeadStart | None = None,
+                          speculative: asyncio.Future[SttResult | None] | None, head: HeadStart | None = None,
                           clock: TurnClock | None = None) -> None:
         """Whisper one utterance, send its transcript, and let the model answer it (``clock``: its stage times)."""
         result = None
