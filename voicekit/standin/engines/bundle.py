@@ -55,6 +55,7 @@ voice-to-voice 622 to 6,216 ms, load 2.1-3.7), and on one it did not (533 to
 from __future__ import annotations
 
 import math
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -65,6 +66,7 @@ import numpy.typing as npt
 
 from ...audio import Clip
 from ._integrity import verify
+from .abandon import AbandonableWhisper, abandonable
 from .llm import LanguageModel, LLMEngine
 from .llm_config import LLMConfig
 from .multilingual import language_name
@@ -157,6 +159,7 @@ class WhisperEngine:
         self._model = WhisperModel(
             str(model_dir), device="cpu", compute_type="int8", cpu_threads=thread_plan().whisper
         )
+        self._ct2 = self._model.model = AbandonableWhisper(self._model.model)
         self.lock = lock if lock is not None else PriorityLock()
         self.last_language = "en"
         """The language code of the last :meth:`stream` (read it holding :attr:`lock`)."""
@@ -189,6 +192,7 @@ class WhisperEngine:
         language: str | None = None,
         task: str = "transcribe",
         fallback: bool = True,
+        abandon: threading.Event | None = None,
     ) -> tuple[float, Iterator[SttSegment]]:
         """Transcribe lazily: returns ``(duration_s, segments)``; segments decode as iterated.
 
@@ -212,6 +216,9 @@ class WhisperEngine:
         fallback : bool
             False decodes at temperature 0 only, even when ``temperature`` asks for the
             schedule (the language gate of :mod:`.languages`).
+        abandon : threading.Event, optional
+            Once set, the run stops at its next encoder or decoder call, raising
+            :class:`.abandon.Abandoned` from the iteration.
         """
         audio = clip.to_mono().resample(WHISPER_SAMPLE_RATE).to_float32().samples
         temps: Any = (0.0, 0.2, 0.4, 0.6, 0.8, 1.0) if not temperature else [float(temperature)]
@@ -229,7 +236,7 @@ class WhisperEngine:
         )
 
         def convert() -> Iterator[SttSegment]:
-            for i, s in enumerate(segments):
+            for i, s in enumerate(abandonable(self._ct2, abandon, segments)):
                 words = [
                     SttWord(w.word, float(w.start), float(w.end), float(w.probability))
                     for w in (s.words or [])

@@ -45,6 +45,7 @@ from .config import check_strict
 from .context import Context
 from .errors import LiveError, error_event, new_id
 from .listener import Listener
+from .replies import prefill
 from .state import LiveState
 
 __all__ = ["LiveConnection"]
@@ -146,6 +147,7 @@ class LiveConnection(LiveState):
         self.context = Context(session["instructions"], session["input"])
         self.listener = Listener(self)
         self.spawn(self.listener.watch())
+        self.spawn(prefill(self))  # the instructions' prompt pass, before the first answer needs it
         if session["delegation"]["type"] == "responses":
             self.backend = ResponsesBackend(self)
         self._t0 = time.perf_counter()

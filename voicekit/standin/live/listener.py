@@ -23,7 +23,8 @@ as a Live client does) has its utterance ended after :data:`STALL_S`.
 
 Whisper starts early: when a pause reaches 96 ms
 (:data:`voicekit.vad.PAUSE_REPORT_MS`) it transcribes the speech so far (one
-run at a time; the newest pause waits for the run in flight), and if the
+run at a time; the newest pause waits for the run in flight, which is abandoned at
+its next Whisper call once speech went on after its pause, :mod:`..engines.abandon`), and if the
 utterance ends at that pause the result is used, so the reply need not wait
 for Whisper after the silence window. If the model will simply answer (no
 delegation configured, nothing playing), the LLM and Piper also start on that
@@ -38,6 +39,7 @@ import asyncio
 import collections
 import contextlib
 import logging
+import threading
 import time
 
 import numpy as np
@@ -47,6 +49,7 @@ from ...audio import Clip
 from ...formats import REALTIME_SAMPLE_RATE
 from ...vad import TurnDetector, VadEvent, VadSettings
 from ..engines import SttResult
+from ..engines.abandon import Abandoned
 from ..engines.turn_model import smart_turn
 from ..realtime.headstart import HeadStart
 from ..timings import TurnClock, record
@@ -114,11 +117,13 @@ class Listener:
         self.audio: npt.NDArray[np.int16] = np.zeros(0, np.int16)
         self.audio_start = 0
         self.speech_start_ms: float | None = None
-        self._speculation: tuple[tuple[int, int], asyncio.Future[SttResult]] | None = None
+        self._speculation: tuple[tuple[int, int], asyncio.Future[SttResult | None]] | None = None
         self._head: tuple[tuple[int, int], HeadStart] | None = None
         """The answer started on a speculative transcript, for that ``(start, pause_ms)``."""
         self._last_feed = time.perf_counter()
         self._wanted: int | None = None
+        self._abandon: threading.Event | None = None
+        """Set to abandon the speculative run in flight (speech went on after its pause)."""
         """A newer pause (ms) to transcribe once the run in flight ends (at most one runs at a time)."""
         self._clock: tuple[tuple[int, int], TurnClock] | None = None
         """The stage clock (:mod:`..timings`) of the newest speculative run, for its ``(start, pause_ms)``."""
@@ -175,6 +180,7 @@ class Listener:
                 self._speculate(event.ms)
             else:
                 self._utterance_ended(event)
+        self._abandon_stale()
         if self.speech_start_ms is None:  # keep only the prefix padding while silent
             keep = _samples(PREFIX_MS)
             if self.audio.size > keep:
@@ -206,13 +212,15 @@ class Listener:
             return
         if self._speculation is not None and not self._speculation[1].done():
             self._wanted = pause_ms
+            self._abandon_stale()
             return
         self._wanted = None
         start, end = self._utterance_start(), min(self.conn.input_samples, _samples(pause_ms))
         if _ms(end - start) < MIN_UTTERANCE_MS:
             return
         clip = self._clip(start, end)
-        task = self.conn.spawn(asyncio.to_thread(self.conn.engines.stt.transcribe, clip, beam_size=BEAM_SIZE))
+        self._abandon = threading.Event()
+        task = self.conn.spawn(self._speculative_stt(clip, self._abandon))
         self._speculation = ((start, pause_ms), task)
         clock = TurnClock(self._session_id())
         clock.mark("stt_start")
@@ -220,14 +228,28 @@ class Listener:
         task.add_done_callback(lambda _task: clock.mark("stt_done"))
         task.add_done_callback(self._speculated)
 
-    def _speculated(self, task: asyncio.Future[SttResult]) -> None:
+    async def _speculative_stt(self, clip: Clip, abandon: threading.Event) -> SttResult | None:
+        """Whisper's transcript of ``clip``, or None if the run was abandoned (not an error of the session)."""
+        try:
+            return await asyncio.to_thread(self.conn.engines.stt.transcribe, clip, beam_size=BEAM_SIZE, abandon=abandon)
+        except Abandoned:
+            return None
+
+    def _abandon_stale(self) -> None:
+        spec = self._speculation
+        if spec is not None and self._abandon is not None and self.detector.pause_ms != spec[0][1]:
+            self._abandon.set()
+
+    def _speculated(self, task: asyncio.Future[SttResult | None]) -> None:
         wanted, self._wanted = self._wanted, None
-        if wanted is not None and not self.conn.closed and self._speculation is not None:
+        if (wanted is not None and not self.conn.closed and self._speculation is not None
+                and self.detector.pause_ms == wanted):  # else speech went on after it too
             self._speculate(wanted)
         elif (wanted is None and self._speculation is not None and self._speculation[1] is task
-              and self.detector.pausing and not task.cancelled() and task.exception() is None):
+              and self.detector.pausing and not task.cancelled() and task.exception() is None
+              and (spoken := task.result()) is not None):
             self.drop_head()
-            head = head_start(self.conn, task.result().text, self._clock_for(self._speculation[0]))
+            head = head_start(self.conn, spoken.text, self._clock_for(self._speculation[0]))
             if head is not None:
                 self._head = (self._speculation[0], head)
 
@@ -279,7 +301,7 @@ class Listener:
             head[1].close()
 
     async def _transcribe(self, clip: Clip, start_ms: float, end_ms: float,
-                          speculative: asyncio.Future[SttResult] | None, head: HeadStart | None = None,
+                          speculative: asyncio.Future[SttResult | None] | None, head: HeadStart | None = None,
                           clock: TurnClock | None = None) -> None:
         """Whisper one utterance, send its transcript, and let the model answer it (``clock``: its stage times)."""
         result = None

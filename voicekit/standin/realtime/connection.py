@@ -28,6 +28,7 @@ import asyncio
 import collections
 import contextlib
 import logging
+import threading
 from typing import Any
 
 import numpy as np
@@ -102,6 +103,7 @@ class RealtimeConnection(EventHub, InputTurns):
         self.idle_task: asyncio.Task[None] | None = None
         self._speculation: tuple[tuple[int, int], asyncio.Future[SttResult]] | None = None
         self._speculation_wanted: tuple[int, int] | None = None
+        self._speculation_abandon: threading.Event | None = None
         self._head_start: tuple[tuple[int, int], HeadStart] | None = None
         self._pause_clock: tuple[tuple[int, int], TurnClock] | None = None
         self._arrivals: collections.deque[tuple[int, float]] = collections.deque(maxlen=256)

@@ -5,8 +5,12 @@ Speculative transcription: when VAD reports a pause in speech
 on the turn so far while the silence window (``silence_duration_ms``) runs. If
 the turn then ends at that same pause, the committed item reuses that
 transcript, so with live (real-time) audio the reply does not wait for Whisper
-after ``speech_stopped``. If speech resumes, the result is dropped; at most one
-speculative run is in flight, and the newest pause waits for it. The
+after ``speech_stopped``. If speech resumes, the result is dropped, and the run
+is abandoned at its next encoder or decoder call (:mod:`..engines.abandon`): at
+most one speculative run is in flight, and the newest pause waits for it, so a
+stale run would otherwise hold Whisper while the pause that ends the turn
+waits (5 of 18 paced turns had no run started inside their window). A queued
+pause that speech has resumed after is dropped too. The
 transcript is of the audio up to the pause; the committed audio adds only the
 silence after it.
 
@@ -23,6 +27,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
+import threading
 from collections.abc import Awaitable
 from typing import Any
 
@@ -33,6 +38,7 @@ from ...audio import Clip
 from ...formats import REALTIME_SAMPLE_RATE
 from ...vad import TurnDetector
 from ..engines import Engines, SttResult, languages
+from ..engines.abandon import Abandoned
 from ..engines.llm import Turn
 from ..timings import TurnClock
 from .config import ResponseConfig, reply_max_tokens, speech_of
@@ -74,6 +80,7 @@ class Lookahead:
     _closing: bool
     _speculation: tuple[tuple[int, int], asyncio.Future[SttResult]] | None
     _speculation_wanted: tuple[int, int] | None
+    _speculation_abandon: threading.Event | None
     _head_start: tuple[tuple[int, int], HeadStart] | None
     _pause_clock: tuple[tuple[int, int], TurnClock] | None
 
@@ -89,7 +96,9 @@ class Lookahead:
     def _speculate(self, start: int, pause_ms: int) -> None:
         """Start Whisper on timeline ``[start, pause_ms)`` unless a run is in flight (then queue this one)."""
         if self._speculation is not None and not self._speculation[1].done():
-            self._speculation_wanted = (start, pause_ms)
+            self._speculation_wanted = (start, pause_ms)  # the latest pause wins
+            if self._speculation_abandon is not None:  # the turn went on after that run's pause
+                self._speculation_abandon.set()
             return
         self._speculation_wanted = None
         end = min(self.timeline, ms_to_samples(pause_ms))
@@ -97,9 +106,10 @@ class Lookahead:
             return
         clip = Clip(self.buffer[start - self.buffer_start: end - self.buffer_start].copy(), REALTIME_SAMPLE_RATE)
         config = self.session["audio"]["input"]["transcription"] or {}
+        abandon = self._speculation_abandon = threading.Event()
         task = self.spawn(asyncio.to_thread(functools.partial(  # the language of transcribe_item's turn (English by default)
             languages.transcribe, self.engines, clip, language=input_language(config) or "en",
-            prompt=config.get("prompt"), beam_size=REALTIME_BEAM_SIZE)))
+            prompt=config.get("prompt"), beam_size=REALTIME_BEAM_SIZE, abandon=abandon)))
         log.debug("speculative transcription of [%d, %d) ms", samples_to_ms(start), pause_ms)
         self._speculation = ((start, pause_ms), task)
         clock = TurnClock(self.session.get("id"))
@@ -108,11 +118,19 @@ class Lookahead:
         task.add_done_callback(lambda _task: clock.mark("stt_done"))
         task.add_done_callback(self._speculation_finished)
 
+    def _abandon_stale(self) -> None:
+        """Abandon the speculative run in flight if speech went on after its pause (call after each VAD feed)."""
+        spec, abandon = self._speculation, self._speculation_abandon
+        if (spec is not None and abandon is not None and not spec[1].done()
+                and (self.detector is None or self.detector.pause_ms != spec[0][1])):
+            abandon.set()
+
     def _speculation_finished(self, task: asyncio.Future[Any]) -> None:
-        if not task.cancelled() and task.exception() is not None:
+        if not task.cancelled() and task.exception() is not None and not isinstance(task.exception(), Abandoned):
             log.warning("speculative transcription failed: %r", task.exception())
         wanted, self._speculation_wanted = self._speculation_wanted, None
-        if wanted is not None and not self._closing and self.speech_item_id is not None and wanted[0] >= self.buffer_start:
+        if (wanted is not None and not self._closing and self.speech_item_id is not None and wanted[0] >= self.buffer_start
+                and self.detector is not None and self.detector.pause_ms == wanted[1]):  # else speech went on: stale
             self._speculate(*wanted)
         elif wanted is None and self._speculation is not None and self._speculation[1] is task:
             self._start_head(self._speculation[0], task)

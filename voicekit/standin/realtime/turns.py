@@ -103,6 +103,7 @@ class InputTurns(Lookahead):
                 await self._speech_stopped(event)
         if self.detector is not None and self._head_start is not None and not self.detector.pausing:
             self._drop_head_start()  # the user talks again: that reply will not be given
+        self._abandon_stale()
 
     async def _judge(self, detector: TurnDetector[Any]) -> None:
         """semantic_vad: Smart Turn judges each pause the detector stopped at, in a thread, as a task.
