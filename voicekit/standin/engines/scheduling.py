@@ -1,7 +1,7 @@
 """Who runs next on an engine, and stopping work nobody waits for.
 
 - :class:`PriorityLock` guards one engine (Whisper, Piper). Waiters are served
-  by class, :data:`INTERACTIVE` (Realtime and Live turns, chat, speech, and an
+  by class, :data:`FIRST_PIECE` (a response's first piece of speech, on Piper) before :data:`INTERACTIVE` (Realtime and Live turns, chat, speech, and an
   upload of at most :data:`BATCH_MIN_AUDIO_S`, a turn's worth) before
   :data:`BATCH` (a longer file to ``/v1/audio/transcriptions`` or
   ``/translations``), first come first served within a class. Batch work takes the lock per step
@@ -49,9 +49,20 @@ from starlette.types import Receive, Scope, Send
 T = TypeVar("T")
 
 __all__ = [
-    "BATCH", "BATCH_MIN_AUDIO_S", "INTERACTIVE", "INTERACTIVE_GRACE_S", "THREADS_ENV", "Activity", "ClosingStreamingResponse", "PriorityLock",
+    "BATCH", "BATCH_MIN_AUDIO_S", "FIRST_PIECE", "INTERACTIVE", "INTERACTIVE_GRACE_S", "THREADS_ENV", "Activity", "ClosingStreamingResponse", "PriorityLock",
     "ThreadPlan", "locked_steps", "thread_plan", "upload_priority",
 ]
+
+FIRST_PIECE = -1
+"""Priority of the first piece of a response's speech on Piper: a new turn's first audio (lower runs first).
+
+A reply is spoken piece by piece, each piece taking Piper's lock again; with one
+class, a turn that just began queued its first piece behind every later piece of
+another session's long reply. The first piece (:func:`.synthesis.synthesize_pcm`
+with ``opening=True``: a Realtime or Live response's first phrase, a chat
+reply's first sentence, ``/v1/audio/speech``'s first sentence) goes before
+waiting :data:`INTERACTIVE` pieces; it is interactive work in every other respect
+(:class:`Activity`)."""
 
 INTERACTIVE = 0
 """Priority of work someone is waiting on in real time (lower runs first)."""
@@ -163,11 +174,11 @@ class PriorityLock:
         self._tickets = itertools.count()
 
     def _batch_wait(self, priority: int) -> float:
-        return self.activity.batch_wait() if priority != INTERACTIVE and self.activity is not None else 0.0
+        return self.activity.batch_wait() if priority > INTERACTIVE and self.activity is not None else 0.0
 
     def acquire(self, priority: int = INTERACTIVE, blocking: bool = True, timeout: float = -1) -> bool:
         """Take the lock; returns False if not ``blocking`` (or after ``timeout`` s) it was not free."""
-        entered = self.activity if priority == INTERACTIVE else None  # left by the same object, even if re-pointed
+        entered = self.activity if priority <= INTERACTIVE else None  # left by the same object, even if re-pointed
         if entered is not None:
             entered.enter()
         with self._cond:
