@@ -31,6 +31,7 @@
 
 from __future__ import annotations
 
+import concurrent.futures
 import heapq
 import itertools
 import math
@@ -49,8 +50,9 @@ from starlette.types import Receive, Scope, Send
 T = TypeVar("T")
 
 __all__ = [
-    "BATCH", "BATCH_MIN_AUDIO_S", "FIRST_PIECE", "INTERACTIVE", "INTERACTIVE_GRACE_S", "THREADS_ENV", "Activity", "ClosingStreamingResponse", "PriorityLock",
-    "ThreadPlan", "locked_steps", "thread_plan", "upload_priority",
+    "BATCH", "BATCH_MIN_AUDIO_S", "FIRST_PIECE", "INTERACTIVE", "INTERACTIVE_GRACE_S", "THREADS_ENV",
+    "WORKER_THREADS", "Activity", "ClosingStreamingResponse", "PriorityLock",
+    "ThreadPlan", "locked_steps", "thread_plan", "upload_priority", "worker_pool",
 ]
 
 FIRST_PIECE = -1
@@ -253,6 +255,23 @@ class PriorityLock:
 
 
 _END: Any = object()
+
+
+WORKER_THREADS = 256
+"""Threads of the stand-in's default executor (``asyncio.to_thread``): engine work waiting its turn.
+
+A Realtime response runs on one such thread from its first token to its last audio
+chunk, and a session's input transcription and look-ahead on others. asyncio's
+default pool has ``cores + 4`` threads (6 on 2 cores), so with 16 learners at once
+(``benchmarks/class.py --n 16``) responses waited for a whole other response
+before starting, and 11 of 16 Realtime turns failed
+(at load 13; timeouts). Waiting threads sleep on the
+engines' locks; the CPU is bounded by :func:`thread_plan`, not by this number."""
+
+
+def worker_pool() -> concurrent.futures.ThreadPoolExecutor:
+    """A fresh executor of :data:`WORKER_THREADS` threads (created as needed) for ``loop.set_default_executor``."""
+    return concurrent.futures.ThreadPoolExecutor(max_workers=WORKER_THREADS, thread_name_prefix="voicekit-worker")
 
 
 THREADS_ENV = "VOICEKIT_THREADS"
