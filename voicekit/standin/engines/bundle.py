@@ -55,6 +55,7 @@ voice-to-voice 622 to 6,216 ms, load 2.1-3.7), and on one it did not (533 to
 from __future__ import annotations
 
 import math
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -154,12 +155,17 @@ class WhisperEngine:
         self.multilingual = multilingual
         self.model_name = "base" if multilingual else "tiny.en"
         self.beam_size = beam_size
-        self._model = WhisperModel(
-            str(model_dir), device="cpu", compute_type="int8", cpu_threads=thread_plan().whisper
-        )
-        self.lock = lock if lock is not None else PriorityLock()
-        self.last_language = "en"
-        """The language code of the last :meth:`stream` (read it holding :attr:`lock`)."""
+        plan = thread_plan()  # replicas (CTranslate2 workers) transcribe that many clips at once, each holding the lock
+        replicas = 1 if multilingual else plan.whisper_replicas
+        self._model = WhisperModel(str(model_dir), device="cpu", compute_type="int8", cpu_threads=plan.whisper,
+                                   num_workers=replicas)
+        self.lock = lock if lock is not None else PriorityLock(capacity=replicas)
+        self._local = threading.local()
+
+    @property
+    def last_language(self) -> str:
+        """The language code of this thread's last :meth:`stream` (read it holding :attr:`lock`)."""
+        return str(getattr(self._local, "language", "en"))
 
     def detect_language(self, clip: Clip) -> tuple[str, float]:
         """The spoken language of the first 30 s of ``clip``: ``(code, probability)``.
@@ -248,7 +254,7 @@ class WhisperEngine:
                     words=words,
                 )
 
-        self.last_language = str(info.language)
+        self._local.language = str(info.language)
         return float(info.duration), convert()
 
     def transcribe(self, clip: Clip, *, priority: int = INTERACTIVE, **kwargs: Any) -> SttResult:

@@ -51,7 +51,7 @@ T = TypeVar("T")
 
 __all__ = [
     "BATCH", "BATCH_MIN_AUDIO_S", "FIRST_PIECE", "INTERACTIVE", "INTERACTIVE_GRACE_S", "THREADS_ENV",
-    "WORKER_THREADS", "Activity", "ClosingStreamingResponse", "PriorityLock",
+    "WHISPER_REPLICAS_ENV", "WORKER_THREADS", "Activity", "ClosingStreamingResponse", "PriorityLock",
     "ThreadPlan", "locked_steps", "thread_plan", "upload_priority", "worker_pool",
 ]
 
@@ -165,13 +165,14 @@ class PriorityLock:
     A holder is never pre-empted: priority decides only who goes next. With an
     :class:`Activity` (``activity=``), batch work also waits while interactive work
     holds or waits for any lock sharing it, and :attr:`Activity.grace_s` after.
+    ``capacity`` holders may hold it at once (an engine with that many model replicas).
     """
 
-    def __init__(self, activity: Activity | None = None) -> None:
+    def __init__(self, activity: Activity | None = None, capacity: int = 1) -> None:
         self.activity = activity
+        self.capacity = max(1, capacity)
         self._cond = threading.Condition(threading.Lock())
-        self._held: int | None = None  # the holder's priority
-        self._held_activity: Activity | None = None  # the Activity the holder entered (left on release)
+        self._holders: list[tuple[int, Activity | None]] = []  # (thread ident, the Activity it entered)
         self._waiting: list[tuple[int, int]] = []  # heap of (priority, ticket)
         self._tickets = itertools.count()
 
@@ -184,8 +185,8 @@ class PriorityLock:
         if entered is not None:
             entered.enter()
         with self._cond:
-            if self._held is None and not self._waiting and not self._batch_wait(priority):
-                self._held, self._held_activity = priority, entered
+            if self._free() and not self._waiting and not self._batch_wait(priority):
+                self._holders.append((threading.get_ident(), entered))
                 return True
             if not blocking:
                 if entered is not None:
@@ -195,7 +196,7 @@ class PriorityLock:
             heapq.heappush(self._waiting, entry)
             deadline = None if timeout < 0 else time.monotonic() + timeout
             while True:
-                first = self._held is None and self._waiting[0] == entry
+                first = self._free() and self._waiting[0] == entry
                 hold_back = self._batch_wait(priority) if first else 0.0
                 if first and not hold_back:
                     break
@@ -210,7 +211,7 @@ class PriorityLock:
                 waits = [w for w in (remaining, hold_back or None) if w is not None]
                 self._cond.wait(min(waits) if waits else None)
             heapq.heappop(self._waiting)
-            self._held, self._held_activity = priority, entered
+            self._holders.append((threading.get_ident(), entered))
             self._cond.notify_all()  # a batch waiter now first may be held back on a timer
             return True
 
@@ -223,15 +224,19 @@ class PriorityLock:
             If the lock is not held.
         """
         with self._cond:
-            if self._held is None:
+            if not self._holders:
                 raise RuntimeError("release of an unlocked PriorityLock")
-            entered, self._held, self._held_activity = self._held_activity, None, None
+            mine = [i for i, (ident, _) in enumerate(self._holders) if ident == threading.get_ident()]
+            _, entered = self._holders.pop(mine[-1] if mine else 0)
             self._cond.notify_all()
         if entered is not None:
             entered.leave()
 
     def locked(self) -> bool:
-        return self._held is not None
+        return bool(self._holders)
+
+    def _free(self) -> bool:
+        return len(self._holders) < self.capacity
 
     def waiting(self) -> list[int]:
         """Priorities of the threads waiting, in the order they will get the lock."""
@@ -277,6 +282,12 @@ def worker_pool() -> concurrent.futures.ThreadPoolExecutor:
 THREADS_ENV = "VOICEKIT_THREADS"
 """Environment variable with the stand-in's CPU thread budget (``voicekit serve --threads``)."""
 
+WHISPER_REPLICAS_ENV = "VOICEKIT_WHISPER_REPLICAS"
+"""Environment variable with how many copies of Whisper transcribe at once (at most Whisper's threads)."""
+
+DEFAULT_WHISPER_REPLICAS = 2
+"""Whisper replicas when :data:`WHISPER_REPLICAS_ENV` is unset (see ``benchmarks/README.md``, mixed load)."""
+
 
 @dataclass(frozen=True)
 class ThreadPlan:
@@ -292,6 +303,8 @@ class ThreadPlan:
     thread of two tripled Realtime first audio under mixed load, see
     :mod:`.engines`). Batch Whisper waits while a turn runs (:class:`Activity`).
     Whisper and Piper get at most 4 (their models are small); each gets at least 1.
+    ``whisper`` is per replica: ``whisper_replicas`` copies of Whisper (:data:`WHISPER_REPLICAS_ENV`)
+    transcribe that many turns at once, sharing Whisper's threads.
     """
 
     budget: int
@@ -299,6 +312,7 @@ class ThreadPlan:
     piper: int
     llm: int
     llm_batch: int
+    whisper_replicas: int = 1
 
 
 def thread_plan(budget: int | None = None) -> ThreadPlan:
@@ -317,7 +331,12 @@ def thread_plan(budget: int | None = None) -> ThreadPlan:
         budget = int(raw) if raw else len(os.sched_getaffinity(0))
     n = max(1, budget)
     llm = max(1, n // 4)
-    return ThreadPlan(budget=n, whisper=min(4, n), piper=min(4, n), llm=llm, llm_batch=max(1, n - 1))
+    raw = os.environ.get(WHISPER_REPLICAS_ENV, "").strip()
+    if raw and (not raw.isdigit() or int(raw) < 1):
+        raise ValueError(f"{WHISPER_REPLICAS_ENV} must be a positive integer (Whisper replicas), got {raw!r}")
+    replicas = min(int(raw) if raw else DEFAULT_WHISPER_REPLICAS, min(4, n))
+    return ThreadPlan(budget=n, whisper=max(1, min(4, n) // replicas), piper=min(4, n), llm=llm,
+                      llm_batch=max(1, n - 1), whisper_replicas=replicas)
 
 
 class ClosingStreamingResponse(StreamingResponse):
