@@ -82,6 +82,7 @@ def run(port: int, tree: Path, seconds: float, n_batch: int, n_sessions: int, pr
     clips = recordings()
     big = batch_clip([c for _, c in clips])
     upload = big.to_file_tuple("batch.wav")
+    errors: list[str] = []
     with tempfile.TemporaryFile() as log:
         proc = spawn(port, tree, log)
         try:
@@ -93,7 +94,6 @@ def run(port: int, tree: Path, seconds: float, n_batch: int, n_sessions: int, pr
             stop = threading.Event()
             batch_s: list[float] = []
             turns: list[dict[str, Any]] = []
-            errors: list[str] = []
 
             def transcriber() -> None:
                 while not stop.is_set():
@@ -134,7 +134,12 @@ def run(port: int, tree: Path, seconds: float, n_batch: int, n_sessions: int, pr
             check_alive(proc, port)
         finally:
             proc.terminate()
-            proc.wait(timeout=10)
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:  # still finishing queued uploads: the figures are in already
+                errors.append("server: not stopped 10 s after SIGTERM, killed")
+                proc.kill()
+                proc.wait()
     first = sorted(r["first_audio_ms"] for r in turns if "first_audio_ms" in r)
     out: dict[str, Any] = {
         "tree": str(tree),

@@ -36,6 +36,51 @@ def test_whisper_stops_a_run_whose_event_is_set_and_runs_one_whose_event_is_not(
     assert engine.transcribe(clip, beam_size=1).text == plain.text  # the model is not left abandoned
 
 
+def test_runs_on_two_whisper_replicas_each_keep_their_own_event() -> None:
+    """With Whisper replicas two runs step at once, each on its own thread. A run that
+    finishes beside a stale one must not clear the stale run's event (a shared event slot
+    did): the stale run then stops before its decoder pass instead of paying for it."""
+    from voicekit.standin.engines.abandon import AbandonableWhisper, abandonable
+
+    stale_inside, release = threading.Event(), threading.Event()
+    decoded: list[str] = []
+
+    class Model:
+        def encode(self, name: str) -> str:
+            if name == "stale":
+                stale_inside.set()
+                release.wait(10)
+            return name
+
+        def generate(self, name: str) -> str:
+            decoded.append(name)
+            return name
+
+    model = AbandonableWhisper(Model())
+
+    def one_segment(name: str) -> Any:
+        yield model.generate(model.encode(name))  # one step: an encoder pass, then a decoder pass
+
+    stale = threading.Event()
+    outcome: list[str] = []
+
+    def run_stale() -> None:
+        try:
+            list(abandonable(model, stale, one_segment("stale")))
+            outcome.append("finished")
+        except Abandoned:
+            outcome.append("abandoned")
+
+    thread = threading.Thread(target=run_stale)
+    thread.start()
+    assert stale_inside.wait(10)
+    assert list(abandonable(model, threading.Event(), one_segment("kept"))) == ["kept"]  # beside it
+    stale.set()
+    release.set()
+    thread.join(10)
+    assert outcome == ["abandoned"] and decoded == ["kept"]
+
+
 class _Stt:
     """A Whisper stand-in that runs until its run's ``abandon`` is set (or 5 s), as a long encoder pass."""
 

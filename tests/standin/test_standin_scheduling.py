@@ -227,3 +227,45 @@ def test_an_abandoned_stream_stops_generating(standin_server: Any, client: OpenA
     abandoned = next(c for c in counting_llama.calls if c["max_tokens"] == LONG)
     assert abandoned["done"].wait(120), "the abandoned generation never ended"
     assert abandoned["chunks"] < 50, f"the abandoned stream generated {abandoned['chunks']} chunks of {LONG}"
+
+
+def test_a_lock_with_capacity_two_has_two_holders_and_the_third_waits_by_priority() -> None:
+    lock = PriorityLock(capacity=2)
+    assert lock.acquire() and lock.acquire(BATCH, timeout=1)  # two replicas: both in
+    order, threads = _queue_up(lock, [("batch", BATCH), ("turn", INTERACTIVE)])
+    assert not order and lock.waiting() == [INTERACTIVE, BATCH]
+    lock.release()
+    lock.release()
+    for t in threads:
+        t.join(5)
+    assert order[0] == "turn" and sorted(order) == ["batch", "turn"] and not lock.locked()
+
+
+@pytest.mark.parametrize("budget", [1, 2, 4, 8])
+def test_whisper_replicas_share_whispers_threads(monkeypatch: pytest.MonkeyPatch, budget: int) -> None:
+    monkeypatch.delenv("VOICEKIT_WHISPER_REPLICAS", raising=False)
+    plan = thread_plan(budget)
+    assert 1 <= plan.whisper_replicas <= budget and plan.whisper * plan.whisper_replicas <= min(4, budget)
+    monkeypatch.setenv("VOICEKIT_WHISPER_REPLICAS", "1")
+    assert thread_plan(budget).whisper_replicas == 1 and thread_plan(budget).whisper == min(4, budget)
+    monkeypatch.setenv("VOICEKIT_WHISPER_REPLICAS", "many")
+    with pytest.raises(ValueError, match="VOICEKIT_WHISPER_REPLICAS"):
+        thread_plan(budget)
+
+
+def test_a_turn_is_transcribed_while_another_holds_whisper(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two replicas: a second clip does not wait for the first (before, one Whisper served one clip at a time)."""
+    import numpy as np
+
+    from voicekit.audio import Clip
+    from voicekit.standin.engines.bundle import WhisperEngine
+
+    monkeypatch.setenv("VOICEKIT_THREADS", "2")
+    monkeypatch.delenv("VOICEKIT_WHISPER_REPLICAS", raising=False)
+    engine = WhisperEngine()
+    done = threading.Event()
+    with engine.lock.hold(BATCH):  # another transcription holds one replica
+        t = threading.Thread(target=lambda: (engine.transcribe(Clip(np.zeros(16000, np.int16), 16000)), done.set()))
+        t.start()
+        assert done.wait(60)
+    t.join(5)

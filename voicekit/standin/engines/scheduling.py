@@ -1,7 +1,7 @@
 """Who runs next on an engine, and stopping work nobody waits for.
 
 - :class:`PriorityLock` guards one engine (Whisper, Piper). Waiters are served
-  by class, :data:`INTERACTIVE` (Realtime and Live turns, chat, speech, and an
+  by class, :data:`FIRST_PIECE` (a response's first piece of speech, on Piper) before :data:`INTERACTIVE` (Realtime and Live turns, chat, speech, and an
   upload of at most :data:`BATCH_MIN_AUDIO_S`, a turn's worth) before
   :data:`BATCH` (a longer file to ``/v1/audio/transcriptions`` or
   ``/translations``), first come first served within a class. Batch work takes the lock per step
@@ -31,6 +31,7 @@
 
 from __future__ import annotations
 
+import concurrent.futures
 import heapq
 import itertools
 import math
@@ -49,9 +50,21 @@ from starlette.types import Receive, Scope, Send
 T = TypeVar("T")
 
 __all__ = [
-    "BATCH", "BATCH_MIN_AUDIO_S", "INTERACTIVE", "INTERACTIVE_GRACE_S", "THREADS_ENV", "Activity", "ClosingStreamingResponse", "PriorityLock",
-    "ThreadPlan", "locked_steps", "thread_plan", "upload_priority",
+    "BATCH", "BATCH_MIN_AUDIO_S", "FIRST_PIECE", "INTERACTIVE", "INTERACTIVE_GRACE_S", "THREADS_ENV",
+    "WHISPER_REPLICAS_ENV", "WORKER_THREADS", "Activity", "ClosingStreamingResponse", "PriorityLock",
+    "ThreadPlan", "locked_steps", "thread_plan", "upload_priority", "worker_pool",
 ]
+
+FIRST_PIECE = -1
+"""Priority of the first piece of a response's speech on Piper: a new turn's first audio (lower runs first).
+
+A reply is spoken piece by piece, each piece taking Piper's lock again; with one
+class, a turn that just began queued its first piece behind every later piece of
+another session's long reply. The first piece (:func:`.synthesis.synthesize_pcm`
+with ``opening=True``: a Realtime or Live response's first phrase, a chat
+reply's first sentence, ``/v1/audio/speech``'s first sentence) goes before
+waiting :data:`INTERACTIVE` pieces; it is interactive work in every other respect
+(:class:`Activity`)."""
 
 INTERACTIVE = 0
 """Priority of work someone is waiting on in real time (lower runs first)."""
@@ -152,27 +165,28 @@ class PriorityLock:
     A holder is never pre-empted: priority decides only who goes next. With an
     :class:`Activity` (``activity=``), batch work also waits while interactive work
     holds or waits for any lock sharing it, and :attr:`Activity.grace_s` after.
+    ``capacity`` holders may hold it at once (an engine with that many model replicas).
     """
 
-    def __init__(self, activity: Activity | None = None) -> None:
+    def __init__(self, activity: Activity | None = None, capacity: int = 1) -> None:
         self.activity = activity
+        self.capacity = max(1, capacity)
         self._cond = threading.Condition(threading.Lock())
-        self._held: int | None = None  # the holder's priority
-        self._held_activity: Activity | None = None  # the Activity the holder entered (left on release)
+        self._holders: list[tuple[int, Activity | None]] = []  # (thread ident, the Activity it entered)
         self._waiting: list[tuple[int, int]] = []  # heap of (priority, ticket)
         self._tickets = itertools.count()
 
     def _batch_wait(self, priority: int) -> float:
-        return self.activity.batch_wait() if priority != INTERACTIVE and self.activity is not None else 0.0
+        return self.activity.batch_wait() if priority > INTERACTIVE and self.activity is not None else 0.0
 
     def acquire(self, priority: int = INTERACTIVE, blocking: bool = True, timeout: float = -1) -> bool:
         """Take the lock; returns False if not ``blocking`` (or after ``timeout`` s) it was not free."""
-        entered = self.activity if priority == INTERACTIVE else None  # left by the same object, even if re-pointed
+        entered = self.activity if priority <= INTERACTIVE else None  # left by the same object, even if re-pointed
         if entered is not None:
             entered.enter()
         with self._cond:
-            if self._held is None and not self._waiting and not self._batch_wait(priority):
-                self._held, self._held_activity = priority, entered
+            if self._free() and not self._waiting and not self._batch_wait(priority):
+                self._holders.append((threading.get_ident(), entered))
                 return True
             if not blocking:
                 if entered is not None:
@@ -182,7 +196,7 @@ class PriorityLock:
             heapq.heappush(self._waiting, entry)
             deadline = None if timeout < 0 else time.monotonic() + timeout
             while True:
-                first = self._held is None and self._waiting[0] == entry
+                first = self._free() and self._waiting[0] == entry
                 hold_back = self._batch_wait(priority) if first else 0.0
                 if first and not hold_back:
                     break
@@ -197,7 +211,7 @@ class PriorityLock:
                 waits = [w for w in (remaining, hold_back or None) if w is not None]
                 self._cond.wait(min(waits) if waits else None)
             heapq.heappop(self._waiting)
-            self._held, self._held_activity = priority, entered
+            self._holders.append((threading.get_ident(), entered))
             self._cond.notify_all()  # a batch waiter now first may be held back on a timer
             return True
 
@@ -210,15 +224,19 @@ class PriorityLock:
             If the lock is not held.
         """
         with self._cond:
-            if self._held is None:
+            if not self._holders:
                 raise RuntimeError("release of an unlocked PriorityLock")
-            entered, self._held, self._held_activity = self._held_activity, None, None
+            mine = [i for i, (ident, _) in enumerate(self._holders) if ident == threading.get_ident()]
+            _, entered = self._holders.pop(mine[-1] if mine else 0)
             self._cond.notify_all()
         if entered is not None:
             entered.leave()
 
     def locked(self) -> bool:
-        return self._held is not None
+        return bool(self._holders)
+
+    def _free(self) -> bool:
+        return len(self._holders) < self.capacity
 
     def waiting(self) -> list[int]:
         """Priorities of the threads waiting, in the order they will get the lock."""
@@ -244,8 +262,31 @@ class PriorityLock:
 _END: Any = object()
 
 
+WORKER_THREADS = 256
+"""Threads of the stand-in's default executor (``asyncio.to_thread``): engine work waiting its turn.
+
+A Realtime response runs on one such thread from its first token to its last audio
+chunk, and a session's input transcription and look-ahead on others. asyncio's
+default pool has ``cores + 4`` threads (6 on 2 cores), so with 16 learners at once
+(``benchmarks/class.py --n 16``) responses waited for a whole other response
+before starting, and 11 of 16 Realtime turns failed
+(at load 13; timeouts). Waiting threads sleep on the
+engines' locks; the CPU is bounded by :func:`thread_plan`, not by this number."""
+
+
+def worker_pool() -> concurrent.futures.ThreadPoolExecutor:
+    """A fresh executor of :data:`WORKER_THREADS` threads (created as needed) for ``loop.set_default_executor``."""
+    return concurrent.futures.ThreadPoolExecutor(max_workers=WORKER_THREADS, thread_name_prefix="voicekit-worker")
+
+
 THREADS_ENV = "VOICEKIT_THREADS"
 """Environment variable with the stand-in's CPU thread budget (``voicekit serve --threads``)."""
+
+WHISPER_REPLICAS_ENV = "VOICEKIT_WHISPER_REPLICAS"
+"""Environment variable with how many copies of Whisper transcribe at once (at most Whisper's threads)."""
+
+DEFAULT_WHISPER_REPLICAS = 2
+"""Whisper replicas when :data:`WHISPER_REPLICAS_ENV` is unset (see ``benchmarks/README.md``, mixed load)."""
 
 
 @dataclass(frozen=True)
@@ -262,6 +303,8 @@ class ThreadPlan:
     thread of two tripled Realtime first audio under mixed load, see
     :mod:`.engines`). Batch Whisper waits while a turn runs (:class:`Activity`).
     Whisper and Piper get at most 4 (their models are small); each gets at least 1.
+    ``whisper`` is per replica: ``whisper_replicas`` copies of Whisper (:data:`WHISPER_REPLICAS_ENV`)
+    transcribe that many turns at once, sharing Whisper's threads.
     """
 
     budget: int
@@ -269,6 +312,7 @@ class ThreadPlan:
     piper: int
     llm: int
     llm_batch: int
+    whisper_replicas: int = 1
 
 
 def thread_plan(budget: int | None = None) -> ThreadPlan:
@@ -287,7 +331,12 @@ def thread_plan(budget: int | None = None) -> ThreadPlan:
         budget = int(raw) if raw else len(os.sched_getaffinity(0))
     n = max(1, budget)
     llm = max(1, n // 4)
-    return ThreadPlan(budget=n, whisper=min(4, n), piper=min(4, n), llm=llm, llm_batch=max(1, n - 1))
+    raw = os.environ.get(WHISPER_REPLICAS_ENV, "").strip()
+    if raw and (not raw.isdigit() or int(raw) < 1):
+        raise ValueError(f"{WHISPER_REPLICAS_ENV} must be a positive integer (Whisper replicas), got {raw!r}")
+    replicas = min(int(raw) if raw else DEFAULT_WHISPER_REPLICAS, min(4, n))
+    return ThreadPlan(budget=n, whisper=max(1, min(4, n) // replicas), piper=min(4, n), llm=llm,
+                      llm_batch=max(1, n - 1), whisper_replicas=replicas)
 
 
 class ClosingStreamingResponse(StreamingResponse):

@@ -16,7 +16,7 @@ from openai.types.audio import speech_create_params
 
 from ...formats import SPEECH_PCM_SAMPLE_RATE, float_to_int16, int16_to_float
 from .bundle import PiperEngine
-from .scheduling import locked_steps
+from .scheduling import FIRST_PIECE, INTERACTIVE, locked_steps
 
 __all__ = ["MAX_PIECE_CHARS", "OPENAI_VOICES", "VOICE_VARIANTS", "VoiceVariant", "bounded_pieces", "split_first_clause",
            "synthesize_pcm"]
@@ -122,7 +122,7 @@ def bounded_pieces(text: str, max_chars: int = MAX_PIECE_CHARS) -> list[str]:
 
 def synthesize_pcm(
     tts: PiperEngine, text: str, *, voice: str = "alloy", speed: float = 1.0,
-    sample_rate: int = SPEECH_PCM_SAMPLE_RATE,
+    sample_rate: int = SPEECH_PCM_SAMPLE_RATE, opening: bool = False,
 ) -> Iterator[npt.NDArray[np.int16]]:
     """Speak ``text`` sentence by sentence, resampled to ``sample_rate`` Hz.
 
@@ -132,6 +132,9 @@ def synthesize_pcm(
     changing the other. Piper's own ``length_scale`` is not used for speed: its
     per-phoneme minimum makes ``speed=2`` only about 1.6 times faster.
     Holds ``tts.lock`` while synthesising each piece, never while the caller has it.
+    With ``opening=True`` (``text`` begins a response) the first piece takes the lock at
+    :data:`.scheduling.FIRST_PIECE`, ahead of other sessions' later pieces; the rest,
+    and every piece otherwise, at :data:`.scheduling.INTERACTIVE`.
 
     A long first sentence is split at its first clause (:func:`split_first_clause`)
     so the first audio is ready sooner, and no piece is longer than
@@ -152,13 +155,15 @@ def synthesize_pcm(
         stretch = python_stretch.Signalsmith.Stretch()
         stretch.preset(1, tts.sample_rate)
     resampler = soxr.ResampleStream(tts.sample_rate, sample_rate, 1, dtype="float32", quality="HQ")
+    parts = [part for head in split_first_clause(text) for part in bounded_pieces(head)]
     pieces = (
         pcm
-        for head in split_first_clause(text)
-        for part in bounded_pieces(head)
-        for pcm in tts.stream(part, noise_scale=v.noise_scale, noise_w_scale=v.noise_w_scale)
+        for i, part in enumerate(parts)
+        for pcm in locked_steps(  # the lock is never held across a yield
+            tts.lock, tts.stream(part, noise_scale=v.noise_scale, noise_w_scale=v.noise_w_scale),
+            FIRST_PIECE if opening and i == 0 else INTERACTIVE)
     )
-    for pcm in locked_steps(tts.lock, pieces):  # the lock is never held across a yield
+    for pcm in pieces:
         x = int16_to_float(pcm)
         if stretch is not None:
             stretch.reset()

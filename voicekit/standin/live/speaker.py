@@ -176,18 +176,19 @@ class Utterance:
                 pieces, pending = speakable(pending + text, first=first)
                 for piece in pieces:
                     self.clock.mark("llm_first_phrase")
-                    first = False
-                    self._say(piece, put)
+                    opening, first = first, False
+                    self._say(piece, put, opening)
             if pending.strip() and not self._stop.is_set():
                 self.clock.mark("llm_first_phrase")
-                self._say(pending.strip(), put)
+                self._say(pending.strip(), put, first)
         finally:
             put(None)
 
-    def _say(self, text: str, put: Callable[[_Piece | None], None]) -> None:
+    def _say(self, text: str, put: Callable[[_Piece | None], None], opening: bool = False) -> None:
         ready = self.head_start.first_audio(text) if self.head_start is not None else None
         parts = []
-        for pcm in ready or synthesize_pcm(self.engines.tts, text, voice=self.voice, sample_rate=REALTIME_SAMPLE_RATE):
+        for pcm in ready or synthesize_pcm(self.engines.tts, text, voice=self.voice, sample_rate=REALTIME_SAMPLE_RATE,
+                                              opening=opening):
             if self._stop.is_set():
                 return
             self.clock.mark("tts_first_chunk")

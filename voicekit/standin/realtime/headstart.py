@@ -149,7 +149,7 @@ class HeadStart:
             if not self._closed:
                 chunks = []
                 for chunk in synthesize_pcm(self._tts, piece, voice=voice, speed=speed,
-                                            sample_rate=REALTIME_SAMPLE_RATE):
+                                            sample_rate=REALTIME_SAMPLE_RATE, opening=True):
                     self.clock.mark("tts_first_chunk")
                     chunks.append(chunk)
                 self._first_audio = chunks

@@ -197,14 +197,14 @@ class ResponseRun:
                 pieces, pending = speakable(pending + event.text, first=not spoken_any)
                 for piece in pieces:
                     self.clock.mark("llm_first_phrase")
-                    spoken_any = True
-                    self._speak(message, piece)
+                    opening, spoken_any = not spoken_any, True
+                    self._speak(message, piece, opening)
         if not self.output and not self.stop.is_set():
             message = self._open_message()  # an empty reply is still a (completed, empty) message
         if message is not None:
             if pending.strip() and "audio" in c.output_modalities and not self.stop.is_set():
                 self.clock.mark("llm_first_phrase")  # a reply shorter than a phrase: all of it
-                self._speak(message, pending.strip())
+                self._speak(message, pending.strip(), not spoken_any)
             self._close_message(message)
         if self.stop.is_set():
             return self._cancelled()
@@ -291,13 +291,14 @@ class ResponseRun:
             kind = "response.output_text.delta"
         self.emit({"type": kind, **self._where(item), "content_index": 0, "delta": text})
 
-    def _speak(self, item: Item, text: str) -> None:
+    def _speak(self, item: Item, text: str, opening: bool = False) -> None:
+        """Speak ``text``; ``opening`` when it is the response's first piece (Piper serves it first)."""
         c = self.config
         step = REALTIME_SAMPLE_RATE * DELTA_MS // 1000
         first = True
         ready = self._adopted.first_audio(text) if self._adopted is not None else None
         audio = ready if ready is not None else synthesize_pcm(
-            self.engines.tts, text, voice=c.voice, speed=c.speed, sample_rate=REALTIME_SAMPLE_RATE)
+            self.engines.tts, text, voice=c.voice, speed=c.speed, sample_rate=REALTIME_SAMPLE_RATE, opening=opening)
         for pcm in audio:
             self.clock.mark("tts_first_chunk")
             for k in range(0, pcm.size, step):

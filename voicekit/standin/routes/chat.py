@@ -114,7 +114,8 @@ def _call_id() -> str:
 
 def _speak(engines: Engines, text: str, voice: str) -> np.ndarray:
     """Piper speaking ``text`` at 24 kHz; an empty reply is 100 ms of silence (every codec can hold that)."""
-    parts = list(synthesize_pcm(engines.tts, text, voice=voice, sample_rate=REALTIME_SAMPLE_RATE)) if text.strip() else []
+    parts = (list(synthesize_pcm(engines.tts, text, voice=voice, sample_rate=REALTIME_SAMPLE_RATE, opening=True))
+             if text.strip() else [])
     return np.concatenate(parts) if parts else np.zeros(REALTIME_SAMPLE_RATE // 10, np.int16)
 
 
@@ -198,7 +199,8 @@ def _chunks(req: ChatRequest, engines: Engines, store: AudioStore) -> Iterator[b
     def speak(sentence: str) -> Iterator[bytes]:
         nonlocal audio_samples
         assert req.audio_out is not None
-        for pcm in synthesize_pcm(engines.tts, sentence, voice=req.audio_out["voice"], sample_rate=REALTIME_SAMPLE_RATE):
+        for pcm in synthesize_pcm(engines.tts, sentence, voice=req.audio_out["voice"], sample_rate=REALTIME_SAMPLE_RATE,
+                                  opening=audio_samples == 0):  # the reply's first sentence goes first (.scheduling)
             audio_samples += pcm.size
             yield chunk({"audio": {"id": audio_id, "data": base64.b64encode(pcm.astype("<i2").tobytes()).decode()}})
 

@@ -71,11 +71,11 @@ def _body(tts: PiperEngine, text: str, voice: str, speed: float, fmt: str, stats
     if fmt in ("pcm", "wav"):
         if fmt == "wav":
             yield _wav_stream_header(rate)
-        for pcm in synthesize_pcm(tts, text, voice=voice, speed=speed):
+        for pcm in synthesize_pcm(tts, text, voice=voice, speed=speed, opening=True):
             n += pcm.size
             yield pcm.astype("<i2").tobytes()
     else:
-        parts = list(synthesize_pcm(tts, text, voice=voice, speed=speed))
+        parts = list(synthesize_pcm(tts, text, voice=voice, speed=speed, opening=True))
         samples = np.concatenate(parts) if parts else np.zeros(0, np.int16)
         n = samples.size
         yield Clip(samples, rate).encode(fmt)  # type: ignore[arg-type]
