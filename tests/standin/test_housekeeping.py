@@ -76,3 +76,51 @@ def test_run_sweeps_every_interval_until_cancelled():
 
     asyncio.run(asyncio.wait_for(main(), 30))
     assert len(calls) >= 3
+
+
+ARENAS_PROBE = r'''
+import ctypes, os, sys, tempfile, threading
+from voicekit.standin import create_app
+create_app(lambda: None)  # what every stand-in does first (serve, StandinServer, the hub's)
+libc = ctypes.CDLL(None)
+libc.malloc.restype, libc.malloc.argtypes = ctypes.c_void_p, [ctypes.c_size_t]
+libc.fopen.restype, libc.fopen.argtypes = ctypes.c_void_p, [ctypes.c_char_p, ctypes.c_char_p]
+libc.malloc_info.argtypes, libc.fclose.argtypes = [ctypes.c_int, ctypes.c_void_p], [ctypes.c_void_p]
+gate = threading.Barrier(13)
+def worker():
+    libc.malloc(4096)  # a new thread takes an arena of its own while glibc's cap allows
+    gate.wait()
+    gate.wait()
+threads = [threading.Thread(target=worker) for _ in range(12)]
+for t in threads:
+    t.start()
+gate.wait()  # all twelve alive, each has allocated
+path = tempfile.mktemp()
+fp = libc.fopen(path.encode(), b"w")
+libc.malloc_info(0, fp)
+libc.fclose(fp)
+gate.wait()
+for t in threads:
+    t.join()
+print(open(path).read().count("<heap nr="))
+os.unlink(path)
+'''
+
+
+def _arenas(**env: str) -> int:
+    import os
+    import subprocess
+
+    clean = {k: v for k, v in os.environ.items() if k not in ("MALLOC_ARENA_MAX", "GLIBC_TUNABLES", "VOICEKIT_MALLOC_ARENA_MAX")}
+    done = subprocess.run([sys.executable, "-c", ARENAS_PROBE], env={**clean, **env}, capture_output=True,
+                          text=True, timeout=120, check=True)
+    return int(done.stdout.split()[-1])
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's arenas")
+def test_a_stand_in_process_caps_glibc_arenas_so_twelve_threads_share_two():
+    if not hasattr(ctypes.CDLL(None), "malloc_info"):
+        pytest.skip("not glibc")
+    assert _arenas() <= 2  # glibc's default lets 12 threads have 12 (8 per core)
+    assert _arenas(VOICEKIT_MALLOC_ARENA_MAX="0") > 2  # 0: glibc's default
+    assert _arenas(MALLOC_ARENA_MAX="3") == 3  # glibc's own setting wins

@@ -106,7 +106,11 @@ def create_app(
         Cap on a JSON request body (:data:`.guards.MAX_JSON_BODY_BYTES`); above it, 413.
     bound_host : str, optional
         The address the server binds, accepted as a ``Host`` name.
+
+    Building it caps the process's glibc malloc arenas (:func:`.housekeeping.limit_arenas`,
+    issue 26), before the engines start their threads.
     """
+    housekeeping.limit_arenas()
     middleware = [Middleware(RequestId), Middleware(  # outermost: every answer gets an x-request-id
         Guards, allowed_hosts=allowed_hosts, allowed_origins=allowed_origins,  # outermost: before authentication
         max_body_bytes=max_body_bytes, bound_host=bound_host,
