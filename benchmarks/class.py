@@ -28,7 +28,9 @@ realtime
 
 Per N (``--repeat`` rounds of N learners each): ``latency_ms.<kind>`` with ``p50``,
 ``p95`` and ``n``; ``errors`` (count; ``error_messages`` keeps them, and the goal is
-0); ``server_rss_peak_mb`` (server and children, sampled every 50 ms during that N);
+0); ``incomplete_replies`` (Realtime turns whose reply reached the stand-in's token cap,
+status ``incomplete``, after its first audio: served, so their latency counts, but the small
+model rambled); ``server_rss_peak_mb`` (server and children, sampled every 50 ms during that N);
 ``wall_s``; ``loadavg_1min_before``/``_after`` (``os.getloadavg``). One unmeasured
 learner warms the engines first. The whole run is bounded by ``--budget`` seconds:
 an N not started in time is skipped and listed in ``skipped_n``.
@@ -77,6 +79,7 @@ def learner(client: OpenAI, index: int, clips: Sequence[tuple[str, Clip]], burst
     name, clip = clips[index % len(clips)]
     latency: dict[str, float] = {}
     errors: list[str] = []
+    incomplete: list[str] = []
 
     def attempt(kind: str, fn: Any) -> None:
         try:
@@ -95,14 +98,16 @@ def learner(client: OpenAI, index: int, clips: Sequence[tuple[str, Clip]], burst
 
     def do_realtime() -> None:
         turn = one_turn(client, clip, burst)
-        if turn.get("status") != "completed" or "first_audio_ms" not in turn:
+        if turn.get("status") not in ("completed", "incomplete") or "first_audio_ms" not in turn:
             raise RuntimeError(f"turn ended {turn.get('status')!r} with no first audio time: {turn}")
         latency["realtime_first_audio"] = turn["first_audio_ms"]
+        if turn["status"] == "incomplete":
+            incomplete.append(f"learner {index}: {str(turn.get('reply'))[:80]!r}")
 
     attempt("transcription", do_transcription)
     attempt("speech", do_speech)
     attempt("realtime", do_realtime)
-    return {"latency_ms": latency, "errors": errors}
+    return {"latency_ms": latency, "errors": errors, "incomplete": incomplete}
 
 
 def _percentiles(values: list[float]) -> dict[str, float | int | None]:
@@ -120,6 +125,7 @@ def one_class(client: OpenAI, n: int, repeat: int, clips: Sequence[tuple[str, Cl
     sampler.peak_bytes = sampler.sample()
     values: dict[str, list[float]] = {k: [] for k in KINDS}
     errors: list[str] = []
+    incomplete: list[str] = []
     rounds = 0
     t0 = time.perf_counter()
     with concurrent.futures.ThreadPoolExecutor(max_workers=n, thread_name_prefix="learner") as pool:
@@ -132,6 +138,7 @@ def one_class(client: OpenAI, n: int, repeat: int, clips: Sequence[tuple[str, Cl
                 for kind, ms in result["latency_ms"].items():
                     values[kind].append(ms)
                 errors.extend(result["errors"])
+                incomplete.extend(result["incomplete"])
             if not_done:
                 errors.append(f"{len(not_done)} of {n} learners still running when the time budget ran out")
                 for f in not_done:
@@ -144,6 +151,7 @@ def one_class(client: OpenAI, n: int, repeat: int, clips: Sequence[tuple[str, Cl
         "latency_ms": {k: _percentiles(v) for k, v in values.items()},
         "errors": len(errors),
         "error_messages": errors,
+        "incomplete_replies": incomplete,
         "server_rss_peak_mb": _mb(sampler.peak_bytes),
         "wall_s": round(wall, 2),
         "loadavg_1min_before": round(load_before, 2),

@@ -261,7 +261,7 @@ def test_a_turn_is_transcribed_while_another_holds_whisper(monkeypatch: pytest.M
     from voicekit.standin.engines.bundle import WhisperEngine
 
     monkeypatch.setenv("VOICEKIT_THREADS", "2")
-    monkeypatch.delenv("VOICEKIT_WHISPER_REPLICAS", raising=False)
+    monkeypatch.setenv("VOICEKIT_WHISPER_REPLICAS", "2")
     engine = WhisperEngine()
     done = threading.Event()
     with engine.lock.hold(BATCH):  # another transcription holds one replica

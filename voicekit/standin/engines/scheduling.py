@@ -285,8 +285,10 @@ THREADS_ENV = "VOICEKIT_THREADS"
 WHISPER_REPLICAS_ENV = "VOICEKIT_WHISPER_REPLICAS"
 """Environment variable with how many copies of Whisper transcribe at once (at most Whisper's threads)."""
 
-DEFAULT_WHISPER_REPLICAS = 2
-"""Whisper replicas when :data:`WHISPER_REPLICAS_ENV` is unset (see ``benchmarks/README.md``, mixed load)."""
+DEFAULT_WHISPER_REPLICAS = 1
+"""Whisper replicas when :data:`WHISPER_REPLICAS_ENV` is unset. One: two replicas split
+Whisper's threads, which slows a lone turn's transcript more than it gains under load on
+2 cores (``benchmarks/README.md``, mixed load and class); more cores may want 2."""
 
 
 @dataclass(frozen=True)
