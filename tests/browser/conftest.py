@@ -240,8 +240,16 @@ def _fresh_artifacts() -> None:
 def call_browser(browser: Browser, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     """A Chromium whose fake microphone says one line after 1 s, then a minute of silence
     (Chromium loops the file; a second line during the reply would be a barge-in)."""
-    out = tmp_path_factory.mktemp("call-mic")
-    wav = one_line_mic(sample_path("ls_0880.wav"), out)
+    with one_line_call_browser(browser, tmp_path_factory.mktemp("call-mic")) as context:
+        yield context
+
+
+@contextmanager
+def one_line_call_browser(browser: Browser, out: Path, lead_s: float = 1.0) -> Iterator[Any]:
+    """A Chromium context for WebRTC calls on 127.0.0.1 (loopback candidates, autoplay) whose
+    fake microphone says ``ls_0880.wav`` once after ``lead_s`` of silence, then a minute of
+    silence (:func:`browser.harness.one_line_mic`); closed on exit."""
+    wav = one_line_mic(sample_path("ls_0880.wav"), out, lead_s=lead_s)
     context = browser.launch(wav, out / "profile", "--allow-loopback-in-peer-connection",
                              "--autoplay-policy=no-user-gesture-required")
     try:

@@ -23,8 +23,8 @@ from typing import Any
 import pytest
 from openai import OpenAI
 
-from browser.harness import Browser, free_port, one_line_mic
-from voicekit.samples import sample_path
+from browser.conftest import one_line_call_browser
+from browser.harness import Browser, free_port
 
 PAGES = Path(__file__).parent / "pages"
 
@@ -44,16 +44,10 @@ def page_server() -> Iterator[str]:
 
 @pytest.fixture(scope="module")
 def webrtc_browser(browser: Browser, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    out = tmp_path_factory.mktemp("webrtc-mic")
     # one utterance, then a minute of silence: Chromium loops the file, and a second utterance
     # during the reply would be a barge-in (the stand-in then clears the reply, as OpenAI does)
-    wav = one_line_mic(sample_path("ls_0880.wav"), out, lead_s=0.5)
-    context = browser.launch(wav, out / "profile", "--allow-loopback-in-peer-connection",
-                             "--autoplay-policy=no-user-gesture-required")
-    try:
+    with one_line_call_browser(browser, tmp_path_factory.mktemp("webrtc-mic"), lead_s=0.5) as context:
         yield context
-    finally:
-        context.close()
 
 
 @pytest.mark.parametrize("wait_for_ice", [False, True], ids=["trickle-offer", "gathered-offer"])
