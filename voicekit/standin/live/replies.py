@@ -180,11 +180,9 @@ async def prefill(conn: LiveState) -> None:
     llama.cpp keeps a prompt's state (its slot, and a prompt cache in RAM,
     :mod:`..engines.llm`), so a later prompt that starts the same way skips that
     part. A new session's first answer otherwise pays for its whole system prompt
-    after the user stopped speaking: measured at load 11, the first token of a
-    system prompt not seen before came after 470-600 ms, a repeat after 80-90 ms;
-    ``benchmarks/live.py``'s first session had its first token 1.2-1.7 s after the
-    transcript, the later sessions (same instructions) 0.1-0.4 s. Skipped with an
-    upstream LLM (a paid request); a failure is logged, never sent (an optimisation).
+    after the user stopped speaking (figures: ``benchmarks/README.md``, GPT-Live).
+    Skipped with an upstream LLM (a paid request); a failure is logged, never sent
+    (an optimisation).
     """
     llm = conn.engines.llm
     if isinstance(llm, UpstreamLLM):
