@@ -20,8 +20,7 @@ caps glibc's arenas at :data:`ARENA_MAX` (glibc's ``mallopt(M_ARENA_MAX)``), so 
 the engines' threads free is shared instead of parked in one arena per thread. It takes effect
 for the arenas created after it, so it runs before the engines start their threads; glibc fixes
 its own limit once a process has more than 8 arenas, after which the call changes nothing.
-Measured on 2 cores (issue 26, ``benchmarks/notebooks_rss.py``): all the notebooks three times
-through one stand-in left it at 921 MiB without the cap, 723 MiB with it.
+What the cap saves: ``benchmarks/README.md``, "The notebooks three times in one stand-in".
 """
 
 from __future__ import annotations

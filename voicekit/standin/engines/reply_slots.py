@@ -20,11 +20,9 @@ turns evicting each other. With every slot busy a request waits for one.
 
 Memory: each slot's KV cache is allocated (and touched) when the model
 loads, 45 MiB in f16 for SmolLM2-135M at 2,048 tokens (30 layers x K and V x
-3 KV heads x 64 x 2 bytes = 23,040 bytes a token). Measured RSS of a process
-holding only the LLM (2026-12-06): 342 MiB with one reply slot (two slots in
-all, as before), 478 MiB with four (485 MiB after all four decoded a reply):
-136 MiB for three more slots. ``VOICEKIT_LLM_SLOTS=1`` gives the memory back
-and replies run one at a time again.
+3 KV heads x 64 x 2 bytes = 23,040 bytes a token). The RSS this
+costs is measured in ``benchmarks/README.md`` ("A class").
+``VOICEKIT_LLM_SLOTS=1`` gives the memory back and replies run one at a time again.
 """
 
 from __future__ import annotations
