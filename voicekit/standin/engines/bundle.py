@@ -51,6 +51,7 @@ from .multilingual import language_name
 from .resident import Resident
 from .scheduling import INTERACTIVE, Activity, PriorityLock, locked_steps, thread_plan
 from .upstream import UpstreamLLM
+from .window import ShortWindowWhisper, floor_from_env
 
 T = TypeVar("T")
 
@@ -138,7 +139,10 @@ class WhisperEngine:
         replicas = 1 if multilingual else plan.whisper_replicas
         self._model = WhisperModel(str(model_dir), device="cpu", compute_type="int8", cpu_threads=plan.whisper,
                                    num_workers=replicas)
-        self._ct2 = self._model.model = AbandonableWhisper(self._model.model)
+        tok = self._model.hf_tokenizer  # the encoder runs on a window the clip's length, not 30 s (.window)
+        self.window = ShortWindowWhisper(self._model.model, tok.decode, tok.token_to_id("<|endoftext|>"),
+                                         floor_s=30.0 if multilingual else floor_from_env())
+        self._ct2 = self._model.model = AbandonableWhisper(self.window)
         self.lock = lock if lock is not None else PriorityLock(capacity=replicas)
         self._local = threading.local()
 
@@ -176,6 +180,7 @@ class WhisperEngine:
         task: str = "transcribe",
         fallback: bool = True,
         abandon: threading.Event | None = None,
+        timestamps: bool = False,
     ) -> tuple[float, Iterator[SttSegment]]:
         """Transcribe lazily: returns ``(duration_s, segments)``; segments decode as iterated.
 
@@ -202,6 +207,9 @@ class WhisperEngine:
         abandon : threading.Event, optional
             Once set, the run stops at its next encoder or decoder call, raising
             :class:`.abandon.Abandoned` from the iteration.
+        timestamps : bool
+            True if the segments' times reach the client (``verbose_json``, ``srt``, ``vtt``): the
+            encoder then keeps 30 s windows, as do word timestamps; else :mod:`.window`'s short one.
         """
         audio = clip.to_mono().resample(WHISPER_SAMPLE_RATE).to_float32().samples
         temps: Any = (0.0, 0.2, 0.4, 0.6, 0.8, 1.0) if not temperature else [float(temperature)]
@@ -219,7 +227,8 @@ class WhisperEngine:
         )
 
         def convert() -> Iterator[SttSegment]:
-            for i, s in enumerate(abandonable(self._ct2, abandon, segments)):
+            steps = self.window.stepped(not (timestamps or word_timestamps), segments)
+            for i, s in enumerate(abandonable(self._ct2, abandon, steps)):
                 words = [
                     SttWord(w.word, float(w.start), float(w.end), float(w.probability))
                     for w in (s.words or [])

@@ -217,7 +217,7 @@ async def _transcribe_or_translate(request: Request, *, translate: bool) -> Resp
         functools.partial(languages.transcribe, engines, clip, language=language,
                           task="translate" if translate else "transcribe", prompt=prompt, temperature=temperature,
                           word_timestamps=want_words, beam_size=BEAM_SIZES.get(model),
-                          priority=upload_priority(clip.duration)),
+                          timestamps=fmt in ("srt", "verbose_json", "vtt"), priority=upload_priority(clip.duration)),
     )
     text = result.text
     if fmt == "text":
