@@ -41,7 +41,7 @@ def test_the_environment_variable_sets_the_floor_and_30_switches_it_off(monkeypa
 
 def test_a_loop_is_a_high_compression_ratio_or_too_many_tokens_for_the_window() -> None:
     assert looks_like_loop(" the cat sat on the mat" * 8, 48, 1000)
-    assert looks_like_loop(" a b c d e f g h i j k l m n o p q r s t u v w x y z", 140, 1000)
+    assert looks_like_loop(" a b c d e f g h i j k l m n o p q r s t u v w x y z", 91, 1000)
     assert not looks_like_loop(" Unless to be rather cold-hearted and rather selfish is to be ill-disposed.", 18, 1000)
 
 
@@ -51,6 +51,7 @@ class _FakeCT2:
     def __init__(self) -> None:
         self.frames: list[int] = []
         self.aligned: list[int] = []
+        self.max_lengths: list[Any] = []
 
     def encode(self, features: Any, to_cpu: bool = False) -> Any:
         n = int(np.asarray(features).shape[-1])
@@ -58,6 +59,7 @@ class _FakeCT2:
         return SimpleNamespace(frames=n)
 
     def generate(self, encoder_output: Any, prompts: Any, **kwargs: Any) -> Any:
+        self.max_lengths.append(kwargs.get("max_length"))
         ids = [7, 8, 9] if encoder_output.frames == FULL_FRAMES else [7, 8] * 60
         return [SimpleNamespace(sequences_ids=[ids + [100]])]  # 100: end of text
 
@@ -84,9 +86,10 @@ def test_a_pass_that_loops_on_the_short_window_is_run_again_on_30_s() -> None:
     words = {7: " go", 8: " forward", 9: " ten"}
     model = ShortWindowWhisper(fake, lambda ids: "".join(words[i] for i in ids), 100, floor_s=10.0, margin_s=2.0)
     short = _stepped(model, True, lambda: model.encode(_features(3.0)))
-    result = model.generate(short, [[1]], beam_size=1)
+    result = model.generate(short, [[1]], beam_size=1, max_length=448)
     assert result[0].sequences_ids[0] == [7, 8, 9, 100]  # the 30 s pass's answer
     assert fake.frames == [1000, FULL_FRAMES] and list(model.encoded) == [1000, FULL_FRAMES] and model.loops == 1
+    assert fake.max_lengths == [1 + 80 + 20, 448]  # the short pass stops at 8 tokens/s of window; the 30 s one does not
     model.generate(short, [[1]], sampling_temperature=0.2)  # the temperature fallback keeps the 30 s encoding
     model.align(short, [1], [[7]], 300)
     assert fake.frames == [1000, FULL_FRAMES] and fake.aligned == [FULL_FRAMES]

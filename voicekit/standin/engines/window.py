@@ -13,7 +13,7 @@ margin of padding (``benchmarks/whisper_window.py`` measured the rule; figures i
 ``benchmarks/README.md``, "Whisper's encoder window"). If a decoder pass on a short
 window still looks like a loop (faster-whisper's own test: the gzip compression ratio of
 its text over 2.4, or more text tokens than :data:`MAX_TOKENS_PER_S` per second of
-window), that window is encoded again at 3,000 frames and the pass re-run on it; later
+window; the pass stops there), that window is encoded again at 3,000 frames and the pass re-run on it; later
 passes of the same window (faster-whisper's temperature fallback, word alignment) use
 the 30 s encoding too.
 
@@ -61,8 +61,10 @@ DEFAULT_FLOOR_S = 15.0
 MAX_CLIP_S = 20.0
 """A window with more speech than this keeps 30 s (its saving is small, its risk untested)."""
 
-MAX_TOKENS_PER_S = 12.0
-"""More text tokens than this per second of window (plus 10) reads as a loop: speech is 2-5 tokens/s."""
+MAX_TOKENS_PER_S = 8.0
+"""More text tokens than this per second of window (plus 10) reads as a loop: speech is 2-5 tokens/s.
+A pass on a short window also stops there (``max_length``; plus 20 for timestamp tokens), so a
+loop costs that much decoding before the 30 s re-run, not Whisper's 448 tokens."""
 
 COMPRESSION_RATIO_THRESHOLD = 2.4
 """faster-whisper's default ``compression_ratio_threshold`` (its temperature fallback's loop test)."""
@@ -199,9 +201,13 @@ class ShortWindowWhisper:
 
     def generate(self, encoder_output: Any, prompts: Any, *args: Any, **kwargs: Any) -> Any:
         encoder_output = self._full(encoder_output)
-        results = self._model.generate(encoder_output, prompts, *args, **kwargs)
         short = getattr(self._local, "short", None)
-        if short is None or short[0] is not encoder_output or not self._looped(results, short[2]):
+        if short is None or short[0] is not encoder_output:
+            return self._model.generate(encoder_output, prompts, *args, **kwargs)
+        cap = max(len(p) for p in prompts) + math.ceil(MAX_TOKENS_PER_S * short[2] / FRAMES_PER_S) + 20
+        capped = {**kwargs, "max_length": min(int(kwargs.get("max_length", cap)), cap)}
+        results = self._model.generate(encoder_output, prompts, *args, **capped)
+        if not self._looped(results, short[2]):
             return results
         self.loops += 1
         self.encoded.append(FULL_FRAMES)
