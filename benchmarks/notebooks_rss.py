@@ -12,8 +12,9 @@ Measured
 --------
 rss_mib
     ``GET /v1/voicekit/status`` ``rss_bytes`` / 2**20: after start-up (``start``), after each
-    pass (``passes``) and ``--settle`` seconds after the last (``settled``, default 65 s:
-    the housekeeping's ``malloc_trim`` runs every 30 s, :mod:`voicekit.standin.housekeeping`).
+    pass (``passes``) and ``--settle`` seconds after the last (``settled``, default 155 s:
+    the multilingual Whisper's idle release, :data:`voicekit.standin.engines.resident.MULTILINGUAL_IDLE_S`,
+    plus one housekeeping pass, whose ``malloc_trim`` runs every 30 s, :mod:`voicekit.standin.housekeeping`).
 passes
     Per pass: seconds, and pytest's summary line (a failing cell is reported, not hidden).
 machine
@@ -39,7 +40,13 @@ from memory import GOAL_MB, status_rss_mib
 from openai import OpenAI
 from standin import REPO, Progress, _free_port, check_alive, spawn_server, wait_ready
 
+from voicekit.standin.engines.resident import MULTILINGUAL_IDLE_S
+from voicekit.standin.housekeeping import INTERVAL_S
+
 standin.STARTUP_TIMEOUT_S = 600.0
+
+SETTLE_S = MULTILINGUAL_IDLE_S + INTERVAL_S + 5.0
+"""Default wait after the last pass: idle models released, then one housekeeping pass."""
 
 
 def _load() -> list[float]:
@@ -101,7 +108,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--port", type=int, default=0, help="loopback port (default: a free one)")
     parser.add_argument("--passes", type=int, default=3, help="passes of all the notebooks (default 3)")
-    parser.add_argument("--settle", type=float, default=65.0, help="seconds to wait after the last pass (default 65)")
+    parser.add_argument("--settle", type=float, default=SETTLE_S,
+                        help=f"seconds to wait after the last pass (default {SETTLE_S:.0f})")
     parser.add_argument("--log-dir", default=None, help="where each pass's pytest output goes (default: a new temp dir)")
     parser.add_argument("--json-only", action="store_true", help="print only the JSON line")
     args = parser.parse_args(argv)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import ctypes
+import os
 import sys
 
 import psutil
@@ -124,3 +125,18 @@ def test_a_stand_in_process_caps_glibc_arenas_so_twelve_threads_share_two():
     assert _arenas() <= 2  # glibc's default lets 12 threads have 12 (8 per core)
     assert _arenas(VOICEKIT_MALLOC_ARENA_MAX="0") > 2  # 0: glibc's default
     assert _arenas(MALLOC_ARENA_MAX="3") == 3  # glibc's own setting wins
+
+
+def test_the_multilingual_whisper_is_released_two_minutes_after_its_last_use():
+    # Its ~110 MiB (Whisper base, after a trim) sat up to 5 min in a stand-in whose class had moved on.
+    import time
+
+    from voicekit.standin.engines import resident
+
+    if "VOICEKIT_MULTILINGUAL_IDLE_S" in os.environ:
+        pytest.skip("VOICEKIT_MULTILINGUAL_IDLE_S overrides the default")
+    model = resident.Resident(lambda: object())
+    model.get()
+    now = time.monotonic()
+    assert not model.release_idle(now + 60.0) and model.loaded
+    assert model.release_idle(now + 121.0) and not model.loaded

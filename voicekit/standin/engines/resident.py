@@ -23,9 +23,11 @@ __all__ = ["MULTILINGUAL_IDLE_S", "Resident"]
 
 T = TypeVar("T")
 
-MULTILINGUAL_IDLE_S = float(os.environ.get("VOICEKIT_MULTILINGUAL_IDLE_S", "300"))
+MULTILINGUAL_IDLE_S = float(os.environ.get("VOICEKIT_MULTILINGUAL_IDLE_S", "120"))
 """Seconds without a call after which the multilingual Whisper is released
-(``VOICEKIT_MULTILINGUAL_IDLE_S``; 0 releases it at the next housekeeping pass)."""
+(``VOICEKIT_MULTILINGUAL_IDLE_S``; 0 releases it at the next housekeeping pass). Two minutes cover
+a notebook's cells run one after another (04d calls it several times within seconds); a learner who
+comes back later pays one reload (about 2 s on 2 cores)."""
 
 
 class Resident(Generic[T]):

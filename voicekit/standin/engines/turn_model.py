@@ -71,7 +71,11 @@ def model_path() -> Path:
 
 
 class SmartTurn:
-    """One Smart Turn ONNX session (1 thread); :meth:`probability` is thread-safe.
+    """One Smart Turn ONNX session (1 thread, no memory arena); :meth:`probability` is thread-safe.
+
+    The session runs without ONNX Runtime's CPU memory arena, so what a call allocates
+    is freed after it (and handed back by :func:`.housekeeping.trim_heap`) instead of kept
+    for the stand-in's lifetime; the figures are in ``benchmarks/README.md`` ("Memory").
 
     Parameters
     ----------
@@ -87,6 +91,10 @@ class SmartTurn:
         opts.inter_op_num_threads = 1
         opts.intra_op_num_threads = 1
         opts.log_severity_level = 4
+        # No CPU memory arena (nor the memory pattern planned from it): the freed buffers go back to the
+        # C heap, which the housekeeping trims, instead of staying in an arena sized to the largest run.
+        opts.enable_cpu_mem_arena = False
+        opts.enable_mem_pattern = False
         self._session: Any = onnxruntime.InferenceSession(
             str(path or model_path()), providers=["CPUExecutionProvider"], sess_options=opts)
         self._features = FeatureExtractor(feature_size=80, sampling_rate=SAMPLE_RATE, chunk_length=WINDOW_S)
@@ -110,7 +118,7 @@ class SmartTurn:
 
 @functools.cache
 def smart_turn() -> SmartTurn:
-    """The process's Smart Turn model, loaded at first use (about 100 MiB of RSS once it has run, measured in a fresh process).
+    """The process's Smart Turn model, loaded at first use (its RSS: ``benchmarks/README.md``, "Memory").
 
     Raises
     ------
