@@ -103,6 +103,20 @@ def test_a_pass_that_does_not_loop_keeps_the_short_window() -> None:
     assert fake.frames == [1000] and model.loops == 0
 
 
+@pytest.mark.parametrize("short_pass", [
+    SimpleNamespace(sequences_ids=[[100]], no_speech_prob=0.1),  # no words (cards_004 at beam 1 wrote "")
+    SimpleNamespace(sequences_ids=[[7, 100]], no_speech_prob=0.9),  # faster-whisper would drop it as silence
+], ids=["no-words", "no-speech"])
+def test_a_pass_with_no_words_on_the_short_window_is_run_again_on_30_s(short_pass: Any) -> None:
+    fake = _FakeCT2()
+    model = ShortWindowWhisper(fake, lambda ids: " five" * len([i for i in ids if i < 100]), 100, floor_s=10.0,
+                               margin_s=2.0)
+    full = SimpleNamespace(sequences_ids=[[7, 7, 100]], no_speech_prob=0.01)
+    fake.generate = lambda out, prompts, **kw: [full if out.frames == FULL_FRAMES else short_pass]  # type: ignore[method-assign]
+    result = model.generate(_stepped(model, True, lambda: model.encode(_features(1.0))), [[1]])
+    assert result == [full] and fake.frames == [1000, FULL_FRAMES] and model.loops == 1
+
+
 def test_a_run_whose_segment_times_are_read_keeps_30_s() -> None:
     fake = _FakeCT2()
     model = ShortWindowWhisper(fake, lambda ids: "", 100, floor_s=10.0, margin_s=2.0)

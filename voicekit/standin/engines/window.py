@@ -13,7 +13,9 @@ margin of padding (``benchmarks/whisper_window.py`` measured the rule; figures i
 ``benchmarks/README.md``, "Whisper's encoder window"). If a decoder pass on a short
 window still looks like a loop (faster-whisper's own test: the gzip compression ratio of
 its text over 2.4, or more text tokens than :data:`MAX_TOKENS_PER_S` per second of
-window; the pass stops there), that window is encoded again at 3,000 frames and the pass re-run on it; later
+window; the pass stops there), or writes no words, or may be dropped as silence
+(``no_speech_prob`` over faster-whisper's 0.6: ``cards_004.wav``, "five five", came out
+empty at beam 1 on a short window), that window is encoded again at 3,000 frames and the pass re-run on it; later
 passes of the same window (faster-whisper's temperature fallback, word alignment) use
 the 30 s encoding too.
 
@@ -65,6 +67,9 @@ MAX_TOKENS_PER_S = 8.0
 """More text tokens than this per second of window (plus 10) reads as a loop: speech is 2-5 tokens/s.
 A pass on a short window also stops there (``max_length``; plus 20 for timestamp tokens), so a
 loop costs that much decoding before the 30 s re-run, not Whisper's 448 tokens."""
+
+NO_SPEECH_THRESHOLD = 0.6
+"""faster-whisper's default ``no_speech_threshold``: over it (with a low log probability) a window is dropped as silence."""
 
 COMPRESSION_RATIO_THRESHOLD = 2.4
 """faster-whisper's default ``compression_ratio_threshold`` (its temperature fallback's loop test)."""
@@ -216,8 +221,12 @@ class ShortWindowWhisper:
 
     def _looped(self, results: Sequence[Any], frames: int) -> bool:
         for result in results:
+            if getattr(result, "no_speech_prob", 0.0) > NO_SPEECH_THRESHOLD:
+                return True  # faster-whisper may drop the window as silence: check that on 30 s
             for ids in result.sequences_ids:
                 text_ids = [t for t in ids if t < self._eot]
+                if not self._decode(text_ids).strip():
+                    return True  # no words from a window with speech in it (cards_004, beam 1)
                 if looks_like_loop(self._decode(text_ids), len(text_ids), frames):
                     return True
         return False
