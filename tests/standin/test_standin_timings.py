@@ -33,13 +33,19 @@ def ls_0880(shared_audio: Path) -> np.ndarray:
     return pcm16(Clip.from_file(shared_audio / "ls_0880.wav"))
 
 
-def _turn(client: OpenAI, pcm: np.ndarray, window_ms: int, live: bool) -> tuple[dict[str, Any], dict[str, Any]]:
+WEATHER_TOOL = {"type": "function", "name": "get_weather", "description": "The current weather in a city.",
+                "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}}
+
+
+def _turn(client: OpenAI, pcm: np.ndarray, window_ms: int, live: bool,
+          tools: list[dict[str, Any]] | None = None) -> tuple[dict[str, Any], dict[str, Any]]:
     """One spoken turn; (the response.done response, the turn's timing record)."""
     with client.realtime.connect(model=MODEL) as conn:
         wire = Wire(conn)
         session_id = wire.recv()["session"]["id"]
         wire.send({"type": "session.update", "session": {"type": "realtime", "max_output_tokens": 20,
-                   "audio": {"input": {"turn_detection": {"type": "server_vad", "silence_duration_ms": window_ms}}}}})
+                   "audio": {"input": {"turn_detection": {"type": "server_vad", "silence_duration_ms": window_ms}}},
+                   **({"tools": tools} if tools else {})}})
         wire.until("session.updated")
         audio = turn_audio(pcm, tail_ms=window_ms + 300)
         if live:
@@ -67,6 +73,15 @@ def test_a_spoken_turn_reports_its_stages_in_causal_order(client: OpenAI, ls_088
     assert max(after["response_start"], after["tts_first_chunk"]) <= after["first_delta_sent"]
     assert turn["after_speech_ms"]["speech_end"] == 0
     assert turn["item_id"].startswith("item_") and turn["session_id"].startswith("sess_")
+
+
+def test_a_turn_with_tools_reports_its_tool_decision_pass(client: OpenAI, ls_0880: np.ndarray) -> None:
+    done, turn = _turn(client, ls_0880, 500, live=False, tools=[WEATHER_TOOL])
+    after = turn["after_window_ms"]
+    assert {"tool_decision_start", "tool_decision_done"} <= set(after), after
+    assert after["stt_done"] <= after["tool_decision_start"] <= after["tool_decision_done"]
+    if done["output"][0]["type"] == "message":  # the reply comes after the decision
+        assert after["tool_decision_done"] <= after["llm_first_token"] <= after["first_delta_sent"]
 
 
 def test_a_turn_sent_at_once_has_no_head_start(client: OpenAI, ls_0880: np.ndarray) -> None:

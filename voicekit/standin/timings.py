@@ -29,6 +29,9 @@ reached them, for example a head start that was not made):
     transcript was ready.
 ``head_start``
     The LLM started on the reply while the window still ran (:mod:`.realtime.headstart`).
+``tool_decision_start``, ``tool_decision_done``
+    A session with tools: the LLM's constrained tool decision pass (:mod:`.engines.tool_choice`)
+    began and ended; the reply (or the call) comes after it.
 ``llm_first_token``, ``llm_first_phrase``
     The LLM's first text, and the first piece Piper can speak.
 ``tts_first_chunk``
@@ -59,8 +62,8 @@ TIMINGS_PATH = "/v1/voicekit/timings"
 KEEP = 256
 """Turn clocks kept (about 60 KB); older ones are evicted."""
 
-STAGES = ("speech_end", "stt_start", "stt_done", "head_start", "llm_first_token", "llm_first_phrase",
-          "tts_first_chunk", "window_end", "response_start", "first_delta_sent")
+STAGES = ("speech_end", "stt_start", "stt_done", "head_start", "tool_decision_start", "tool_decision_done",
+          "llm_first_token", "llm_first_phrase", "tts_first_chunk", "window_end", "response_start", "first_delta_sent")
 
 _lock = threading.Lock()
 _recent: collections.deque[TurnClock] = collections.deque(maxlen=KEEP)

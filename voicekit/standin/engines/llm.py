@@ -45,6 +45,7 @@ from typing import Any, Protocol
 from ...errors import StandinError
 from ._integrity import verify
 from .carry import with_carry_grammar
+from .early_decision import EarlyDecision, stream_request
 from .greedy_gate import GreedyGate
 from .json_bounds import bounded
 from .llm_types import LLMUsage, TextDelta, ToolCall, ToolSpec, Turn
@@ -306,20 +307,21 @@ class LLMEngine:
     ) -> ToolCall | None:
         """The constrained decision pass: a tool call, or None to reply instead.
 
-        ``required=True`` leaves out the "none" branch. Greedy decoding (temperature 0).
+        ``required=True`` leaves out the "none" branch. Greedy, stopped once "none" (:mod:`.early_decision`).
         """
         system = Turn("system", _decision_prompt(tools))
         options = {"json_schema": tool_choice_schema(tools, allow_none=not required)}
         req = self._request([system, *[t for t in turns if t.role != "system"]], DECISION_MAX_TOKENS, 0.0, seed, options)
-        req["id_slot"] = self._decision_slot
-        result = self._complete(req)
+        decision = EarlyDecision([t.name for t in tools], allow_none=not required)  # stops once "none" is sure
+        result = self._gate.run(self._in_slot, stream_request({**req, "id_slot": self._decision_slot}), decision)
+        if decision.error is not None or (isinstance(result, dict) and "error" in result):
+            raise _failure(decision.error or result)
         if usage is not None:
-            usage.add(result.get("usage", {}))
-        text = result["choices"][0]["message"].get("content") or ""
+            usage.add(decision.usage)
         try:
-            obj = json.loads(text)
+            obj = decision.result() or {}
         except json.JSONDecodeError as exc:  # only when the decision filled the context
-            raise StandinError(f"the tool decision did not finish as JSON: {text[:200]!r}") from exc
+            raise StandinError(f"the tool decision did not finish as JSON: {decision.text[:200]!r}") from exc
         if obj.get("tool") in (None, "none"):
             return None
         return ToolCall(str(obj["tool"]), json.dumps(obj.get("arguments", {})))

@@ -54,6 +54,10 @@ class LLMUsage:
 
     ``finish_reason`` is ``"stop"``, ``"length"`` or ``"tool_calls"``;
     ``ttft_s`` is the time to the first generated token in seconds.
+    ``decision_start`` and ``decision_done`` are when the tool decision pass
+    (:mod:`.tool_choice`) began and ended, ``time.monotonic()`` seconds (None when
+    the turn had none): the stages ``tool_decision_start`` / ``tool_decision_done``
+    of a spoken turn (:mod:`..timings`).
     """
 
     prompt_tokens: int = 0
@@ -61,6 +65,13 @@ class LLMUsage:
     cached_tokens: int = 0
     finish_reason: str = "stop"
     ttft_s: float | None = None
+    decision_start: float | None = None
+    decision_done: float | None = None
+
+    def decision_marks(self) -> dict[str, float]:
+        """``{"tool_decision_start": s, "tool_decision_done": s}`` (monotonic s), those that happened."""
+        marks = {"tool_decision_start": self.decision_start, "tool_decision_done": self.decision_done}
+        return {k: v for k, v in marks.items() if v is not None}
 
     def add(self, usage: dict[str, Any]) -> None:
         self.prompt_tokens += int(usage.get("prompt_tokens", 0))

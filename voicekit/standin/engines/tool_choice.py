@@ -105,7 +105,8 @@ def decide_or_stream(
 
     ``tool_choice``: ``"auto"``, ``"required"``, ``"none"``/None, or a tool's name. Right
     after a tool result, ``"auto"`` replies without a decision. The call's time goes to
-    ``usage.ttft_s``.
+    ``usage.ttft_s``; when the decision pass began and ended, to ``usage.decision_start`` and
+    ``usage.decision_done`` (``time.monotonic()`` s).
 
     Raises
     ------
@@ -118,7 +119,9 @@ def decide_or_stream(
         if not choices:
             raise ValueError(f"tool_choice names {tool_choice!r}, expected one of {[t.name for t in tools]}")
         start = time.perf_counter()
+        usage.decision_start = time.monotonic()
         call = model.decide(turns, choices, required=tool_choice != "auto", seed=seed, usage=usage)
+        usage.decision_done = time.monotonic()
         if call is not None:
             usage.finish_reason = "tool_calls"
             usage.ttft_s = time.perf_counter() - start

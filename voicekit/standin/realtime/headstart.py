@@ -126,6 +126,8 @@ class HeadStart:
             for event in llm.respond(self.turns, tools=self.tools, tool_choice=self.tool_choice,
                                      max_tokens=self.max_tokens, usage=self.usage, stop=self.stop):
                 piece = None
+                for stage, at in self.usage.decision_marks().items():  # decided before the first event
+                    self.clock.mark(stage, at)
                 if isinstance(event, TextDelta):
                     self.clock.mark("llm_first_token")
                 if pending is not None and isinstance(event, TextDelta):

@@ -184,6 +184,8 @@ class ResponseRun:
         message: Item | None = None
         pending, spoken_any = "", False
         for event in self._llm_stream(turns, max_tokens, usage):
+            for stage, at in usage.decision_marks().items():  # an adopted head start marked its own
+                self.clock.mark(stage, at)
             if self.stop.is_set():
                 break
             if isinstance(event, ToolCall):
