@@ -1,8 +1,8 @@
 """Who runs next on an engine, and stopping work nobody waits for.
 
 - :class:`PriorityLock` guards one engine (Whisper, Piper). Waiters are served
-  by class, :data:`FIRST_PIECE` (a response's first piece of speech, on Piper) before :data:`INTERACTIVE` (Realtime and Live turns, chat, speech, and an
-  upload of at most :data:`BATCH_MIN_AUDIO_S`, a turn's worth) before
+  by class, :data:`FIRST_PIECE` (a response's first piece of speech, on Piper)
+  before :data:`INTERACTIVE` (Realtime and Live turns, chat, speech, and an upload of at most :data:`BATCH_MIN_AUDIO_S`, a turn's worth) before
   :data:`BATCH` (a longer file to ``/v1/audio/transcriptions`` or
   ``/translations``), first come first served within a class. Batch work takes the lock per step
   (a Whisper segment, at most one 30 s window of audio), so a Realtime turn
@@ -10,22 +10,15 @@
   the queue behind it. One :class:`Activity` per process spans the engines:
   batch steps also wait while interactive work holds or waits for any engine
   lock, or runs the LLM (which takes no lock), and :data:`INTERACTIVE_GRACE_S`
-  after, so a turn's LLM and Piper phases get the CPU too. Measured with
-  ``benchmarks/mixed_load.py`` (8 transcriptions of 61 s of real speech, 4
-  Realtime sessions, 2 cores shared with other work): Realtime first audio
-  p50 / p95 70.9 / 95.4 s and 33.9 / 50.9 s with plain locks (load 8.6, 2.2-3.7),
-  11.4 / 18.7 s with the priority lock alone (load 8.4), 1.4-3.0 / 3.5-10.8 s
-  with the shared activity (four runs, load 1.7-4.6); with no transcriptions at
-  all, 2.0 / 6.0 s (load 4.9): what is left is the turns queueing on the LLM
-  and Piper. Batch work finishes in the gaps between turns (all 8 about 62 s
-  after they started).
+  after, so a turn's LLM and Piper phases get the CPU too (``benchmarks/mixed_load.py``;
+  figures in ``benchmarks/README.md``, "Mixed load"). Batch work finishes in the gaps
+  between turns.
 - :class:`ClosingStreamingResponse` is Starlette's ``StreamingResponse`` that
   closes its (sync) body generator when the response ends, the client's
   disconnect included. Starlette otherwise leaves an abandoned generator
   suspended at its ``yield``; a chat stream's LLM worker thread then goes on
-  generating to ``max_tokens`` on the CPU the next request needs (measured
-  before this: an 8-token chat took 4.7 s after one abandoned 1,000-token
-  stream and 7.1 s after three). Closing it raises ``GeneratorExit`` at the
+  generating to ``max_tokens`` on the CPU the next request needs (figures in
+  ``benchmarks/README.md``, "Mixed load"). Closing it raises ``GeneratorExit`` at the
   ``yield``, whose ``finally`` stops the LLM within a token.
 """
 
