@@ -5,8 +5,8 @@
   before :data:`INTERACTIVE` (Realtime and Live turns, chat, speech, and an upload
   of at most :data:`BATCH_MIN_AUDIO_S`, a turn's worth) before :data:`BATCH` (a
   longer file to ``/v1/audio/transcriptions`` or ``/translations``), first come
-  first served within a class. Batch work takes the lock per step (a Whisper segment, at most one 30 s window of audio), so a Realtime turn
-  waits for at most one step of a transcription, not for the whole file and
+  first served within a class. Batch work takes the lock per step (a Whisper
+  segment, at most one 30 s window of audio), so a Realtime turn waits for at most one step of a transcription, not for the whole file and
   the queue behind it. One :class:`Activity` per process spans the engines:
   batch steps also wait while interactive work holds or waits for any engine
   lock, or runs the LLM (which takes no lock), and :data:`INTERACTIVE_GRACE_S`
