@@ -1,18 +1,18 @@
 """Who runs next on an engine, and stopping work nobody waits for.
 
-- :class:`PriorityLock` guards one engine (Whisper, Piper). Waiters are served
-  by class, :data:`FIRST_PIECE` (a response's first piece of speech, on Piper)
-  before :data:`INTERACTIVE` (Realtime and Live turns, chat, speech, and an upload
-  of at most :data:`BATCH_MIN_AUDIO_S`, a turn's worth) before :data:`BATCH` (a
-  longer file to ``/v1/audio/transcriptions`` or ``/translations``), first come
-  first served within a class. Batch work takes the lock per step (a Whisper
-  segment, at most one 30 s window of audio), so a Realtime turn waits for at most one step of a transcription, not for the whole file and
-  the queue behind it. One :class:`Activity` per process spans the engines:
-  batch steps also wait while interactive work holds or waits for any engine
-  lock, or runs the LLM (which takes no lock), and :data:`INTERACTIVE_GRACE_S`
-  after, so a turn's LLM and Piper phases get the CPU too (``benchmarks/mixed_load.py``;
-  figures in ``benchmarks/README.md``, "Mixed load"). Batch work finishes in the gaps
-  between turns.
+- :class:`PriorityLock` guards one engine (Whisper, Piper). Waiters are served by class,
+  :data:`FIRST_PIECE` (a response's first piece of speech, on Piper) before
+  :data:`INTERACTIVE` (Realtime and Live turns, chat, speech, and an upload of at most
+  :data:`BATCH_MIN_AUDIO_S`, a turn's worth) before :data:`BATCH` (a longer file to
+  ``/v1/audio/transcriptions`` or ``/translations``), first come first served within a
+  class. Batch work takes the lock per step (a Whisper segment, at most one 30 s window
+  of audio), so a Realtime turn waits for at most one step of a transcription, not for
+  the whole file and the queue behind it. One :class:`Activity` per process spans the
+  engines: batch steps also wait while interactive work holds or waits for any engine
+  lock, or runs the LLM (which takes no lock), and :data:`INTERACTIVE_GRACE_S` after, so
+  a turn's LLM and Piper phases get the CPU too (``benchmarks/mixed_load.py``; figures
+  in ``benchmarks/README.md``, "Mixed load"). Batch work finishes in the gaps between
+  turns.
 - :class:`ClosingStreamingResponse` is Starlette's ``StreamingResponse`` that
   closes its (sync) body generator when the response ends, the client's
   disconnect included. Starlette otherwise leaves an abandoned generator
