@@ -52,7 +52,8 @@ def test_a_spoken_turn_then_a_delegated_one_then_close(client: OpenAI) -> None:
     np.testing.assert_array_equal(player.clip.samples, weather.reply.samples)
     (done,) = [d for d in live.delegations if d.id in weather.delegation_ids]
     assert done.target == "client" and done.result and done.error is None
-    assert [c.name for c in backend.calls] == ["get_weather"] and "paris" in backend.calls[0].arguments.lower()
+    assert [c.name for c in backend.calls] == ["get_weather"] and "paris" in backend.calls[0].arguments.lower(), (
+        weather.user_text, backend.calls)
     answer = next(e for e in live.events if e.type == "session.commentary.append")
     assert answer.data["delegation_id"] == done.id and answer.data["content"] == done.result
 
