@@ -229,9 +229,10 @@ class ShortWindowWhisper:
                 return True  # faster-whisper may drop the window as silence: check that on 30 s
             for ids in result.sequences_ids:
                 text_ids = [t for t in ids if t < self._eot]
-                if not self._decode(text_ids).strip():
+                text = self._decode(text_ids)
+                if not text.strip():
                     return True  # no words from a window with speech in it (cards_004, beam 1)
-                if looks_like_loop(self._decode(text_ids), len(text_ids), frames):
+                if looks_like_loop(text, len(text_ids), frames):
                     return True
         return False
 
