@@ -103,12 +103,11 @@ browser:
 # (scripts/standin_per_worker.py says why); it keeps CI under its 40 minutes on 2 cores.
 NB_TWICE := build/notebooks-twice
 
-# The tests, then the twice-run notebooks, each on two pytest-xdist workers (whole files per
-# worker): most tests wait on real-time audio, a browser or a kernel, so one worker left the
-# 2 cores idle more than half the time (benchmarks/README.md, "CI time"). Each worker has a
-# stand-in of its own (tests/conftest.py's standin_server fixture, one per test session).
+# The tests on one worker: on two (-n 2 --dist loadfile) they took 15 instead of 26 minutes,
+# but each of three runs failed a different timing- or order-sensitive test
+# (benchmarks/README.md, "CI time"); then the twice-run notebooks on two workers.
 test: setup browser hub-proxy node-test-deps
-	$(BIN)/python -m pytest -n 2 --dist loadfile
+	$(BIN)/python -m pytest
 	$(BIN)/python scripts/notebooks_twice.py $(NB_TWICE)
 	$(BIN)/python -m pytest --nbval-lax -p no:cacheprovider -p standin_per_worker \
 	  -n 2 --dist loadfile $$(cat $(NB_TWICE)/order.txt)
