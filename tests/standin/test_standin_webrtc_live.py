@@ -20,7 +20,7 @@ import pytest
 from openai import AsyncOpenAI, OpenAI
 from openai.types.live import ConnectServerEvent
 from pydantic import TypeAdapter
-from test_standin_webrtc import _run, _speech, _transcribe, _voiced_when_said, _words_wer
+from test_standin_webrtc import _heard_is_said, _run, _speech
 
 from voicekit.webrtc.peer import RATE, ClientPeer, voiced_seconds
 
@@ -57,15 +57,10 @@ def test_live_webrtc_session_with_a_sideband(standin_server: Any, client: OpenAI
                         e["type"] == "session.output_transcript.delta" for e in side_events):
                     break
             await asyncio.sleep(1)  # the track plays its last frames
-            # the reply heard on the track is the reply spoken: Whisper's transcript of it matches
+            # the reply heard on the track is the reply spoken, all of it
             said = "".join(e["delta"] for e in side_events if e["type"] == "session.output_transcript.delta")
             heard = peer.audio_since(peer.mic.sent_until or 0)
-            # all of it came over the track: as much speech as the same words in the same voice (a
-            # short sentence can be under half a second)
-            said_s = await asyncio.to_thread(_voiced_when_said, client, said)
-            assert voiced_seconds(heard) >= 0.8 * said_s > 0, (voiced_seconds(heard), said_s, said)
-            wer = _words_wer(said, await asyncio.to_thread(_transcribe, client, heard))
-            assert wer < 0.5, f"WER {wer:.2f} between the output transcript {said!r} and what was heard"
+            await asyncio.to_thread(_heard_is_said, client, said, heard)
             await aclient.live.sessions.hangup(session_id)
             async for event in sideband:
                 if event.type == "session.closed":
@@ -89,7 +84,6 @@ def test_live_webrtc_session_with_a_sideband(standin_server: Any, client: OpenAI
         assert mic.size >= 0.9 * said.size, f"{mic.size / 24_000:.2f} s reflected of {said.size / 24_000:.2f} s said"
         assert voiced_seconds(np.repeat(mic, RATE // 24_000)) > 1.0  # the recording, not silence
         assert "session.input_audio.append" not in [e["type"] for e in peer.events]
-        assert voiced_seconds(peer.audio_since(peer.mic.sent_until or 0)) >= 0.8 * said_s
         await peer.close()
 
     _run(standin_server, body)
