@@ -113,7 +113,8 @@ def cascaded_05(tool_message: str, city: str = "Paris") -> dict[str, Any]:
     output = f"Sunny and 21 degrees in {city}."
     call = NS(name="get_weather", ok=True, arguments=json.dumps({"city": city}), output=output)
     messages = [{"role": "assistant"}, {"role": "tool", "content": tool_message}, {"role": "assistant"}]
-    return {"weather": NS(tool_calls=[call], reply=object(), reply_text="It is 38 degrees."),
+    return {"weather": NS(tool_calls=[call], reply=object(), reply_text="It is 38 degrees.",
+                          user_text=f"What is the weather like in {city} today?"),
             "agent": NS(messages=messages)}
 
 
@@ -121,7 +122,7 @@ def test_05_weather_check() -> None:
     run(WEATHER_CHECK, cascaded_05("Sunny and 21 degrees in Paris."))
     with pytest.raises(AssertionError):
         run(WEATHER_CHECK, cascaded_05("It is 38 degrees."))  # the model never saw the tool's answer
-    with pytest.raises(AssertionError):
+    with pytest.raises(AssertionError, match="Rome today"):  # the message names what the agent heard
         run(WEATHER_CHECK, cascaded_05("Sunny and 21 degrees in Rome.", city="Rome"))
 
 
