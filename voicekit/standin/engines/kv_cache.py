@@ -9,12 +9,13 @@ slot), so the format decides most of the LLM's memory beyond its weights.
 
 llama.cpp's quantized V cache needs its flash-attention kernels, so ``q8_0`` turns them
 on (``flash_attn_type`` enabled). ``q8_0`` gives back about 110 MiB of the stand-in's RSS
-with four reply slots, at the same speed, but a 135M model's greedy answers move with
-every rounding of its cache: each format gives the same answer for the same request every
-time, not the other format's, and some answers get worse ("What is the capital of France?"
-under the stand-in's default system prompt: "The capital of France is Paris." in ``f16``,
-French nonsense in ``q8_0``). So ``f16`` stays the default, and ``q8_0`` is there for a
-class whose machine is short of memory. Figures are in ``benchmarks/README.md`` ("Memory").
+with four reply slots and decodes as fast, but reads a long prompt slower. And a 135M
+model's greedy answers move with every rounding of its cache: each format gives the same
+answer for the same request every time, not the other format's, and some answers get
+worse ("What is the capital of France?" under the stand-in's default system prompt: "The
+capital of France is Paris." in ``f16``, French nonsense in ``q8_0``). So ``f16`` stays
+the default, and ``q8_0`` is there for a class whose machine is short of memory. Figures
+are in ``benchmarks/README.md`` ("Memory").
 
 ``VOICEKIT_LLM_KV_CACHE`` (:data:`KV_CACHE_ENV`) picks the format: ``f16`` or ``q8_0``.
 """
