@@ -159,6 +159,26 @@ def test_the_next_cells_clip_talks_over_no_finished_reply_and_the_player_keeps_n
     assert not session.errors
 
 
+def test_a_clip_sent_with_barge_in_talks_over_a_reply_received_in_full(
+        session: RealtimeSession, speech: dict[str, tuple[Clip, str]]) -> None:
+    """04's step 7 on a fast server: the whole reply (and its response.done) arrived before the
+    cell sent the clip that talks over it. ``barge_in=True`` still truncates it where the browser
+    had played it; without it the reply is let go (the test above)."""
+    session.start({"instructions": "Answer in three long sentences."})
+    player = session.player
+    assert player is not None
+    first = session.run_turn(speech["ls_0880.wav"][0])  # its response is done: received in full
+    assert first.reply is not None and first.reply.duration > 0.5
+    player.set_trait("playing", True)
+    player.set_trait("played_ms", 250.0)
+    mark = session.mark()
+    session.send_clip(speech["cards_001.wav"][0], barge_in=True)
+    truncated = session.wait_for("conversation.item.truncated", since=mark, timeout=60)
+    assert truncated.data["audio_end_ms"] == 250 == first.truncated_at_ms
+    assert [e["audio_end_ms"] for e in _client_events(session, "conversation.item.truncate")] == [250]
+    assert not session.errors
+
+
 def test_push_to_talk_sends_the_microphone_only_while_held(
         session: RealtimeSession, speech: dict[str, tuple[Clip, str]], caplog: pytest.LogCaptureFixture) -> None:
     session.start()

@@ -210,7 +210,7 @@ class CascadedAgent(VoiceSession):
         self._turn_taking.feed(audio)
 
     def send_clip(self, clip: Clip, *, chunk_ms: float = 100.0, realtime: bool = True,
-                  pad_ms: float | None = None, timeout: float = 120.0,
+                  pad_ms: float | None = None, timeout: float = 120.0, barge_in: bool = False,
                   tool_choice: str | None = None) -> Future[list[CascadedTurn]]:
         """Feed a recording through the VAD as a microphone would (see
         :meth:`voicekit.session.VoiceSession.send_clip`; the default padding is the VAD's
@@ -218,7 +218,8 @@ class CascadedAgent(VoiceSession):
         as in :meth:`run_turn`. The Future's result is the turns the VAD found, answered;
         it raises the first turn's error (``openai.APIError`` passed through)."""
         self._turn_taking.next_tool_choice = tool_choice
-        return super().send_clip(clip, chunk_ms=chunk_ms, realtime=realtime, pad_ms=pad_ms, timeout=timeout)
+        return super().send_clip(clip, chunk_ms=chunk_ms, realtime=realtime, pad_ms=pad_ms, timeout=timeout,
+                                 barge_in=barge_in)
 
     def _default_pad_ms(self) -> float:
         return float(self.vad.silence_duration_ms + 500)

@@ -158,11 +158,12 @@ class RealtimeAgent(VoiceSession):
             return self.session.run_turn(user, timeout=timeout)
 
     def send_clip(self, clip: Clip, *, chunk_ms: float = 100.0, realtime: bool = True,
-                  pad_ms: float | None = None, timeout: float = 120.0,
+                  pad_ms: float | None = None, timeout: float = 120.0, barge_in: bool = False,
                   tool_choice: str | None = None) -> Future[list[Turn]]:
         """Stream a recording as a microphone would (paced by default); returns at once a
         Future of the turns it started, answered (tool calls included), as
-        :meth:`voicekit.session.VoiceSession.send_clip`. ``tool_choice`` as in :meth:`run_turn`.
+        :meth:`voicekit.session.VoiceSession.send_clip` (``barge_in`` too). ``tool_choice`` as
+        in :meth:`run_turn`.
 
         Raises
         ------
@@ -170,13 +171,15 @@ class RealtimeAgent(VoiceSession):
             If the agent was closed.
         """
         if tool_choice is None:
-            return super().send_clip(clip, chunk_ms=chunk_ms, realtime=realtime, pad_ms=pad_ms, timeout=timeout)
+            return super().send_clip(clip, chunk_ms=chunk_ms, realtime=realtime, pad_ms=pad_ms, timeout=timeout,
+                                     barge_in=barge_in)
         self.lifecycle.check()
 
         def turns() -> list[Turn]:
             with self._tool_choice(tool_choice):
                 return super(RealtimeAgent, self).send_clip(clip, chunk_ms=chunk_ms, realtime=realtime,
-                                                            pad_ms=pad_ms, timeout=timeout).result()
+                                                            pad_ms=pad_ms, timeout=timeout,
+                                                            barge_in=barge_in).result()
 
         return in_thread(turns, "voicekit-RealtimeAgent-send_clip")
 
@@ -187,8 +190,8 @@ class RealtimeAgent(VoiceSession):
     def _stream(self, pcm: npt.NDArray[np.int16], step: int, realtime: bool) -> Future[None]:
         return self.session._stream(pcm, step, realtime)
 
-    def _clip_from_code(self) -> None:
-        self.session._clip_from_code()
+    def _clip_from_code(self, barge_in: bool = False) -> None:
+        self.session._clip_from_code(barge_in)
 
     def _default_pad_ms(self) -> float:
         return self.session._default_pad_ms()

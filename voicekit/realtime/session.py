@@ -247,8 +247,9 @@ class RealtimeSession(ConnectedSession):
             if turn is not None and not (turn.awaiting_tool and self.functions):
                 return turn
 
-    def _clip_from_code(self) -> None:
-        self._book.let_go_of_a_finished_reply()
+    def _clip_from_code(self, barge_in: bool = False) -> None:
+        if not barge_in:
+            self._book.let_go_of_a_finished_reply()
 
     def _stream_clip(self, clip: Clip) -> None:
         self.send_clip(clip, realtime=False, pad_ms=None if self.turn_detection else 0.0)

@@ -202,10 +202,12 @@ class TranslationSession(ConnectedSession):
         return list(self.phrases)
 
     def send_clip(self, clip: Clip, *, chunk_ms: float = CHUNK_MS, realtime: bool = True,
-                  pad_ms: float | None = None, timeout: float = 120.0) -> Future[list[Any]]:
+                  pad_ms: float | None = None, timeout: float = 120.0, barge_in: bool = False) -> Future[list[Any]]:
         """As :meth:`~voicekit.session.VoiceSession.send_clip`, in :data:`CHUNK_MS` (200 ms)
-        appends by default; its Future is done as :data:`QUIET_S` says."""
-        return super().send_clip(clip, chunk_ms=chunk_ms, realtime=realtime, pad_ms=pad_ms, timeout=timeout)
+        appends by default; its Future is done as :data:`QUIET_S` says (``barge_in`` is ignored:
+        a translation session has no replies to talk over)."""
+        return super().send_clip(clip, chunk_ms=chunk_ms, realtime=realtime, pad_ms=pad_ms, timeout=timeout,
+                                 barge_in=barge_in)
 
     def translate(self, clip: Clip, *, realtime: bool = True, timeout: float = 180.0) -> list[Phrase]:
         """Stream ``clip`` in :data:`CHUNK_MS` appends (at the pace of speech by default),

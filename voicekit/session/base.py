@@ -178,7 +178,8 @@ class VoiceSession:
 
     # ------------------------------------------------------------- recordings
     def send_clip(self, clip: Clip, *, chunk_ms: float = 100.0, realtime: bool = True,
-                  pad_ms: float | None = None, timeout: float = 120.0) -> Future[list[Any]]:
+                  pad_ms: float | None = None, timeout: float = 120.0,
+                  barge_in: bool = False) -> Future[list[Any]]:
         """Stream a recording as a microphone would, in ``chunk_ms`` pieces, then
         ``pad_ms`` of silence; returns at once.
 
@@ -196,6 +197,11 @@ class VoiceSession:
             the turn (each class says how much).
         timeout : float
             Seconds the returned Future waits for the answers before failing.
+        barge_in : bool
+            False (default): a reply already received in full is let go, so the clip does not
+            talk over it even while it would still be playing (a cell after a cell that waited
+            for its answer). True: the clip talks over the reply still playing, received in full
+            or not (a session with replies and barge-in; others ignore it).
 
         Returns
         -------
@@ -213,7 +219,7 @@ class VoiceSession:
         pcm = np.concatenate([pcm16_24k(clip), np.zeros(round(pad * REALTIME_SAMPLE_RATE / 1000), np.int16)])
         step = max(1, round(chunk_ms * REALTIME_SAMPLE_RATE / 1000))
         before, mark = len(self._turn_list()), self._mark_now()
-        self._clip_from_code()
+        self._clip_from_code(barge_in)
         sent = self._stream(pcm, step, realtime)
         return in_thread(lambda: (sent.result(timeout), self._settle(before, mark, timeout))[1],
                          f"voicekit-{self.lifecycle.what}-send_clip")
@@ -250,7 +256,7 @@ class VoiceSession:
     def _mark_now(self) -> int:
         return 0
 
-    def _clip_from_code(self) -> None:
+    def _clip_from_code(self, barge_in: bool = False) -> None:
         """A cell (not the microphone) starts the next turn with :meth:`send_clip`."""
 
     def _turn_list(self) -> Sequence[Any]:
