@@ -30,6 +30,17 @@ def heard_de_leopard(text: str) -> bool:
     return len(set(re.findall(r"\w+", text.lower())) & DE_LEOPARD_WORDS) >= 7
 
 
+def said_at_48k(client: object, text: str) -> np.ndarray:
+    """``text`` spoken by the stand-in's Realtime voice (``marin``, the speech API through ``client``,
+    an ``openai.OpenAI``): int16 mono at a WebRTC track's 48 kHz, the reference a reply heard on
+    the track is compared with."""
+    import soxr
+
+    pcm24 = np.frombuffer(client.audio.speech.create(  # type: ignore[attr-defined]
+        model="gpt-4o-mini-tts", voice="marin", input=text, response_format="pcm").content, "<i2")
+    return np.clip(soxr.resample(pcm24.astype(np.float32), 24_000, 48_000), -32768, 32767).astype(np.int16)
+
+
 @pytest.fixture(autouse=True)
 def _no_openai_env(monkeypatch: pytest.MonkeyPatch) -> None:
     """Tests never reach OpenAI: remove every OPENAI_* variable."""

@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 import soxr
+from conftest import said_at_48k
 from openai import OpenAI
 
 from voicekit.samples import sample_path
@@ -115,14 +116,6 @@ def test_a_second_call_hangs_up_the_first(keyed: OpenAI) -> None:
             time.sleep(0.1)
 
 
-def _voiced_when_said(client: OpenAI, text: str) -> float:
-    """Seconds of speech (:func:`voiced_seconds`, at the track's 48 kHz) in ``text`` said by the stand-in's voice."""
-    pcm24 = np.frombuffer(client.audio.speech.create(model="gpt-4o-mini-tts", voice="marin", input=text,
-                                                     response_format="pcm").content, "<i2")
-    return voiced_seconds(np.clip(soxr.resample(pcm24.astype(np.float32), 24_000, 48_000), -32768, 32767)
-                          .astype(np.int16))
-
-
 def test_an_ephemeral_key_call_joins_the_sideband(keyed: OpenAI) -> None:
     call = Call(keyed, "realtime", ephemeral=True, session={"instructions": "Answer in one short sentence."})
     with call, KernelPeer() as peer:
@@ -141,7 +134,7 @@ def test_an_ephemeral_key_call_joins_the_sideband(keyed: OpenAI) -> None:
         said = call.session.wait_for("response.output_audio_transcript.done", since=0, timeout=30).data["transcript"]
         # all of the reply came over the track: as much speech as the same words in the same voice
         # (a short reply can be under half a second: "Aw, no.")
-        assert voiced_seconds(heard) >= 0.8 * _voiced_when_said(keyed, said) > 0, said
+        assert voiced_seconds(heard) >= 0.8 * voiced_seconds(said_at_48k(keyed, said)) > 0, said
 
 
 def test_a_live_call_with_its_sideband(keyed: OpenAI) -> None:

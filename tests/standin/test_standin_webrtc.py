@@ -28,6 +28,7 @@ import psutil
 import pytest
 import soundfile as sf
 import soxr
+from conftest import said_at_48k
 from openai import AsyncOpenAI, AuthenticationError, BadRequestError, OpenAI
 from test_standin_realtime import check_event
 
@@ -62,13 +63,6 @@ def _transcribe(client: OpenAI, pcm48: np.ndarray) -> str:
     return client.audio.transcriptions.create(model="whisper-1", file=("heard.wav", buf.getvalue())).text
 
 
-def _said(client: OpenAI, text: str) -> np.ndarray:
-    """``text`` spoken by the stand-in's voice: int16 mono at the track's 48 kHz."""
-    pcm24 = np.frombuffer(client.audio.speech.create(model="gpt-4o-mini-tts", voice="marin", input=text,
-                                                     response_format="pcm").content, "<i2")
-    return np.clip(soxr.resample(pcm24.astype(np.float32), 24_000, RATE), -32768, 32767).astype(np.int16)
-
-
 def _heard_is_said(client: OpenAI, text: str, heard: np.ndarray) -> None:
     """Assert that ``heard`` (int16 48 kHz, from the track) is ``text`` spoken in full.
 
@@ -79,7 +73,7 @@ def _heard_is_said(client: OpenAI, text: str, heard: np.ndarray) -> None:
     """
     from whisper_normalizer.english import EnglishTextNormalizer
 
-    said = _said(client, text)
+    said = said_at_48k(client, text)
     spoken_s, said_s = voiced_seconds(heard), voiced_seconds(said)
     print(f"heard {spoken_s:.2f} s of speech, {said_s:.2f} s in {text!r}")
     assert spoken_s >= 0.8 * said_s > 0, f"heard {spoken_s:.2f} s of speech, {said_s:.2f} s in {text!r}"
