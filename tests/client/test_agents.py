@@ -211,6 +211,20 @@ def test_realtime_multi_turn_spoken_conversation_with_a_tool_call(realtime: Real
     assert {line["role"] for line in realtime.session.transcript.lines} == {"user", "assistant"}
 
 
+def test_a_required_tool_choice_calls_once_while_the_clip_still_streams_silence(realtime: RealtimeAgent,
+                                                                                 question) -> None:
+    # 3 s of silence after the question keep the socket's queue busy long after the call:
+    # the follow-up response.create must not wait for a queued session.update to say "auto"
+    # (06's weather cell once called get_weather twice under load)
+    turn = realtime.send_clip(question, tool_choice="required", pad_ms=3000).result()[-1]
+    assert [c["name"] for c in turn.tool_calls] == ["get_weather"]
+    assert turn.status in DONE and turn.assistant_text.strip()
+    follow_ups = [e.data for e in realtime.session.events
+                  if e.source == "client" and e.type == "response.create"]
+    assert follow_ups and follow_ups[-1]["response"]["tool_choice"] == "auto"
+    assert realtime.session.session["tool_choice"] == "auto" and realtime.session.follow_up_tool_choice is None
+
+
 def test_realtime_paced_clip(realtime: RealtimeAgent, speech) -> None:
     turn = realtime.send_clip(speech["cards_005.wav"], realtime=True).result()[-1]
     assert turn.status in DONE and turn.latency_ms is not None

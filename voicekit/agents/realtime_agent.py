@@ -212,10 +212,14 @@ class RealtimeAgent(VoiceSession):
             return
         self.session.update({"tool_choice": choice})
         self._restore_tool_choice = choice != "auto"
+        # the response.create that answers the call says "auto" itself: the session.update
+        # below is queued behind the clip's audio, and the answer is not (it would call again)
+        self.session.follow_up_tool_choice = "auto" if choice != "auto" else None
         try:
             yield
         finally:
             self._restore_tool_choice = False
+            self.session.follow_up_tool_choice = None
             if choice != "auto":  # waits for session.updated, so the session reads "auto" after the turn
                 self.session.update({"tool_choice": "auto"})
 
@@ -237,7 +241,7 @@ class RealtimeAgent(VoiceSession):
     # ------------------------------------------------------------ internals
     def _on_event(self, event: RealtimeEvent) -> None:
         if event.type == "response.function_call_arguments.done" and self._restore_tool_choice:
-            # before the tool's answer asks for the next response: no second forced call
+            # the rest of the clip's turns are not forced either (the follow-up says "auto" itself)
             self._restore_tool_choice = False
             self.session.send({"type": "session.update", "session": {"type": "realtime", "tool_choice": "auto"}})
         self._add_metrics(self.meter.handle(event))

@@ -119,6 +119,8 @@ class RealtimeSession(ConnectedSession):
         The session as the server last reported it.
     errors : list of dict
         The ``error`` objects of every ``error`` event received.
+    follow_up_tool_choice : str or None
+        ``tool_choice`` of each ``response.create`` that answers tool calls (None: the session's).
     """
 
     CLIENT_EVENTS = client_events.REALTIME  # every event sent is checked with the SDK's model
@@ -132,6 +134,7 @@ class RealtimeSession(ConnectedSession):
         self.transcribe = transcribe
         self.session: dict[str, Any] = {}
         self.errors: list[dict[str, Any]] = []
+        self.follow_up_tool_choice: str | None = None
         self._book = TurnBook(transcript)
         self._interrupted: set[str] = set()  # responses whose audio is no longer played
         self._race_ids = 0
@@ -420,7 +423,8 @@ class RealtimeSession(ConnectedSession):
         turn = self._book.turn_of_response(response["id"])
         rounds = len(turn.response_ids) if turn is not None else 1
         asyncio.get_running_loop().create_task(
-            answer_tools(calls, self.functions, self._transport.send_event, last=rounds >= MAX_TOOL_ROUNDS,
+            answer_tools(calls, self.functions, self._transport.send_event,
+                         tool_choice="none" if rounds >= MAX_TOOL_ROUNDS else self.follow_up_tool_choice,
                          ran=self._book.tool_output))
 
     def _barge_in(self) -> int | None:
