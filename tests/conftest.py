@@ -41,6 +41,33 @@ def said_at_48k(client: object, text: str) -> np.ndarray:
     return np.clip(soxr.resample(pcm24.astype(np.float32), 24_000, 48_000), -32768, 32767).astype(np.int16)
 
 
+def heard_in_full(peer: object, since: float, said: np.ndarray, timeout: float = 60.0) -> float:
+    """Wait until ``peer`` (a :class:`voicekit.webrtc.peer.ClientPeer`) heard on its track, after
+    ``time.monotonic()`` ``since``, at least 80 % of the voiced seconds of ``said`` (the same words
+    in the same voice, :func:`said_at_48k`); returns the voiced seconds heard.
+
+    Polled, not read once: a loaded machine can leave a pause of over 1.5 s inside a reply,
+    after which a single read (``KernelPeer.wait_for_reply``) has only its start. Compared with
+    the words said, not a fixed figure: a short reply ("Aw, no.") can be under half a second.
+
+    Raises
+    ------
+    AssertionError
+        If less was heard within ``timeout`` seconds.
+    """
+    import time
+
+    from voicekit.webrtc.peer import voiced_seconds
+
+    need = 0.8 * voiced_seconds(said)
+    assert need > 0, "the reference holds no speech"
+    deadline = time.monotonic() + timeout
+    while (heard := voiced_seconds(peer.audio_since(since))) < need:  # type: ignore[attr-defined]
+        assert time.monotonic() < deadline, f"heard {heard:.2f} s of speech, expected at least {need:.2f} s"
+        time.sleep(0.2)
+    return heard
+
+
 @pytest.fixture(autouse=True)
 def _no_openai_env(monkeypatch: pytest.MonkeyPatch) -> None:
     """Tests never reach OpenAI: remove every OPENAI_* variable."""

@@ -16,11 +16,12 @@ import numpy as np
 import pytest
 import soundfile as sf
 import soxr
+from conftest import heard_in_full, said_at_48k
 from openai import OpenAI
 
 from voicekit.samples import sample_path
 from voicekit.webrtc import Call
-from voicekit.webrtc.peer import KernelPeer, voiced_seconds
+from voicekit.webrtc.peer import KernelPeer
 from voicekit.widgets import MetricsTable
 
 pytestmark = pytest.mark.timeout(300)
@@ -46,7 +47,8 @@ def test_a_realtime_webrtc_call_fills_the_metrics_table_from_its_sideband(client
         session, meter = call.session, call.meter
         assert session is not None and meter is not None and not session.transport.carries_audio
         peer.say(_speech())
-        assert voiced_seconds(peer.wait_for_reply(timeout=180)) > 0.5
+        peer.wait_for_reply(timeout=180)
+        spoken_at = peer.peer.mic.sent_until
         deadline = time.monotonic() + 60
         while not table.rows:
             assert time.monotonic() < deadline, "the call's turn made no MetricsTable row"
@@ -56,6 +58,7 @@ def test_a_realtime_webrtc_call_fills_the_metrics_table_from_its_sideband(client
         assert row["agent"] == "realtime" and row["status"] == "completed" and row["turn"] == 0
         assert row["conversation"] == session.conversation_id == session.session["id"]
         assert row["user"] and row["reply"] == turn.assistant_text and row["reply"]
+        heard_in_full(peer.peer, spoken_at, said_at_48k(client, row["reply"]))  # the reply came over the track
         assert row["tools"].startswith("get_weather") and row["tools"] == ", ".join(c["name"] for c in turn.tool_calls)
         # voice-to-voice: speech_stopped to output_audio_buffer.started, both as the sideband got them
         stopped = next(e for e in session.events if e.type == "input_audio_buffer.speech_stopped")
@@ -88,7 +91,8 @@ def test_a_live_webrtc_call_fills_the_metrics_table_as_the_model_finishes(client
         session = call.session
         assert session is not None and call.meter is None and not session.transport.carries_audio
         peer.say(_speech())
-        assert voiced_seconds(peer.wait_for_reply(timeout=180)) > 0.5
+        peer.wait_for_reply(timeout=180)
+        spoken_at = peer.peer.mic.sent_until
         deadline = time.monotonic() + 60
         while not any(r["reply"] for r in table.rows):
             assert time.monotonic() < deadline, "the Live call's turn made no MetricsTable row"
@@ -97,3 +101,4 @@ def test_a_live_webrtc_call_fills_the_metrics_table_as_the_model_finishes(client
         assert row["agent"] == "live" and row["conversation"] == call.call_id and row["user"]
         assert row["v2v_ms"] is not None and row["v2v_ms"] > 0 and row["audio_out_s"] > 0.3
         assert row["cost_usd"] > 0
+        heard_in_full(peer.peer, spoken_at, said_at_48k(client, row["reply"]))

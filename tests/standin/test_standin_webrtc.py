@@ -128,7 +128,7 @@ def test_realtime_call_hears_a_recording_and_answers_on_the_track(standin_server
     _run(standin_server, body)
 
 
-def test_sideband_answers_a_tool_call_while_the_peer_listens(standin_server: Any) -> None:
+def test_sideband_answers_a_tool_call_while_the_peer_listens(standin_server: Any, client: OpenAI) -> None:
     async def body(aclient: AsyncOpenAI) -> None:
         peer, call_id = await _realtime_call(aclient, {
             "type": "realtime", "model": "gpt-realtime-mini", "tools": [WEATHER_TOOL],
@@ -158,8 +158,11 @@ def test_sideband_answers_a_tool_call_while_the_peer_listens(standin_server: Any
                 "type": "function_call_output", "call_id": call.call_id,
                 "output": "Sunny and 21 degrees in Paris."})
             await sideband.response.create(response={"tool_choice": "none"})
+            said = ""
             async for event in sideband:
                 check_event(event.model_dump(mode="json", exclude_unset=True))
+                if event.type == "response.output_audio_transcript.done":
+                    said = event.transcript
                 if event.type == "response.done":
                     break
             assert "response.output_audio.delta" not in [e["type"] for e in seen]
@@ -168,7 +171,7 @@ def test_sideband_answers_a_tool_call_while_the_peer_listens(standin_server: Any
         await peer.wait("output_audio_buffer.stopped", 60, after=mark)
         t = next(at for at, _ in peer.heard)  # noqa: F841  (the track has been flowing)
         assert started["response_id"].startswith("resp_")
-        assert voiced_seconds(peer.audio_since(0)) > 0.5
+        await asyncio.to_thread(_heard_is_said, client, said, peer.audio_since(0))  # the follow-up, in full
         await aclient.realtime.calls.hangup(call_id)
         await peer.close()
 
