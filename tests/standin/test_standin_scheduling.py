@@ -164,6 +164,17 @@ def test_thread_plan_reads_the_environment(monkeypatch: pytest.MonkeyPatch) -> N
             thread_plan()
 
 
+def test_the_llm_decoding_threads_can_be_set_within_the_budget(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("VOICEKIT_LLM_THREADS", raising=False)
+    assert thread_plan(2).llm == 1 and thread_plan(16).llm == 4  # a quarter of the budget, at least 1
+    monkeypatch.setenv("VOICEKIT_LLM_THREADS", "2")
+    assert thread_plan(2).llm == 2 and thread_plan(1).llm == 1 and thread_plan(16).llm == 2
+    for bad in ("0", "two", "-1"):
+        monkeypatch.setenv("VOICEKIT_LLM_THREADS", bad)
+        with pytest.raises(ValueError, match="VOICEKIT_LLM_THREADS must be a positive integer"):
+            thread_plan(2)
+
+
 # -- abandoned streams ----------------------------------------------------------------------
 
 

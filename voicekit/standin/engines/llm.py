@@ -228,7 +228,7 @@ class LLMEngine:
     def __init__(self, gguf: Path | None = None, *, n_ctx: int = N_CTX) -> None:
         import xllamacpp
 
-        from .scheduling import thread_plan
+        from .scheduling import LLM_POLL, thread_plan
 
         self.path = gguf or default_gguf()
         self.n_ctx = n_ctx
@@ -244,6 +244,7 @@ class LLMEngine:
         plan = thread_plan()  # the stand-in's thread budget, split among the engines (.scheduling)
         params.cpuparams.n_threads = plan.llm
         params.cpuparams_batch.n_threads = plan.llm_batch
+        params.cpuparams.poll = params.cpuparams_batch.poll = LLM_POLL
         params.verbosity = -1  # llama.cpp logs nothing but errors
         # sessions share the slots: a prompt cache in RAM (default 8 GiB) keeps one's conversation when another evicts it
         params.cache_ram_mib = 64  # 04b after Run All: 3.1-5.7 s -> 1.0-1.4 s (benchmarks/live_after_run_all.py)

@@ -43,8 +43,8 @@ from starlette.types import Receive, Scope, Send
 T = TypeVar("T")
 
 __all__ = [
-    "BATCH", "BATCH_MIN_AUDIO_S", "FIRST_PIECE", "INTERACTIVE", "INTERACTIVE_GRACE_S", "THREADS_ENV",
-    "WHISPER_REPLICAS_ENV", "WORKER_THREADS", "Activity", "ClosingStreamingResponse", "PriorityLock",
+    "BATCH", "BATCH_MIN_AUDIO_S", "FIRST_PIECE", "INTERACTIVE", "INTERACTIVE_GRACE_S", "LLM_POLL",
+    "LLM_THREADS_ENV", "THREADS_ENV", "WHISPER_REPLICAS_ENV", "WORKER_THREADS", "Activity", "ClosingStreamingResponse", "PriorityLock",
     "ThreadPlan", "locked_steps", "thread_plan", "upload_priority", "worker_pool",
 ]
 
@@ -275,6 +275,17 @@ def worker_pool() -> concurrent.futures.ThreadPoolExecutor:
 THREADS_ENV = "VOICEKIT_THREADS"
 """Environment variable with the stand-in's CPU thread budget (``voicekit serve --threads``)."""
 
+LLM_THREADS_ENV = "VOICEKIT_LLM_THREADS"
+"""Environment variable with the LLM's decoding threads (default: a quarter of the budget, at
+least 1; at most the budget). On 2 cores, 2 threads give Realtime's first audio about 60 ms
+sooner when the machine is quiet, and 8 times later beside one busy process (its threads meet
+at barriers: one descheduled thread stalls the other; ``benchmarks/README.md``), so 1 is the
+default; 2 suits a machine where nothing else computes."""
+
+LLM_POLL = 0
+"""llama.cpp's ``poll`` (0-100; its default, 50, spins) for the LLM's threads: 0, they sleep
+between computations, so a waiting LLM thread leaves its core to Whisper, Piper or the kernel."""
+
 WHISPER_REPLICAS_ENV = "VOICEKIT_WHISPER_REPLICAS"
 """Environment variable with how many copies of Whisper transcribe at once (at most Whisper's threads)."""
 
@@ -320,18 +331,26 @@ def thread_plan(budget: int | None = None) -> ThreadPlan:
         If :data:`THREADS_ENV` is set to anything but a positive integer.
     """
     if budget is None:
-        raw = os.environ.get(THREADS_ENV, "").strip()
-        if raw and (not raw.isdigit() or int(raw) < 1):
-            raise ValueError(f"{THREADS_ENV} must be a positive integer (CPU threads), got {raw!r}")
-        budget = int(raw) if raw else len(os.sched_getaffinity(0))
+        budget = _positive_env(THREADS_ENV, "CPU threads") or len(os.sched_getaffinity(0))
     n = max(1, budget)
-    llm = max(1, n // 4)
-    raw = os.environ.get(WHISPER_REPLICAS_ENV, "").strip()
-    if raw and (not raw.isdigit() or int(raw) < 1):
-        raise ValueError(f"{WHISPER_REPLICAS_ENV} must be a positive integer (Whisper replicas), got {raw!r}")
-    replicas = min(int(raw) if raw else DEFAULT_WHISPER_REPLICAS, min(4, n))
+    llm = min(_positive_env(LLM_THREADS_ENV, "LLM decoding threads") or max(1, n // 4), n)
+    replicas = min(_positive_env(WHISPER_REPLICAS_ENV, "Whisper replicas") or DEFAULT_WHISPER_REPLICAS, min(4, n))
     return ThreadPlan(budget=n, whisper=max(1, min(4, n) // replicas), piper=min(4, n), llm=llm,
                       llm_batch=max(1, n - 1), whisper_replicas=replicas)
+
+
+def _positive_env(name: str, what: str) -> int | None:
+    """The positive integer in environment variable ``name``, or None when it is unset or empty.
+
+    Raises
+    ------
+    ValueError
+        If it is set to anything else (the message names ``what`` it counts).
+    """
+    raw = os.environ.get(name, "").strip()
+    if raw and (not raw.isdigit() or int(raw) < 1):
+        raise ValueError(f"{name} must be a positive integer ({what}), got {raw!r}")
+    return int(raw) if raw else None
 
 
 class ClosingStreamingResponse(StreamingResponse):
