@@ -277,8 +277,8 @@ THREADS_ENV = "VOICEKIT_THREADS"
 
 LLM_THREADS_ENV = "VOICEKIT_LLM_THREADS"
 """Environment variable with the LLM's decoding threads (default: a quarter of the budget, at
-least 1; at most the budget). On 2 cores, 2 threads give Realtime's first audio about 60 ms
-sooner when the machine is quiet, and 8 times later beside one busy process (its threads meet
+least 1; at most the budget). On 2 cores, 2 threads give Realtime's first audio about 50 ms
+sooner when the machine is quiet, and 4 times later beside one busy process (its threads meet
 at barriers: one descheduled thread stalls the other; ``benchmarks/README.md``), so 1 is the
 default; 2 suits a machine where nothing else computes."""
 
