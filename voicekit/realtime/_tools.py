@@ -31,10 +31,11 @@ def function_calls(response: Mapping[str, Any]) -> list[dict[str, Any]]:
 
 
 async def answer_tools(calls: list[dict[str, Any]], functions: Mapping[str, Callable[..., Any]],
-                       send: Callable[[dict[str, Any]], Awaitable[None]], *, tool_choice: str | None,
-                       ran: Callable[[str, str, bool], None] | None = None) -> None:
-    """Run ``calls``, send their outputs and one ``response.create`` (with ``tool_choice``
-    for that response unless None: then the session's). A failing or unknown function answers ``{"error": ...}``: the model
+                       send: Callable[[dict[str, Any]], Awaitable[None]], *, rounds: int,
+                       tool_choice: str | None, ran: Callable[[str, str, bool], None] | None = None) -> None:
+    """Run ``calls``, the turn's ``rounds``-th, send their outputs and one ``response.create``
+    (with ``tool_choice`` for that response unless None: then the session's; ``"none"`` from
+    :data:`MAX_TOOL_ROUNDS` rounds on). A failing or unknown function answers ``{"error": ...}``: the model
     hears the error and can say so. ``ran(call_id, output, ok)`` is told each output."""
     for call in calls:
         fn = functions.get(call["name"])
@@ -51,4 +52,6 @@ async def answer_tools(calls: list[dict[str, Any]], functions: Mapping[str, Call
             ran(call["call_id"], output, ok)
         await send({"type": "conversation.item.create", "item": {
             "type": "function_call_output", "call_id": call["call_id"], "output": output}})
+    if rounds >= MAX_TOOL_ROUNDS:
+        tool_choice = "none"
     await send({"type": "response.create", **({"response": {"tool_choice": tool_choice}} if tool_choice else {})})

@@ -417,15 +417,12 @@ class RealtimeSession(ConnectedSession):
         self._book.handle(data, now)
 
     def _run_tools(self, response: dict[str, Any]) -> None:
-        calls = function_calls(response)
-        if not calls:
-            return
-        turn = self._book.turn_of_response(response["id"])
-        rounds = len(turn.response_ids) if turn is not None else 1
-        asyncio.get_running_loop().create_task(
-            answer_tools(calls, self.functions, self._transport.send_event,
-                         tool_choice="none" if rounds >= MAX_TOOL_ROUNDS else self.follow_up_tool_choice,
-                         ran=self._book.tool_output))
+        if calls := function_calls(response):
+            turn = self._book.turn_of_response(response["id"])
+            rounds = len(turn.response_ids) if turn is not None else 1
+            asyncio.get_running_loop().create_task(answer_tools(
+                calls, self.functions, self._transport.send_event, rounds=rounds,
+                tool_choice=self.follow_up_tool_choice, ran=self._book.tool_output))
 
     def _barge_in(self) -> int | None:
         item = self._book.playing_item
