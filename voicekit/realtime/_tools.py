@@ -35,8 +35,8 @@ async def answer_tools(calls: list[dict[str, Any]], functions: Mapping[str, Call
                        tool_choice: str | None, ran: Callable[[str, str, bool], None] | None = None) -> None:
     """Run ``calls``, the turn's ``rounds``-th, send their outputs and one ``response.create``
     (with ``tool_choice`` for that response unless None: then the session's; ``"none"`` from
-    :data:`MAX_TOOL_ROUNDS` rounds on). A failing or unknown function answers ``{"error": ...}``: the model
-    hears the error and can say so. ``ran(call_id, output, ok)`` is told each output."""
+    :data:`MAX_TOOL_ROUNDS` rounds on). A failing or unknown function answers
+    ``{"error": ...}``: the model hears the error and can say so. ``ran(call_id, output, ok)`` is told each output."""
     for call in calls:
         fn = functions.get(call["name"])
         ok = True

@@ -44,8 +44,8 @@ T = TypeVar("T")
 
 __all__ = [
     "BATCH", "BATCH_MIN_AUDIO_S", "FIRST_PIECE", "INTERACTIVE", "INTERACTIVE_GRACE_S", "LLM_POLL",
-    "LLM_THREADS_ENV", "THREADS_ENV", "WHISPER_REPLICAS_ENV", "WORKER_THREADS", "Activity", "ClosingStreamingResponse", "PriorityLock",
-    "ThreadPlan", "locked_steps", "thread_plan", "upload_priority", "worker_pool",
+    "LLM_THREADS_ENV", "THREADS_ENV", "WHISPER_REPLICAS_ENV", "WORKER_THREADS", "Activity",
+    "ClosingStreamingResponse", "PriorityLock", "ThreadPlan", "locked_steps", "thread_plan", "upload_priority", "worker_pool",
 ]
 
 FIRST_PIECE = -1
@@ -328,7 +328,8 @@ def thread_plan(budget: int | None = None) -> ThreadPlan:
     Raises
     ------
     ValueError
-        If :data:`THREADS_ENV` is set to anything but a positive integer.
+        If :data:`THREADS_ENV`, :data:`LLM_THREADS_ENV` or :data:`WHISPER_REPLICAS_ENV` is set
+        to anything but a positive integer.
     """
     if budget is None:
         budget = _positive_env(THREADS_ENV, "CPU threads") or len(os.sched_getaffinity(0))
