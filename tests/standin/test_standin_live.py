@@ -29,8 +29,9 @@ from pydantic import BaseModel, TypeAdapter
 
 from voicekit import load_sample
 from voicekit.formats import REALTIME_SAMPLE_RATE
+from voicekit.standin.live import backend as live_backend
 from voicekit.standin.live.listener import TALK_OVER_MS
-from voicekit.standin.live.speaker import LEAD_MS
+from voicekit.standin.live.speaker import CHUNK_MS, LEAD_MS
 
 MODEL = "gpt-live-1"
 SERVER_EVENT = TypeAdapter(ServerEvent)
@@ -295,10 +296,16 @@ def test_conversation_transcripts_both_ways_spoken_answer_and_talk_over(standin_
         heard = await wire.next_of("session.input_transcript.delta", 0, 120)
         assert "young man" in heard["delta"].lower()
         assert begins - 400 <= heard["start_ms"] < heard["end_ms"] <= begins + 1000 * user.size / REALTIME_SAMPLE_RATE + 500
-        first_audio = await wire.next_of("session.output_audio.delta", 0, 120)
-        pcm = np.frombuffer(base64.b64decode(first_audio["delta"]), dtype="<i2")
-        assert pcm.size > 0 and np.abs(pcm).max() > 100  # PCM16 speech, not silence
+        await wire.next_of("session.output_audio.delta", 0, 120)
         await wire.next_of("session.output_transcript.delta", 0, 30)
+        # PCM16 speech, not silence: its first half second (one 100 ms delta may fall in a quiet onset)
+        def opening(events: list[dict[str, Any]]) -> list[dict[str, Any]] | None:
+            deltas = [e for e in events if e["type"] == "session.output_audio.delta"]
+            return deltas[:500 // CHUNK_MS] if len(deltas) >= 500 // CHUNK_MS else None
+
+        pcm = np.concatenate([np.frombuffer(base64.b64decode(e["delta"]), dtype="<i2")
+                              for e in await wire.wait(opening, 30)])
+        assert pcm.size > 0 and np.abs(pcm).max() > 1000
         await asyncio.sleep(0.3)
         interrupt_at = wire.say(speech("ls_0870.wav"))  # about 6 s of speech over the model
         stop_by = interrupt_at + TALK_OVER_MS + LEAD_MS + 700  # VAD onset, the talk-over window, one tick
@@ -517,15 +524,36 @@ def test_sdk_example_audio_transcript_logic(standin_server, tmp_path: Path) -> N
     assert next(s for s in segments if s.speaker == "assistant").text.strip()
 
 
+def _completed_late(run_response: Callable[..., Any]) -> Callable[..., Any]:
+    """``run_response`` whose final event is held back 2 s after the one before it (a test fake)."""
+
+    def late(*args: Any, **kwargs: Any) -> Any:
+        for event in run_response(*args, **kwargs):
+            if event.get("type") in ("response.completed", "response.incomplete", "response.failed"):
+                time.sleep(2.0)  # the events are pulled on a worker thread: only this request waits
+            yield event
+
+    return late
+
+
 MOVE_TOOL = {"type": "function", "name": "move_robot", "description": "Move the robot forward, back, left or right.",
              "parameters": {"type": "object", "properties": {"direction": {"type": "string"},
                                                              "meters": {"type": "number"}},
                             "required": ["direction", "meters"]}}
 
 
-def test_responses_delegation_returns_the_function_call_and_speaks_the_outcome(standin_server) -> None:
+@pytest.mark.parametrize("completed_late", [False, True], ids=["completed-at-once", "completed-late"])
+def test_responses_delegation_returns_the_function_call_and_speaks_the_outcome(
+        standin_server, monkeypatch: pytest.MonkeyPatch, completed_late: bool) -> None:
     """Responses delegation: the backend's events arrive as response.event; its function call comes back to
-    the client, whose output (response.item.create + response.create) the backend turns into the spoken answer."""
+    the client, whose output (response.item.create + response.create) the backend turns into the spoken answer.
+
+    The client answers at the call's ``response.output_item.done``. ``completed-late`` holds the backend's
+    ``response.completed`` back until that answer has arrived, as a loaded machine can: the answer must still
+    continue the same response (``previous_response_id``), not start a new one that has no such call.
+    """
+    if completed_late:
+        monkeypatch.setattr(live_backend, "run_response", _completed_late(live_backend.run_response))
 
     async def body(wire: LiveWire) -> None:
         wire.start_microphone()

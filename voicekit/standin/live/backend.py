@@ -73,6 +73,11 @@ class ResponsesBackend:
         self.last_response_id: str | None = None
         self.waiting: Delegation | None = None
         """The delegation whose response ended on a function call, until the client continues it."""
+        self._streaming = 0
+        """Responses requests whose final event has not been forwarded yet."""
+        self._settled = asyncio.Event()
+        """Set while no request streams: a ``response.create`` waits for it (:meth:`create`)."""
+        self._settled.set()
 
     def _body(self, extra: dict[str, Any]) -> dict[str, Any]:
         assert self.conn.session is not None
@@ -92,38 +97,48 @@ class ResponsesBackend:
 
     async def run(self, delegation: Delegation, *, body: dict[str, Any] | None = None) -> None:
         """Run one Responses request for ``delegation`` and forward its events; speak or wait for tools."""
-        conn = self.conn
-        body = body or self._body({"input": self._conversation()})
-        try:
-            events = await asyncio.to_thread(run_response, conn.engines, body, _store(conn.app_state))
-        except OpenAIError as err:
-            conn.emit(error_event(LiveError(
-                f"The Responses backend refused the delegated request: {err.message}", code=err.code or "invalid_value",
-                param=f"session.delegation.responses.{err.param}" if err.param else None), None))
-            return
-        final: dict[str, Any] | None = None
-        announced = False
-        while (event := await asyncio.to_thread(next, events, None)) is not None:
-            if not announced and event.get("type") == "response.created":
-                announced = True
-                self._announce(delegation, event["response"]["id"])
-            if event.get("type") in ("response.completed", "response.incomplete", "response.failed"):
-                final = event["response"]
-                # before the client sees the final event: its response.item.create + response.create may
-                # arrive at once, and must continue this response (issue 24, defect 7: a new delegation
-                # without previous_response_id answered "No tool call found for function call output")
-                self.last_response_id = final["id"]
-                if any(o.get("type") == "function_call" for o in final.get("output", [])):
-                    self.waiting = delegation
-            conn.emit({"type": "response.event", "event": event, "delegation_id": delegation.id})
+        final = await self._stream(delegation, body or self._body({"input": self._conversation()}))
         if final is None or self.waiting is delegation:
             return
         text = " ".join(p.get("text", "") for o in final.get("output", []) if o.get("type") == "message"
                         for p in o.get("content", []) if p.get("type") == "output_text").strip()
         delegation.answered = True
-        cancel_acknowledgements(conn)
-        conn.context.add("commentary", text or "The backend found no answer.", delegation.id)
-        await speak_context(conn)
+        cancel_acknowledgements(self.conn)
+        self.conn.context.add("commentary", text or "The backend found no answer.", delegation.id)
+        await speak_context(self.conn)
+
+    async def _stream(self, delegation: Delegation, body: dict[str, Any]) -> dict[str, Any] | None:
+        """Forward the request's events as ``response.event``; its final response, or None if it was refused."""
+        conn = self.conn
+        self._streaming += 1
+        self._settled.clear()
+        final: dict[str, Any] | None = None
+        try:
+            events = await asyncio.to_thread(run_response, conn.engines, body, _store(conn.app_state))
+            announced = False
+            while (event := await asyncio.to_thread(next, events, None)) is not None:
+                if not announced and event.get("type") == "response.created":
+                    announced = True
+                    self._announce(delegation, event["response"]["id"])
+                if event.get("type") in ("response.completed", "response.incomplete", "response.failed"):
+                    final = event["response"]
+                    # before the client sees the final event: its response.item.create + response.create may
+                    # arrive at once, and must continue this response (issue 24, defect 7: a new delegation
+                    # without previous_response_id answered "No tool call found for function call output")
+                    self.last_response_id = final["id"]
+                    if any(o.get("type") == "function_call" for o in final.get("output", [])):
+                        self.waiting = delegation
+                conn.emit({"type": "response.event", "event": event, "delegation_id": delegation.id})
+        except OpenAIError as err:  # refused up front, or while streaming (the generator checks lazily)
+            conn.emit(error_event(LiveError(
+                f"The Responses backend refused the delegated request: {err.message}", code=err.code or "invalid_value",
+                param=f"session.delegation.responses.{err.param}" if err.param else None), None))
+            return None
+        finally:
+            self._streaming -= 1
+            if not self._streaming:
+                self._settled.set()
+        return final
 
     def _announce(self, delegation: Delegation, response_id: str) -> None:
         if delegation.announced:
@@ -134,8 +149,17 @@ class ResponsesBackend:
                         "offset_ms": int(self.conn.now_ms())})
 
     async def create(self) -> None:
-        """``response.create``: continue the waiting delegation with the client's items, or start a new one."""
+        """``response.create``: continue the waiting delegation with the client's items, or start a new one.
+
+        A client may answer a function call at its ``response.output_item.done``, before the backend's
+        ``response.completed``: the continuation then starts once every streaming response has ended,
+        so it continues the response that called (``previous_response_id``) instead of starting a new one.
+        """
         items, self.items = self.items, []
+        self.conn.spawn(self._create(items))
+
+    async def _create(self, items: list[dict[str, Any]]) -> None:
+        await self._settled.wait()
         if self.waiting is not None:
             delegation, self.waiting = self.waiting, None
             # after tool results the backend answers (tool_choice auto): a forced choice would call again
@@ -144,4 +168,4 @@ class ResponsesBackend:
             delegation = Delegation(new_id("dlg"), "responses")
             self.conn.delegations[delegation.id] = delegation
             body = self._body({"input": [*self._conversation(), *items]})
-        self.conn.spawn(self.run(delegation, body=body))
+        await self.run(delegation, body=body)
