@@ -75,8 +75,12 @@ WINDOW_MS = WINDOW * 1000 / VAD_SAMPLE_RATE
 NEG_THRESHOLD_GAP = 0.15
 """Hysteresis: speech ends below ``threshold - 0.15`` (Silero's ``neg_threshold`` default)."""
 
-PAUSE_REPORT_MS = 96
-"""A pause this long (3 windows) is reported as ``speech_paused``; shorter gaps between words are not."""
+PAUSE_REPORT_MS = 32
+"""A pause this long (one 32 ms window of silence) is reported as ``speech_paused``.
+
+Speculative Whisper starts there, so the turn's transcript is ready early in the silence
+window (figures: ``benchmarks/README.md``, "The pause reported after one window"). Runs started
+at short gaps between words are dropped when speech goes on (:mod:`voicekit.standin.engines.abandon`)."""
 
 TURN_AUDIO_S = 8
 """Seconds of a turn's audio an end-of-turn check carries (Smart Turn reads the last 8 s)."""

@@ -20,7 +20,7 @@ Full duplex, emulated
 The stand-in listens all the time (Silero VAD over every appended chunk, while
 it speaks too). A user utterance ends at a pause Smart Turn judges final (at 256 ms of
 silence), else after :data:`.listener.END_OF_TURN_SILENCE_MS`; Whisper has usually transcribed it by then (it starts on the speech
-so far once a pause reaches 96 ms, :data:`voicekit.vad.PAUSE_REPORT_MS`). The
+so far once a pause reaches 32 ms, :data:`voicekit.vad.PAUSE_REPORT_MS`). The
 transcript goes out as ``session.input_transcript.delta`` and the model
 answers (:mod:`.replies`, :mod:`.speaker`). If the user speaks for
 :data:`.listener.TALK_OVER_MS` while

@@ -21,7 +21,7 @@ ends (Whisper tiny.en transcribes whole utterances best).
 A client that stops sending audio mid-utterance (instead of streaming silence,
 as a Live client does) has its utterance ended after :data:`STALL_S`.
 
-Whisper starts early: when a pause reaches 96 ms
+Whisper starts early: when a pause reaches 32 ms
 (:data:`voicekit.vad.PAUSE_REPORT_MS`) it transcribes the speech so far (one
 run at a time; the newest pause waits for the run in flight, which is abandoned at
 its next Whisper call once speech went on after its pause, :mod:`..engines.abandon`), and if the

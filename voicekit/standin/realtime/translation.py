@@ -88,7 +88,7 @@ black sand." and the next fragment as "see you in the next video!")."""
 
 MAX_PHRASE_MS = 10_000
 """A phrase this long ends at the next short pause between words (Silero's ``speech_paused``,
-96 ms of silence), so a speaker who never pauses for :data:`PHRASE_PAUSE_MS` is still
+32 ms of silence), so a speaker who never pauses for :data:`PHRASE_PAUSE_MS` is still
 translated as they go, not at the end."""
 
 _PHRASE_VAD = VadSettings(threshold=0.5, prefix_padding_ms=300, silence_duration_ms=PHRASE_PAUSE_MS)
