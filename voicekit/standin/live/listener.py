@@ -56,8 +56,8 @@ from ..timings import TurnClock, record
 from .replies import answer_user, head_start
 from .state import LiveState
 
-__all__ = ["BEAM_SIZE", "END_OF_TURN_SILENCE_MS", "PREFIX_MS", "TALK_OVER_MS", "TURN_CHECK_MS", "TURN_THRESHOLD",
-           "Listener"]
+__all__ = ["BEAM_SIZE", "END_OF_TURN_SILENCE_MS", "PREFIX_MS", "TALK_OVER_MS", "TRANSCRIPT_FIRST_S", "TURN_CHECK_MS",
+           "TURN_THRESHOLD", "Listener"]
 
 log = logging.getLogger("voicekit.standin.live")
 
@@ -81,6 +81,10 @@ BEAM_SIZE = 1
 """Whisper decodes Live utterances greedily, as the Realtime stand-in decodes its turns."""
 
 MIN_UTTERANCE_MS = 100
+
+TRANSCRIPT_FIRST_S = 1.0
+"""The longest Smart Turn waits, in s, for the speculative transcript of the pause it judges
+(:meth:`Listener._transcript_first`); after it, both run at once."""
 
 STALL_S = 1.0
 """A client that sends no audio for this long (wall clock, seconds) in the middle of an utterance is
@@ -158,6 +162,7 @@ class Listener:
         counts as "not finished" (the utterance ends after :data:`END_OF_TURN_SILENCE_MS`)."""
         try:
             while (check := self.detector.check) is not None and not self.conn.closed:
+                await self._transcript_first(check.pause_ms)
                 try:
                     p = await asyncio.to_thread(smart_turn().probability, check.audio)
                 except Exception:
@@ -166,6 +171,21 @@ class Listener:
                 self._events(self.detector.decide(p))
         finally:
             self._judging = None
+
+    async def _transcript_first(self, pause_ms: int) -> None:
+        """Wait (at most :data:`TRANSCRIPT_FIRST_S`) for the speculative Whisper run of the pause at
+        ``pause_ms`` (or the one queued for it), so Smart Turn does not take CPU from it.
+
+        The answer needs the transcript before anything else, and the turn's end is not sent
+        to the client (GPT-Live has no ``speech_stopped``), so judging the pause first gains
+        nothing: on 2 cores Smart Turn's run (one thread) only slowed Whisper's (two).
+        Once the transcript is in, the answer starts during the pause (:func:`.replies.head_start`)
+        while Smart Turn judges it."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + TRANSCRIPT_FIRST_S
+        while (spec := self._speculation) is not None and not spec[1].done() and pause_ms in (
+                spec[0][1], self._wanted) and (left := deadline - loop.time()) > 0:
+            await asyncio.wait({spec[1]}, timeout=left)  # its done callback (_speculated) runs first
 
     def _events(self, events: list[VadEvent]) -> None:
         """Act on the detector's events, then trim the kept audio and check for talk-over."""
