@@ -22,7 +22,7 @@ import numpy.typing as npt
 from ..audio import Clip
 from ..formats import REALTIME_SAMPLE_RATE
 from ..session import pcm16_24k
-from ..vad import TurnDetector, VadSettings
+from ..vad import PAUSE_REPORT_MS, TurnDetector, VadSettings
 from .cascaded_turn import CascadedTurn, SttResult
 
 __all__ = ["HEAD_START_PAUSE_MS", "TAIL_MS", "TurnHost", "TurnTaker"]
@@ -30,9 +30,11 @@ __all__ = ["HEAD_START_PAUSE_MS", "TAIL_MS", "TurnHost", "TurnTaker"]
 TAIL_MS = 200
 """Silence kept after the last speech in a VAD turn's audio, in ms."""
 
-HEAD_START_PAUSE_MS = 100
-"""A pause this long (ms) starts the head start. Shorter ones are mostly gaps between
-words, and each false start would queue a transcription ahead of the real one."""
+HEAD_START_PAUSE_MS = PAUSE_REPORT_MS
+"""A pause this long (ms) starts the head start: one 32 ms VAD window of silence, when the
+Realtime stand-in starts its own (:data:`voicekit.vad.PAUSE_REPORT_MS`). Many such pauses
+are gaps between words; a head start dropped there calls its transcription off on the
+wire (:mod:`._cancellable_stt`), so it does not hold Whisper ahead of the real one."""
 
 
 class TurnHost(Protocol):
@@ -50,7 +52,7 @@ class TurnHost(Protocol):
     def _adopt(self, turn: CascadedTurn, t_end: float) -> None: ...
     def _submit(self, fn: Any, *args: Any) -> Future[Any]: ...
     def _guarded(self, turn: CascadedTurn) -> None: ...
-    def _transcribe(self, audio: Clip) -> SttResult: ...
+    def _transcribe(self, audio: Clip, cancelled: threading.Event | None = None) -> SttResult: ...
 
 
 class TurnTaker:
@@ -126,7 +128,7 @@ class TurnTaker:
         turn = agent._new_turn(self._turn_audio(pause_ms), None, float(agent.vad.silence_duration_ms),
                                self.next_tool_choice)
         assert turn.audio is not None
-        turn.stt = agent._submit(agent._transcribe, turn.audio)
+        turn.stt = agent._submit(agent._transcribe, turn.audio, turn.cancelled)  # called off when dropped
         self._speculation = (pause_ms, turn, fed_ms, time.perf_counter())
         agent._submit(agent._guarded, turn)
 

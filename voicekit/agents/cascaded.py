@@ -44,6 +44,7 @@ from ..formats import REALTIME_SAMPLE_RATE
 from ..session import VoiceSession, pcm16_24k
 from ..session.base import in_thread
 from ..vad import VadSettings
+from ._cancellable_stt import CancellableTranscriber
 from ._cascaded_llm import chat_rounds
 from ._cascaded_vad import TurnTaker
 from .cascaded_turn import CascadedTurn, Speaker, SttResult
@@ -141,6 +142,7 @@ class CascadedAgent(VoiceSession):
         self._lock = threading.RLock()  # guards the Player against a barge-in racing an append
         self._current: CascadedTurn | None = None
         self._turn_taking = TurnTaker(self)
+        self._head_start_stt = CancellableTranscriber(client)
 
     # ------------------------------------------------------------ public API
     @property
@@ -291,6 +293,7 @@ class CascadedAgent(VoiceSession):
             self._turn_taking.drop_speculation()
         self._stop_playback()
         self._pool.shutdown(wait=True, cancel_futures=True)
+        self._head_start_stt.close(timeout)
 
     def _submit(self, fn: Callable[..., Any], *args: Any) -> Future[Any]:
         self.lifecycle.check()
@@ -350,10 +353,18 @@ class CascadedAgent(VoiceSession):
                 self._add_metrics([turn.metrics])
             turn.done.set()
 
-    def _transcribe(self, audio: Clip) -> SttResult:
+    def _transcribe(self, audio: Clip, cancelled: threading.Event | None = None) -> SttResult:
+        """The transcript of ``audio``; with ``cancelled`` (a head start's), a request that setting
+        it calls off on the wire (:mod:`._cancellable_stt`), and then an empty transcript."""
         t0 = time.perf_counter()
-        result = self.client.audio.transcriptions.create(model=self.transcribe_model, file=audio.to_file_tuple())
+        if cancelled is None:
+            result: Any = self.client.audio.transcriptions.create(model=self.transcribe_model,
+                                                                  file=audio.to_file_tuple())
+        else:
+            result = self._head_start_stt.transcribe(self.transcribe_model, audio, cancelled)
         ms = 1000 * (time.perf_counter() - t0)
+        if result is None:
+            return "", Usage.from_transcription(self.transcribe_model, None), ms
         return result.text.strip(), Usage.from_transcription(self.transcribe_model, getattr(result, "usage", None)), ms
 
     def _history(self, turn: CascadedTurn) -> list[dict[str, Any]]:

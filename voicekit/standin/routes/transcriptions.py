@@ -24,6 +24,9 @@ the multilingual ``base`` for other languages and for translation, loaded on the
 request that needs it (:mod:`..engines.languages` says how the language is decided
 without slowing English down). Audio tokens are Whisper encoder positions (50 per second),
 not OpenAI's billing tokens.
+
+A client that closes its connection before the answer (an SDK timeout, the cascaded agent
+calling off a head start) stops Whisper's run at its next step (:mod:`._disconnect`).
 """
 
 from __future__ import annotations
@@ -53,9 +56,11 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
 from ..engines import Engines, SttResult, SttSegment, audio_tokens, languages
+from ..engines.abandon import Abandoned
 from ..engines.scheduling import ClosingStreamingResponse, upload_priority
 from ..errors import OpenAIError, model_not_found
 from ..models import BEAM_SIZES, TRANSCRIPTION_MODELS, TRANSLATION_MODELS
+from ._disconnect import client_gone
 from ._upload import form_bool, form_float, form_list, form_str, read_audio_form, sse
 from ._wire import dump
 
@@ -213,12 +218,17 @@ async def _transcribe_or_translate(request: Request, *, translate: bool) -> Resp
             media_type="text/event-stream",
         )
 
-    result = await run_in_threadpool(  # a long file is batch work: Realtime and Live turns go first (.scheduling)
-        functools.partial(languages.transcribe, engines, clip, language=language,
-                          task="translate" if translate else "transcribe", prompt=prompt, temperature=temperature,
-                          word_timestamps=want_words, beam_size=BEAM_SIZES.get(model),
-                          timestamps=fmt in ("srt", "verbose_json", "vtt"), priority=upload_priority(clip.duration)),
-    )
+    async with client_gone(request) as gone:  # a client that leaves (a dropped head start) stops Whisper
+        try:
+            result = await run_in_threadpool(  # a long file is batch work: Realtime and Live turns go first
+                functools.partial(languages.transcribe, engines, clip, language=language,
+                                  task="translate" if translate else "transcribe", prompt=prompt,
+                                  temperature=temperature, word_timestamps=want_words, beam_size=BEAM_SIZES.get(model),
+                                  timestamps=fmt in ("srt", "verbose_json", "vtt"),
+                                  priority=upload_priority(clip.duration), abandon=gone),
+            )
+        except Abandoned:
+            return Response(status_code=499)  # nobody reads it: the client closed the connection
     text = result.text
     if fmt == "text":
         return PlainTextResponse(text + "\n")
