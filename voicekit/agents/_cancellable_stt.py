@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import logging
 import threading
 from typing import TYPE_CHECKING, Any
 
@@ -26,6 +27,8 @@ if TYPE_CHECKING:
     from openai.types.audio import Transcription
 
 __all__ = ["POLL_S", "CancellableTranscriber"]
+
+logger = logging.getLogger(__name__)
 
 POLL_S = 0.02
 """How often (s) a waiting transcription checks whether it was called off."""
@@ -85,8 +88,8 @@ class CancellableTranscriber:
             closing: Any = asyncio.run_coroutine_threadsafe(made[0].close(), loop)
             try:
                 closing.result(timeout)
-            except Exception:  # noqa: BLE001 -- closing is best effort; the loop stops anyway
-                pass
+            except Exception:  # closing is best effort; the loop stops anyway
+                logger.debug("closing the head-start transcription client failed", exc_info=True)
         loop.call_soon_threadsafe(loop.stop)
         thread.join(timeout)
         if not thread.is_alive():
