@@ -43,6 +43,4 @@ async def client_gone(request: Request) -> AsyncIterator[threading.Event]:
     try:
         yield gone
     finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError, Exception):
-            await task
+        task.cancel()  # not awaited: awaiting it here could swallow a cancellation of the request itself
