@@ -3,9 +3,10 @@
 llama.cpp keeps, for every slot (:mod:`.reply_slots`), the keys and values of each token
 of its context: for SmolLM2-135M, 30 layers x 3 KV heads x 64 values, for K and for V.
 In ``f16`` that is 23,040 bytes a token; in ``q8_0`` (blocks of 32 int8 values sharing one
-f16 scale: 34 bytes per 32 values) 12,240 bytes. The cache is allocated and touched when
+f16 scale: 34 bytes per 32 values) 12,240 bytes. The cache is allocated when
 the model loads (:data:`.llm.N_CTX` tokens for each of the reply slots and the decision
-slot), so the format decides most of the LLM's memory beyond its weights.
+slot) and takes memory as the slots' conversations fill it (:mod:`.zero_pages`), so the
+format decides most of the LLM's memory beyond its weights once the slots are in use.
 
 llama.cpp's quantized V cache needs its flash-attention kernels, so ``q8_0`` turns them
 on (``flash_attn_type`` enabled). ``q8_0`` gives back about 110 MiB of the stand-in's RSS

@@ -53,6 +53,7 @@ from .llm_types import LLMUsage, TextDelta, ToolCall, ToolSpec, Turn
 from .reply_slots import SlotPool, decision_slot, reply_slots
 from .sentence_limit import SentenceLimit, asked_sentences, usage_of_cut_reply
 from .tool_choice import _decision_prompt, decide_or_stream, tool_choice_schema
+from .zero_pages import anonymous_regions, regions_since, release_zero_pages
 
 __all__ = [
     "DECISION_MAX_TOKENS",
@@ -219,6 +220,11 @@ class LLMEngine:
     n_ctx : int
         Context window in tokens.
 
+    Attributes
+    ----------
+    released_bytes : int
+        The zero-filled pages (the slots' KV cache) handed back after the load (:mod:`.zero_pages`).
+
     Raises
     ------
     StandinError
@@ -253,12 +259,12 @@ class LLMEngine:
         # prefix to continue: with prefill on, llama.cpp feeds that text to the
         # decision pass's grammar, which rejects it ("Failed to initialize samplers").
         params.prefill_assistant = False
+        before = anonymous_regions()
         try:
             self._server = xllamacpp.Server(params)
         except RuntimeError as exc:
-            raise StandinError(
-                f"llama.cpp could not load {self.path}: expected a GGUF chat model file ({exc})"
-            ) from exc
+            raise StandinError(f"llama.cpp could not load {self.path}: expected a GGUF chat model file ({exc})") from exc
+        self.released_bytes = release_zero_pages(regions_since(before))  # the zero-filled KV cache (.zero_pages)
         self.name = self.path.name
         self._gate = GreedyGate()  # greedy requests alone: the same answer under load (.greedy_gate)
 

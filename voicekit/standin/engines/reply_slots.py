@@ -18,9 +18,10 @@ own choice (``slot_prompt_similarity``) would pick a slot that shares only the
 system prompt, and two sessions with the same instructions would then take
 turns evicting each other. With every slot busy a request waits for one.
 
-Memory: each slot's KV cache is allocated (and touched) when the model
-loads: for SmolLM2-135M at 2,048 tokens, 45 MiB in ``f16`` (the default) and
-24 MiB in ``q8_0`` (:mod:`.kv_cache`). The RSS this costs is measured in
+Memory: each slot's KV cache is allocated when the model loads: for
+SmolLM2-135M at 2,048 tokens, 45 MiB in ``f16`` (the default) and 24 MiB in
+``q8_0`` (:mod:`.kv_cache`); it takes memory as the slot's conversations fill
+it (:mod:`.zero_pages`), up to that size. The RSS this costs is measured in
 ``benchmarks/README.md`` ("A class", "Memory").
 ``VOICEKIT_LLM_SLOTS=1`` gives the memory back and replies run one at a time again.
 """
