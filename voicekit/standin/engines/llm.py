@@ -53,7 +53,7 @@ from .llm_types import LLMUsage, TextDelta, ToolCall, ToolSpec, Turn
 from .reply_slots import SlotPool, decision_slot, reply_slots
 from .sentence_limit import SentenceLimit, asked_sentences, usage_of_cut_reply
 from .tool_choice import _decision_prompt, decide_or_stream, tool_choice_schema
-from .zero_pages import anonymous_regions, regions_since, release_zero_pages
+from .zero_pages import released_after
 
 __all__ = [
     "DECISION_MAX_TOKENS",
@@ -211,7 +211,8 @@ class LLMEngine:
     """A GGUF chat model served in-process by llama.cpp (``xllamacpp.Server``).
 
     Generation uses one thread (on 2 cores, a second generation thread loses to
-    whatever else runs: Whisper or Piper); prompt processing uses two.
+    whatever else runs: Whisper or Piper); prompt processing uses two. ``released_bytes``:
+    the zero-filled KV cache handed back after the load (:mod:`.zero_pages`).
 
     Parameters
     ----------
@@ -219,11 +220,6 @@ class LLMEngine:
         The model file; default :func:`default_gguf`.
     n_ctx : int
         Context window in tokens.
-
-    Attributes
-    ----------
-    released_bytes : int
-        The zero-filled pages (the slots' KV cache) handed back after the load (:mod:`.zero_pages`).
 
     Raises
     ------
@@ -259,12 +255,10 @@ class LLMEngine:
         # prefix to continue: with prefill on, llama.cpp feeds that text to the
         # decision pass's grammar, which rejects it ("Failed to initialize samplers").
         params.prefill_assistant = False
-        before = anonymous_regions()
-        try:
-            self._server = xllamacpp.Server(params)
+        try:  # the slots' KV cache, zero-filled at load, takes memory again as it fills (.zero_pages)
+            self._server, self.released_bytes = released_after(lambda: xllamacpp.Server(params))
         except RuntimeError as exc:
             raise StandinError(f"llama.cpp could not load {self.path}: expected a GGUF chat model file ({exc})") from exc
-        self.released_bytes = release_zero_pages(regions_since(before))  # the zero-filled KV cache (.zero_pages)
         self.name = self.path.name
         self._gate = GreedyGate()  # greedy requests alone: the same answer under load (.greedy_gate)
 

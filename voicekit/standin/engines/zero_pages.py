@@ -30,15 +30,17 @@ import ctypes.util
 import functools
 import logging
 import os
-from collections.abc import Iterable
-from typing import Any
+from collections.abc import Callable, Iterable
+from typing import Any, TypeVar
 
 import numpy as np
 
 __all__ = ["MIN_REGION_BYTES", "RELEASE_ENV", "Region", "anonymous_regions", "regions_since", "release_enabled",
-           "release_zero_pages"]
+           "release_zero_pages", "released_after"]
 
 log = logging.getLogger("voicekit.standin")
+
+T = TypeVar("T")
 
 RELEASE_ENV = "VOICEKIT_RELEASE_ZERO_PAGES"
 """Environment variable: ``0`` keeps the engines' zero-filled pages resident (default ``1``)."""
@@ -114,6 +116,14 @@ def _resident(start: int, n_pages: int, page: int) -> np.ndarray:
     return (entries & _PRESENT) != 0
 
 
+def released_after(load: Callable[[], T]) -> tuple[T, int]:
+    """Call ``load`` (an engine's constructor), then :func:`release_zero_pages` of what it
+    mapped (:func:`regions_since` before it); returns its result and the bytes released."""
+    before = anonymous_regions()
+    result = load()
+    return result, release_zero_pages(regions_since(before))
+
+
 def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
     """The runs of True in ``mask``, as (first, stop) indices."""
     edges = np.flatnonzero(np.diff(np.concatenate(([0], mask.astype(np.int8), [0]))))
@@ -127,7 +137,7 @@ def release_zero_pages(regions: Iterable[Region], *, min_bytes: int = MIN_REGION
     ----------
     regions : iterable of (start, end)
         Private anonymous regions no other thread writes to during the call (see the
-        module), e.g. ``regions_since(before_a_load)``.
+        module), e.g. ``regions_since(before_a_load)`` (as :func:`released_after` does).
     min_bytes : int
         Regions smaller than this are skipped.
 
