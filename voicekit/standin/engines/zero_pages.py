@@ -25,6 +25,7 @@ The released ranges are also marked ``MADV_NOHUGEPAGE``, so that the kernel's
 
 from __future__ import annotations
 
+import bisect
 import ctypes
 import ctypes.util
 import functools
@@ -79,13 +80,29 @@ def anonymous_regions() -> set[Region]:
     return regions
 
 
-def regions_since(before: set[Region]) -> list[Region]:
-    """The parts of today's :func:`anonymous_regions` that no region of ``before`` covered:
-    the memory mapped since ``before`` was taken (a new mapping the kernel merged into an
-    older neighbour counts without that neighbour)."""
+def regions_since(before: set[Region], now: set[Region] | None = None) -> list[Region]:
+    """The parts of ``now`` (default today's :func:`anonymous_regions`) that no region of
+    ``before`` still covers: the memory mapped since ``before`` was taken.
+
+    A new mapping the kernel merged into an older neighbour counts without that neighbour;
+    an older region grown or shrunk in place counts with none of its range. An older region
+    whose first address is no longer mapped was unmapped since (a model another thread
+    released, say), and the kernel may place a new mapping in the hole it left: what lies
+    in its range now counts. (A hole filled from its first address on is left out: the
+    doubt goes to keeping the pages.)
+    """
+    now = anonymous_regions() if now is None else now
+    ordered = sorted(now)
+    starts = [a for a, _ in ordered]
+
+    def still_mapped(address: int) -> bool:  # regions do not overlap: only the last one starting at or below it can hold it
+        i = bisect.bisect_right(starts, address) - 1
+        return i >= 0 and address < ordered[i][1]
+
+    kept = [(a, b) for a, b in before if still_mapped(a)]
     fresh = []
-    for start, end in sorted(anonymous_regions() - before):
-        cuts = sorted((max(a, start), min(b, end)) for a, b in before if a < end and start < b)
+    for start, end in sorted(now - before):
+        cuts = sorted((max(a, start), min(b, end)) for a, b in kept if a < end and start < b)
         for a, b in cuts:
             if a > start:
                 fresh.append((start, a))
