@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+import re
 import time
 import wave
 from collections.abc import Callable
@@ -412,6 +413,27 @@ def test_client_delegation_round_trip(standin_server) -> None:
             return "".join(e["delta"] for e in events[m:] if e["type"] == "session.output_transcript.delta").lower()
 
         await wire.wait(lambda ev: "ten meters forward" in said(ev), 90)  # carried (issue 24, defect 8)
+        await wire.close()
+
+    run_live(standin_server.base_url, body, {
+        "model": MODEL, "instructions": ROBOT, "delegation": {"type": "client", "acknowledgement_delay_ms": 0}})
+
+
+def test_the_acknowledgement_says_the_request_is_being_checked_and_guesses_no_answer(standin_server) -> None:
+    """Alone, SmolLM2 acknowledged a weather delegation with a made-up forecast in 50 of 60
+    samples ("Paris is currently in the midst of a heatwave, with temperatures reaching 40
+    degrees"); under ACK_GRAMMAR it opens as a check does, holds no digit and ends at one sentence."""
+
+    async def body(wire: LiveWire) -> None:
+        wire.start_microphone()
+        await asyncio.sleep(0.5)
+        wire.say(speech("goforward_16k_s16le.raw"))
+        await wire.next_of("session.delegation.created", 0, 120)
+        n = len(wire.events)
+        await wire.next_of("session.usage.updated", n, 90)  # the acknowledgement's turn is over
+        said = "".join(e["delta"] for e in wire.events[n:] if e["type"] == "session.output_transcript.delta")
+        assert re.fullmatch(r"(Let me check|Let me look|One moment|I am checking|I will check)[^0-9\n.!?]*[.!]",
+                            said.strip()), said
         await wire.close()
 
     run_live(standin_server.base_url, body, {

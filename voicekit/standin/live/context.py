@@ -20,6 +20,11 @@ it: measured on SmolLM2-135M after a spoken acknowledgement (2026-12-01), the
 note, a user turn and a tool result all gave "The robot moved ten meters
 forward and stopped."; a tool result after the acknowledgement gave a loop of
 "No, no, no", since the template moves tool results before the last user turn.
+The note ends with the commentary: with the instruction after it ("News for the
+user from the backend: ... Tell the user in one sentence."), the reply, which
+carries the commentary first (:mod:`..engines.carry`), went on to read that
+instruction out in 4 of 120 sampled replies; with the commentary last, in none
+(``benchmarks/live_wording.py``).
 """
 
 from __future__ import annotations
@@ -31,7 +36,7 @@ from ..engines.llm import Turn
 __all__ = ["Context", "Entry"]
 
 THINKING_NOTE = "Background for you; do not read it aloud: {}"
-COMMENTARY_NOTE = "News for the user from the backend: {} Tell the user in one sentence."
+COMMENTARY_NOTE = "Tell the user this news from the backend in one sentence: {}"
 
 
 @dataclass(frozen=True)

@@ -28,7 +28,8 @@ After ``session.delegation.created``, the model speaks a short
 acknowledgement ``acknowledgement_delay_ms`` later (``ClientDelegation``
 docstring; default 0); any ``session.commentary.append`` or
 ``session.thinking.append`` in the meantime cancels every pending
-acknowledgement.
+acknowledgement. The acknowledgement is written under :data:`ACK_GRAMMAR`,
+so that it says the request is being checked rather than guessing the answer.
 """
 
 from __future__ import annotations
@@ -38,13 +39,23 @@ from dataclasses import dataclass
 
 from ..engines.llm import LanguageModel, ToolSpec, Turn
 
-__all__ = ["ACK_INSTRUCTION", "DELEGATE_TOOL_NAME", "Delegation", "delegation_rules", "rule_matches",
+__all__ = ["ACK_GRAMMAR", "ACK_INSTRUCTION", "DELEGATE_TOOL_NAME", "Delegation", "delegation_rules", "rule_matches",
            "wants_delegation"]
 
 DELEGATE_TOOL_NAME = "delegate"
 
 ACK_INSTRUCTION = ("You have passed the user's request to a colleague who is working on it. In one short "
                    "sentence, tell the user you are checking. Give no answer yet.")
+
+ACK_GRAMMAR = ('root ::= opening rest\n'
+               'opening ::= "Let me check" | "Let me look" | "One moment" | "I am checking" | "I will check"\n'
+               'rest ::= [^0-9\\n.!?]{0,48} [.!]\n')
+"""The acknowledgement's GBNF grammar (llama.cpp's ``grammar`` field): it opens as a check does,
+holds no digit, and ends at its first sentence; the model writes the rest ("I am checking the
+weather in Paris today."). Asked by :data:`ACK_INSTRUCTION` alone, SmolLM2-135M guessed the
+answer instead in 50 of 60 sampled acknowledgements ("Paris is currently in the midst of a
+heatwave, with temperatures reaching 40 degrees"), which the delegation's true result then
+contradicted; under the grammar in none of 60 (``benchmarks/live_wording.py``)."""
 
 _RULE_WORDS = re.compile(r"delegat|backend|hand off|hand over|hand it|hand the|look up|look it up|ask the application",
                          re.IGNORECASE)

@@ -24,7 +24,7 @@ from ..engines.llm import LanguageModel, Turn
 from ..engines.upstream import UpstreamLLM
 from ..realtime.headstart import HeadStart
 from ..timings import TurnClock
-from .delegation import ACK_INSTRUCTION, Delegation, delegation_rules, wants_delegation
+from .delegation import ACK_GRAMMAR, ACK_INSTRUCTION, Delegation, delegation_rules, wants_delegation
 from .errors import new_id
 from .speaker import Outcome, Utterance
 from .state import LiveState
@@ -153,7 +153,7 @@ async def delegate(conn: LiveState) -> Delegation:
 async def _acknowledge(conn: LiveState, delay_s: float) -> None:
     await asyncio.sleep(delay_s)
     conn.acks_started.add(asyncio.current_task())  # type: ignore[arg-type]
-    await say(conn, extra_system=ACK_INSTRUCTION, max_tokens=ACK_MAX_TOKENS)
+    await say(conn, extra_system=ACK_INSTRUCTION, max_tokens=ACK_MAX_TOKENS, grammar=ACK_GRAMMAR)
 
 
 def cancel_acknowledgements(conn: LiveState) -> None:
