@@ -165,7 +165,10 @@ def test_a_clip_longer_than_the_window_limit_keeps_30_s_windows(engine: Any, sha
     long = Clip(np.concatenate([clip.samples] * 3), clip.sample_rate)  # 21.3 s, over MAX_CLIP_S
     engine.window.encoded.clear()
     result = engine.transcribe(long, beam_size=1)
-    assert result.text.lower().count("dashwood") >= 2
+    # every repetition heard, the last one too: 7 of the 9 rare words the three hold (one may come
+    # out otherwise: a fresh clone's run once wrote "John-Would" for the first "John Dashwood")
+    text = result.text.lower()
+    assert sum(text.count(w) for w in ("dashwood", "leisure", "prudently")) >= 7, text
     # the window from 0 s holds 21.3 s of speech: 30 s (a later window, from where its last segment
     # ended, holds only the rest and may be short)
     assert engine.window.encoded[0] == FULL_FRAMES
