@@ -79,9 +79,6 @@ def test_a_realtime_call_from_the_page_runs_a_tool_in_the_kernel_and_the_key_sta
         assert session is not None and not session._transport.carries_audio
         peer.say(_speech())
         peer.wait_for_reply(timeout=180)
-        stopped = peer.peer.event_after(("output_audio_buffer.stopped",), 0.0)
-        assert stopped is not None, [e["type"] for e in peer.peer.events]
-        assert peer.said_until is not None and peer.said_until - stopped < 1.2  # at the stop, not 1.5 s of silence later
         assert ran, "the tool did not run in the kernel"
         said = session.wait_for("response.output_audio_transcript.done", since=0, timeout=120).data["transcript"]
         heard_in_full(peer.peer, peer.peer.mic.sent_until, said_at_48k(keyed, said))

@@ -80,8 +80,6 @@ class ClientPeer:
         self.mic = Microphone()
         self.pc.addTrack(self.mic)
         self.events: list[dict[str, Any]] = []
-        self.arrived: list[float] = []
-        """time.monotonic() when each of :attr:`events` arrived."""
         self.heard: list[tuple[float, np.ndarray]] = []
         """(time.monotonic() on arrival, int16 mono 48 kHz) per received frame."""
         self.channel = self.pc.createDataChannel("oai-events") if data_channel else None
@@ -115,7 +113,6 @@ class ClientPeer:
 
     def _on_message(self, message: str) -> None:
         event = json.loads(message)
-        self.arrived.append(time.monotonic())
         self.events.append(event)
         for pred, fut in list(self._waiters):
             if not fut.done() and pred(event):
@@ -153,11 +150,6 @@ class ClientPeer:
         """What the speaker received after ``time.monotonic()`` ``t``: int16 48 kHz."""
         parts = [x for at, x in self.heard if at >= t]
         return np.concatenate(parts) if parts else np.zeros(0, np.int16)
-
-    def event_after(self, kinds: tuple[str, ...], t: float) -> float | None:
-        """``time.monotonic()`` of the first data-channel event of one of ``kinds`` that arrived after ``t``."""
-        return next((at for at, e in zip(list(self.arrived), list(self.events), strict=False)
-                     if at >= t and e.get("type") in kinds), None)
 
     def first_sound_after(self, t: float, threshold: int = 300) -> float | None:
         """``time.monotonic()`` of the first received frame after ``t`` louder than ``threshold`` (peak)."""
@@ -240,17 +232,11 @@ class KernelPeer:
 
         return float(self._run(queue()))
 
-    def wait_for_reply(self, *, timeout: float = 120.0, quiet_s: float = 1.5, settle_s: float = 0.3) -> np.ndarray:
+    def wait_for_reply(self, *, timeout: float = 120.0, quiet_s: float = 1.5) -> np.ndarray:
         """Wait until what :meth:`say` queued was sent, then for a reply that sounds after
         it (and after the call was dialled, and after the previous reply waited for), then
-        for its end; returns what the speaker heard from that point (int16 mono 48 kHz). A
-        reply to a question asked on the sideband is waited for the same way.
-
-        The end: on a Realtime call, whose server says when it starts and stops sending a
-        response's audio on the data channel (``output_audio_buffer.started``, then
-        ``.stopped`` or ``.cleared``: OpenAI's ``voice-webrtc`` guide), ``settle_s`` s of
-        quiet after the stop, however long the reply pauses before it (a loaded machine);
-        otherwise (GPT-Live) ``quiet_s`` s of silence.
+        ``quiet_s`` of silence; returns what the speaker heard from that point (int16 mono
+        48 kHz). A reply to a question asked on the sideband is waited for the same way.
 
         Raises
         ------
@@ -267,15 +253,10 @@ class KernelPeer:
             if time.monotonic() > deadline:
                 raise TimeoutError(f"no reply was heard within {timeout} s")
             time.sleep(0.1)
-        while time.monotonic() <= deadline:
+        while True:
             loud = [at for at, x in list(self.peer.heard) if at >= since and x.size
                     and int(np.abs(x.astype(np.int32)).max()) > 300]
-            quiet = time.monotonic() - loud[-1]
-            if self.peer.event_after(("output_audio_buffer.started",), since) is None:
-                if quiet > quiet_s:
-                    break
-            elif (ended := self.peer.event_after(("output_audio_buffer.stopped", "output_audio_buffer.cleared"),
-                                                 since)) is not None and time.monotonic() - max(ended, loud[-1]) > settle_s:
+            if time.monotonic() - loud[-1] > quiet_s or time.monotonic() > deadline:
                 break
             time.sleep(0.1)
         self.said_until = time.monotonic()
