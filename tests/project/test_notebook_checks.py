@@ -92,8 +92,9 @@ def test_04b_time_check_fails_on_a_wrong_answer(namespace: dict[str, Any]) -> No
 TALK_OVER_CHECK = cell("04b_live", "assert live.talk_overs")
 
 
-def talk_over_04b(question: str) -> dict[str, Any]:
-    story = NS(user_text=question, talked_over=True)
+def talk_over_04b(question: str, delegation_ids: tuple[str, ...] = ()) -> dict[str, Any]:
+    story = NS(user_text=question, talked_over=True, delegation_ids=list(delegation_ids),
+               assistant_text="I am checking the story." if delegation_ids else "Once upon a time, a dragon")
     return {"live": NS(talk_overs=[{"at_ms": 1200}]), "story": story, "cut_in": NS(user_text="Ten of clubs.")}
 
 
@@ -103,6 +104,10 @@ def test_04b_talk_over_check_wants_a_story_asked_for() -> None:
     run(TALK_OVER_CHECK, talk_over_04b("Please tell me a long story about a dragon."))
     with pytest.raises(AssertionError, match="ask for a story"):
         run(TALK_OVER_CHECK, talk_over_04b("Unless to be rather cold-hearted and selfish."))
+    # the stand-in's decision pass once sent the story to the backend: the learner cut into an
+    # acknowledgement, not a story, and the check passed
+    with pytest.raises(AssertionError, match="not the backend's"):
+        run(TALK_OVER_CHECK, talk_over_04b("Please tell me a long story about a dragon.", ("dlg_1",)))
 
 
 # ------------------------------------------------------------ 05: the tool's output reaches the model

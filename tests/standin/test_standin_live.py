@@ -666,6 +666,29 @@ def test_delegation_rules_read_from_the_instructions() -> None:
     assert rule_matches("What time is it?", blanket) and not rule_matches("", blanket)
 
 
+def test_the_local_model_leaves_the_delegation_decision_to_the_rule() -> None:
+    """SmolLM2's tool decision pass is near chance at delegating (it sent a dragon story to a weather
+    backend, and 04b's talk-over then cut into an acknowledgement): with the stand-in's own model,
+    the word rule alone decides, and the pass is not run."""
+    from voicekit.standin.engines.llm import Turn
+    from voicekit.standin.live.delegation import delegation_rules, wants_delegation
+
+    class EagerLLM:  # a pass that would delegate everything
+        calls = 0
+
+        def decide(self, *args: Any, **kwargs: Any) -> object:
+            EagerLLM.calls += 1
+            return object()
+
+    rules = delegation_rules(["Answer in one short sentence. Delegate every question about the weather to the backend."])
+    system = Turn("system", "You are a friendly voice assistant.")
+    story = [system, Turn("user", "Please tell me a long story about a dragon.")]
+    weather = [system, Turn("user", "What is the weather like in Paris today?")]
+    assert wants_delegation(EagerLLM(), story, rules) == (False, "none")  # type: ignore[arg-type]
+    assert wants_delegation(EagerLLM(), weather, rules) == (True, "rule")  # type: ignore[arg-type]
+    assert EagerLLM.calls == 0
+
+
 def test_an_appended_text_far_over_the_limit_is_refused_before_it_is_tokenized() -> None:
     """Issue 24, defect 9: the 500-token limit on context appends was checked by tokenizing all of it
     (a 1 MB append first cost Whisper's tokenizer the whole megabyte)."""
