@@ -27,11 +27,12 @@ from __future__ import annotations
 
 import asyncio
 import ctypes
-import ctypes.util
 import functools
 import logging
 import os
 from typing import Any
+
+from .libc import libc_function
 
 __all__ = ["ARENA_MAX", "INTERVAL_S", "limit_arenas", "run", "sweep", "trim_heap"]
 
@@ -49,21 +50,8 @@ _M_ARENA_MAX = -8  # glibc's malloc.h
 
 
 @functools.cache
-def _libc_function(name: str) -> Any:
-    found = ctypes.util.find_library("c")
-    try:
-        libc = ctypes.CDLL(found) if found else None
-    except OSError:
-        return None
-    return getattr(libc, name, None)  # glibc only (not musl, macOS or Windows)
-
-
-@functools.cache
 def _malloc_trim() -> Any:
-    trim = _libc_function("malloc_trim")
-    if trim is not None:
-        trim.argtypes, trim.restype = [ctypes.c_size_t], ctypes.c_int
-    return trim
+    return libc_function("malloc_trim", [ctypes.c_size_t], ctypes.c_int)
 
 
 def limit_arenas(n: int | None = None) -> bool | None:
@@ -77,10 +65,9 @@ def limit_arenas(n: int | None = None) -> bool | None:
     n = ARENA_MAX if n is None else n
     if n <= 0 or "MALLOC_ARENA_MAX" in os.environ or "arena_max" in os.environ.get("GLIBC_TUNABLES", ""):
         return False
-    mallopt = _libc_function("mallopt")
+    mallopt = libc_function("mallopt", [ctypes.c_int, ctypes.c_int], ctypes.c_int)
     if mallopt is None:
         return None
-    mallopt.argtypes, mallopt.restype = [ctypes.c_int, ctypes.c_int], ctypes.c_int
     return bool(mallopt(_M_ARENA_MAX, n))
 
 

@@ -27,14 +27,14 @@ from __future__ import annotations
 
 import bisect
 import ctypes
-import ctypes.util
-import functools
 import logging
 import os
 from collections.abc import Callable, Iterable
 from typing import Any, TypeVar
 
 import numpy as np
+
+from ..libc import libc_function
 
 __all__ = ["MIN_REGION_BYTES", "RELEASE_ENV", "Region", "anonymous_regions", "regions_since", "release_enabled",
            "release_zero_pages", "released_after"]
@@ -112,17 +112,8 @@ def regions_since(before: set[Region], now: set[Region] | None = None) -> list[R
     return fresh
 
 
-@functools.cache
 def _madvise() -> Any:
-    found = ctypes.util.find_library("c")
-    try:
-        libc = ctypes.CDLL(found, use_errno=True) if found else None
-    except OSError:
-        return None
-    madvise = getattr(libc, "madvise", None)
-    if madvise is not None:
-        madvise.argtypes, madvise.restype = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int], ctypes.c_int
-    return madvise
+    return libc_function("madvise", [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int], ctypes.c_int)
 
 
 def _resident(start: int, n_pages: int, page: int) -> np.ndarray:
