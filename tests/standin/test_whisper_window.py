@@ -130,7 +130,7 @@ def engine() -> Any:
     from voicekit.standin.engines.bundle import WhisperEngine
 
     engine = WhisperEngine()
-    engine.window.floor_s = 15.0  # VOICEKIT_WHISPER_WINDOW=15 (the default is off)
+    engine.window.floor_s = 15.0  # the default (VOICEKIT_WHISPER_WINDOW unset or 15)
     return engine
 
 
@@ -141,7 +141,7 @@ def test_a_transcription_through_the_sdk_encodes_fewer_frames_and_writes_the_30_
     upload = Clip.from_file(shared_audio / "ls_0890.wav").to_file_tuple("ls_0890.wav")
     floor = window.floor_s
     try:
-        window.floor_s = 15.0  # what VOICEKIT_WHISPER_WINDOW=15 gives (the default is off: 30 s)
+        window.floor_s = 15.0  # the default (a test run may set VOICEKIT_WHISPER_WINDOW)
         window.encoded.clear()
         short = client.audio.transcriptions.create(model="whisper-1", file=upload, response_format="json").text
         short_frames = list(window.encoded)
