@@ -58,12 +58,9 @@ DEFAULT_MARGIN_S = 2.0
 """Seconds of padding kept after the speech of a window."""
 
 DEFAULT_FLOOR_S = 15.0
-"""The shortest window, in seconds (the rule ``benchmarks/whisper_window.py`` kept). On the
-shipped recordings it cut Whisper's run by 150-300 ms a turn (the 30 s encoder pass alone took
-250-350 ms on a 2-core AMD EPYC, 1,500 frames 55 ms), with a corpus WER that moves by a few
-words either way between machines (``benchmarks/README.md``, "Whisper's encoder window").
-Near-ties flip both ways: Piper's "What is the weather like in Paris today?" in a GPT-Live
-turn came out "pairs" at 15 s and "Paris" at 30 s."""
+"""The shortest window, in seconds (the rule ``benchmarks/whisper_window.py`` kept). Its saving,
+its word error rate against 30 s, and the near-ties that flip either way are measured in
+``benchmarks/README.md``, "Whisper's encoder window"."""
 
 MAX_CLIP_S = 20.0
 """A window with more speech than this keeps 30 s (its saving is small, its risk untested)."""

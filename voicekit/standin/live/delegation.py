@@ -11,13 +11,12 @@ the frontend instructions (and of ``session.instructions.append`` and, with
 Responses delegation, the backend instructions) that mention delegating or the
 backend.
 
-The model's own judgement is not used there, because it is near chance: on
-2026-12-07, over 14 requests under a weather rule and 8 under a robot rule, the
+The model's own judgement is not used there, because SmolLM2's answer from the
 grammar-constrained tool decision pass
 (:meth:`voicekit.standin.engines.llm.LLMEngine.decide`, the pass the chat
-endpoint uses for ``tool_choice="auto"``), backed by the rule, decided 9 and 4
-right, the rule alone 10 and 5; the pass sent "Please tell me a long story about
-a dragon." to a weather backend. With an upstream LLM
+endpoint uses for ``tool_choice="auto"``) is near chance: backed by the rule it
+decided fewer requests right than the rule alone, and it sent "Please tell me a
+long story about a dragon." to a weather backend. With an upstream LLM
 (:class:`voicekit.standin.engines.upstream.UpstreamLLM`), that pass runs first,
 with one tool, :data:`DELEGATE_TOOL_NAME`, described by the rules, and the rule
 backs it up. The stand-in only considers delegating when the session's
